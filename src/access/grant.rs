@@ -1,0 +1,126 @@
+//! Grant: once approved, the provider adds the person, and the clock starts.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::SCHEDULER;
+use crate::app::App;
+use crate::domain::{AccessRequest, Notice, RequestStatus};
+use crate::jobs::{self, Job};
+use crate::providers::Grant;
+use crate::slack;
+use crate::store::{self, audit, requests};
+
+/// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
+pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(mut request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    if request.status != RequestStatus::Approved {
+        return Ok(());
+    }
+    ensure_requester_email(app, &mut request, now).await?;
+    let group = app
+        .policy()
+        .group(&request.group)
+        .with_context(|| format!("group {} is no longer in the config", request.group))?;
+    let provider = app.providers.for_group(group);
+    let user_key = request.requester.key();
+    let expires_at = now + request.duration.to_chrono();
+    let grant = Grant {
+        request_id,
+        group,
+        user_key: &user_key,
+        user_email: request.requester.email.as_deref(),
+        expires_at: Some(expires_at),
+    };
+    // Checked once and recorded before granting: after a crash mid-grant, the retry must not take
+    // jitbot's own membership for access the person had before.
+    let already_member = match request.already_member {
+        Some(known) => known,
+        None => {
+            let member = provider.is_member(&grant).await?;
+            requests::record_prior_membership(&app.db, request_id, member).await?;
+            member
+        }
+    };
+    if !already_member {
+        provider.grant(&grant).await?;
+    }
+
+    let mut tx = store::write(&app.db).await?;
+    if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
+        return Ok(());
+    }
+    audit::append(
+        &mut tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request_id),
+            actor: SCHEDULER,
+            action: "granted",
+            platform: None,
+            channel: None,
+            detail: json!({
+                "group": group.name,
+                "provider": group.provider.name(),
+                "target": group.target,
+                "expires_at": expires_at.to_rfc3339(),
+                "already_member": already_member,
+            }),
+        },
+    )
+    .await?;
+    jobs::enqueue(&mut tx, request_id, &Job::Revoke, expires_at).await?;
+    let notice = Notice::Granted { expires_at };
+    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    tx.commit().await?;
+    app.wake_scheduler();
+    tracing::info!(request_id, %expires_at, "access granted");
+    Ok(())
+}
+
+/// After the last attempt: the request fails, and the requester and owners are told.
+pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = store::write(&app.db).await?;
+    if !requests::mark_failed(&mut *tx, request_id, error).await? {
+        return Ok(());
+    }
+    audit::append(
+        &mut tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request_id),
+            actor: SCHEDULER,
+            action: "grant_failed",
+            platform: None,
+            channel: None,
+            detail: json!({ "error": error }),
+        },
+    )
+    .await?;
+    let notice = Notice::GrantFailed {
+        error: error.to_string(),
+    };
+    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice: notice.clone() }, now).await?;
+    jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+    jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    tx.commit().await?;
+    app.wake_scheduler();
+    Ok(())
+}
+
+/// Providers key people by email; look it up now if the request was made before we knew it.
+async fn ensure_requester_email(app: &App, request: &mut AccessRequest, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if request.requester.email.is_some() {
+        return Ok(());
+    }
+    let person = slack::identity::resolve(app, &request.requester.user_id, now).await?;
+    if let Some(email) = &person.email {
+        requests::set_requester_email(&app.db, request.id, email).await?;
+    }
+    request.requester.email = person.email;
+    Ok(())
+}

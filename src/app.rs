@@ -1,0 +1,100 @@
+//! The application: everything a handler or job needs, built once from config and secrets.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::domain::{Policy, ProviderKind};
+use crate::providers::{LocalProvider, Providers, WebhookProvider};
+use crate::secrets::Secrets;
+use crate::slack::api::SlackApi;
+use crate::store::{self, Db};
+use crate::{http, jobs};
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub secrets: Arc<Secrets>,
+    pub slack: SlackApi,
+    pub providers: Arc<Providers>,
+    scheduler_wakeup: Arc<Notify>,
+}
+
+impl App {
+    pub async fn build(config: Config, secrets: Secrets) -> anyhow::Result<App> {
+        install_crypto_provider();
+        let uses_webhooks = config
+            .policy
+            .groups
+            .iter()
+            .any(|g| matches!(g.provider, ProviderKind::Webhook { .. }));
+        if uses_webhooks && secrets.webhook_secret.is_none() {
+            bail!("groups use the webhook provider, but JITBOT_WEBHOOK_SECRET is not set");
+        }
+        let db = store::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening the database {}", config.database_url))?;
+        let slack = SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?;
+        let providers = Providers {
+            local: LocalProvider::new(db.clone()),
+            webhook: WebhookProvider::new(secrets.webhook_secret.clone())?,
+        };
+        Ok(App {
+            db,
+            config: Arc::new(config),
+            secrets: Arc::new(secrets),
+            slack,
+            providers: Arc::new(providers),
+            scheduler_wakeup: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.config.policy
+    }
+
+    /// Tells the scheduler that a job was enqueued, so it runs now rather than at its next poll.
+    pub fn wake_scheduler(&self) {
+        self.scheduler_wakeup.notify_one();
+    }
+
+    pub(crate) async fn scheduler_woken(&self) {
+        self.scheduler_wakeup.notified().await;
+    }
+
+    /// Serves HTTP on the configured address and runs the scheduler until `shutdown` fires.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.config.listen)
+            .await
+            .with_context(|| format!("listening on {}", self.config.listen))?;
+        self.serve(listener, shutdown).await
+    }
+
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if self.secrets.slack_signing_secret.is_none() {
+            tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused");
+        }
+        if self.secrets.slack_bot_token.is_none() {
+            tracing::warn!("SLACK_BOT_TOKEN is not set: jitbot cannot post to Slack");
+        }
+        tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
+        let scheduler = tokio::spawn(jobs::run(self.clone(), shutdown.clone()));
+        let server = axum::serve(listener, http::router(self))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = server.await;
+        shutdown.cancel();
+        scheduler.await.context("the scheduler panicked")?;
+        served.context("the HTTP server failed")
+    }
+}
+
+/// slack-morphism brings rustls with ring; reqwest is built without a provider of its own, so
+/// exactly one is installed, once, before any client is made.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,139 @@
+//! What the `jitbot` subcommands do, kept out of `main.rs` so that it stays a table of contents.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::domain::RequestStatus;
+use crate::secrets::Secrets;
+use crate::store::{self, audit};
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "jitbot=info,tower_http=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let app = App::build(config, Secrets::from_env()).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    app.run_until(shutdown).await
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the work in hand");
+    shutdown.cancel();
+}
+
+pub fn check_config(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    println!(
+        "{}: ok — {} group(s), listening on {}, database {}",
+        config_path.display(),
+        config.policy.groups.len(),
+        config.listen,
+        config.database_url
+    );
+    for group in &config.policy.groups {
+        println!(
+            "  {}: provider {}, up to {} (default {}), {} owner(s), {} approval(s){}",
+            group.name,
+            group.provider.name(),
+            group.max_duration,
+            group.default_duration,
+            group.owners.len(),
+            group.approvals_required,
+            group
+                .approval_channel
+                .as_ref()
+                .map(|c| format!(", cards in {c}"))
+                .unwrap_or_else(|| ", cards by DM".into())
+        );
+    }
+    Ok(())
+}
+
+async fn open_db(config_path: &Path) -> anyhow::Result<store::Db> {
+    let config = Config::load(config_path)?;
+    store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening {}", config.database_url))
+}
+
+pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> anyhow::Result<()> {
+    let status: Option<RequestStatus> = status
+        .map(|s| s.parse().map_err(anyhow::Error::msg))
+        .transpose()?;
+    let db = open_db(config_path).await?;
+    let rows = store::requests::list(&db, status, limit).await?;
+    println!("{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  justification", "id", "status", "group", "requester", "duration", "requested");
+    for r in rows {
+        println!(
+            "{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  {}",
+            r.id,
+            r.status.as_str(),
+            r.group,
+            r.requester.email.clone().unwrap_or_else(|| r.requester.key()),
+            r.duration.to_string(),
+            r.requested_at.format("%Y-%m-%d %H:%M:%S"),
+            r.justification
+        );
+    }
+    Ok(())
+}
+
+pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> anyhow::Result<()> {
+    let db = open_db(config_path).await?;
+    if verify {
+        return match audit::verify(&db).await? {
+            audit::ChainCheck::Intact { events } => {
+                println!("audit trail intact: {events} event(s), every hash matches");
+                Ok(())
+            }
+            audit::ChainCheck::BrokenAt { id } => {
+                bail!("audit trail broken at event {id}: it was changed or an earlier event was removed")
+            }
+        };
+    }
+    for event in audit::list(&db, request).await? {
+        println!(
+            "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
+            event.id,
+            event.at().format("%Y-%m-%d %H:%M:%S%.3f"),
+            event.request_id.map(|id| format!("#{id}")).unwrap_or_else(|| "-".into()),
+            event.action,
+            event.actor,
+            [event.platform.as_deref(), event.channel.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("/"),
+            event.detail
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The config file: listen address, database, platform URLs and the policy, validated into types.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::{AccessDuration, GroupPolicy, Owner, Policy, ProviderKind};
+
+pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
+const DEFAULT_LISTEN: &str = "127.0.0.1:3978";
+const DEFAULT_DATABASE_URL: &str = "sqlite://jitbot.db";
+const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Always absolute (or in-memory): relative paths are resolved next to the config file.
+    pub database_url: String,
+    pub slack: SlackConfig,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Base URL of the Web API, ending in `/`.
+    pub api_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path} has {} mistake(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    #[serde(default)]
+    slack: RawSlack,
+    #[serde(default, rename = "group")]
+    groups: Vec<RawGroup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    api_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_provider")]
+    provider: String,
+    target: Option<String>,
+    webhook_url: Option<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+    default_duration: Option<String>,
+    max_duration: Option<String>,
+    approvals_required: Option<u32>,
+    approval_channel: Option<String>,
+    #[serde(default)]
+    allow_self_approval: bool,
+}
+
+fn default_provider() -> String {
+    "local".into()
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base_dir).map_err(|error| error.at(path))
+    }
+
+    /// Parses config text; relative database paths are taken relative to `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        let mut problems = Vec::new();
+
+        let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen: `{listen}` is not an address and port such as 127.0.0.1:3978"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 3978))
+        });
+        let database_url = resolve_database_url(
+            raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
+            base_dir,
+            &mut problems,
+        );
+        let slack = SlackConfig {
+            api_url: base_url(
+                "slack.api_url",
+                raw.slack.api_url.as_deref().unwrap_or(DEFAULT_SLACK_API_URL),
+                &mut problems,
+            ),
+        };
+
+        let mut groups: Vec<GroupPolicy> = Vec::new();
+        for (index, raw_group) in raw.groups.into_iter().enumerate() {
+            let place = format!("[[group]] #{} `{}`", index + 1, raw_group.name);
+            if let Some(group) = validate_group(raw_group, &place, &mut problems) {
+                if groups.iter().any(|g| g.name == group.name) {
+                    problems.push(format!("{place}: the name is used by another group"));
+                }
+                groups.push(group);
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(Config {
+                listen,
+                database_url,
+                slack,
+                policy: Policy { groups },
+            })
+        } else {
+            Err(ConfigError::Invalid {
+                path: PathBuf::new(),
+                problems,
+            })
+        }
+    }
+}
+
+impl ConfigError {
+    fn at(self, file: &Path) -> Self {
+        match self {
+            Self::Syntax { message, .. } => Self::Syntax {
+                path: file.to_path_buf(),
+                message,
+            },
+            Self::Invalid { problems, .. } => Self::Invalid {
+                path: file.to_path_buf(),
+                problems,
+            },
+            read => read,
+        }
+    }
+}
+
+fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Option<GroupPolicy> {
+    let before = problems.len();
+    let mut problem = |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
+
+    let name = raw.name.trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+    {
+        problem("name", "use lower-case letters, digits, `-`, `_` or `.`".into());
+    }
+    let mut duration = |key: &str, value: Option<&str>, default: &str| {
+        let text = value.unwrap_or(default);
+        AccessDuration::parse(text).unwrap_or_else(|e| {
+            problem(key, e.to_string());
+            AccessDuration::from_minutes(60).expect("one hour is a valid duration")
+        })
+    };
+    let default_duration = duration("default_duration", raw.default_duration.as_deref(), "1h");
+    let max_duration = duration("max_duration", raw.max_duration.as_deref(), "8h");
+    let mut problem = |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
+    if default_duration > max_duration {
+        problem(
+            "default_duration",
+            format!("{default_duration} is longer than max_duration ({max_duration})"),
+        );
+    }
+
+    let provider = match (raw.provider.as_str(), raw.webhook_url) {
+        ("local", None) => ProviderKind::Local,
+        ("webhook", Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
+            ProviderKind::Webhook { url }
+        }
+        ("webhook", Some(url)) => {
+            problem("webhook_url", format!("`{url}` is not an http(s) URL"));
+            ProviderKind::Local
+        }
+        ("webhook", None) => {
+            problem("webhook_url", "the webhook provider needs a webhook_url".into());
+            ProviderKind::Local
+        }
+        ("local", Some(_)) => {
+            problem("webhook_url", "only the webhook provider takes a webhook_url".into());
+            ProviderKind::Local
+        }
+        (other, _) => {
+            problem("provider", format!("`{other}` is not a provider; use local or webhook"));
+            ProviderKind::Local
+        }
+    };
+
+    let mut owners = Vec::new();
+    for owner in &raw.owners {
+        match Owner::parse(owner) {
+            Ok(owner) => owners.push(owner),
+            Err(message) => problem("owners", message),
+        }
+    }
+    if raw.owners.is_empty() {
+        problem("owners", "list at least one owner (an email or slack:U…)".into());
+    }
+    let approvals_required = raw.approvals_required.unwrap_or(1);
+    if approvals_required == 0 || approvals_required as usize > raw.owners.len().max(1) {
+        problem(
+            "approvals_required",
+            format!(
+                "must be between 1 and the number of owners ({}), not {approvals_required}",
+                raw.owners.len()
+            ),
+        );
+    }
+    let approval_channel = raw.approval_channel.map(|c| c.trim().to_string());
+    if approval_channel.as_deref() == Some("") {
+        problem("approval_channel", "leave it out rather than empty".into());
+    }
+
+    (problems.len() == before).then(|| GroupPolicy {
+        target: raw.target.unwrap_or_else(|| name.clone()),
+        name,
+        description: raw.description,
+        provider,
+        owners,
+        default_duration,
+        max_duration,
+        approvals_required,
+        approval_channel,
+        allow_self_approval: raw.allow_self_approval,
+    })
+}
+
+fn resolve_database_url(url: &str, base_dir: &Path, problems: &mut Vec<String>) -> String {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        if url == "sqlite::memory:" {
+            return url.to_string();
+        }
+        problems.push(format!(
+            "database_url: `{url}` is not a sqlite:// URL such as sqlite://jitbot.db"
+        ));
+        return url.to_string();
+    };
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let path = Path::new(path);
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("sqlite://{}{query}", path.display())
+}
+
+fn base_url(key: &str, url: &str, problems: &mut Vec<String>) -> String {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        problems.push(format!("{key}: `{url}` is not an http(s) URL"));
+    }
+    if url.ends_with('/') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [[group]]
+        name = "prod-db"
+        owners = ["bob@example.com"]
+    "#;
+
+    #[test]
+    fn fills_in_defaults() {
+        let config = Config::parse(MINIMAL, Path::new("/etc/jitbot")).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.database_url, "sqlite:///etc/jitbot/jitbot.db");
+        assert_eq!(config.slack.api_url, DEFAULT_SLACK_API_URL);
+        let group = &config.policy.groups[0];
+        assert_eq!(group.target, "prod-db");
+        assert_eq!(group.default_duration.to_string(), "1h");
+        assert_eq!(group.max_duration.to_string(), "8h");
+        assert_eq!(group.approvals_required, 1);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_their_location() {
+        let text = "[[group]]\nname = \"x\"\nowners = [\"a@b.co\"]\nmax_duraton = \"2h\"\n";
+        let error = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        assert!(error.contains("max_duraton"), "{error}");
+        assert!(error.contains("line 4"), "{error}");
+    }
+
+    #[test]
+    fn lists_every_mistake() {
+        let text = r#"
+            listen = "nowhere"
+            [[group]]
+            name = "prod-db"
+            provider = "webhook"
+            owners = ["bob"]
+            default_duration = "9h"
+            max_duration = "2 weeks"
+        "#;
+        let error = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        for expected in ["listen", "webhook_url", "owners", "max_duration"] {
+            assert!(error.contains(expected), "missing {expected} in {error}");
+        }
+    }
+}

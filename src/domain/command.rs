@@ -1,0 +1,127 @@
+//! The words people type after `/jit` (Slack) or `@jitbot jit` (Teams), parsed into commands.
+
+use super::duration::AccessDuration;
+use super::refusal::Refusal;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Groups,
+    Status,
+    Request(RequestCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestCommand {
+    pub group: String,
+    /// `None` means the group's default duration.
+    pub duration: Option<AccessDuration>,
+    pub justification: String,
+}
+
+/// The longest justification we keep; longer text is a paste accident, not a reason.
+pub const MAX_JUSTIFICATION_CHARS: usize = 1000;
+
+impl Command {
+    pub fn parse(text: &str) -> Result<Command, Refusal> {
+        let text = text.trim();
+        let (verb, rest) = split_word(text);
+        match verb.to_ascii_lowercase().as_str() {
+            "" | "help" => Ok(Command::Help),
+            "groups" | "list" => Ok(Command::Groups),
+            "status" => Ok(Command::Status),
+            "request" => parse_request(rest).map(Command::Request),
+            _ => Err(Refusal::UnknownCommand(verb.chars().take(40).collect())),
+        }
+    }
+}
+
+fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
+    let (group, rest) = split_word(args);
+    if group.is_empty() {
+        return Err(Refusal::MissingGroup);
+    }
+    let group = group.to_ascii_lowercase();
+    let (maybe_duration, after_duration) = split_word(rest);
+    // A word that starts with a digit is meant as a duration: a typo there must not silently
+    // become the justification and fall back to the default duration.
+    let (duration, justification) = if maybe_duration.starts_with(|c: char| c.is_ascii_digit()) {
+        (Some(AccessDuration::parse(maybe_duration)?), after_duration)
+    } else {
+        (None, rest)
+    };
+    let justification: String = justification
+        .trim()
+        .chars()
+        .take(MAX_JUSTIFICATION_CHARS)
+        .collect();
+    if justification.is_empty() {
+        return Err(Refusal::MissingJustification { group });
+    }
+    Ok(RequestCommand {
+        group,
+        duration,
+        justification,
+    })
+}
+
+fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim_start()),
+        None => (text, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> RequestCommand {
+        match Command::parse(text).unwrap() {
+            Command::Request(r) => r,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_full_request() {
+        let r = request("request prod-db 2h fixing INC-4711");
+        assert_eq!(r.group, "prod-db");
+        assert_eq!(r.duration, Some(AccessDuration::parse("2h").unwrap()));
+        assert_eq!(r.justification, "fixing INC-4711");
+    }
+
+    #[test]
+    fn duration_is_optional() {
+        let r = request("request Prod-DB fixing the thing");
+        assert_eq!(r.group, "prod-db");
+        assert_eq!(r.duration, None);
+        assert_eq!(r.justification, "fixing the thing");
+    }
+
+    #[test]
+    fn refuses_what_is_missing_or_wrong() {
+        assert_eq!(Command::parse("request"), Err(Refusal::MissingGroup));
+        assert!(matches!(
+            Command::parse("request prod-db 2h"),
+            Err(Refusal::MissingJustification { .. })
+        ));
+        assert!(matches!(
+            Command::parse("request prod-db 2 weeks please"),
+            Err(Refusal::BadDuration(_))
+        ));
+        assert!(matches!(
+            Command::parse("frobnicate"),
+            Err(Refusal::UnknownCommand(_))
+        ));
+    }
+
+    #[test]
+    fn knows_the_other_commands() {
+        assert_eq!(Command::parse(""), Ok(Command::Help));
+        assert_eq!(Command::parse("  HELP "), Ok(Command::Help));
+        assert_eq!(Command::parse("groups"), Ok(Command::Groups));
+        assert_eq!(Command::parse("status"), Ok(Command::Status));
+    }
+}

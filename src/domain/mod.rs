@@ -1,0 +1,17 @@
+//! Pure rules with no I/O: commands, durations, identities, policy checks, the lifecycle, notices.
+
+pub mod command;
+pub mod duration;
+pub mod identity;
+pub mod notice;
+pub mod policy;
+pub mod refusal;
+pub mod request;
+
+pub use command::{Command, RequestCommand};
+pub use duration::AccessDuration;
+pub use identity::{Person, Platform};
+pub use notice::Notice;
+pub use policy::{GroupPolicy, Owner, Policy, ProviderKind};
+pub use refusal::Refusal;
+pub use request::{AccessRequest, RequestStatus, Verdict};

@@ -1,0 +1,208 @@
+//! The policy: which groups can be requested, who owns them, for how long — and the checks on it.
+
+use super::duration::AccessDuration;
+use super::identity::{Person, Platform};
+use super::refusal::Refusal;
+
+/// Who may approve: listed by email (matched on every platform) or by one platform's user id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Email(String),
+    SlackUser(String),
+}
+
+impl Owner {
+    /// Parses `alice@example.com` or `slack:U024BE7LH`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Some(id) = text.strip_prefix("slack:") {
+            let valid = id.len() > 1
+                && (id.starts_with('U') || id.starts_with('W'))
+                && id.chars().all(|c| c.is_ascii_alphanumeric());
+            return if valid {
+                Ok(Self::SlackUser(id.to_string()))
+            } else {
+                Err(format!("`{text}` is not a Slack user id (slack:U…)"))
+            };
+        }
+        match text.split_once('@') {
+            Some((user, domain)) if !user.is_empty() && domain.contains('.') => {
+                Ok(Self::Email(text.to_ascii_lowercase()))
+            }
+            _ => Err(format!(
+                "`{text}` is neither an email address nor a Slack user id (slack:U…)"
+            )),
+        }
+    }
+
+    pub fn matches(&self, person: &Person) -> bool {
+        match self {
+            Self::Email(email) => person.email.as_deref() == Some(email.as_str()),
+            Self::SlackUser(id) => person.platform == Platform::Slack && person.user_id == *id,
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Email(email) => f.write_str(email),
+            Self::SlackUser(id) => write!(f, "slack:{id}"),
+        }
+    }
+}
+
+/// How a group's access is granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Recorded in jitbot's own database only: for trying jitbot out.
+    Local,
+    /// A signed JSON event POSTed to this URL.
+    Webhook { url: String },
+}
+
+impl ProviderKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPolicy {
+    pub name: String,
+    pub description: String,
+    pub provider: ProviderKind,
+    pub target: String,
+    pub owners: Vec<Owner>,
+    pub default_duration: AccessDuration,
+    pub max_duration: AccessDuration,
+    pub approvals_required: u32,
+    pub approval_channel: Option<String>,
+    pub allow_self_approval: bool,
+}
+
+impl GroupPolicy {
+    pub fn is_owner(&self, person: &Person) -> bool {
+        self.owners.iter().any(|owner| owner.matches(person))
+    }
+
+    /// The duration to grant, or why the asked one is not allowed.
+    pub fn duration_for(&self, asked: Option<AccessDuration>) -> Result<AccessDuration, Refusal> {
+        let duration = asked.unwrap_or(self.default_duration);
+        if duration > self.max_duration {
+            return Err(Refusal::TooLong {
+                group: self.name.clone(),
+                asked: duration,
+                max: self.max_duration,
+            });
+        }
+        Ok(duration)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub groups: Vec<GroupPolicy>,
+}
+
+impl Policy {
+    pub fn group(&self, name: &str) -> Result<&GroupPolicy, Refusal> {
+        let name = name.to_ascii_lowercase();
+        self.groups
+            .iter()
+            .find(|group| group.name == name)
+            .ok_or_else(|| Refusal::UnknownGroup {
+                suggestions: self.closest_names(&name),
+                name,
+            })
+    }
+
+    /// Up to three group names that look like what was typed, most alike first.
+    fn closest_names(&self, typed: &str) -> Vec<String> {
+        let mut scored: Vec<(f64, &str)> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let score = strsim::jaro_winkler(typed, &g.name);
+                let contains = g.name.contains(typed) || typed.contains(g.name.as_str());
+                (if contains { score.max(0.9) } else { score }, g.name.as_str())
+            })
+            .filter(|(score, _)| *score >= 0.75)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, name)| name.to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str) -> GroupPolicy {
+        GroupPolicy {
+            name: name.into(),
+            description: String::new(),
+            provider: ProviderKind::Local,
+            target: name.into(),
+            owners: vec![
+                Owner::parse("Bob@Example.com").unwrap(),
+                Owner::parse("slack:U0CAROL").unwrap(),
+            ],
+            default_duration: AccessDuration::parse("1h").unwrap(),
+            max_duration: AccessDuration::parse("8h").unwrap(),
+            approvals_required: 1,
+            approval_channel: None,
+            allow_self_approval: false,
+        }
+    }
+
+    #[test]
+    fn suggests_close_group_names() {
+        let policy = Policy {
+            groups: vec![group("prod-db"), group("prod-dns"), group("billing-admin")],
+        };
+        match policy.group("prod-bd") {
+            Err(Refusal::UnknownGroup { suggestions, .. }) => {
+                assert_eq!(suggestions.first().map(String::as_str), Some("prod-db"));
+                assert!(!suggestions.contains(&"billing-admin".to_string()));
+            }
+            other => panic!("expected UnknownGroup, got {other:?}"),
+        }
+        assert!(policy.group("PROD-DB").is_ok());
+    }
+
+    #[test]
+    fn matches_owners_by_email_or_slack_id() {
+        let g = group("prod-db");
+        let bob = Person::new(Platform::Slack, "U0BOB").with_email(Some("bob@example.com".into()));
+        let carol = Person::new(Platform::Slack, "U0CAROL");
+        let mallory = Person::new(Platform::Slack, "U0MAL").with_email(Some("m@example.com".into()));
+        assert!(g.is_owner(&bob));
+        assert!(g.is_owner(&carol));
+        assert!(!g.is_owner(&mallory));
+    }
+
+    #[test]
+    fn caps_durations_at_the_maximum() {
+        let g = group("prod-db");
+        assert_eq!(g.duration_for(None).unwrap().to_string(), "1h");
+        assert!(matches!(
+            g.duration_for(Some(AccessDuration::parse("9h").unwrap())),
+            Err(Refusal::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_malformed_owners() {
+        assert!(Owner::parse("bob").is_err());
+        assert!(Owner::parse("slack:bob").is_err());
+        assert!(Owner::parse("slack:").is_err());
+    }
+}

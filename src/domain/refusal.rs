@@ -1,0 +1,71 @@
+//! What a person did wrong, said so that they know how to fix it.
+
+use super::duration::{AccessDuration, DurationError};
+use super::request::RequestStatus;
+
+/// A request or decision that jitbot turns down. Nothing has changed when one is returned;
+/// the adapters show it privately to the person who caused it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("I don't know the command `{0}`. Try `/jit help`.")]
+    UnknownCommand(String),
+    #[error("Say which group you need: `/jit request <group> [duration] <justification>`, e.g. `/jit request prod-db 2h fixing INC-4711`. `/jit groups` lists the groups.")]
+    MissingGroup,
+    #[error("There is no group called `{name}`.{}", suggest(suggestions))]
+    UnknownGroup {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    #[error("{0}")]
+    BadDuration(#[from] DurationError),
+    #[error("`{group}` can be requested for at most {max}; you asked for {asked}. Ask again with {max} or less.")]
+    TooLong {
+        group: String,
+        asked: AccessDuration,
+        max: AccessDuration,
+    },
+    #[error("Say why you need `{group}`: `/jit request {group} [duration] <justification>`, e.g. `fixing INC-4711`.")]
+    MissingJustification { group: String },
+    #[error("You already have request #{id} for `{group}`, which is {status}. `/jit status` shows it.")]
+    AlreadyOpen {
+        id: i64,
+        group: String,
+        status: RequestStatus,
+    },
+    #[error("You are the only owner of `{group}`, and nobody may approve their own request. Ask an administrator to add another owner.")]
+    NoOtherOwner { group: String },
+    #[error("There is no request #{0}.")]
+    NoSuchRequest(i64),
+    #[error("You are not an owner of {group}, so you cannot decide on its requests.")]
+    NotOwner { group: String },
+    #[error("You cannot approve your own request for {group}; another owner has to.")]
+    OwnRequest { group: String },
+    #[error("Request #{id} was already {status}{}.", by_whom(by))]
+    AlreadyDecided {
+        id: i64,
+        status: RequestStatus,
+        by: Option<String>,
+    },
+    #[error("You already approved request #{id}; it needs {missing} more approval(s) from other owners.")]
+    AlreadyApproved { id: i64, missing: u32 },
+    #[error("I could not find out who you are ({0}). Please try again in a moment.")]
+    UnknownIdentity(String),
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => " `/jit groups` lists the groups you can request.".to_string(),
+        names => format!(
+            " Did you mean {}?",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    }
+}
+
+fn by_whom(by: &Option<String>) -> String {
+    by.as_ref().map(|who| format!(" by {who}")).unwrap_or_default()
+}

@@ -1,0 +1,86 @@
+//! The router and the edge error type: what callers see when a request cannot be handled.
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+use crate::slack;
+
+/// Slack's payloads are a few KiB; anything much larger is not from Slack.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/slack/commands", post(slack::commands::handle))
+        .route("/slack/interactions", post(slack::interactions::handle))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&app.db).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// Why a request was turned away at the door. Bad input gets a 4xx and a plain reason; only our
+/// own failures are 5xx, logged with an id that the caller also sees.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body too large")]
+    TooLarge,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl EdgeError {
+    pub fn from_body_rejection(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge
+        } else {
+            Self::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(reason) => {
+                tracing::warn!(reason, "rejected an unauthenticated request");
+                (StatusCode::UNAUTHORIZED, format!("{reason}\n")).into_response()
+            }
+            Self::BadRequest(reason) => (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+            Self::Internal(error) => {
+                let id = error_id();
+                tracing::error!(error_id = %id, error = format!("{error:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("internal error {id}\n"),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A short id that ties what a user is shown to the log line with the details.
+pub fn error_id() -> String {
+    format!("E{:08x}", rand::random::<u32>())
+}

@@ -1,0 +1,264 @@
+//! The scheduler: claims due jobs, runs them, and retries failures with exponential backoff.
+//! Jobs are rows, so everything waiting survives a restart; time is an argument, so tests can
+//! run the scheduler at any instant.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::access;
+use crate::app::App;
+use crate::domain::{Notice, Platform};
+use crate::slack;
+use crate::store;
+
+/// One side effect of a transition. Stored as JSON next to the request it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// Post the visible "request #N … pending" message whose thread carries later events.
+    Announce,
+    /// Post an approval card to a channel or an owner.
+    PostCard {
+        platform: Platform,
+        destination: CardDestination,
+    },
+    /// Re-render every message that shows the request, from its current state.
+    RefreshMessages,
+    /// Reply in the request's thread.
+    NotifyRequester { notice: Notice },
+    /// Reply under every approval card, addressed to the owners.
+    NotifyOwners { notice: Notice },
+    Grant,
+    Revoke,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum CardDestination {
+    Channel { channel: String },
+    Owner { owner: String },
+}
+
+/// Failures after which owners hear that a grant or revocation keeps failing.
+pub const WARN_OWNERS_AFTER: i64 = 3;
+/// Grants are given up (the request fails) after this many attempts; revocations never are.
+pub const GRANT_ATTEMPTS: i64 = 6;
+/// Messages are given up after this many attempts (about 20 minutes of retrying).
+pub const MESSAGE_ATTEMPTS: i64 = 10;
+
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const LONGEST_RETRY: Duration = Duration::from_secs(300);
+/// How long a claimed job is reserved; a job still running after it may be claimed again.
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+const BATCH: i64 = 64;
+/// Even with nothing due the scheduler looks again this often, in case a clock jumped.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+impl Job {
+    fn attempt_limit(&self) -> Option<i64> {
+        match self {
+            Job::Revoke => None,
+            Job::Grant => Some(GRANT_ATTEMPTS),
+            _ => Some(MESSAGE_ATTEMPTS),
+        }
+    }
+}
+
+/// Enqueues a job inside the caller's transaction, due at `due_at`.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    request_id: i64,
+    job: &Job,
+    due_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = serde_json::to_string(job).expect("jobs always serialize");
+    store::jobs::enqueue(conn, Some(request_id), &payload, due_at).await?;
+    Ok(())
+}
+
+/// The delay before retry number `attempts` (1-based): doubling from 2 s, at most 5 min, with
+/// up to 10 % jitter so that many failures do not retry in lockstep.
+pub fn backoff(attempts: i64) -> Duration {
+    let doublings = attempts.clamp(1, 20) as u32 - 1;
+    let base = FIRST_RETRY
+        .saturating_mul(2u32.saturating_pow(doublings))
+        .min(LONGEST_RETRY);
+    base + base.mul_f64(rand::random::<f64>() * 0.1)
+}
+
+/// Runs every job due at `now`; jobs of one request run in order, requests in parallel.
+/// Returns how many jobs ran.
+pub async fn run_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let claimed = store::jobs::claim_due(&app.db, now, LEASE, BATCH).await?;
+    let count = claimed.len();
+    let mut by_request: BTreeMap<Option<i64>, Vec<store::jobs::JobRow>> = BTreeMap::new();
+    for row in claimed {
+        by_request.entry(row.request_id).or_default().push(row);
+    }
+    let mut tasks = JoinSet::new();
+    for (_, rows) in by_request {
+        let app = app.clone();
+        tasks.spawn(async move {
+            for row in rows {
+                run_one(&app, row, now).await;
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(%error, "a job task panicked");
+        }
+    }
+    Ok(count)
+}
+
+async fn run_one(app: &App, row: store::jobs::JobRow, now: DateTime<Utc>) {
+    let job: Job = match serde_json::from_str(&row.payload) {
+        Ok(job) => job,
+        Err(error) => {
+            tracing::error!(job_id = row.id, %error, payload = row.payload, "dropping a job that cannot be read");
+            let _ = store::jobs::complete(&app.db, row.id).await;
+            return;
+        }
+    };
+    let Some(request_id) = row.request_id else {
+        let _ = store::jobs::complete(&app.db, row.id).await;
+        return;
+    };
+    let span = tracing::info_span!("job", job_id = row.id, request_id, kind = ?job);
+    let _enter = span.enter();
+    let result = execute(app, request_id, &job, row.attempts, now).await;
+    drop(_enter);
+    let outcome = match result {
+        Ok(()) => store::jobs::complete(&app.db, row.id).await,
+        Err(error) => failed(app, &row, request_id, &job, error, now).await,
+    };
+    if let Err(error) = outcome {
+        tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
+    }
+}
+
+async fn failed(
+    app: &App,
+    row: &store::jobs::JobRow,
+    request_id: i64,
+    job: &Job,
+    error: anyhow::Error,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let attempts = row.attempts + 1;
+    let message = format!("{error:#}");
+    tracing::warn!(job_id = row.id, request_id, attempts, error = message, "job failed");
+    if job.attempt_limit().is_some_and(|limit| attempts >= limit) {
+        tracing::error!(job_id = row.id, request_id, attempts, error = message, "giving up on a job");
+        if *job == Job::Grant
+            && let Err(error) = access::grant::give_up(app, request_id, &message, now).await
+        {
+            tracing::error!(request_id, error = format!("{error:#}"), "could not mark a grant failed");
+        }
+        return store::jobs::complete(&app.db, row.id).await;
+    }
+    let mut tx = store::write(&app.db).await?;
+    let retry_at = now + chrono::Duration::from_std(backoff(attempts)).unwrap_or_default();
+    store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
+    if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
+        let notice = Notice::StillFailing {
+            action: if *job == Job::Grant { "grant" } else { "revocation" }.to_string(),
+            attempts: attempts as u32,
+            error: message,
+        };
+        enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+    }
+    tx.commit().await?;
+    app.wake_scheduler();
+    Ok(())
+}
+
+async fn execute(
+    app: &App,
+    request_id: i64,
+    job: &Job,
+    earlier_failures: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match job {
+        Job::Grant => access::grant::run(app, request_id, now).await,
+        Job::Revoke => access::expire::run(app, request_id, earlier_failures, now).await,
+        Job::Announce => slack::delivery::announce(app, request_id, now).await,
+        Job::PostCard {
+            platform: Platform::Slack,
+            destination,
+        } => slack::delivery::post_card(app, request_id, destination, now).await,
+        Job::PostCard {
+            platform: Platform::Teams,
+            ..
+        } => anyhow::bail!("Teams is not supported yet"),
+        Job::RefreshMessages => slack::delivery::refresh(app, request_id, now).await,
+        Job::NotifyRequester { notice } => {
+            slack::delivery::notify_requester(app, request_id, notice).await
+        }
+        Job::NotifyOwners { notice } => slack::delivery::notify_owners(app, request_id, notice).await,
+    }
+}
+
+/// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.
+pub async fn run(app: App, shutdown: CancellationToken) {
+    match store::jobs::release_all(&app.db).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
+        Err(error) => tracing::error!(%error, "could not release stale job claims"),
+    }
+    loop {
+        if let Err(error) = run_due(&app, Utc::now()).await {
+            tracing::error!(error = format!("{error:#}"), "the scheduler could not run due jobs");
+        }
+        let wait = match store::jobs::next_due(&app.db).await {
+            Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+            Ok(None) => IDLE_POLL,
+            Err(error) => {
+                tracing::error!(%error, "the scheduler could not read the next due job");
+                FIRST_RETRY
+            }
+        }
+        .min(IDLE_POLL);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = app.scheduler_woken() => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!("the scheduler stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        let secs = |n| backoff(n).as_secs_f64();
+        assert!((2.0..2.3).contains(&secs(1)));
+        assert!((4.0..4.5).contains(&secs(2)));
+        assert!((8.0..8.9).contains(&secs(3)));
+        assert!((300.0..330.1).contains(&secs(12)));
+        assert!((300.0..330.1).contains(&secs(1000)));
+    }
+
+    #[test]
+    fn jobs_round_trip_as_json() {
+        let job = Job::PostCard {
+            platform: Platform::Slack,
+            destination: CardDestination::Owner {
+                owner: "bob@example.com".into(),
+            },
+        };
+        let text = serde_json::to_string(&job).unwrap();
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
+    }
+}

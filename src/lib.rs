@@ -1,0 +1,17 @@
+//! jitbot: just-in-time access requests, approved in Slack, granted and revoked on time.
+
+pub mod access;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod providers;
+pub mod secrets;
+pub mod slack;
+pub mod store;
+
+pub use app::App;
+pub use config::Config;
+pub use secrets::Secrets;

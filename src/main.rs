@@ -1,0 +1,60 @@
+//! The `jitbot` command: a table of contents of what an operator can do.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use jitbot::cli;
+
+#[derive(Parser)]
+#[command(version, about = "Just-in-time access, requested and approved in chat")]
+struct Cli {
+    /// The config file (policy, listen address, database).
+    #[arg(long, global = true, env = "JITBOT_CONFIG", default_value = jitbot::config::DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Slack's requests and run the scheduler until Ctrl-C or SIGTERM.
+    Serve,
+    /// Check the config file and explain every mistake.
+    CheckConfig,
+    /// List requests, newest first.
+    Requests {
+        /// Only requests in this status (pending, approved, active, ended, …).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Print the audit trail, or check that it is intact.
+    Audit {
+        /// Only the events of this request.
+        #[arg(long)]
+        request: Option<i64>,
+        /// Recompute the hash chain and report the first broken event.
+        #[arg(long)]
+        verify: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    cli::init_tracing();
+    let args = Cli::parse();
+    let result = match args.command {
+        Command::Serve => cli::serve(&args.config).await,
+        Command::CheckConfig => cli::check_config(&args.config),
+        Command::Requests { status, limit } => cli::requests(&args.config, status.as_deref(), limit).await,
+        Command::Audit { request, verify } => cli::audit(&args.config, request, verify).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

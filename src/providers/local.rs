@@ -1,0 +1,36 @@
+//! The `local` provider: memberships kept in jitbot's own database, for trying jitbot out.
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{Grant, Provider};
+use crate::store::{self, Db};
+
+pub struct LocalProvider {
+    db: Db,
+}
+
+impl LocalProvider {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool> {
+        let members = store::local_memberships::members(&self.db, &grant.group.target).await?;
+        Ok(members.iter().any(|m| m == grant.member()))
+    }
+
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        store::local_memberships::add(&self.db, &grant.group.target, grant.member(), Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! The `webhook` provider: a signed JSON event to a URL for anything jitbot has no provider for.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::{Grant, Provider};
+use crate::domain::ProviderKind;
+use crate::secrets::Secret;
+
+pub const SIGNATURE_HEADER: &str = "x-jitbot-signature";
+pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
+
+pub struct WebhookProvider {
+    http: reqwest::Client,
+    secret: Option<Secret>,
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    action: &'a str,
+    request_id: i64,
+    group: &'a str,
+    target: &'a str,
+    user: &'a str,
+    user_email: Option<&'a str>,
+    expires_at: Option<String>,
+}
+
+impl WebhookProvider {
+    pub fn new(secret: Option<Secret>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self { http, secret })
+    }
+
+    async fn send(&self, action: &str, grant: &Grant<'_>) -> anyhow::Result<()> {
+        let ProviderKind::Webhook { url } = &grant.group.provider else {
+            bail!("group {} does not use the webhook provider", grant.group.name);
+        };
+        let secret = self
+            .secret
+            .as_ref()
+            .context("JITBOT_WEBHOOK_SECRET is not set")?;
+        let body = serde_json::to_vec(&Event {
+            action,
+            request_id: grant.request_id,
+            group: &grant.group.name,
+            target: &grant.group.target,
+            user: grant.user_key,
+            user_email: grant.user_email,
+            expires_at: grant.expires_at.map(|at| at.to_rfc3339()),
+        })?;
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, &timestamp)
+            .header(SIGNATURE_HEADER, sign(secret.expose(), &timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("webhook {action} for request #{}", grant.request_id))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("webhook {action} answered {status}");
+        }
+        Ok(())
+    }
+}
+
+/// `v1=<hex HMAC-SHA256 of "v1:{timestamp}:{body}">`, the scheme receivers verify.
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(b"v1:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[async_trait]
+impl Provider for WebhookProvider {
+    /// A webhook cannot be asked; the receiver is told the request id and decides itself.
+    async fn is_member(&self, _grant: &Grant<'_>) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        self.send("grant", grant).await
+    }
+
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        self.send("revoke", grant).await
+    }
+}

@@ -1,0 +1,148 @@
+//! Slack's Web API, through slack-morphism: post and update messages, open DMs, look up users.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::secrets::Secret;
+
+/// How long any one Slack call may take before it counts as failed (and is retried by its job).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackHyperClient>,
+    token: Option<SlackApiToken>,
+    http: reqwest::Client,
+}
+
+impl SlackApi {
+    /// `api_url` is the Web API base (`https://slack.com/api/`); tests point it at a fake.
+    pub fn new(api_url: &str, bot_token: Option<&Secret>) -> anyhow::Result<Self> {
+        // https_or_http: production URLs are https; tests use a fake on http://127.0.0.1.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .context("loading the system's TLS roots")?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(connector)
+            .with_slack_api_url(api_url.trim_end_matches('/'));
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector)),
+            token: bot_token
+                .map(|t| SlackApiToken::new(SlackApiTokenValue(t.expose().to_string()))),
+            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+        })
+    }
+
+    fn token(&self) -> anyhow::Result<&SlackApiToken> {
+        self.token
+            .as_ref()
+            .ok_or_else(|| anyhow!("SLACK_BOT_TOKEN is not set"))
+    }
+
+    /// Posts a message (in a thread when `thread_ts` is given) and returns its `ts`.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: String,
+        blocks: Option<Vec<SlackBlock>>,
+    ) -> anyhow::Result<String> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let mut content = SlackMessageContent::new().with_text(text);
+        content.blocks = blocks;
+        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content);
+        request.thread_ts = thread_ts.map(|ts| SlackTs(ts.to_string()));
+        let response = timed("chat.postMessage", session.chat_post_message(&request)).await?;
+        Ok(response.ts.0)
+    }
+
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: String,
+        blocks: Vec<SlackBlock>,
+    ) -> anyhow::Result<()> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let content = SlackMessageContent::new()
+            .with_text(text)
+            .with_blocks(blocks);
+        let request =
+            SlackApiChatUpdateRequest::new(channel.into(), content, SlackTs(ts.to_string()));
+        timed("chat.update", session.chat_update(&request)).await?;
+        Ok(())
+    }
+
+    /// The DM channel with a user, opened if needed.
+    pub async fn open_dm(&self, user_id: &str) -> anyhow::Result<String> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let request = SlackApiConversationsOpenRequest::new().with_users(vec![user_id.into()]);
+        let response = timed("conversations.open", session.conversations_open(&request)).await?;
+        Ok(response.channel.id.0)
+    }
+
+    /// A user's email, if their profile shows one (needs the `users:read.email` scope).
+    pub async fn user_email(&self, user_id: &str) -> anyhow::Result<Option<String>> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let request = SlackApiUsersInfoRequest::new(user_id.into());
+        let response = timed("users.info", session.users_info(&request)).await?;
+        Ok(response
+            .user
+            .profile
+            .and_then(|profile| profile.email)
+            .map(|email| email.0.to_ascii_lowercase()))
+    }
+
+    /// The user with this email, or `None` when the workspace has nobody with it.
+    pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<String>> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
+        match tokio::time::timeout(CALL_TIMEOUT, session.users_lookup_by_email(&request)).await {
+            Ok(Ok(response)) => Ok(Some(response.user.id.0)),
+            Ok(Err(SlackClientError::ApiError(e))) if e.code == "users_not_found" => Ok(None),
+            Ok(Err(e)) => Err(anyhow!("users.lookupByEmail: {e}")),
+            Err(_) => Err(anyhow!("users.lookupByEmail timed out")),
+        }
+    }
+
+    /// A private reply through an interaction's `response_url`.
+    pub async fn respond_ephemeral(&self, response_url: &str, text: &str) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(response_url)
+            .json(&serde_json::json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": text,
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(anyhow!("response_url answered {}", response.status()));
+        }
+        Ok(())
+    }
+}
+
+async fn timed<T>(
+    method: &str,
+    call: impl Future<Output = Result<T, SlackClientError>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(anyhow!("{method}: {error}")),
+        Err(_) => Err(anyhow!("{method} timed out after {CALL_TIMEOUT:?}")),
+    }
+}

@@ -1,0 +1,77 @@
+//! `POST /slack/commands`: the `/jit` slash command. Answers at once; anything slow is a job.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::identity;
+use super::text;
+use super::verify::VerifiedSlackBody;
+use crate::access::AccessError;
+use crate::access::submit::{Submission, submit};
+use crate::app::App;
+use crate::domain::Command;
+use crate::http::{EdgeError, error_id};
+use crate::store::requests;
+
+/// The fields of Slack's form that jitbot uses; the rest are ignored.
+#[derive(Debug, Deserialize)]
+struct SlashCommand {
+    ssl_check: Option<String>,
+    user_id: Option<String>,
+    channel_id: Option<String>,
+    #[serde(default)]
+    text: String,
+}
+
+pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSlackBody) -> Result<Response, EdgeError> {
+    let form: SlashCommand = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| EdgeError::BadRequest(format!("malformed slash command: {e}")))?;
+    if form.ssl_check.is_some() {
+        return Ok(().into_response());
+    }
+    let (Some(user_id), Some(channel_id)) = (form.user_id, form.channel_id) else {
+        return Err(EdgeError::BadRequest(
+            "malformed slash command: user_id and channel_id are required".into(),
+        ));
+    };
+    let now = Utc::now();
+    let reply = match Command::parse(&form.text) {
+        Err(refusal) => refusal.to_string(),
+        Ok(Command::Help) => text::help(),
+        Ok(Command::Groups) => text::groups(app.policy()),
+        Ok(Command::Status) => {
+            let person = identity::cached(&app, &user_id, now).await.map_err(anyhow::Error::from)?;
+            let open = requests::open_of(&app.db, &person).await.map_err(anyhow::Error::from)?;
+            text::status(&open, now)
+        }
+        Ok(Command::Request(command)) => {
+            // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
+            let requester = identity::cached(&app, &user_id, now).await.map_err(anyhow::Error::from)?;
+            let submission = Submission {
+                requester,
+                origin_channel: channel_id,
+                command,
+            };
+            match submit(&app, submission, now).await {
+                Ok(submitted) => format!(
+                    "Request #{} for `{}` ({}) is pending. The owners have been asked; I'll post every update in the request's thread.",
+                    submitted.id, submitted.group, submitted.duration
+                ),
+                Err(AccessError::Refused(refusal)) => text::mentionize(&refusal.to_string()),
+                Err(AccessError::Internal(error)) => internal_error(error),
+            }
+        }
+    };
+    Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response())
+}
+
+/// Logs a failure of ours and tells the person what to pass on.
+pub fn internal_error(error: anyhow::Error) -> String {
+    let id = error_id();
+    tracing::error!(error_id = %id, error = format!("{error:#}"), "could not handle a Slack request");
+    format!("Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator.")
+}

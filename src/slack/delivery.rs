@@ -1,0 +1,168 @@
+//! The jobs' Slack side: post the thread and the cards, keep them current, reply in threads.
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+
+use super::blocks::{self, RequestView};
+use super::identity;
+use super::text;
+use crate::app::App;
+use crate::domain::{AccessRequest, Notice, Owner, Platform};
+use crate::jobs::CardDestination;
+use crate::store::decisions::{self, Decision};
+use crate::store::messages::{self, Role};
+use crate::store::requests;
+
+/// Posts the visible "request #N" message where the person asked. If the bot cannot post there
+/// (a private channel it is not in), the thread goes to a DM with the requester instead.
+pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    if !messages::find(&app.db, request_id, Role::Thread).await?.is_empty() {
+        return Ok(());
+    }
+    let context = MessageContext::load(app, &request, now).await?;
+    let (text, blocks) = blocks::thread_root(&context.view(&request, now));
+    let channel = request.origin_channel.clone();
+    let (channel, ts) = match app.slack.post_message(&channel, None, text.clone(), Some(blocks.clone())).await {
+        Ok(ts) => (channel, ts),
+        Err(error) if cannot_post_there(&error) => {
+            tracing::info!(request_id, %error, "posting the request thread to the requester's DM instead");
+            let dm = app.slack.open_dm(&request.requester.user_id).await?;
+            let ts = app.slack.post_message(&dm, None, text, Some(blocks)).await?;
+            (dm, ts)
+        }
+        Err(error) => return Err(error),
+    };
+    messages::remember(&app.db, request_id, Platform::Slack, Role::Thread, &channel, &ts).await?;
+    Ok(())
+}
+
+fn cannot_post_there(error: &anyhow::Error) -> bool {
+    let text = error.to_string();
+    ["channel_not_found", "not_in_channel", "is_archived"]
+        .iter()
+        .any(|code| text.contains(code))
+}
+
+pub async fn post_card(
+    app: &App,
+    request_id: i64,
+    destination: &CardDestination,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    let channel = match destination {
+        CardDestination::Channel { channel } => channel.clone(),
+        CardDestination::Owner { owner } => {
+            let owner = Owner::parse(owner).map_err(|e| anyhow!(e))?;
+            let Some(user_id) = identity::owner_user_id(app, &owner, now).await? else {
+                tracing::warn!(request_id, %owner, "owner has no Slack account; no card sent to them");
+                return Ok(());
+            };
+            app.slack.open_dm(&user_id).await?
+        }
+    };
+    if messages::has(&app.db, request_id, Role::Card, &channel).await? {
+        return Ok(());
+    }
+    let context = MessageContext::load(app, &request, now).await?;
+    let (text, blocks) = blocks::card(&context.view(&request, now));
+    let ts = app.slack.post_message(&channel, None, text, Some(blocks)).await?;
+    messages::remember(&app.db, request_id, Platform::Slack, Role::Card, &channel, &ts).await?;
+    Ok(())
+}
+
+/// Re-renders the thread root and every card from the request's current state.
+pub async fn refresh(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    let context = MessageContext::load(app, &request, now).await?;
+    let view = context.view(&request, now);
+    for (role, (text, blocks)) in [
+        (Role::Thread, blocks::thread_root(&view)),
+        (Role::Card, blocks::card(&view)),
+    ] {
+        for message in messages::find(&app.db, request_id, role).await? {
+            app.slack
+                .update_message(&message.conversation, &message.message_id, text.clone(), blocks.clone())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn notify_requester(app: &App, request_id: i64, notice: &Notice) -> anyhow::Result<()> {
+    let thread = messages::find(&app.db, request_id, Role::Thread)
+        .await?
+        .into_iter()
+        .next()
+        .context("the request's thread has not been posted yet")?;
+    app.slack
+        .post_message(&thread.conversation, Some(&thread.message_id), text::notice(notice), None)
+        .await?;
+    Ok(())
+}
+
+/// Replies under every approval card, mentioning the owners so that they are notified.
+pub async fn notify_owners(app: &App, request_id: i64, notice: &Notice) -> anyhow::Result<()> {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    let cards = messages::find(&app.db, request_id, Role::Card).await?;
+    if cards.is_empty() {
+        anyhow::bail!("request #{request_id} has no approval card to reply under");
+    }
+    let context = MessageContext::load(app, &request, Utc::now()).await?;
+    let message = format!("{} {}", context.owners.join(" "), text::notice(notice));
+    for card in cards {
+        app.slack
+            .post_message(&card.conversation, Some(&card.message_id), message.clone(), None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What the messages show beyond the request row: the group, the decisions, the owners.
+struct MessageContext {
+    description: String,
+    approvals_required: u32,
+    decisions: Vec<Decision>,
+    owners: Vec<String>,
+}
+
+impl MessageContext {
+    async fn load(app: &App, request: &AccessRequest, now: DateTime<Utc>) -> anyhow::Result<MessageContext> {
+        let group = app.policy().group(&request.group).ok();
+        let mut owners = Vec::new();
+        for owner in group.map(|g| g.owners.as_slice()).unwrap_or_default() {
+            // An owner Slack cannot find is still shown, by email.
+            let shown = match identity::owner_user_id(app, owner, now).await {
+                Ok(Some(id)) => format!("<@{id}>"),
+                _ => text::owner(owner),
+            };
+            owners.push(shown);
+        }
+        Ok(MessageContext {
+            description: group.map(|g| g.description.clone()).unwrap_or_default(),
+            approvals_required: group.map(|g| g.approvals_required).unwrap_or(1),
+            decisions: decisions::of_request(&app.db, request.id).await?,
+            owners,
+        })
+    }
+
+    fn view<'a>(&'a self, request: &'a AccessRequest, now: DateTime<Utc>) -> RequestView<'a> {
+        RequestView {
+            request,
+            description: &self.description,
+            decisions: &self.decisions,
+            approvals_required: self.approvals_required,
+            owners: &self.owners,
+            now,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The Slack adapter: verifies what Slack sends, turns it into domain commands, and renders
+//! requests as Block Kit messages.
+
+pub mod api;
+pub mod blocks;
+pub mod commands;
+pub mod delivery;
+pub mod identity;
+pub mod interactions;
+pub mod text;
+pub mod verify;
+
+/// `action_id`s of the approval card's buttons.
+pub const APPROVE_ACTION: &str = "jit_approve";
+pub const DENY_ACTION: &str = "jit_deny";

@@ -1,0 +1,111 @@
+//! The `jobs` table: durable side effects waiting to run.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, SqliteExecutor};
+
+use super::{from_ms, to_ms};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub request_id: Option<i64>,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+pub async fn enqueue(
+    db: impl SqliteExecutor<'_>,
+    request_id: Option<i64>,
+    payload: &str,
+    due_at: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar("INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?) RETURNING id")
+        .bind(request_id)
+        .bind(payload)
+        .bind(to_ms(due_at))
+        .fetch_one(db)
+        .await
+}
+
+/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two
+/// schedulers can never claim the same row.
+pub async fn claim_due(
+    db: impl SqliteExecutor<'_>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<JobRow>> {
+    let mut rows: Vec<JobRow> = sqlx::query_as(
+        "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
+             SELECT id FROM jobs WHERE due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
+             ORDER BY due_at, id LIMIT ?3) \
+         RETURNING id, request_id, payload, attempts",
+    )
+    .bind(to_ms(now + lease))
+    .bind(to_ms(now))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
+}
+
+pub async fn complete(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn retry_later(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    attempts: i64,
+    due_at: DateTime<Utc>,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET attempts = ?, due_at = ?, last_error = ?, locked_until = NULL WHERE id = ?",
+    )
+    .bind(attempts)
+    .bind(to_ms(due_at))
+    .bind(error)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// When the next unclaimed job comes due, if any.
+pub async fn next_due(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let ms: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE locked_until IS NULL")
+        .fetch_one(db)
+        .await?;
+    Ok(ms.map(from_ms))
+}
+
+/// Frees jobs claimed by a process that is gone. jitbot runs as one process per database, so at
+/// start every claim is stale.
+pub async fn release_all(db: impl SqliteExecutor<'_>) -> sqlx::Result<u64> {
+    let done = sqlx::query("UPDATE jobs SET locked_until = NULL WHERE locked_until IS NOT NULL")
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingJob {
+    pub id: i64,
+    pub request_id: Option<i64>,
+    pub payload: String,
+    pub due_at: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+pub async fn all(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<PendingJob>> {
+    sqlx::query_as("SELECT id, request_id, payload, due_at, attempts, last_error FROM jobs ORDER BY id")
+        .fetch_all(db)
+        .await
+}

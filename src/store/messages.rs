@@ -1,0 +1,84 @@
+//! The `messages` table: where a request is shown — its thread and its approval cards.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use crate::domain::Platform;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The visible message in the channel where the request was made; its thread gets every event.
+    Thread,
+    /// An approval card in an approval channel or an owner's DM.
+    Card,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Thread => "thread",
+            Self::Card => "card",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct MessageRef {
+    pub platform: String,
+    /// Slack channel id (C…, D…).
+    pub conversation: String,
+    /// Slack message `ts`.
+    pub message_id: String,
+}
+
+pub async fn remember(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    platform: Platform,
+    role: Role,
+    conversation: &str,
+    message_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO messages (request_id, platform, role, conversation, message_id) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (request_id, platform, role, conversation) DO UPDATE SET message_id = excluded.message_id",
+    )
+    .bind(request_id)
+    .bind(platform.as_str())
+    .bind(role.as_str())
+    .bind(conversation)
+    .bind(message_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    role: Role,
+) -> sqlx::Result<Vec<MessageRef>> {
+    sqlx::query_as(
+        "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? ORDER BY id",
+    )
+    .bind(request_id)
+    .bind(role.as_str())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn has(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    role: Role,
+    conversation: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?",
+    )
+    .bind(request_id)
+    .bind(role.as_str())
+    .bind(conversation)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}

@@ -1,0 +1,251 @@
+//! The `requests` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteExecutor};
+
+use super::{from_ms, to_ms};
+use crate::domain::{AccessDuration, AccessRequest, Person, RequestStatus};
+
+pub struct NewRequest<'a> {
+    pub group: &'a str,
+    pub requester: &'a Person,
+    pub justification: &'a str,
+    pub duration: AccessDuration,
+    pub origin_channel: &'a str,
+    pub requested_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, justification, \
+     duration_minutes, status, origin_channel, requested_at, decided_at, granted_at, expires_at, \
+     ended_at, already_member, failure";
+
+pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
+         justification, duration_minutes, status, origin_channel, requested_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+    )
+    .bind(new.group)
+    .bind(new.requester.platform.as_str())
+    .bind(&new.requester.user_id)
+    .bind(&new.requester.email)
+    .bind(new.justification)
+    .bind(new.duration.minutes())
+    .bind(new.origin_channel)
+    .bind(to_ms(new.requested_at))
+    .fetch_one(db)
+    .await?;
+    row.try_get(0)
+}
+
+pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<AccessRequest>> {
+    let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = ?");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_optional(db)
+        .await
+}
+
+/// The open request (pending, approved, active or revoking) of this person for this group, if any.
+pub async fn open_for(
+    db: impl SqliteExecutor<'_>,
+    person: &Person,
+    group: &str,
+) -> sqlx::Result<Option<AccessRequest>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE group_name = ? \
+         AND status IN ('pending', 'approved', 'active', 'revoking') \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id LIMIT 1"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(group)
+        .bind(person.platform.as_str())
+        .bind(&person.user_id)
+        .bind(&person.email)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_optional(db)
+        .await
+}
+
+/// Every open request of this person, oldest first.
+pub async fn open_of(
+    db: impl SqliteExecutor<'_>,
+    person: &Person,
+) -> sqlx::Result<Vec<AccessRequest>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE status IN ('pending', 'approved', 'active', 'revoking') \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(person.platform.as_str())
+        .bind(&person.user_id)
+        .bind(&person.email)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_all(db)
+        .await
+}
+
+/// The newest requests, optionally only those in one status.
+pub async fn list(
+    db: impl SqliteExecutor<'_>,
+    status: Option<RequestStatus>,
+    limit: i64,
+) -> sqlx::Result<Vec<AccessRequest>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status.map(RequestStatus::as_str))
+        .bind(limit)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_all(db)
+        .await
+}
+
+pub async fn set_requester_email(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    email: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET requester_email = ? WHERE id = ?")
+        .bind(email)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Compare-and-swap `pending → approved | denied`. False when someone else moved it first.
+pub async fn mark_decided(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    to: RequestStatus,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    debug_assert!(RequestStatus::Pending.can_become(to));
+    let done = sqlx::query(
+        "UPDATE requests SET status = ?, decided_at = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(to.as_str())
+    .bind(to_ms(at))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Compare-and-swap `approved → active`, starting the clock at the grant.
+pub async fn mark_active(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    granted_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'active', granted_at = ?, expires_at = ? \
+         WHERE id = ? AND status = 'approved'",
+    )
+    .bind(to_ms(granted_at))
+    .bind(to_ms(expires_at))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records, once, whether the person was a member before the grant. Later calls keep the first
+/// answer, so a grant retried after a crash does not see its own membership as prior access.
+pub async fn record_prior_membership(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    already_member: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET already_member = ? WHERE id = ? AND already_member IS NULL")
+        .bind(already_member)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Compare-and-swap `active → revoking`.
+pub async fn mark_revoking(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE requests SET status = 'revoking' WHERE id = ? AND status = 'active'")
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Compare-and-swap `revoking → ended`.
+pub async fn mark_ended(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'ended', ended_at = ? WHERE id = ? AND status = 'revoking'",
+    )
+    .bind(to_ms(at))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Compare-and-swap `approved → failed`, keeping the last error.
+pub async fn mark_failed(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    error: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'failed', failure = ? WHERE id = ? AND status = 'approved'",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
+    let decode = |column: &str, message: String| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: message.into(),
+    };
+    let platform: String = row.try_get("requester_platform")?;
+    let status: String = row.try_get("status")?;
+    let minutes: u32 = row.try_get("duration_minutes")?;
+    let time = |column: &str| -> sqlx::Result<Option<DateTime<Utc>>> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.map(from_ms))
+    };
+    Ok(AccessRequest {
+        id: row.try_get("id")?,
+        group: row.try_get("group_name")?,
+        requester: Person {
+            platform: platform
+                .parse()
+                .map_err(|e| decode("requester_platform", e))?,
+            user_id: row.try_get("requester_id")?,
+            email: row.try_get("requester_email")?,
+        },
+        justification: row.try_get("justification")?,
+        duration: AccessDuration::from_minutes(minutes)
+            .ok_or_else(|| decode("duration_minutes", format!("{minutes} minutes")))?,
+        status: status.parse().map_err(|e| decode("status", e))?,
+        origin_channel: row.try_get("origin_channel")?,
+        requested_at: from_ms(row.try_get("requested_at")?),
+        decided_at: time("decided_at")?,
+        granted_at: time("granted_at")?,
+        expires_at: time("expires_at")?,
+        ended_at: time("ended_at")?,
+        already_member: row.try_get("already_member")?,
+        failure: row.try_get("failure")?,
+    })
+}
