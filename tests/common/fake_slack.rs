@@ -1,0 +1,222 @@
+//! A fake Slack on 127.0.0.1: answers the Web API methods jitbot uses and records every call,
+//! plus `response_url` posts under `/respond/…`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{any, post};
+use serde_json::{Value, json};
+
+/// One call jitbot made: the method (`chat.postMessage`, or `respond` for response_url posts)
+/// and its arguments, from the query string and the JSON or form body merged.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub args: Value,
+    /// What the fake answered.
+    pub reply: Value,
+}
+
+#[derive(Default)]
+struct State_ {
+    calls: Vec<Call>,
+    next_ts: u64,
+    /// method → error codes to answer with, one per call, before answering normally again.
+    failures: HashMap<String, Vec<String>>,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub url: String,
+    state: Arc<Mutex<State_>>,
+}
+
+/// The workspace's people: user id and email.
+pub const USERS: &[(&str, &str)] = &[
+    ("U0ALICE", "alice@example.com"),
+    ("U0BOB", "bob@example.com"),
+    ("U0CAROL", "carol@example.com"),
+    ("U0DAVE", "dave@example.com"),
+    ("U0MALLORY", "mallory@example.com"),
+];
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(State_ {
+            next_ts: 1_700_000_000,
+            ..Default::default()
+        }));
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/respond/{id}", post(respond))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, state }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api/", self.url)
+    }
+
+    /// Answers the next `count` calls of `method` with `{"ok": false, "error": code}`.
+    pub fn fail_next(&self, method: &str, count: usize, code: &str) {
+        let mut state = self.state.lock().unwrap();
+        let queue = state.failures.entry(method.to_string()).or_default();
+        queue.extend(std::iter::repeat_n(code.to_string(), count));
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .map(|c| c.args)
+            .collect()
+    }
+
+    /// Messages posted to a channel, optionally only those in one thread.
+    pub fn posts_in(&self, channel: &str, thread_ts: Option<&str>) -> Vec<Value> {
+        self.calls_to("chat.postMessage")
+            .into_iter()
+            .filter(|m| m["channel"] == channel)
+            .filter(|m| thread_ts.is_none_or(|ts| m["thread_ts"] == ts))
+            .collect()
+    }
+
+    /// The `ts` of the first top-level message posted to `channel`: the thread jitbot replies in.
+    pub fn thread_in(&self, channel: &str) -> String {
+        self.calls()
+            .into_iter()
+            .find(|c| c.method == "chat.postMessage" && c.args["channel"] == channel && c.args["thread_ts"].is_null() && c.reply["ok"] == true)
+            .unwrap_or_else(|| panic!("nothing was posted to {channel}"))
+            .reply["ts"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The texts of the replies in a thread, oldest first.
+    pub fn replies_in(&self, channel: &str, thread_ts: &str) -> Vec<String> {
+        self.posts_in(channel, Some(thread_ts))
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The last `chat.update` of messages in `channel`, as JSON text.
+    pub fn last_update_in(&self, channel: &str) -> String {
+        self.calls_to("chat.update")
+            .iter()
+            .rev()
+            .find(|u| u["channel"] == channel)
+            .unwrap_or_else(|| panic!("no message in {channel} was updated"))
+            .to_string()
+    }
+
+    /// Waits until `method` has been called at least `count` times, or panics after 5 s.
+    pub async fn wait_for(&self, method: &str, count: usize) -> Vec<Value> {
+        for _ in 0..500 {
+            let calls = self.calls_to(method);
+            if calls.len() >= count {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "expected {count} call(s) to {method}; got {:#?}",
+            self.calls()
+        );
+    }
+}
+
+async fn api(
+    State(state): State<Arc<Mutex<State_>>>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> axum::Json<Value> {
+    let args = merge_args(query.as_deref(), &body);
+    let mut state = state.lock().unwrap();
+    let reply = answer(&mut state, &method, &args);
+    state.calls.push(Call {
+        method,
+        args,
+        reply: reply.clone(),
+    });
+    axum::Json(reply)
+}
+
+fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
+    if let Some(code) = state.failures.get_mut(method).and_then(|q| (!q.is_empty()).then(|| q.remove(0))) {
+        return json!({ "ok": false, "error": code });
+    }
+    match method {
+        "chat.postMessage" => {
+            state.next_ts += 1;
+            let ts = format!("{}.000100", state.next_ts);
+            json!({ "ok": true, "channel": args["channel"], "ts": ts,
+                    "message": { "ts": ts, "text": args["text"] } })
+        }
+        "chat.update" => json!({ "ok": true, "channel": args["channel"], "ts": args["ts"],
+                                  "message": { "text": args["text"] } }),
+        "conversations.open" => {
+            let user = match &args["users"] {
+                Value::Array(users) => users[0].as_str().unwrap_or_default().to_string(),
+                Value::String(users) => users.split(',').next().unwrap_or_default().to_string(),
+                _ => String::new(),
+            };
+            json!({ "ok": true, "channel": { "id": format!("D{user}") } })
+        }
+        "users.info" => {
+            let user = args["user"].as_str().unwrap_or_default();
+            match USERS.iter().find(|(id, _)| *id == user) {
+                Some((id, email)) => json!({ "ok": true, "user": { "id": id, "profile": { "email": email } } }),
+                None => json!({ "ok": false, "error": "user_not_found" }),
+            }
+        }
+        "users.lookupByEmail" => {
+            let email = args["email"].as_str().unwrap_or_default();
+            match USERS.iter().find(|(_, e)| *e == email) {
+                Some((id, _)) => json!({ "ok": true, "user": { "id": id } }),
+                None => json!({ "ok": false, "error": "users_not_found" }),
+            }
+        }
+        _ => json!({ "ok": false, "error": "unknown_method" }),
+    }
+}
+
+async fn respond(State(state): State<Arc<Mutex<State_>>>, body: Bytes) -> &'static str {
+    let args = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.lock().unwrap().calls.push(Call {
+        method: "respond".into(),
+        args,
+        reply: Value::Null,
+    });
+    "ok"
+}
+
+fn merge_args(query: Option<&str>, body: &[u8]) -> Value {
+    let mut args = serde_json::Map::new();
+    let form = |text: &str, args: &mut serde_json::Map<String, Value>| {
+        for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+            args.insert(k.into_owned(), Value::String(v.into_owned()));
+        }
+    };
+    if let Some(query) = query {
+        form(query, &mut args);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => args.extend(fields),
+        _ => form(std::str::from_utf8(body).unwrap_or_default(), &mut args),
+    }
+    Value::Object(args)
+}
