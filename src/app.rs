@@ -75,7 +75,11 @@ impl App {
         self.serve(listener, shutdown).await
     }
 
-    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         if self.secrets.slack_signing_secret.is_none() {
             tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused");
         }

@@ -90,14 +90,20 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
         .transpose()?;
     let db = open_db(config_path).await?;
     let rows = store::requests::list(&db, status, limit).await?;
-    println!("{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  justification", "id", "status", "group", "requester", "duration", "requested");
+    println!(
+        "{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  justification",
+        "id", "status", "group", "requester", "duration", "requested"
+    );
     for r in rows {
         println!(
             "{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  {}",
             r.id,
             r.status.as_str(),
             r.group,
-            r.requester.email.clone().unwrap_or_else(|| r.requester.key()),
+            r.requester
+                .email
+                .clone()
+                .unwrap_or_else(|| r.requester.key()),
             r.duration.to_string(),
             r.requested_at.format("%Y-%m-%d %H:%M:%S"),
             r.justification
@@ -115,7 +121,9 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
                 Ok(())
             }
             audit::ChainCheck::BrokenAt { id } => {
-                bail!("audit trail broken at event {id}: it was changed or an earlier event was removed")
+                bail!(
+                    "audit trail broken at event {id}: it was changed or an earlier event was removed"
+                )
             }
         };
     }
@@ -124,7 +132,10 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
             "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
             event.id,
             event.at().format("%Y-%m-%d %H:%M:%S%.3f"),
-            event.request_id.map(|id| format!("#{id}")).unwrap_or_else(|| "-".into()),
+            event
+                .request_id
+                .map(|id| format!("#{id}"))
+                .unwrap_or_else(|| "-".into()),
             event.action,
             event.actor,
             [event.platform.as_deref(), event.channel.as_deref()]

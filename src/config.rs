@@ -117,7 +117,10 @@ impl Config {
         let slack = SlackConfig {
             api_url: base_url(
                 "slack.api_url",
-                raw.slack.api_url.as_deref().unwrap_or(DEFAULT_SLACK_API_URL),
+                raw.slack
+                    .api_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SLACK_API_URL),
                 &mut problems,
             ),
         };
@@ -167,7 +170,8 @@ impl ConfigError {
 
 fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Option<GroupPolicy> {
     let before = problems.len();
-    let mut problem = |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
+    let mut problem =
+        |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
 
     let name = raw.name.trim().to_string();
     if name.is_empty()
@@ -175,7 +179,10 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
     {
-        problem("name", "use lower-case letters, digits, `-`, `_` or `.`".into());
+        problem(
+            "name",
+            "use lower-case letters, digits, `-`, `_` or `.`".into(),
+        );
     }
     let mut duration = |key: &str, value: Option<&str>, default: &str| {
         let text = value.unwrap_or(default);
@@ -186,7 +193,8 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
     };
     let default_duration = duration("default_duration", raw.default_duration.as_deref(), "1h");
     let max_duration = duration("max_duration", raw.max_duration.as_deref(), "8h");
-    let mut problem = |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
+    let mut problem =
+        |key: &str, message: String| problems.push(format!("{place}, {key}: {message}"));
     if default_duration > max_duration {
         problem(
             "default_duration",
@@ -204,15 +212,24 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
             ProviderKind::Local
         }
         ("webhook", None) => {
-            problem("webhook_url", "the webhook provider needs a webhook_url".into());
+            problem(
+                "webhook_url",
+                "the webhook provider needs a webhook_url".into(),
+            );
             ProviderKind::Local
         }
         ("local", Some(_)) => {
-            problem("webhook_url", "only the webhook provider takes a webhook_url".into());
+            problem(
+                "webhook_url",
+                "only the webhook provider takes a webhook_url".into(),
+            );
             ProviderKind::Local
         }
         (other, _) => {
-            problem("provider", format!("`{other}` is not a provider; use local or webhook"));
+            problem(
+                "provider",
+                format!("`{other}` is not a provider; use local or webhook"),
+            );
             ProviderKind::Local
         }
     };
@@ -225,7 +242,10 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         }
     }
     if raw.owners.is_empty() {
-        problem("owners", "list at least one owner (an email or slack:U…)".into());
+        problem(
+            "owners",
+            "list at least one owner (an email or slack:U…)".into(),
+        );
     }
     let approvals_required = raw.approvals_required.unwrap_or(1);
     if approvals_required == 0 || approvals_required as usize > raw.owners.len().max(1) {

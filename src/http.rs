@@ -25,7 +25,10 @@ pub fn router(app: App) -> Router {
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&app.db).await {
+    match sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(&app.db)
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database does not answer");
@@ -65,8 +68,12 @@ impl IntoResponse for EdgeError {
                 tracing::warn!(reason, "rejected an unauthenticated request");
                 (StatusCode::UNAUTHORIZED, format!("{reason}\n")).into_response()
             }
-            Self::BadRequest(reason) => (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
-            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+            Self::BadRequest(reason) => {
+                (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response()
+            }
+            Self::TooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
+            }
             Self::Internal(error) => {
                 let id = error_id();
                 tracing::error!(error_id = %id, error = format!("{error:#}"), "internal error");

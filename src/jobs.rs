@@ -31,9 +31,13 @@ pub enum Job {
     /// Re-render every message that shows the request, from its current state.
     RefreshMessages,
     /// Reply in the request's thread.
-    NotifyRequester { notice: Notice },
+    NotifyRequester {
+        notice: Notice,
+    },
     /// Reply under every approval card, addressed to the owners.
-    NotifyOwners { notice: Notice },
+    NotifyOwners {
+        notice: Notice,
+    },
     Grant,
     Revoke,
 }
@@ -154,13 +158,29 @@ async fn failed(
 ) -> sqlx::Result<()> {
     let attempts = row.attempts + 1;
     let message = format!("{error:#}");
-    tracing::warn!(job_id = row.id, request_id, attempts, error = message, "job failed");
+    tracing::warn!(
+        job_id = row.id,
+        request_id,
+        attempts,
+        error = message,
+        "job failed"
+    );
     if job.attempt_limit().is_some_and(|limit| attempts >= limit) {
-        tracing::error!(job_id = row.id, request_id, attempts, error = message, "giving up on a job");
+        tracing::error!(
+            job_id = row.id,
+            request_id,
+            attempts,
+            error = message,
+            "giving up on a job"
+        );
         if *job == Job::Grant
             && let Err(error) = access::grant::give_up(app, request_id, &message, now).await
         {
-            tracing::error!(request_id, error = format!("{error:#}"), "could not mark a grant failed");
+            tracing::error!(
+                request_id,
+                error = format!("{error:#}"),
+                "could not mark a grant failed"
+            );
         }
         return store::jobs::complete(&app.db, row.id).await;
     }
@@ -169,7 +189,12 @@ async fn failed(
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
     if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
         let notice = Notice::StillFailing {
-            action: if *job == Job::Grant { "grant" } else { "revocation" }.to_string(),
+            action: if *job == Job::Grant {
+                "grant"
+            } else {
+                "revocation"
+            }
+            .to_string(),
             attempts: attempts as u32,
             error: message,
         };
@@ -203,7 +228,9 @@ async fn execute(
         Job::NotifyRequester { notice } => {
             slack::delivery::notify_requester(app, request_id, notice).await
         }
-        Job::NotifyOwners { notice } => slack::delivery::notify_owners(app, request_id, notice).await,
+        Job::NotifyOwners { notice } => {
+            slack::delivery::notify_owners(app, request_id, notice).await
+        }
     }
 }
 
@@ -216,7 +243,10 @@ pub async fn run(app: App, shutdown: CancellationToken) {
     }
     loop {
         if let Err(error) = run_due(&app, Utc::now()).await {
-            tracing::error!(error = format!("{error:#}"), "the scheduler could not run due jobs");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the scheduler could not run due jobs"
+            );
         }
         let wait = match store::jobs::next_due(&app.db).await {
             Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),

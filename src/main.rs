@@ -47,7 +47,9 @@ async fn main() -> std::process::ExitCode {
     let result = match args.command {
         Command::Serve => cli::serve(&args.config).await,
         Command::CheckConfig => cli::check_config(&args.config),
-        Command::Requests { status, limit } => cli::requests(&args.config, status.as_deref(), limit).await,
+        Command::Requests { status, limit } => {
+            cli::requests(&args.config, status.as_deref(), limit).await
+        }
         Command::Audit { request, verify } => cli::audit(&args.config, request, verify).await,
     };
     match result {

@@ -10,11 +10,19 @@ use jitbot::store;
 
 /// Makes every waiting job due long ago, as if the process had been stopped meanwhile.
 async fn time_passes(t: &TestApp) {
-    sqlx::query("UPDATE jobs SET due_at = 0").execute(&t.app.db).await.unwrap();
+    sqlx::query("UPDATE jobs SET due_at = 0")
+        .execute(&t.app.db)
+        .await
+        .unwrap();
 }
 
 async fn attempts_and_due(t: &TestApp) -> (i64, DateTime<Utc>) {
-    let job = store::jobs::all(&t.app.db).await.unwrap().into_iter().find(|j| j.attempts > 0).expect("a retried job");
+    let job = store::jobs::all(&t.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.attempts > 0)
+        .expect("a retried job");
     (job.attempts, store::from_ms(job.due_at))
 }
 
@@ -31,10 +39,17 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     let (attempts, due) = attempts_and_due(&t).await;
     assert_eq!(attempts, 1);
     let first_wait = (due - t0).num_milliseconds();
-    assert!((2000..=2200).contains(&first_wait), "first retry after ~2 s, not {first_wait} ms");
+    assert!(
+        (2000..=2200).contains(&first_wait),
+        "first retry after ~2 s, not {first_wait} ms"
+    );
 
     t.run_jobs_at(t0 + Duration::seconds(1)).await;
-    assert_eq!(t.webhook.deliveries().len(), 1, "not retried before its time");
+    assert_eq!(
+        t.webhook.deliveries().len(),
+        1,
+        "not retried before its time"
+    );
 
     let t1 = t0 + Duration::seconds(3);
     t.run_jobs_at(t1).await;
@@ -42,7 +57,10 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     let (attempts, due) = attempts_and_due(&t).await;
     assert_eq!(attempts, 2);
     let second_wait = (due - t1).num_milliseconds();
-    assert!((4000..=4400).contains(&second_wait), "second retry after ~4 s, not {second_wait} ms");
+    assert!(
+        (4000..=4400).contains(&second_wait),
+        "second retry after ~4 s, not {second_wait} ms"
+    );
     assert_eq!(t.request(id).await.status, RequestStatus::Approved);
 
     let t2 = t1 + Duration::seconds(5);
@@ -51,11 +69,19 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     assert_eq!(deliveries.len(), 3);
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Active);
-    assert_eq!(request.granted_at, Some(store::from_ms(store::to_ms(t2))), "the clock starts at the successful grant");
+    assert_eq!(
+        request.granted_at,
+        Some(store::from_ms(store::to_ms(t2))),
+        "the clock starts at the successful grant"
+    );
 
     // The event is signed, and says what to grant to whom until when.
     let grant = &deliveries[2];
-    let signature = jitbot::providers::sign_webhook(WEBHOOK_SECRET, &grant.header("x-jitbot-timestamp"), &grant.body);
+    let signature = jitbot::providers::sign_webhook(
+        WEBHOOK_SECRET,
+        &grant.header("x-jitbot-timestamp"),
+        &grant.body,
+    );
     assert_eq!(grant.header("x-jitbot-signature"), signature);
     let event = grant.json();
     assert_eq!(event["action"], "grant");
@@ -66,7 +92,10 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     assert_eq!(event["expires_at"], (t2 + Duration::hours(1)).to_rfc3339());
 
     t.run_jobs_at(t2 + Duration::hours(1)).await;
-    assert_eq!(t.webhook.deliveries().last().unwrap().json()["action"], "revoke");
+    assert_eq!(
+        t.webhook.deliveries().last().unwrap().json()["action"],
+        "revoke"
+    );
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
 }
 
@@ -82,19 +111,38 @@ async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
         t.run_jobs_at(start + Duration::minutes(minute * 10)).await;
     }
 
-    assert_eq!(t.webhook.deliveries().len(), jitbot::jobs::GRANT_ATTEMPTS as usize);
+    assert_eq!(
+        t.webhook.deliveries().len(),
+        jitbot::jobs::GRANT_ATTEMPTS as usize
+    );
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Failed);
     assert!(request.failure.unwrap().contains("500"));
     let thread = t.slack.thread_in(REQUEST_CHANNEL);
     let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
-    assert!(replies.last().unwrap().contains("Granting access failed"), "{replies:?}");
+    assert!(
+        replies.last().unwrap().contains("Granting access failed"),
+        "{replies:?}"
+    );
     let card = t.slack.thread_in(APPROVAL_CHANNEL);
     let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
-    assert_eq!(to_owners.len(), 2, "a warning after 3 failures, then the failure: {to_owners:?}");
-    assert!(to_owners[0].starts_with("<@U0BOB> ⚠️ The grant for this request has failed 3 times"), "{to_owners:?}");
-    assert!(to_owners[1].contains("Granting access failed"), "{to_owners:?}");
-    assert_eq!(t.audit_actions(id).await, ["requested", "approved", "grant_failed"]);
+    assert_eq!(
+        to_owners.len(),
+        2,
+        "a warning after 3 failures, then the failure: {to_owners:?}"
+    );
+    assert!(
+        to_owners[0].starts_with("<@U0BOB> ⚠️ The grant for this request has failed 3 times"),
+        "{to_owners:?}"
+    );
+    assert!(
+        to_owners[1].contains("Granting access failed"),
+        "{to_owners:?}"
+    );
+    assert_eq!(
+        t.audit_actions(id).await,
+        ["requested", "approved", "grant_failed"]
+    );
 }
 
 #[tokio::test]
@@ -107,10 +155,20 @@ async fn a_revocation_that_keeps_failing_warns_the_owners_and_is_never_given_up(
 
     t.webhook.fail_next(1000);
     for step in 0..30 {
-        t.run_jobs_at(expires_at + Duration::minutes(step * 10)).await;
+        t.run_jobs_at(expires_at + Duration::minutes(step * 10))
+            .await;
     }
-    assert_eq!(t.request(id).await.status, RequestStatus::Revoking, "still trying after five hours");
-    let revokes = t.webhook.deliveries().iter().filter(|d| d.json()["action"] == "revoke").count();
+    assert_eq!(
+        t.request(id).await.status,
+        RequestStatus::Revoking,
+        "still trying after five hours"
+    );
+    let revokes = t
+        .webhook
+        .deliveries()
+        .iter()
+        .filter(|d| d.json()["action"] == "revoke")
+        .count();
     assert!(revokes >= 30, "retried every time it came due: {revokes}");
     let card = t.slack.thread_in(APPROVAL_CHANNEL);
     let warnings = t.slack.replies_in(APPROVAL_CHANNEL, &card);
@@ -121,7 +179,13 @@ async fn a_revocation_that_keeps_failing_warns_the_owners_and_is_never_given_up(
     t.run_jobs_at(expires_at + Duration::hours(6)).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
     let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
-    assert!(to_owners.last().unwrap().contains("The revocation went through after all"), "{to_owners:?}");
+    assert!(
+        to_owners
+            .last()
+            .unwrap()
+            .contains("The revocation went through after all"),
+        "{to_owners:?}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +197,10 @@ async fn a_revocation_that_came_due_while_stopped_runs_at_start() {
     // Granted 31 minutes ago, so it expired a minute ago — while jitbot was down.
     t.run_jobs_at(Utc::now() - Duration::minutes(31)).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Active);
-    assert_eq!(t.local_members("prod-db-writers").await, ["alice@example.com"]);
+    assert_eq!(
+        t.local_members("prod-db-writers").await,
+        ["alice@example.com"]
+    );
 
     let t = t.restart(true).await;
 
@@ -154,7 +221,8 @@ async fn the_scheduler_revokes_within_a_second_of_expiry() {
     t.click("U0BOB", id, "jit_approve").await;
     time_passes(&t).await;
     // Granted so that it expires 1.5 s from now.
-    t.run_jobs_at(Utc::now() - Duration::hours(1) + Duration::milliseconds(1500)).await;
+    t.run_jobs_at(Utc::now() - Duration::hours(1) + Duration::milliseconds(1500))
+        .await;
     let expires_at = t.request(id).await.expires_at.unwrap();
 
     let t = t.restart(true).await;
@@ -168,15 +236,23 @@ async fn the_scheduler_revokes_within_a_second_of_expiry() {
     }
     let late = ended_at.expect("revoked") - expires_at;
     assert!(late >= Duration::zero(), "never early: {late}");
-    assert!(late < Duration::seconds(1), "within a second of its time: {late}");
+    assert!(
+        late < Duration::seconds(1),
+        "within a second of its time: {late}"
+    );
 }
 
 #[tokio::test]
 async fn a_member_before_the_grant_keeps_that_access_at_expiry() {
     let t = TestApp::spawn().await;
-    store::local_memberships::add(&t.app.db, "prod-db-writers", "alice@example.com", Utc::now())
-        .await
-        .unwrap();
+    store::local_memberships::add(
+        &t.app.db,
+        "prod-db-writers",
+        "alice@example.com",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let id = t.alice_requests("request prod-db 1h deploy").await;
     t.click("U0BOB", id, "jit_approve").await;
     t.run_jobs().await;
@@ -186,10 +262,23 @@ async fn a_member_before_the_grant_keeps_that_access_at_expiry() {
     t.run_jobs_at(request.expires_at.unwrap()).await;
 
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
-    assert_eq!(t.local_members("prod-db-writers").await, ["alice@example.com"]);
+    assert_eq!(
+        t.local_members("prod-db-writers").await,
+        ["alice@example.com"]
+    );
     let thread = t.slack.thread_in(REQUEST_CHANNEL);
-    assert!(t.slack.replies_in(REQUEST_CHANNEL, &thread).last().unwrap().contains("left in place"));
-    assert!(t.audit_actions(id).await.contains(&"ended_kept_prior_membership".to_string()));
+    assert!(
+        t.slack
+            .replies_in(REQUEST_CHANNEL, &thread)
+            .last()
+            .unwrap()
+            .contains("left in place")
+    );
+    assert!(
+        t.audit_actions(id)
+            .await
+            .contains(&"ended_kept_prior_membership".to_string())
+    );
 }
 
 #[tokio::test]
@@ -198,17 +287,27 @@ async fn a_grant_repeated_after_a_crash_does_not_mistake_its_own_membership_for_
     let id = t.alice_requests("request prod-db 1h deploy").await;
     t.click("U0BOB", id, "jit_approve").await;
     // The first run checked membership and granted, then the process died before recording it.
-    store::requests::record_prior_membership(&t.app.db, id, false).await.unwrap();
-    store::local_memberships::add(&t.app.db, "prod-db-writers", "alice@example.com", Utc::now())
+    store::requests::record_prior_membership(&t.app.db, id, false)
         .await
         .unwrap();
+    store::local_memberships::add(
+        &t.app.db,
+        "prod-db-writers",
+        "alice@example.com",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
 
     t.run_jobs().await;
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Active);
     assert_eq!(request.already_member, Some(false));
     t.run_jobs_at(request.expires_at.unwrap()).await;
-    assert!(t.local_members("prod-db-writers").await.is_empty(), "jitbot's own grant is removed");
+    assert!(
+        t.local_members("prod-db-writers").await.is_empty(),
+        "jitbot's own grant is removed"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +328,10 @@ async fn a_slack_outage_delays_messages_but_loses_none() {
     let t = TestApp::spawn().await;
     t.slack.fail_next("chat.postMessage", 3, "internal_error");
     let reply = t.say("U0ALICE", "request prod-db 1h deploy").await;
-    assert!(reply.contains("Request #1"), "answered at once, whatever Slack does: {reply}");
+    assert!(
+        reply.contains("Request #1"),
+        "answered at once, whatever Slack does: {reply}"
+    );
 
     let start = Utc::now();
     for second in [0, 3, 10, 30] {
@@ -240,7 +342,11 @@ async fn a_slack_outage_delays_messages_but_loses_none() {
             .slack
             .calls()
             .into_iter()
-            .filter(|c| c.method == "chat.postMessage" && c.args["channel"] == channel && c.reply["ok"] == true)
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.args["channel"] == channel
+                    && c.reply["ok"] == true
+            })
             .count();
         assert_eq!(posted, 1, "exactly one message got through to {channel}");
     }

@@ -11,19 +11,31 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
     let t = TestApp::spawn().await;
 
     let reply = t.say("U0ALICE", "request prod-db 2h fixing INC-4711").await;
-    assert!(reply.contains("Request #1") && reply.contains("pending"), "{reply}");
+    assert!(
+        reply.contains("Request #1") && reply.contains("pending"),
+        "{reply}"
+    );
     t.run_jobs().await;
 
     // The visible message in the channel where alice asked, and the card in the approval channel.
     let root = &t.slack.posts_in(REQUEST_CHANNEL, None)[0];
     let root_text = root["text"].as_str().unwrap();
-    assert!(root_text.contains("request #1: <@U0ALICE> asks for *prod-db* for 2h"), "{root_text}");
+    assert!(
+        root_text.contains("request #1: <@U0ALICE> asks for *prod-db* for 2h"),
+        "{root_text}"
+    );
     assert!(root_text.contains("pending"), "{root_text}");
     let card = &t.slack.posts_in(APPROVAL_CHANNEL, None)[0];
     let card_json = card.to_string();
-    assert!(card_json.contains("jit_approve") && card_json.contains("jit_deny"), "{card_json}");
+    assert!(
+        card_json.contains("jit_approve") && card_json.contains("jit_deny"),
+        "{card_json}"
+    );
     assert!(card_json.contains("fixing INC-4711"), "{card_json}");
-    assert!(card_json.contains("<@U0BOB>") && card_json.contains("<@U0CAROL>"), "owners are mentioned: {card_json}");
+    assert!(
+        card_json.contains("<@U0BOB>") && card_json.contains("<@U0CAROL>"),
+        "owners are mentioned: {card_json}"
+    );
 
     assert_eq!(t.click("U0BOB", 1, "jit_approve").await, 200);
     assert_eq!(t.request(1).await.status, RequestStatus::Approved);
@@ -32,8 +44,14 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
 
     let request = t.request(1).await;
     assert_eq!(request.status, RequestStatus::Active);
-    assert_eq!(request.expires_at, Some(request.granted_at.unwrap() + Duration::hours(2)));
-    assert_eq!(t.local_members("prod-db-writers").await, ["alice@example.com"]);
+    assert_eq!(
+        request.expires_at,
+        Some(request.granted_at.unwrap() + Duration::hours(2))
+    );
+    assert_eq!(
+        t.local_members("prod-db-writers").await,
+        ["alice@example.com"]
+    );
 
     // Every event is a reply in the request's thread.
     let thread = t.slack.thread_in(REQUEST_CHANNEL);
@@ -50,12 +68,19 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
     t.run_jobs_at(granted_at + Duration::minutes(119)).await;
     assert_eq!(t.request(1).await.status, RequestStatus::Active);
     // … and at expiry the access is removed and alice is told in the thread.
-    t.run_jobs_at(request.expires_at.unwrap() + Duration::seconds(1)).await;
+    t.run_jobs_at(request.expires_at.unwrap() + Duration::seconds(1))
+        .await;
     assert_eq!(t.request(1).await.status, RequestStatus::Ended);
     assert!(t.local_members("prod-db-writers").await.is_empty());
     let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
-    assert!(replies.last().unwrap().contains("Time is up"), "{replies:?}");
-    assert!(t.slack.last_update_in(REQUEST_CHANNEL).contains("ended"), "the thread root shows the end");
+    assert!(
+        replies.last().unwrap().contains("Time is up"),
+        "{replies:?}"
+    );
+    assert!(
+        t.slack.last_update_in(REQUEST_CHANNEL).contains("ended"),
+        "the thread root shows the end"
+    );
     let last_card = t.slack.last_update_in(APPROVAL_CHANNEL);
     assert!(last_card.contains("ended"), "{last_card}");
 

@@ -26,7 +26,11 @@ pub struct Decided {
     pub required: u32,
 }
 
-pub async fn decide(app: &App, input: DecisionInput, now: DateTime<Utc>) -> Result<Decided, AccessError> {
+pub async fn decide(
+    app: &App,
+    input: DecisionInput,
+    now: DateTime<Utc>,
+) -> Result<Decided, AccessError> {
     let decider = &input.decider;
     let mut tx = store::write(&app.db).await?;
     let request = requests::get(&mut *tx, input.request_id)
@@ -72,7 +76,10 @@ pub async fn decide(app: &App, input: DecisionInput, now: DateTime<Utc>) -> Resu
     }
 
     let decider_key = decider.key();
-    let approvals_before = earlier.iter().filter(|d| d.verdict == Verdict::Approve).count() as u32;
+    let approvals_before = earlier
+        .iter()
+        .filter(|d| d.verdict == Verdict::Approve)
+        .count() as u32;
     if !decisions::insert(&mut *tx, request.id, &decider_key, input.verdict, now).await? {
         return Err(Refusal::AlreadyApproved {
             id: request.id,
@@ -115,9 +122,19 @@ pub async fn decide(app: &App, input: DecisionInput, now: DateTime<Utc>) -> Resu
                 .into());
             }
             let (action, notice) = if decided == RequestStatus::Denied {
-                ("denied", Notice::Denied { by: decider_key.clone() })
+                (
+                    "denied",
+                    Notice::Denied {
+                        by: decider_key.clone(),
+                    },
+                )
             } else {
-                ("approved", Notice::Approved { by: decider_key.clone() })
+                (
+                    "approved",
+                    Notice::Approved {
+                        by: decider_key.clone(),
+                    },
+                )
             };
             audit::append(&mut tx, event(action)).await?;
             jobs::enqueue(&mut tx, request.id, &Job::NotifyRequester { notice }, now).await?;
@@ -129,7 +146,12 @@ pub async fn decide(app: &App, input: DecisionInput, now: DateTime<Utc>) -> Resu
     jobs::enqueue(&mut tx, request.id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
-    tracing::info!(request_id = request.id, decider = decider_key, ?status, "decision recorded");
+    tracing::info!(
+        request_id = request.id,
+        decider = decider_key,
+        ?status,
+        "decision recorded"
+    );
     Ok(Decided {
         status,
         approvals,

@@ -12,7 +12,12 @@ use crate::providers::Grant;
 use crate::store::{self, audit, requests};
 
 /// The `Revoke` job. `earlier_failures` tells whether owners were warned and must hear it worked.
-pub async fn run(app: &App, request_id: i64, earlier_failures: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn run(
+    app: &App,
+    request_id: i64,
+    earlier_failures: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
@@ -42,7 +47,10 @@ pub async fn run(app: &App, request_id: i64, earlier_failures: i64, now: DateTim
 
     let kept = request.already_member == Some(true);
     let group = app.policy().group(&request.group).with_context(|| {
-        format!("group {} is no longer in the config, so its access cannot be revoked", request.group)
+        format!(
+            "group {} is no longer in the config, so its access cannot be revoked",
+            request.group
+        )
     })?;
     if !kept {
         let user_key = request.requester.key();

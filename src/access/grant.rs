@@ -83,7 +83,12 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
 }
 
 /// After the last attempt: the request fails, and the requester and owners are told.
-pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn give_up(
+    app: &App,
+    request_id: i64,
+    error: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let mut tx = store::write(&app.db).await?;
     if !requests::mark_failed(&mut *tx, request_id, error).await? {
         return Ok(());
@@ -104,7 +109,15 @@ pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>
     let notice = Notice::GrantFailed {
         error: error.to_string(),
     };
-    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice: notice.clone() }, now).await?;
+    jobs::enqueue(
+        &mut tx,
+        request_id,
+        &Job::NotifyRequester {
+            notice: notice.clone(),
+        },
+        now,
+    )
+    .await?;
     jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
@@ -113,7 +126,11 @@ pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>
 }
 
 /// Providers key people by email; look it up now if the request was made before we knew it.
-async fn ensure_requester_email(app: &App, request: &mut AccessRequest, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn ensure_requester_email(
+    app: &App,
+    request: &mut AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     if request.requester.email.is_some() {
         return Ok(());
     }

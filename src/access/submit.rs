@@ -23,7 +23,11 @@ pub struct Submitted {
     pub duration: AccessDuration,
 }
 
-pub async fn submit(app: &App, submission: Submission, now: DateTime<Utc>) -> Result<Submitted, AccessError> {
+pub async fn submit(
+    app: &App,
+    submission: Submission,
+    now: DateTime<Utc>,
+) -> Result<Submitted, AccessError> {
     let group = app.policy().group(&submission.command.group)?;
     let duration = group.duration_for(submission.command.duration)?;
     let requester = &submission.requester;

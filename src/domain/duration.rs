@@ -10,7 +10,9 @@ pub struct AccessDuration {
 
 /// Why a duration string was not accepted; rendered to the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a duration I understand: use minutes, hours or days such as 30m, 2h, 1h30m or 1d")]
+#[error(
+    "`{input}` is not a duration I understand: use minutes, hours or days such as 30m, 2h, 1h30m or 1d"
+)]
 pub struct DurationError {
     pub input: String,
 }
@@ -115,8 +117,22 @@ mod tests {
 
     #[test]
     fn rejects_zero_negative_unitless_and_words() {
-        for bad in ["0m", "-1h", "2 weeks", "2", "h", "", "1w", "1.5h", "99999999999h", "0h0m"] {
-            assert!(AccessDuration::parse(bad).is_err(), "{bad} should be rejected");
+        for bad in [
+            "0m",
+            "-1h",
+            "2 weeks",
+            "2",
+            "h",
+            "",
+            "1w",
+            "1.5h",
+            "99999999999h",
+            "0h0m",
+        ] {
+            assert!(
+                AccessDuration::parse(bad).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 
@@ -129,7 +145,10 @@ mod tests {
 
     #[test]
     fn describes_time_left() {
-        assert_eq!(describe_remaining(chrono::Duration::seconds(30)), "less than a minute");
+        assert_eq!(
+            describe_remaining(chrono::Duration::seconds(30)),
+            "less than a minute"
+        );
         assert_eq!(describe_remaining(chrono::Duration::minutes(119)), "1h 59m");
         assert_eq!(describe_remaining(chrono::Duration::minutes(1500)), "1d 1h");
     }

@@ -7,14 +7,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    Approved { by: String },
-    Denied { by: String },
-    Granted { expires_at: DateTime<Utc> },
+    Approved {
+        by: String,
+    },
+    Denied {
+        by: String,
+    },
+    Granted {
+        expires_at: DateTime<Utc>,
+    },
     /// Access ended; `kept` means the person was a member before jitbot and still is.
-    Ended { kept: bool },
-    GrantFailed { error: String },
+    Ended {
+        kept: bool,
+    },
+    GrantFailed {
+        error: String,
+    },
     /// To the owners: a grant or revocation keeps failing and is being retried.
-    StillFailing { action: String, attempts: u32, error: String },
+    StillFailing {
+        action: String,
+        attempts: u32,
+        error: String,
+    },
     /// To the owners: the revocation that was failing went through.
-    Recovered { action: String },
+    Recovered {
+        action: String,
+    },
 }

@@ -128,7 +128,10 @@ impl Policy {
             .map(|g| {
                 let score = strsim::jaro_winkler(typed, &g.name);
                 let contains = g.name.contains(typed) || typed.contains(g.name.as_str());
-                (if contains { score.max(0.9) } else { score }, g.name.as_str())
+                (
+                    if contains { score.max(0.9) } else { score },
+                    g.name.as_str(),
+                )
             })
             .filter(|(score, _)| *score >= 0.75)
             .collect();
@@ -183,7 +186,8 @@ mod tests {
         let g = group("prod-db");
         let bob = Person::new(Platform::Slack, "U0BOB").with_email(Some("bob@example.com".into()));
         let carol = Person::new(Platform::Slack, "U0CAROL");
-        let mallory = Person::new(Platform::Slack, "U0MAL").with_email(Some("m@example.com".into()));
+        let mallory =
+            Person::new(Platform::Slack, "U0MAL").with_email(Some("m@example.com".into()));
         assert!(g.is_owner(&bob));
         assert!(g.is_owner(&carol));
         assert!(!g.is_owner(&mallory));

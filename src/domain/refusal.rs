@@ -9,7 +9,9 @@ use super::request::RequestStatus;
 pub enum Refusal {
     #[error("I don't know the command `{0}`. Try `/jit help`.")]
     UnknownCommand(String),
-    #[error("Say which group you need: `/jit request <group> [duration] <justification>`, e.g. `/jit request prod-db 2h fixing INC-4711`. `/jit groups` lists the groups.")]
+    #[error(
+        "Say which group you need: `/jit request <group> [duration] <justification>`, e.g. `/jit request prod-db 2h fixing INC-4711`. `/jit groups` lists the groups."
+    )]
     MissingGroup,
     #[error("There is no group called `{name}`.{}", suggest(suggestions))]
     UnknownGroup {
@@ -18,21 +20,29 @@ pub enum Refusal {
     },
     #[error("{0}")]
     BadDuration(#[from] DurationError),
-    #[error("`{group}` can be requested for at most {max}; you asked for {asked}. Ask again with {max} or less.")]
+    #[error(
+        "`{group}` can be requested for at most {max}; you asked for {asked}. Ask again with {max} or less."
+    )]
     TooLong {
         group: String,
         asked: AccessDuration,
         max: AccessDuration,
     },
-    #[error("Say why you need `{group}`: `/jit request {group} [duration] <justification>`, e.g. `fixing INC-4711`.")]
+    #[error(
+        "Say why you need `{group}`: `/jit request {group} [duration] <justification>`, e.g. `fixing INC-4711`."
+    )]
     MissingJustification { group: String },
-    #[error("You already have request #{id} for `{group}`, which is {status}. `/jit status` shows it.")]
+    #[error(
+        "You already have request #{id} for `{group}`, which is {status}. `/jit status` shows it."
+    )]
     AlreadyOpen {
         id: i64,
         group: String,
         status: RequestStatus,
     },
-    #[error("You are the only owner of `{group}`, and nobody may approve their own request. Ask an administrator to add another owner.")]
+    #[error(
+        "You are the only owner of `{group}`, and nobody may approve their own request. Ask an administrator to add another owner."
+    )]
     NoOtherOwner { group: String },
     #[error("There is no request #{0}.")]
     NoSuchRequest(i64),
@@ -46,7 +56,9 @@ pub enum Refusal {
         status: RequestStatus,
         by: Option<String>,
     },
-    #[error("You already approved request #{id}; it needs {missing} more approval(s) from other owners.")]
+    #[error(
+        "You already approved request #{id}; it needs {missing} more approval(s) from other owners."
+    )]
     AlreadyApproved { id: i64, missing: u32 },
     #[error("I could not find out who you are ({0}). Please try again in a moment.")]
     UnknownIdentity(String),
@@ -67,5 +79,7 @@ fn suggest(suggestions: &[String]) -> String {
 }
 
 fn by_whom(by: &Option<String>) -> String {
-    by.as_ref().map(|who| format!(" by {who}")).unwrap_or_default()
+    by.as_ref()
+        .map(|who| format!(" by {who}"))
+        .unwrap_or_default()
 }

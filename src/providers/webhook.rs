@@ -41,7 +41,10 @@ impl WebhookProvider {
 
     async fn send(&self, action: &str, grant: &Grant<'_>) -> anyhow::Result<()> {
         let ProviderKind::Webhook { url } = &grant.group.provider else {
-            bail!("group {} does not use the webhook provider", grant.group.name);
+            bail!(
+                "group {} does not use the webhook provider",
+                grant.group.name
+            );
         };
         let secret = self
             .secret

@@ -1,6 +1,5 @@
 //! Block Kit rendering of a request: the approval card and the visible message in the thread.
 
-use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
 use super::text::{date, mention, status_line};
@@ -16,7 +15,6 @@ pub struct RequestView<'a> {
     pub approvals_required: u32,
     /// Owners as Slack shows them: `<@U…>`, or an email when they are not in the workspace.
     pub owners: &'a [String],
-    pub now: DateTime<Utc>,
 }
 
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
@@ -43,7 +41,7 @@ pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
                 md!(format!("*Group*\n{group}")),
                 md!(format!("*Duration*\n{}", request.duration)),
                 md!(format!("*Requested*\n{}", date(request.requested_at))),
-                md!(format!("*Status*\n{}", status_line(request, view.now))),
+                md!(format!("*Status*\n{}", status_line(request))),
             ])
             .into(),
         SlackSectionBlock::new()
@@ -114,8 +112,99 @@ pub fn thread_root(view: &RequestView) -> (String, Vec<SlackBlock>) {
         mention(&request.requester.key()),
         request.group,
         request.duration,
-        status_line(request, view.now)
+        status_line(request)
     );
     let blocks = vec![SlackSectionBlock::new().with_text(md!(text.clone())).into()];
     (text, blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::{AccessDuration, Person, Platform};
+
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, hour, minute, 0).unwrap()
+    }
+
+    fn request(status: RequestStatus) -> AccessRequest {
+        let active = matches!(status, RequestStatus::Active | RequestStatus::Ended);
+        AccessRequest {
+            id: 42,
+            group: "prod-db".into(),
+            requester: Person::new(Platform::Slack, "U0ALICE"),
+            justification: "fixing INC-4711".into(),
+            duration: AccessDuration::parse("2h").unwrap(),
+            status,
+            origin_channel: "C0REQUESTS".into(),
+            requested_at: at(22, 0),
+            decided_at: (status != RequestStatus::Pending).then(|| at(22, 1)),
+            granted_at: active.then(|| at(22, 1)),
+            expires_at: active.then(|| at(23, 59)),
+            ended_at: (status == RequestStatus::Ended).then(|| at(23, 59)),
+            already_member: active.then_some(false),
+            failure: None,
+        }
+    }
+
+    fn decision(who: &str, verdict: Verdict) -> Decision {
+        Decision {
+            decider_key: format!("slack:{who}"),
+            verdict,
+            decided_at: at(22, 1),
+        }
+    }
+
+    fn render(
+        status: RequestStatus,
+        decisions: &[Decision],
+        approvals_required: u32,
+    ) -> serde_json::Value {
+        let request = request(status);
+        let owners = ["<@U0BOB>".to_string(), "carol@example.com".to_string()];
+        let view = RequestView {
+            request: &request,
+            description: "Read/write on the production database",
+            decisions,
+            approvals_required,
+            owners: &owners,
+        };
+        let (card_text, card_blocks) = card(&view);
+        let (root_text, root_blocks) = thread_root(&view);
+        serde_json::json!({
+            "card": { "text": card_text, "blocks": card_blocks },
+            "thread_root": { "text": root_text, "blocks": root_blocks },
+        })
+    }
+
+    #[test]
+    fn a_pending_request_has_buttons() {
+        insta::assert_json_snapshot!(render(RequestStatus::Pending, &[], 1));
+    }
+
+    #[test]
+    fn a_partly_approved_request_counts_approvals() {
+        let decisions = [decision("U0BOB", Verdict::Approve)];
+        insta::assert_json_snapshot!(render(RequestStatus::Pending, &decisions, 2));
+    }
+
+    #[test]
+    fn an_active_request_shows_who_approved_and_when_it_ends() {
+        let decisions = [decision("U0BOB", Verdict::Approve)];
+        insta::assert_json_snapshot!(render(RequestStatus::Active, &decisions, 1));
+    }
+
+    #[test]
+    fn a_denied_request_shows_who_denied() {
+        let decisions = [decision("U0BOB", Verdict::Deny)];
+        insta::assert_json_snapshot!(render(RequestStatus::Denied, &decisions, 1));
+    }
+
+    #[test]
+    fn an_ended_request_says_so() {
+        let decisions = [decision("U0BOB", Verdict::Approve)];
+        insta::assert_json_snapshot!(render(RequestStatus::Ended, &decisions, 1));
+    }
 }

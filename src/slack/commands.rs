@@ -27,7 +27,10 @@ struct SlashCommand {
     text: String,
 }
 
-pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSlackBody) -> Result<Response, EdgeError> {
+pub async fn handle(
+    State(app): State<App>,
+    VerifiedSlackBody(body): VerifiedSlackBody,
+) -> Result<Response, EdgeError> {
     let form: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|e| EdgeError::BadRequest(format!("malformed slash command: {e}")))?;
     if form.ssl_check.is_some() {
@@ -44,13 +47,19 @@ pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSla
         Ok(Command::Help) => text::help(),
         Ok(Command::Groups) => text::groups(app.policy()),
         Ok(Command::Status) => {
-            let person = identity::cached(&app, &user_id, now).await.map_err(anyhow::Error::from)?;
-            let open = requests::open_of(&app.db, &person).await.map_err(anyhow::Error::from)?;
+            let person = identity::cached(&app, &user_id, now)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let open = requests::open_of(&app.db, &person)
+                .await
+                .map_err(anyhow::Error::from)?;
             text::status(&open, now)
         }
         Ok(Command::Request(command)) => {
             // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
-            let requester = identity::cached(&app, &user_id, now).await.map_err(anyhow::Error::from)?;
+            let requester = identity::cached(&app, &user_id, now)
+                .await
+                .map_err(anyhow::Error::from)?;
             let submission = Submission {
                 requester,
                 origin_channel: channel_id,
@@ -73,5 +82,7 @@ pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSla
 pub fn internal_error(error: anyhow::Error) -> String {
     let id = error_id();
     tracing::error!(error_id = %id, error = format!("{error:#}"), "could not handle a Slack request");
-    format!("Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator.")
+    format!(
+        "Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator."
+    )
 }

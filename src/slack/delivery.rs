@@ -19,23 +19,41 @@ pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow:
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
-    if !messages::find(&app.db, request_id, Role::Thread).await?.is_empty() {
+    if !messages::find(&app.db, request_id, Role::Thread)
+        .await?
+        .is_empty()
+    {
         return Ok(());
     }
     let context = MessageContext::load(app, &request, now).await?;
-    let (text, blocks) = blocks::thread_root(&context.view(&request, now));
+    let (text, blocks) = blocks::thread_root(&context.view(&request));
     let channel = request.origin_channel.clone();
-    let (channel, ts) = match app.slack.post_message(&channel, None, text.clone(), Some(blocks.clone())).await {
+    let (channel, ts) = match app
+        .slack
+        .post_message(&channel, None, text.clone(), Some(blocks.clone()))
+        .await
+    {
         Ok(ts) => (channel, ts),
         Err(error) if cannot_post_there(&error) => {
             tracing::info!(request_id, %error, "posting the request thread to the requester's DM instead");
             let dm = app.slack.open_dm(&request.requester.user_id).await?;
-            let ts = app.slack.post_message(&dm, None, text, Some(blocks)).await?;
+            let ts = app
+                .slack
+                .post_message(&dm, None, text, Some(blocks))
+                .await?;
             (dm, ts)
         }
         Err(error) => return Err(error),
     };
-    messages::remember(&app.db, request_id, Platform::Slack, Role::Thread, &channel, &ts).await?;
+    messages::remember(
+        &app.db,
+        request_id,
+        Platform::Slack,
+        Role::Thread,
+        &channel,
+        &ts,
+    )
+    .await?;
     Ok(())
 }
 
@@ -70,9 +88,20 @@ pub async fn post_card(
         return Ok(());
     }
     let context = MessageContext::load(app, &request, now).await?;
-    let (text, blocks) = blocks::card(&context.view(&request, now));
-    let ts = app.slack.post_message(&channel, None, text, Some(blocks)).await?;
-    messages::remember(&app.db, request_id, Platform::Slack, Role::Card, &channel, &ts).await?;
+    let (text, blocks) = blocks::card(&context.view(&request));
+    let ts = app
+        .slack
+        .post_message(&channel, None, text, Some(blocks))
+        .await?;
+    messages::remember(
+        &app.db,
+        request_id,
+        Platform::Slack,
+        Role::Card,
+        &channel,
+        &ts,
+    )
+    .await?;
     Ok(())
 }
 
@@ -82,14 +111,19 @@ pub async fn refresh(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::
         return Ok(());
     };
     let context = MessageContext::load(app, &request, now).await?;
-    let view = context.view(&request, now);
+    let view = context.view(&request);
     for (role, (text, blocks)) in [
         (Role::Thread, blocks::thread_root(&view)),
         (Role::Card, blocks::card(&view)),
     ] {
         for message in messages::find(&app.db, request_id, role).await? {
             app.slack
-                .update_message(&message.conversation, &message.message_id, text.clone(), blocks.clone())
+                .update_message(
+                    &message.conversation,
+                    &message.message_id,
+                    text.clone(),
+                    blocks.clone(),
+                )
                 .await?;
         }
     }
@@ -103,7 +137,12 @@ pub async fn notify_requester(app: &App, request_id: i64, notice: &Notice) -> an
         .next()
         .context("the request's thread has not been posted yet")?;
     app.slack
-        .post_message(&thread.conversation, Some(&thread.message_id), text::notice(notice), None)
+        .post_message(
+            &thread.conversation,
+            Some(&thread.message_id),
+            text::notice(notice),
+            None,
+        )
         .await?;
     Ok(())
 }
@@ -121,7 +160,12 @@ pub async fn notify_owners(app: &App, request_id: i64, notice: &Notice) -> anyho
     let message = format!("{} {}", context.owners.join(" "), text::notice(notice));
     for card in cards {
         app.slack
-            .post_message(&card.conversation, Some(&card.message_id), message.clone(), None)
+            .post_message(
+                &card.conversation,
+                Some(&card.message_id),
+                message.clone(),
+                None,
+            )
             .await?;
     }
     Ok(())
@@ -136,7 +180,11 @@ struct MessageContext {
 }
 
 impl MessageContext {
-    async fn load(app: &App, request: &AccessRequest, now: DateTime<Utc>) -> anyhow::Result<MessageContext> {
+    async fn load(
+        app: &App,
+        request: &AccessRequest,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<MessageContext> {
         let group = app.policy().group(&request.group).ok();
         let mut owners = Vec::new();
         for owner in group.map(|g| g.owners.as_slice()).unwrap_or_default() {
@@ -155,14 +203,13 @@ impl MessageContext {
         })
     }
 
-    fn view<'a>(&'a self, request: &'a AccessRequest, now: DateTime<Utc>) -> RequestView<'a> {
+    fn view<'a>(&'a self, request: &'a AccessRequest) -> RequestView<'a> {
         RequestView {
             request,
             description: &self.description,
             decisions: &self.decisions,
             approvals_required: self.approvals_required,
             owners: &self.owners,
-            now,
         }
     }
 }

@@ -18,7 +18,9 @@ pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Resul
 
 /// The person with their email, asking Slack (`users.info`) when the cache has no fresh answer.
 pub async fn resolve(app: &App, user_id: &str, now: DateTime<Utc>) -> anyhow::Result<Person> {
-    let email = match identities::email_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await? {
+    let email = match identities::email_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR)
+        .await?
+    {
         Some(email) => email,
         None => {
             let email = app.slack.user_email(user_id).await?;
@@ -30,12 +32,17 @@ pub async fn resolve(app: &App, user_id: &str, now: DateTime<Utc>) -> anyhow::Re
 }
 
 /// The Slack user id of an owner, or `None` when the workspace has no such person.
-pub async fn owner_user_id(app: &App, owner: &Owner, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
+pub async fn owner_user_id(
+    app: &App,
+    owner: &Owner,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<String>> {
     match owner {
         Owner::SlackUser(id) => Ok(Some(id.clone())),
         Owner::Email(email) => {
             if let Some(id) =
-                identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR).await?
+                identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR)
+                    .await?
             {
                 return Ok(Some(id));
             }

@@ -25,7 +25,10 @@ struct InteractionForm {
     payload: String,
 }
 
-pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSlackBody) -> Result<StatusCode, EdgeError> {
+pub async fn handle(
+    State(app): State<App>,
+    VerifiedSlackBody(body): VerifiedSlackBody,
+) -> Result<StatusCode, EdgeError> {
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| EdgeError::BadRequest(format!("malformed interaction: {e}")))?;
     let event: SlackInteractionEvent = serde_json::from_str(&form.payload)
@@ -37,7 +40,9 @@ pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSla
         .user
         .ok_or_else(|| EdgeError::BadRequest("interaction without a user".into()))?;
     let channel = match &event.container {
-        SlackInteractionActionContainer::Message(message) => message.channel_id.as_ref().map(|c| c.0.clone()),
+        SlackInteractionActionContainer::Message(message) => {
+            message.channel_id.as_ref().map(|c| c.0.clone())
+        }
         _ => None,
     };
     let response_url = event.response_url.map(|url| url.0.to_string());
@@ -53,29 +58,39 @@ pub async fn handle(State(app): State<App>, VerifiedSlackBody(body): VerifiedSla
             .and_then(|value| value.parse().ok())
             .ok_or_else(|| EdgeError::BadRequest("button without a request id".into()))?;
         let now = Utc::now();
-        let reply = match tokio::time::timeout(IDENTITY_TIMEOUT, identity::resolve(&app, &user.id.0, now)).await {
-            Ok(Ok(decider)) => {
-                let input = DecisionInput {
-                    request_id,
-                    decider,
-                    verdict,
-                    channel: channel.clone(),
-                };
-                match decide(&app, input, now).await {
-                    Ok(_) => None,
-                    Err(AccessError::Refused(refusal)) => Some(text::mentionize(&refusal.to_string())),
-                    Err(AccessError::Internal(error)) => Some(internal_error(error)),
+        let reply =
+            match tokio::time::timeout(IDENTITY_TIMEOUT, identity::resolve(&app, &user.id.0, now))
+                .await
+            {
+                Ok(Ok(decider)) => {
+                    let input = DecisionInput {
+                        request_id,
+                        decider,
+                        verdict,
+                        channel: channel.clone(),
+                    };
+                    match decide(&app, input, now).await {
+                        Ok(_) => None,
+                        Err(AccessError::Refused(refusal)) => {
+                            Some(text::mentionize(&refusal.to_string()))
+                        }
+                        Err(AccessError::Internal(error)) => Some(internal_error(error)),
+                    }
                 }
-            }
-            Ok(Err(error)) => Some(Refusal::UnknownIdentity(format!("{error:#}")).to_string()),
-            Err(_) => Some(Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string()),
-        };
+                Ok(Err(error)) => Some(Refusal::UnknownIdentity(format!("{error:#}")).to_string()),
+                Err(_) => Some(
+                    Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string(),
+                ),
+            };
         if let (Some(reply), Some(url)) = (reply, response_url.clone()) {
             // Best effort and private: a lost refusal is not worth a durable job.
             let slack = app.slack.clone();
             tokio::spawn(async move {
                 if let Err(error) = slack.respond_ephemeral(&url, &reply).await {
-                    tracing::warn!(error = format!("{error:#}"), "could not send a private reply");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "could not send a private reply"
+                    );
                 }
             });
         }

@@ -53,17 +53,14 @@ pub fn owner(owner: &Owner) -> String {
 }
 
 /// One line on where a request stands, used by the card, the thread root and `/jit status`.
-pub fn status_line(request: &AccessRequest, now: DateTime<Utc>) -> String {
+/// It holds no "time left": messages are re-rendered on transitions only, so it would go stale.
+pub fn status_line(request: &AccessRequest) -> String {
     match request.status {
         RequestStatus::Pending => "⏳ pending".to_string(),
         RequestStatus::Approved => "✅ approved — granting access…".to_string(),
         RequestStatus::Denied => "⛔ denied".to_string(),
         RequestStatus::Active => match request.expires_at {
-            Some(expires_at) => format!(
-                "🔓 active until {} ({} left)",
-                date(expires_at),
-                describe_remaining(expires_at - now)
-            ),
+            Some(expires_at) => format!("🔓 active until {}", date(expires_at)),
             None => "🔓 active".to_string(),
         },
         RequestStatus::Revoking => "🔒 removing access…".to_string(),
@@ -139,12 +136,18 @@ pub fn status(requests: &[AccessRequest], now: DateTime<Utc>) -> String {
     }
     let mut lines = vec!["*Your requests:*".to_string()];
     for request in requests {
+        let time_left = match (request.status, request.expires_at) {
+            (RequestStatus::Active, Some(expires_at)) => {
+                format!(" ({} left)", describe_remaining(expires_at - now))
+            }
+            _ => String::new(),
+        };
         lines.push(format!(
-            "• #{} `{}` for {} — {}",
+            "• #{} `{}` for {} — {}{time_left}",
             request.id,
             request.group,
             request.duration,
-            status_line(request, now)
+            status_line(request)
         ));
     }
     lines.join("\n")

@@ -24,9 +24,16 @@ impl FromRequest<App> for VerifiedSlackBody {
             .secrets
             .slack_signing_secret
             .clone()
-            .ok_or(EdgeError::Unauthorized("Slack is not configured on this jitbot"))?;
+            .ok_or(EdgeError::Unauthorized(
+                "Slack is not configured on this jitbot",
+            ))?;
         let headers = request.headers();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let (signature, timestamp) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER));
         let signature = signature.ok_or(EdgeError::Unauthorized("missing Slack signature"))?;
         let timestamp = timestamp.ok_or(EdgeError::Unauthorized("missing Slack timestamp"))?;

@@ -19,12 +19,14 @@ pub async fn enqueue(
     payload: &str,
     due_at: DateTime<Utc>,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?) RETURNING id")
-        .bind(request_id)
-        .bind(payload)
-        .bind(to_ms(due_at))
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(request_id)
+    .bind(payload)
+    .bind(to_ms(due_at))
+    .fetch_one(db)
+    .await
 }
 
 /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two
@@ -79,9 +81,10 @@ pub async fn retry_later(
 
 /// When the next unclaimed job comes due, if any.
 pub async fn next_due(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE locked_until IS NULL")
-        .fetch_one(db)
-        .await?;
+    let ms: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE locked_until IS NULL")
+            .fetch_one(db)
+            .await?;
     Ok(ms.map(from_ms))
 }
 
@@ -105,7 +108,9 @@ pub struct PendingJob {
 }
 
 pub async fn all(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<PendingJob>> {
-    sqlx::query_as("SELECT id, request_id, payload, due_at, attempts, last_error FROM jobs ORDER BY id")
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, request_id, payload, due_at, attempts, last_error FROM jobs ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
 }

@@ -27,7 +27,11 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     // An in-memory database exists per connection: keep exactly one.
-    let max_connections = if database_url.contains(":memory:") { 1 } else { 8 };
+    let max_connections = if database_url.contains(":memory:") {
+        1
+    } else {
+        8
+    };
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections)
         .connect_with(options)

@@ -199,11 +199,7 @@ pub async fn mark_ended(
 }
 
 /// Compare-and-swap `approved → failed`, keeping the last error.
-pub async fn mark_failed(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    error: &str,
-) -> sqlx::Result<bool> {
+pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE requests SET status = 'failed', failure = ? WHERE id = ? AND status = 'approved'",
     )

@@ -96,7 +96,12 @@ impl FakeSlack {
     pub fn thread_in(&self, channel: &str) -> String {
         self.calls()
             .into_iter()
-            .find(|c| c.method == "chat.postMessage" && c.args["channel"] == channel && c.args["thread_ts"].is_null() && c.reply["ok"] == true)
+            .find(|c| {
+                c.method == "chat.postMessage"
+                    && c.args["channel"] == channel
+                    && c.args["thread_ts"].is_null()
+                    && c.reply["ok"] == true
+            })
             .unwrap_or_else(|| panic!("nothing was posted to {channel}"))
             .reply["ts"]
             .as_str()
@@ -156,7 +161,11 @@ async fn api(
 }
 
 fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
-    if let Some(code) = state.failures.get_mut(method).and_then(|q| (!q.is_empty()).then(|| q.remove(0))) {
+    if let Some(code) = state
+        .failures
+        .get_mut(method)
+        .and_then(|q| (!q.is_empty()).then(|| q.remove(0)))
+    {
         return json!({ "ok": false, "error": code });
     }
     match method {
@@ -179,7 +188,9 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
         "users.info" => {
             let user = args["user"].as_str().unwrap_or_default();
             match USERS.iter().find(|(id, _)| *id == user) {
-                Some((id, email)) => json!({ "ok": true, "user": { "id": id, "profile": { "email": email } } }),
+                Some((id, email)) => {
+                    json!({ "ok": true, "user": { "id": id, "profile": { "email": email } } })
+                }
                 None => json!({ "ok": false, "error": "user_not_found" }),
             }
         }

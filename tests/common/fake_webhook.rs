@@ -40,7 +40,9 @@ pub struct FakeWebhook {
 impl FakeWebhook {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new().route("/hook", post(receive)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -57,7 +59,11 @@ impl FakeWebhook {
     }
 }
 
-async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inner = inner.lock().unwrap();
     inner.deliveries.push(Delivery { body, headers });
     if inner.failures_left > 0 {

@@ -82,6 +82,7 @@ impl TestApp {
         dir: Arc<tempfile::TempDir>,
         scheduler: bool,
     ) -> Self {
+        std::fs::write(dir.path().join("jitbot.toml"), &config_text).unwrap();
         let config = Config::parse(&config_text, dir.path()).expect("test config is valid");
         let app = App::build(config, secrets()).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -113,9 +114,21 @@ impl TestApp {
     /// Stops this instance (server and scheduler) and starts a new one on the same database.
     pub async fn restart(self, scheduler: bool) -> Self {
         self.shutdown.cancel();
-        let Self { config_text, slack, webhook, dir, app, .. } = self;
+        let Self {
+            config_text,
+            slack,
+            webhook,
+            dir,
+            app,
+            ..
+        } = self;
         app.db.close().await;
         Self::start(config_text, slack, webhook, dir, scheduler).await
+    }
+
+    /// The config file this instance runs with, for the `jitbot` command line.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("jitbot.toml")
     }
 
     /// Posts a body to jitbot signed as Slack signs it, at the given Unix time.
@@ -136,8 +149,15 @@ impl TestApp {
     /// Types `/jit <text>` as `user` in `channel`; returns the (ephemeral) JSON answer.
     pub async fn command(&self, user: &str, channel: &str, text: &str) -> Value {
         let body = slash_command_body(user, channel, text);
-        let response = self.post_signed("/slack/commands", &body, Utc::now().timestamp()).await;
-        assert_eq!(response.status(), 200, "slash command answered {}", response.status());
+        let response = self
+            .post_signed("/slack/commands", &body, Utc::now().timestamp())
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "slash command answered {}",
+            response.status()
+        );
         let reply: Value = response.json().await.unwrap();
         assert_eq!(reply["response_type"], "ephemeral");
         reply
@@ -153,7 +173,12 @@ impl TestApp {
 
     /// Clicks Approve (`jit_approve`) or Deny (`jit_deny`) on request `id`'s card as `user`.
     pub async fn click(&self, user: &str, id: i64, action: &str) -> reqwest::StatusCode {
-        let body = click_body(user, &id.to_string(), action, &format!("{}/respond/{user}", self.slack.url));
+        let body = click_body(
+            user,
+            &id.to_string(),
+            action,
+            &format!("{}/respond/{user}", self.slack.url),
+        );
         self.post_signed("/slack/interactions", &body, Utc::now().timestamp())
             .await
             .status()
@@ -174,12 +199,18 @@ impl TestApp {
     }
 
     pub async fn request(&self, id: i64) -> AccessRequest {
-        store::requests::get(&self.app.db, id).await.unwrap().expect("request exists")
+        store::requests::get(&self.app.db, id)
+            .await
+            .unwrap()
+            .expect("request exists")
     }
 
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.app.db).await.unwrap()
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
     }
 
     /// Rows in every table that a request or a decision changes, to assert that nothing changed.
@@ -211,7 +242,9 @@ impl TestApp {
     }
 
     pub async fn local_members(&self, target: &str) -> Vec<String> {
-        store::local_memberships::members(&self.app.db, target).await.unwrap()
+        store::local_memberships::members(&self.app.db, target)
+            .await
+            .unwrap()
     }
 
     /// Submits a request as alice and runs the jobs that post its thread and card; returns its id.
@@ -247,7 +280,10 @@ pub fn slash_command_body(user: &str, channel: &str, text: &str) -> String {
         ("command", "/jit"),
         ("text", text),
         ("api_app_id", "A0JITBOT"),
-        ("response_url", "https://hooks.slack.com/commands/T0ACME/1/x"),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T0ACME/1/x",
+        ),
         ("trigger_id", "1.2.3"),
     ])
     .unwrap()
