@@ -51,9 +51,10 @@ pub enum CardDestination {
 
 /// Failures after which owners hear that a grant or revocation keeps failing.
 pub const WARN_OWNERS_AFTER: i64 = 3;
-/// Grants are given up (the request fails) after this many attempts; revocations never are.
-pub const GRANT_ATTEMPTS: i64 = 6;
-/// Messages are given up after this many attempts (about 20 minutes of retrying).
+/// Grants are given up (the request fails) after this many attempts, about a quarter of an hour;
+/// revocations never are.
+pub const GRANT_ATTEMPTS: i64 = 10;
+/// Messages are given up after this many attempts (about a quarter of an hour of retrying).
 pub const MESSAGE_ATTEMPTS: i64 = 10;
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);

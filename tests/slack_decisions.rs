@@ -227,3 +227,19 @@ async fn a_quorum_needs_distinct_owners_and_every_card_follows() {
         ["requested", "approval_recorded", "approved", "granted"]
     );
 }
+
+#[tokio::test]
+async fn a_click_on_a_card_long_decided_says_where_the_request_stands() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request prod-db 1h deploy").await;
+    t.click("U0BOB", id, "jit_approve").await;
+    t.run_jobs().await;
+
+    t.click("U0CAROL", id, "jit_approve").await;
+
+    t.slack.wait_for("respond", 1).await;
+    assert_eq!(
+        t.private_replies(),
+        ["Request #1 was already approved by <@U0BOB>; it is active now."]
+    );
+}

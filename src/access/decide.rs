@@ -50,8 +50,9 @@ pub async fn decide(
             .collect();
         return Err(Refusal::AlreadyDecided {
             id: request.id,
-            status: request.status,
+            verdict: deciding_verdict,
             by: (!by.is_empty()).then(|| by.join(", ")),
+            status: request.status,
         }
         .into());
     }
@@ -116,8 +117,9 @@ pub async fn decide(
             if !requests::mark_decided(&mut *tx, request.id, decided, now).await? {
                 return Err(Refusal::AlreadyDecided {
                     id: request.id,
-                    status: decided,
+                    verdict: input.verdict,
                     by: None,
+                    status: decided,
                 }
                 .into());
             }

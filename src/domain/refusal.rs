@@ -1,7 +1,7 @@
 //! What a person did wrong, said so that they know how to fix it.
 
 use super::duration::{AccessDuration, DurationError};
-use super::request::RequestStatus;
+use super::request::{RequestStatus, Verdict};
 
 /// A request or decision that jitbot turns down. Nothing has changed when one is returned;
 /// the adapters show it privately to the person who caused it.
@@ -50,11 +50,13 @@ pub enum Refusal {
     NotOwner { group: String },
     #[error("You cannot approve your own request for {group}; another owner has to.")]
     OwnRequest { group: String },
-    #[error("Request #{id} was already {status}{}.", by_whom(by))]
+    #[error("Request #{id} was already {}{}{}.", verdict.past_tense(), by_whom(by), now_is(*verdict, *status))]
     AlreadyDecided {
         id: i64,
-        status: RequestStatus,
+        verdict: Verdict,
         by: Option<String>,
+        /// Where the request stands now, which may be well past the decision.
+        status: RequestStatus,
     },
     #[error(
         "You already approved request #{id}; it needs {missing} more approval(s) from other owners."
@@ -75,6 +77,15 @@ fn suggest(suggestions: &[String]) -> String {
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
+    }
+}
+
+fn now_is(verdict: Verdict, status: RequestStatus) -> String {
+    match (verdict, status) {
+        (Verdict::Approve, RequestStatus::Approved) | (Verdict::Deny, RequestStatus::Denied) => {
+            String::new()
+        }
+        (_, status) => format!("; it is {status} now"),
     }
 }
 

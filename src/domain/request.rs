@@ -91,6 +91,13 @@ impl Verdict {
             Self::Deny => "deny",
         }
     }
+
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Deny => "denied",
+        }
+    }
 }
 
 #[cfg(test)]
