@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::AccessError;
 use crate::app::App;
-use crate::domain::{AccessDuration, GroupPolicy, Person, Refusal, RequestCommand};
+use crate::domain::{AccessDuration, GroupPolicy, Notice, Person, Refusal, RequestCommand};
 use crate::jobs::{self, CardDestination, Job};
 use crate::store::{self, audit, requests};
 
@@ -31,12 +31,9 @@ pub async fn submit(
     let group = app.policy().group(&submission.command.group)?;
     let duration = group.duration_for(submission.command.duration)?;
     let requester = &submission.requester;
-    if !group.allow_self_approval && group.owners.iter().all(|owner| owner.matches(requester)) {
-        return Err(Refusal::NoOtherOwner {
-            group: group.name.clone(),
-        }
-        .into());
-    }
+    // Checked with what is known now; `confirm_requester` checks again once the platform has
+    // told us the requester's email.
+    group.check_approvable(requester)?;
 
     let mut tx = store::write(&app.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
@@ -92,6 +89,52 @@ pub async fn submit(
         group: group.name.clone(),
         duration,
     })
+}
+
+/// Checks a pending request again once the requester's email is known: an owner listed by email
+/// may turn out to be the requester. A request nobody else can approve is cancelled, with the
+/// reason in its thread, rather than left pending for good.
+pub async fn confirm_requester(
+    app: &App,
+    request_id: i64,
+    requester: &Person,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = store::write(&app.db).await?;
+    let Some(request) = requests::get(&mut *tx, request_id).await? else {
+        return Ok(());
+    };
+    if let Some(email) = &requester.email {
+        requests::set_requester_email(&mut *tx, request_id, email).await?;
+    }
+    let Ok(group) = app.policy().group(&request.group) else {
+        return Ok(tx.commit().await?);
+    };
+    if let Err(refusal) = group.check_approvable(requester) {
+        let reason = refusal.to_string();
+        if requests::mark_cancelled(&mut *tx, request_id, now, &reason).await? {
+            audit::append(
+                &mut tx,
+                audit::NewEvent {
+                    at: now,
+                    request_id: Some(request_id),
+                    actor: super::SCHEDULER,
+                    action: "cancelled",
+                    platform: None,
+                    channel: None,
+                    detail: json!({ "reason": reason }),
+                },
+            )
+            .await?;
+            let notice = Notice::Cancelled { reason };
+            jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+            jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+            tracing::info!(request_id, "request cancelled: nobody else can approve it");
+        }
+    }
+    tx.commit().await?;
+    app.wake_scheduler();
+    Ok(())
 }
 
 /// The group's approval channel, or else a DM to every owner who may decide on this request.

@@ -23,6 +23,10 @@ pub enum Notice {
     GrantFailed {
         error: String,
     },
+    /// The request was withdrawn before any decision, for this reason.
+    Cancelled {
+        reason: String,
+    },
     /// To the owners: a grant or revocation keeps failing and is being retried.
     StillFailing {
         action: String,

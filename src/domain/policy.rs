@@ -89,6 +89,24 @@ impl GroupPolicy {
         self.owners.iter().any(|owner| owner.matches(person))
     }
 
+    /// Refuses a request that could never gather enough approvals, because the requester may
+    /// not approve their own.
+    pub fn check_approvable(&self, requester: &Person) -> Result<(), Refusal> {
+        let available = self
+            .owners
+            .iter()
+            .filter(|owner| self.allow_self_approval || !owner.matches(requester))
+            .count() as u32;
+        if available < self.approvals_required {
+            return Err(Refusal::TooFewApprovers {
+                group: self.name.clone(),
+                required: self.approvals_required,
+                available,
+            });
+        }
+        Ok(())
+    }
+
     /// The duration to grant, or why the asked one is not allowed.
     pub fn duration_for(&self, asked: Option<AccessDuration>) -> Result<AccessDuration, Refusal> {
         let duration = asked.unwrap_or(self.default_duration);

@@ -40,10 +40,12 @@ pub enum Refusal {
         group: String,
         status: RequestStatus,
     },
-    #[error(
-        "You are the only owner of `{group}`, and nobody may approve their own request. Ask an administrator to add another owner."
-    )]
-    NoOtherOwner { group: String },
+    #[error("{}", too_few_approvers(group, *required, *available))]
+    TooFewApprovers {
+        group: String,
+        required: u32,
+        available: u32,
+    },
     #[error("There is no request #{0}.")]
     NoSuchRequest(i64),
     #[error("You are not an owner of {group}, so you cannot decide on its requests.")]
@@ -77,6 +79,18 @@ fn suggest(suggestions: &[String]) -> String {
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
+    }
+}
+
+fn too_few_approvers(group: &str, required: u32, available: u32) -> String {
+    if available == 0 {
+        format!(
+            "You are the only owner of `{group}`, and nobody may approve their own request. Ask an administrator to add another owner."
+        )
+    } else {
+        format!(
+            "`{group}` needs {required} approvals, but only {available} owner(s) other than you can give one. Ask an administrator to add an owner or lower approvals_required."
+        )
     }
 }
 

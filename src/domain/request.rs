@@ -12,10 +12,11 @@ pub enum RequestStatus {
     Revoking,
     Ended,
     Failed,
+    Cancelled,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 7] = [
+    pub const ALL: [RequestStatus; 8] = [
         Self::Pending,
         Self::Approved,
         Self::Denied,
@@ -23,6 +24,7 @@ impl RequestStatus {
         Self::Revoking,
         Self::Ended,
         Self::Failed,
+        Self::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl RequestStatus {
             Self::Revoking => "revoking",
             Self::Ended => "ended",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -52,6 +55,7 @@ impl RequestStatus {
             (self, next),
             (Pending, Approved)
                 | (Pending, Denied)
+                | (Pending, Cancelled)
                 | (Approved, Active)
                 | (Approved, Failed)
                 | (Active, Revoking)

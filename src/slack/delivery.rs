@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use super::blocks::{self, RequestView};
 use super::identity;
 use super::text;
+use crate::access;
 use crate::app::App;
-use crate::domain::{AccessRequest, Notice, Owner, Platform};
+use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus};
 use crate::jobs::CardDestination;
 use crate::store::decisions::{self, Decision};
 use crate::store::messages::{self, Role};
@@ -25,6 +26,13 @@ pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow:
     {
         return Ok(());
     }
+    if request.status == RequestStatus::Pending {
+        let requester = identity::resolve(app, &request.requester.user_id, now).await?;
+        access::submit::confirm_requester(app, request_id, &requester, now).await?;
+    }
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
     let context = MessageContext::load(app, &request, now).await?;
     let (text, blocks) = blocks::thread_root(&context.view(&request));
     let channel = request.origin_channel.clone();
@@ -73,10 +81,20 @@ pub async fn post_card(
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
+    if request.status != RequestStatus::Pending {
+        return Ok(());
+    }
     let channel = match destination {
         CardDestination::Channel { channel } => channel.clone(),
         CardDestination::Owner { owner } => {
             let owner = Owner::parse(owner).map_err(|e| anyhow!(e))?;
+            let self_approval = app
+                .policy()
+                .group(&request.group)
+                .is_ok_and(|g| g.allow_self_approval);
+            if owner.matches(&request.requester) && !self_approval {
+                return Ok(());
+            }
             let Some(user_id) = identity::owner_user_id(app, &owner, now).await? else {
                 tracing::warn!(request_id, %owner, "owner has no Slack account; no card sent to them");
                 return Ok(());

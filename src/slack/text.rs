@@ -69,6 +69,7 @@ pub fn status_line(request: &AccessRequest) -> String {
             None => "⌛ ended".to_string(),
         },
         RequestStatus::Failed => "⚠️ failed: access could not be granted".to_string(),
+        RequestStatus::Cancelled => "🚫 cancelled".to_string(),
     }
 }
 
@@ -84,6 +85,7 @@ pub fn notice(notice: &Notice) -> String {
         Notice::GrantFailed { error } => format!(
             "⚠️ Granting access failed after several attempts, so the request has failed. The owners have been told. ({error})"
         ),
+        Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {reason}"),
         Notice::StillFailing { action, attempts, error } => format!(
             "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. Last error: {error}"
         ),

@@ -11,7 +11,7 @@ use crate::http::EdgeError;
 const SIGNATURE_HEADER: &str = "x-slack-signature";
 const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// Slack's own SDKs reject requests older (or newer) than five minutes, which defeats replays.
-const MAX_AGE_SECONDS: i64 = 300;
+const MAX_AGE_SECONDS: u64 = 300;
 
 /// The raw body of a request that Slack signed. Handlers only ever see verified bytes.
 pub struct VerifiedSlackBody(pub Bytes);
@@ -57,7 +57,8 @@ pub fn verify(
     let sent_at: i64 = timestamp
         .parse()
         .map_err(|_| EdgeError::Unauthorized("malformed Slack timestamp"))?;
-    if (now - sent_at).abs() > MAX_AGE_SECONDS {
+    // abs_diff cannot overflow, whatever timestamp a caller sends.
+    if now.abs_diff(sent_at) > MAX_AGE_SECONDS {
         return Err(EdgeError::Unauthorized("stale Slack timestamp"));
     }
     let expected = signature

@@ -198,6 +198,24 @@ pub async fn mark_ended(
     Ok(done.rows_affected() == 1)
 }
 
+/// Compare-and-swap `pending → cancelled`, keeping the reason.
+pub async fn mark_cancelled(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'cancelled', ended_at = ?, failure = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(to_ms(at))
+    .bind(reason)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Compare-and-swap `approved → failed`, keeping the last error.
 pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
