@@ -16,14 +16,23 @@ async fn time_passes(t: &TestApp) {
         .unwrap();
 }
 
-async fn attempts_and_due(t: &TestApp) -> (i64, DateTime<Utc>) {
+/// Runs the jobs at `at`, where the webhook fails for the `attempt`-th time, and checks that the
+/// grant is retried after `wait_ms` plus at most 10 % jitter.
+async fn retried_after(t: &TestApp, at: DateTime<Utc>, attempt: i64, wait_ms: i64) {
+    t.run_jobs_at(at).await;
+    assert_eq!(t.webhook.deliveries().len(), attempt as usize);
     let job = store::jobs::all(&t.app.db)
         .await
         .unwrap()
         .into_iter()
         .find(|j| j.attempts > 0)
         .expect("a retried job");
-    (job.attempts, store::from_ms(job.due_at))
+    assert_eq!(job.attempts, attempt);
+    let wait = (store::from_ms(job.due_at) - at).num_milliseconds();
+    assert!(
+        (wait_ms..=wait_ms * 11 / 10).contains(&wait),
+        "retry {attempt} after ~{wait_ms} ms, not {wait} ms"
+    );
 }
 
 #[tokio::test]
@@ -34,15 +43,7 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     t.click("U0BOB", id, "jit_approve").await;
     let t0 = Utc::now() + Duration::seconds(1);
 
-    t.run_jobs_at(t0).await;
-    assert_eq!(t.webhook.deliveries().len(), 1);
-    let (attempts, due) = attempts_and_due(&t).await;
-    assert_eq!(attempts, 1);
-    let first_wait = (due - t0).num_milliseconds();
-    assert!(
-        (2000..=2200).contains(&first_wait),
-        "first retry after ~2 s, not {first_wait} ms"
-    );
+    retried_after(&t, t0, 1, 2000).await;
 
     t.run_jobs_at(t0 + Duration::seconds(1)).await;
     assert_eq!(
@@ -52,15 +53,7 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
     );
 
     let t1 = t0 + Duration::seconds(3);
-    t.run_jobs_at(t1).await;
-    assert_eq!(t.webhook.deliveries().len(), 2);
-    let (attempts, due) = attempts_and_due(&t).await;
-    assert_eq!(attempts, 2);
-    let second_wait = (due - t1).num_milliseconds();
-    assert!(
-        (4000..=4400).contains(&second_wait),
-        "second retry after ~4 s, not {second_wait} ms"
-    );
+    retried_after(&t, t1, 2, 4000).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Approved);
 
     let t2 = t1 + Duration::seconds(5);
@@ -204,13 +197,7 @@ async fn a_revocation_that_came_due_while_stopped_runs_at_start() {
 
     let t = t.restart(true).await;
 
-    for _ in 0..200 {
-        if t.request(id).await.status == RequestStatus::Ended {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    t.wait_for_status(id, RequestStatus::Ended).await;
     assert!(t.local_members("prod-db-writers").await.is_empty());
 }
 
@@ -226,14 +213,7 @@ async fn the_scheduler_revokes_within_a_second_of_expiry() {
     let expires_at = t.request(id).await.expires_at.unwrap();
 
     let t = t.restart(true).await;
-    let mut ended_at = None;
-    for _ in 0..400 {
-        ended_at = t.request(id).await.ended_at;
-        if ended_at.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let ended_at = t.wait_for_status(id, RequestStatus::Ended).await.ended_at;
     let late = ended_at.expect("revoked") - expires_at;
     assert!(late >= Duration::zero(), "never early: {late}");
     assert!(

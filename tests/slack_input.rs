@@ -51,14 +51,6 @@ async fn post_with_headers(
     request.send().await.unwrap()
 }
 
-fn chat_calls(t: &TestApp) -> usize {
-    t.slack
-        .calls()
-        .iter()
-        .filter(|c| c.method.starts_with("chat."))
-        .count()
-}
-
 /// Alice's request for prod-db, with its card posted: something a forged or broken click could change.
 async fn pending_request(t: &TestApp) -> i64 {
     let id = t.alice_requests("request prod-db 2h fixing INC-4711").await;
@@ -100,7 +92,7 @@ async fn a_forged_click_is_rejected_and_approves_nothing() {
     let t = TestApp::spawn().await;
     let id = pending_request(&t).await;
     let before = t.state_counts().await;
-    let chat_before = chat_calls(&t);
+    let chat_before = t.chat_calls();
 
     let body = click_body(
         "U0BOB",
@@ -124,7 +116,7 @@ async fn a_forged_click_is_rejected_and_approves_nothing() {
     assert_eq!(response.status(), 401);
     assert_eq!(t.request(id).await.status, RequestStatus::Pending);
     assert_eq!(t.state_counts().await, before);
-    assert_eq!(chat_calls(&t), chat_before);
+    assert_eq!(t.chat_calls(), chat_before);
     assert!(t.private_replies().is_empty());
 }
 

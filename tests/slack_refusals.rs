@@ -24,20 +24,11 @@ async fn refused(t: &TestApp, user: &str, text: &str) -> String {
     reply
 }
 
-/// Slack calls that change what people see.
-fn chat_calls(t: &TestApp) -> usize {
-    t.slack
-        .calls()
-        .iter()
-        .filter(|c| c.method.starts_with("chat."))
-        .count()
-}
-
 /// Clicks as `user`, asserts that it stored nothing and changed no message, and returns the
 /// private reply the click got.
 async fn refused_click(t: &TestApp, user: &str, id: i64, action: &str) -> String {
     let before = t.state_counts().await;
-    let chat_before = chat_calls(t);
+    let chat_before = t.chat_calls();
     let replies_before = t.private_replies().len();
     assert_eq!(t.click(user, id, action).await, 200);
     t.slack.wait_for("respond", replies_before + 1).await;
@@ -47,7 +38,7 @@ async fn refused_click(t: &TestApp, user: &str, id: i64, action: &str) -> String
         "{user}'s {action} on #{id} changed something"
     );
     assert_eq!(
-        chat_calls(t),
+        t.chat_calls(),
         chat_before,
         "{user}'s {action} on #{id} changed a message"
     );

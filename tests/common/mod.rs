@@ -205,6 +205,34 @@ impl TestApp {
             .expect("request exists")
     }
 
+    /// Waits (up to 5 s) for request `id` to reach `status`, as the running scheduler moves it.
+    pub async fn wait_for_status(
+        &self,
+        id: i64,
+        status: jitbot::domain::RequestStatus,
+    ) -> AccessRequest {
+        for _ in 0..500 {
+            let request = self.request(id).await;
+            if request.status == status {
+                return request;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "request #{id} stayed {} instead of becoming {status}",
+            self.request(id).await.status
+        );
+    }
+
+    /// How many Slack calls changed what people see (`chat.*`).
+    pub fn chat_calls(&self) -> usize {
+        self.slack
+            .calls()
+            .iter()
+            .filter(|c| c.method.starts_with("chat."))
+            .count()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
