@@ -1,5 +1,6 @@
 //! The application: everything a handler or job needs, built once from config and secrets.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -8,11 +9,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::domain::{Policy, ProviderKind};
+use crate::domain::{Platform, Policy, ProviderKind};
 use crate::providers::{LocalProvider, Providers, WebhookProvider};
 use crate::secrets::Secrets;
 use crate::slack::api::SlackApi;
 use crate::store::{self, Db};
+use crate::teams::Teams;
 use crate::{http, jobs};
 
 #[derive(Clone)]
@@ -21,6 +23,7 @@ pub struct App {
     pub config: Arc<Config>,
     pub secrets: Arc<Secrets>,
     pub slack: SlackApi,
+    pub teams: Arc<Teams>,
     pub providers: Arc<Providers>,
     scheduler_wakeup: Arc<Notify>,
 }
@@ -40,6 +43,7 @@ impl App {
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
         let slack = SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?;
+        let teams = Teams::new(&config.teams, &secrets)?;
         let providers = Providers {
             local: LocalProvider::new(db.clone()),
             webhook: WebhookProvider::new(secrets.webhook_secret.clone())?,
@@ -49,6 +53,7 @@ impl App {
             config: Arc::new(config),
             secrets: Arc::new(secrets),
             slack,
+            teams: Arc::new(teams),
             providers: Arc::new(providers),
             scheduler_wakeup: Arc::new(Notify::new()),
         })
@@ -56,6 +61,19 @@ impl App {
 
     pub fn policy(&self) -> &Policy {
         &self.config.policy
+    }
+
+    /// The platforms jitbot can reach people on by itself, for approval cards sent by DM:
+    /// Slack with a bot token, Teams with a bot registration.
+    pub fn platforms_in_use(&self) -> Vec<Platform> {
+        let mut platforms = Vec::new();
+        if self.secrets.slack_bot_token.is_some() {
+            platforms.push(Platform::Slack);
+        }
+        if self.secrets.microsoft_app_id.is_some() {
+            platforms.push(Platform::Teams);
+        }
+        platforms
     }
 
     /// Tells the scheduler that a job was enqueued, so it runs now rather than at its next poll.
@@ -86,9 +104,19 @@ impl App {
         if self.secrets.slack_bot_token.is_none() {
             tracing::warn!("SLACK_BOT_TOKEN is not set: jitbot cannot post to Slack");
         }
+        if self.teams.auth.trial_mode() {
+            tracing::warn!(
+                "MICROSOFT_APP_ID is not set: LOCAL TRIAL MODE for Teams. /api/messages accepts \
+                 activities WITHOUT A TOKEN from this machine (as local Bot Framework emulators send \
+                 them) and refuses all others. Set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and \
+                 MICROSOFT_APP_TENANT_ID to connect real Teams."
+            );
+        }
         tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
         let scheduler = tokio::spawn(jobs::run(self.clone(), shutdown.clone()));
-        let server = axum::serve(listener, http::router(self))
+        // The peer address decides whether a tokenless activity may come in (local trial mode).
+        let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let served = server.await;
         shutdown.cancel();

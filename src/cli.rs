@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::domain::RequestStatus;
 use crate::secrets::Secrets;
 use crate::store::{self, audit};
+use crate::teams;
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -146,5 +147,21 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
             event.detail
         );
     }
+    Ok(())
+}
+
+pub fn teams_package(app_id: Option<&str>, output: &Path) -> anyhow::Result<()> {
+    let Some(app_id) = app_id.filter(|id| !id.is_empty()) else {
+        bail!(
+            "the Teams app package needs the bot's app id: set MICROSOFT_APP_ID or pass --app-id \
+             (the Application (client) ID of the Azure Bot's app registration)"
+        );
+    };
+    teams::package::write_package(app_id, output)?;
+    println!(
+        "wrote {}: a Teams admin uploads it in the Teams admin center (Teams apps → Manage apps → \
+         Upload new app)",
+        output.display()
+    );
     Ok(())
 }

@@ -11,6 +11,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
 const DEFAULT_LISTEN: &str = "127.0.0.1:3978";
 const DEFAULT_DATABASE_URL: &str = "sqlite://jitbot.db";
 const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+const DEFAULT_OPENID_METADATA_URL: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com/";
+const DEFAULT_TEAMS_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,6 +22,7 @@ pub struct Config {
     /// Always absolute (or in-memory): relative paths are resolved next to the config file.
     pub database_url: String,
     pub slack: SlackConfig,
+    pub teams: TeamsConfig,
     pub policy: Policy,
 }
 
@@ -25,6 +30,25 @@ pub struct Config {
 pub struct SlackConfig {
     /// Base URL of the Web API, ending in `/`.
     pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamsConfig {
+    /// The Bot Framework's OpenID metadata, which names the keys that sign Teams' requests.
+    pub openid_metadata_url: String,
+    /// Where the bot gets tokens for the Bot Connector; `None`: the single-tenant endpoint of
+    /// `MICROSOFT_APP_TENANT_ID` at login.microsoftonline.com.
+    pub token_url: Option<String>,
+    /// The Bot Connector to start channel threads on before Teams has told jitbot another.
+    pub service_url: String,
+}
+
+impl TeamsConfig {
+    pub fn token_url_for(&self, tenant: &str) -> String {
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| format!("{DEFAULT_AUTHORITY_URL}{tenant}/oauth2/v2.0/token"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +74,8 @@ struct RawConfig {
     database_url: Option<String>,
     #[serde(default)]
     slack: RawSlack,
+    #[serde(default)]
+    teams: RawTeams,
     #[serde(default, rename = "group")]
     groups: Vec<RawGroup>,
 }
@@ -58,6 +84,14 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawSlack {
     api_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeams {
+    openid_metadata_url: Option<String>,
+    token_url: Option<String>,
+    service_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +110,7 @@ struct RawGroup {
     max_duration: Option<String>,
     approvals_required: Option<u32>,
     approval_channel: Option<String>,
+    teams_approval_channel: Option<String>,
     #[serde(default)]
     allow_self_approval: bool,
 }
@@ -125,6 +160,32 @@ impl Config {
             ),
         };
 
+        let teams = TeamsConfig {
+            openid_metadata_url: base_url(
+                "teams.openid_metadata_url",
+                raw.teams
+                    .openid_metadata_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_OPENID_METADATA_URL),
+                &mut problems,
+            )
+            .trim_end_matches('/')
+            .to_string(),
+            token_url: raw.teams.token_url.map(|url| {
+                base_url("teams.token_url", &url, &mut problems)
+                    .trim_end_matches('/')
+                    .to_string()
+            }),
+            service_url: base_url(
+                "teams.service_url",
+                raw.teams
+                    .service_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_TEAMS_SERVICE_URL),
+                &mut problems,
+            ),
+        };
+
         let mut groups: Vec<GroupPolicy> = Vec::new();
         for (index, raw_group) in raw.groups.into_iter().enumerate() {
             let place = format!("[[group]] #{} `{}`", index + 1, raw_group.name);
@@ -141,6 +202,7 @@ impl Config {
                 listen,
                 database_url,
                 slack,
+                teams,
                 policy: Policy { groups },
             })
         } else {
@@ -261,6 +323,15 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
     if approval_channel.as_deref() == Some("") {
         problem("approval_channel", "leave it out rather than empty".into());
     }
+    let teams_approval_channel = raw.teams_approval_channel.map(|c| c.trim().to_string());
+    if let Some(channel) = &teams_approval_channel
+        && !(channel.starts_with("19:") && channel.contains('@'))
+    {
+        problem(
+            "teams_approval_channel",
+            format!("`{channel}` is not a Teams channel id such as 19:…@thread.tacv2"),
+        );
+    }
 
     (problems.len() == before).then(|| GroupPolicy {
         target: raw.target.unwrap_or_else(|| name.clone()),
@@ -272,6 +343,7 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         max_duration,
         approvals_required,
         approval_channel,
+        teams_approval_channel,
         allow_self_approval: raw.allow_self_approval,
     })
 }

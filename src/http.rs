@@ -9,15 +9,16 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
-use crate::slack;
+use crate::{slack, teams};
 
-/// Slack's payloads are a few KiB; anything much larger is not from Slack.
+/// Slack's payloads and Teams' activities are a few KiB; anything much larger is not from them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/slack/commands", post(slack::commands::handle))
         .route("/slack/interactions", post(slack::interactions::handle))
+        .route("/api/messages", post(teams::messages::handle))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
@@ -42,9 +43,14 @@ async fn healthz(State(app): State<App>) -> Response {
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
     #[error("{0}")]
-    Unauthorized(&'static str),
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// We cannot check the request now (a key server is down); the sender may retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("request body too large")]
     TooLarge,
     #[error("internal error")]
@@ -68,6 +74,18 @@ impl IntoResponse for EdgeError {
                 tracing::warn!(reason, "rejected an unauthenticated request");
                 (StatusCode::UNAUTHORIZED, format!("{reason}\n")).into_response()
             }
+            Self::Forbidden(reason) => {
+                tracing::warn!(reason, "rejected a request");
+                (StatusCode::FORBIDDEN, format!("{reason}\n")).into_response()
+            }
+            Self::Unavailable(reason) => {
+                tracing::error!(reason, "could not check a request");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot check requests now\n",
+                )
+                    .into_response()
+            }
             Self::BadRequest(reason) => {
                 (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response()
             }
@@ -90,4 +108,13 @@ impl IntoResponse for EdgeError {
 /// A short id that ties what a user is shown to the log line with the details.
 pub fn error_id() -> String {
     format!("E{:08x}", rand::random::<u32>())
+}
+
+/// Logs a failure of ours and returns what to tell the person: an id to pass on.
+pub fn report_internal(error: anyhow::Error) -> String {
+    let id = error_id();
+    tracing::error!(error_id = %id, error = format!("{error:#}"), "could not handle a chat request");
+    format!(
+        "Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator."
+    )
 }

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::access;
 use crate::app::App;
 use crate::domain::{Notice, Platform};
-use crate::slack;
 use crate::store;
+use crate::{slack, teams};
 
 /// One side effect of a transition. Stored as JSON next to the request it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,23 +216,48 @@ async fn execute(
     match job {
         Job::Grant => access::grant::run(app, request_id, now).await,
         Job::Revoke => access::expire::run(app, request_id, earlier_failures, now).await,
-        Job::Announce => slack::delivery::announce(app, request_id, now).await,
         Job::PostCard {
             platform: Platform::Slack,
             destination,
         } => slack::delivery::post_card(app, request_id, destination, now).await,
         Job::PostCard {
             platform: Platform::Teams,
-            ..
-        } => anyhow::bail!("Teams is not supported yet"),
-        Job::RefreshMessages => slack::delivery::refresh(app, request_id, now).await,
-        Job::NotifyRequester { notice } => {
-            slack::delivery::notify_requester(app, request_id, notice).await
+            destination,
+        } => teams::delivery::post_card(app, request_id, destination, now).await,
+        // Every platform re-renders its own messages: cards of one request can be on both.
+        Job::RefreshMessages => {
+            slack::delivery::refresh(app, request_id, now).await?;
+            teams::delivery::refresh(app, request_id).await
         }
+        // The request's thread is on the platform where it was made.
+        Job::Announce => match requester_platform(app, request_id).await? {
+            Some(Platform::Slack) => slack::delivery::announce(app, request_id, now).await,
+            Some(Platform::Teams) => teams::delivery::announce(app, request_id, now).await,
+            None => Ok(()),
+        },
+        Job::NotifyRequester { notice } => {
+            let Some(request) = store::requests::get(&app.db, request_id).await? else {
+                return Ok(());
+            };
+            match request.requester.platform {
+                Platform::Slack => slack::delivery::notify_requester(app, &request, notice).await,
+                Platform::Teams => teams::delivery::notify_requester(app, &request, notice).await,
+            }
+        }
+        // Owners hear it under every card, on every platform.
         Job::NotifyOwners { notice } => {
-            slack::delivery::notify_owners(app, request_id, notice).await
+            let Some(request) = store::requests::get(&app.db, request_id).await? else {
+                return Ok(());
+            };
+            slack::delivery::notify_owners(app, &request, notice).await?;
+            teams::delivery::notify_owners(app, &request, notice).await
         }
     }
+}
+
+async fn requester_platform(app: &App, request_id: i64) -> sqlx::Result<Option<Platform>> {
+    let request = store::requests::get(&app.db, request_id).await?;
+    Ok(request.map(|r| r.requester.platform))
 }
 
 /// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.

@@ -11,6 +11,7 @@ pub mod providers;
 pub mod secrets;
 pub mod slack;
 pub mod store;
+pub mod teams;
 
 pub use app::App;
 pub use config::Config;

@@ -38,6 +38,15 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Write the Teams app package (manifest and icons) for a Teams admin to upload.
+    TeamsPackage {
+        /// The bot's Microsoft app id, a GUID.
+        #[arg(long, env = "MICROSOFT_APP_ID")]
+        app_id: Option<String>,
+        /// Where to write the zip.
+        #[arg(long, default_value = "jitbot-teams.zip")]
+        output: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +60,7 @@ async fn main() -> std::process::ExitCode {
             cli::requests(&args.config, status.as_deref(), limit).await
         }
         Command::Audit { request, verify } => cli::audit(&args.config, request, verify).await,
+        Command::TeamsPackage { app_id, output } => cli::teams_package(app_id.as_deref(), &output),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -31,6 +31,12 @@ pub struct Secrets {
     pub slack_bot_token: Option<Secret>,
     /// `JITBOT_WEBHOOK_SECRET`: signs the events sent by the webhook provider.
     pub webhook_secret: Option<Secret>,
+    /// `MICROSOFT_APP_ID`: the bot's app id (not secret, but it decides how Teams is verified).
+    pub microsoft_app_id: Option<String>,
+    /// `MICROSOFT_APP_PASSWORD`: the bot's client secret, for tokens to the Bot Connector.
+    pub microsoft_app_password: Option<Secret>,
+    /// `MICROSOFT_APP_TENANT_ID`: the tenant of the single-tenant bot registration.
+    pub microsoft_app_tenant_id: Option<String>,
 }
 
 impl Secrets {
@@ -45,6 +51,10 @@ impl Secrets {
             slack_signing_secret: read("SLACK_SIGNING_SECRET"),
             slack_bot_token: read("SLACK_BOT_TOKEN"),
             webhook_secret: read("JITBOT_WEBHOOK_SECRET"),
+            microsoft_app_id: read("MICROSOFT_APP_ID").map(|s| s.expose().trim().to_string()),
+            microsoft_app_password: read("MICROSOFT_APP_PASSWORD"),
+            microsoft_app_tenant_id: read("MICROSOFT_APP_TENANT_ID")
+                .map(|s| s.expose().trim().to_string()),
         }
     }
 }

@@ -6,11 +6,11 @@ use serde_json::json;
 
 use super::SCHEDULER;
 use crate::app::App;
-use crate::domain::{AccessRequest, Notice, RequestStatus};
+use crate::domain::{AccessRequest, Notice, Platform, RequestStatus};
 use crate::jobs::{self, Job};
 use crate::providers::Grant;
-use crate::slack;
 use crate::store::{self, audit, requests};
+use crate::{slack, teams};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
 pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -134,7 +134,11 @@ async fn ensure_requester_email(
     if request.requester.email.is_some() {
         return Ok(());
     }
-    let person = slack::identity::resolve(app, &request.requester.user_id, now).await?;
+    let user_id = &request.requester.user_id;
+    let person = match request.requester.platform {
+        Platform::Slack => slack::identity::resolve(app, user_id, now).await?,
+        Platform::Teams => teams::identity::resolve(app, user_id, now).await?,
+    };
     if let Some(email) = &person.email {
         requests::set_requester_email(&app.db, request.id, email).await?;
     }

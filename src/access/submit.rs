@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::AccessError;
 use crate::app::App;
-use crate::domain::{AccessDuration, GroupPolicy, Notice, Person, Refusal, RequestCommand};
+use crate::domain::{
+    AccessDuration, GroupPolicy, Notice, Person, Platform, Refusal, RequestCommand,
+};
 use crate::jobs::{self, CardDestination, Job};
 use crate::store::{self, audit, requests};
 
@@ -74,11 +76,7 @@ pub async fn submit(
     )
     .await?;
     jobs::enqueue(&mut tx, id, &Job::Announce, now).await?;
-    for destination in card_destinations(group, requester) {
-        let job = Job::PostCard {
-            platform: requester.platform,
-            destination,
-        };
+    for job in card_jobs(group, requester, &app.platforms_in_use()) {
         jobs::enqueue(&mut tx, id, &job, now).await?;
     }
     tx.commit().await?;
@@ -137,19 +135,40 @@ pub async fn confirm_requester(
     Ok(())
 }
 
-/// The group's approval channel, or else a DM to every owner who may decide on this request.
-fn card_destinations(group: &GroupPolicy, requester: &Person) -> Vec<CardDestination> {
-    if let Some(channel) = &group.approval_channel {
-        return vec![CardDestination::Channel {
-            channel: channel.clone(),
-        }];
+/// The group's approval channels (Slack, Teams or both, so that owners on either platform can
+/// decide), or else a DM to every owner who may decide, on every platform jitbot can reach.
+fn card_jobs(group: &GroupPolicy, requester: &Person, platforms: &[Platform]) -> Vec<Job> {
+    let channels = [
+        (Platform::Slack, &group.approval_channel),
+        (Platform::Teams, &group.teams_approval_channel),
+    ];
+    let to_channels: Vec<Job> = channels
+        .into_iter()
+        .filter_map(|(platform, channel)| {
+            let channel = channel.clone()?;
+            Some(Job::PostCard {
+                platform,
+                destination: CardDestination::Channel { channel },
+            })
+        })
+        .collect();
+    if !to_channels.is_empty() {
+        return to_channels;
     }
-    group
+    let deciders: Vec<_> = group
         .owners
         .iter()
         .filter(|owner| group.allow_self_approval || !owner.matches(requester))
-        .map(|owner| CardDestination::Owner {
-            owner: owner.to_string(),
+        .collect();
+    platforms
+        .iter()
+        .flat_map(|platform| {
+            deciders.iter().map(|owner| Job::PostCard {
+                platform: *platform,
+                destination: CardDestination::Owner {
+                    owner: owner.to_string(),
+                },
+            })
         })
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod notice;
 pub mod policy;
 pub mod refusal;
 pub mod request;
+pub mod wording;
 
 pub use command::{Command, RequestCommand};
 pub use duration::AccessDuration;

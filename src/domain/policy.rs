@@ -9,12 +9,24 @@ use super::refusal::Refusal;
 pub enum Owner {
     Email(String),
     SlackUser(String),
+    /// A Teams user by Entra object id.
+    TeamsUser(String),
 }
 
 impl Owner {
-    /// Parses `alice@example.com` or `slack:U024BE7LH`.
+    /// Parses `alice@example.com`, `slack:U024BE7LH` or `teams:<Entra object id>`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
+        if let Some(id) = text.strip_prefix("teams:") {
+            let valid = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            return if valid {
+                Ok(Self::TeamsUser(id.to_ascii_lowercase()))
+            } else {
+                Err(format!(
+                    "`{text}` is not a Teams user (teams:<Entra object id>)"
+                ))
+            };
+        }
         if let Some(id) = text.strip_prefix("slack:") {
             let valid = id.len() > 1
                 && (id.starts_with('U') || id.starts_with('W'))
@@ -39,6 +51,9 @@ impl Owner {
         match self {
             Self::Email(email) => person.email.as_deref() == Some(email.as_str()),
             Self::SlackUser(id) => person.platform == Platform::Slack && person.user_id == *id,
+            Self::TeamsUser(id) => {
+                person.platform == Platform::Teams && person.user_id.eq_ignore_ascii_case(id)
+            }
         }
     }
 }
@@ -48,6 +63,7 @@ impl std::fmt::Display for Owner {
         match self {
             Self::Email(email) => f.write_str(email),
             Self::SlackUser(id) => write!(f, "slack:{id}"),
+            Self::TeamsUser(id) => write!(f, "teams:{id}"),
         }
     }
 }
@@ -80,7 +96,10 @@ pub struct GroupPolicy {
     pub default_duration: AccessDuration,
     pub max_duration: AccessDuration,
     pub approvals_required: u32,
+    /// Slack channel id for approval cards.
     pub approval_channel: Option<String>,
+    /// Teams channel id (`19:…@thread.tacv2`) for approval cards.
+    pub teams_approval_channel: Option<String>,
     pub allow_self_approval: bool,
 }
 
@@ -180,6 +199,7 @@ mod tests {
             max_duration: AccessDuration::parse("8h").unwrap(),
             approvals_required: 1,
             approval_channel: None,
+            teams_approval_channel: None,
             allow_self_approval: false,
         }
     }

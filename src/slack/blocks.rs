@@ -2,8 +2,9 @@
 
 use slack_morphism::prelude::*;
 
-use super::text::{date, mention, status_line};
+use super::text::{STYLE, date, mention};
 use super::{APPROVE_ACTION, DENY_ACTION};
+use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, RequestStatus, Verdict};
 use crate::store::decisions::Decision;
 
@@ -41,7 +42,7 @@ pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
                 md!(format!("*Group*\n{group}")),
                 md!(format!("*Duration*\n{}", request.duration)),
                 md!(format!("*Requested*\n{}", date(request.requested_at))),
-                md!(format!("*Status*\n{}", status_line(request))),
+                md!(format!("*Status*\n{}", status_line(request, &STYLE))),
             ])
             .into(),
         SlackSectionBlock::new()
@@ -112,7 +113,7 @@ pub fn thread_root(view: &RequestView) -> (String, Vec<SlackBlock>) {
         mention(&request.requester.key()),
         request.group,
         request.duration,
-        status_line(request)
+        status_line(request, &STYLE)
     );
     let blocks = vec![SlackSectionBlock::new().with_text(md!(text.clone())).into()];
     (text, blocks)

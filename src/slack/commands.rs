@@ -13,8 +13,8 @@ use super::verify::VerifiedSlackBody;
 use crate::access::AccessError;
 use crate::access::submit::{Submission, submit};
 use crate::app::App;
-use crate::domain::Command;
-use crate::http::{EdgeError, error_id};
+use crate::domain::{Command, wording};
+use crate::http::{EdgeError, report_internal};
 use crate::store::requests;
 
 /// The fields of Slack's form that jitbot uses; the rest are ignored.
@@ -45,7 +45,7 @@ pub async fn handle(
     let reply = match Command::parse(&form.text) {
         Err(refusal) => refusal.to_string(),
         Ok(Command::Help) => text::help(),
-        Ok(Command::Groups) => text::groups(app.policy()),
+        Ok(Command::Groups) => wording::groups(app.policy(), &text::STYLE),
         Ok(Command::Status) => {
             let person = identity::cached(&app, &user_id, now)
                 .await
@@ -53,7 +53,7 @@ pub async fn handle(
             let open = requests::open_of(&app.db, &person)
                 .await
                 .map_err(anyhow::Error::from)?;
-            text::status(&open, now)
+            wording::status(&open, now, &text::STYLE)
         }
         Ok(Command::Request(command)) => {
             // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
@@ -71,18 +71,9 @@ pub async fn handle(
                     submitted.id, submitted.group, submitted.duration
                 ),
                 Err(AccessError::Refused(refusal)) => text::mentionize(&refusal.to_string()),
-                Err(AccessError::Internal(error)) => internal_error(error),
+                Err(AccessError::Internal(error)) => report_internal(error),
             }
         }
     };
     Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response())
-}
-
-/// Logs a failure of ours and tells the person what to pass on.
-pub fn internal_error(error: anyhow::Error) -> String {
-    let id = error_id();
-    tracing::error!(error_id = %id, error = format!("{error:#}"), "could not handle a Slack request");
-    format!(
-        "Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator."
-    )
 }

@@ -8,7 +8,7 @@ use super::identity;
 use super::text;
 use crate::access;
 use crate::app::App;
-use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus};
+use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
 use crate::store::decisions::{self, Decision};
 use crate::store::messages::{self, Role};
@@ -20,7 +20,7 @@ pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow:
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
-    if !messages::find(&app.db, request_id, Role::Thread)
+    if !messages::find_on(&app.db, request_id, Role::Thread, Platform::Slack)
         .await?
         .is_empty()
     {
@@ -123,18 +123,27 @@ pub async fn post_card(
     Ok(())
 }
 
-/// Re-renders the thread root and every card from the request's current state.
+/// Re-renders the Slack thread root and every Slack card from the request's current state.
 pub async fn refresh(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
+    if messages::find_on(&app.db, request_id, Role::Thread, Platform::Slack)
+        .await?
+        .is_empty()
+        && messages::find_on(&app.db, request_id, Role::Card, Platform::Slack)
+            .await?
+            .is_empty()
+    {
+        return Ok(());
+    }
     let context = MessageContext::load(app, &request, now).await?;
     let view = context.view(&request);
     for (role, (text, blocks)) in [
         (Role::Thread, blocks::thread_root(&view)),
         (Role::Card, blocks::card(&view)),
     ] {
-        for message in messages::find(&app.db, request_id, role).await? {
+        for message in messages::find_on(&app.db, request_id, role, Platform::Slack).await? {
             app.slack
                 .update_message(
                     &message.conversation,
@@ -148,8 +157,12 @@ pub async fn refresh(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::
     Ok(())
 }
 
-pub async fn notify_requester(app: &App, request_id: i64, notice: &Notice) -> anyhow::Result<()> {
-    let thread = messages::find(&app.db, request_id, Role::Thread)
+pub async fn notify_requester(
+    app: &App,
+    request: &AccessRequest,
+    notice: &Notice,
+) -> anyhow::Result<()> {
+    let thread = messages::find_on(&app.db, request.id, Role::Thread, Platform::Slack)
         .await?
         .into_iter()
         .next()
@@ -158,24 +171,29 @@ pub async fn notify_requester(app: &App, request_id: i64, notice: &Notice) -> an
         .post_message(
             &thread.conversation,
             Some(&thread.message_id),
-            text::notice(notice),
+            wording::notice(notice, &text::STYLE),
             None,
         )
         .await?;
     Ok(())
 }
 
-/// Replies under every approval card, mentioning the owners so that they are notified.
-pub async fn notify_owners(app: &App, request_id: i64, notice: &Notice) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&app.db, request_id).await? else {
-        return Ok(());
-    };
-    let cards = messages::find(&app.db, request_id, Role::Card).await?;
+/// Replies under every Slack approval card, mentioning the owners so that they are notified.
+pub async fn notify_owners(
+    app: &App,
+    request: &AccessRequest,
+    notice: &Notice,
+) -> anyhow::Result<()> {
+    let cards = messages::find_on(&app.db, request.id, Role::Card, Platform::Slack).await?;
     if cards.is_empty() {
-        anyhow::bail!("request #{request_id} has no approval card to reply under");
+        return Ok(());
     }
-    let context = MessageContext::load(app, &request, Utc::now()).await?;
-    let message = format!("{} {}", context.owners.join(" "), text::notice(notice));
+    let context = MessageContext::load(app, request, Utc::now()).await?;
+    let message = format!(
+        "{} {}",
+        context.owners.join(" "),
+        wording::notice(notice, &text::STYLE)
+    );
     for card in cards {
         app.slack
             .post_message(

@@ -39,6 +39,7 @@ pub async fn owner_user_id(
 ) -> anyhow::Result<Option<String>> {
     match owner {
         Owner::SlackUser(id) => Ok(Some(id.clone())),
+        Owner::TeamsUser(_) => Ok(None),
         Owner::Email(email) => {
             if let Some(id) =
                 identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR)

@@ -8,14 +8,13 @@ use chrono::Utc;
 use serde::Deserialize;
 use slack_morphism::prelude::*;
 
-use super::commands::internal_error;
 use super::verify::VerifiedSlackBody;
 use super::{APPROVE_ACTION, DENY_ACTION, identity, text};
 use crate::access::AccessError;
 use crate::access::decide::{DecisionInput, decide};
 use crate::app::App;
 use crate::domain::{Refusal, Verdict};
-use crate::http::EdgeError;
+use crate::http::{EdgeError, report_internal};
 
 /// Finding out who clicked must leave time to answer within Slack's 3 seconds.
 const IDENTITY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -74,7 +73,7 @@ pub async fn handle(
                         Err(AccessError::Refused(refusal)) => {
                             Some(text::mentionize(&refusal.to_string()))
                         }
-                        Err(AccessError::Internal(error)) => Some(internal_error(error)),
+                        Err(AccessError::Internal(error)) => Some(report_internal(error)),
                     }
                 }
                 Ok(Err(error)) => Some(Refusal::UnknownIdentity(format!("{error:#}")).to_string()),

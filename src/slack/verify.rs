@@ -24,9 +24,7 @@ impl FromRequest<App> for VerifiedSlackBody {
             .secrets
             .slack_signing_secret
             .clone()
-            .ok_or(EdgeError::Unauthorized(
-                "Slack is not configured on this jitbot",
-            ))?;
+            .ok_or_else(|| rejected("Slack is not configured on this jitbot"))?;
         let headers = request.headers();
         let header = |name: &str| {
             headers
@@ -35,8 +33,8 @@ impl FromRequest<App> for VerifiedSlackBody {
                 .map(str::to_owned)
         };
         let (signature, timestamp) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER));
-        let signature = signature.ok_or(EdgeError::Unauthorized("missing Slack signature"))?;
-        let timestamp = timestamp.ok_or(EdgeError::Unauthorized("missing Slack timestamp"))?;
+        let signature = signature.ok_or_else(|| rejected("missing Slack signature"))?;
+        let timestamp = timestamp.ok_or_else(|| rejected("missing Slack timestamp"))?;
         let body = Bytes::from_request(request, app)
             .await
             .map_err(EdgeError::from_body_rejection)?;
@@ -44,6 +42,10 @@ impl FromRequest<App> for VerifiedSlackBody {
         verify(secret.expose(), &timestamp, &body, &signature, now)?;
         Ok(Self(body))
     }
+}
+
+fn rejected(reason: &str) -> EdgeError {
+    EdgeError::Unauthorized(reason.to_string())
 }
 
 /// Checks one request's signature as Slack specifies it.
@@ -56,15 +58,15 @@ pub fn verify(
 ) -> Result<(), EdgeError> {
     let sent_at: i64 = timestamp
         .parse()
-        .map_err(|_| EdgeError::Unauthorized("malformed Slack timestamp"))?;
+        .map_err(|_| rejected("malformed Slack timestamp"))?;
     // abs_diff cannot overflow, whatever timestamp a caller sends.
     if now.abs_diff(sent_at) > MAX_AGE_SECONDS {
-        return Err(EdgeError::Unauthorized("stale Slack timestamp"));
+        return Err(rejected("stale Slack timestamp"));
     }
     let expected = signature
         .strip_prefix("v0=")
         .and_then(|hex_digest| hex::decode(hex_digest).ok())
-        .ok_or(EdgeError::Unauthorized("malformed Slack signature"))?;
+        .ok_or_else(|| rejected("malformed Slack signature"))?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(b"v0:");
     mac.update(timestamp.as_bytes());
@@ -72,7 +74,7 @@ pub fn verify(
     mac.update(body);
     // verify_slice compares in constant time.
     mac.verify_slice(&expected)
-        .map_err(|_| EdgeError::Unauthorized("bad Slack signature"))
+        .map_err(|_| rejected("bad Slack signature"))
 }
 
 /// The signature Slack would send: for tests and tools that play Slack.

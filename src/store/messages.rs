@@ -66,6 +66,23 @@ pub async fn find(
     .await
 }
 
+/// The messages of one platform, with the role given.
+pub async fn find_on(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    role: Role,
+    platform: Platform,
+) -> sqlx::Result<Vec<MessageRef>> {
+    sqlx::query_as(
+        "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id",
+    )
+    .bind(request_id)
+    .bind(role.as_str())
+    .bind(platform.as_str())
+    .fetch_all(db)
+    .await
+}
+
 pub async fn has(
     db: impl SqliteExecutor<'_>,
     request_id: i64,

@@ -91,7 +91,8 @@ impl TestApp {
         let router = jitbot::http::router(app.clone());
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
                 .unwrap()
@@ -293,6 +294,7 @@ pub fn secrets() -> Secrets {
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
         slack_bot_token: Some(Secret::new("xoxb-test-token")),
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        ..Secrets::default()
     }
 }
 

@@ -1,0 +1,115 @@
+//! What jitbot says, once for every platform: status lines, notices, and the replies to
+//! `groups` and `status`. A `Style` supplies each platform's markup.
+
+use chrono::{DateTime, Utc};
+
+use super::duration::describe_remaining;
+use super::{AccessRequest, Notice, Owner, Policy, RequestStatus};
+
+/// How a platform shows people, dates and emphasis.
+pub struct Style<'a> {
+    /// A person key (`slack:U…`, `teams:…`) as this platform shows it.
+    pub mention: &'a dyn Fn(&str) -> String,
+    pub owner: &'a dyn Fn(&Owner) -> String,
+    pub date: &'a dyn Fn(DateTime<Utc>) -> String,
+    pub bold: fn(&str) -> String,
+    /// How people type commands here: `/jit` in Slack, `jit` to the bot in Teams.
+    pub command: &'a str,
+}
+
+/// One line on where a request stands, for cards, thread messages and `status`. It holds no
+/// "time left": messages are re-rendered on transitions only, so that would go stale.
+pub fn status_line(request: &AccessRequest, style: &Style) -> String {
+    match request.status {
+        RequestStatus::Pending => "⏳ pending".to_string(),
+        RequestStatus::Approved => "✅ approved — granting access…".to_string(),
+        RequestStatus::Denied => "⛔ denied".to_string(),
+        RequestStatus::Active => match request.expires_at {
+            Some(expires_at) => format!("🔓 active until {}", (style.date)(expires_at)),
+            None => "🔓 active".to_string(),
+        },
+        RequestStatus::Revoking => "🔒 removing access…".to_string(),
+        RequestStatus::Ended => match request.ended_at {
+            Some(ended_at) => format!("⌛ ended {}", (style.date)(ended_at)),
+            None => "⌛ ended".to_string(),
+        },
+        RequestStatus::Failed => "⚠️ failed: access could not be granted".to_string(),
+        RequestStatus::Cancelled => "🚫 cancelled".to_string(),
+    }
+}
+
+pub fn notice(notice: &Notice, style: &Style) -> String {
+    match notice {
+        Notice::Approved { by } => format!("✅ Approved by {}. Granting access…", (style.mention)(by)),
+        Notice::Denied { by } => format!("⛔ Denied by {}.", (style.mention)(by)),
+        Notice::Granted { expires_at } => {
+            format!("🔓 Access granted. It ends {}.", (style.date)(*expires_at))
+        }
+        Notice::Ended { kept: false } => "🔒 Time is up: the access has been removed.".to_string(),
+        Notice::Ended { kept: true } => "⌛ Time is up. You were a member before this request, so that access was left in place.".to_string(),
+        Notice::GrantFailed { error } => format!(
+            "⚠️ Granting access failed after several attempts, so the request has failed. The owners have been told. ({error})"
+        ),
+        Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {reason}"),
+        Notice::StillFailing { action, attempts, error } => format!(
+            "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. Last error: {error}"
+        ),
+        Notice::Recovered { action } => format!("✅ The {action} went through after all."),
+    }
+}
+
+/// The answer to `groups`.
+pub fn groups(policy: &Policy, style: &Style) -> String {
+    if policy.groups.is_empty() {
+        return "No groups can be requested yet. Ask an administrator to add some to jitbot's config.".to_string();
+    }
+    let mut lines = vec![(style.bold)("Groups you can request:")];
+    for group in &policy.groups {
+        let owners: Vec<String> = group.owners.iter().map(|o| (style.owner)(o)).collect();
+        let description = if group.description.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", group.description)
+        };
+        let quorum = if group.approvals_required > 1 {
+            format!(" ({} approvals needed)", group.approvals_required)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "• `{}`{description}\n   up to {} (default {}), approved by {}{quorum}",
+            group.name,
+            group.max_duration,
+            group.default_duration,
+            owners.join(", "),
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The answer to `status`: the person's open requests, with the time left on active ones.
+pub fn status(requests: &[AccessRequest], now: DateTime<Utc>, style: &Style) -> String {
+    if requests.is_empty() {
+        return format!(
+            "You have no pending or active requests. `{} request <group> [duration] <justification>` asks for one.",
+            style.command
+        );
+    }
+    let mut lines = vec![(style.bold)("Your requests:")];
+    for request in requests {
+        let time_left = match (request.status, request.expires_at) {
+            (RequestStatus::Active, Some(expires_at)) => {
+                format!(" ({} left)", describe_remaining(expires_at - now))
+            }
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "• #{} `{}` for {} — {}{time_left}",
+            request.id,
+            request.group,
+            request.duration,
+            status_line(request, style)
+        ));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,258 @@
+//! The Bot Connector REST API: send, reply, update and start conversations in Teams, with a
+//! client-credentials token cached until shortly before it expires.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::secrets::Secret;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// A token is replaced this long before it expires, so that no call carries a dying one.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
+
+/// The bot's own identity towards the Bot Connector.
+pub struct Credentials {
+    pub app_id: String,
+    pub password: Secret,
+    /// The single-tenant token endpoint of the bot's registration.
+    pub token_url: String,
+}
+
+pub struct Connector {
+    http: reqwest::Client,
+    /// `None` in local trial mode: emulators accept calls without a token.
+    credentials: Option<Credentials>,
+    token: Mutex<Option<(Secret, Instant)>>,
+}
+
+/// A member's profile, as the Bot Connector returns it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub id: String,
+    pub name: Option<String>,
+    pub aad_object_id: Option<String>,
+    pub email: Option<String>,
+    pub user_principal_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+impl Connector {
+    pub fn new(credentials: Option<Credentials>) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+            credentials,
+            token: Mutex::new(None),
+        })
+    }
+
+    pub fn bot_id(&self) -> Option<String> {
+        self.credentials
+            .as_ref()
+            .map(|c| format!("28:{}", c.app_id))
+    }
+
+    async fn bearer(&self) -> anyhow::Result<Option<Secret>> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(None);
+        };
+        let mut cached = self.token.lock().await;
+        if let Some((token, refresh_at)) = cached.as_ref()
+            && Instant::now() < *refresh_at
+        {
+            return Ok(Some(token.clone()));
+        }
+        let response = self
+            .http
+            .post(&credentials.token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", credentials.app_id.as_str()),
+                ("client_secret", credentials.password.expose()),
+                ("scope", CONNECTOR_SCOPE),
+            ])
+            .send()
+            .await
+            .context("requesting a Bot Connector token")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("the token endpoint answered {status}");
+        }
+        let token: TokenResponse = response.json().await.context("reading the token")?;
+        let lifetime = Duration::from_secs(token.expires_in);
+        let refresh_at = Instant::now()
+            + lifetime
+                .saturating_sub(TOKEN_MARGIN)
+                .max(Duration::from_secs(30));
+        let secret = Secret::new(token.access_token);
+        *cached = Some((secret.clone(), refresh_at));
+        Ok(Some(secret))
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(token) = self.bearer().await? {
+            request = request.bearer_auth(token.expose());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let status = response.status();
+        let correlation = response
+            .headers()
+            .get("x-correlating-operationid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let excerpt: String = text.chars().take(300).collect();
+            return Err(anyhow!(
+                "{method} {url} answered {status} (operation {correlation}): {excerpt}"
+            ));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Sends a message to a conversation (a reply in its thread when the id names one);
+    /// returns the new activity's id.
+    pub async fn send(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        activity: &Value,
+    ) -> anyhow::Result<String> {
+        let url = endpoint(
+            service_url,
+            &["v3", "conversations", conversation_id, "activities"],
+        )?;
+        let response = self
+            .call(reqwest::Method::POST, url, Some(activity))
+            .await?;
+        activity_id(&response)
+    }
+
+    /// Replaces a message for everyone in the conversation.
+    pub async fn update(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        activity_id: &str,
+        activity: &Value,
+    ) -> anyhow::Result<()> {
+        let url = endpoint(
+            service_url,
+            &[
+                "v3",
+                "conversations",
+                conversation_id,
+                "activities",
+                activity_id,
+            ],
+        )?;
+        let mut activity = activity.clone();
+        activity["id"] = json!(activity_id);
+        self.call(reqwest::Method::PUT, url, Some(&activity))
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a conversation: a new thread in a channel, or a 1:1 chat with a user. Returns the
+    /// conversation id and, when a first message was sent with it, that message's id.
+    pub async fn create_conversation(
+        &self,
+        service_url: &str,
+        parameters: &Value,
+    ) -> anyhow::Result<(String, Option<String>)> {
+        let url = endpoint(service_url, &["v3", "conversations"])?;
+        let response = self
+            .call(reqwest::Method::POST, url, Some(parameters))
+            .await?;
+        let id = response["id"]
+            .as_str()
+            .context("the Bot Connector returned no conversation id")?
+            .to_string();
+        Ok((id, response["activityId"].as_str().map(str::to_owned)))
+    }
+
+    /// A member's profile (email, UPN) as seen from a conversation they are in.
+    pub async fn member(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        member_id: &str,
+    ) -> anyhow::Result<Member> {
+        let url = endpoint(
+            service_url,
+            &["v3", "conversations", conversation_id, "members", member_id],
+        )?;
+        let response = self.call(reqwest::Method::GET, url, None).await?;
+        serde_json::from_value(response).context("reading a member's profile")
+    }
+}
+
+fn activity_id(response: &Value) -> anyhow::Result<String> {
+    response["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the Bot Connector returned no activity id")
+}
+
+/// `{service_url}` + path segments, each percent-encoded (conversation ids hold `:`, `@`, `;`).
+fn endpoint(service_url: &str, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
+    let mut url =
+        reqwest::Url::parse(service_url).with_context(|| format!("service URL `{service_url}`"))?;
+    url.path_segments_mut()
+        .map_err(|_| anyhow!("service URL `{service_url}` cannot have a path"))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_connector_urls_with_encoded_ids() {
+        let url = endpoint(
+            "https://smba.trafficmanager.net/emea/",
+            &[
+                "v3",
+                "conversations",
+                "19:abc@thread.tacv2;messageid=1",
+                "activities",
+            ],
+        )
+        .unwrap();
+        assert!(url.as_str().starts_with(
+            "https://smba.trafficmanager.net/emea/v3/conversations/19:abc@thread.tacv2"
+        ));
+        assert!(url.as_str().ends_with("/activities"));
+        let url = endpoint(
+            "http://127.0.0.1:9/",
+            &["v3", "conversations", "a/b?c", "activities"],
+        )
+        .unwrap();
+        assert_eq!(url.path(), "/v3/conversations/a%2Fb%3Fc/activities");
+    }
+}

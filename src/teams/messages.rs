@@ -1,0 +1,255 @@
+//! `POST /api/messages`: Teams activities — text commands, card buttons and card refreshes.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::activity::{Activity, CardAction};
+use super::auth::VerifiedActivity;
+use super::cards::{self, Viewer};
+use super::identity;
+use super::text::Names;
+use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
+use crate::access::AccessError;
+use crate::access::decide::{DecisionInput, decide};
+use crate::access::submit::{Submission, submit};
+use crate::app::App;
+use crate::domain::{Command, Person, Refusal, Verdict, wording};
+use crate::http::{EdgeError, report_internal};
+use crate::store::requests;
+
+/// Teams gives an invoke about five seconds; finding out who clicked must leave room to answer.
+const IDENTITY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn handle(
+    State(app): State<App>,
+    VerifiedActivity(activity): VerifiedActivity,
+) -> Result<Response, EdgeError> {
+    let now = Utc::now();
+    identity::remember_sender(&app, &activity, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    match activity.kind.as_str() {
+        "invoke" if activity.name.as_deref() == Some("adaptiveCard/action") => {
+            Ok(Json(on_card_action(&app, &activity, now).await).into_response())
+        }
+        "message" => {
+            if let Some(reply) = on_message(&app, &activity, now).await {
+                reply_later(&app, &activity, reply);
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        _ => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+/// A typed command, or an `Action.Submit` click (the fallback of the card buttons).
+async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Option<Value> {
+    if let Some(action) = activity.card_action() {
+        return match click(app, activity, &action, now).await {
+            Click::Decided(_) => None,
+            Click::Refused(text) => Some(cards::text_message(&text)),
+        };
+    }
+    let Some(user_id) = identity::user_id(activity) else {
+        return None;
+    };
+    let reply = match Command::parse(&activity.command_text()) {
+        Err(refusal) => refusal.to_string(),
+        Ok(Command::Help) => return Some(cards::message(cards::help(), "jitbot help")),
+        Ok(Command::Groups) => {
+            Names::default().with_style(|style| wording::groups(app.policy(), style))
+        }
+        Ok(Command::Status) => match open_requests(app, &user_id, now).await {
+            Ok(open) => Names::default().with_style(|style| wording::status(&open, now, style)),
+            Err(error) => report_internal(error),
+        },
+        Ok(Command::Request(command)) => {
+            // Only the cache: the answer must not wait on the Bot Connector.
+            let requester = match identity::cached(app, &user_id, now).await {
+                Ok(person) => person,
+                Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
+            };
+            let submission = Submission {
+                requester,
+                origin_channel: activity.conversation.id.clone(),
+                command,
+            };
+            match submit(app, submission, now).await {
+                // The status card posted into this conversation is the answer.
+                Ok(_) => return None,
+                Err(AccessError::Refused(refusal)) => refusal.to_string(),
+                Err(AccessError::Internal(error)) => report_internal(error),
+            }
+        }
+    };
+    Some(cards::text_message(&reply))
+}
+
+async fn open_requests(
+    app: &App,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<crate::domain::AccessRequest>> {
+    let person = identity::cached(app, user_id, now).await?;
+    Ok(requests::open_of(&app.db, &person).await?)
+}
+
+/// An `Action.Execute` invoke: answered in the HTTP response with the clicker's view of the card.
+async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> Value {
+    let Some(action) = activity.card_action() else {
+        return invoke_error(400, "the invoke carries no card action");
+    };
+    let Some(request_id) = action.request_id else {
+        return invoke_error(400, "the card action names no request");
+    };
+    let viewer = match action.verb.as_str() {
+        REFRESH_VERB => match who_clicked(app, activity, now).await {
+            Ok(person) => person,
+            Err(refusal) => return invoke_message(&refusal.to_string()),
+        },
+        APPROVE_VERB | DENY_VERB => match click(app, activity, &action, now).await {
+            Click::Decided(person) => person,
+            Click::Refused(text) => return invoke_message(&text),
+        },
+        other => return invoke_error(400, &format!("unknown verb `{other}`")),
+    };
+    let card = match requests::get(&app.db, request_id).await {
+        Ok(Some(request)) => cards::approval(app, &request, Viewer::Person(&viewer)).await,
+        Ok(None) => return invoke_message(&Refusal::NoSuchRequest(request_id).to_string()),
+        Err(error) => Err(error.into()),
+    };
+    match card {
+        Ok(card) => json!({ "statusCode": 200, "type": cards::CONTENT_TYPE, "value": card }),
+        Err(error) => invoke_error(500, &report_internal(error)),
+    }
+}
+
+enum Click {
+    Decided(Person),
+    Refused(String),
+}
+
+/// Approve or Deny, from either kind of button.
+async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTime<Utc>) -> Click {
+    let verdict = match action.verb.as_str() {
+        APPROVE_VERB => Verdict::Approve,
+        DENY_VERB => Verdict::Deny,
+        other => return Click::Refused(format!("I don't know the card action `{other}`.")),
+    };
+    let Some(request_id) = action.request_id else {
+        return Click::Refused("That button names no request.".into());
+    };
+    let decider = match who_clicked(app, activity, now).await {
+        Ok(person) => person,
+        Err(refusal) => return Click::Refused(refusal.to_string()),
+    };
+    let input = DecisionInput {
+        request_id,
+        decider: decider.clone(),
+        verdict,
+        channel: Some(activity.conversation.id.clone()),
+    };
+    match decide(app, input, now).await {
+        Ok(_) => Click::Decided(decider),
+        Err(AccessError::Refused(refusal)) => Click::Refused(refused_text(app, &refusal).await),
+        Err(AccessError::Internal(error)) => Click::Refused(report_internal(error)),
+    }
+}
+
+/// The clicker with their email: from the cache, else read from Teams through this conversation.
+async fn who_clicked(
+    app: &App,
+    activity: &Activity,
+    now: DateTime<Utc>,
+) -> Result<Person, Refusal> {
+    let (Some(from), Some(user_id)) = (&activity.from, identity::user_id(activity)) else {
+        return Err(Refusal::UnknownIdentity(
+            "the activity names no sender".into(),
+        ));
+    };
+    let cached = identity::cached(app, &user_id, now)
+        .await
+        .map_err(|e| Refusal::UnknownIdentity(e.to_string()))?;
+    if cached.email.is_some() {
+        return Ok(cached);
+    }
+    let lookup =
+        app.teams
+            .connector
+            .member(&activity.service_url, &activity.conversation.id, &from.id);
+    match tokio::time::timeout(IDENTITY_TIMEOUT, lookup).await {
+        Ok(Ok(member)) => {
+            let email = member.email.or(member.user_principal_name);
+            if let Err(error) = crate::store::identities::remember(
+                &app.db,
+                crate::domain::Platform::Teams,
+                &user_id,
+                email.as_deref(),
+                now,
+            )
+            .await
+            {
+                tracing::warn!(%error, "could not cache a Teams email");
+            }
+            Ok(cached.with_email(email))
+        }
+        Ok(Err(error)) => Err(Refusal::UnknownIdentity(format!("{error:#}"))),
+        Err(_) => Err(Refusal::UnknownIdentity(
+            "Teams did not answer in time".into(),
+        )),
+    }
+}
+
+/// Refusals name deciders by key; in Teams they are shown by name.
+async fn refused_text(app: &App, refusal: &Refusal) -> String {
+    let text = refusal.to_string();
+    let Refusal::AlreadyDecided { by: Some(by), .. } = refusal else {
+        return text;
+    };
+    let keys: Vec<String> = by.split(", ").map(str::to_owned).collect();
+    match Names::load(app, keys.clone()).await {
+        Ok(names) => keys
+            .iter()
+            .fold(text, |text, key| text.replace(key, &names.show(key))),
+        Err(_) => text,
+    }
+}
+
+fn invoke_message(text: &str) -> Value {
+    json!({ "statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text })
+}
+
+fn invoke_error(status: u16, message: &str) -> Value {
+    json!({
+        "statusCode": status,
+        "type": "application/vnd.microsoft.error",
+        "value": { "code": if status >= 500 { "InternalError" } else { "BadRequest" }, "message": message },
+    })
+}
+
+/// Replies in the activity's conversation, after the HTTP answer: best effort, like Slack's
+/// private replies — a lost reply to a command is not worth a durable job.
+fn reply_later(app: &App, activity: &Activity, mut reply: Value) {
+    reply["replyToId"] = json!(activity.id);
+    let (app, service_url, conversation) = (
+        app.clone(),
+        activity.service_url.clone(),
+        activity.conversation.id.clone(),
+    );
+    tokio::spawn(async move {
+        if let Err(error) = app
+            .teams
+            .connector
+            .send(&service_url, &conversation, &reply)
+            .await
+        {
+            tracing::warn!(error = format!("{error:#}"), "could not reply in Teams");
+        }
+    });
+}

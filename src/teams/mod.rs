@@ -1,0 +1,62 @@
+//! The Microsoft Teams adapter: verifies Bot Framework activities, turns them into domain
+//! commands, and renders requests as Adaptive Cards sent through the Bot Connector.
+
+pub mod activity;
+pub mod auth;
+pub mod cards;
+pub mod connector;
+pub mod delivery;
+pub mod identity;
+pub mod messages;
+pub mod package;
+pub mod template;
+pub mod text;
+
+/// `Action.Execute` verbs on jitbot's cards.
+pub const APPROVE_VERB: &str = "jit.approve";
+pub const DENY_VERB: &str = "jit.deny";
+pub const REFRESH_VERB: &str = "jit.refresh";
+
+use anyhow::bail;
+
+use crate::config::TeamsConfig;
+use crate::secrets::Secrets;
+
+/// Everything jitbot needs to talk with Teams.
+pub struct Teams {
+    pub auth: auth::BotAuthenticator,
+    pub connector: connector::Connector,
+    /// The bot registration's tenant, for conversations jitbot starts.
+    pub tenant_id: Option<String>,
+}
+
+impl Teams {
+    pub fn new(config: &TeamsConfig, secrets: &Secrets) -> anyhow::Result<Teams> {
+        let credentials = match &secrets.microsoft_app_id {
+            None => None,
+            Some(app_id) => {
+                let Some(password) = secrets.microsoft_app_password.clone() else {
+                    bail!("MICROSOFT_APP_ID is set, so MICROSOFT_APP_PASSWORD must be too");
+                };
+                let Some(tenant) = &secrets.microsoft_app_tenant_id else {
+                    bail!(
+                        "MICROSOFT_APP_ID is set, so MICROSOFT_APP_TENANT_ID must be too (new bots are single-tenant)"
+                    );
+                };
+                Some(connector::Credentials {
+                    app_id: app_id.clone(),
+                    password,
+                    token_url: config.token_url_for(tenant),
+                })
+            }
+        };
+        Ok(Teams {
+            auth: auth::BotAuthenticator::new(
+                secrets.microsoft_app_id.clone(),
+                &config.openid_metadata_url,
+            )?,
+            connector: connector::Connector::new(credentials)?,
+            tenant_id: secrets.microsoft_app_tenant_id.clone(),
+        })
+    }
+}
