@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod names;
 pub mod providers;
 pub mod secrets;
 pub mod slack;

@@ -2,10 +2,11 @@
 
 use slack_morphism::prelude::*;
 
-use super::text::{STYLE, date, mention};
+use super::text::{STYLE, date, person};
 use super::{APPROVE_ACTION, DENY_ACTION};
 use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, RequestStatus, Verdict};
+use crate::names::Names;
 use crate::store::decisions::Decision;
 
 /// Everything a message about one request shows.
@@ -16,12 +17,14 @@ pub struct RequestView<'a> {
     pub approvals_required: u32,
     /// Owners as Slack shows them: `<@U…>`, or an email when they are not in the workspace.
     pub owners: &'a [String],
+    /// How people from other platforms are shown.
+    pub names: &'a Names,
 }
 
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
 pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
     let request = view.request;
-    let requester = mention(&request.requester.key());
+    let requester = person(view.names, &request.requester.key());
     let fallback = format!(
         "Access request #{}: {requester} asks for {} for {} — {}",
         request.id, request.group, request.duration, request.status
@@ -76,7 +79,7 @@ pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
             SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
                 SlackBlockMarkDownText::new(format!(
                     "{verb} by {} {}",
-                    mention(&decision.decider_key),
+                    person(view.names, &decision.decider_key),
                     date(decision.decided_at)
                 )),
             )])
@@ -110,7 +113,7 @@ pub fn thread_root(view: &RequestView) -> (String, Vec<SlackBlock>) {
     let text = format!(
         "request #{}: {} asks for *{}* for {} — {}",
         request.id,
-        mention(&request.requester.key()),
+        person(view.names, &request.requester.key()),
         request.group,
         request.duration,
         status_line(request, &STYLE)
@@ -171,6 +174,7 @@ mod tests {
             decisions,
             approvals_required,
             owners: &owners,
+            names: &Names::default(),
         };
         let (card_text, card_blocks) = card(&view);
         let (root_text, root_blocks) = thread_root(&view);

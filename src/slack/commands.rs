@@ -15,6 +15,7 @@ use crate::access::submit::{Submission, submit};
 use crate::app::App;
 use crate::domain::{Command, wording};
 use crate::http::{EdgeError, report_internal};
+use crate::names::Names;
 use crate::store::requests;
 
 /// The fields of Slack's form that jitbot uses; the rest are ignored.
@@ -70,7 +71,10 @@ pub async fn handle(
                     "Request #{} for `{}` ({}) is pending. The owners have been asked; I'll post every update in the request's thread.",
                     submitted.id, submitted.group, submitted.duration
                 ),
-                Err(AccessError::Refused(refusal)) => text::mentionize(&refusal.to_string()),
+                Err(AccessError::Refused(refusal)) => {
+                    let names = Names::for_refusal(&app, &refusal).await.unwrap_or_default();
+                    text::refusal(&names, &refusal)
+                }
                 Err(AccessError::Internal(error)) => report_internal(error),
             }
         }

@@ -10,6 +10,7 @@ use crate::access;
 use crate::app::App;
 use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
+use crate::names::Names;
 use crate::store::decisions::{self, Decision};
 use crate::store::messages::{self, Role};
 use crate::store::requests;
@@ -167,15 +168,25 @@ pub async fn notify_requester(
         .into_iter()
         .next()
         .context("the request's thread has not been posted yet")?;
+    let names = Names::load(app, notice_people(notice)).await?;
+    let message = text::with_names(&names, |style| wording::notice(notice, style));
     app.slack
         .post_message(
             &thread.conversation,
             Some(&thread.message_id),
-            wording::notice(notice, &text::STYLE),
+            message,
             None,
         )
         .await?;
     Ok(())
+}
+
+/// The people a notice speaks of.
+fn notice_people(notice: &Notice) -> Vec<String> {
+    match notice {
+        Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// Replies under every Slack approval card, mentioning the owners so that they are notified.
@@ -189,11 +200,9 @@ pub async fn notify_owners(
         return Ok(());
     }
     let context = MessageContext::load(app, request, Utc::now()).await?;
-    let message = format!(
-        "{} {}",
-        context.owners.join(" "),
-        wording::notice(notice, &text::STYLE)
-    );
+    let names = Names::load(app, notice_people(notice)).await?;
+    let notice = text::with_names(&names, |style| wording::notice(notice, style));
+    let message = format!("{} {notice}", context.owners.join(" "));
     for card in cards {
         app.slack
             .post_message(
@@ -213,6 +222,8 @@ struct MessageContext {
     approvals_required: u32,
     decisions: Vec<Decision>,
     owners: Vec<String>,
+    /// People from other platforms (a Teams approver, say), by name.
+    names: Names,
 }
 
 impl MessageContext {
@@ -231,10 +242,14 @@ impl MessageContext {
             };
             owners.push(shown);
         }
+        let decisions = decisions::of_request(&app.db, request.id).await?;
+        let mut people = vec![request.requester.key()];
+        people.extend(decisions.iter().map(|d| d.decider_key.clone()));
         Ok(MessageContext {
             description: group.map(|g| g.description.clone()).unwrap_or_default(),
             approvals_required: group.map(|g| g.approvals_required).unwrap_or(1),
-            decisions: decisions::of_request(&app.db, request.id).await?,
+            names: Names::load(app, people).await?,
+            decisions,
             owners,
         })
     }
@@ -246,6 +261,7 @@ impl MessageContext {
             decisions: &self.decisions,
             approvals_required: self.approvals_required,
             owners: &self.owners,
+            names: &self.names,
         }
     }
 }

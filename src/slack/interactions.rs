@@ -15,6 +15,7 @@ use crate::access::decide::{DecisionInput, decide};
 use crate::app::App;
 use crate::domain::{Refusal, Verdict};
 use crate::http::{EdgeError, report_internal};
+use crate::names::Names;
 
 /// Finding out who clicked must leave time to answer within Slack's 3 seconds.
 const IDENTITY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -71,7 +72,9 @@ pub async fn handle(
                     match decide(&app, input, now).await {
                         Ok(_) => None,
                         Err(AccessError::Refused(refusal)) => {
-                            Some(text::mentionize(&refusal.to_string()))
+                            let names =
+                                Names::for_refusal(&app, &refusal).await.unwrap_or_default();
+                            Some(text::refusal(&names, &refusal))
                         }
                         Err(AccessError::Internal(error)) => Some(report_internal(error)),
                     }

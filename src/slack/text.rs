@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Owner;
 use crate::domain::wording::Style;
+use crate::names::Names;
 
 /// `slack:U024BE7LH` → `<@U024BE7LH>`; other identities are shown as they are.
 pub fn mention(key: &str) -> String {
@@ -11,29 +12,6 @@ pub fn mention(key: &str) -> String {
         Some(id) => format!("<@{id}>"),
         None => key.to_string(),
     }
-}
-
-/// Turns every `slack:U…` in a sentence into a mention.
-pub fn mentionize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("slack:") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + "slack:".len()..];
-        let id_len = after
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(after.len());
-        let id = &after[..id_len];
-        if id.starts_with('U') || id.starts_with('W') {
-            out.push_str(&format!("<@{id}>"));
-        } else {
-            out.push_str("slack:");
-            out.push_str(id);
-        }
-        rest = &after[id_len..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A date that Slack shows in each reader's own time zone, with a UTC fallback.
@@ -51,6 +29,29 @@ pub fn owner(owner: &Owner) -> String {
         Owner::Email(email) => email.clone(),
         Owner::TeamsUser(id) => format!("teams:{id}"),
     }
+}
+
+/// A person as Slack shows them: a mention for Slack users, a name or email for anyone else.
+pub fn person(names: &Names, key: &str) -> String {
+    match key.strip_prefix("slack:") {
+        Some(id) => format!("<@{id}>"),
+        None => names.show(key),
+    }
+}
+
+/// Runs `f` with Slack's style, showing people from other platforms by these names.
+pub fn with_names<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    let mention = |key: &str| person(names, key);
+    let style = Style {
+        mention: &mention,
+        ..STYLE
+    };
+    f(&style)
+}
+
+/// A refusal, with the people it speaks of as Slack shows them.
+pub fn refusal(names: &Names, refusal: &crate::domain::Refusal) -> String {
+    names.replace_in(&refusal.to_string(), |key| person(names, key))
 }
 
 /// Slack's markup for the shared wording in `domain::wording`.
@@ -82,12 +83,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mentions_slack_users_in_sentences() {
-        assert_eq!(
-            mentionize("already approved by slack:U0BOB, slack:U0CAROL."),
-            "already approved by <@U0BOB>, <@U0CAROL>."
-        );
-        assert_eq!(mentionize("slack:#general stays"), "slack:#general stays");
+    fn shows_slack_users_as_mentions_and_others_by_name() {
+        let names = Names::default();
+        assert_eq!(person(&names, "slack:U0BOB"), "<@U0BOB>");
+        assert_eq!(person(&names, "teams:abc"), "teams:abc");
         assert_eq!(mention("bob@example.com"), "bob@example.com");
     }
 }

@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 
 use super::identity;
 use super::template::expand;
-use super::text::{self, Names};
+use super::text;
 use crate::app::App;
 use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, Person, RequestStatus, Verdict};
+use crate::names::Names;
 use crate::store::decisions;
 
 pub const CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
@@ -86,7 +87,7 @@ pub async fn request_data(
         .filter(|d| d.verdict == Verdict::Approve)
         .count();
     let required = group.map(|g| g.approvals_required).unwrap_or(1);
-    let (status_text, decision_lines) = names.with_style(|style| {
+    let (status_text, decision_lines) = text::with_style(&names, |style| {
         let lines: Vec<Value> = decisions
             .iter()
             .map(|d| {

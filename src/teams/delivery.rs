@@ -7,11 +7,12 @@ use serde_json::json;
 
 use super::cards::{self, Viewer};
 use super::identity;
-use super::text::Names;
+use super::text;
 use crate::access;
 use crate::app::App;
 use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
+use crate::names::Names;
 use crate::store::messages::{self, Role};
 use crate::store::{requests, teams};
 
@@ -242,7 +243,9 @@ async fn notice_text(app: &App, notice: &Notice) -> anyhow::Result<String> {
         _ => Vec::new(),
     };
     let names = Names::load(app, by).await?;
-    Ok(names.with_style(|style| wording::notice(notice, style)))
+    Ok(text::with_style(&names, |style| {
+        wording::notice(notice, style)
+    }))
 }
 
 async fn service_url_of(app: &App, conversation: &str) -> anyhow::Result<String> {

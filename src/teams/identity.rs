@@ -53,6 +53,49 @@ pub async fn remember_sender(
     Ok(())
 }
 
+/// Reads the sender's profile (email, UPN) in the background when jitbot does not know it yet,
+/// so that owners listed by email can be found in Teams later. Best effort: the next activity
+/// tries again.
+pub async fn learn_email(app: &App, activity: &Activity, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
+        return Ok(());
+    };
+    if identities::email_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let (app, from_id) = (app.clone(), from.id.clone());
+    let (service_url, conversation) = (
+        activity.service_url.clone(),
+        activity.conversation.id.clone(),
+    );
+    tokio::spawn(async move {
+        match app
+            .teams
+            .connector
+            .member(&service_url, &conversation, &from_id)
+            .await
+        {
+            Ok(member) => {
+                let email = member.email.or(member.user_principal_name);
+                if let Err(error) =
+                    identities::remember(&app.db, Platform::Teams, &user_id, email.as_deref(), now)
+                        .await
+                {
+                    tracing::warn!(%error, "could not cache a Teams profile");
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "could not read a Teams profile"
+            ),
+        }
+    });
+    Ok(())
+}
+
 /// The person with whatever email the cache knows: for paths that must answer at once.
 pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Person> {
     let email = identities::email_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?;

@@ -13,7 +13,7 @@ use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
 use super::identity;
-use super::text::Names;
+use super::text;
 use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
 use crate::access::AccessError;
 use crate::access::decide::{DecisionInput, decide};
@@ -21,6 +21,7 @@ use crate::access::submit::{Submission, submit};
 use crate::app::App;
 use crate::domain::{Command, Person, Refusal, Verdict, wording};
 use crate::http::{EdgeError, report_internal};
+use crate::names::Names;
 use crate::store::requests;
 
 /// Teams gives an invoke about five seconds; finding out who clicked must leave room to answer.
@@ -32,6 +33,9 @@ pub async fn handle(
 ) -> Result<Response, EdgeError> {
     let now = Utc::now();
     identity::remember_sender(&app, &activity, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    identity::learn_email(&app, &activity, now)
         .await
         .map_err(anyhow::Error::from)?;
     match activity.kind.as_str() {
@@ -62,11 +66,13 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
     let reply = match Command::parse(&activity.command_text()) {
         Err(refusal) => refusal.to_string(),
         Ok(Command::Help) => return Some(cards::message(cards::help(), "jitbot help")),
-        Ok(Command::Groups) => {
-            Names::default().with_style(|style| wording::groups(app.policy(), style))
-        }
+        Ok(Command::Groups) => text::with_style(&Names::default(), |style| {
+            wording::groups(app.policy(), style)
+        }),
         Ok(Command::Status) => match open_requests(app, &user_id, now).await {
-            Ok(open) => Names::default().with_style(|style| wording::status(&open, now, style)),
+            Ok(open) => text::with_style(&Names::default(), |style| {
+                wording::status(&open, now, style)
+            }),
             Err(error) => report_internal(error),
         },
         Ok(Command::Request(command)) => {
@@ -208,17 +214,8 @@ async fn who_clicked(
 
 /// Refusals name deciders by key; in Teams they are shown by name.
 async fn refused_text(app: &App, refusal: &Refusal) -> String {
-    let text = refusal.to_string();
-    let Refusal::AlreadyDecided { by: Some(by), .. } = refusal else {
-        return text;
-    };
-    let keys: Vec<String> = by.split(", ").map(str::to_owned).collect();
-    match Names::load(app, keys.clone()).await {
-        Ok(names) => keys
-            .iter()
-            .fold(text, |text, key| text.replace(key, &names.show(key))),
-        Err(_) => text,
-    }
+    let names = Names::for_refusal(app, refusal).await.unwrap_or_default();
+    names.replace_in(&refusal.to_string(), |key| names.show(key))
 }
 
 fn invoke_message(text: &str) -> Value {

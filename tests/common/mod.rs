@@ -1,8 +1,10 @@
 //! The test harness: jitbot on 127.0.0.1 with a real SQLite file, driven through signed HTTP
-//! requests, talking to fakes of Slack and of a webhook receiver that record what they receive.
+//! requests, talking to fakes of Slack, of the Bot Framework and of a webhook receiver that
+//! record what they receive.
 #![allow(dead_code)]
 
 pub mod fake_slack;
+pub mod fake_teams;
 pub mod fake_webhook;
 
 use std::sync::Arc;
@@ -15,14 +17,24 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use fake_slack::FakeSlack;
+pub use fake_teams::{FakeBotFramework, TEAMS_USERS};
 pub use fake_webhook::FakeWebhook;
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-8f742231b10e";
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-3c5e7a91";
 pub const REQUEST_CHANNEL: &str = "C0REQUESTS";
 pub const APPROVAL_CHANNEL: &str = "C0APPROVALS";
+/// The Teams channel where approval cards for prod-db start their threads.
+pub const TEAMS_APPROVALS: &str = "19:approvals00000000000000000000000@thread.tacv2";
+/// A Teams channel where people ask, and the thread of one message in it.
+pub const TEAMS_CHANNEL: &str = "19:3f2e1d0c9b8a4f7e6d5c4b3a29180716@thread.tacv2";
+pub const TEAMS_THREAD: &str =
+    "19:3f2e1d0c9b8a4f7e6d5c4b3a29180716@thread.tacv2;messageid=1732312800123";
+/// The bot as Teams addresses it.
+pub const BOT_MRI: &str = "28:11111111-2222-3333-4444-555555555555";
 
-/// prod-db: cards in a channel, one approval. payroll: DMs, two approvals. billing: webhook.
+/// prod-db: cards in a Slack and a Teams channel, one approval. payroll: DMs, two approvals.
+/// billing: webhook.
 pub const DEFAULT_GROUPS: &str = r#"
 [[group]]
 name = "prod-db"
@@ -31,6 +43,7 @@ target = "prod-db-writers"
 owners = ["bob@example.com", "slack:U0CAROL"]
 max_duration = "8h"
 approval_channel = "C0APPROVALS"
+teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
 
 [[group]]
 name = "payroll"
@@ -46,12 +59,32 @@ owners = ["bob@example.com"]
 approval_channel = "C0APPROVALS"
 "#;
 
+/// How a test app is set up beyond its groups.
+#[derive(Clone, Copy)]
+pub struct Options {
+    /// Run the scheduler in the background, as `jitbot serve` does.
+    pub scheduler: bool,
+    /// Configure a Teams bot registration (`MICROSOFT_APP_ID` …); without it, local trial mode.
+    pub teams_app: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scheduler: false,
+            teams_app: true,
+        }
+    }
+}
+
 pub struct TestApp {
     pub app: App,
     pub url: String,
     pub slack: FakeSlack,
+    pub teams: FakeBotFramework,
     pub webhook: FakeWebhook,
     pub dir: Arc<tempfile::TempDir>,
+    options: Options,
     config_text: String,
     shutdown: CancellationToken,
     http: reqwest::Client,
@@ -64,27 +97,43 @@ impl TestApp {
     }
 
     pub async fn spawn_with(groups: &str, scheduler: bool) -> Self {
+        let options = Options {
+            scheduler,
+            ..Options::default()
+        };
+        Self::spawn_with_options(groups, options).await
+    }
+
+    pub async fn spawn_with_options(groups: &str, options: Options) -> Self {
         let slack = FakeSlack::start().await;
+        let teams = FakeBotFramework::start().await;
         let webhook = FakeWebhook::start().await;
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let config_text = format!(
-            "database_url = \"sqlite://jitbot.db\"\n[slack]\napi_url = \"{}\"\n{}",
-            slack.api_url(),
-            groups.replace("{webhook}", &webhook.url)
+            "database_url = \"sqlite://jitbot.db\"\n\
+             [slack]\napi_url = \"{slack}\"\n\
+             [teams]\nopenid_metadata_url = \"{bf}/openid\"\ntoken_url = \"{bf}/token\"\nservice_url = \"{bf}/\"\n\
+             {groups}",
+            slack = slack.api_url(),
+            bf = teams.url,
+            groups = groups.replace("{webhook}", &webhook.url),
         );
-        Self::start(config_text, slack, webhook, dir, scheduler).await
+        Self::start(config_text, slack, teams, webhook, dir, options).await
     }
 
     async fn start(
         config_text: String,
         slack: FakeSlack,
+        teams: FakeBotFramework,
         webhook: FakeWebhook,
         dir: Arc<tempfile::TempDir>,
-        scheduler: bool,
+        options: Options,
     ) -> Self {
         std::fs::write(dir.path().join("jitbot.toml"), &config_text).unwrap();
         let config = Config::parse(&config_text, dir.path()).expect("test config is valid");
-        let app = App::build(config, secrets()).await.expect("app builds");
+        let app = App::build(config, secrets(options.teams_app))
+            .await
+            .expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -97,15 +146,17 @@ impl TestApp {
                 .await
                 .unwrap()
         });
-        if scheduler {
+        if options.scheduler {
             tokio::spawn(jobs::run(app.clone(), shutdown.clone()));
         }
         Self {
             app,
             url,
             slack,
+            teams,
             webhook,
             dir,
+            options,
             config_text,
             shutdown,
             http: reqwest::Client::new(),
@@ -118,13 +169,19 @@ impl TestApp {
         let Self {
             config_text,
             slack,
+            teams,
             webhook,
             dir,
             app,
+            options,
             ..
         } = self;
         app.db.close().await;
-        Self::start(config_text, slack, webhook, dir, scheduler).await
+        let options = Options {
+            scheduler,
+            ..options
+        };
+        Self::start(config_text, slack, teams, webhook, dir, options).await
     }
 
     /// The config file this instance runs with, for the `jitbot` command line.
@@ -289,12 +346,14 @@ impl TestApp {
     }
 }
 
-pub fn secrets() -> Secrets {
+pub fn secrets(teams_app: bool) -> Secrets {
     Secrets {
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
         slack_bot_token: Some(Secret::new("xoxb-test-token")),
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
-        ..Secrets::default()
+        microsoft_app_id: teams_app.then(|| fake_teams::APP_ID.to_string()),
+        microsoft_app_password: teams_app.then(|| Secret::new("test-app-password")),
+        microsoft_app_tenant_id: teams_app.then(|| fake_teams::TENANT_ID.to_string()),
     }
 }
 
@@ -340,4 +399,124 @@ pub fn click_body(user: &str, value: &str, action: &str, response_url: &str) -> 
         }]
     });
     serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
+
+/// A Teams user of the fake directory by first name: (Entra id, `29:` id, name, email).
+pub fn teams_user(first_name: &str) -> (&'static str, &'static str, &'static str, &'static str) {
+    *TEAMS_USERS
+        .iter()
+        .find(|u| u.2.to_ascii_lowercase().starts_with(first_name))
+        .unwrap_or_else(|| panic!("no Teams user {first_name}"))
+}
+
+impl TestApp {
+    /// An activity from `user` in `conversation` (`personal` when it starts with `a:`).
+    pub fn activity(&self, kind: &str, user: &str, conversation: &str) -> Value {
+        let (aad, mri, name, _) = teams_user(user);
+        let conversation_type = if conversation.starts_with("a:") {
+            "personal"
+        } else {
+            "channel"
+        };
+        json!({
+            "type": kind,
+            "id": format!("activity-{}", rand_id()),
+            "timestamp": Utc::now().to_rfc3339(),
+            "serviceUrl": self.teams.service_url(),
+            "channelId": "msteams",
+            "from": { "id": mri, "name": name, "aadObjectId": aad },
+            "conversation": { "id": conversation, "conversationType": conversation_type, "tenantId": fake_teams::TENANT_ID },
+            "recipient": { "id": BOT_MRI, "name": "JIT Bot" },
+            "channelData": { "tenant": { "id": fake_teams::TENANT_ID } },
+        })
+    }
+
+    /// Posts an activity to `/api/messages` with a valid token unless one is given.
+    pub async fn post_activity(&self, activity: &Value, token: Option<&str>) -> reqwest::Response {
+        let token = token
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.teams.token(&self.teams.service_url(), json!({})));
+        self.http
+            .post(format!("{}/api/messages", self.url))
+            .bearer_auth(token)
+            .json(activity)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `user` writes `text` to the bot in `conversation`, mentioning it in channels.
+    pub async fn teams_say(
+        &self,
+        user: &str,
+        conversation: &str,
+        text: &str,
+    ) -> reqwest::StatusCode {
+        let mut activity = self.activity("message", user, conversation);
+        if conversation.starts_with("a:") {
+            activity["text"] = json!(text);
+        } else {
+            activity["text"] = json!(format!("<at>JIT Bot</at> {text}"));
+            activity["entities"] = json!([{ "type": "mention", "mentioned": { "id": BOT_MRI, "name": "JIT Bot" }, "text": "<at>JIT Bot</at>" }]);
+        }
+        self.post_activity(&activity, None).await.status()
+    }
+
+    /// `user` clicks an `Action.Execute` button (`jit.approve`, `jit.deny`, `jit.refresh`) on
+    /// request `id`'s card; returns the invoke response body.
+    pub async fn teams_click(&self, user: &str, id: i64, verb: &str) -> Value {
+        let mut activity = self.activity("invoke", user, TEAMS_APPROVALS);
+        activity["name"] = json!("adaptiveCard/action");
+        activity["value"] = json!({
+            "action": { "type": "Action.Execute", "id": "button", "verb": verb, "data": { "requestId": id } },
+            "trigger": "manual",
+        });
+        let response = self.post_activity(&activity, None).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `user` clicks the `Action.Submit` fallback of a button.
+    pub async fn teams_submit(
+        &self,
+        user: &str,
+        conversation: &str,
+        id: i64,
+        verb: &str,
+    ) -> reqwest::StatusCode {
+        let mut activity = self.activity("message", user, conversation);
+        activity["value"] = json!({ "jitVerb": verb, "requestId": id });
+        self.post_activity(&activity, None).await.status()
+    }
+
+    /// Waits until jitbot has read a Teams user's email from their profile.
+    pub async fn wait_until_teams_email_known(&self, user: &str) {
+        let (aad, ..) = teams_user(user);
+        for _ in 0..500 {
+            let known = store::identities::email_of(
+                &self.app.db,
+                jitbot::domain::Platform::Teams,
+                aad,
+                DateTime::<Utc>::MIN_UTC,
+            )
+            .await
+            .unwrap();
+            if known.is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("jitbot never learned {user}'s email");
+    }
+
+    /// Whether this app has a Teams bot registration (else it is in local trial mode).
+    pub fn has_teams_app(&self) -> bool {
+        self.options.teams_app
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
