@@ -16,9 +16,9 @@ impl Names {
     pub async fn load(app: &App, keys: Vec<String>) -> sqlx::Result<Names> {
         let mut names = HashMap::new();
         for key in keys {
-            if !names.contains_key(&key) {
-                let name = display(app, &key).await?;
-                names.insert(key, name);
+            if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(key) {
+                let name = display(app, entry.key()).await?;
+                entry.insert(name);
             }
         }
         Ok(Names(names))

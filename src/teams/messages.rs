@@ -60,9 +60,7 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
             Click::Refused(text) => Some(cards::text_message(&text)),
         };
     }
-    let Some(user_id) = identity::user_id(activity) else {
-        return None;
-    };
+    let user_id = identity::user_id(activity)?;
     let reply = match Command::parse(&activity.command_text()) {
         Err(refusal) => refusal.to_string(),
         Ok(Command::Help) => return Some(cards::message(cards::help(), "jitbot help")),

@@ -1,0 +1,307 @@
+//! The Adaptive Cards jitbot sends to Teams: every template expands completely into a valid
+//! Adaptive Card 1.5 for every state of a request, and what people see is snapshot-tested.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::*;
+use jitbot::domain::{AccessDuration, Person, Platform, RequestStatus, Verdict};
+use jitbot::store::{self, decisions, requests, teams};
+use jitbot::teams::cards::{self, Viewer};
+use serde_json::Value;
+
+fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, hour, minute, 0).unwrap()
+}
+
+fn alice() -> Person {
+    let (aad, ..) = teams_user("alice");
+    Person::new(Platform::Teams, aad).with_email(Some("alice@example.com".into()))
+}
+
+fn bob() -> Person {
+    let (aad, ..) = teams_user("bob");
+    Person::new(Platform::Teams, aad).with_email(Some("bob@example.com".into()))
+}
+
+/// Alice's request #1 for prod-db, asked at 22:00 and, depending on `status`, decided by Bob at
+/// 22:01 and granted until 00:01.
+async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::AccessRequest {
+    for name in ["alice", "bob"] {
+        let (aad, mri, display, _) = teams_user(name);
+        let user = teams::TeamsUser {
+            aad_object_id: aad.into(),
+            mri: mri.into(),
+            name: Some(display.into()),
+            personal_conversation_id: None,
+            last_conversation_id: TEAMS_THREAD.into(),
+        };
+        teams::remember_user(&t.app.db, &user, at(21, 0))
+            .await
+            .unwrap();
+    }
+    let requester = alice();
+    let id = requests::insert(
+        &t.app.db,
+        requests::NewRequest {
+            group: "prod-db",
+            requester: &requester,
+            justification: "fixing INC-4711",
+            duration: AccessDuration::parse("2h").unwrap(),
+            origin_channel: TEAMS_THREAD,
+            requested_at: at(22, 0),
+        },
+    )
+    .await
+    .unwrap();
+    let db = &t.app.db;
+    let decided = |verdict| async move {
+        decisions::insert(db, id, &bob().key(), verdict, at(22, 1))
+            .await
+            .unwrap();
+    };
+    match status {
+        RequestStatus::Pending => {}
+        RequestStatus::Denied => {
+            decided(Verdict::Deny).await;
+            requests::mark_decided(db, id, RequestStatus::Denied, at(22, 1))
+                .await
+                .unwrap();
+        }
+        RequestStatus::Cancelled => {
+            requests::mark_cancelled(db, id, at(22, 1), "nobody else can approve")
+                .await
+                .unwrap();
+        }
+        later => {
+            decided(Verdict::Approve).await;
+            requests::mark_decided(db, id, RequestStatus::Approved, at(22, 1))
+                .await
+                .unwrap();
+            if later == RequestStatus::Failed {
+                requests::mark_failed(db, id, "provider down")
+                    .await
+                    .unwrap();
+            } else if later != RequestStatus::Approved {
+                requests::mark_active(db, id, at(22, 1), at(22, 1) + Duration::hours(2))
+                    .await
+                    .unwrap();
+                if matches!(later, RequestStatus::Revoking | RequestStatus::Ended) {
+                    requests::mark_revoking(db, id).await.unwrap();
+                }
+                if later == RequestStatus::Ended {
+                    requests::mark_ended(db, id, at(0, 1) + Duration::days(1))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+    let request = requests::get(db, id).await.unwrap().unwrap();
+    assert_eq!(request.status, status);
+    request
+}
+
+/// A structural check of the Adaptive Card 1.5 rules jitbot's cards rely on.
+fn assert_valid_adaptive_card_1_5(card: &Value) {
+    assert_eq!(card["type"], "AdaptiveCard");
+    assert_eq!(card["version"], "1.5", "Teams supports up to 1.5");
+    assert_eq!(
+        card["$schema"],
+        "http://adaptivecards.io/schemas/adaptive-card.json"
+    );
+    assert_no_template_left(card, "$");
+    for element in card["body"].as_array().expect("a body") {
+        assert_element(element);
+    }
+    for action in card["actions"].as_array().into_iter().flatten() {
+        assert_action(action);
+    }
+    if let Some(refresh) = card.get("refresh") {
+        assert_eq!(
+            refresh["action"]["type"], "Action.Execute",
+            "refresh needs Action.Execute"
+        );
+        assert!(refresh["action"]["verb"].is_string());
+        let users = refresh["userIds"].as_array().expect("userIds is a list");
+        assert!(users.len() <= 60, "Teams refreshes for at most 60 users");
+        assert!(
+            users
+                .iter()
+                .all(|u| u.as_str().is_some_and(|id| id.starts_with("29:")))
+        );
+    }
+}
+
+fn assert_element(element: &Value) {
+    let kind = element["type"].as_str().expect("every element has a type");
+    match kind {
+        "TextBlock" => {
+            assert!(
+                element["text"].is_string(),
+                "a TextBlock needs text: {element}"
+            );
+            if let Some(color) = element.get("color") {
+                let color = color.as_str().unwrap();
+                assert!(
+                    [
+                        "Default",
+                        "Dark",
+                        "Light",
+                        "Accent",
+                        "Good",
+                        "Warning",
+                        "Attention"
+                    ]
+                    .contains(&color),
+                    "color {color}"
+                );
+            }
+        }
+        "FactSet" => {
+            for fact in element["facts"].as_array().expect("a FactSet needs facts") {
+                assert!(
+                    fact["title"].is_string() && fact["value"].is_string(),
+                    "{fact}"
+                );
+            }
+        }
+        "Container" => element["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(assert_element),
+        "ActionSet" => element["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(assert_action),
+        other => panic!("jitbot's cards use no `{other}` element"),
+    }
+}
+
+fn assert_action(action: &Value) {
+    assert!(
+        action["title"].is_string(),
+        "an action needs a title: {action}"
+    );
+    if let Some(style) = action.get("style") {
+        assert!(["default", "positive", "destructive"].contains(&style.as_str().unwrap()));
+    }
+    match action["type"].as_str() {
+        Some("Action.Execute") => {
+            assert!(action["verb"].is_string());
+            if let Some(fallback) = action.get("fallback") {
+                assert_eq!(
+                    fallback["type"], "Action.Submit",
+                    "older clients fall back to Submit"
+                );
+                assert_action(fallback);
+            }
+        }
+        Some("Action.Submit") => assert!(action["data"].is_object()),
+        other => panic!("unexpected action type {other:?}"),
+    }
+}
+
+/// No `${…}` binding and no `$data`/`$when` directive may reach Teams.
+fn assert_no_template_left(value: &Value, path: &str) {
+    match value {
+        Value::String(s) => assert!(!s.contains("${"), "unexpanded binding at {path}: {s}"),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| assert_no_template_left(v, &format!("{path}[{i}]"))),
+        Value::Object(fields) => {
+            for (key, v) in fields {
+                assert!(
+                    !key.starts_with('$') || key == "$schema",
+                    "template directive {key} at {path}"
+                );
+                assert_no_template_left(v, &format!("{path}.{key}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_template_expands_into_a_valid_card_in_every_state() {
+    for status in RequestStatus::ALL {
+        let t = TestApp::spawn().await;
+        let request = request_in(&t, status).await;
+        let owner = bob();
+        for viewer in [Viewer::Everyone, Viewer::Person(&owner)] {
+            assert_valid_adaptive_card_1_5(
+                &cards::approval(&t.app, &request, viewer).await.unwrap(),
+            );
+        }
+        assert_valid_adaptive_card_1_5(&cards::status(&t.app, &request).await.unwrap());
+    }
+    assert_valid_adaptive_card_1_5(&cards::help());
+}
+
+#[tokio::test]
+async fn a_pending_approval_card() {
+    let t = TestApp::spawn().await;
+    let request = request_in(&t, RequestStatus::Pending).await;
+    insta::assert_json_snapshot!(
+        cards::approval(&t.app, &request, Viewer::Everyone)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_owners_own_view_of_a_pending_card_has_the_buttons_and_the_requesters_has_not() {
+    let t = TestApp::spawn().await;
+    // bob has talked to the bot, so the shared card names him for refresh and has no buttons.
+    let (aad, ..) = teams_user("bob");
+    store::identities::remember(
+        &t.app.db,
+        Platform::Teams,
+        aad,
+        Some("bob@example.com"),
+        at(21, 0),
+    )
+    .await
+    .unwrap();
+    let request = request_in(&t, RequestStatus::Pending).await;
+    let owner = bob();
+    let for_bob = cards::approval(&t.app, &request, Viewer::Person(&owner))
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(for_bob);
+    let requester = alice();
+    let for_alice = cards::approval(&t.app, &request, Viewer::Person(&requester))
+        .await
+        .unwrap();
+    assert!(
+        for_alice
+            .get("actions")
+            .is_none_or(|a| a.as_array().unwrap().is_empty())
+    );
+}
+
+#[tokio::test]
+async fn an_active_approval_card() {
+    let t = TestApp::spawn().await;
+    let request = request_in(&t, RequestStatus::Active).await;
+    insta::assert_json_snapshot!(
+        cards::approval(&t.app, &request, Viewer::Everyone)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_denied_status_card() {
+    let t = TestApp::spawn().await;
+    let request = request_in(&t, RequestStatus::Denied).await;
+    insta::assert_json_snapshot!(cards::status(&t.app, &request).await.unwrap());
+}
+
+#[test]
+fn the_help_card() {
+    insta::assert_json_snapshot!(cards::help());
+}
