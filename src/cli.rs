@@ -68,14 +68,32 @@ pub fn check_config(config_path: &Path) -> anyhow::Result<()> {
             group.default_duration,
             group.owners.len(),
             group.approvals_required,
-            group
-                .approval_channel
-                .as_ref()
-                .map(|c| format!(", cards in {c}"))
-                .unwrap_or_else(|| ", cards by DM".into())
+            card_places(group)
         );
     }
     Ok(())
+}
+
+/// Where a group's approval cards go, for `check-config`.
+fn card_places(group: &crate::domain::GroupPolicy) -> String {
+    let channels: Vec<String> = [
+        group
+            .approval_channel
+            .as_ref()
+            .map(|c| format!("Slack {c}")),
+        group
+            .teams_approval_channel
+            .as_ref()
+            .map(|c| format!("Teams {c}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if channels.is_empty() {
+        ", cards by DM".to_string()
+    } else {
+        format!(", cards in {}", channels.join(" and "))
+    }
 }
 
 async fn open_db(config_path: &Path) -> anyhow::Result<store::Db> {

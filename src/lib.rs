@@ -1,4 +1,4 @@
-//! jitbot: just-in-time access requests, approved in Slack, granted and revoked on time.
+//! jitbot: just-in-time access requests, approved in Slack or Teams, granted and revoked on time.
 
 pub mod access;
 pub mod app;
