@@ -160,18 +160,57 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
 }
 
 #[tokio::test]
-async fn the_action_submit_fallback_decides_too() {
+async fn the_action_submit_fallback_approves_grants_and_expires_too() {
     let t = TestApp::spawn().await;
     t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
         .await;
     t.run_jobs().await;
 
-    let card_thread = t.teams.started()[0]["channelData"]["channel"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Older clients send the button's data as a message activity instead of an invoke.
     assert_eq!(
-        t.teams_submit("bob", &card_thread, 1, "jit.deny").await,
+        t.teams_submit("bob", TEAMS_APPROVALS, 1, "jit.approve")
+            .await,
+        200
+    );
+    assert_eq!(t.request(1).await.status, RequestStatus::Approved);
+
+    t.run_jobs().await;
+    let request = t.request(1).await;
+    assert_eq!(request.status, RequestStatus::Active);
+    assert_eq!(
+        t.local_members("prod-db-writers").await,
+        ["alice@example.com"]
+    );
+    t.run_jobs_at(request.expires_at.unwrap()).await;
+    assert_eq!(t.request(1).await.status, RequestStatus::Ended);
+    assert!(t.local_members("prod-db-writers").await.is_empty());
+    let replies: Vec<String> = t
+        .teams
+        .sent_to(TEAMS_THREAD)
+        .iter()
+        .map(|m| m["text"].to_string())
+        .collect();
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("Approved by Bob Approver")),
+        "{replies:?}"
+    );
+    assert!(
+        replies.last().unwrap().contains("Time is up"),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deny_through_action_submit_denies() {
+    let t = TestApp::spawn().await;
+    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+        .await;
+    t.run_jobs().await;
+
+    assert_eq!(
+        t.teams_submit("bob", TEAMS_APPROVALS, 1, "jit.deny").await,
         200
     );
 
@@ -186,6 +225,45 @@ async fn the_action_submit_fallback_decides_too() {
     assert!(
         replies.iter().any(|r| r.contains("Denied by Bob Approver")),
         "{replies:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_owners_clicking_at_once_in_teams_decide_once() {
+    let groups = r#"
+[[group]]
+name = "prod-db"
+owners = ["bob@example.com", "carol@example.com"]
+teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
+"#;
+    let t = TestApp::spawn_with(groups, false).await;
+    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+        .await;
+    t.run_jobs().await;
+
+    let (bob, carol) = tokio::join!(
+        t.teams_click("bob", 1, "jit.approve"),
+        t.teams_click("carol", 1, "jit.deny")
+    );
+
+    assert_eq!(t.count("decisions").await, 1, "exactly one decision");
+    let answers = [bob, carol];
+    let cards = answers
+        .iter()
+        .filter(|a| a["type"] == "application/vnd.microsoft.card.adaptive")
+        .count();
+    let told = answers
+        .iter()
+        .filter(|a| {
+            a["value"]
+                .as_str()
+                .is_some_and(|text| text.starts_with("Request #1 was already"))
+        })
+        .count();
+    assert_eq!(
+        (cards, told),
+        (1, 1),
+        "one decides, the other is told: {answers:?}"
     );
 }
 
