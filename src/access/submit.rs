@@ -158,7 +158,7 @@ fn card_jobs(group: &GroupPolicy, requester: &Person, platforms: &[Platform]) ->
     let deciders: Vec<_> = group
         .owners
         .iter()
-        .filter(|owner| group.allow_self_approval || !owner.matches(requester))
+        .filter(|owner| group.may_decide(owner, requester))
         .collect();
     platforms
         .iter()

@@ -108,13 +108,19 @@ impl GroupPolicy {
         self.owners.iter().any(|owner| owner.matches(person))
     }
 
+    /// Whether this owner may decide on this requester's request: not on their own, unless the
+    /// group allows self-approval.
+    pub fn may_decide(&self, owner: &Owner, requester: &Person) -> bool {
+        self.allow_self_approval || !owner.matches(requester)
+    }
+
     /// Refuses a request that could never gather enough approvals, because the requester may
     /// not approve their own.
     pub fn check_approvable(&self, requester: &Person) -> Result<(), Refusal> {
         let available = self
             .owners
             .iter()
-            .filter(|owner| self.allow_self_approval || !owner.matches(requester))
+            .filter(|owner| self.may_decide(owner, requester))
             .count() as u32;
         if available < self.approvals_required {
             return Err(Refusal::TooFewApprovers {

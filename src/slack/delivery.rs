@@ -89,11 +89,8 @@ pub async fn post_card(
         CardDestination::Channel { channel } => channel.clone(),
         CardDestination::Owner { owner } => {
             let owner = Owner::parse(owner).map_err(|e| anyhow!(e))?;
-            let self_approval = app
-                .policy()
-                .group(&request.group)
-                .is_ok_and(|g| g.allow_self_approval);
-            if owner.matches(&request.requester) && !self_approval {
+            let group = app.policy().group(&request.group);
+            if !group.is_ok_and(|g| g.may_decide(&owner, &request.requester)) {
                 return Ok(());
             }
             let Some(user_id) = identity::owner_user_id(app, &owner, now).await? else {
@@ -163,10 +160,8 @@ pub async fn notify_requester(
     request: &AccessRequest,
     notice: &Notice,
 ) -> anyhow::Result<()> {
-    let thread = messages::find_on(&app.db, request.id, Role::Thread, Platform::Slack)
+    let thread = messages::thread(&app.db, request.id, Platform::Slack)
         .await?
-        .into_iter()
-        .next()
         .context("the request's thread has not been posted yet")?;
     let names = Names::load(app, notice_people(notice)).await?;
     let message = text::with_names(&names, |style| wording::notice(notice, style));

@@ -52,20 +52,6 @@ pub async fn remember(
     Ok(())
 }
 
-pub async fn find(
-    db: impl SqliteExecutor<'_>,
-    request_id: i64,
-    role: Role,
-) -> sqlx::Result<Vec<MessageRef>> {
-    sqlx::query_as(
-        "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? ORDER BY id",
-    )
-    .bind(request_id)
-    .bind(role.as_str())
-    .fetch_all(db)
-    .await
-}
-
 /// The messages of one platform, with the role given.
 pub async fn find_on(
     db: impl SqliteExecutor<'_>,
@@ -81,6 +67,16 @@ pub async fn find_on(
     .bind(platform.as_str())
     .fetch_all(db)
     .await
+}
+
+/// The request's thread on one platform, once it has been posted.
+pub async fn thread(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    platform: Platform,
+) -> sqlx::Result<Option<MessageRef>> {
+    let found = find_on(db, request_id, Role::Thread, platform).await?;
+    Ok(found.into_iter().next())
 }
 
 pub async fn has(

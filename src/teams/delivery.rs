@@ -87,11 +87,8 @@ pub async fn post_card(
         }
         CardDestination::Owner { owner } => {
             let owner = Owner::parse(owner).map_err(|e| anyhow!(e))?;
-            let self_approval = app
-                .policy()
-                .group(&request.group)
-                .is_ok_and(|g| g.allow_self_approval);
-            if owner.matches(&request.requester) && !self_approval {
+            let group = app.policy().group(&request.group);
+            if !group.is_ok_and(|g| g.may_decide(&owner, &request.requester)) {
                 return Ok(());
             }
             let Some((service_url, conversation)) =
@@ -190,10 +187,8 @@ pub async fn notify_requester(
     request: &AccessRequest,
     notice: &Notice,
 ) -> anyhow::Result<()> {
-    let thread = messages::find_on(&app.db, request.id, Role::Thread, Platform::Teams)
+    let thread = messages::thread(&app.db, request.id, Platform::Teams)
         .await?
-        .into_iter()
-        .next()
         .context("the request's thread has not been posted yet")?;
     let text = notice_text(app, notice).await?;
     let service_url = service_url_of(app, &thread.conversation).await?;
