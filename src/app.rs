@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::domain::{Platform, Policy, ProviderKind};
-use crate::providers::{LocalProvider, Providers, WebhookProvider};
+use crate::graph::Graph;
+use crate::providers::{EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider};
 use crate::secrets::Secrets;
 use crate::slack::api::SlackApi;
 use crate::store::{self, Db};
 use crate::teams::Teams;
-use crate::{http, jobs};
+use crate::{access, http, jobs};
 
 #[derive(Clone)]
 pub struct App {
@@ -24,6 +25,7 @@ pub struct App {
     pub secrets: Arc<Secrets>,
     pub slack: SlackApi,
     pub teams: Arc<Teams>,
+    pub graph: Arc<Graph>,
     pub providers: Arc<Providers>,
     scheduler_wakeup: Arc<Notify>,
 }
@@ -44,9 +46,25 @@ impl App {
             .with_context(|| format!("opening the database {}", config.database_url))?;
         let slack = SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?;
         let teams = Teams::new(&config.teams, &secrets)?;
+        let graph = Arc::new(Graph::new(&config.graph, &secrets)?);
+        let needs_graph: Vec<&str> = config
+            .policy
+            .groups
+            .iter()
+            .filter(|g| access::directory::needs_directory(g))
+            .map(|g| g.name.as_str())
+            .collect();
+        if !needs_graph.is_empty() && !graph.is_configured() {
+            bail!(
+                "groups {} use Microsoft Entra ID, but AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not set",
+                needs_graph.join(", ")
+            );
+        }
         let providers = Providers {
             local: LocalProvider::new(db.clone()),
             webhook: WebhookProvider::new(secrets.webhook_secret.clone())?,
+            entra: EntraGroupProvider::new(graph.clone()),
+            pim: EntraPimProvider::new(graph.clone()),
         };
         Ok(App {
             db,
@@ -54,6 +72,7 @@ impl App {
             secrets: Arc::new(secrets),
             slack,
             teams: Arc::new(teams),
+            graph,
             providers: Arc::new(providers),
             scheduler_wakeup: Arc::new(Notify::new()),
         })

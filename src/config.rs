@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::{AccessDuration, GroupPolicy, Owner, Policy, ProviderKind};
+use crate::domain::identity::is_guid;
+use crate::domain::{AccessDuration, GroupPolicy, Owner, Policy, ProviderKind, Sweep};
 
 pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
 const DEFAULT_LISTEN: &str = "127.0.0.1:3978";
@@ -15,6 +16,7 @@ const DEFAULT_OPENID_METADATA_URL: &str =
     "https://login.botframework.com/v1/.well-known/openidconfiguration";
 const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com/";
 const DEFAULT_TEAMS_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+const DEFAULT_GRAPH_API_URL: &str = "https://graph.microsoft.com/v1.0/";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,7 +25,18 @@ pub struct Config {
     pub database_url: String,
     pub slack: SlackConfig,
     pub teams: TeamsConfig,
+    pub graph: GraphConfig,
     pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphConfig {
+    /// Microsoft Graph, ending in `/`.
+    pub api_url: String,
+    /// Where app-only tokens come from: `{authority_url}{tenant}/oauth2/v2.0/token`.
+    pub authority_url: String,
+    /// How often the drift sweep compares Entra groups with jitbot's grants.
+    pub sweep_interval: AccessDuration,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +89,8 @@ struct RawConfig {
     slack: RawSlack,
     #[serde(default)]
     teams: RawTeams,
+    #[serde(default)]
+    graph: RawGraph,
     #[serde(default, rename = "group")]
     groups: Vec<RawGroup>,
 }
@@ -84,6 +99,14 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawSlack {
     api_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    api_url: Option<String>,
+    authority_url: Option<String>,
+    sweep_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +136,11 @@ struct RawGroup {
     teams_approval_channel: Option<String>,
     #[serde(default)]
     allow_self_approval: bool,
+    #[serde(default)]
+    eligible: Vec<String>,
+    sweep: Option<String>,
+    #[serde(default)]
+    permanent_members: Vec<String>,
 }
 
 fn default_provider() -> String {
@@ -186,6 +214,30 @@ impl Config {
             ),
         };
 
+        let graph = GraphConfig {
+            api_url: base_url(
+                "graph.api_url",
+                raw.graph.api_url.as_deref().unwrap_or(DEFAULT_GRAPH_API_URL),
+                &mut problems,
+            ),
+            authority_url: base_url(
+                "graph.authority_url",
+                raw.graph.authority_url.as_deref().unwrap_or(DEFAULT_AUTHORITY_URL),
+                &mut problems,
+            ),
+            sweep_interval: raw
+                .graph
+                .sweep_interval
+                .as_deref()
+                .map(|text| {
+                    AccessDuration::parse(text).unwrap_or_else(|e| {
+                        problems.push(format!("graph.sweep_interval: {e}"));
+                        AccessDuration::from_minutes(60).expect("an hour is valid")
+                    })
+                })
+                .unwrap_or(AccessDuration::from_minutes(60).expect("an hour is valid")),
+        };
+
         let mut groups: Vec<GroupPolicy> = Vec::new();
         for (index, raw_group) in raw.groups.into_iter().enumerate() {
             let place = format!("[[group]] #{} `{}`", index + 1, raw_group.name);
@@ -203,6 +255,7 @@ impl Config {
                 database_url,
                 slack,
                 teams,
+                graph,
                 policy: Policy { groups },
             })
         } else {
@@ -287,14 +340,49 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
             );
             ProviderKind::Local
         }
+        ("entra-group", None) => ProviderKind::EntraGroup,
+        ("entra-pim-group", None) => ProviderKind::EntraPimGroup,
+        (kind @ ("entra-group" | "entra-pim-group"), Some(_)) => {
+            problem("webhook_url", format!("the {kind} provider takes no webhook_url"));
+            ProviderKind::Local
+        }
         (other, _) => {
             problem(
                 "provider",
-                format!("`{other}` is not a provider; use local or webhook"),
+                format!("`{other}` is not a provider; use local, webhook, entra-group or entra-pim-group"),
             );
             ProviderKind::Local
         }
     };
+    if provider.is_entra() && !raw.target.as_deref().is_some_and(is_guid) {
+        problem(
+            "target",
+            "an Entra group's target is its object id, a GUID such as 9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0".into(),
+        );
+    }
+    for id in &raw.eligible {
+        if !is_guid(id) {
+            problem("eligible", format!("`{id}` is not an Entra group id (a GUID)"));
+        }
+    }
+    let sweep = match (raw.sweep.as_deref(), provider.is_entra()) {
+        (None, true) | (Some("report"), true) => Sweep::Report,
+        (Some("remove"), true) => Sweep::Remove,
+        (None, false) | (Some("off"), _) => Sweep::Off,
+        (Some("report" | "remove"), false) => {
+            problem("sweep", "only Entra groups (entra-group, entra-pim-group) are swept".into());
+            Sweep::Off
+        }
+        (Some(other), _) => {
+            problem("sweep", format!("`{other}` is not a sweep mode; use off, report or remove"));
+            Sweep::Off
+        }
+    };
+    for member in &raw.permanent_members {
+        if !(is_guid(member) || member.contains('@')) {
+            problem("permanent_members", format!("`{member}` is neither an email nor an Entra object id"));
+        }
+    }
 
     let mut owners = Vec::new();
     for owner in &raw.owners {
@@ -345,6 +433,9 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         approval_channel,
         teams_approval_channel,
         allow_self_approval: raw.allow_self_approval,
+        eligible: raw.eligible.iter().map(|id| id.to_ascii_lowercase()).collect(),
+        sweep,
+        permanent_members: raw.permanent_members.iter().map(|m| m.to_ascii_lowercase()).collect(),
     })
 }
 

@@ -49,6 +49,12 @@ pub enum CardDestination {
     Owner { owner: String },
 }
 
+/// A failure that says when to try again (Graph's `Retry-After` on 429, 503, 504): the scheduler
+/// waits that long instead of its own backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("asked to retry after {0:?}")]
+pub struct RetryAfter(pub Duration);
+
 /// Failures after which owners hear that a grant or revocation keeps failing.
 pub const WARN_OWNERS_AFTER: i64 = 3;
 /// Grants are given up (the request fails) after this many attempts, about a quarter of an hour;
@@ -186,7 +192,8 @@ async fn failed(
         return store::jobs::complete(&app.db, row.id).await;
     }
     let mut tx = store::write(&app.db).await?;
-    let retry_at = now + chrono::Duration::from_std(backoff(attempts)).unwrap_or_default();
+    let wait = error_retry_after(&error).unwrap_or_else(|| backoff(attempts));
+    let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
     if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
         let notice = Notice::StillFailing {
@@ -204,6 +211,19 @@ async fn failed(
     tx.commit().await?;
     app.wake_scheduler();
     Ok(())
+}
+
+/// Whether a failure asked to be retried later (throttling), rather than failed for good.
+pub fn is_retry_after(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.downcast_ref::<RetryAfter>().is_some())
+}
+
+/// The wait a failure asked for, capped so that a bogus header cannot park a revocation.
+fn error_retry_after(error: &anyhow::Error) -> Option<Duration> {
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<RetryAfter>())
+        .map(|RetryAfter(wait)| (*wait).min(LONGEST_RETRY))
 }
 
 async fn execute(

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod graph;
 pub mod http;
 pub mod jobs;
 pub mod names;

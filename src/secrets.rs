@@ -37,6 +37,11 @@ pub struct Secrets {
     pub microsoft_app_password: Option<Secret>,
     /// `MICROSOFT_APP_TENANT_ID`: the tenant of the single-tenant bot registration.
     pub microsoft_app_tenant_id: Option<String>,
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`: the app registration jitbot
+    /// uses for Microsoft Graph.
+    pub azure_tenant_id: Option<String>,
+    pub azure_client_id: Option<String>,
+    pub azure_client_secret: Option<Secret>,
 }
 
 impl Secrets {
@@ -55,6 +60,9 @@ impl Secrets {
             microsoft_app_password: read("MICROSOFT_APP_PASSWORD"),
             microsoft_app_tenant_id: read("MICROSOFT_APP_TENANT_ID")
                 .map(|s| s.expose().trim().to_string()),
+            azure_tenant_id: read("AZURE_TENANT_ID").map(|s| s.expose().trim().to_string()),
+            azure_client_id: read("AZURE_CLIENT_ID").map(|s| s.expose().trim().to_string()),
+            azure_client_secret: read("AZURE_CLIENT_SECRET"),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::SCHEDULER;
 use crate::app::App;
 use crate::domain::{AccessRequest, Notice, Platform, RequestStatus};
 use crate::jobs::{self, Job};
-use crate::providers::Grant;
+use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 use crate::{slack, teams};
 
@@ -33,21 +33,33 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
         group,
         user_key: &user_key,
         user_email: request.requester.email.as_deref(),
+        directory_id: request.directory_user_id.as_deref(),
+        justification: &request.justification,
+        granted_at: now,
         expires_at: Some(expires_at),
     };
     // Checked once and recorded before granting: after a crash mid-grant, the retry must not take
-    // jitbot's own membership for access the person had before.
+    // jitbot's own membership for access the person had before. Membership that another of the
+    // person's active grants holds is jitbot's, so that grant's answer is inherited.
     let already_member = match request.already_member {
         Some(known) => known,
         None => {
             let member = provider.is_member(&grant).await?;
-            requests::record_prior_membership(&app.db, request_id, member).await?;
-            member
+            let sharing = app.policy().groups_sharing_target(group);
+            let holders = requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
+            let prior = match holders.first() {
+                Some(holder) if member => holder.already_member.unwrap_or(false),
+                _ => member,
+            };
+            requests::record_prior_membership(&app.db, request_id, prior).await?;
+            prior
         }
     };
-    if !already_member {
-        provider.grant(&grant).await?;
-    }
+    let change = if already_member {
+        Change::AlreadySo
+    } else {
+        provider.grant(&grant).await?
+    };
 
     let mut tx = store::write(&app.db).await?;
     if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
@@ -68,6 +80,7 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
                 "target": group.target,
                 "expires_at": expires_at.to_rfc3339(),
                 "already_member": already_member,
+                "provider_result": change.as_str(),
             }),
         },
     )
@@ -83,12 +96,7 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
 }
 
 /// After the last attempt: the request fails, and the requester and owners are told.
-pub async fn give_up(
-    app: &App,
-    request_id: i64,
-    error: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut tx = store::write(&app.db).await?;
     if !requests::mark_failed(&mut *tx, request_id, error).await? {
         return Ok(());
@@ -109,15 +117,7 @@ pub async fn give_up(
     let notice = Notice::GrantFailed {
         error: error.to_string(),
     };
-    jobs::enqueue(
-        &mut tx,
-        request_id,
-        &Job::NotifyRequester {
-            notice: notice.clone(),
-        },
-        now,
-    )
-    .await?;
+    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice: notice.clone() }, now).await?;
     jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
@@ -126,11 +126,7 @@ pub async fn give_up(
 }
 
 /// Providers key people by email; look it up now if the request was made before we knew it.
-async fn ensure_requester_email(
-    app: &App,
-    request: &mut AccessRequest,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+async fn ensure_requester_email(app: &App, request: &mut AccessRequest, now: DateTime<Utc>) -> anyhow::Result<()> {
     if request.requester.email.is_some() {
         return Ok(());
     }

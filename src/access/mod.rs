@@ -2,6 +2,7 @@
 //! transaction — the row (compare-and-swap), an audit event, and the jobs for its side effects.
 
 pub mod decide;
+pub mod directory;
 pub mod expire;
 pub mod grant;
 pub mod submit;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::AccessError;
+use super::{AccessError, directory};
 use crate::app::App;
 use crate::domain::{
     AccessDuration, GroupPolicy, Notice, Person, Platform, Refusal, RequestCommand,
@@ -89,49 +89,76 @@ pub async fn submit(
     })
 }
 
-/// Checks a pending request again once the requester's email is known: an owner listed by email
-/// may turn out to be the requester. A request nobody else can approve is cancelled, with the
-/// reason in its thread, rather than left pending for good.
+/// Checks a pending request again once the platform has told us who the requester is: an owner
+/// listed by email may turn out to be the requester, and Entra-backed groups need an enabled,
+/// eligible Entra account. A request that cannot go on is cancelled, with the reason in its
+/// thread, before any owner is asked.
 pub async fn confirm_requester(
     app: &App,
     request_id: i64,
     requester: &Person,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = store::write(&app.db).await?;
-    let Some(request) = requests::get(&mut *tx, request_id).await? else {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
+    let group = app.policy().group(&request.group).ok();
+    // Directory look-ups happen before the write transaction, which must not wait on Graph.
+    let mut verdict = match group {
+        Some(group) => group.check_approvable(requester).map(|()| None),
+        None => Ok(None),
+    };
+    if let (Ok(None), Some(group)) = (&verdict, group)
+        && directory::needs_directory(group)
+    {
+        verdict = directory::check_requester(app, group, requester).await?.map(Some);
+    }
+
+    let mut tx = store::write(&app.db).await?;
     if let Some(email) = &requester.email {
         requests::set_requester_email(&mut *tx, request_id, email).await?;
     }
-    let Ok(group) = app.policy().group(&request.group) else {
-        return Ok(tx.commit().await?);
-    };
-    if let Err(refusal) = group.check_approvable(requester) {
-        let reason = refusal.to_string();
-        if requests::mark_cancelled(&mut *tx, request_id, now, &reason).await? {
-            audit::append(
-                &mut tx,
-                audit::NewEvent {
-                    at: now,
-                    request_id: Some(request_id),
-                    actor: super::SCHEDULER,
-                    action: "cancelled",
-                    platform: None,
-                    channel: None,
-                    detail: json!({ "reason": reason }),
-                },
-            )
-            .await?;
-            let notice = Notice::Cancelled { reason };
-            jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-            jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
-            tracing::info!(request_id, "request cancelled: nobody else can approve it");
+    match verdict {
+        Ok(directory_id) => {
+            if let Some(id) = directory_id {
+                requests::set_directory_user(&mut *tx, request_id, &id).await?;
+            }
         }
+        Err(refusal) => cancel(&mut tx, request_id, &refusal.to_string(), now).await?,
     }
     tx.commit().await?;
     app.wake_scheduler();
+    Ok(())
+}
+
+async fn cancel(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    request_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if !requests::mark_cancelled(&mut **tx, request_id, now, reason).await? {
+        return Ok(());
+    }
+    audit::append(
+        tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request_id),
+            actor: super::SCHEDULER,
+            action: "cancelled",
+            platform: None,
+            channel: None,
+            detail: json!({ "reason": reason }),
+        },
+    )
+    .await?;
+    let notice = Notice::Cancelled {
+        reason: reason.to_string(),
+    };
+    jobs::enqueue(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    jobs::enqueue(tx, request_id, &Job::RefreshMessages, now).await?;
+    tracing::info!(request_id, reason, "request cancelled before any owner was asked");
     Ok(())
 }
 

@@ -37,6 +37,14 @@ impl FromStr for Platform {
     }
 }
 
+/// Whether `text` is a GUID such as Entra object ids: 8-4-4-4-12 hex digits.
+pub fn is_guid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// A person as a chat platform knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {

@@ -13,6 +13,6 @@ pub use command::{Command, RequestCommand};
 pub use duration::AccessDuration;
 pub use identity::{Person, Platform};
 pub use notice::Notice;
-pub use policy::{GroupPolicy, Owner, Policy, ProviderKind};
+pub use policy::{GroupPolicy, Owner, Policy, ProviderKind, Sweep};
 pub use refusal::Refusal;
 pub use request::{AccessRequest, RequestStatus, Verdict};

@@ -16,12 +16,20 @@ pub enum Notice {
     Granted {
         expires_at: DateTime<Utc>,
     },
-    /// Access ended; `kept` means the person was a member before jitbot and still is.
+    /// Access ended; `kept` means the person was a member before jitbot and still is, and
+    /// `still_held_by` names another of their requests that still grants the same membership.
     Ended {
         kept: bool,
+        #[serde(default)]
+        still_held_by: Option<i64>,
     },
     GrantFailed {
         error: String,
+    },
+    /// What jitbot found differs from what the access system says (e.g. PIM had not ended a
+    /// membership at expiry).
+    Disagreement {
+        detail: String,
     },
     /// The request was withdrawn before any decision, for this reason.
     Cancelled {

@@ -18,8 +18,7 @@ impl Owner {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if let Some(id) = text.strip_prefix("teams:") {
-            let valid = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-            return if valid {
+            return if super::identity::is_guid(id) {
                 Ok(Self::TeamsUser(id.to_ascii_lowercase()))
             } else {
                 Err(format!(
@@ -75,6 +74,10 @@ pub enum ProviderKind {
     Local,
     /// A signed JSON event POSTed to this URL.
     Webhook { url: String },
+    /// Membership of an Entra ID group (the target is its object id), added and removed by jitbot.
+    EntraGroup,
+    /// An Entra ID group through PIM for Groups: Entra itself ends the membership at expiry.
+    EntraPimGroup,
 }
 
 impl ProviderKind {
@@ -82,7 +85,13 @@ impl ProviderKind {
         match self {
             Self::Local => "local",
             Self::Webhook { .. } => "webhook",
+            Self::EntraGroup => "entra-group",
+            Self::EntraPimGroup => "entra-pim-group",
         }
+    }
+
+    pub fn is_entra(&self) -> bool {
+        matches!(self, Self::EntraGroup | Self::EntraPimGroup)
     }
 }
 
@@ -101,6 +110,22 @@ pub struct GroupPolicy {
     /// Teams channel id (`19:…@thread.tacv2`) for approval cards.
     pub teams_approval_channel: Option<String>,
     pub allow_self_approval: bool,
+    /// Entra group ids: when set, only their (transitive) members may request this group.
+    pub eligible: Vec<String>,
+    /// What the drift sweep does with members jitbot holds no grant for (Entra groups only).
+    pub sweep: Sweep,
+    /// Members the sweep leaves alone: emails or Entra object ids (break-glass accounts …).
+    pub permanent_members: Vec<String>,
+}
+
+/// The drift sweep's mode for one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    Off,
+    /// Report unexpected members to the group's approval channels.
+    Report,
+    /// Report them and remove them.
+    Remove,
 }
 
 impl GroupPolicy {
@@ -152,6 +177,16 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The groups granting the same thing as `group` (same provider and target): their grants to
+    /// one person share one membership.
+    pub fn groups_sharing_target(&self, group: &GroupPolicy) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|g| g.provider == group.provider && g.target == group.target)
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
     pub fn group(&self, name: &str) -> Result<&GroupPolicy, Refusal> {
         let name = name.to_ascii_lowercase();
         self.groups
@@ -207,6 +242,9 @@ mod tests {
             approval_channel: None,
             teams_approval_channel: None,
             allow_self_approval: false,
+            eligible: Vec::new(),
+            sweep: Sweep::Off,
+            permanent_members: Vec::new(),
         }
     }
 

@@ -148,4 +148,6 @@ pub struct AccessRequest {
     /// `Some(true)`: a member before jitbot's grant, so revocation leaves them in place.
     pub already_member: Option<bool>,
     pub failure: Option<String>,
+    /// The requester's Entra object id, once looked up (Entra-backed groups).
+    pub directory_user_id: Option<String>,
 }

@@ -45,11 +45,15 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
         Notice::Granted { expires_at } => {
             format!("🔓 Access granted. It ends {}.", (style.date)(*expires_at))
         }
-        Notice::Ended { kept: false } => "🔒 Time is up: the access has been removed.".to_string(),
-        Notice::Ended { kept: true } => "⌛ Time is up. You were a member before this request, so that access was left in place.".to_string(),
+        Notice::Ended { kept: true, .. } => "⌛ Time is up. You were a member before this request, so that access was left in place.".to_string(),
+        Notice::Ended { still_held_by: Some(id), .. } => {
+            format!("⌛ Time is up for this request. Request #{id} still grants you the same access, so it stays until that one ends.")
+        }
+        Notice::Ended { .. } => "🔒 Time is up: the access has been removed.".to_string(),
         Notice::GrantFailed { error } => format!(
             "⚠️ Granting access failed after several attempts, so the request has failed. The owners have been told. ({error})"
         ),
+        Notice::Disagreement { detail } => format!("⚠️ {detail}"),
         Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {reason}"),
         Notice::StillFailing { action, attempts, error } => format!(
             "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. Last error: {error}"

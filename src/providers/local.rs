@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{Grant, Provider};
+use super::{Change, Grant, Provider};
 use crate::store::{self, Db};
 
 pub struct LocalProvider {
@@ -23,14 +23,14 @@ impl Provider for LocalProvider {
         Ok(members.iter().any(|m| m == grant.member()))
     }
 
-    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
-        store::local_memberships::add(&self.db, &grant.group.target, grant.member(), Utc::now())
-            .await?;
-        Ok(())
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        let added =
+            store::local_memberships::add(&self.db, &grant.group.target, grant.member(), Utc::now()).await?;
+        Ok(Change::from_made(added))
     }
 
-    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
-        store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
-        Ok(())
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        let removed = store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
+        Ok(Change::from_made(removed))
     }
 }

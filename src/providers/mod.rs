@@ -1,12 +1,16 @@
 //! Access backends behind one small trait: they add a person to a target and remove them again.
 
+mod entra;
 mod local;
+mod pim;
 mod webhook;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use entra::EntraGroupProvider;
 pub use local::LocalProvider;
+pub use pim::EntraPimProvider;
 pub use webhook::{WebhookProvider, sign as sign_webhook};
 
 use crate::domain::{GroupPolicy, ProviderKind};
@@ -19,6 +23,10 @@ pub struct Grant<'a> {
     /// `slack:U…`: the person as the chat platform knows them.
     pub user_key: &'a str,
     pub user_email: Option<&'a str>,
+    /// The person's Entra object id, for Entra-backed groups.
+    pub directory_id: Option<&'a str>,
+    pub justification: &'a str,
+    pub granted_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -27,6 +35,34 @@ impl Grant<'_> {
     pub fn member(&self) -> &str {
         self.user_email.unwrap_or(self.user_key)
     }
+
+    /// The Entra object id, which Entra-backed providers cannot do without.
+    pub fn directory_id(&self) -> anyhow::Result<&str> {
+        self.directory_id.ok_or_else(|| {
+            anyhow::anyhow!("no Entra account is known for {} (request #{})", self.member(), self.request_id)
+        })
+    }
+}
+
+/// What a grant or revocation did: the backend changed, or it was already so (a member already,
+/// or no longer one) — both are success, and the audit trail says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Made,
+    AlreadySo,
+}
+
+impl Change {
+    pub fn from_made(made: bool) -> Self {
+        if made { Change::Made } else { Change::AlreadySo }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Made => "made",
+            Change::AlreadySo => "already so",
+        }
+    }
 }
 
 /// Every method must be idempotent: the scheduler may repeat a call after a crash or a timeout.
@@ -34,14 +70,16 @@ impl Grant<'_> {
 pub trait Provider: Send + Sync {
     /// Whether the person is a member already, before jitbot grants anything.
     async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool>;
-    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<()>;
-    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<()>;
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change>;
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change>;
 }
 
 /// One instance of each provider kind; a group's `provider` key picks one.
 pub struct Providers {
     pub local: LocalProvider,
     pub webhook: WebhookProvider,
+    pub entra: EntraGroupProvider,
+    pub pim: EntraPimProvider,
 }
 
 impl Providers {
@@ -49,6 +87,8 @@ impl Providers {
         match group.provider {
             ProviderKind::Local => &self.local,
             ProviderKind::Webhook { .. } => &self.webhook,
+            ProviderKind::EntraGroup => &self.entra,
+            ProviderKind::EntraPimGroup => &self.pim,
         }
     }
 }

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Grant, Provider};
+use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
 use crate::secrets::Secret;
 
@@ -95,11 +95,11 @@ impl Provider for WebhookProvider {
         Ok(false)
     }
 
-    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
-        self.send("grant", grant).await
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        self.send("grant", grant).await.map(|()| Change::Made)
     }
 
-    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
-        self.send("revoke", grant).await
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        self.send("revoke", grant).await.map(|()| Change::Made)
     }
 }

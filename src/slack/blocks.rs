@@ -150,6 +150,7 @@ mod tests {
             ended_at: (status == RequestStatus::Ended).then(|| at(23, 59)),
             already_member: active.then_some(false),
             failure: None,
+            directory_user_id: None,
         }
     }
 

@@ -23,13 +23,14 @@ pub async fn add(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn remove(db: impl SqliteExecutor<'_>, target: &str, member: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM local_memberships WHERE target = ? AND member = ?")
+/// Removes a member. False when they were not one.
+pub async fn remove(db: impl SqliteExecutor<'_>, target: &str, member: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM local_memberships WHERE target = ? AND member = ?")
         .bind(target)
         .bind(member)
         .execute(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn members(db: impl SqliteExecutor<'_>, target: &str) -> sqlx::Result<Vec<String>> {

@@ -18,7 +18,7 @@ pub struct NewRequest<'a> {
 
 const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, justification, \
      duration_minutes, status, origin_channel, requested_at, decided_at, granted_at, expires_at, \
-     ended_at, already_member, failure";
+     ended_at, already_member, failure, directory_user_id";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let row = sqlx::query(
@@ -70,6 +70,32 @@ pub async fn open_for(
         .await
 }
 
+/// This person's active requests for any of `groups`, other than `except`: grants that hold the
+/// same membership.
+pub async fn active_holders(
+    db: impl SqliteExecutor<'_>,
+    person: &Person,
+    groups: &[String],
+    except: i64,
+) -> sqlx::Result<Vec<AccessRequest>> {
+    let groups = serde_json::to_string(groups).expect("names serialize");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE status = 'active' AND id != ? \
+         AND group_name IN (SELECT value FROM json_each(?)) \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(except)
+        .bind(groups)
+        .bind(person.platform.as_str())
+        .bind(&person.user_id)
+        .bind(&person.email)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_all(db)
+        .await
+}
+
 /// Every open request of this person, oldest first.
 pub async fn open_of(
     db: impl SqliteExecutor<'_>,
@@ -113,6 +139,15 @@ pub async fn set_requester_email(
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET requester_email = ? WHERE id = ?")
         .bind(email)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_directory_user(db: impl SqliteExecutor<'_>, id: i64, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET directory_user_id = ? WHERE id = ?")
+        .bind(user_id)
         .bind(id)
         .execute(db)
         .await?;
@@ -261,5 +296,6 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         ended_at: time("ended_at")?,
         already_member: row.try_get("already_member")?,
         failure: row.try_get("failure")?,
+        directory_user_id: row.try_get("directory_user_id")?,
     })
 }

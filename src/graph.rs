@@ -1,0 +1,349 @@
+//! Microsoft Graph: app-only token (cached), users, group membership, owners, paging, PIM for
+//! Groups. Errors keep Graph's code and honour `Retry-After`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::config::GraphConfig;
+use crate::jobs::RetryAfter;
+use crate::secrets::{Secret, Secrets};
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+const MAX_PAGES: usize = 1000;
+
+/// A user as jitbot needs them from Entra ID.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryUser {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub mail: Option<String>,
+    pub display_name: Option<String>,
+    /// Absent when Graph was not asked for it; treated as enabled.
+    pub account_enabled: Option<bool>,
+}
+
+impl DirectoryUser {
+    pub fn is_enabled(&self) -> bool {
+        self.account_enabled != Some(false)
+    }
+
+    /// Whether this is the person with `email` (their mail or their UPN).
+    pub fn has_email(&self, email: &str) -> bool {
+        [&self.mail, &self.user_principal_name]
+            .into_iter()
+            .flatten()
+            .any(|address| address.eq_ignore_ascii_case(email))
+    }
+}
+
+/// A failed Graph call, with the parts jitbot decides on.
+#[derive(Debug, thiserror::Error)]
+#[error("Graph {method} {path} answered {status} {code}: {message}")]
+pub struct GraphError {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+pub struct Credentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+pub struct Graph {
+    http: reqwest::Client,
+    api_url: String,
+    authority_url: String,
+    credentials: Option<Credentials>,
+    token: Mutex<Option<(Secret, Instant)>>,
+}
+
+const USER_FIELDS: &str = "id,userPrincipalName,mail,displayName,accountEnabled";
+
+impl Graph {
+    pub fn new(config: &GraphConfig, secrets: &Secrets) -> anyhow::Result<Graph> {
+        let credentials = match (&secrets.azure_tenant_id, &secrets.azure_client_id, &secrets.azure_client_secret) {
+            (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(Credentials {
+                tenant_id: tenant_id.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            }),
+            (None, None, None) => None,
+            _ => anyhow::bail!("set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or none"),
+        };
+        Ok(Graph {
+            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+            api_url: config.api_url.clone(),
+            authority_url: config.authority_url.clone(),
+            credentials,
+            token: Mutex::new(None),
+        })
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    async fn token(&self) -> anyhow::Result<Secret> {
+        let credentials = self
+            .credentials
+            .as_ref()
+            .context("Microsoft Graph is not configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")?;
+        let mut cached = self.token.lock().await;
+        if let Some((token, refresh_at)) = cached.as_ref()
+            && Instant::now() < *refresh_at
+        {
+            return Ok(token.clone());
+        }
+        let url = format!("{}{}/oauth2/v2.0/token", self.authority_url, credentials.tenant_id);
+        let response = self
+            .http
+            .post(&url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", credentials.client_id.as_str()),
+                ("client_secret", credentials.client_secret.expose()),
+                ("scope", GRAPH_SCOPE),
+            ])
+            .send()
+            .await
+            .context("requesting a Graph token")?;
+        let status = response.status();
+        if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            return Err(anyhow!(
+                "the token endpoint answered {status}: {}",
+                body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("-")
+            ));
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            access_token: String,
+            expires_in: u64,
+        }
+        let token: Token = response.json().await.context("reading the Graph token")?;
+        let lifetime = Duration::from_secs(token.expires_in);
+        let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN).max(Duration::from_secs(30));
+        let secret = Secret::new(token.access_token);
+        *cached = Some((secret.clone(), refresh_at));
+        Ok(secret)
+    }
+
+    /// The application permissions the token carries (its `roles` claim).
+    pub async fn token_roles(&self) -> anyhow::Result<Vec<String>> {
+        let token = self.token().await?;
+        let payload = token
+            .expose()
+            .split('.')
+            .nth(1)
+            .context("the Graph token is not a JWT")?;
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .context("decoding the Graph token")?,
+        )?;
+        Ok(claims["roles"]
+            .as_array()
+            .map(|roles| roles.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    }
+
+    /// One call. `path` is relative to the API URL, or a full `@odata.nextLink`.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.api_url)
+        };
+        let client_request_id = format!("jitbot-{:016x}", rand::random::<u64>());
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(self.token().await?.expose())
+            .header("client-request-id", &client_request_id)
+            // Advanced queries ($filter on members, $count) need it; it is harmless elsewhere.
+            .header("ConsistencyLevel", "eventual");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.with_context(|| format!("Graph {method} {path}"))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
+        }
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let error = GraphError {
+            method: method.to_string(),
+            path: path.split('?').next().unwrap_or(path).to_string(),
+            status: status.as_u16(),
+            code: body["error"]["code"].as_str().unwrap_or("-").to_string(),
+            message: body["error"]["message"].as_str().unwrap_or(&text).chars().take(300).collect(),
+        };
+        tracing::warn!(%error, client_request_id, request_id = body["error"]["innerError"]["request-id"].as_str(), "Graph call failed");
+        let throttled = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT);
+        match (throttled, retry_after) {
+            (true, Some(wait)) => Err(anyhow::Error::new(error).context(RetryAfter(wait))),
+            _ => Err(error.into()),
+        }
+    }
+
+    /// A user by object id or user principal name; `None` when Entra has no such user.
+    pub async fn user(&self, id_or_upn: &str) -> anyhow::Result<Option<DirectoryUser>> {
+        let path = format!("users/{}?$select={USER_FIELDS}", encode(id_or_upn));
+        match self.call(Method::GET, &path, None).await {
+            Ok(user) => Ok(Some(serde_json::from_value(user)?)),
+            Err(error) if status_of(&error) == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The user with this email: by UPN first, then by `mail` (guests' UPNs differ from their mail).
+    pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<DirectoryUser>> {
+        if let Some(user) = self.user(email).await? {
+            return Ok(Some(user));
+        }
+        let filter = format!("mail eq '{}'", email.replace('\'', "''"));
+        let path = format!("users?$filter={}&$select={USER_FIELDS}", encode(&filter));
+        let page = self.call(Method::GET, &path, None).await?;
+        let users: Vec<DirectoryUser> = serde_json::from_value(page["value"].clone()).unwrap_or_default();
+        Ok(users.into_iter().next())
+    }
+
+    /// Whether the user is a direct member of the group.
+    pub async fn is_direct_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        let filter = format!("id eq '{user_id}'");
+        let path = format!("groups/{group_id}/members?$filter={}&$select=id&$count=true", encode(&filter));
+        let page = self.call(Method::GET, &path, None).await?;
+        Ok(page["value"].as_array().is_some_and(|members| members.iter().any(|m| m["id"] == user_id)))
+    }
+
+    /// Adds a member. `false`: they were a member already, which is success too.
+    pub async fn add_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        let body = json!({ "@odata.id": format!("{}directoryObjects/{user_id}", self.api_url) });
+        match self.call(Method::POST, &format!("groups/{group_id}/members/$ref"), Some(&body)).await {
+            Ok(_) => Ok(true),
+            Err(error) if is_already_member(&error) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Removes a member — with `/$ref`, never the form that deletes the user. `false`: they were
+    /// not a member (checked: the group exists), which is success too.
+    pub async fn remove_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        match self.call(Method::DELETE, &format!("groups/{group_id}/members/{user_id}/$ref"), None).await {
+            Ok(_) => Ok(true),
+            Err(error) if status_of(&error) == Some(404) => {
+                // 404 also means "no such group": only an existing group makes it "not a member".
+                if self.group(group_id).await?.is_some() {
+                    Ok(false)
+                } else {
+                    Err(error.context(format!("Entra group {group_id} does not exist")))
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A group's display name, or `None` when it does not exist.
+    pub async fn group(&self, group_id: &str) -> anyhow::Result<Option<String>> {
+        match self.call(Method::GET, &format!("groups/{group_id}?$select=id,displayName"), None).await {
+            Ok(group) => Ok(Some(group["displayName"].as_str().unwrap_or(group_id).to_string())),
+            Err(error) if status_of(&error) == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Every member of a group, following `@odata.nextLink` to the end.
+    pub async fn members(&self, group_id: &str) -> anyhow::Result<Vec<DirectoryUser>> {
+        self.all_pages(&format!("groups/{group_id}/members?$select={USER_FIELDS}&$top=999")).await
+    }
+
+    /// A group's owners.
+    pub async fn owners(&self, group_id: &str) -> anyhow::Result<Vec<DirectoryUser>> {
+        self.all_pages(&format!("groups/{group_id}/owners?$select={USER_FIELDS}&$top=999")).await
+    }
+
+    async fn all_pages(&self, first: &str) -> anyhow::Result<Vec<DirectoryUser>> {
+        let mut users = Vec::new();
+        let mut next = Some(first.to_string());
+        for _ in 0..MAX_PAGES {
+            let Some(path) = next.take() else {
+                return Ok(users);
+            };
+            let page = self.call(Method::GET, &path, None).await?;
+            for item in page["value"].as_array().into_iter().flatten() {
+                // Groups and devices can be members too; jitbot only deals with users.
+                if let Ok(user) = serde_json::from_value::<DirectoryUser>(item.clone()) {
+                    users.push(user);
+                }
+            }
+            next = page["@odata.nextLink"].as_str().map(str::to_owned);
+        }
+        Err(anyhow!("{first}: more than {MAX_PAGES} pages"))
+    }
+
+    /// Which of `group_ids` the user is a member of, transitively.
+    pub async fn member_groups(&self, user_id: &str, group_ids: &[String]) -> anyhow::Result<Vec<String>> {
+        let mut found = Vec::new();
+        // checkMemberGroups takes at most 20 ids per call.
+        for chunk in group_ids.chunks(20) {
+            let body = json!({ "groupIds": chunk });
+            let result = self
+                .call(Method::POST, &format!("users/{user_id}/checkMemberGroups"), Some(&body))
+                .await?;
+            found.extend(result["value"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)));
+        }
+        Ok(found)
+    }
+
+    /// A PIM for Groups assignment schedule request (`adminAssign` or `adminRemove`).
+    pub async fn pim_request(&self, body: &Value) -> anyhow::Result<Value> {
+        self.call(
+            Method::POST,
+            "identityGovernance/privilegedAccess/group/assignmentScheduleRequests",
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// The HTTP status of a failed Graph call, if Graph answered.
+pub fn status_of(error: &anyhow::Error) -> Option<u16> {
+    error.chain().find_map(|e| e.downcast_ref::<GraphError>()).map(|e| e.status)
+}
+
+pub fn graph_error(error: &anyhow::Error) -> Option<&GraphError> {
+    error.chain().find_map(|e| e.downcast_ref::<GraphError>())
+}
+
+fn is_already_member(error: &anyhow::Error) -> bool {
+    graph_error(error).is_some_and(|e| {
+        e.status == 400 && e.code == "Request_BadRequest" && e.message.contains("added object references already exist")
+    })
+}
+
+/// Percent-encodes one path segment or query value.
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

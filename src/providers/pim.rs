@@ -1,0 +1,75 @@
+//! The `entra-pim-group` provider: membership through PIM for Groups with an expiration, so that
+//! Entra itself ends it even if jitbot is down. jitbot still revokes at expiry (`adminRemove`)
+//! and reports when Entra and jitbot disagree.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::{Change, Grant, Provider};
+use crate::graph::Graph;
+
+pub struct EntraPimProvider {
+    graph: Arc<Graph>,
+}
+
+impl EntraPimProvider {
+    pub fn new(graph: Arc<Graph>) -> Self {
+        Self { graph }
+    }
+}
+
+fn justification(grant: &Grant<'_>) -> String {
+    let text: String = grant.justification.chars().take(400).collect();
+    format!("jitbot request #{}: {text}", grant.request_id)
+}
+
+#[async_trait]
+impl Provider for EntraPimProvider {
+    async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool> {
+        self.graph.is_direct_member(&grant.group.target, grant.directory_id()?).await
+    }
+
+    async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        let expires_at = grant.expires_at.context("a PIM assignment needs an end")?;
+        let minutes = (expires_at - grant.granted_at).num_minutes().max(1);
+        let body = json!({
+            "accessId": "member",
+            "principalId": grant.directory_id()?,
+            "groupId": grant.group.target,
+            "action": "adminAssign",
+            "scheduleInfo": {
+                "startDateTime": grant.granted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "expiration": { "type": "afterDuration", "duration": format!("PT{minutes}M") },
+            },
+            "justification": justification(grant),
+        });
+        self.graph.pim_request(&body).await?;
+        Ok(Change::Made)
+    }
+
+    /// Ends the assignment. When PIM refuses because it has already ended it, that is success —
+    /// but only once Graph confirms the person is no longer a member.
+    async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
+        let body = json!({
+            "accessId": "member",
+            "principalId": grant.directory_id()?,
+            "groupId": grant.group.target,
+            "action": "adminRemove",
+            "justification": justification(grant),
+        });
+        match self.graph.pim_request(&body).await {
+            Ok(_) => Ok(Change::Made),
+            Err(error) if crate::jobs::is_retry_after(&error) => Err(error),
+            Err(error) => {
+                if self.graph.is_direct_member(&grant.group.target, grant.directory_id()?).await? {
+                    Err(error.context("PIM refused to end the assignment and the person is still a member"))
+                } else {
+                    Ok(Change::AlreadySo)
+                }
+            }
+        }
+    }
+}
