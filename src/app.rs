@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::domain::{Platform, Policy, ProviderKind};
 use crate::graph::Graph;
-use crate::providers::{EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider};
+use crate::providers::{
+    EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
+};
 use crate::secrets::Secrets;
 use crate::slack::api::SlackApi;
 use crate::store::{self, Db};

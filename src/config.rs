@@ -217,12 +217,18 @@ impl Config {
         let graph = GraphConfig {
             api_url: base_url(
                 "graph.api_url",
-                raw.graph.api_url.as_deref().unwrap_or(DEFAULT_GRAPH_API_URL),
+                raw.graph
+                    .api_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_GRAPH_API_URL),
                 &mut problems,
             ),
             authority_url: base_url(
                 "graph.authority_url",
-                raw.graph.authority_url.as_deref().unwrap_or(DEFAULT_AUTHORITY_URL),
+                raw.graph
+                    .authority_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_AUTHORITY_URL),
                 &mut problems,
             ),
             sweep_interval: raw
@@ -343,13 +349,18 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         ("entra-group", None) => ProviderKind::EntraGroup,
         ("entra-pim-group", None) => ProviderKind::EntraPimGroup,
         (kind @ ("entra-group" | "entra-pim-group"), Some(_)) => {
-            problem("webhook_url", format!("the {kind} provider takes no webhook_url"));
+            problem(
+                "webhook_url",
+                format!("the {kind} provider takes no webhook_url"),
+            );
             ProviderKind::Local
         }
         (other, _) => {
             problem(
                 "provider",
-                format!("`{other}` is not a provider; use local, webhook, entra-group or entra-pim-group"),
+                format!(
+                    "`{other}` is not a provider; use local, webhook, entra-group or entra-pim-group"
+                ),
             );
             ProviderKind::Local
         }
@@ -362,7 +373,10 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
     }
     for id in &raw.eligible {
         if !is_guid(id) {
-            problem("eligible", format!("`{id}` is not an Entra group id (a GUID)"));
+            problem(
+                "eligible",
+                format!("`{id}` is not an Entra group id (a GUID)"),
+            );
         }
     }
     let sweep = match (raw.sweep.as_deref(), provider.is_entra()) {
@@ -370,17 +384,26 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         (Some("remove"), true) => Sweep::Remove,
         (None, false) | (Some("off"), _) => Sweep::Off,
         (Some("report" | "remove"), false) => {
-            problem("sweep", "only Entra groups (entra-group, entra-pim-group) are swept".into());
+            problem(
+                "sweep",
+                "only Entra groups (entra-group, entra-pim-group) are swept".into(),
+            );
             Sweep::Off
         }
         (Some(other), _) => {
-            problem("sweep", format!("`{other}` is not a sweep mode; use off, report or remove"));
+            problem(
+                "sweep",
+                format!("`{other}` is not a sweep mode; use off, report or remove"),
+            );
             Sweep::Off
         }
     };
     for member in &raw.permanent_members {
         if !(is_guid(member) || member.contains('@')) {
-            problem("permanent_members", format!("`{member}` is neither an email nor an Entra object id"));
+            problem(
+                "permanent_members",
+                format!("`{member}` is neither an email nor an Entra object id"),
+            );
         }
     }
 
@@ -433,9 +456,17 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         approval_channel,
         teams_approval_channel,
         allow_self_approval: raw.allow_self_approval,
-        eligible: raw.eligible.iter().map(|id| id.to_ascii_lowercase()).collect(),
+        eligible: raw
+            .eligible
+            .iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect(),
         sweep,
-        permanent_members: raw.permanent_members.iter().map(|m| m.to_ascii_lowercase()).collect(),
+        permanent_members: raw
+            .permanent_members
+            .iter()
+            .map(|m| m.to_ascii_lowercase())
+            .collect(),
     })
 }
 

@@ -74,14 +74,20 @@ const USER_FIELDS: &str = "id,userPrincipalName,mail,displayName,accountEnabled"
 
 impl Graph {
     pub fn new(config: &GraphConfig, secrets: &Secrets) -> anyhow::Result<Graph> {
-        let credentials = match (&secrets.azure_tenant_id, &secrets.azure_client_id, &secrets.azure_client_secret) {
+        let credentials = match (
+            &secrets.azure_tenant_id,
+            &secrets.azure_client_id,
+            &secrets.azure_client_secret,
+        ) {
             (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(Credentials {
                 tenant_id: tenant_id.clone(),
                 client_id: client_id.clone(),
                 client_secret: client_secret.clone(),
             }),
             (None, None, None) => None,
-            _ => anyhow::bail!("set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or none"),
+            _ => anyhow::bail!(
+                "set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or none"
+            ),
         };
         Ok(Graph {
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
@@ -107,7 +113,10 @@ impl Graph {
         {
             return Ok(token.clone());
         }
-        let url = format!("{}{}/oauth2/v2.0/token", self.authority_url, credentials.tenant_id);
+        let url = format!(
+            "{}{}/oauth2/v2.0/token",
+            self.authority_url, credentials.tenant_id
+        );
         let response = self
             .http
             .post(&url)
@@ -125,7 +134,10 @@ impl Graph {
             let body: Value = response.json().await.unwrap_or(Value::Null);
             return Err(anyhow!(
                 "the token endpoint answered {status}: {}",
-                body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("-")
+                body["error_description"]
+                    .as_str()
+                    .or(body["error"].as_str())
+                    .unwrap_or("-")
             ));
         }
         #[derive(Deserialize)]
@@ -135,7 +147,10 @@ impl Graph {
         }
         let token: Token = response.json().await.context("reading the Graph token")?;
         let lifetime = Duration::from_secs(token.expires_in);
-        let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN).max(Duration::from_secs(30));
+        let refresh_at = Instant::now()
+            + lifetime
+                .saturating_sub(TOKEN_MARGIN)
+                .max(Duration::from_secs(30));
         let secret = Secret::new(token.access_token);
         *cached = Some((secret.clone(), refresh_at));
         Ok(secret)
@@ -156,12 +171,22 @@ impl Graph {
         )?;
         Ok(claims["roles"]
             .as_array()
-            .map(|roles| roles.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     /// One call. `path` is relative to the API URL, or a full `@odata.nextLink`.
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let url = if path.starts_with("http://") || path.starts_with("https://") {
             path.to_string()
         } else {
@@ -178,7 +203,10 @@ impl Graph {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("Graph {method} {path}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("Graph {method} {path}"))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -196,10 +224,20 @@ impl Graph {
             path: path.split('?').next().unwrap_or(path).to_string(),
             status: status.as_u16(),
             code: body["error"]["code"].as_str().unwrap_or("-").to_string(),
-            message: body["error"]["message"].as_str().unwrap_or(&text).chars().take(300).collect(),
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or(&text)
+                .chars()
+                .take(300)
+                .collect(),
         };
         tracing::warn!(%error, client_request_id, request_id = body["error"]["innerError"]["request-id"].as_str(), "Graph call failed");
-        let throttled = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT);
+        let throttled = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        );
         match (throttled, retry_after) {
             (true, Some(wait)) => Err(anyhow::Error::new(error).context(RetryAfter(wait))),
             _ => Err(error.into()),
@@ -224,22 +262,35 @@ impl Graph {
         let filter = format!("mail eq '{}'", email.replace('\'', "''"));
         let path = format!("users?$filter={}&$select={USER_FIELDS}", encode(&filter));
         let page = self.call(Method::GET, &path, None).await?;
-        let users: Vec<DirectoryUser> = serde_json::from_value(page["value"].clone()).unwrap_or_default();
+        let users: Vec<DirectoryUser> =
+            serde_json::from_value(page["value"].clone()).unwrap_or_default();
         Ok(users.into_iter().next())
     }
 
     /// Whether the user is a direct member of the group.
     pub async fn is_direct_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
         let filter = format!("id eq '{user_id}'");
-        let path = format!("groups/{group_id}/members?$filter={}&$select=id&$count=true", encode(&filter));
+        let path = format!(
+            "groups/{group_id}/members?$filter={}&$select=id&$count=true",
+            encode(&filter)
+        );
         let page = self.call(Method::GET, &path, None).await?;
-        Ok(page["value"].as_array().is_some_and(|members| members.iter().any(|m| m["id"] == user_id)))
+        Ok(page["value"]
+            .as_array()
+            .is_some_and(|members| members.iter().any(|m| m["id"] == user_id)))
     }
 
     /// Adds a member. `false`: they were a member already, which is success too.
     pub async fn add_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
         let body = json!({ "@odata.id": format!("{}directoryObjects/{user_id}", self.api_url) });
-        match self.call(Method::POST, &format!("groups/{group_id}/members/$ref"), Some(&body)).await {
+        match self
+            .call(
+                Method::POST,
+                &format!("groups/{group_id}/members/$ref"),
+                Some(&body),
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(error) if is_already_member(&error) => Ok(false),
             Err(error) => Err(error),
@@ -249,7 +300,14 @@ impl Graph {
     /// Removes a member — with `/$ref`, never the form that deletes the user. `false`: they were
     /// not a member (checked: the group exists), which is success too.
     pub async fn remove_member(&self, group_id: &str, user_id: &str) -> anyhow::Result<bool> {
-        match self.call(Method::DELETE, &format!("groups/{group_id}/members/{user_id}/$ref"), None).await {
+        match self
+            .call(
+                Method::DELETE,
+                &format!("groups/{group_id}/members/{user_id}/$ref"),
+                None,
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(error) if status_of(&error) == Some(404) => {
                 // 404 also means "no such group": only an existing group makes it "not a member".
@@ -265,8 +323,20 @@ impl Graph {
 
     /// A group's display name, or `None` when it does not exist.
     pub async fn group(&self, group_id: &str) -> anyhow::Result<Option<String>> {
-        match self.call(Method::GET, &format!("groups/{group_id}?$select=id,displayName"), None).await {
-            Ok(group) => Ok(Some(group["displayName"].as_str().unwrap_or(group_id).to_string())),
+        match self
+            .call(
+                Method::GET,
+                &format!("groups/{group_id}?$select=id,displayName"),
+                None,
+            )
+            .await
+        {
+            Ok(group) => Ok(Some(
+                group["displayName"]
+                    .as_str()
+                    .unwrap_or(group_id)
+                    .to_string(),
+            )),
             Err(error) if status_of(&error) == Some(404) => Ok(None),
             Err(error) => Err(error),
         }
@@ -274,12 +344,18 @@ impl Graph {
 
     /// Every member of a group, following `@odata.nextLink` to the end.
     pub async fn members(&self, group_id: &str) -> anyhow::Result<Vec<DirectoryUser>> {
-        self.all_pages(&format!("groups/{group_id}/members?$select={USER_FIELDS}&$top=999")).await
+        self.all_pages(&format!(
+            "groups/{group_id}/members?$select={USER_FIELDS}&$top=999"
+        ))
+        .await
     }
 
     /// A group's owners.
     pub async fn owners(&self, group_id: &str) -> anyhow::Result<Vec<DirectoryUser>> {
-        self.all_pages(&format!("groups/{group_id}/owners?$select={USER_FIELDS}&$top=999")).await
+        self.all_pages(&format!(
+            "groups/{group_id}/owners?$select={USER_FIELDS}&$top=999"
+        ))
+        .await
     }
 
     async fn all_pages(&self, first: &str) -> anyhow::Result<Vec<DirectoryUser>> {
@@ -302,15 +378,29 @@ impl Graph {
     }
 
     /// Which of `group_ids` the user is a member of, transitively.
-    pub async fn member_groups(&self, user_id: &str, group_ids: &[String]) -> anyhow::Result<Vec<String>> {
+    pub async fn member_groups(
+        &self,
+        user_id: &str,
+        group_ids: &[String],
+    ) -> anyhow::Result<Vec<String>> {
         let mut found = Vec::new();
         // checkMemberGroups takes at most 20 ids per call.
         for chunk in group_ids.chunks(20) {
             let body = json!({ "groupIds": chunk });
             let result = self
-                .call(Method::POST, &format!("users/{user_id}/checkMemberGroups"), Some(&body))
+                .call(
+                    Method::POST,
+                    &format!("users/{user_id}/checkMemberGroups"),
+                    Some(&body),
+                )
                 .await?;
-            found.extend(result["value"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)));
+            found.extend(
+                result["value"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_owned)),
+            );
         }
         Ok(found)
     }
@@ -328,7 +418,10 @@ impl Graph {
 
 /// The HTTP status of a failed Graph call, if Graph answered.
 pub fn status_of(error: &anyhow::Error) -> Option<u16> {
-    error.chain().find_map(|e| e.downcast_ref::<GraphError>()).map(|e| e.status)
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<GraphError>())
+        .map(|e| e.status)
 }
 
 pub fn graph_error(error: &anyhow::Error) -> Option<&GraphError> {
@@ -337,7 +430,9 @@ pub fn graph_error(error: &anyhow::Error) -> Option<&GraphError> {
 
 fn is_already_member(error: &anyhow::Error) -> bool {
     graph_error(error).is_some_and(|e| {
-        e.status == 400 && e.code == "Request_BadRequest" && e.message.contains("added object references already exist")
+        e.status == 400
+            && e.code == "Request_BadRequest"
+            && e.message.contains("added object references already exist")
     })
 }
 

@@ -215,15 +215,20 @@ async fn failed(
 
 /// Whether a failure asked to be retried later (throttling), rather than failed for good.
 pub fn is_retry_after(error: &anyhow::Error) -> bool {
-    error.chain().any(|e| e.downcast_ref::<RetryAfter>().is_some())
+    retry_after_of(error).is_some()
+}
+
+/// `RetryAfter` attached as context is seen by anyhow's own downcast; as a cause, in the chain.
+fn retry_after_of(error: &anyhow::Error) -> Option<RetryAfter> {
+    error
+        .downcast_ref::<RetryAfter>()
+        .or_else(|| error.chain().find_map(|e| e.downcast_ref::<RetryAfter>()))
+        .copied()
 }
 
 /// The wait a failure asked for, capped so that a bogus header cannot park a revocation.
 fn error_retry_after(error: &anyhow::Error) -> Option<Duration> {
-    error
-        .chain()
-        .find_map(|e| e.downcast_ref::<RetryAfter>())
-        .map(|RetryAfter(wait)| (*wait).min(LONGEST_RETRY))
+    retry_after_of(error).map(|RetryAfter(wait)| wait.min(LONGEST_RETRY))
 }
 
 async fn execute(

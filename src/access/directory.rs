@@ -38,7 +38,13 @@ pub async fn check_requester(
             group: group.name.clone(),
         }));
     }
-    if !group.eligible.is_empty() && app.graph.member_groups(&user.id, &group.eligible).await?.is_empty() {
+    if !group.eligible.is_empty()
+        && app
+            .graph
+            .member_groups(&user.id, &group.eligible)
+            .await?
+            .is_empty()
+    {
         let owners: Vec<String> = group.owners.iter().map(|o| o.to_string()).collect();
         return Ok(Err(Refusal::NotEligible {
             group: group.name.clone(),

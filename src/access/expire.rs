@@ -47,11 +47,15 @@ pub async fn run(
 
     let kept = request.already_member == Some(true);
     let group = app.policy().group(&request.group).with_context(|| {
-        format!("group {} is no longer in the config, so its access cannot be revoked", request.group)
+        format!(
+            "group {} is no longer in the config, so its access cannot be revoked",
+            request.group
+        )
     })?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
     let sharing = app.policy().groups_sharing_target(group);
-    let holders = requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
+    let holders =
+        requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
     let still_held_by = holders.first().map(|holder| holder.id);
     let change = if kept || still_held_by.is_some() {
         None
@@ -100,7 +104,10 @@ pub async fn run(
     .await?;
     // PIM ends memberships itself: jitbot removing one at (not before) its end means Entra had not.
     let ended_on_time = request.expires_at.is_some_and(|at| now >= at);
-    if group.provider == ProviderKind::EntraPimGroup && change == Some(Change::Made) && ended_on_time {
+    if group.provider == ProviderKind::EntraPimGroup
+        && change == Some(Change::Made)
+        && ended_on_time
+    {
         let notice = Notice::Disagreement {
             detail: format!(
                 "PIM had not ended the membership of request #{request_id} in {} at its expiry; jitbot removed it.",
@@ -109,7 +116,10 @@ pub async fn run(
         };
         jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
-    let notice = Notice::Ended { kept, still_held_by };
+    let notice = Notice::Ended {
+        kept,
+        still_held_by,
+    };
     jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     if earlier_failures >= WARN_OWNERS_AFTER {
         let notice = Notice::Recovered {

@@ -46,7 +46,8 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
         None => {
             let member = provider.is_member(&grant).await?;
             let sharing = app.policy().groups_sharing_target(group);
-            let holders = requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
+            let holders =
+                requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
             let prior = match holders.first() {
                 Some(holder) if member => holder.already_member.unwrap_or(false),
                 _ => member,
@@ -96,7 +97,12 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
 }
 
 /// After the last attempt: the request fails, and the requester and owners are told.
-pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn give_up(
+    app: &App,
+    request_id: i64,
+    error: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let mut tx = store::write(&app.db).await?;
     if !requests::mark_failed(&mut *tx, request_id, error).await? {
         return Ok(());
@@ -117,7 +123,15 @@ pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>
     let notice = Notice::GrantFailed {
         error: error.to_string(),
     };
-    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice: notice.clone() }, now).await?;
+    jobs::enqueue(
+        &mut tx,
+        request_id,
+        &Job::NotifyRequester {
+            notice: notice.clone(),
+        },
+        now,
+    )
+    .await?;
     jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
@@ -126,7 +140,11 @@ pub async fn give_up(app: &App, request_id: i64, error: &str, now: DateTime<Utc>
 }
 
 /// Providers key people by email; look it up now if the request was made before we knew it.
-async fn ensure_requester_email(app: &App, request: &mut AccessRequest, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn ensure_requester_email(
+    app: &App,
+    request: &mut AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     if request.requester.email.is_some() {
         return Ok(());
     }

@@ -111,7 +111,9 @@ pub async fn confirm_requester(
     if let (Ok(None), Some(group)) = (&verdict, group)
         && directory::needs_directory(group)
     {
-        verdict = directory::check_requester(app, group, requester).await?.map(Some);
+        verdict = directory::check_requester(app, group, requester)
+            .await?
+            .map(Some);
     }
 
     let mut tx = store::write(&app.db).await?;
@@ -158,7 +160,11 @@ async fn cancel(
     };
     jobs::enqueue(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     jobs::enqueue(tx, request_id, &Job::RefreshMessages, now).await?;
-    tracing::info!(request_id, reason, "request cancelled before any owner was asked");
+    tracing::info!(
+        request_id,
+        reason,
+        "request cancelled before any owner was asked"
+    );
     Ok(())
 }
 

@@ -46,11 +46,15 @@ pub enum Refusal {
         required: u32,
         available: u32,
     },
-    #[error("Microsoft Entra ID has no account for {who}, so jitbot cannot grant you `{group}`. Ask your administrator.")]
+    #[error(
+        "Microsoft Entra ID has no account for {who}, so jitbot cannot grant you `{group}`. Ask your administrator."
+    )]
     NotInDirectory { who: String, group: String },
     #[error("Your Microsoft Entra ID account is disabled, so you cannot request `{group}`.")]
     AccountDisabled { group: String },
-    #[error("Only members of the groups eligible for `{group}` may request it. Ask {owners} to make you eligible.")]
+    #[error(
+        "Only members of the groups eligible for `{group}` may request it. Ask {owners} to make you eligible."
+    )]
     NotEligible { group: String, owners: String },
     #[error("There is no request #{0}.")]
     NoSuchRequest(i64),

@@ -24,13 +24,19 @@ impl Provider for LocalProvider {
     }
 
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
-        let added =
-            store::local_memberships::add(&self.db, &grant.group.target, grant.member(), Utc::now()).await?;
+        let added = store::local_memberships::add(
+            &self.db,
+            &grant.group.target,
+            grant.member(),
+            Utc::now(),
+        )
+        .await?;
         Ok(Change::from_made(added))
     }
 
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
-        let removed = store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
+        let removed =
+            store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
         Ok(Change::from_made(removed))
     }
 }

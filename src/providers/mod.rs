@@ -39,7 +39,11 @@ impl Grant<'_> {
     /// The Entra object id, which Entra-backed providers cannot do without.
     pub fn directory_id(&self) -> anyhow::Result<&str> {
         self.directory_id.ok_or_else(|| {
-            anyhow::anyhow!("no Entra account is known for {} (request #{})", self.member(), self.request_id)
+            anyhow::anyhow!(
+                "no Entra account is known for {} (request #{})",
+                self.member(),
+                self.request_id
+            )
         })
     }
 }
@@ -54,7 +58,11 @@ pub enum Change {
 
 impl Change {
     pub fn from_made(made: bool) -> Self {
-        if made { Change::Made } else { Change::AlreadySo }
+        if made {
+            Change::Made
+        } else {
+            Change::AlreadySo
+        }
     }
 
     pub fn as_str(self) -> &'static str {

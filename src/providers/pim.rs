@@ -29,7 +29,9 @@ fn justification(grant: &Grant<'_>) -> String {
 #[async_trait]
 impl Provider for EntraPimProvider {
     async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool> {
-        self.graph.is_direct_member(&grant.group.target, grant.directory_id()?).await
+        self.graph
+            .is_direct_member(&grant.group.target, grant.directory_id()?)
+            .await
     }
 
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
@@ -64,8 +66,14 @@ impl Provider for EntraPimProvider {
             Ok(_) => Ok(Change::Made),
             Err(error) if crate::jobs::is_retry_after(&error) => Err(error),
             Err(error) => {
-                if self.graph.is_direct_member(&grant.group.target, grant.directory_id()?).await? {
-                    Err(error.context("PIM refused to end the assignment and the person is still a member"))
+                if self
+                    .graph
+                    .is_direct_member(&grant.group.target, grant.directory_id()?)
+                    .await?
+                {
+                    Err(error.context(
+                        "PIM refused to end the assignment and the person is still a member",
+                    ))
                 } else {
                     Ok(Change::AlreadySo)
                 }

@@ -145,7 +145,11 @@ pub async fn set_requester_email(
     Ok(())
 }
 
-pub async fn set_directory_user(db: impl SqliteExecutor<'_>, id: i64, user_id: &str) -> sqlx::Result<()> {
+pub async fn set_directory_user(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    user_id: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET directory_user_id = ? WHERE id = ?")
         .bind(user_id)
         .bind(id)

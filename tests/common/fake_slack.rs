@@ -42,6 +42,7 @@ pub const USERS: &[(&str, &str)] = &[
     ("U0CAROL", "carol@example.com"),
     ("U0DAVE", "dave@example.com"),
     ("U0MALLORY", "mallory@example.com"),
+    ("U0ERIN", "erin@example.com"),
 ];
 
 impl FakeSlack {

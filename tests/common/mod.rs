@@ -3,6 +3,7 @@
 //! record what they receive.
 #![allow(dead_code)]
 
+pub mod fake_graph;
 pub mod fake_slack;
 pub mod fake_teams;
 pub mod fake_webhook;
@@ -16,6 +17,7 @@ use jitbot::{App, Config, Secrets, jobs, store};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub use fake_graph::FakeGraph;
 pub use fake_slack::FakeSlack;
 pub use fake_teams::{FakeBotFramework, TEAMS_USERS};
 pub use fake_webhook::FakeWebhook;
@@ -82,6 +84,7 @@ pub struct TestApp {
     pub url: String,
     pub slack: FakeSlack,
     pub teams: FakeBotFramework,
+    pub graph: FakeGraph,
     pub webhook: FakeWebhook,
     pub dir: Arc<tempfile::TempDir>,
     options: Options,
@@ -107,24 +110,28 @@ impl TestApp {
     pub async fn spawn_with_options(groups: &str, options: Options) -> Self {
         let slack = FakeSlack::start().await;
         let teams = FakeBotFramework::start().await;
+        let graph = FakeGraph::start().await;
         let webhook = FakeWebhook::start().await;
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let config_text = format!(
             "database_url = \"sqlite://jitbot.db\"\n\
              [slack]\napi_url = \"{slack}\"\n\
              [teams]\nopenid_metadata_url = \"{bf}/openid\"\ntoken_url = \"{bf}/token\"\nservice_url = \"{bf}/\"\n\
+             [graph]\napi_url = \"{graph}/v1.0/\"\nauthority_url = \"{graph}/\"\n\
              {groups}",
             slack = slack.api_url(),
             bf = teams.url,
+            graph = graph.url,
             groups = groups.replace("{webhook}", &webhook.url),
         );
-        Self::start(config_text, slack, teams, webhook, dir, options).await
+        Self::start(config_text, slack, teams, graph, webhook, dir, options).await
     }
 
     async fn start(
         config_text: String,
         slack: FakeSlack,
         teams: FakeBotFramework,
+        graph: FakeGraph,
         webhook: FakeWebhook,
         dir: Arc<tempfile::TempDir>,
         options: Options,
@@ -154,6 +161,7 @@ impl TestApp {
             url,
             slack,
             teams,
+            graph,
             webhook,
             dir,
             options,
@@ -170,6 +178,7 @@ impl TestApp {
             config_text,
             slack,
             teams,
+            graph,
             webhook,
             dir,
             app,
@@ -181,7 +190,7 @@ impl TestApp {
             scheduler,
             ..options
         };
-        Self::start(config_text, slack, teams, webhook, dir, options).await
+        Self::start(config_text, slack, teams, graph, webhook, dir, options).await
     }
 
     /// The config file this instance runs with, for the `jitbot` command line.
@@ -354,6 +363,9 @@ pub fn secrets(teams_app: bool) -> Secrets {
         microsoft_app_id: teams_app.then(|| fake_teams::APP_ID.to_string()),
         microsoft_app_password: teams_app.then(|| Secret::new("test-app-password")),
         microsoft_app_tenant_id: teams_app.then(|| fake_teams::TENANT_ID.to_string()),
+        azure_tenant_id: Some(fake_teams::TENANT_ID.to_string()),
+        azure_client_id: Some("99999999-8888-7777-6666-555555555555".to_string()),
+        azure_client_secret: Some(Secret::new("test-graph-secret")),
     }
 }
 

@@ -1,0 +1,434 @@
+//! Entra ID groups through Microsoft Graph: grant and revoke as an identity team would trust them.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::fake_graph::directory_id;
+use common::*;
+use jitbot::domain::RequestStatus;
+
+const ADMINS: &str = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0";
+const FINANCE: &str = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d";
+const ELIGIBLE: &str = "1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e";
+const PIM: &str = "0c0c0c0c-1d1d-4e2e-8f3f-4a4a4a4a4a4a";
+
+const GROUPS: &str = r#"
+[[group]]
+name = "azure-admins"
+provider = "entra-group"
+target = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+
+[[group]]
+name = "azure-admins-incident"
+provider = "entra-group"
+target = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+
+[[group]]
+name = "finance"
+provider = "entra-group"
+target = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d"
+eligible = ["1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e"]
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+
+[[group]]
+name = "pim-admins"
+provider = "entra-pim-group"
+target = "0c0c0c0c-1d1d-4e2e-8f3f-4a4a4a4a4a4a"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+"#;
+
+async fn spawn() -> TestApp {
+    let t = TestApp::spawn_with(GROUPS, false).await;
+    t.graph.add_group(ADMINS, "Azure admins", &[]);
+    t.graph.add_group(FINANCE, "Finance", &[]);
+    t.graph.add_group(ELIGIBLE, "Finance staff", &[]);
+    t.graph.add_group(PIM, "PIM admins", &[]);
+    t
+}
+
+/// `user` (a Slack id) asks for `group` and bob approves; returns the request id.
+async fn approved(t: &TestApp, user: &str, group: &str) -> i64 {
+    let reply = t.say(user, &format!("request {group} 1h deploy")).await;
+    let id: i64 = reply
+        .split_once('#')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{reply}"));
+    t.run_jobs().await;
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    id
+}
+
+#[tokio::test]
+async fn a_grant_adds_the_member_and_expiry_removes_them_with_ref() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+
+    let request = t.request(id).await;
+    assert_eq!(request.status, RequestStatus::Active);
+    assert_eq!(request.directory_user_id.as_deref(), Some(alice));
+    assert_eq!(t.graph.members(ADMINS), [alice]);
+    let add = &t.graph.calls_to("POST", "members/$ref")[0];
+    assert_eq!(add.path, format!("groups/{ADMINS}/members/$ref"));
+    assert_eq!(
+        add.body["@odata.id"],
+        format!("{}/v1.0/directoryObjects/{alice}", t.graph.url)
+    );
+
+    t.run_jobs_at(request.expires_at.unwrap()).await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    assert!(t.graph.members(ADMINS).is_empty());
+    let removals = t.graph.calls_to("DELETE", "members");
+    assert_eq!(removals.len(), 1);
+    assert_eq!(
+        removals[0].path,
+        format!("groups/{ADMINS}/members/{alice}/$ref"),
+        "never the form that deletes the user"
+    );
+
+    // One app-only token, asked for with the client credentials, served every call.
+    let tokens = t.graph.token_requests();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0]["grant_type"], "client_credentials");
+    assert_eq!(tokens[0]["scope"], "https://graph.microsoft.com/.default");
+    assert_eq!(tokens[0]["client_secret"], "test-graph-secret");
+}
+
+#[tokio::test]
+async fn a_member_before_the_grant_stays_a_member_at_expiry() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    t.graph.add_group(ADMINS, "Azure admins", &[alice]);
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    let request = t.request(id).await;
+    assert_eq!(request.already_member, Some(true));
+
+    t.run_jobs_at(request.expires_at.unwrap()).await;
+
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    assert_eq!(t.graph.members(ADMINS), [alice]);
+    assert!(t.graph.calls_to("POST", "members/$ref").is_empty());
+    assert!(t.graph.calls_to("DELETE", "members").is_empty());
+    assert!(
+        t.audit_actions(id)
+            .await
+            .contains(&"ended_kept_prior_membership".to_string())
+    );
+}
+
+#[tokio::test]
+async fn already_a_member_on_add_and_not_a_member_on_remove_are_success() {
+    let t = spawn().await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    // Someone adds alice by hand between jitbot's check and its add …
+    t.graph.answer_next(
+        "POST",
+        "members/$ref",
+        400,
+        "Request_BadRequest",
+        "One or more added object references already exist for the following modified properties: 'members'.",
+    );
+    t.run_jobs().await;
+    let request = t.request(id).await;
+    assert_eq!(
+        request.status,
+        RequestStatus::Active,
+        "already a member is success"
+    );
+    let events = jitbot::store::audit::list(&t.app.db, Some(id))
+        .await
+        .unwrap();
+    let granted = events.iter().find(|e| e.action == "granted").unwrap();
+    assert!(
+        granted
+            .detail
+            .contains("\"provider_result\":\"already so\""),
+        "{}",
+        granted.detail
+    );
+    // … and removes her by hand before expiry.
+    t.graph.add_group(ADMINS, "Azure admins", &[]);
+    t.run_jobs_at(request.expires_at.unwrap()).await;
+
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    let events = jitbot::store::audit::list(&t.app.db, Some(id))
+        .await
+        .unwrap();
+    let revoked = events.iter().find(|e| e.action == "revoked").unwrap();
+    assert!(
+        revoked
+            .detail
+            .contains("\"provider_result\":\"already so\""),
+        "{}",
+        revoked.detail
+    );
+    assert!(
+        t.graph
+            .calls_to("GET", &format!("groups/{ADMINS}"))
+            .iter()
+            .any(|c| c.path == format!("groups/{ADMINS}")),
+        "the group was confirmed to exist"
+    );
+}
+
+#[tokio::test]
+async fn a_removal_from_a_group_that_does_not_exist_is_not_success() {
+    let t = spawn().await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.graph.add_group(ADMINS, "Azure admins", &[]);
+    // The group vanishes from Entra.
+    t.graph
+        .fail_next("GET", &format!("groups/{ADMINS}"), 404, None, 100);
+    t.graph.fail_next("DELETE", "members", 404, None, 100);
+
+    t.run_jobs_at(expires_at).await;
+
+    assert_eq!(
+        t.request(id).await.status,
+        RequestStatus::Revoking,
+        "not recorded as revoked"
+    );
+}
+
+#[tokio::test]
+async fn overlapping_grants_share_one_membership_removed_when_the_last_ends() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    let first = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    let second = approved(&t, "U0ALICE", "azure-admins-incident").await;
+    let later = Utc::now() + Duration::minutes(30);
+    t.run_jobs_at(later).await;
+    assert_eq!(t.request(second).await.status, RequestStatus::Active);
+    assert_eq!(
+        t.request(second).await.already_member,
+        Some(false),
+        "jitbot's own membership is not prior access"
+    );
+
+    // The first ends: the second still holds the membership.
+    t.run_jobs_at(t.request(first).await.expires_at.unwrap())
+        .await;
+    assert_eq!(t.request(first).await.status, RequestStatus::Ended);
+    assert_eq!(t.graph.members(ADMINS), [alice]);
+    assert!(
+        t.audit_actions(first)
+            .await
+            .contains(&"ended_membership_still_held".to_string())
+    );
+
+    // The second ends: now it goes.
+    t.run_jobs_at(t.request(second).await.expires_at.unwrap())
+        .await;
+    assert_eq!(t.request(second).await.status, RequestStatus::Ended);
+    assert!(t.graph.members(ADMINS).is_empty());
+    assert_eq!(t.graph.calls_to("DELETE", "members").len(), 1);
+}
+
+#[tokio::test]
+async fn throttling_honours_retry_after_and_revocations_are_retried_until_they_succeed() {
+    let t = spawn().await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.graph.fail_next("POST", "members/$ref", 429, Some(7), 1);
+    let now = Utc::now();
+    t.run_jobs_at(now).await;
+    let job = jitbot::store::jobs::all(&t.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.attempts == 1)
+        .expect("a retried grant");
+    assert_eq!(
+        jitbot::store::from_ms(job.due_at),
+        jitbot::store::from_ms(jitbot::store::to_ms(now + Duration::seconds(7))),
+        "waits exactly Retry-After"
+    );
+    t.run_jobs_at(now + Duration::seconds(7)).await;
+    let expires_at = t
+        .request(id)
+        .await
+        .expires_at
+        .expect("granted after the wait");
+
+    // Graph is down at expiry: 503 without Retry-After five times, then it recovers.
+    t.graph.fail_next("DELETE", "members", 503, None, 5);
+    for minute in 0..5 {
+        t.run_jobs_at(expires_at + Duration::minutes(minute * 10))
+            .await;
+    }
+    assert_eq!(t.request(id).await.status, RequestStatus::Revoking);
+    t.run_jobs_at(expires_at + Duration::hours(1)).await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    assert!(t.graph.members(ADMINS).is_empty());
+    let card = t.slack.thread_in(APPROVAL_CHANNEL);
+    let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
+    assert!(
+        to_owners
+            .iter()
+            .any(|m| m.contains("The revocation for this request has failed 3 times")),
+        "{to_owners:?}"
+    );
+    assert!(
+        to_owners.last().unwrap().contains("went through after all"),
+        "{to_owners:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_person_entra_cannot_find_is_refused_before_any_owner_is_asked() {
+    let t = spawn().await;
+    // mallory@example.com is in Slack but not in Entra.
+    t.say("U0MALLORY", "request azure-admins 1h deploy").await;
+    t.run_jobs().await;
+
+    assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
+    let thread = t.slack.thread_in(REQUEST_CHANNEL);
+    assert_eq!(
+        t.slack.replies_in(REQUEST_CHANNEL, &thread),
+        [
+            "🚫 This request was cancelled. Microsoft Entra ID has no account for mallory@example.com, so jitbot cannot grant you `azure-admins`. Ask your administrator."
+        ]
+    );
+    assert!(
+        t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty(),
+        "no owner was asked"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_refused_and_a_guest_is_found_by_mail() {
+    let t = spawn().await;
+    // dave is a B2B guest: his UPN is not his mail.
+    t.say("U0DAVE", "request azure-admins 1h guest work").await;
+    t.run_jobs().await;
+    assert_eq!(
+        t.request(1).await.status,
+        RequestStatus::Pending,
+        "a B2B guest is found by mail"
+    );
+    assert_eq!(
+        t.request(1).await.directory_user_id.as_deref(),
+        Some(directory_id("dave@example.com"))
+    );
+
+    t.say("U0ERIN", "request azure-admins 1h deploy").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.status, RequestStatus::Cancelled);
+    assert!(
+        t.request(2)
+            .await
+            .failure
+            .unwrap()
+            .contains("account is disabled")
+    );
+}
+
+#[tokio::test]
+async fn only_eligible_people_may_request_and_others_are_told_whom_to_ask() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    t.say("U0ALICE", "request finance 1h month end").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
+    let thread = t.slack.thread_in(REQUEST_CHANNEL);
+    let reply = t.slack.replies_in(REQUEST_CHANNEL, &thread).remove(0);
+    assert!(
+        reply.contains(
+            "Only members of the groups eligible for `finance` may request it. Ask bob@example.com"
+        ),
+        "{reply}"
+    );
+    let check = &t.graph.calls_to("POST", "checkMemberGroups")[0];
+    assert_eq!(check.path, format!("users/{alice}/checkMemberGroups"));
+    assert_eq!(check.body["groupIds"], serde_json::json!([ELIGIBLE]));
+
+    // A member through a nested group is eligible.
+    t.graph.add_transitive_member(alice, ELIGIBLE);
+    t.say("U0ALICE", "request finance 1h month end").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.status, RequestStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_teams_requester_is_known_to_graph_by_their_object_id() {
+    let t = spawn().await;
+    t.teams_say("alice", TEAMS_THREAD, "jit request azure-admins 1h deploy")
+        .await;
+    t.run_jobs().await;
+
+    let alice = directory_id("alice@example.com");
+    assert_eq!(t.request(1).await.directory_user_id.as_deref(), Some(alice));
+    assert!(t.graph.calls_to("GET", &format!("users/{alice}")).len() == 1);
+    assert!(
+        t.graph.calls_to("GET", "users?").is_empty()
+            && t.graph.calls().iter().all(|c| !c.query.contains("mail eq"))
+    );
+}
+
+#[tokio::test]
+async fn pim_groups_are_granted_with_an_expiring_assignment_and_removed_with_admin_remove() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    let id = approved(&t, "U0ALICE", "pim-admins").await;
+    let granted_at = Utc::now();
+    t.run_jobs_at(granted_at).await;
+
+    let assign = &t.graph.calls_to("POST", "assignmentScheduleRequests")[0].body;
+    assert_eq!(assign["action"], "adminAssign");
+    assert_eq!(assign["accessId"], "member");
+    assert_eq!(assign["principalId"], alice);
+    assert_eq!(assign["groupId"], PIM);
+    assert_eq!(
+        assign["scheduleInfo"]["expiration"],
+        serde_json::json!({ "type": "afterDuration", "duration": "PT60M" })
+    );
+    assert_eq!(
+        assign["justification"],
+        format!("jitbot request #{id}: deploy")
+    );
+
+    // Entra did not end it at expiry: jitbot removes it and tells the owners.
+    t.run_jobs_at(t.request(id).await.expires_at.unwrap()).await;
+    let remove = &t.graph.calls_to("POST", "assignmentScheduleRequests")[1].body;
+    assert_eq!(remove["action"], "adminRemove");
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    let card = t.slack.thread_in(APPROVAL_CHANNEL);
+    let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
+    assert!(
+        to_owners
+            .iter()
+            .any(|m| m.contains("PIM had not ended the membership")),
+        "{to_owners:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pim_assignment_entra_already_ended_is_recorded_without_alarm() {
+    let t = spawn().await;
+    let id = approved(&t, "U0ALICE", "pim-admins").await;
+    t.run_jobs().await;
+    // Entra ended it on time.
+    t.graph.add_group(PIM, "PIM admins", &[]);
+
+    t.run_jobs_at(t.request(id).await.expires_at.unwrap()).await;
+
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    let card = t.slack.thread_in(APPROVAL_CHANNEL);
+    assert!(
+        t.slack
+            .replies_in(APPROVAL_CHANNEL, &card)
+            .iter()
+            .all(|m| !m.contains("PIM had not"))
+    );
+}
