@@ -135,6 +135,25 @@ impl App {
         }
         tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
         let scheduler = tokio::spawn(jobs::run(self.clone(), shutdown.clone()));
+        let sweeps = self
+            .policy()
+            .groups
+            .iter()
+            .any(|g| g.provider.is_entra() && g.sweep != crate::domain::Sweep::Off);
+        if sweeps {
+            let every = self
+                .config
+                .graph
+                .sweep_interval
+                .to_chrono()
+                .to_std()
+                .unwrap_or_default();
+            tokio::spawn(access::sweep::run_every(
+                self.clone(),
+                every,
+                shutdown.clone(),
+            ));
+        }
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, service)

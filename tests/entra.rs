@@ -19,6 +19,7 @@ provider = "entra-group"
 target = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0"
 owners = ["bob@example.com"]
 approval_channel = "C0APPROVALS"
+permanent_members = ["dave@example.com"]
 
 [[group]]
 name = "azure-admins-incident"
@@ -34,6 +35,7 @@ target = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d"
 eligible = ["1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e"]
 owners = ["bob@example.com"]
 approval_channel = "C0APPROVALS"
+sweep = "remove"
 
 [[group]]
 name = "pim-admins"
@@ -430,5 +432,108 @@ async fn a_pim_assignment_entra_already_ended_is_recorded_without_alarm() {
             .replies_in(APPROVAL_CHANNEL, &card)
             .iter()
             .all(|m| !m.contains("PIM had not"))
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_reports_members_jitbot_holds_no_grant_for_across_pages() {
+    let t = spawn().await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+    let all: Vec<&str> = ["alice", "bob", "carol", "dave", "erin"]
+        .iter()
+        .map(|name| {
+            common::fake_graph::DIRECTORY
+                .iter()
+                .find(|u| u.3.to_ascii_lowercase().starts_with(name))
+                .unwrap()
+                .0
+        })
+        .collect();
+    t.graph.add_group(ADMINS, "Azure admins", &all);
+    t.graph.set_page_size(2);
+
+    let findings = jitbot::access::sweep::run(&t.app, Utc::now())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        findings.len(),
+        1,
+        "only azure-admins drifted (azure-admins-incident shares it)"
+    );
+    let finding = &findings[0];
+    assert_eq!(finding.group, "azure-admins");
+    // alice holds a grant, dave is a permanent member.
+    assert_eq!(
+        finding.unexpected,
+        ["bob@example.com", "carol@example.com", "erin@example.com"]
+    );
+    assert!(!finding.removed);
+    assert_eq!(
+        t.graph.members(ADMINS).len(),
+        5,
+        "report mode removes nobody"
+    );
+    assert!(
+        t.graph
+            .calls_to("GET", &format!("groups/{ADMINS}/members"))
+            .iter()
+            .filter(|c| !c.query.contains("$filter"))
+            .count()
+            >= 3,
+        "all pages were read"
+    );
+    let report = t.slack.posts_in(APPROVAL_CHANNEL, None).last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        report.contains("Drift in `azure-admins`: 3 member(s)")
+            && report.contains("carol@example.com"),
+        "{report}"
+    );
+    let found = jitbot::store::audit::list(&t.app.db, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "sweep_found")
+        .count();
+    assert_eq!(found, 3);
+}
+
+#[tokio::test]
+async fn the_sweep_removes_drift_in_remove_mode_and_audits_it() {
+    let t = spawn().await;
+    let carol = directory_id("carol@example.com");
+    t.graph.add_group(FINANCE, "Finance", &[carol]);
+
+    let findings = jitbot::access::sweep::run(&t.app, Utc::now())
+        .await
+        .unwrap();
+
+    let finance = findings
+        .iter()
+        .find(|f| f.group == "finance")
+        .expect("finance drifted");
+    assert!(finance.removed);
+    assert!(t.graph.members(FINANCE).is_empty());
+    assert_eq!(
+        t.graph.calls_to("DELETE", "members")[0].path,
+        format!("groups/{FINANCE}/members/{carol}/$ref")
+    );
+    let removed: Vec<String> = jitbot::store::audit::list(&t.app.db, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "sweep_removed")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(removed.len(), 1);
+    assert!(removed[0].contains(carol));
+    assert_eq!(
+        jitbot::store::audit::verify(&t.app.db).await.unwrap(),
+        jitbot::store::audit::ChainCheck::Intact { events: 1 }
     );
 }

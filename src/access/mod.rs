@@ -6,6 +6,7 @@ pub mod directory;
 pub mod expire;
 pub mod grant;
 pub mod submit;
+pub mod sweep;
 
 use crate::domain::Refusal;
 

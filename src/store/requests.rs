@@ -96,6 +96,22 @@ pub async fn active_holders(
         .await
 }
 
+/// The Entra object ids that requests for any of `groups` hold or are about to: approved,
+/// active or being revoked.
+pub async fn holding_directory_users(
+    db: impl SqliteExecutor<'_>,
+    groups: &[String],
+) -> sqlx::Result<Vec<String>> {
+    let groups = serde_json::to_string(groups).expect("names serialize");
+    sqlx::query_scalar(
+        "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
+         AND status IN ('approved', 'active', 'revoking') AND group_name IN (SELECT value FROM json_each(?))",
+    )
+    .bind(groups)
+    .fetch_all(db)
+    .await
+}
+
 /// Every open request of this person, oldest first.
 pub async fn open_of(
     db: impl SqliteExecutor<'_>,

@@ -120,6 +120,12 @@ pub async fn post_card(
     Ok(())
 }
 
+/// A plain message starting a new thread in a Teams channel.
+pub async fn post_to_channel(app: &App, channel: &str, text: &str) -> anyhow::Result<()> {
+    start_channel_thread(app, channel, &cards::text_message(text), Utc::now()).await?;
+    Ok(())
+}
+
 /// A new thread in a channel; returns the thread's conversation id and the card's activity id.
 async fn start_channel_thread(
     app: &App,
