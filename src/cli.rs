@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::domain::RequestStatus;
+use crate::domain::{ProviderKind, RequestStatus};
+use crate::graph::Graph;
 use crate::secrets::Secrets;
 use crate::store::{self, audit};
 use crate::teams;
@@ -50,7 +51,7 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-pub fn check_config(config_path: &Path) -> anyhow::Result<()> {
+pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     println!(
         "{}: ok — {} group(s), listening on {}, database {}",
@@ -71,6 +72,80 @@ pub fn check_config(config_path: &Path) -> anyhow::Result<()> {
             card_places(group)
         );
     }
+    if online {
+        check_online(&config).await?;
+    }
+    Ok(())
+}
+
+/// `check-config --online`: what only Microsoft Graph can tell — do the Entra groups exist, and
+/// does the token carry the application permissions jitbot needs?
+async fn check_online(config: &Config) -> anyhow::Result<()> {
+    crate::app::install_crypto_provider();
+    let graph = Graph::new(&config.graph, &Secrets::from_env())?;
+    if !graph.is_configured() {
+        bail!("--online needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET");
+    }
+    let entra_groups: Vec<_> = config
+        .policy
+        .groups
+        .iter()
+        .filter(|g| g.provider.is_entra() || !g.eligible.is_empty())
+        .collect();
+    let mut problems = Vec::new();
+
+    let roles = graph
+        .token_roles()
+        .await
+        .context("getting a Microsoft Graph token")?;
+    let mut needed = vec!["GroupMember.ReadWrite.All", "User.Read.All"];
+    if entra_groups
+        .iter()
+        .any(|g| g.provider == ProviderKind::EntraPimGroup)
+    {
+        needed.push("PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup");
+    }
+    for role in needed {
+        if roles.iter().any(|r| r == role) {
+            println!("  ✓ application permission {role}");
+        } else {
+            problems.push(format!(
+                "the app registration lacks the application permission {role}: add it in Entra ID and grant admin consent"
+            ));
+        }
+    }
+    for group in entra_groups {
+        let ids = group
+            .provider
+            .is_entra()
+            .then_some(("target", &group.target))
+            .into_iter()
+            .chain(group.eligible.iter().map(|id| ("eligible", id)));
+        for (key, id) in ids {
+            match graph.group(id).await? {
+                Some(name) => println!(
+                    "  ✓ {}: {key} {id} is the Entra group \"{name}\"",
+                    group.name
+                ),
+                None => problems.push(format!(
+                    "{}: {key} {id} is not an Entra group jitbot can see",
+                    group.name
+                )),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} problem(s) found online:\n{}",
+            problems.len(),
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    println!("online checks passed");
     Ok(())
 }
 

@@ -20,7 +20,12 @@ enum Command {
     /// Serve Slack's requests and run the scheduler until Ctrl-C or SIGTERM.
     Serve,
     /// Check the config file and explain every mistake.
-    CheckConfig,
+    CheckConfig {
+        /// Also check with Microsoft Graph that every Entra group exists and that the app
+        /// registration holds the permissions jitbot needs.
+        #[arg(long)]
+        online: bool,
+    },
     /// List requests, newest first.
     Requests {
         /// Only requests in this status (pending, approved, active, ended, …).
@@ -55,7 +60,7 @@ async fn main() -> std::process::ExitCode {
     let args = Cli::parse();
     let result = match args.command {
         Command::Serve => cli::serve(&args.config).await,
-        Command::CheckConfig => cli::check_config(&args.config),
+        Command::CheckConfig { online } => cli::check_config(&args.config, online).await,
         Command::Requests { status, limit } => {
             cli::requests(&args.config, status.as_deref(), limit).await
         }

@@ -537,3 +537,94 @@ async fn the_sweep_removes_drift_in_remove_mode_and_audits_it() {
         jitbot::store::audit::ChainCheck::Intact { events: 1 }
     );
 }
+
+/// Runs `jitbot check-config --online` against this app's config, off the async runtime that
+/// serves the fake Graph it talks to.
+async fn check_online(t: &TestApp) -> std::process::Output {
+    let config = t.config_path();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jitbot"))
+            .args([
+                "check-config",
+                "--online",
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .env("AZURE_TENANT_ID", common::fake_teams::TENANT_ID)
+            .env("AZURE_CLIENT_ID", "99999999-8888-7777-6666-555555555555")
+            .env("AZURE_CLIENT_SECRET", "test-graph-secret")
+            .env_remove("JITBOT_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn check_config_online_confirms_groups_and_permissions() {
+    let t = spawn().await;
+    t.graph.set_roles(&[
+        "GroupMember.ReadWrite.All",
+        "User.Read.All",
+        "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    ]);
+
+    let output = check_online(&t).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "✓ azure-admins: target {ADMINS} is the Entra group \"Azure admins\""
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "✓ finance: eligible {ELIGIBLE} is the Entra group \"Finance staff\""
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "✓ application permission PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("online checks passed"));
+}
+
+#[tokio::test]
+async fn check_config_online_says_what_is_missing() {
+    let t = spawn().await;
+    t.graph.set_roles(&["User.Read.All"]);
+    t.graph
+        .fail_next("GET", &format!("groups/{FINANCE}"), 404, None, 1);
+
+    let output = check_online(&t).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("3 problem(s) found online"), "{stderr}");
+    assert!(
+        stderr.contains("lacks the application permission GroupMember.ReadWrite.All"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "lacks the application permission PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "finance: target {FINANCE} is not an Entra group jitbot can see"
+        )),
+        "{stderr}"
+    );
+}
