@@ -62,12 +62,16 @@ pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()
     );
     for group in &config.policy.groups {
         println!(
-            "  {}: provider {}, up to {} (default {}), {} owner(s), {} approval(s){}",
+            "  {}: provider {}, up to {} (default {}), {}, {} approval(s){}",
             group.name,
             group.provider.name(),
             group.max_duration,
             group.default_duration,
-            group.owners.len(),
+            if group.owners_from_entra {
+                "owners from Entra".to_string()
+            } else {
+                format!("{} owner(s)", group.owners.len())
+            },
             group.approvals_required,
             card_places(group)
         );

@@ -128,7 +128,7 @@ struct RawGroup {
     target: Option<String>,
     webhook_url: Option<String>,
     #[serde(default)]
-    owners: Vec<String>,
+    owners: RawOwners,
     default_duration: Option<String>,
     max_duration: Option<String>,
     approvals_required: Option<u32>,
@@ -141,6 +141,20 @@ struct RawGroup {
     sweep: Option<String>,
     #[serde(default)]
     permanent_members: Vec<String>,
+}
+
+/// `owners = ["alice@example.com", …]`, or `owners = "entra"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawOwners {
+    Listed(Vec<String>),
+    Source(String),
+}
+
+impl Default for RawOwners {
+    fn default() -> Self {
+        RawOwners::Listed(Vec::new())
+    }
 }
 
 fn default_provider() -> String {
@@ -408,25 +422,46 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
     }
 
     let mut owners = Vec::new();
-    for owner in &raw.owners {
-        match Owner::parse(owner) {
-            Ok(owner) => owners.push(owner),
-            Err(message) => problem("owners", message),
+    let owners_from_entra = matches!(&raw.owners, RawOwners::Source(source) if source == "entra");
+    match &raw.owners {
+        RawOwners::Listed(listed) => {
+            for owner in listed {
+                match Owner::parse(owner) {
+                    Ok(owner) => owners.push(owner),
+                    Err(message) => problem("owners", message),
+                }
+            }
+            if listed.is_empty() {
+                problem(
+                    "owners",
+                    "list at least one owner (an email, slack:U… or teams:…), or say \"entra\""
+                        .into(),
+                );
+            }
         }
-    }
-    if raw.owners.is_empty() {
-        problem(
+        RawOwners::Source(source) if source == "entra" => {
+            if !provider.is_entra() {
+                problem("owners", "\"entra\" takes the owners of the Entra group, so it needs provider entra-group or entra-pim-group".into());
+            }
+        }
+        RawOwners::Source(other) => problem(
             "owners",
-            "list at least one owner (an email or slack:U…)".into(),
-        );
+            format!("`{other}` is not a list of owners, nor \"entra\""),
+        ),
     }
     let approvals_required = raw.approvals_required.unwrap_or(1);
-    if approvals_required == 0 || approvals_required as usize > raw.owners.len().max(1) {
+    // With owners from Entra their number is only known per request; it is checked then.
+    let most = if owners_from_entra {
+        u32::MAX as usize
+    } else {
+        owners.len().max(1)
+    };
+    if approvals_required == 0 || approvals_required as usize > most {
         problem(
             "approvals_required",
             format!(
                 "must be between 1 and the number of owners ({}), not {approvals_required}",
-                raw.owners.len()
+                owners.len()
             ),
         );
     }
@@ -456,6 +491,7 @@ fn validate_group(raw: RawGroup, place: &str, problems: &mut Vec<String>) -> Opt
         approval_channel,
         teams_approval_channel,
         allow_self_approval: raw.allow_self_approval,
+        owners_from_entra,
         eligible: raw
             .eligible
             .iter()

@@ -628,3 +628,115 @@ async fn check_config_online_says_what_is_missing() {
         "{stderr}"
     );
 }
+
+const ENTRA_OWNED: &str = r#"
+[[group]]
+name = "platform-admins"
+provider = "entra-group"
+target = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0"
+owners = "entra"
+approval_channel = "C0APPROVALS"
+
+[[group]]
+name = "platform-admins-dm"
+provider = "entra-group"
+target = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0"
+owners = "entra"
+"#;
+
+async fn entra_owned() -> TestApp {
+    let t = TestApp::spawn_with(ENTRA_OWNED, false).await;
+    t.graph.add_group(ADMINS, "Azure admins", &[]);
+    t.graph.set_owners(
+        ADMINS,
+        &[
+            directory_id("bob@example.com"),
+            directory_id("carol@example.com"),
+        ],
+    );
+    t
+}
+
+#[tokio::test]
+async fn the_entra_groups_owners_approve_and_are_shown_on_the_card() {
+    let t = entra_owned().await;
+    t.say("U0ALICE", "request platform-admins 1h deploy").await;
+    t.run_jobs().await;
+
+    let card = t.slack.posts_in(APPROVAL_CHANNEL, None)[0].to_string();
+    assert!(
+        card.contains("<@U0BOB>") && card.contains("<@U0CAROL>"),
+        "owners from Entra on the card: {card}"
+    );
+    assert_eq!(t.click("U0CAROL", 1, "jit_approve").await, 200);
+    assert_eq!(t.request(1).await.status, RequestStatus::Approved);
+    assert!(
+        t.graph
+            .calls_to("GET", &format!("groups/{ADMINS}/owners"))
+            .len()
+            >= 2,
+        "owners read at the request and again at the click"
+    );
+}
+
+#[tokio::test]
+async fn someone_who_stopped_being_an_owner_or_was_disabled_cannot_approve() {
+    let t = entra_owned().await;
+    t.graph.set_owners(
+        ADMINS,
+        &[
+            directory_id("bob@example.com"),
+            directory_id("erin@example.com"),
+            directory_id("carol@example.com"),
+        ],
+    );
+    t.say("U0ALICE", "request platform-admins 1h deploy").await;
+    t.run_jobs().await;
+    // Between the request and the click, bob is removed as an owner of the Entra group.
+    t.graph.set_owners(
+        ADMINS,
+        &[
+            directory_id("erin@example.com"),
+            directory_id("carol@example.com"),
+        ],
+    );
+    let before = t.state_counts().await;
+
+    t.click("U0BOB", 1, "jit_approve").await;
+    t.click("U0ERIN", 1, "jit_approve").await;
+
+    t.slack.wait_for("respond", 2).await;
+    assert_eq!(
+        t.private_replies(),
+        [
+            "You are not an owner of platform-admins, so you cannot decide on its requests.",
+            "You are not an owner of platform-admins, so you cannot decide on its requests."
+        ],
+        "bob is no longer an owner; erin's account is disabled"
+    );
+    assert_eq!(t.state_counts().await, before);
+    assert_eq!(t.request(1).await.status, RequestStatus::Pending);
+}
+
+#[tokio::test]
+async fn entra_owners_get_their_cards_by_dm_and_the_only_owner_cannot_request_alone() {
+    let t = entra_owned().await;
+    t.say("U0ALICE", "request platform-admins-dm 1h deploy")
+        .await;
+    t.run_jobs().await;
+    assert_eq!(t.slack.posts_in("DU0BOB", None).len(), 1);
+    assert_eq!(t.slack.posts_in("DU0CAROL", None).len(), 1);
+
+    t.graph
+        .set_owners(ADMINS, &[directory_id("bob@example.com")]);
+    t.say("U0BOB", "request platform-admins-dm 1h deploy").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.status, RequestStatus::Cancelled);
+    assert!(
+        t.request(2)
+            .await
+            .failure
+            .unwrap()
+            .starts_with("You are the only owner of `platform-admins-dm`")
+    );
+}

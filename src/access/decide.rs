@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::AccessError;
+use super::{AccessError, owners};
 use crate::app::App;
 use crate::domain::{Notice, Person, Refusal, RequestStatus, Verdict};
 use crate::jobs::{self, Job};
@@ -32,6 +32,14 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Decided, AccessError> {
     let decider = &input.decider;
+    // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock.
+    let current_group = match requests::get(&app.db, input.request_id).await? {
+        Some(request) => match app.policy().group(&request.group) {
+            Ok(group) => Some(owners::current(app, group).await?),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let mut tx = store::write(&app.db).await?;
     let request = requests::get(&mut *tx, input.request_id)
         .await?
@@ -57,10 +65,10 @@ pub async fn decide(
         .into());
     }
     // The policy as it is now, not as it was when the request was made.
-    let group = app
-        .policy()
-        .group(&request.group)
-        .map_err(|_| Refusal::NotOwner {
+    let group = current_group
+        .as_ref()
+        .filter(|group| group.name == request.group)
+        .ok_or_else(|| Refusal::NotOwner {
             group: request.group.clone(),
         })?;
     if !group.is_owner(decider) {

@@ -5,6 +5,7 @@ pub mod decide;
 pub mod directory;
 pub mod expire;
 pub mod grant;
+pub mod owners;
 pub mod submit;
 pub mod sweep;
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{AccessError, directory};
+use super::{AccessError, directory, owners};
 use crate::app::App;
 use crate::domain::{
     AccessDuration, GroupPolicy, Notice, Person, Platform, Refusal, RequestCommand,
@@ -35,7 +35,10 @@ pub async fn submit(
     let requester = &submission.requester;
     // Checked with what is known now; `confirm_requester` checks again once the platform has
     // told us the requester's email.
-    group.check_approvable(requester)?;
+    // Owners from Entra are only known once Graph is asked, in `confirm_requester`.
+    if !group.owners_from_entra {
+        group.check_approvable(requester)?;
+    }
 
     let mut tx = store::write(&app.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
@@ -102,8 +105,12 @@ pub async fn confirm_requester(
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
-    let group = app.policy().group(&request.group).ok();
     // Directory look-ups happen before the write transaction, which must not wait on Graph.
+    let group = match app.policy().group(&request.group) {
+        Ok(group) => Some(owners::current(app, group).await?),
+        Err(_) => None,
+    };
+    let group = group.as_ref();
     let mut verdict = match group {
         Some(group) => group.check_approvable(requester).map(|()| None),
         None => Ok(None),
@@ -120,10 +127,23 @@ pub async fn confirm_requester(
     if let Some(email) = &requester.email {
         requests::set_requester_email(&mut *tx, request_id, email).await?;
     }
+    if let Some(group) = group.filter(|g| g.owners_from_entra) {
+        requests::set_owner_snapshot(&mut *tx, request_id, &owners::to_json(&group.owners)).await?;
+    }
     match verdict {
         Ok(directory_id) => {
             if let Some(id) = directory_id {
                 requests::set_directory_user(&mut *tx, request_id, &id).await?;
+            }
+            // Entra's owners get their DMs now that they are known.
+            if let Some(group) = group.filter(|g| g.owners_from_entra) {
+                let channels =
+                    group.approval_channel.is_some() || group.teams_approval_channel.is_some();
+                if !channels {
+                    for job in card_jobs(group, requester, &app.platforms_in_use()) {
+                        jobs::enqueue(&mut tx, request_id, &job, now).await?;
+                    }
+                }
             }
         }
         Err(refusal) => cancel(&mut tx, request_id, &refusal.to_string(), now).await?,

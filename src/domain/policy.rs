@@ -11,6 +11,12 @@ pub enum Owner {
     SlackUser(String),
     /// A Teams user by Entra object id.
     TeamsUser(String),
+    /// An owner of the Entra group itself (`owners = "entra"`): known by object id on Teams and
+    /// by email or UPN on Slack.
+    Directory {
+        id: String,
+        emails: Vec<String>,
+    },
 }
 
 impl Owner {
@@ -53,6 +59,13 @@ impl Owner {
             Self::TeamsUser(id) => {
                 person.platform == Platform::Teams && person.user_id.eq_ignore_ascii_case(id)
             }
+            Self::Directory { id, emails } => {
+                (person.platform == Platform::Teams && person.user_id.eq_ignore_ascii_case(id))
+                    || person
+                        .email
+                        .as_ref()
+                        .is_some_and(|email| emails.iter().any(|e| e.eq_ignore_ascii_case(email)))
+            }
         }
     }
 }
@@ -63,6 +76,7 @@ impl std::fmt::Display for Owner {
             Self::Email(email) => f.write_str(email),
             Self::SlackUser(id) => write!(f, "slack:{id}"),
             Self::TeamsUser(id) => write!(f, "teams:{id}"),
+            Self::Directory { id, emails } => f.write_str(emails.first().unwrap_or(id)),
         }
     }
 }
@@ -110,6 +124,9 @@ pub struct GroupPolicy {
     /// Teams channel id (`19:…@thread.tacv2`) for approval cards.
     pub teams_approval_channel: Option<String>,
     pub allow_self_approval: bool,
+    /// `owners = "entra"`: the Entra group's own owners decide; `owners` is filled per request
+    /// (`with_owners`) from Microsoft Graph.
+    pub owners_from_entra: bool,
     /// Entra group ids: when set, only their (transitive) members may request this group.
     pub eligible: Vec<String>,
     /// What the drift sweep does with members jitbot holds no grant for (Entra groups only).
@@ -131,6 +148,14 @@ pub enum Sweep {
 impl GroupPolicy {
     pub fn is_owner(&self, person: &Person) -> bool {
         self.owners.iter().any(|owner| owner.matches(person))
+    }
+
+    /// This group with its owners as they are now (for `owners = "entra"`).
+    pub fn with_owners(&self, owners: Vec<Owner>) -> GroupPolicy {
+        GroupPolicy {
+            owners,
+            ..self.clone()
+        }
     }
 
     /// Whether this owner may decide on this requester's request: not on their own, unless the
@@ -242,6 +267,7 @@ mod tests {
             approval_channel: None,
             teams_approval_channel: None,
             allow_self_approval: false,
+            owners_from_entra: false,
             eligible: Vec::new(),
             sweep: Sweep::Off,
             permanent_members: Vec::new(),

@@ -150,4 +150,6 @@ pub struct AccessRequest {
     pub failure: Option<String>,
     /// The requester's Entra object id, once looked up (Entra-backed groups).
     pub directory_user_id: Option<String>,
+    /// For `owners = "entra"`: the owners when the request was made, as stored JSON.
+    pub owner_snapshot: Option<String>,
 }

@@ -69,7 +69,11 @@ pub fn groups(policy: &Policy, style: &Style) -> String {
     }
     let mut lines = vec![(style.bold)("Groups you can request:")];
     for group in &policy.groups {
-        let owners: Vec<String> = group.owners.iter().map(|o| (style.owner)(o)).collect();
+        let owners: Vec<String> = if group.owners_from_entra {
+            vec!["the owners of its Entra group".to_string()]
+        } else {
+            group.owners.iter().map(|o| (style.owner)(o)).collect()
+        };
         let description = if group.description.is_empty() {
             String::new()
         } else {

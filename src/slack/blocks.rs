@@ -151,6 +151,7 @@ mod tests {
             already_member: active.then_some(false),
             failure: None,
             directory_user_id: None,
+            owner_snapshot: None,
         }
     }
 

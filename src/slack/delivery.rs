@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::blocks::{self, RequestView};
 use super::identity;
 use super::text;
-use crate::access;
+use crate::access::{self, owners};
 use crate::app::App;
 use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
@@ -227,7 +227,12 @@ impl MessageContext {
         request: &AccessRequest,
         now: DateTime<Utc>,
     ) -> anyhow::Result<MessageContext> {
-        let group = app.policy().group(&request.group).ok();
+        let group = app
+            .policy()
+            .group(&request.group)
+            .ok()
+            .map(|g| owners::as_requested(g, request));
+        let group = group.as_ref();
         let mut owners = Vec::new();
         for owner in group.map(|g| g.owners.as_slice()).unwrap_or_default() {
             // An owner Slack cannot find is still shown, by email.

@@ -40,6 +40,10 @@ pub async fn owner_user_id(
     match owner {
         Owner::SlackUser(id) => Ok(Some(id.clone())),
         Owner::TeamsUser(_) => Ok(None),
+        Owner::Directory { emails, .. } => match emails.first() {
+            Some(email) => Box::pin(owner_user_id(app, &Owner::Email(email.clone()), now)).await,
+            None => Ok(None),
+        },
         Owner::Email(email) => {
             if let Some(id) =
                 identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR)

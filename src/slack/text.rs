@@ -28,6 +28,7 @@ pub fn owner(owner: &Owner) -> String {
         Owner::SlackUser(id) => format!("<@{id}>"),
         Owner::Email(email) => email.clone(),
         Owner::TeamsUser(id) => format!("teams:{id}"),
+        directory => directory.to_string(),
     }
 }
 

@@ -18,7 +18,7 @@ pub struct NewRequest<'a> {
 
 const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, justification, \
      duration_minutes, status, origin_channel, requested_at, decided_at, granted_at, expires_at, \
-     ended_at, already_member, failure, directory_user_id";
+     ended_at, already_member, failure, directory_user_id, owner_snapshot";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let row = sqlx::query(
@@ -155,6 +155,19 @@ pub async fn set_requester_email(
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET requester_email = ? WHERE id = ?")
         .bind(email)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_owner_snapshot(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    owners: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET owner_snapshot = ? WHERE id = ?")
+        .bind(owners)
         .bind(id)
         .execute(db)
         .await?;
@@ -317,5 +330,6 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         already_member: row.try_get("already_member")?,
         failure: row.try_get("failure")?,
         directory_user_id: row.try_get("directory_user_id")?,
+        owner_snapshot: row.try_get("owner_snapshot")?,
     })
 }

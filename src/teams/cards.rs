@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::identity;
 use super::template::expand;
 use super::text;
+use crate::access::owners;
 use crate::app::App;
 use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, Person, RequestStatus, Verdict};
@@ -51,7 +52,12 @@ pub async fn request_data(
     request: &AccessRequest,
     viewer: Viewer<'_>,
 ) -> anyhow::Result<Value> {
-    let group = app.policy().group(&request.group).ok();
+    let group = app
+        .policy()
+        .group(&request.group)
+        .ok()
+        .map(|g| owners::as_requested(g, request));
+    let group = group.as_ref();
     let decisions = decisions::of_request(&app.db, request.id).await?;
     let requester_key = request.requester.key();
     let mut keys = vec![requester_key.clone()];

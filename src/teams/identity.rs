@@ -136,7 +136,7 @@ pub async fn owner_mri(app: &App, owner: &Owner) -> sqlx::Result<Option<String>>
 
 async fn known_user(app: &App, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
     match owner {
-        Owner::TeamsUser(id) => teams::user(&app.db, id).await,
+        Owner::TeamsUser(id) | Owner::Directory { id, .. } => teams::user(&app.db, id).await,
         Owner::Email(email) => teams::user_with_email(&app.db, email).await,
         Owner::SlackUser(_) => Ok(None),
     }

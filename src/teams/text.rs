@@ -20,6 +20,7 @@ pub fn owner(owner: &Owner) -> String {
         Owner::Email(email) => email.clone(),
         Owner::SlackUser(id) => format!("slack:{id}"),
         Owner::TeamsUser(id) => format!("teams:{id}"),
+        directory => directory.to_string(),
     }
 }
 

@@ -1,0 +1,70 @@
+//! Who owns a group at a given moment: the owners listed in the config, or — with
+//! `owners = "entra"` — the Entra group's own owners, read from Microsoft Graph.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::domain::{AccessRequest, GroupPolicy, Owner};
+
+/// The group with its owners as they are now. For Entra-owned groups Graph is asked, and only
+/// enabled accounts count: someone who stopped being an owner, or was disabled, cannot decide.
+pub async fn current(app: &App, group: &GroupPolicy) -> anyhow::Result<GroupPolicy> {
+    if !group.owners_from_entra {
+        return Ok(group.clone());
+    }
+    let owners = app
+        .graph
+        .owners(&group.target)
+        .await?
+        .into_iter()
+        .filter(|owner| owner.is_enabled())
+        .map(|owner| Owner::Directory {
+            emails: [owner.mail, owner.user_principal_name]
+                .into_iter()
+                .flatten()
+                .map(|e| e.to_ascii_lowercase())
+                .collect(),
+            id: owner.id.to_ascii_lowercase(),
+        })
+        .collect();
+    Ok(group.with_owners(owners))
+}
+
+/// The group as one request shows it: for Entra-owned groups, with the owners it was made with.
+pub fn as_requested(group: &GroupPolicy, request: &AccessRequest) -> GroupPolicy {
+    match (&request.owner_snapshot, group.owners_from_entra) {
+        (Some(snapshot), true) => group.with_owners(from_json(snapshot)),
+        _ => group.clone(),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    emails: Vec<String>,
+}
+
+pub fn to_json(owners: &[Owner]) -> String {
+    let stored: Vec<Stored> = owners
+        .iter()
+        .filter_map(|owner| match owner {
+            Owner::Directory { id, emails } => Some(Stored {
+                id: id.clone(),
+                emails: emails.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    serde_json::to_string(&stored).expect("owners serialize")
+}
+
+fn from_json(text: &str) -> Vec<Owner> {
+    serde_json::from_str::<Vec<Stored>>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| Owner::Directory {
+            id: s.id,
+            emails: s.emails,
+        })
+        .collect()
+}
