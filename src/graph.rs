@@ -1,21 +1,20 @@
 //! Microsoft Graph: app-only token (cached), users, group membership, owners, paging, PIM for
 //! Groups. Errors keep Graph's code and honour `Retry-After`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
+use crate::client_credentials::TokenSource;
 use crate::config::GraphConfig;
 use crate::jobs::RetryAfter;
 use crate::secrets::{Secret, Secrets};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
-const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 const MAX_PAGES: usize = 1000;
 
@@ -56,104 +55,51 @@ pub struct GraphError {
     pub message: String,
 }
 
-pub struct Credentials {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-}
-
 pub struct Graph {
     http: reqwest::Client,
     api_url: String,
-    authority_url: String,
-    credentials: Option<Credentials>,
-    token: Mutex<Option<(Secret, Instant)>>,
+    tokens: Option<TokenSource>,
 }
 
 const USER_FIELDS: &str = "id,userPrincipalName,mail,displayName,accountEnabled";
 
 impl Graph {
     pub fn new(config: &GraphConfig, secrets: &Secrets) -> anyhow::Result<Graph> {
-        let credentials = match (
+        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+        let tokens = match (
             &secrets.azure_tenant_id,
             &secrets.azure_client_id,
             &secrets.azure_client_secret,
         ) {
-            (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(Credentials {
-                tenant_id: tenant_id.clone(),
-                client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
-            }),
+            (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(TokenSource::new(
+                http.clone(),
+                format!("{}{tenant_id}/oauth2/v2.0/token", config.authority_url),
+                client_id.clone(),
+                client_secret.clone(),
+                GRAPH_SCOPE,
+            )),
             (None, None, None) => None,
             _ => anyhow::bail!(
                 "set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or none"
             ),
         };
         Ok(Graph {
-            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+            http,
             api_url: config.api_url.clone(),
-            authority_url: config.authority_url.clone(),
-            credentials,
-            token: Mutex::new(None),
+            tokens,
         })
     }
 
     pub fn is_configured(&self) -> bool {
-        self.credentials.is_some()
+        self.tokens.is_some()
     }
 
     async fn token(&self) -> anyhow::Result<Secret> {
-        let credentials = self
-            .credentials
+        self.tokens
             .as_ref()
-            .context("Microsoft Graph is not configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")?;
-        let mut cached = self.token.lock().await;
-        if let Some((token, refresh_at)) = cached.as_ref()
-            && Instant::now() < *refresh_at
-        {
-            return Ok(token.clone());
-        }
-        let url = format!(
-            "{}{}/oauth2/v2.0/token",
-            self.authority_url, credentials.tenant_id
-        );
-        let response = self
-            .http
-            .post(&url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", credentials.client_id.as_str()),
-                ("client_secret", credentials.client_secret.expose()),
-                ("scope", GRAPH_SCOPE),
-            ])
-            .send()
+            .context("Microsoft Graph is not configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")?
+            .token()
             .await
-            .context("requesting a Graph token")?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            return Err(anyhow!(
-                "the token endpoint answered {status}: {}",
-                body["error_description"]
-                    .as_str()
-                    .or(body["error"].as_str())
-                    .unwrap_or("-")
-            ));
-        }
-        #[derive(Deserialize)]
-        struct Token {
-            access_token: String,
-            expires_in: u64,
-        }
-        let token: Token = response.json().await.context("reading the Graph token")?;
-        let lifetime = Duration::from_secs(token.expires_in);
-        let refresh_at = Instant::now()
-            + lifetime
-                .saturating_sub(TOKEN_MARGIN)
-                .max(Duration::from_secs(30));
-        let secret = Secret::new(token.access_token);
-        *cached = Some((secret.clone(), refresh_at));
-        Ok(secret)
     }
 
     /// The application permissions the token carries (its `roles` claim).

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod app;
 pub mod cli;
+pub mod client_credentials;
 pub mod config;
 pub mod domain;
 pub mod graph;

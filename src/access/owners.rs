@@ -30,6 +30,12 @@ pub async fn current(app: &App, group: &GroupPolicy) -> anyhow::Result<GroupPoli
     Ok(group.with_owners(owners))
 }
 
+/// The configured group of a request, as that request shows it; `None` if it left the config.
+pub fn group_of(app: &App, request: &AccessRequest) -> Option<GroupPolicy> {
+    let group = app.policy().group(&request.group).ok()?;
+    Some(as_requested(group, request))
+}
+
 /// The group as one request shows it: for Entra-owned groups, with the owners it was made with.
 pub fn as_requested(group: &GroupPolicy, request: &AccessRequest) -> GroupPolicy {
     match (&request.owner_snapshot, group.owners_from_entra) {

@@ -227,11 +227,7 @@ impl MessageContext {
         request: &AccessRequest,
         now: DateTime<Utc>,
     ) -> anyhow::Result<MessageContext> {
-        let group = app
-            .policy()
-            .group(&request.group)
-            .ok()
-            .map(|g| owners::as_requested(g, request));
+        let group = owners::group_of(app, request);
         let group = group.as_ref();
         let mut owners = Vec::new();
         for owner in group.map(|g| g.owners.as_slice()).unwrap_or_default() {

@@ -52,11 +52,7 @@ pub async fn request_data(
     request: &AccessRequest,
     viewer: Viewer<'_>,
 ) -> anyhow::Result<Value> {
-    let group = app
-        .policy()
-        .group(&request.group)
-        .ok()
-        .map(|g| owners::as_requested(g, request));
+    let group = owners::group_of(app, request);
     let group = group.as_ref();
     let decisions = decisions::of_request(&app.db, request.id).await?;
     let requester_key = request.requester.key();

@@ -1,18 +1,16 @@
 //! The Bot Connector REST API: send, reply, update and start conversations in Teams, with a
 //! client-credentials token cached until shortly before it expires.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
+use crate::client_credentials::TokenSource;
 use crate::secrets::Secret;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// A token is replaced this long before it expires, so that no call carries a dying one.
-const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
 
 /// The bot's own identity towards the Bot Connector.
@@ -26,8 +24,7 @@ pub struct Credentials {
 pub struct Connector {
     http: reqwest::Client,
     /// `None` in local trial mode: emulators accept calls without a token.
-    credentials: Option<Credentials>,
-    token: Mutex<Option<(Secret, Instant)>>,
+    tokens: Option<TokenSource>,
 }
 
 /// A member's profile, as the Bot Connector returns it.
@@ -41,62 +38,32 @@ pub struct Member {
     pub user_principal_name: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
-
 impl Connector {
     pub fn new(credentials: Option<Credentials>) -> anyhow::Result<Self> {
-        Ok(Self {
-            http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
-            credentials,
-            token: Mutex::new(None),
-        })
+        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+        let tokens = credentials.map(|c| {
+            TokenSource::new(
+                http.clone(),
+                c.token_url,
+                c.app_id,
+                c.password,
+                CONNECTOR_SCOPE,
+            )
+        });
+        Ok(Self { http, tokens })
     }
 
     pub fn bot_id(&self) -> Option<String> {
-        self.credentials
+        self.tokens
             .as_ref()
-            .map(|c| format!("28:{}", c.app_id))
+            .map(|t| format!("28:{}", t.client_id()))
     }
 
     async fn bearer(&self) -> anyhow::Result<Option<Secret>> {
-        let Some(credentials) = &self.credentials else {
-            return Ok(None);
-        };
-        let mut cached = self.token.lock().await;
-        if let Some((token, refresh_at)) = cached.as_ref()
-            && Instant::now() < *refresh_at
-        {
-            return Ok(Some(token.clone()));
+        match &self.tokens {
+            Some(tokens) => Ok(Some(tokens.token().await?)),
+            None => Ok(None),
         }
-        let response = self
-            .http
-            .post(&credentials.token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", credentials.app_id.as_str()),
-                ("client_secret", credentials.password.expose()),
-                ("scope", CONNECTOR_SCOPE),
-            ])
-            .send()
-            .await
-            .context("requesting a Bot Connector token")?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("the token endpoint answered {status}");
-        }
-        let token: TokenResponse = response.json().await.context("reading the token")?;
-        let lifetime = Duration::from_secs(token.expires_in);
-        let refresh_at = Instant::now()
-            + lifetime
-                .saturating_sub(TOKEN_MARGIN)
-                .max(Duration::from_secs(30));
-        let secret = Secret::new(token.access_token);
-        *cached = Some((secret.clone(), refresh_at));
-        Ok(Some(secret))
     }
 
     async fn call(
