@@ -162,9 +162,8 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
 #[tokio::test]
 async fn the_action_submit_fallback_approves_grants_and_expires_too() {
     let t = TestApp::spawn().await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
 
     // Older clients send the button's data as a message activity instead of an invoke.
     assert_eq!(
@@ -205,9 +204,8 @@ async fn the_action_submit_fallback_approves_grants_and_expires_too() {
 #[tokio::test]
 async fn a_deny_through_action_submit_denies() {
     let t = TestApp::spawn().await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
 
     assert_eq!(
         t.teams_submit("bob", TEAMS_APPROVALS, 1, "jit.deny").await,
@@ -237,9 +235,8 @@ owners = ["bob@example.com", "carol@example.com"]
 teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
 "#;
     let t = TestApp::spawn_with(groups, false).await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
 
     let (bob, carol) = tokio::join!(
         t.teams_click("bob", 1, "jit.approve"),
@@ -270,9 +267,8 @@ teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
 #[tokio::test]
 async fn a_non_owner_click_is_refused_and_changes_nothing() {
     let t = TestApp::spawn().await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
     let before = t.state_counts().await;
 
     let answer = t.teams_click("mallory", 1, "jit.approve").await;
@@ -304,9 +300,8 @@ async fn a_non_owner_click_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn two_simultaneous_clicks_decide_once_and_the_loser_is_told_who_won() {
     let t = TestApp::spawn().await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
     // carol owns prod-db as slack:U0CAROL only, so in Teams bob is the one owner; race him
     // against a Slack click by carol.
     let (teams, slack) = tokio::join!(
@@ -414,9 +409,8 @@ async fn cards_go_by_dm_to_owners_who_have_talked_to_the_bot() {
     t.wait_until_teams_email_known("carol").await;
     t.wait_until_teams_email_known("bob").await;
 
-    t.teams_say("alice", TEAMS_THREAD, "jit request payroll 30m salary run")
+    t.teams_alice_requests("jit request payroll 30m salary run")
         .await;
-    t.run_jobs().await;
 
     let to_carol = t.teams.sent_to("a:carol-chat");
     assert_eq!(
@@ -449,9 +443,8 @@ async fn owners_known_to_teams_see_buttons_through_refresh_and_others_see_the_st
     t.teams_say("bob", "a:bob-chat", "help").await;
     t.teams.wait_for_sent("a:bob-chat", 1).await;
     t.wait_until_teams_email_known("bob").await;
-    t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 1h deploy")
+    t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
-    t.run_jobs().await;
 
     let shared = card(
         &t.teams

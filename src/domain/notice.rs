@@ -46,3 +46,13 @@ pub enum Notice {
         action: String,
     },
 }
+
+impl Notice {
+    /// The people (person keys) a notice speaks of, to be shown by name.
+    pub fn people(&self) -> Vec<String> {
+        match self {
+            Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
+            _ => Vec::new(),
+        }
+    }
+}

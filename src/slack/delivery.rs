@@ -163,7 +163,7 @@ pub async fn notify_requester(
     let thread = messages::thread(&app.db, request.id, Platform::Slack)
         .await?
         .context("the request's thread has not been posted yet")?;
-    let names = Names::load(app, notice_people(notice)).await?;
+    let names = Names::load(app, notice.people()).await?;
     let message = text::with_names(&names, |style| wording::notice(notice, style));
     app.slack
         .post_message(
@@ -174,14 +174,6 @@ pub async fn notify_requester(
         )
         .await?;
     Ok(())
-}
-
-/// The people a notice speaks of.
-fn notice_people(notice: &Notice) -> Vec<String> {
-    match notice {
-        Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
-        _ => Vec::new(),
-    }
 }
 
 /// Replies under every Slack approval card, mentioning the owners so that they are notified.
@@ -195,7 +187,7 @@ pub async fn notify_owners(
         return Ok(());
     }
     let context = MessageContext::load(app, request, Utc::now()).await?;
-    let names = Names::load(app, notice_people(notice)).await?;
+    let names = Names::load(app, notice.people()).await?;
     let notice = text::with_names(&names, |style| wording::notice(notice, style));
     let message = format!("{} {notice}", context.owners.join(" "));
     for card in cards {

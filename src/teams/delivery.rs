@@ -239,11 +239,7 @@ pub async fn notify_owners(
 }
 
 async fn notice_text(app: &App, notice: &Notice) -> anyhow::Result<String> {
-    let by = match notice {
-        Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
-        _ => Vec::new(),
-    };
-    let names = Names::load(app, by).await?;
+    let names = Names::load(app, notice.people()).await?;
     Ok(text::with_style(&names, |style| {
         wording::notice(notice, style)
     }))

@@ -521,6 +521,13 @@ impl TestApp {
         panic!("jitbot never learned {user}'s email");
     }
 
+    /// alice asks in the Teams channel thread and the jobs that answer run; returns nothing, the
+    /// request is #1 in a fresh app.
+    pub async fn teams_alice_requests(&self, text: &str) {
+        assert_eq!(self.teams_say("alice", TEAMS_THREAD, text).await, 200);
+        self.run_jobs().await;
+    }
+
     /// Whether this app has a Teams bot registration (else it is in local trial mode).
     pub fn has_teams_app(&self) -> bool {
         self.options.teams_app
