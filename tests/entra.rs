@@ -740,3 +740,35 @@ async fn entra_owners_get_their_cards_by_dm_and_the_only_owner_cannot_request_al
             .starts_with("You are the only owner of `platform-admins-dm`")
     );
 }
+
+#[tokio::test]
+async fn a_click_is_answered_in_time_even_when_graph_is_slow_or_down() {
+    let t = entra_owned().await;
+    t.say("U0ALICE", "request platform-admins 1h deploy").await;
+    t.run_jobs().await;
+    let before = t.state_counts().await;
+    let refusal = "I could not check the owners of `platform-admins` with Microsoft Entra ID just now, so nothing was decided. Please try again in a moment.";
+
+    // Graph takes longer than a click may wait …
+    t.graph.delay("owners", std::time::Duration::from_secs(4));
+    let started = std::time::Instant::now();
+    assert_eq!(t.click("U0CAROL", 1, "jit_approve").await, 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "Slack wants an answer within 3 s: {:?}",
+        started.elapsed()
+    );
+    t.slack.wait_for("respond", 1).await;
+    assert_eq!(t.private_replies(), [refusal]);
+    assert_eq!(t.state_counts().await, before, "nothing was decided");
+
+    // … or fails: the same clear answer, not an error id.
+    let t = entra_owned().await;
+    t.say("U0ALICE", "request platform-admins 1h deploy").await;
+    t.run_jobs().await;
+    t.graph.fail_next("GET", "owners", 503, None, 1);
+    t.click("U0CAROL", 1, "jit_approve").await;
+    t.slack.wait_for("respond", 1).await;
+    assert_eq!(t.private_replies(), [refusal]);
+    assert_eq!(t.request(1).await.status, RequestStatus::Pending);
+}

@@ -401,13 +401,9 @@ async fn commands_are_answered_in_the_same_conversation() {
 async fn cards_go_by_dm_to_owners_who_have_talked_to_the_bot() {
     let t = TestApp::spawn().await;
     // carol has used the bot in her personal chat; dave never has.
-    t.teams_say("carol", "a:carol-chat", "help").await;
-    t.teams.wait_for_sent("a:carol-chat", 1).await;
+    t.teams_user_has_talked("carol", "a:carol-chat").await;
     // bob was seen in a channel only: jitbot starts a 1:1 chat with him.
-    t.teams_say("bob", TEAMS_CHANNEL, "help").await;
-    t.teams.wait_for_sent(TEAMS_CHANNEL, 1).await;
-    t.wait_until_teams_email_known("carol").await;
-    t.wait_until_teams_email_known("bob").await;
+    t.teams_user_has_talked("bob", TEAMS_CHANNEL).await;
 
     t.teams_alice_requests("jit request payroll 30m salary run")
         .await;
@@ -440,9 +436,7 @@ async fn cards_go_by_dm_to_owners_who_have_talked_to_the_bot() {
 async fn owners_known_to_teams_see_buttons_through_refresh_and_others_see_the_state() {
     let t = TestApp::spawn().await;
     // bob, the only Teams owner of prod-db, has talked to the bot: Teams can name him.
-    t.teams_say("bob", "a:bob-chat", "help").await;
-    t.teams.wait_for_sent("a:bob-chat", 1).await;
-    t.wait_until_teams_email_known("bob").await;
+    t.teams_user_has_talked("bob", "a:bob-chat").await;
     t.teams_alice_requests("jit request prod-db 1h deploy")
         .await;
 

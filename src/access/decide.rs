@@ -1,12 +1,14 @@
 //! Decide: an owner approves or denies. Authorised against the policy at the moment of the click;
 //! the first valid decision wins, and a quorum of approvals is needed when the group asks for one.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{AccessError, owners};
 use crate::app::App;
-use crate::domain::{Notice, Person, Refusal, RequestStatus, Verdict};
+use crate::domain::{GroupPolicy, Notice, Person, Refusal, RequestStatus, Verdict};
 use crate::jobs::{self, Job};
 use crate::store::{self, audit, decisions, requests};
 
@@ -26,16 +28,44 @@ pub struct Decided {
     pub required: u32,
 }
 
+/// How long a click may wait for Graph to list an Entra group's owners.
+const OWNERS_TIMEOUT: Duration = Duration::from_secs(1);
+
+async fn current_owners(app: &App, group: &GroupPolicy) -> Result<GroupPolicy, Refusal> {
+    let unavailable = || Refusal::OwnersUnavailable {
+        group: group.name.clone(),
+    };
+    match tokio::time::timeout(OWNERS_TIMEOUT, owners::current(app, group)).await {
+        Ok(Ok(group)) => Ok(group),
+        Ok(Err(error)) => {
+            tracing::warn!(
+                group = group.name,
+                error = format!("{error:#}"),
+                "could not read the owners at a click"
+            );
+            Err(unavailable())
+        }
+        Err(_) => {
+            tracing::warn!(
+                group = group.name,
+                "Graph did not list the owners in time at a click"
+            );
+            Err(unavailable())
+        }
+    }
+}
+
 pub async fn decide(
     app: &App,
     input: DecisionInput,
     now: DateTime<Utc>,
 ) -> Result<Decided, AccessError> {
     let decider = &input.decider;
-    // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock.
+    // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock,
+    // and only briefly: the click must be answered within Slack's 3 seconds.
     let current_group = match requests::get(&app.db, input.request_id).await? {
         Some(request) => match app.policy().group(&request.group) {
-            Ok(group) => Some(owners::current(app, group).await?),
+            Ok(group) => Some(current_owners(app, group).await?),
             Err(_) => None,
         },
         None => None,

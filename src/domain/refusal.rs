@@ -56,6 +56,10 @@ pub enum Refusal {
         "Only members of the groups eligible for `{group}` may request it. Ask {owners} to make you eligible."
     )]
     NotEligible { group: String, owners: String },
+    #[error(
+        "I could not check the owners of `{group}` with Microsoft Entra ID just now, so nothing was decided. Please try again in a moment."
+    )]
+    OwnersUnavailable { group: String },
     #[error("There is no request #{0}.")]
     NoSuchRequest(i64),
     #[error("You are not an owner of {group}, so you cannot decide on its requests.")]

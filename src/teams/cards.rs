@@ -146,7 +146,7 @@ pub async fn status(app: &App, request: &AccessRequest) -> anyhow::Result<Value>
     Ok(expand(&STATUS_TEMPLATE, &data)?)
 }
 
-pub fn help_data() -> Value {
+fn help_data() -> Value {
     let commands = [
         (
             "jit request <group> [duration] <justification>",

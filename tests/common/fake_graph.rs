@@ -90,6 +90,8 @@ struct Inner {
     failures: Vec<Failure>,
     roles: Vec<String>,
     page_size: usize,
+    /// Calls whose path contains the text are answered only after the wait.
+    delays: Vec<(String, std::time::Duration)>,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,15 @@ impl FakeGraph {
 
     pub fn set_roles(&self, roles: &[&str]) {
         self.inner.lock().unwrap().roles = roles.iter().map(|r| r.to_string()).collect();
+    }
+
+    /// Answers calls whose path contains `path_contains` only after `wait`: a slow Graph.
+    pub fn delay(&self, path_contains: &str, wait: std::time::Duration) {
+        self.inner
+            .lock()
+            .unwrap()
+            .delays
+            .push((path_contains.into(), wait));
     }
 
     pub fn set_page_size(&self, size: usize) {
@@ -261,6 +272,16 @@ async fn graph(
         })
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let delay = inner
+        .lock()
+        .unwrap()
+        .delays
+        .iter()
+        .find(|(p, _)| path.contains(p.as_str()))
+        .map(|(_, d)| *d);
+    if let Some(wait) = delay {
+        tokio::time::sleep(wait).await;
+    }
     let mut inner = inner.lock().unwrap();
     inner.calls.push(GraphCall {
         method: method.to_string(),

@@ -501,6 +501,15 @@ impl TestApp {
         self.post_activity(&activity, None).await.status()
     }
 
+    /// `user` has talked to the bot (asked for help) in `conversation`, and jitbot has read their
+    /// email from Teams: from now on Teams can name them and DM them.
+    pub async fn teams_user_has_talked(&self, user: &str, conversation: &str) {
+        let before = self.teams.sent_to(conversation).len();
+        assert_eq!(self.teams_say(user, conversation, "help").await, 200);
+        self.teams.wait_for_sent(conversation, before + 1).await;
+        self.wait_until_teams_email_known(user).await;
+    }
+
     /// Waits until jitbot has read a Teams user's email from their profile.
     pub async fn wait_until_teams_email_known(&self, user: &str) {
         let (aad, ..) = teams_user(user);
