@@ -48,6 +48,16 @@ impl App {
             .with_context(|| format!("opening the database {}", config.database_url))?;
         let slack = SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?;
         let teams = Teams::new(&config.teams, &secrets)?;
+        let discarded =
+            store::settings::enter_teams_mode(&db, teams.auth.trial_mode(), chrono::Utc::now())
+                .await
+                .context("recording how Teams runs")?;
+        if discarded > 0 {
+            tracing::warn!(
+                rows = discarded,
+                "a Teams bot is registered now: discarded what local trial mode had recorded"
+            );
+        }
         let graph = Arc::new(Graph::new(&config.graph, &secrets)?);
         let needs_graph: Vec<&str> = config
             .policy
@@ -127,11 +137,27 @@ impl App {
         }
         if self.teams.auth.trial_mode() {
             tracing::warn!(
-                "MICROSOFT_APP_ID is not set: LOCAL TRIAL MODE for Teams. /api/messages accepts \
-                 activities WITHOUT A TOKEN from this machine (as local Bot Framework emulators send \
-                 them) and refuses all others. Set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and \
-                 MICROSOFT_APP_TENANT_ID to connect real Teams."
+                "LOCAL TRIAL MODE for Teams ([teams] trial_mode = true): /api/messages accepts \
+                 activities WITHOUT A TOKEN, from this machine only, never through a proxy. Nothing \
+                 it records is used once a bot is registered. Set MICROSOFT_APP_ID, \
+                 MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID to connect real Teams."
             );
+        } else if self.secrets.microsoft_app_id.is_none() {
+            tracing::info!(
+                "MICROSOFT_APP_ID is not set: every request to /api/messages is refused"
+            );
+        }
+        if self.secrets.slack_bot_token.is_some() {
+            // Learn our workspace early, so that slash commands from another can be refused at once.
+            let slack = self.slack.clone();
+            tokio::spawn(async move {
+                if let Err(error) = slack.team_id().await {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "could not ask Slack which workspace the bot token belongs to"
+                    );
+                }
+            });
         }
         tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
         let scheduler = tokio::spawn(jobs::run(self.clone(), shutdown.clone()));

@@ -199,9 +199,9 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
             r.status.as_str(),
             r.group,
             r.requester
-                .email
-                .clone()
-                .unwrap_or_else(|| r.requester.key()),
+                .email()
+                .map(str::to_owned)
+                .unwrap_or_else(|| r.requester.account.key()),
             r.duration.to_string(),
             r.requested_at.format("%Y-%m-%d %H:%M:%S"),
             r.justification

@@ -54,6 +54,13 @@ pub struct TeamsConfig {
     pub token_url: Option<String>,
     /// The Bot Connector to start channel threads on before Teams has told jitbot another.
     pub service_url: String,
+    /// `[teams] trial_mode = true`: without a bot registration, accept token-less activities
+    /// from this machine only. Off unless asked for; only on a loopback `listen`.
+    pub trial_mode: bool,
+    /// Tenants besides `MICROSOFT_APP_TENANT_ID` whose activities are accepted.
+    pub allowed_tenants: Vec<String>,
+    /// Hosts the Bot Connector token may be sent to (`*.` for any subdomain).
+    pub service_hosts: Vec<String>,
 }
 
 impl TeamsConfig {
@@ -115,6 +122,11 @@ struct RawTeams {
     openid_metadata_url: Option<String>,
     token_url: Option<String>,
     service_url: Option<String>,
+    #[serde(default)]
+    trial_mode: bool,
+    #[serde(default)]
+    allowed_tenants: Vec<String>,
+    service_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,31 +214,7 @@ impl Config {
             ),
         };
 
-        let teams = TeamsConfig {
-            openid_metadata_url: base_url(
-                "teams.openid_metadata_url",
-                raw.teams
-                    .openid_metadata_url
-                    .as_deref()
-                    .unwrap_or(DEFAULT_OPENID_METADATA_URL),
-                &mut problems,
-            )
-            .trim_end_matches('/')
-            .to_string(),
-            token_url: raw.teams.token_url.map(|url| {
-                base_url("teams.token_url", &url, &mut problems)
-                    .trim_end_matches('/')
-                    .to_string()
-            }),
-            service_url: base_url(
-                "teams.service_url",
-                raw.teams
-                    .service_url
-                    .as_deref()
-                    .unwrap_or(DEFAULT_TEAMS_SERVICE_URL),
-                &mut problems,
-            ),
-        };
+        let teams = teams_config(raw.teams, listen, &mut problems);
 
         let graph = GraphConfig {
             api_url: base_url(
@@ -300,6 +288,62 @@ impl ConfigError {
             },
             read => read,
         }
+    }
+}
+
+fn teams_config(raw: RawTeams, listen: SocketAddr, problems: &mut Vec<String>) -> TeamsConfig {
+    let metadata = raw
+        .openid_metadata_url
+        .as_deref()
+        .unwrap_or(DEFAULT_OPENID_METADATA_URL);
+    let service_url = base_url(
+        "teams.service_url",
+        raw.service_url
+            .as_deref()
+            .unwrap_or(DEFAULT_TEAMS_SERVICE_URL),
+        problems,
+    );
+    let service_hosts = raw.service_hosts.unwrap_or_else(|| {
+        crate::teams::service_hosts::DEFAULT
+            .iter()
+            .map(|h| h.to_string())
+            .collect()
+    });
+    if !crate::teams::service_hosts::ServiceHosts::new(service_hosts.clone()).permits(&service_url)
+    {
+        problems.push(format!(
+            "teams.service_url: `{service_url}` is not on teams.service_hosts, so jitbot would never call it"
+        ));
+    }
+    if raw.trial_mode && !listen.ip().is_loopback() {
+        problems.push(format!(
+            "teams.trial_mode: local trial mode accepts activities without a token, so it needs `listen` on a loopback address such as 127.0.0.1:3978, not {listen}"
+        ));
+    }
+    for tenant in &raw.allowed_tenants {
+        if !is_guid(tenant) {
+            problems.push(format!(
+                "teams.allowed_tenants: `{tenant}` is not a tenant id (a GUID)"
+            ));
+        }
+    }
+    TeamsConfig {
+        openid_metadata_url: base_url("teams.openid_metadata_url", metadata, problems)
+            .trim_end_matches('/')
+            .to_string(),
+        token_url: raw.token_url.map(|url| {
+            base_url("teams.token_url", &url, problems)
+                .trim_end_matches('/')
+                .to_string()
+        }),
+        service_url,
+        trial_mode: raw.trial_mode,
+        allowed_tenants: raw
+            .allowed_tenants
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect(),
+        service_hosts,
     }
 }
 

@@ -35,6 +35,23 @@ impl DirectoryUser {
         self.account_enabled != Some(false)
     }
 
+    /// The addresses the directory vouches for: mail and UPN of a member of our tenant. A guest's
+    /// (`#EXT#` in the UPN) come from another tenant and say nothing about who they are here.
+    pub fn verified_addresses(&self) -> Vec<String> {
+        let guest = self
+            .user_principal_name
+            .as_deref()
+            .is_some_and(|upn| upn.to_ascii_lowercase().contains("#ext#"));
+        if guest {
+            return Vec::new();
+        }
+        [&self.mail, &self.user_principal_name]
+            .into_iter()
+            .flatten()
+            .map(|address| address.to_ascii_lowercase())
+            .collect()
+    }
+
     /// Whether this is the person with `email` (their mail or their UPN).
     pub fn has_email(&self, email: &str) -> bool {
         [&self.mail, &self.user_principal_name]

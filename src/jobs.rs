@@ -23,6 +23,8 @@ use crate::{slack, teams};
 pub enum Job {
     /// Post the visible "request #N … pending" message whose thread carries later events.
     Announce,
+    /// Confirm who asked, from verified sources, and that they may; then send the cards.
+    CheckRequester,
     /// Post an approval card to a channel or an owner.
     PostCard {
         platform: Platform,
@@ -75,7 +77,7 @@ impl Job {
     fn attempt_limit(&self) -> Option<i64> {
         match self {
             Job::Revoke => None,
-            Job::Grant => Some(GRANT_ATTEMPTS),
+            Job::Grant | Job::CheckRequester => Some(GRANT_ATTEMPTS),
             _ => Some(MESSAGE_ATTEMPTS),
         }
     }
@@ -180,13 +182,16 @@ async fn failed(
             error = message,
             "giving up on a job"
         );
-        if *job == Job::Grant
-            && let Err(error) = access::grant::give_up(app, request_id, &message, now).await
-        {
+        let given_up = match job {
+            Job::Grant => access::grant::give_up(app, request_id, &message, now).await,
+            Job::CheckRequester => access::check::give_up(app, request_id, now).await,
+            _ => Ok(()),
+        };
+        if let Err(error) = given_up {
             tracing::error!(
                 request_id,
                 error = format!("{error:#}"),
-                "could not mark a grant failed"
+                "could not record that a job was given up"
             );
         }
         return store::jobs::complete(&app.db, row.id).await;
@@ -196,6 +201,14 @@ async fn failed(
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
     if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
+        // Chat hears an error id; the chain (with URLs and ids) stays in the log.
+        let error_id = crate::http::error_id();
+        tracing::warn!(
+            request_id,
+            error_id,
+            error = message,
+            "owners told a job keeps failing"
+        );
         let notice = Notice::StillFailing {
             action: if *job == Job::Grant {
                 "grant"
@@ -204,7 +217,7 @@ async fn failed(
             }
             .to_string(),
             attempts: attempts as u32,
-            error: message,
+            error_id,
         };
         enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
@@ -240,6 +253,7 @@ async fn execute(
 ) -> anyhow::Result<()> {
     match job {
         Job::Grant => access::grant::run(app, request_id, now).await,
+        Job::CheckRequester => check_requester(app, request_id, now).await,
         Job::Revoke => access::expire::run(app, request_id, earlier_failures, now).await,
         Job::PostCard {
             platform: Platform::Slack,
@@ -257,14 +271,14 @@ async fn execute(
         // The request's thread is on the platform where it was made.
         Job::Announce => match requester_platform(app, request_id).await? {
             Some(Platform::Slack) => slack::delivery::announce(app, request_id, now).await,
-            Some(Platform::Teams) => teams::delivery::announce(app, request_id, now).await,
+            Some(Platform::Teams) => teams::delivery::announce(app, request_id).await,
             None => Ok(()),
         },
         Job::NotifyRequester { notice } => {
             let Some(request) = store::requests::get(&app.db, request_id).await? else {
                 return Ok(());
             };
-            match request.requester.platform {
+            match request.requester.account.platform {
                 Platform::Slack => slack::delivery::notify_requester(app, &request, notice).await,
                 Platform::Teams => teams::delivery::notify_requester(app, &request, notice).await,
             }
@@ -280,9 +294,43 @@ async fn execute(
     }
 }
 
+/// Asks the requester's platform who they are — always afresh — and checks the request.
+async fn check_requester(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(request) = store::requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
+    let account = &request.requester.account;
+    let requester = match account.platform {
+        Platform::Slack => slack::identity::fresh(app, &account.id, now).await?,
+        Platform::Teams => Ok(teams::identity::resolve(app, &account.id, true, now).await?),
+    };
+    access::check::run(app, &request, requester, &AdapterReach(app), now).await
+}
+
+/// Whether an owner can get a card by DM: Slack finds them by id or verified address, Teams
+/// once they have talked to the bot.
+struct AdapterReach<'a>(&'a App);
+
+#[async_trait::async_trait]
+impl access::check::OwnerReach for AdapterReach<'_> {
+    async fn reachable(
+        &self,
+        platform: Platform,
+        owner: &crate::domain::Owner,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        Ok(match platform {
+            Platform::Slack => slack::identity::owner_user_id(self.0, owner, now)
+                .await?
+                .is_some(),
+            Platform::Teams => teams::identity::owner_mri(self.0, owner).await?.is_some(),
+        })
+    }
+}
+
 async fn requester_platform(app: &App, request_id: i64) -> sqlx::Result<Option<Platform>> {
     let request = store::requests::get(&app.db, request_id).await?;
-    Ok(request.map(|r| r.requester.platform))
+    Ok(request.map(|r| r.requester.account.platform))
 }
 
 /// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.

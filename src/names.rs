@@ -6,19 +6,18 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::domain::{Platform, Refusal};
+use crate::domain::{Account, Platform, Refusal};
 use crate::store::{identities, teams};
 
 #[derive(Debug, Default)]
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    pub async fn load(app: &App, keys: Vec<String>) -> sqlx::Result<Names> {
+    pub async fn load(app: &App, accounts: Vec<Account>) -> sqlx::Result<Names> {
         let mut names = HashMap::new();
-        for key in keys {
-            if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(key) {
-                let name = display(app, entry.key()).await?;
-                entry.insert(name);
+        for account in accounts {
+            if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(account.key()) {
+                entry.insert(display(app, &account).await?);
             }
         }
         Ok(Names(names))
@@ -26,13 +25,11 @@ impl Names {
 
     /// The names of the people a refusal speaks of.
     pub async fn for_refusal(app: &App, refusal: &Refusal) -> sqlx::Result<Names> {
-        let keys = match refusal {
-            Refusal::AlreadyDecided { by: Some(by), .. } => {
-                by.split(", ").map(str::to_owned).collect()
-            }
+        let accounts = match refusal {
+            Refusal::AlreadyDecided { by, .. } => by.clone(),
             _ => Vec::new(),
         };
-        Names::load(app, keys).await
+        Names::load(app, accounts).await
     }
 
     pub fn show(&self, key: &str) -> String {
@@ -50,26 +47,20 @@ impl Names {
     }
 }
 
-/// A person's name as Teams knows it, else their email, else their key.
-async fn display(app: &App, key: &str) -> sqlx::Result<String> {
+/// A person's name as Teams knows it, else their preferred verified address, else their key.
+async fn display(app: &App, account: &Account) -> sqlx::Result<String> {
     let any_age = DateTime::<Utc>::MIN_UTC;
-    if let Some(aad) = key.strip_prefix("teams:") {
-        if let Some(user) = teams::user(&app.db, aad).await?
-            && let Some(name) = user.name
-        {
-            return Ok(name);
-        }
-        if let Some(Some(email)) =
-            identities::email_of(&app.db, Platform::Teams, aad, any_age).await?
-        {
-            return Ok(email);
-        }
-    }
-    if let Some(id) = key.strip_prefix("slack:")
-        && let Some(Some(email)) =
-            identities::email_of(&app.db, Platform::Slack, id, any_age).await?
+    if account.platform == Platform::Teams
+        && let Some(user) = teams::user(&app.db, &account.id).await?
+        && let Some(name) = user.name
     {
-        return Ok(email);
+        return Ok(name);
     }
-    Ok(key.to_string())
+    let addresses = identities::addresses_of(&app.db, account.platform, &account.id, any_age)
+        .await?
+        .unwrap_or_default();
+    Ok(addresses
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| account.key()))
 }

@@ -118,7 +118,7 @@ async fn requests_and_audit_show_what_happened_and_tampering_is_detected() {
     let verified = jitbot(&["audit", "--config", config, "--verify"]);
     assert!(verified.status.success());
     assert!(
-        stdout(&verified).contains("intact: 3 event(s)"),
+        stdout(&verified).contains("intact: 4 event(s)"),
         "{}",
         stdout(&verified)
     );
@@ -130,7 +130,7 @@ async fn requests_and_audit_show_what_happened_and_tampering_is_detected() {
     let tampered = jitbot(&["audit", "--config", config, "--verify"]);
     assert!(!tampered.status.success());
     assert!(
-        stderr(&tampered).contains("audit trail broken at event 2"),
+        stderr(&tampered).contains("audit trail broken at event 3"),
         "{}",
         stderr(&tampered)
     );

@@ -76,7 +76,7 @@ async fn a_grant_adds_the_member_and_expiry_removes_them_with_ref() {
 
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Active);
-    assert_eq!(request.directory_user_id.as_deref(), Some(alice));
+    assert_eq!(request.requester.entra_id.as_deref(), Some(alice));
     assert_eq!(t.graph.members(ADMINS), [alice]);
     let add = &t.graph.calls_to("POST", "members/$ref")[0];
     assert_eq!(add.path, format!("groups/{ADMINS}/members/$ref"));
@@ -320,7 +320,7 @@ async fn a_disabled_account_is_refused_and_a_guest_is_found_by_mail() {
         "a B2B guest is found by mail"
     );
     assert_eq!(
-        t.request(1).await.directory_user_id.as_deref(),
+        t.request(1).await.requester.entra_id.as_deref(),
         Some(directory_id("dave@example.com"))
     );
 
@@ -370,7 +370,10 @@ async fn a_teams_requester_is_known_to_graph_by_their_object_id() {
     t.run_jobs().await;
 
     let alice = directory_id("alice@example.com");
-    assert_eq!(t.request(1).await.directory_user_id.as_deref(), Some(alice));
+    assert_eq!(
+        t.request(1).await.requester.entra_id.as_deref(),
+        Some(alice)
+    );
     assert!(t.graph.calls_to("GET", &format!("users/{alice}")).len() == 1);
     assert!(
         t.graph.calls_to("GET", "users?").is_empty()

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::*;
 use jitbot::domain::RequestStatus;
 use jitbot::store;
+use serde_json::Value;
 
 /// Makes every waiting job due long ago, as if the process had been stopped meanwhile.
 async fn time_passes(t: &TestApp) {
@@ -96,7 +97,7 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
 async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request billing 1h month-end close").await;
-    t.webhook.fail_next(1000);
+    t.webhook.fail_next(jitbot::jobs::GRANT_ATTEMPTS as usize);
     t.click("U0BOB", id, "jit_approve").await;
 
     let start = Utc::now();
@@ -104,10 +105,13 @@ async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
         t.run_jobs_at(start + Duration::minutes(minute * 10)).await;
     }
 
-    assert_eq!(
-        t.webhook.deliveries().len(),
-        jitbot::jobs::GRANT_ATTEMPTS as usize
-    );
+    let grants = t
+        .webhook
+        .deliveries()
+        .iter()
+        .filter(|d| d.json()["action"] == "grant")
+        .count();
+    assert_eq!(grants, jitbot::jobs::GRANT_ATTEMPTS as usize);
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Failed);
     assert!(request.failure.unwrap().contains("500"));
@@ -121,8 +125,8 @@ async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
     let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
     assert_eq!(
         to_owners.len(),
-        2,
-        "a warning after 3 failures, then the failure: {to_owners:?}"
+        3,
+        "a warning after 3 failures, the failure, what it left undone: {to_owners:?}"
     );
     assert!(
         to_owners[0].starts_with("<@U0BOB> ⚠️ The grant for this request has failed 3 times"),
@@ -134,8 +138,60 @@ async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
     );
     assert_eq!(
         t.audit_actions(id).await,
-        ["requested", "approved", "grant_failed"]
+        [
+            "requested",
+            "requester_confirmed",
+            "approved",
+            "grant_failed",
+            "failed_grant_undone"
+        ]
     );
+}
+
+#[tokio::test]
+async fn a_grant_given_up_is_undone_in_case_the_receiver_applied_it() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request billing 1h month-end close").await;
+    // The receiver applies every grant but answers 500, so jitbot never hears it worked.
+    t.webhook
+        .fail_next(jitbot::jobs::GRANT_ATTEMPTS as usize + 2);
+    t.click("U0BOB", id, "jit_approve").await;
+    let start = Utc::now();
+    for step in 0..20 {
+        t.run_jobs_at(start + Duration::minutes(step * 10)).await;
+    }
+    assert_eq!(t.request(id).await.status, RequestStatus::Failed);
+    let actions: Vec<Value> = t
+        .webhook
+        .deliveries()
+        .iter()
+        .map(|d| d.json()["action"].clone())
+        .collect();
+    let revokes = actions.iter().filter(|a| *a == "revoke").count();
+    // The revocation is retried like any other until the receiver takes it.
+    assert_eq!(revokes, 3, "{actions:?}");
+    assert_eq!(actions.last().unwrap(), "revoke");
+    assert_eq!(
+        t.audit_actions(id).await.last().map(String::as_str),
+        Some("failed_grant_undone")
+    );
+    let card = t.slack.thread_in(APPROVAL_CHANNEL);
+    let to_owners = t.slack.replies_in(APPROVAL_CHANNEL, &card);
+    assert!(
+        to_owners.last().unwrap().contains("has been undone"),
+        "{to_owners:?}"
+    );
+    // Chat hears an error id, never the error chain with the receiver's URL.
+    let thread = t.slack.thread_in(REQUEST_CHANNEL);
+    for reply in t
+        .slack
+        .replies_in(REQUEST_CHANNEL, &thread)
+        .iter()
+        .chain(&to_owners)
+    {
+        assert!(!reply.contains("http://"), "{reply}");
+        assert!(!reply.contains("500"), "{reply}");
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
 
     let reply = t.say("U0ALICE", "request prod-db 2h fixing INC-4711").await;
     assert!(
-        reply.contains("Request #1") && reply.contains("pending"),
+        reply.contains("Request #1") && reply.contains("checking your account"),
         "{reply}"
     );
     t.run_jobs().await;
@@ -86,11 +86,18 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
 
     assert_eq!(
         t.audit_actions(1).await,
-        ["requested", "approved", "granted", "expiring", "revoked"]
+        [
+            "requested",
+            "requester_confirmed",
+            "approved",
+            "granted",
+            "expiring",
+            "revoked"
+        ]
     );
     assert_eq!(
         jitbot::store::audit::verify(&t.app.db).await.unwrap(),
-        jitbot::store::audit::ChainCheck::Intact { events: 5 }
+        jitbot::store::audit::ChainCheck::Intact { events: 6 }
     );
     assert_eq!(t.count("jobs").await, 0, "no job is left behind");
 }

@@ -181,7 +181,7 @@ async fn a_second_request_for_a_group_while_the_first_is_pending_is_refused() {
     // The refusal is about that group only: another group can still be requested.
     let other = t.say("U0ALICE", "request billing 1h month-end close").await;
     assert!(
-        other.starts_with("Request #2 for `billing` (1h) is pending."),
+        other.starts_with("Request #2 for `billing` (1h) is received."),
         "{other}"
     );
 }
@@ -353,7 +353,7 @@ async fn an_owner_cannot_approve_their_own_request() {
     let t = TestApp::spawn().await;
     let reply = t.say("U0BOB", "request prod-db 1h schema migration").await;
     assert!(
-        reply.starts_with("Request #1 for `prod-db` (1h) is pending."),
+        reply.starts_with("Request #1 for `prod-db` (1h) is received."),
         "{reply}"
     );
     t.run_jobs().await;

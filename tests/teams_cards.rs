@@ -5,7 +5,9 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::*;
-use jitbot::domain::{AccessDuration, Person, Platform, RequestStatus, Verdict};
+use jitbot::domain::{
+    AccessDuration, Account, Decision, Platform, Principal, RequestStatus, Verdict,
+};
 use jitbot::store::{self, decisions, requests, teams};
 use jitbot::teams::cards::{self, Viewer};
 use serde_json::Value;
@@ -14,14 +16,14 @@ fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, hour, minute, 0).unwrap()
 }
 
-fn alice() -> Person {
+fn alice() -> Principal {
     let (aad, ..) = teams_user("alice");
-    Person::new(Platform::Teams, aad).with_email(Some("alice@example.com".into()))
+    Principal::new(Account::new(Platform::Teams, aad)).with_emails(["alice@example.com".into()])
 }
 
-fn bob() -> Person {
+fn bob() -> Principal {
     let (aad, ..) = teams_user("bob");
-    Person::new(Platform::Teams, aad).with_email(Some("bob@example.com".into()))
+    Principal::new(Account::new(Platform::Teams, aad)).with_emails(["bob@example.com".into()])
 }
 
 /// Alice's request #1 for prod-db, asked at 22:00 and, depending on `status`, decided by Bob at
@@ -55,10 +57,19 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
     .await
     .unwrap();
     let db = &t.app.db;
-    let decided = |verdict| async move {
-        decisions::insert(db, id, &bob().key(), verdict, at(22, 1))
+    assert!(
+        requests::confirm(db, id, &requester, at(22, 0))
             .await
-            .unwrap();
+            .unwrap()
+    );
+    let decided = |verdict| async move {
+        let decision = Decision {
+            decider: bob().account,
+            verdict,
+            decided_at: at(22, 1),
+            counted_as: bob().own_keys(),
+        };
+        decisions::insert(db, id, &decision).await.unwrap();
     };
     match status {
         RequestStatus::Pending => {}
@@ -261,7 +272,7 @@ async fn an_owners_own_view_of_a_pending_card_has_the_buttons_and_the_requesters
         &t.app.db,
         Platform::Teams,
         aad,
-        Some("bob@example.com"),
+        &["bob@example.com".to_string()],
         at(21, 0),
     )
     .await

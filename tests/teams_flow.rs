@@ -90,10 +90,7 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
     t.run_jobs_at(granted_at).await;
     let request = t.request(1).await;
     assert_eq!(request.status, RequestStatus::Active);
-    assert_eq!(
-        request.requester.email.as_deref(),
-        Some("alice@example.com")
-    );
+    assert_eq!(request.requester.email(), Some("alice@example.com"));
     assert_eq!(
         t.local_members("prod-db-writers").await,
         ["alice@example.com"]
@@ -142,7 +139,14 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
     );
     assert_eq!(
         t.audit_actions(1).await,
-        ["requested", "approved", "granted", "expiring", "revoked"]
+        [
+            "requested",
+            "requester_confirmed",
+            "approved",
+            "granted",
+            "expiring",
+            "revoked"
+        ]
     );
 
     // Every Connector call carried the bot's token, fetched once and reused.

@@ -8,13 +8,17 @@ use serde_json::json;
 
 use super::{AccessError, owners};
 use crate::app::App;
-use crate::domain::{GroupPolicy, Notice, Person, Refusal, RequestStatus, Verdict};
+use crate::domain::decision::{judge, settled};
+use crate::domain::{
+    AccessRequest, Decision, GroupPolicy, Judged, Notice, Principal, Refusal, RequestStatus,
+    Verdict,
+};
 use crate::jobs::{self, Job};
 use crate::store::{self, audit, decisions, requests};
 
 pub struct DecisionInput {
     pub request_id: i64,
-    pub decider: Person,
+    pub decider: Principal,
     pub verdict: Verdict,
     /// Where the click happened, for the audit trail.
     pub channel: Option<String>,
@@ -55,6 +59,9 @@ async fn current_owners(app: &App, group: &GroupPolicy) -> Result<GroupPolicy, R
     }
 }
 
+/// An owner approves or denies. Who may is judged against the group as it is now (for Entra
+/// owners, as Graph lists them now) inside the write transaction, so two clicks cannot both win
+/// and one person never counts twice.
 pub async fn decide(
     app: &App,
     input: DecisionInput,
@@ -75,126 +82,105 @@ pub async fn decide(
         .await?
         .ok_or(Refusal::NoSuchRequest(input.request_id))?;
     let earlier = decisions::of_request(&mut *tx, request.id).await?;
-    if request.status != RequestStatus::Pending {
-        let deciding_verdict = if request.status == RequestStatus::Denied {
-            Verdict::Deny
-        } else {
-            Verdict::Approve
-        };
-        let by: Vec<String> = earlier
-            .iter()
-            .filter(|d| d.verdict == deciding_verdict)
-            .map(|d| d.decider_key.clone())
-            .collect();
-        return Err(Refusal::AlreadyDecided {
-            id: request.id,
-            verdict: deciding_verdict,
-            by: (!by.is_empty()).then(|| by.join(", ")),
-            status: request.status,
-        }
-        .into());
-    }
+    settled(&request, &earlier)?;
     // The policy as it is now, not as it was when the request was made.
     let group = current_group
-        .as_ref()
         .filter(|group| group.name == request.group)
         .ok_or_else(|| Refusal::NotOwner {
             group: request.group.clone(),
         })?;
-    if !group.is_owner(decider) {
-        return Err(Refusal::NotOwner {
-            group: group.name.clone(),
-        }
-        .into());
-    }
-    if decider.is(&request.requester) && !group.allow_self_approval {
-        return Err(Refusal::OwnRequest {
-            group: group.name.clone(),
-        }
-        .into());
-    }
-
-    let decider_key = decider.key();
-    let approvals_before = earlier
-        .iter()
-        .filter(|d| d.verdict == Verdict::Approve)
-        .count() as u32;
-    if !decisions::insert(&mut *tx, request.id, &decider_key, input.verdict, now).await? {
+    let judged = judge(&request, &group, &earlier, decider, input.verdict)?;
+    let decision = Decision {
+        decider: decider.account.clone(),
+        verdict: input.verdict,
+        decided_at: now,
+        counted_as: judged.counted_as.clone(),
+    };
+    if !decisions::insert(&mut *tx, request.id, &decision).await? {
         return Err(Refusal::AlreadyApproved {
             id: request.id,
-            missing: group.approvals_required.saturating_sub(approvals_before),
+            missing: judged.required.saturating_sub(judged.approvals - 1),
         }
         .into());
     }
-    let approvals = approvals_before + u32::from(input.verdict == Verdict::Approve);
-    let status = match input.verdict {
-        Verdict::Deny => RequestStatus::Denied,
-        Verdict::Approve if approvals >= group.approvals_required => RequestStatus::Approved,
-        Verdict::Approve => RequestStatus::Pending,
-    };
+    record(&mut tx, &request, &group, &input, &judged, now).await?;
+    tx.commit().await?;
+    app.wake_scheduler();
+    tracing::info!(
+        request_id = request.id,
+        decider = %decider.account,
+        status = ?judged.status,
+        "decision recorded"
+    );
+    Ok(Decided {
+        status: judged.status,
+        approvals: judged.approvals,
+        required: judged.required,
+    })
+}
+
+/// The transition a valid decision makes: the audit event, and when it settles the request,
+/// the compare-and-swap and the jobs that follow.
+async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    request: &AccessRequest,
+    group: &GroupPolicy,
+    input: &DecisionInput,
+    judged: &Judged,
+    now: DateTime<Utc>,
+) -> Result<(), AccessError> {
+    let decider = &input.decider.account;
+    let actor = decider.key();
+    let counted_as: Vec<String> = judged.counted_as.iter().map(|k| k.to_string()).collect();
     let event = |action: &'static str| audit::NewEvent {
         at: now,
         request_id: Some(request.id),
-        actor: &decider_key,
+        actor: &actor,
         action,
         platform: Some(decider.platform.as_str()),
         channel: input.channel.as_deref(),
         detail: json!({
             "group": group.name,
-            "approvals": approvals,
-            "approvals_required": group.approvals_required,
+            "approvals": judged.approvals,
+            "approvals_required": judged.required,
+            "counted_as": counted_as,
         }),
     };
-    match status {
+    let (action, notice) = match judged.status {
         RequestStatus::Pending => {
-            audit::append(&mut tx, event("approval_recorded")).await?;
+            audit::append(tx, event("approval_recorded")).await?;
+            jobs::enqueue(tx, request.id, &Job::RefreshMessages, now).await?;
+            return Ok(());
         }
-        decided => {
-            // The transaction holds the write lock, so this compare-and-swap cannot lose; it
-            // still guards the invariant should that ever change.
-            if !requests::mark_decided(&mut *tx, request.id, decided, now).await? {
-                return Err(Refusal::AlreadyDecided {
-                    id: request.id,
-                    verdict: input.verdict,
-                    by: None,
-                    status: decided,
-                }
-                .into());
-            }
-            let (action, notice) = if decided == RequestStatus::Denied {
-                (
-                    "denied",
-                    Notice::Denied {
-                        by: decider_key.clone(),
-                    },
-                )
-            } else {
-                (
-                    "approved",
-                    Notice::Approved {
-                        by: decider_key.clone(),
-                    },
-                )
-            };
-            audit::append(&mut tx, event(action)).await?;
-            jobs::enqueue(&mut tx, request.id, &Job::NotifyRequester { notice }, now).await?;
-            if decided == RequestStatus::Approved {
-                jobs::enqueue(&mut tx, request.id, &Job::Grant, now).await?;
-            }
+        RequestStatus::Denied => (
+            "denied",
+            Notice::Denied {
+                by: decider.clone(),
+            },
+        ),
+        _ => (
+            "approved",
+            Notice::Approved {
+                by: decider.clone(),
+            },
+        ),
+    };
+    // The transaction holds the write lock, so this compare-and-swap cannot lose; it still
+    // guards the invariant should that ever change.
+    if !requests::mark_decided(&mut **tx, request.id, judged.status, now).await? {
+        return Err(Refusal::AlreadyDecided {
+            id: request.id,
+            verdict: input.verdict,
+            by: Vec::new(),
+            status: judged.status,
         }
+        .into());
     }
-    jobs::enqueue(&mut tx, request.id, &Job::RefreshMessages, now).await?;
-    tx.commit().await?;
-    app.wake_scheduler();
-    tracing::info!(
-        request_id = request.id,
-        decider = decider_key,
-        ?status,
-        "decision recorded"
-    );
-    Ok(Decided {
-        status,
-        approvals,
-        required: group.approvals_required,
-    })
+    audit::append(tx, event(action)).await?;
+    jobs::enqueue(tx, request.id, &Job::NotifyRequester { notice }, now).await?;
+    if judged.status == RequestStatus::Approved {
+        jobs::enqueue(tx, request.id, &Job::Grant, now).await?;
+    }
+    jobs::enqueue(tx, request.id, &Job::RefreshMessages, now).await?;
+    Ok(())
 }

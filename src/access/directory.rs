@@ -1,8 +1,9 @@
-//! Who a person is in Microsoft Entra ID: for Entra-backed groups and eligibility, checked right
-//! after they ask — before any owner is bothered.
+//! Who a person is in Microsoft Entra ID: their account, whether it is enabled, whether they are
+//! eligible — checked before any owner is bothered — and the facts that tie their chat accounts
+//! to one person.
 
 use crate::app::App;
-use crate::domain::{GroupPolicy, Person, Platform, Refusal};
+use crate::domain::{GroupPolicy, Principal, Refusal};
 use crate::graph::DirectoryUser;
 
 /// Whether this group needs the requester's Entra account.
@@ -10,24 +11,32 @@ pub fn needs_directory(group: &GroupPolicy) -> bool {
     group.provider.is_entra() || !group.eligible.is_empty()
 }
 
-/// The person's Entra user: Teams gives the object id; Slack users are found by email.
-pub async fn find(app: &App, person: &Person) -> anyhow::Result<Option<DirectoryUser>> {
-    match (person.platform, &person.email) {
-        (Platform::Teams, _) => app.graph.user(&person.user_id).await,
-        (Platform::Slack, Some(email)) => app.graph.user_by_email(email).await,
-        (Platform::Slack, None) => Ok(None),
+/// The person's Entra user: by object id when one is known (Teams), else by a verified address.
+pub async fn find(app: &App, person: &Principal) -> anyhow::Result<Option<DirectoryUser>> {
+    match (&person.entra_id, person.email()) {
+        (Some(id), _) => app.graph.user(id).await,
+        (None, Some(email)) => app.graph.user_by_email(email).await,
+        (None, None) => Ok(None),
     }
 }
 
-/// Checks that the requester has an enabled Entra account and, when the group names eligible
-/// groups, is a (transitive) member of one. `Ok(Ok(id))`: their object id.
+/// The person with what the directory adds: their object id and verified addresses. When the
+/// group needs the directory, the account must exist, be enabled and (with `eligible`) be a
+/// transitive member of an eligible group; otherwise what Graph does not know is left out.
 pub async fn check_requester(
     app: &App,
     group: &GroupPolicy,
-    person: &Person,
-) -> anyhow::Result<Result<String, Refusal>> {
-    let Some(user) = find(app, person).await? else {
-        let who = person.email.clone().unwrap_or_else(|| "you".into());
+    person: Principal,
+) -> anyhow::Result<Result<Principal, Refusal>> {
+    let required = needs_directory(group);
+    if !required && !app.graph.is_configured() {
+        return Ok(Ok(person));
+    }
+    let Some(user) = find(app, &person).await? else {
+        if !required {
+            return Ok(Ok(person));
+        }
+        let who = person.email().unwrap_or("you").to_string();
         return Ok(Err(Refusal::NotInDirectory {
             who,
             group: group.name.clone(),
@@ -51,5 +60,8 @@ pub async fn check_requester(
             owners: owners.join(", "),
         }));
     }
-    Ok(Ok(user.id))
+    let addresses = user.verified_addresses();
+    Ok(Ok(person
+        .with_entra_id(Some(user.id))
+        .with_emails(addresses)))
 }

@@ -1,4 +1,5 @@
-//! Expire: when the time is up, the provider removes the access — never access held before.
+//! Expire: when the time is up, the provider removes the access — never access held before. A
+//! grant that was given up is undone the same way.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -6,7 +7,7 @@ use serde_json::json;
 
 use super::SCHEDULER;
 use crate::app::App;
-use crate::domain::{Notice, ProviderKind, RequestStatus};
+use crate::domain::{AccessRequest, GroupPolicy, Notice, ProviderKind, RequestStatus};
 use crate::jobs::{self, Job, WARN_OWNERS_AFTER};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
@@ -42,6 +43,7 @@ pub async fn run(
             tx.commit().await?;
         }
         RequestStatus::Revoking => {}
+        RequestStatus::Failed => return undo_failed_grant(app, &request, now).await,
         _ => return Ok(()),
     }
 
@@ -60,18 +62,7 @@ pub async fn run(
     let change = if kept || still_held_by.is_some() {
         None
     } else {
-        let user_key = request.requester.key();
-        let grant = Grant {
-            request_id,
-            group,
-            user_key: &user_key,
-            user_email: request.requester.email.as_deref(),
-            directory_id: request.directory_user_id.as_deref(),
-            justification: &request.justification,
-            granted_at: request.granted_at.unwrap_or(now),
-            expires_at: request.expires_at,
-        };
-        Some(app.providers.for_group(group).revoke(&grant).await?)
+        Some(revoke(app, &request, group, now).await?)
     };
 
     let mut tx = store::write(&app.db).await?;
@@ -131,5 +122,77 @@ pub async fn run(
     tx.commit().await?;
     app.wake_scheduler();
     tracing::info!(request_id, kept, ?still_held_by, "access ended");
+    Ok(())
+}
+
+/// The provider's idempotent revocation of one request's access.
+async fn revoke(
+    app: &App,
+    request: &AccessRequest,
+    group: &GroupPolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Change> {
+    let user_key = request.requester.account.key();
+    let grant = Grant {
+        request_id: request.id,
+        group,
+        user_key: &user_key,
+        user_email: request.requester.email(),
+        directory_id: request.requester.entra_id.as_deref(),
+        justification: &request.justification,
+        granted_at: request.granted_at.unwrap_or(now),
+        expires_at: request.expires_at,
+    };
+    app.providers.for_group(group).revoke(&grant).await
+}
+
+/// After a grant was given up: whatever it may have done is removed, unless the person held that
+/// access before (or through another active request). A grant that never reached the provider
+/// recorded no prior membership, and has nothing to undo.
+async fn undo_failed_grant(
+    app: &App,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if request.already_member != Some(false) {
+        return Ok(());
+    }
+    let group = app.policy().group(&request.group).with_context(|| {
+        format!(
+            "group {} is no longer in the config, so a failed grant cannot be undone",
+            request.group
+        )
+    })?;
+    let sharing = app.policy().groups_sharing_target(group);
+    let holders =
+        requests::active_holders(&app.db, &request.requester, &sharing, request.id).await?;
+    let change = match holders.first() {
+        Some(_) => None,
+        None => Some(revoke(app, request, group, now).await?),
+    };
+    let mut tx = store::write(&app.db).await?;
+    audit::append(
+        &mut tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request.id),
+            actor: SCHEDULER,
+            action: "failed_grant_undone",
+            platform: None,
+            channel: None,
+            detail: json!({
+                "group": group.name,
+                "target": group.target,
+                "provider_result": change.map(Change::as_str),
+                "still_held_by": holders.first().map(|holder| holder.id),
+            }),
+        },
+    )
+    .await?;
+    let notice = Notice::FailedGrantUndone;
+    jobs::enqueue(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
+    tx.commit().await?;
+    app.wake_scheduler();
+    tracing::info!(request_id = request.id, "a failed grant was undone");
     Ok(())
 }

@@ -6,34 +6,32 @@ use serde_json::json;
 
 use super::SCHEDULER;
 use crate::app::App;
-use crate::domain::{AccessRequest, Notice, Platform, RequestStatus};
+use crate::domain::{Notice, RequestStatus};
 use crate::jobs::{self, Job};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
-use crate::{slack, teams};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
 pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(mut request) = requests::get(&app.db, request_id).await? else {
+    let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
     };
     if request.status != RequestStatus::Approved {
         return Ok(());
     }
-    ensure_requester_email(app, &mut request, now).await?;
     let group = app
         .policy()
         .group(&request.group)
         .with_context(|| format!("group {} is no longer in the config", request.group))?;
     let provider = app.providers.for_group(group);
-    let user_key = request.requester.key();
+    let user_key = request.requester.account.key();
     let expires_at = now + request.duration.to_chrono();
     let grant = Grant {
         request_id,
         group,
         user_key: &user_key,
-        user_email: request.requester.email.as_deref(),
-        directory_id: request.directory_user_id.as_deref(),
+        user_email: request.requester.email(),
+        directory_id: request.requester.entra_id.as_deref(),
         justification: &request.justification,
         granted_at: now,
         expires_at: Some(expires_at),
@@ -96,7 +94,9 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
     Ok(())
 }
 
-/// After the last attempt: the request fails, and the requester and owners are told.
+/// After the last attempt: the request fails, and the requester and owners are told. A grant
+/// given up may still have half happened (a webhook receiver that applied it but answered 500),
+/// so an idempotent revocation is queued too.
 pub async fn give_up(
     app: &App,
     request_id: i64,
@@ -107,6 +107,9 @@ pub async fn give_up(
     if !requests::mark_failed(&mut *tx, request_id, error).await? {
         return Ok(());
     }
+    // Chat hears an error id; the chain (with URLs and ids) stays in the log and the audit trail.
+    let error_id = crate::http::error_id();
+    tracing::error!(request_id, error_id, error, "a grant was given up");
     audit::append(
         &mut tx,
         audit::NewEvent {
@@ -116,13 +119,11 @@ pub async fn give_up(
             action: "grant_failed",
             platform: None,
             channel: None,
-            detail: json!({ "error": error }),
+            detail: json!({ "error": error, "error_id": error_id }),
         },
     )
     .await?;
-    let notice = Notice::GrantFailed {
-        error: error.to_string(),
-    };
+    let notice = Notice::GrantFailed { error_id };
     jobs::enqueue(
         &mut tx,
         request_id,
@@ -133,29 +134,9 @@ pub async fn give_up(
     )
     .await?;
     jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+    jobs::enqueue(&mut tx, request_id, &Job::Revoke, now).await?;
     jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
-    Ok(())
-}
-
-/// Providers key people by email; look it up now if the request was made before we knew it.
-async fn ensure_requester_email(
-    app: &App,
-    request: &mut AccessRequest,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    if request.requester.email.is_some() {
-        return Ok(());
-    }
-    let user_id = &request.requester.user_id;
-    let person = match request.requester.platform {
-        Platform::Slack => slack::identity::resolve(app, user_id, now).await?,
-        Platform::Teams => teams::identity::resolve(app, user_id, now).await?,
-    };
-    if let Some(email) = &person.email {
-        requests::set_requester_email(&app.db, request.id, email).await?;
-    }
-    request.requester.email = person.email;
     Ok(())
 }

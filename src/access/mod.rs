@@ -1,6 +1,7 @@
 //! Use cases: each one validates against the policy at that moment and changes state in one
 //! transaction — the row (compare-and-swap), an audit event, and the jobs for its side effects.
 
+pub mod check;
 pub mod decide;
 pub mod directory;
 pub mod expire;

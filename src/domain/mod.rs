@@ -1,6 +1,7 @@
 //! Pure rules with no I/O: commands, durations, identities, policy checks, the lifecycle, notices.
 
 pub mod command;
+pub mod decision;
 pub mod duration;
 pub mod identity;
 pub mod notice;
@@ -10,8 +11,9 @@ pub mod request;
 pub mod wording;
 
 pub use command::{Command, RequestCommand};
+pub use decision::{Decision, Judged};
 pub use duration::AccessDuration;
-pub use identity::{Person, Platform};
+pub use identity::{Account, PersonKey, Platform, Principal};
 pub use notice::Notice;
 pub use policy::{GroupPolicy, Owner, Policy, ProviderKind, Sweep};
 pub use refusal::Refusal;

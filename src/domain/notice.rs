@@ -3,15 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::identity::Account;
+
 /// One event worth a message in a request's thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
     Approved {
-        by: String,
+        by: Account,
     },
     Denied {
-        by: String,
+        by: Account,
     },
     Granted {
         expires_at: DateTime<Utc>,
@@ -23,8 +25,10 @@ pub enum Notice {
         #[serde(default)]
         still_held_by: Option<i64>,
     },
+    /// Said with an error id only: the error chain is in the log, never in chat.
     GrantFailed {
-        error: String,
+        #[serde(alias = "error")]
+        error_id: String,
     },
     /// What jitbot found differs from what the access system says (e.g. PIM had not ended a
     /// membership at expiry).
@@ -39,17 +43,20 @@ pub enum Notice {
     StillFailing {
         action: String,
         attempts: u32,
-        error: String,
+        #[serde(alias = "error")]
+        error_id: String,
     },
     /// To the owners: the revocation that was failing went through.
     Recovered {
         action: String,
     },
+    /// To the owners: what a grant that was given up may have done has been removed.
+    FailedGrantUndone,
 }
 
 impl Notice {
-    /// The people (person keys) a notice speaks of, to be shown by name.
-    pub fn people(&self) -> Vec<String> {
+    /// The people a notice speaks of, to be shown by name.
+    pub fn people(&self) -> Vec<Account> {
         match self {
             Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
             _ => Vec::new(),

@@ -1,7 +1,9 @@
 //! The policy: which groups can be requested, who owns them, for how long — and the checks on it.
 
+use std::collections::BTreeSet;
+
 use super::duration::AccessDuration;
-use super::identity::{Person, Platform};
+use super::identity::{Account, PersonKey, Platform, Principal};
 use super::refusal::Refusal;
 
 /// Who may approve: listed by email (matched on every platform) or by one platform's user id.
@@ -52,20 +54,25 @@ impl Owner {
         }
     }
 
-    pub fn matches(&self, person: &Person) -> bool {
+    /// Whether this entry names the person, by verified facts only: an email entry matches a
+    /// verified address, an id entry the account (or, for Teams ids, the Entra object id).
+    pub fn matches(&self, person: &Principal) -> bool {
         match self {
-            Self::Email(email) => person.email.as_deref() == Some(email.as_str()),
-            Self::SlackUser(id) => person.platform == Platform::Slack && person.user_id == *id,
-            Self::TeamsUser(id) => {
-                person.platform == Platform::Teams && person.user_id.eq_ignore_ascii_case(id)
-            }
+            Self::Email(email) => person.has_email(email),
+            Self::SlackUser(id) => person.account == Account::new(Platform::Slack, id.as_str()),
+            Self::TeamsUser(id) => person.has_entra_id(id),
             Self::Directory { id, emails } => {
-                (person.platform == Platform::Teams && person.user_id.eq_ignore_ascii_case(id))
-                    || person
-                        .email
-                        .as_ref()
-                        .is_some_and(|email| emails.iter().any(|e| e.eq_ignore_ascii_case(email)))
+                person.has_entra_id(id) || emails.iter().any(|e| person.has_email(e))
             }
+        }
+    }
+
+    /// The key a decision by whoever matches this entry counts under: the entry as configured,
+    /// or for an Entra owner their object id.
+    pub fn key(&self) -> PersonKey {
+        match self {
+            Self::Directory { id, .. } => PersonKey::Entra(id.clone()),
+            listed => PersonKey::Owner(listed.to_string()),
         }
     }
 }
@@ -146,8 +153,21 @@ pub enum Sweep {
 }
 
 impl GroupPolicy {
-    pub fn is_owner(&self, person: &Person) -> bool {
+    pub fn is_owner(&self, person: &Principal) -> bool {
         self.owners.iter().any(|owner| owner.matches(person))
+    }
+
+    /// Every key the person is known by here: their own (account, Entra id, addresses) and the
+    /// owner entries they match. Two people who share a key are one person.
+    pub fn keys_of(&self, person: &Principal) -> BTreeSet<PersonKey> {
+        let mut keys = person.own_keys();
+        keys.extend(
+            self.owners
+                .iter()
+                .filter(|owner| owner.matches(person))
+                .map(Owner::key),
+        );
+        keys
     }
 
     /// This group with its owners as they are now (for `owners = "entra"`).
@@ -160,13 +180,13 @@ impl GroupPolicy {
 
     /// Whether this owner may decide on this requester's request: not on their own, unless the
     /// group allows self-approval.
-    pub fn may_decide(&self, owner: &Owner, requester: &Person) -> bool {
+    pub fn may_decide(&self, owner: &Owner, requester: &Principal) -> bool {
         self.allow_self_approval || !owner.matches(requester)
     }
 
     /// Refuses a request that could never gather enough approvals, because the requester may
     /// not approve their own.
-    pub fn check_approvable(&self, requester: &Person) -> Result<(), Refusal> {
+    pub fn check_approvable(&self, requester: &Principal) -> Result<(), Refusal> {
         let available = self
             .owners
             .iter()
@@ -292,10 +312,10 @@ mod tests {
     #[test]
     fn matches_owners_by_email_or_slack_id() {
         let g = group("prod-db");
-        let bob = Person::new(Platform::Slack, "U0BOB").with_email(Some("bob@example.com".into()));
-        let carol = Person::new(Platform::Slack, "U0CAROL");
-        let mallory =
-            Person::new(Platform::Slack, "U0MAL").with_email(Some("m@example.com".into()));
+        let slack = |id: &str| Principal::new(Account::new(Platform::Slack, id));
+        let bob = slack("U0BOB").with_emails(["bob@example.com".to_string()]);
+        let carol = slack("U0CAROL");
+        let mallory = slack("U0MAL").with_emails(["m@example.com".to_string()]);
         assert!(g.is_owner(&bob));
         assert!(g.is_owner(&carol));
         assert!(!g.is_owner(&mallory));

@@ -1,6 +1,7 @@
 //! What a person did wrong, said so that they know how to fix it.
 
 use super::duration::{AccessDuration, DurationError};
+use super::identity::Account;
 use super::request::{RequestStatus, Verdict};
 
 /// A request or decision that jitbot turns down. Nothing has changed when one is returned;
@@ -70,7 +71,8 @@ pub enum Refusal {
     AlreadyDecided {
         id: i64,
         verdict: Verdict,
-        by: Option<String>,
+        /// The accounts whose decisions settled it (empty when unknown).
+        by: Vec<Account>,
         /// Where the request stands now, which may be well past the decision.
         status: RequestStatus,
     },
@@ -80,6 +82,16 @@ pub enum Refusal {
     AlreadyApproved { id: i64, missing: u32 },
     #[error("I could not find out who you are ({0}). Please try again in a moment.")]
     UnknownIdentity(String),
+    #[error(
+        "Request #{id} is still being checked: owners can decide once jitbot has confirmed who asked. Please try again in a moment."
+    )]
+    RequesterUnconfirmed { id: i64 },
+    #[error(
+        "Nobody can be asked to approve `{group}`: it has no approval channel and none of its owners can be reached by direct message. Ask an administrator to set an approval channel."
+    )]
+    NobodyToAsk { group: String },
+    #[error("Requests from another workspace or organisation cannot be made or decided here.")]
+    ForeignWorkspace,
 }
 
 fn suggest(suggestions: &[String]) -> String {
@@ -117,8 +129,10 @@ fn now_is(verdict: Verdict, status: RequestStatus) -> String {
     }
 }
 
-fn by_whom(by: &Option<String>) -> String {
-    by.as_ref()
-        .map(|who| format!(" by {who}"))
-        .unwrap_or_default()
+fn by_whom(by: &[Account]) -> String {
+    if by.is_empty() {
+        return String::new();
+    }
+    let who: Vec<String> = by.iter().map(Account::key).collect();
+    format!(" by {}", who.join(", "))
 }

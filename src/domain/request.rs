@@ -134,7 +134,8 @@ mod tests {
 pub struct AccessRequest {
     pub id: i64,
     pub group: String,
-    pub requester: super::Person,
+    /// Who asked, with the facts verified so far (all of them once `confirmed_at` is set).
+    pub requester: super::Principal,
     pub justification: String,
     pub duration: super::AccessDuration,
     pub status: RequestStatus,
@@ -148,8 +149,9 @@ pub struct AccessRequest {
     /// `Some(true)`: a member before jitbot's grant, so revocation leaves them in place.
     pub already_member: Option<bool>,
     pub failure: Option<String>,
-    /// The requester's Entra object id, once looked up (Entra-backed groups).
-    pub directory_user_id: Option<String>,
+    /// When jitbot verified who asked (their account, addresses, directory entry) and that
+    /// they may ask. Until then no card is shown and nobody can decide.
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// For `owners = "entra"`: the owners when the request was made, as stored JSON.
     pub owner_snapshot: Option<String>,
 }

@@ -21,6 +21,9 @@ pub struct Style<'a> {
 /// "time left": messages are re-rendered on transitions only, so that would go stale.
 pub fn status_line(request: &AccessRequest, style: &Style) -> String {
     match request.status {
+        RequestStatus::Pending if request.confirmed_at.is_none() => {
+            "🔎 checking the request before the owners are asked…".to_string()
+        }
         RequestStatus::Pending => "⏳ pending".to_string(),
         RequestStatus::Approved => "✅ approved — granting access…".to_string(),
         RequestStatus::Denied => "⛔ denied".to_string(),
@@ -40,8 +43,8 @@ pub fn status_line(request: &AccessRequest, style: &Style) -> String {
 
 pub fn notice(notice: &Notice, style: &Style) -> String {
     match notice {
-        Notice::Approved { by } => format!("✅ Approved by {}. Granting access…", (style.mention)(by)),
-        Notice::Denied { by } => format!("⛔ Denied by {}.", (style.mention)(by)),
+        Notice::Approved { by } => format!("✅ Approved by {}. Granting access…", (style.mention)(&by.key())),
+        Notice::Denied { by } => format!("⛔ Denied by {}.", (style.mention)(&by.key())),
         Notice::Granted { expires_at } => {
             format!("🔓 Access granted. It ends {}.", (style.date)(*expires_at))
         }
@@ -50,16 +53,24 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
             format!("⌛ Time is up for this request. Request #{id} still grants you the same access, so it stays until that one ends.")
         }
         Notice::Ended { .. } => "🔒 Time is up: the access has been removed.".to_string(),
-        Notice::GrantFailed { error } => format!(
-            "⚠️ Granting access failed after several attempts, so the request has failed. The owners have been told. ({error})"
+        Notice::GrantFailed { error_id } => format!(
+            "⚠️ Granting access failed after several attempts, so the request has failed. Anything a partial grant left behind is being removed, and the owners have been told. (error {error_id})"
         ),
         Notice::Disagreement { detail } => format!("⚠️ {detail}"),
         Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {reason}"),
-        Notice::StillFailing { action, attempts, error } => format!(
-            "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. Last error: {error}"
+        Notice::StillFailing { action, attempts, error_id } => format!(
+            "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. The log has the details under error {error_id}."
         ),
         Notice::Recovered { action } => format!("✅ The {action} went through after all."),
+        Notice::FailedGrantUndone => "🔒 Whatever the failed grant may have done has been undone: the access is removed.".to_string(),
     }
+}
+
+/// The first answer to `request`: stored, and — truthfully — not yet in front of the owners.
+pub fn submitted(id: i64, group: &str, duration: &super::AccessDuration) -> String {
+    format!(
+        "Request #{id} for `{group}` ({duration}) is received. I'm checking your account now; the owners are asked as soon as that is done, and every update is posted in the request's thread."
+    )
 }
 
 /// The answer to `groups`.

@@ -17,6 +17,40 @@ pub struct SlackApi {
     client: Arc<SlackHyperClient>,
     token: Option<SlackApiToken>,
     http: reqwest::Client,
+    /// The workspace the bot token belongs to (`auth.test`), learned once.
+    team_id: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// What `users.info` says about a user, as far as jitbot relies on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFacts {
+    /// The user's own workspace: another one for Slack Connect users.
+    pub team_id: Option<String>,
+    pub email: Option<String>,
+    /// Whether Slack confirmed that the user controls `email`.
+    pub email_confirmed: bool,
+    pub deleted: bool,
+}
+
+/// `users.info`'s answer: slack-morphism's `SlackUser` has no `is_email_confirmed`.
+#[derive(serde::Deserialize)]
+struct UsersInfo {
+    user: UserInfo,
+}
+
+#[derive(serde::Deserialize)]
+struct UserInfo {
+    team_id: Option<String>,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    is_email_confirmed: bool,
+    profile: Option<UserProfile>,
+}
+
+#[derive(serde::Deserialize)]
+struct UserProfile {
+    email: Option<String>,
 }
 
 impl SlackApi {
@@ -37,6 +71,7 @@ impl SlackApi {
             token: bot_token
                 .map(|t| SlackApiToken::new(SlackApiTokenValue(t.expose().to_string()))),
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
+            team_id: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -91,17 +126,46 @@ impl SlackApi {
         Ok(response.channel.id.0)
     }
 
-    /// A user's email, if their profile shows one (needs the `users:read.email` scope).
-    pub async fn user_email(&self, user_id: &str) -> anyhow::Result<Option<String>> {
+    /// What Slack says about a user: their workspace, email and whether it is confirmed (needs
+    /// the `users:read.email` scope for the email).
+    pub async fn user(&self, user_id: &str) -> anyhow::Result<UserFacts> {
         let token = self.token()?;
         let session = self.client.open_session(token);
-        let request = SlackApiUsersInfoRequest::new(user_id.into());
-        let response = timed("users.info", session.users_info(&request)).await?;
-        Ok(response
-            .user
-            .profile
-            .and_then(|profile| profile.email)
-            .map(|email| email.0.to_ascii_lowercase()))
+        let params = vec![("user", Some(user_id))];
+        let call =
+            session
+                .http_session_api
+                .http_get::<UsersInfo, _, _>("users.info", &params, None);
+        let info = timed("users.info", call).await?.user;
+        Ok(UserFacts {
+            team_id: info.team_id,
+            email: info
+                .profile
+                .and_then(|profile| profile.email)
+                .map(|email| email.trim().to_ascii_lowercase())
+                .filter(|email| !email.is_empty()),
+            email_confirmed: info.is_email_confirmed,
+            deleted: info.deleted,
+        })
+    }
+
+    /// The workspace of the bot token, asked of Slack (`auth.test`) once and then remembered.
+    pub async fn team_id(&self) -> anyhow::Result<String> {
+        let team = self
+            .team_id
+            .get_or_try_init(|| async {
+                let token = self.token()?;
+                let session = self.client.open_session(token);
+                let answer = timed("auth.test", session.auth_test()).await?;
+                anyhow::Ok(answer.team_id.0)
+            })
+            .await?;
+        Ok(team.clone())
+    }
+
+    /// The workspace, if already learned: for answers that must not wait on Slack.
+    pub fn known_team_id(&self) -> Option<String> {
+        self.team_id.get().cloned()
     }
 
     /// The user with this email, or `None` when the workspace has nobody with it.

@@ -5,9 +5,8 @@ use slack_morphism::prelude::*;
 use super::text::{STYLE, date, person};
 use super::{APPROVE_ACTION, DENY_ACTION};
 use crate::domain::wording::status_line;
-use crate::domain::{AccessRequest, RequestStatus, Verdict};
+use crate::domain::{AccessRequest, Decision, RequestStatus, Verdict};
 use crate::names::Names;
-use crate::store::decisions::Decision;
 
 /// Everything a message about one request shows.
 pub struct RequestView<'a> {
@@ -24,7 +23,7 @@ pub struct RequestView<'a> {
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
 pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
     let request = view.request;
-    let requester = person(view.names, &request.requester.key());
+    let requester = person(view.names, &request.requester.account.key());
     let fallback = format!(
         "Access request #{}: {requester} asks for {} for {} — {}",
         request.id, request.group, request.duration, request.status
@@ -79,7 +78,7 @@ pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
             SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
                 SlackBlockMarkDownText::new(format!(
                     "{verb} by {} {}",
-                    person(view.names, &decision.decider_key),
+                    person(view.names, &decision.decider.key()),
                     date(decision.decided_at)
                 )),
             )])
@@ -113,7 +112,7 @@ pub fn thread_root(view: &RequestView) -> (String, Vec<SlackBlock>) {
     let text = format!(
         "request #{}: {} asks for *{}* for {} — {}",
         request.id,
-        person(view.names, &request.requester.key()),
+        person(view.names, &request.requester.account.key()),
         request.group,
         request.duration,
         status_line(request, &STYLE)
@@ -127,7 +126,7 @@ mod tests {
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
-    use crate::domain::{AccessDuration, Person, Platform};
+    use crate::domain::{AccessDuration, Account, Platform, Principal};
 
     fn at(hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, hour, minute, 0).unwrap()
@@ -138,7 +137,7 @@ mod tests {
         AccessRequest {
             id: 42,
             group: "prod-db".into(),
-            requester: Person::new(Platform::Slack, "U0ALICE"),
+            requester: Principal::new(Account::new(Platform::Slack, "U0ALICE")),
             justification: "fixing INC-4711".into(),
             duration: AccessDuration::parse("2h").unwrap(),
             status,
@@ -150,14 +149,15 @@ mod tests {
             ended_at: (status == RequestStatus::Ended).then(|| at(23, 59)),
             already_member: active.then_some(false),
             failure: None,
-            directory_user_id: None,
             owner_snapshot: None,
+            confirmed_at: Some(at(22, 0)),
         }
     }
 
     fn decision(who: &str, verdict: Verdict) -> Decision {
         Decision {
-            decider_key: format!("slack:{who}"),
+            decider: Account::new(Platform::Slack, who),
+            counted_as: Default::default(),
             verdict,
             decided_at: at(22, 1),
         }

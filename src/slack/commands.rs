@@ -13,7 +13,7 @@ use super::verify::VerifiedSlackBody;
 use crate::access::AccessError;
 use crate::access::submit::{Submission, submit};
 use crate::app::App;
-use crate::domain::{Command, wording};
+use crate::domain::{Command, Refusal, wording};
 use crate::http::{EdgeError, report_internal};
 use crate::names::Names;
 use crate::store::requests;
@@ -22,6 +22,7 @@ use crate::store::requests;
 #[derive(Debug, Deserialize)]
 struct SlashCommand {
     ssl_check: Option<String>,
+    team_id: Option<String>,
     user_id: Option<String>,
     channel_id: Option<String>,
     #[serde(default)]
@@ -43,6 +44,12 @@ pub async fn handle(
         ));
     };
     let now = Utc::now();
+    // Known once Slack has answered `auth.test`; until then the request's check, which asks
+    // Slack about the requester, turns away anyone from another workspace.
+    if identity::from_our_workspace(&app, form.team_id.as_deref()) == Some(false) {
+        let reply = Refusal::ForeignWorkspace.to_string();
+        return Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response());
+    }
     let reply = match Command::parse(&form.text) {
         Err(refusal) => refusal.to_string(),
         Ok(Command::Help) => text::help(),
@@ -67,10 +74,9 @@ pub async fn handle(
                 command,
             };
             match submit(&app, submission, now).await {
-                Ok(submitted) => format!(
-                    "Request #{} for `{}` ({}) is pending. The owners have been asked; I'll post every update in the request's thread.",
-                    submitted.id, submitted.group, submitted.duration
-                ),
+                Ok(submitted) => {
+                    wording::submitted(submitted.id, &submitted.group, &submitted.duration)
+                }
                 Err(AccessError::Refused(refusal)) => {
                     let names = Names::for_refusal(&app, &refusal).await.unwrap_or_default();
                     text::refusal(&names, &refusal)

@@ -6,30 +6,24 @@ use chrono::{DateTime, Utc};
 use super::blocks::{self, RequestView};
 use super::identity;
 use super::text;
-use crate::access::{self, owners};
+use crate::access::owners;
 use crate::app::App;
+use crate::domain::Decision;
 use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
 use crate::names::Names;
-use crate::store::decisions::{self, Decision};
+use crate::store::decisions;
 use crate::store::messages::{self, Role};
 use crate::store::requests;
 
 /// Posts the visible "request #N" message where the person asked. If the bot cannot post there
 /// (a private channel it is not in), the thread goes to a DM with the requester instead.
 pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&app.db, request_id).await? else {
-        return Ok(());
-    };
     if !messages::find_on(&app.db, request_id, Role::Thread, Platform::Slack)
         .await?
         .is_empty()
     {
         return Ok(());
-    }
-    if request.status == RequestStatus::Pending {
-        let requester = identity::resolve(app, &request.requester.user_id, now).await?;
-        access::submit::confirm_requester(app, request_id, &requester, now).await?;
     }
     let Some(request) = requests::get(&app.db, request_id).await? else {
         return Ok(());
@@ -45,7 +39,7 @@ pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow:
         Ok(ts) => (channel, ts),
         Err(error) if cannot_post_there(&error) => {
             tracing::info!(request_id, %error, "posting the request thread to the requester's DM instead");
-            let dm = app.slack.open_dm(&request.requester.user_id).await?;
+            let dm = app.slack.open_dm(&request.requester.account.id).await?;
             let ts = app
                 .slack
                 .post_message(&dm, None, text, Some(blocks))
@@ -231,8 +225,8 @@ impl MessageContext {
             owners.push(shown);
         }
         let decisions = decisions::of_request(&app.db, request.id).await?;
-        let mut people = vec![request.requester.key()];
-        people.extend(decisions.iter().map(|d| d.decider_key.clone()));
+        let mut people = vec![request.requester.account.clone()];
+        people.extend(decisions.iter().map(|d| d.decider.clone()));
         Ok(MessageContext {
             description: group.map(|g| g.description.clone()).unwrap_or_default(),
             approvals_required: group.map(|g| g.approvals_required).unwrap_or(1),

@@ -1,61 +1,108 @@
-//! Slack users ↔ emails, cached in the database: owners listed by email are matched this way.
+//! Slack users as principals: their account, with an address only when Slack confirmed it and
+//! the user belongs to our own workspace. Looked-up facts are cached in the database.
 
+use anyhow::anyhow;
 use chrono::{DateTime, Duration, Utc};
 
+use super::api::UserFacts;
 use crate::app::App;
-use crate::domain::{Owner, Person, Platform};
+use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::identities;
 
-/// How long a looked-up email is trusted before Slack is asked again.
+/// How long looked-up facts are trusted before Slack is asked again.
 const FRESH_FOR: Duration = Duration::hours(24);
 
-/// The person with whatever email the cache knows, without asking Slack: for paths that must
-/// answer at once.
-pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Person> {
-    let email = identities::email_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await?;
-    Ok(Person::new(Platform::Slack, user_id).with_email(email.flatten()))
+fn account(user_id: &str) -> Account {
+    Account::new(Platform::Slack, user_id)
 }
 
-/// The person with their email, asking Slack (`users.info`) when the cache has no fresh answer.
-pub async fn resolve(app: &App, user_id: &str, now: DateTime<Utc>) -> anyhow::Result<Person> {
-    let email = match identities::email_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR)
-        .await?
-    {
-        Some(email) => email,
-        None => {
-            let email = app.slack.user_email(user_id).await?;
-            identities::remember(&app.db, Platform::Slack, user_id, email.as_deref(), now).await?;
-            email
-        }
-    };
-    Ok(Person::new(Platform::Slack, user_id).with_email(email))
+/// The person with whatever verified facts the cache holds, without asking Slack: for answers
+/// that must not wait. Nothing decided on these alone; the request's check asks Slack.
+pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Principal> {
+    let addresses =
+        identities::addresses_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await?;
+    Ok(Principal::new(account(user_id)).with_emails(addresses.unwrap_or_default()))
 }
 
-/// The Slack user id of an owner, or `None` when the workspace has no such person.
+/// The person with verified facts, asking Slack (`users.info`) when the cache has none fresh.
+/// A user of another workspace (Slack Connect) is refused: they cannot ask or decide here.
+pub async fn resolve(
+    app: &App,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Principal, Refusal>> {
+    match identities::addresses_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await? {
+        Some(addresses) => Ok(Ok(Principal::new(account(user_id)).with_emails(addresses))),
+        None => fresh(app, user_id, now).await,
+    }
+}
+
+/// Always asks Slack, and caches the answer: a request's check uses this once.
+pub async fn fresh(
+    app: &App,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Principal, Refusal>> {
+    let ours = app.slack.team_id().await?;
+    let facts = app.slack.user(user_id).await?;
+    if facts.team_id.as_deref() != Some(ours.as_str()) {
+        tracing::warn!(
+            user_id,
+            team = facts.team_id,
+            "a Slack user of another workspace was refused"
+        );
+        return Ok(Err(Refusal::ForeignWorkspace));
+    }
+    if facts.deleted {
+        return Err(anyhow!("Slack user {user_id} is deactivated"));
+    }
+    let addresses = verified_addresses(&facts);
+    identities::remember(&app.db, Platform::Slack, user_id, &addresses, now).await?;
+    Ok(Ok(Principal::new(account(user_id)).with_emails(addresses)))
+}
+
+/// Slack shows an email it has not confirmed too; only a confirmed one says who someone is.
+fn verified_addresses(facts: &UserFacts) -> Vec<String> {
+    match (&facts.email, facts.email_confirmed) {
+        (Some(email), true) => vec![email.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a payload from this workspace may act here. Unknown until Slack answered `auth.test`
+/// once: then `None`, and the request's check (which asks Slack) decides.
+pub fn from_our_workspace(app: &App, team_id: Option<&str>) -> Option<bool> {
+    let ours = app.slack.known_team_id()?;
+    Some(team_id == Some(ours.as_str()))
+}
+
+/// The Slack user id of an owner, or `None` when the workspace has nobody who verifiably holds
+/// that address.
 pub async fn owner_user_id(
     app: &App,
     owner: &Owner,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<String>> {
-    match owner {
-        Owner::SlackUser(id) => Ok(Some(id.clone())),
-        Owner::TeamsUser(_) => Ok(None),
+    let email = match owner {
+        Owner::SlackUser(id) => return Ok(Some(id.clone())),
+        Owner::TeamsUser(_) => return Ok(None),
         Owner::Directory { emails, .. } => match emails.first() {
-            Some(email) => Box::pin(owner_user_id(app, &Owner::Email(email.clone()), now)).await,
-            None => Ok(None),
+            Some(email) => email,
+            None => return Ok(None),
         },
-        Owner::Email(email) => {
-            if let Some(id) =
-                identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR)
-                    .await?
-            {
-                return Ok(Some(id));
-            }
-            let found = app.slack.user_by_email(email).await?;
-            if let Some(id) = &found {
-                identities::remember(&app.db, Platform::Slack, id, Some(email), now).await?;
-            }
-            Ok(found)
-        }
+        Owner::Email(email) => email,
+    };
+    if let Some(id) =
+        identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR).await?
+    {
+        return Ok(Some(id));
+    }
+    let Some(id) = app.slack.user_by_email(email).await? else {
+        return Ok(None);
+    };
+    // The look-up matches unconfirmed addresses too: the user's own facts must confirm it.
+    match fresh(app, &id, now).await? {
+        Ok(person) if person.has_email(email) => Ok(Some(id)),
+        _ => Ok(None),
     }
 }

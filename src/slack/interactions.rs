@@ -13,7 +13,7 @@ use super::{APPROVE_ACTION, DENY_ACTION, identity, text};
 use crate::access::AccessError;
 use crate::access::decide::{DecisionInput, decide};
 use crate::app::App;
-use crate::domain::{Refusal, Verdict};
+use crate::domain::{Principal, Refusal, Verdict};
 use crate::http::{EdgeError, report_internal};
 use crate::names::Names;
 
@@ -58,32 +58,26 @@ pub async fn handle(
             .and_then(|value| value.parse().ok())
             .ok_or_else(|| EdgeError::BadRequest("button without a request id".into()))?;
         let now = Utc::now();
-        let reply =
-            match tokio::time::timeout(IDENTITY_TIMEOUT, identity::resolve(&app, &user.id.0, now))
-                .await
-            {
-                Ok(Ok(decider)) => {
-                    let input = DecisionInput {
-                        request_id,
-                        decider,
-                        verdict,
-                        channel: channel.clone(),
-                    };
-                    match decide(&app, input, now).await {
-                        Ok(_) => None,
-                        Err(AccessError::Refused(refusal)) => {
-                            let names =
-                                Names::for_refusal(&app, &refusal).await.unwrap_or_default();
-                            Some(text::refusal(&names, &refusal))
-                        }
-                        Err(AccessError::Internal(error)) => Some(report_internal(error)),
-                    }
+        let clicker = who_clicked(&app, event.team.id.0.as_str(), &user, now);
+        let reply = match tokio::time::timeout(IDENTITY_TIMEOUT, clicker).await {
+            Ok(Ok(decider)) => {
+                let input = DecisionInput {
+                    request_id,
+                    decider,
+                    verdict,
+                    channel: channel.clone(),
+                };
+                match decide(&app, input, now).await {
+                    Ok(_) => None,
+                    Err(AccessError::Refused(refusal)) => Some(refused(&app, &refusal).await),
+                    Err(AccessError::Internal(error)) => Some(report_internal(error)),
                 }
-                Ok(Err(error)) => Some(Refusal::UnknownIdentity(format!("{error:#}")).to_string()),
-                Err(_) => Some(
-                    Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string(),
-                ),
-            };
+            }
+            Ok(Err(refusal)) => Some(refused(&app, &refusal).await),
+            Err(_) => {
+                Some(Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string())
+            }
+        };
         if let (Some(reply), Some(url)) = (reply, response_url.clone()) {
             // Best effort and private: a lost refusal is not worth a durable job.
             let slack = app.slack.clone();
@@ -98,4 +92,31 @@ pub async fn handle(
         }
     }
     Ok(StatusCode::OK)
+}
+
+/// The clicker as a principal with verified facts — only someone of our own workspace.
+async fn who_clicked(
+    app: &App,
+    team_id: &str,
+    user: &SlackBasicUserInfo,
+    now: chrono::DateTime<Utc>,
+) -> Result<Principal, Refusal> {
+    let unknown = |error: anyhow::Error| {
+        let id = crate::http::error_id();
+        tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not find out who clicked");
+        Refusal::UnknownIdentity(format!("error {id}"))
+    };
+    let ours = app.slack.team_id().await.map_err(unknown)?;
+    let user_team = user.team_id.as_ref().map(|t| t.0.as_str());
+    if team_id != ours || user_team.is_some_and(|team| team != ours) {
+        return Err(Refusal::ForeignWorkspace);
+    }
+    identity::resolve(app, &user.id.0, now)
+        .await
+        .map_err(unknown)?
+}
+
+async fn refused(app: &App, refusal: &Refusal) -> String {
+    let names = Names::for_refusal(app, refusal).await.unwrap_or_default();
+    text::refusal(&names, refusal)
 }

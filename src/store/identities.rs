@@ -1,4 +1,5 @@
-//! The `identities` table: platform user ↔ email, cached from the platforms' directories.
+//! The `identities` table: a chat account's verified addresses, cached from the platforms'
+//! directories. Only verified addresses are ever written here.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
@@ -6,44 +7,50 @@ use sqlx::SqliteExecutor;
 use super::to_ms;
 use crate::domain::Platform;
 
+/// Caches an account's verified addresses (the preferred one first; none is an answer too).
 pub async fn remember(
     db: impl SqliteExecutor<'_>,
     platform: Platform,
     user_id: &str,
-    email: Option<&str>,
+    addresses: &[String],
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    let addresses: Vec<String> = addresses.iter().map(|a| a.to_ascii_lowercase()).collect();
     sqlx::query(
-        "INSERT INTO identities (platform, user_id, email, fetched_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (platform, user_id) DO UPDATE SET email = excluded.email, fetched_at = excluded.fetched_at",
+        "INSERT INTO identities (platform, user_id, email, addresses, fetched_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (platform, user_id) DO UPDATE SET email = excluded.email, \
+         addresses = excluded.addresses, fetched_at = excluded.fetched_at",
     )
     .bind(platform.as_str())
     .bind(user_id)
-    .bind(email.map(str::to_ascii_lowercase))
+    .bind(addresses.first())
+    .bind(serde_json::to_string(&addresses).expect("strings serialize"))
     .bind(to_ms(at))
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// The cached email of a user, if fetched after `fresh_after`. `Some(None)`: known to have none.
-pub async fn email_of(
+/// The cached verified addresses of an account, if fetched after `fresh_after`. `Some(empty)`:
+/// known to have none.
+pub async fn addresses_of(
     db: impl SqliteExecutor<'_>,
     platform: Platform,
     user_id: &str,
     fresh_after: DateTime<Utc>,
-) -> sqlx::Result<Option<Option<String>>> {
-    sqlx::query_scalar(
-        "SELECT email FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?",
+) -> sqlx::Result<Option<Vec<String>>> {
+    let addresses: Option<String> = sqlx::query_scalar(
+        "SELECT addresses FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?",
     )
     .bind(platform.as_str())
     .bind(user_id)
     .bind(to_ms(fresh_after))
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(addresses.map(|text| serde_json::from_str(&text).unwrap_or_default()))
 }
 
-/// The cached user id for an email, if fetched after `fresh_after`.
+/// The cached user id whose preferred verified address is `email`, if fetched after `fresh_after`.
 pub async fn user_with_email(
     db: impl SqliteExecutor<'_>,
     platform: Platform,
@@ -59,4 +66,13 @@ pub async fn user_with_email(
     .bind(to_ms(fresh_after))
     .fetch_optional(db)
     .await
+}
+
+/// Forgets every cached Teams account: what local trial mode learned is not trusted later.
+pub async fn forget_platform(db: impl SqliteExecutor<'_>, platform: Platform) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM identities WHERE platform = ?")
+        .bind(platform.as_str())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod local_memberships;
 pub mod messages;
 pub mod requests;
+pub mod settings;
 pub mod teams;
 
 use std::str::FromStr;

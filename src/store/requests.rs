@@ -5,31 +5,35 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteExecutor};
 
 use super::{from_ms, to_ms};
-use crate::domain::{AccessDuration, AccessRequest, Person, RequestStatus};
+use crate::domain::{AccessDuration, AccessRequest, Account, Principal, RequestStatus};
 
 pub struct NewRequest<'a> {
     pub group: &'a str,
-    pub requester: &'a Person,
+    pub requester: &'a Principal,
     pub justification: &'a str,
     pub duration: AccessDuration,
     pub origin_channel: &'a str,
     pub requested_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, justification, \
-     duration_minutes, status, origin_channel, requested_at, decided_at, granted_at, expires_at, \
-     ended_at, already_member, failure, directory_user_id, owner_snapshot";
+const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, \
+     requester_addresses, justification, duration_minutes, status, origin_channel, requested_at, \
+     decided_at, granted_at, expires_at, ended_at, already_member, failure, directory_user_id, \
+     owner_snapshot, confirmed_at";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let row = sqlx::query(
         "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
-         justification, duration_minutes, status, origin_channel, requested_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+         requester_addresses, directory_user_id, justification, duration_minutes, status, \
+         origin_channel, requested_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
     )
     .bind(new.group)
-    .bind(new.requester.platform.as_str())
-    .bind(&new.requester.user_id)
-    .bind(&new.requester.email)
+    .bind(new.requester.account.platform.as_str())
+    .bind(&new.requester.account.id)
+    .bind(new.requester.email())
+    .bind(addresses(new.requester))
+    .bind(&new.requester.entra_id)
     .bind(new.justification)
     .bind(new.duration.minutes())
     .bind(new.origin_channel)
@@ -51,7 +55,7 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Ac
 /// The open request (pending, approved, active or revoking) of this person for this group, if any.
 pub async fn open_for(
     db: impl SqliteExecutor<'_>,
-    person: &Person,
+    person: &Principal,
     group: &str,
 ) -> sqlx::Result<Option<AccessRequest>> {
     let sql = format!(
@@ -62,9 +66,9 @@ pub async fn open_for(
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(group)
-        .bind(person.platform.as_str())
-        .bind(&person.user_id)
-        .bind(&person.email)
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_optional(db)
         .await
@@ -74,7 +78,7 @@ pub async fn open_for(
 /// same membership.
 pub async fn active_holders(
     db: impl SqliteExecutor<'_>,
-    person: &Person,
+    person: &Principal,
     groups: &[String],
     except: i64,
 ) -> sqlx::Result<Vec<AccessRequest>> {
@@ -88,9 +92,9 @@ pub async fn active_holders(
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(except)
         .bind(groups)
-        .bind(person.platform.as_str())
-        .bind(&person.user_id)
-        .bind(&person.email)
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_all(db)
         .await
@@ -115,7 +119,7 @@ pub async fn holding_directory_users(
 /// Every open request of this person, oldest first.
 pub async fn open_of(
     db: impl SqliteExecutor<'_>,
-    person: &Person,
+    person: &Principal,
 ) -> sqlx::Result<Vec<AccessRequest>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM requests WHERE status IN ('pending', 'approved', 'active', 'revoking') \
@@ -123,9 +127,9 @@ pub async fn open_of(
          ORDER BY id"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(person.platform.as_str())
-        .bind(&person.user_id)
-        .bind(&person.email)
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_all(db)
         .await
@@ -148,17 +152,30 @@ pub async fn list(
         .await
 }
 
-pub async fn set_requester_email(
+/// Records the requester's verified facts and that the request passed its checks — once, and
+/// only while it is still pending. False when it had moved on (or was confirmed already).
+pub async fn confirm(
     db: impl SqliteExecutor<'_>,
     id: i64,
-    email: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET requester_email = ? WHERE id = ?")
-        .bind(email)
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
+    requester: &Principal,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET requester_email = ?, requester_addresses = ?, directory_user_id = ?, \
+         confirmed_at = ? WHERE id = ? AND status = 'pending' AND confirmed_at IS NULL",
+    )
+    .bind(requester.email())
+    .bind(addresses(requester))
+    .bind(&requester.entra_id)
+    .bind(to_ms(at))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn addresses(person: &Principal) -> String {
+    serde_json::to_string(&person.emails).expect("strings serialize")
 }
 
 pub async fn set_owner_snapshot(
@@ -168,19 +185,6 @@ pub async fn set_owner_snapshot(
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET owner_snapshot = ? WHERE id = ?")
         .bind(owners)
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn set_directory_user(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    user_id: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET directory_user_id = ? WHERE id = ?")
-        .bind(user_id)
         .bind(id)
         .execute(db)
         .await?;
@@ -301,7 +305,6 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         index: column.to_string(),
         source: message.into(),
     };
-    let platform: String = row.try_get("requester_platform")?;
     let status: String = row.try_get("status")?;
     let minutes: u32 = row.try_get("duration_minutes")?;
     let time = |column: &str| -> sqlx::Result<Option<DateTime<Utc>>> {
@@ -310,13 +313,7 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
     Ok(AccessRequest {
         id: row.try_get("id")?,
         group: row.try_get("group_name")?,
-        requester: Person {
-            platform: platform
-                .parse()
-                .map_err(|e| decode("requester_platform", e))?,
-            user_id: row.try_get("requester_id")?,
-            email: row.try_get("requester_email")?,
-        },
+        requester: requester(row).map_err(|e| decode("requester", e))?,
         justification: row.try_get("justification")?,
         duration: AccessDuration::from_minutes(minutes)
             .ok_or_else(|| decode("duration_minutes", format!("{minutes} minutes")))?,
@@ -329,7 +326,26 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         ended_at: time("ended_at")?,
         already_member: row.try_get("already_member")?,
         failure: row.try_get("failure")?,
-        directory_user_id: row.try_get("directory_user_id")?,
         owner_snapshot: row.try_get("owner_snapshot")?,
+        confirmed_at: time("confirmed_at")?,
     })
+}
+
+/// The requester as stored: account, verified addresses (the preferred first) and Entra id.
+fn requester(row: &SqliteRow) -> Result<Principal, String> {
+    let column = |name: &str| -> Result<Option<String>, String> {
+        row.try_get(name).map_err(|e| e.to_string())
+    };
+    let platform = column("requester_platform")?.unwrap_or_default();
+    let account = Account::new(
+        platform.parse()?,
+        column("requester_id")?.unwrap_or_default(),
+    );
+    let addresses: Vec<String> =
+        serde_json::from_str(&column("requester_addresses")?.unwrap_or_else(|| "[]".into()))
+            .map_err(|e| e.to_string())?;
+    let preferred = column("requester_email")?;
+    Ok(Principal::new(account)
+        .with_emails(preferred.into_iter().chain(addresses))
+        .with_entra_id(column("directory_user_id")?))
 }

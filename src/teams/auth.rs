@@ -1,5 +1,6 @@
 //! Bot Framework authentication: every activity carries a JWT signed with a key that the Bot
-//! Framework publishes, and the key must be endorsed for the activity's channel.
+//! Framework publishes, and the key must be endorsed for the activity's channel. A verified
+//! activity is also pinned: to Teams, to our tenant, to a Bot Framework service URL.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::activity::Activity;
+use super::service_hosts::{ServiceHosts, is_loopback};
 
 pub const ISSUER: &str = "https://api.botframework.com";
 /// Keys are fetched again at least this often; new ones can appear at any time.
@@ -20,6 +22,10 @@ const KEYS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 const UNKNOWN_KEY_REFETCH: Duration = Duration::from_secs(60);
 /// The Bot Framework SDKs allow five minutes of clock skew.
 const CLOCK_SKEW_SECONDS: u64 = 300;
+/// The only channel jitbot serves: Web Chat, Direct Line and the rest are other front doors.
+pub const TEAMS_CHANNEL: &str = "msteams";
+/// Headers a proxy adds: their presence means the peer address is not the sender's.
+const PROXY_HEADERS: &[&str] = &["forwarded", "x-real-ip"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -45,6 +51,11 @@ pub enum Caller {
 
 pub struct BotAuthenticator {
     app_id: Option<String>,
+    /// Local trial mode: no app id, and `[teams] trial_mode = true`.
+    trial: bool,
+    /// Our tenant and any others the config allows.
+    tenants: Vec<String>,
+    service_hosts: ServiceHosts,
     metadata_url: String,
     http: reqwest::Client,
     keys: Mutex<KeyCache>,
@@ -89,11 +100,32 @@ struct Claims {
     serviceurl: Option<String>,
 }
 
+/// What the authenticator is told at start.
+pub struct AuthSettings {
+    pub app_id: Option<String>,
+    pub trial_mode: bool,
+    pub tenants: Vec<String>,
+    pub service_hosts: ServiceHosts,
+    pub metadata_url: String,
+}
+
 impl BotAuthenticator {
-    pub fn new(app_id: Option<String>, metadata_url: &str) -> anyhow::Result<Self> {
+    pub fn new(settings: AuthSettings) -> anyhow::Result<Self> {
+        let trial = settings.app_id.is_none() && settings.trial_mode;
         Ok(Self {
-            app_id,
-            metadata_url: metadata_url.to_string(),
+            app_id: settings.app_id,
+            trial,
+            tenants: settings
+                .tenants
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            service_hosts: if trial {
+                ServiceHosts::loopback_only()
+            } else {
+                settings.service_hosts
+            },
+            metadata_url: settings.metadata_url,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
@@ -102,27 +134,76 @@ impl BotAuthenticator {
     }
 
     pub fn trial_mode(&self) -> bool {
-        self.app_id.is_none()
+        self.trial
     }
 
-    /// Checks the `Authorization` header of an activity as the Bot Framework requires.
+    /// Where Bot Connector calls may go: Bot Framework hosts, or this machine in trial mode.
+    pub fn service_hosts(&self) -> &ServiceHosts {
+        &self.service_hosts
+    }
+
+    /// Checks an activity: its token as the Bot Framework requires (or, in local trial mode, that
+    /// it truly comes from this machine), then that it is pinned to Teams, our tenant and a Bot
+    /// Framework service URL.
     pub async fn verify(
         &self,
-        authorization: Option<&str>,
+        headers: &http::HeaderMap,
         activity: &Activity,
         peer: Option<SocketAddr>,
     ) -> Result<Caller, AuthError> {
-        let Some(app_id) = &self.app_id else {
-            return match (authorization, peer) {
-                (None, Some(peer)) if peer.ip().is_loopback() => Ok(Caller::LocalEmulator),
-                (None, _) => Err(unauthorized(
-                    "without MICROSOFT_APP_ID, activities are accepted from this machine only",
-                )),
-                (Some(_), _) => Err(unauthorized(
-                    "MICROSOFT_APP_ID is not set, so tokens cannot be checked",
-                )),
-            };
+        let authorization = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let caller = match &self.app_id {
+            Some(app_id) => {
+                self.verify_token(app_id, authorization, activity).await?;
+                Caller::BotFramework
+            }
+            None if self.trial => {
+                verify_local(headers, authorization, peer)?;
+                Caller::LocalEmulator
+            }
+            None => {
+                return Err(unauthorized(
+                    "no Teams bot is registered (MICROSOFT_APP_ID), so no activity is accepted",
+                ));
+            }
         };
+        self.verify_pins(activity)?;
+        Ok(caller)
+    }
+
+    /// The activity is from Teams, from a tenant we serve, with a service URL of the Bot
+    /// Framework: anything else could send jitbot's token, or a claimed identity, elsewhere.
+    fn verify_pins(&self, activity: &Activity) -> Result<(), AuthError> {
+        if activity.channel_id != TEAMS_CHANNEL {
+            return Err(AuthError::Forbidden(format!(
+                "activities from channel `{}` are not accepted; jitbot serves Microsoft Teams only",
+                activity.channel_id
+            )));
+        }
+        if !self.trial {
+            let tenant = activity.tenant_id().map(str::to_ascii_lowercase);
+            if !tenant.as_ref().is_some_and(|t| self.tenants.contains(t)) {
+                return Err(AuthError::Forbidden(
+                    "the activity is not from a tenant jitbot serves".into(),
+                ));
+            }
+        }
+        if !self.service_hosts.permits(&activity.service_url) {
+            return Err(AuthError::Forbidden(
+                "the activity's serviceUrl is not a Bot Framework host".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn verify_token(
+        &self,
+        app_id: &str,
+        authorization: Option<&str>,
+        activity: &Activity,
+    ) -> Result<(), AuthError> {
         let token = authorization
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("missing Bearer token"))?;
@@ -156,7 +237,7 @@ impl BotAuthenticator {
                 activity.channel_id
             )));
         }
-        Ok(Caller::BotFramework)
+        Ok(())
     }
 
     async fn key(&self, kid: &str) -> Result<PublishedKey, AuthError> {
@@ -250,6 +331,35 @@ impl BotAuthenticator {
     }
 }
 
+/// Local trial mode: the sender must be this machine itself — not a proxy on it, which would make
+/// every request from the Internet look local — and sends no token.
+fn verify_local(
+    headers: &http::HeaderMap,
+    authorization: Option<&str>,
+    peer: Option<SocketAddr>,
+) -> Result<(), AuthError> {
+    let proxied = headers.keys().any(|name| {
+        let name = name.as_str();
+        PROXY_HEADERS.contains(&name) || name.starts_with("x-forwarded-")
+    });
+    if proxied {
+        return Err(unauthorized(
+            "local trial mode refuses requests that came through a proxy",
+        ));
+    }
+    if authorization.is_some() {
+        return Err(unauthorized(
+            "MICROSOFT_APP_ID is not set, so tokens cannot be checked",
+        ));
+    }
+    match peer {
+        Some(peer) if is_loopback(&peer.ip().to_string()) => Ok(()),
+        _ => Err(unauthorized(
+            "local trial mode accepts activities from this machine only",
+        )),
+    }
+}
+
 /// A verified activity: handlers never see one whose token did not check out.
 pub struct VerifiedActivity(pub super::activity::Activity);
 
@@ -261,30 +371,23 @@ impl axum::extract::FromRequest<crate::app::App> for VerifiedActivity {
         app: &crate::app::App,
     ) -> Result<Self, Self::Rejection> {
         use crate::http::EdgeError;
-        let authorization = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let headers = request.headers().clone();
         let peer = request
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
         // A token is required before anything else is read, whatever the body holds.
-        if authorization.is_none() && !app.teams.auth.trial_mode() {
-            return Err(EdgeError::Unauthorized("missing Bearer token".into()));
+        if !app.teams.auth.trial_mode() && !headers.contains_key(http::header::AUTHORIZATION) {
+            return Err(EdgeError::Unauthorized(
+                "missing Bearer token (and no Teams bot is registered without one)".into(),
+            ));
         }
         let body = axum::body::Bytes::from_request(request, app)
             .await
             .map_err(EdgeError::from_body_rejection)?;
         let activity: super::activity::Activity = serde_json::from_slice(&body)
             .map_err(|e| EdgeError::BadRequest(format!("malformed activity: {e}")))?;
-        match app
-            .teams
-            .auth
-            .verify(authorization.as_deref(), &activity, peer)
-            .await
-        {
+        match app.teams.auth.verify(&headers, &activity, peer).await {
             Ok(_) => Ok(Self(activity)),
             Err(AuthError::Unauthorized(reason)) => Err(EdgeError::Unauthorized(reason)),
             Err(AuthError::Forbidden(reason)) => Err(EdgeError::Forbidden(reason)),

@@ -11,7 +11,7 @@ use super::text;
 use crate::access::owners;
 use crate::app::App;
 use crate::domain::wording::status_line;
-use crate::domain::{AccessRequest, Person, RequestStatus, Verdict};
+use crate::domain::{AccessRequest, Principal, RequestStatus, Verdict};
 use crate::names::Names;
 use crate::store::decisions;
 
@@ -43,7 +43,7 @@ const MAX_REFRESH_USERS: usize = 60;
 /// (the answer to their click or refresh).
 pub enum Viewer<'a> {
     Everyone,
-    Person(&'a Person),
+    Person(&'a Principal),
 }
 
 /// The data of `approval-request.json` and `request-status.json`.
@@ -55,10 +55,10 @@ pub async fn request_data(
     let group = owners::group_of(app, request);
     let group = group.as_ref();
     let decisions = decisions::of_request(&app.db, request.id).await?;
-    let requester_key = request.requester.key();
-    let mut keys = vec![requester_key.clone()];
-    keys.extend(decisions.iter().map(|d| d.decider_key.clone()));
-    let names = Names::load(app, keys).await?;
+    let requester_key = request.requester.account.key();
+    let mut accounts = vec![request.requester.account.clone()];
+    accounts.extend(decisions.iter().map(|d| d.decider.clone()));
+    let names = Names::load(app, accounts).await?;
 
     let owners = group.map(|g| g.owners.as_slice()).unwrap_or_default();
     let mut owner_mris = Vec::new();
@@ -78,10 +78,14 @@ pub async fn request_data(
         Viewer::Everyone => pending && !every_owner_reachable,
         Viewer::Person(person) => {
             pending
+                && request.confirmed_at.is_some()
                 && group.is_some_and(|g| {
-                    g.is_owner(person) && (g.allow_self_approval || !person.is(&request.requester))
+                    let keys = g.keys_of(person);
+                    g.is_owner(person)
+                        && (g.allow_self_approval
+                            || keys.is_disjoint(&g.keys_of(&request.requester)))
+                        && decisions.iter().all(|d| d.counted_as.is_disjoint(&keys))
                 })
-                && !decisions.iter().any(|d| d.decider_key == person.key())
         }
     };
     let approvals = decisions
@@ -97,7 +101,7 @@ pub async fn request_data(
                     Verdict::Approve => "✅ Approved",
                     Verdict::Deny => "⛔ Denied",
                 };
-                json!({ "text": format!("{verb} by {} · {}", (style.mention)(&d.decider_key), text::date(d.decided_at)) })
+                json!({ "text": format!("{verb} by {} · {}", (style.mention)(&d.decider.key()), text::date(d.decided_at)) })
             })
             .collect();
         (status_line(request, style), lines)

@@ -7,6 +7,7 @@ use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::service_hosts::ServiceHosts;
 use crate::client_credentials::TokenSource;
 use crate::secrets::Secret;
 
@@ -23,6 +24,8 @@ pub struct Credentials {
 
 pub struct Connector {
     http: reqwest::Client,
+    /// Calls (and the token) go only to these hosts, whatever `serviceUrl` a row holds.
+    hosts: ServiceHosts,
     /// `None` in local trial mode: emulators accept calls without a token.
     tokens: Option<TokenSource>,
 }
@@ -36,11 +39,19 @@ pub struct Member {
     pub aad_object_id: Option<String>,
     pub email: Option<String>,
     pub user_principal_name: Option<String>,
+    /// The tenant the profile comes from.
+    pub tenant_id: Option<String>,
+    /// `user`, `guest` or `anonymous`.
+    pub user_role: Option<String>,
 }
 
 impl Connector {
-    pub fn new(credentials: Option<Credentials>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+    pub fn new(credentials: Option<Credentials>, hosts: ServiceHosts) -> anyhow::Result<Self> {
+        // The token must not follow a redirect to another host either.
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let tokens = credentials.map(|c| {
             TokenSource::new(
                 http.clone(),
@@ -50,7 +61,11 @@ impl Connector {
                 CONNECTOR_SCOPE,
             )
         });
-        Ok(Self { http, tokens })
+        Ok(Self {
+            http,
+            hosts,
+            tokens,
+        })
     }
 
     pub fn bot_id(&self) -> Option<String> {
@@ -72,6 +87,12 @@ impl Connector {
         url: reqwest::Url,
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
+        if !self.hosts.permits(url.as_str()) {
+            return Err(anyhow!(
+                "refusing to call {}: not a Bot Framework host (teams.service_hosts)",
+                url.host_str().unwrap_or("a URL without a host")
+            ));
+        }
         let mut request = self.http.request(method.clone(), url.clone());
         if let Some(token) = self.bearer().await? {
             request = request.bearer_auth(token.expose());

@@ -8,7 +8,6 @@ use serde_json::json;
 use super::cards::{self, Viewer};
 use super::identity;
 use super::text;
-use crate::access;
 use crate::app::App;
 use crate::domain::{AccessRequest, Notice, Owner, Platform, RequestStatus, wording};
 use crate::jobs::CardDestination;
@@ -18,23 +17,16 @@ use crate::store::{requests, teams};
 
 /// Posts the status card into the conversation where the request was made — in a channel that
 /// is the thread of the person's message — and keeps it as the request's thread.
-pub async fn announce(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&app.db, request_id).await? else {
-        return Ok(());
-    };
+pub async fn announce(app: &App, request_id: i64) -> anyhow::Result<()> {
     if !messages::find_on(&app.db, request_id, Role::Thread, Platform::Teams)
         .await?
         .is_empty()
     {
         return Ok(());
     }
-    if request.status == RequestStatus::Pending {
-        let requester = identity::resolve(app, &request.requester.user_id, now).await?;
-        access::submit::confirm_requester(app, request_id, &requester, now).await?;
-    }
-    let request = requests::get(&app.db, request_id)
-        .await?
-        .context("the request vanished")?;
+    let Some(request) = requests::get(&app.db, request_id).await? else {
+        return Ok(());
+    };
     let conversation = teams::conversation(&app.db, &request.origin_channel)
         .await?
         .context("the conversation of the request is unknown")?;

@@ -1,28 +1,29 @@
-//! Teams users: known by their Entra object id, with an email from their Teams profile, and
+//! Teams users as principals: known by their Entra object id (activities are pinned to our
+//! tenant), with the addresses of their Teams profile when it is a member of our own tenant, and
 //! reachable for DMs once they have talked to the bot.
+
+use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::activity::Activity;
+use super::connector::Member;
 use crate::app::App;
-use crate::domain::{Owner, Person, Platform};
+use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::{identities, teams};
 
-/// How long an email read from Teams is trusted before it is read again.
+/// How long addresses read from Teams are trusted before they are read again.
 const FRESH_FOR: Duration = Duration::hours(24);
+/// Teams gives an invoke about five seconds; finding out who clicked must leave room to answer.
+const LOOKUP_TIMEOUT: StdDuration = StdDuration::from_secs(2);
 
-/// The id jitbot keys a Teams user by: the Entra object id, or the `29:` id when a local
-/// emulator sends none.
+/// The Entra object id jitbot keys a Teams user by. Commands and clicks need it: `from.id` alone
+/// says nothing about who someone is in the directory.
 pub fn user_id(activity: &Activity) -> Option<String> {
     let from = activity.from.as_ref()?;
-    Some(
-        from.aad_object_id
-            .clone()
-            .unwrap_or_else(|| from.id.clone())
-            .to_ascii_lowercase(),
-    )
+    Some(from.aad_object_id.as_ref()?.to_ascii_lowercase())
 }
 
 /// Records where this conversation and its sender can be reached later.
@@ -53,61 +54,100 @@ pub async fn remember_sender(
     Ok(())
 }
 
-/// Reads the sender's profile (email, UPN) in the background when jitbot does not know it yet,
-/// so that owners listed by email can be found in Teams later. Best effort: the next activity
-/// tries again.
+/// The addresses of a Teams profile that say who someone is: only a member of our own tenant's.
+/// A guest's addresses come from another tenant, where anyone can give themselves any address.
+fn verified_addresses(app: &App, member: &Member) -> Vec<String> {
+    let role = member.user_role.as_deref().unwrap_or("user");
+    let foreign_tenant = match (&member.tenant_id, &app.teams.tenant_id) {
+        (Some(theirs), Some(ours)) => !theirs.eq_ignore_ascii_case(ours),
+        _ => false,
+    };
+    let external_upn = member
+        .user_principal_name
+        .as_deref()
+        .is_some_and(|upn| upn.to_ascii_lowercase().contains("#ext#"));
+    if !role.eq_ignore_ascii_case("user") || foreign_tenant || external_upn {
+        return Vec::new();
+    }
+    [&member.email, &member.user_principal_name]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+/// Reads a member's profile and caches its verified addresses.
+async fn read_profile(
+    app: &App,
+    user_id: &str,
+    service_url: &str,
+    conversation: &str,
+    mri: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<String>> {
+    let member = app
+        .teams
+        .connector
+        .member(service_url, conversation, mri)
+        .await?;
+    let addresses = verified_addresses(app, &member);
+    identities::remember(&app.db, Platform::Teams, user_id, &addresses, now).await?;
+    Ok(addresses)
+}
+
+/// Reads the sender's profile in the background when jitbot does not know it yet, so that
+/// owners listed by email can be found in Teams later. Best effort: the next activity tries again.
 pub async fn learn_email(app: &App, activity: &Activity, now: DateTime<Utc>) -> sqlx::Result<()> {
     let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
         return Ok(());
     };
-    if identities::email_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
+    if identities::addresses_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
         .await?
         .is_some()
     {
         return Ok(());
     }
-    let (app, from_id) = (app.clone(), from.id.clone());
+    let (app, mri) = (app.clone(), from.id.clone());
     let (service_url, conversation) = (
         activity.service_url.clone(),
         activity.conversation.id.clone(),
     );
     tokio::spawn(async move {
-        match app
-            .teams
-            .connector
-            .member(&service_url, &conversation, &from_id)
-            .await
-        {
-            Ok(member) => {
-                let email = member.email.or(member.user_principal_name);
-                if let Err(error) =
-                    identities::remember(&app.db, Platform::Teams, &user_id, email.as_deref(), now)
-                        .await
-                {
-                    tracing::warn!(%error, "could not cache a Teams profile");
-                }
-            }
-            Err(error) => tracing::warn!(
+        let read = read_profile(&app, &user_id, &service_url, &conversation, &mri, now);
+        if let Err(error) = read.await {
+            tracing::warn!(
                 error = format!("{error:#}"),
                 "could not read a Teams profile"
-            ),
+            );
         }
     });
     Ok(())
 }
 
-/// The person with whatever email the cache knows: for paths that must answer at once.
-pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Person> {
-    let email = identities::email_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?;
-    Ok(Person::new(Platform::Teams, user_id).with_email(email.flatten()))
+fn principal(user_id: &str, addresses: Vec<String>) -> Principal {
+    Principal::new(Account::new(Platform::Teams, user_id)).with_emails(addresses)
 }
 
-/// The person with their email, reading their Teams profile when the cache has no fresh answer.
-pub async fn resolve(app: &App, user_id: &str, now: DateTime<Utc>) -> anyhow::Result<Person> {
-    if let Some(email) =
-        identities::email_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?
+/// The person with whatever addresses the cache knows: for paths that must answer at once.
+pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Principal> {
+    let addresses =
+        identities::addresses_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?;
+    Ok(principal(user_id, addresses.unwrap_or_default()))
+}
+
+/// The person with verified addresses, reading their Teams profile where they were last seen
+/// when the cache has no fresh answer (or always, with `fresh`).
+pub async fn resolve(
+    app: &App,
+    user_id: &str,
+    fresh: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Principal> {
+    if !fresh
+        && let Some(addresses) =
+            identities::addresses_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?
     {
-        return Ok(Person::new(Platform::Teams, user_id).with_email(email));
+        return Ok(principal(user_id, addresses));
     }
     let user = teams::user(&app.db, user_id)
         .await?
@@ -115,18 +155,57 @@ pub async fn resolve(app: &App, user_id: &str, now: DateTime<Utc>) -> anyhow::Re
     let conversation = teams::conversation(&app.db, &user.last_conversation_id)
         .await?
         .context("the conversation the user was last seen in is unknown")?;
-    let member = app
-        .teams
-        .connector
-        .member(
-            &conversation.service_url,
-            &conversation.conversation_id,
-            &user.mri,
-        )
-        .await?;
-    let email = member.email.or(member.user_principal_name);
-    identities::remember(&app.db, Platform::Teams, user_id, email.as_deref(), now).await?;
-    Ok(Person::new(Platform::Teams, user_id).with_email(email))
+    let addresses = read_profile(
+        app,
+        user_id,
+        &conversation.service_url,
+        &conversation.conversation_id,
+        &user.mri,
+        now,
+    )
+    .await?;
+    Ok(principal(user_id, addresses))
+}
+
+/// The sender of an activity, with verified addresses: from the cache, else read from Teams
+/// through this conversation — briefly, since the click must be answered.
+pub async fn of_sender(
+    app: &App,
+    activity: &Activity,
+    now: DateTime<Utc>,
+) -> Result<Principal, Refusal> {
+    let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
+        return Err(Refusal::UnknownIdentity(
+            "Teams did not say who you are in your organisation's directory".into(),
+        ));
+    };
+    let unknown = |error: anyhow::Error| {
+        let id = crate::http::error_id();
+        tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not read a Teams profile at a click");
+        Refusal::UnknownIdentity(format!("error {id}"))
+    };
+    if let Some(addresses) =
+        identities::addresses_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
+            .await
+            .map_err(|e| unknown(e.into()))?
+    {
+        return Ok(principal(&user_id, addresses));
+    }
+    let read = read_profile(
+        app,
+        &user_id,
+        &activity.service_url,
+        &activity.conversation.id,
+        &from.id,
+        now,
+    );
+    match tokio::time::timeout(LOOKUP_TIMEOUT, read).await {
+        Ok(Ok(addresses)) => Ok(principal(&user_id, addresses)),
+        Ok(Err(error)) => Err(unknown(error)),
+        Err(_) => Err(Refusal::UnknownIdentity(
+            "Teams did not answer in time".into(),
+        )),
+    }
 }
 
 /// The MRI (`29:` id) of an owner who has talked to the bot: what `refresh.userIds` lists.

@@ -1,7 +1,5 @@
 //! `POST /api/messages`: Teams activities — text commands, card buttons and card refreshes.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,13 +17,10 @@ use crate::access::AccessError;
 use crate::access::decide::{DecisionInput, decide};
 use crate::access::submit::{Submission, submit};
 use crate::app::App;
-use crate::domain::{Command, Person, Refusal, Verdict, wording};
+use crate::domain::{Command, Principal, Refusal, Verdict, wording};
 use crate::http::{EdgeError, report_internal};
 use crate::names::Names;
 use crate::store::requests;
-
-/// Teams gives an invoke about five seconds; finding out who clicked must leave room to answer.
-const IDENTITY_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn handle(
     State(app): State<App>,
@@ -60,7 +55,11 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
             Click::Refused(text) => Some(cards::text_message(&text)),
         };
     }
-    let user_id = identity::user_id(activity)?;
+    let Some(user_id) = identity::user_id(activity) else {
+        return Some(cards::text_message(
+            "I only take commands from people signed in to your organisation: Teams did not say who you are in its directory.",
+        ));
+    };
     let reply = match Command::parse(&activity.command_text()) {
         Err(refusal) => refusal.to_string(),
         Ok(Command::Help) => return Some(cards::message(cards::help(), "jitbot help")),
@@ -113,7 +112,7 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         return invoke_error(400, "the card action names no request");
     };
     let viewer = match action.verb.as_str() {
-        REFRESH_VERB => match who_clicked(app, activity, now).await {
+        REFRESH_VERB => match identity::of_sender(app, activity, now).await {
             Ok(person) => person,
             Err(refusal) => return invoke_message(&refusal.to_string()),
         },
@@ -135,7 +134,7 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
 }
 
 enum Click {
-    Decided(Person),
+    Decided(Principal),
     Refused(String),
 }
 
@@ -149,7 +148,7 @@ async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTim
     let Some(request_id) = action.request_id else {
         return Click::Refused("That button names no request.".into());
     };
-    let decider = match who_clicked(app, activity, now).await {
+    let decider = match identity::of_sender(app, activity, now).await {
         Ok(person) => person,
         Err(refusal) => return Click::Refused(refusal.to_string()),
     };
@@ -163,50 +162,6 @@ async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTim
         Ok(_) => Click::Decided(decider),
         Err(AccessError::Refused(refusal)) => Click::Refused(refused_text(app, &refusal).await),
         Err(AccessError::Internal(error)) => Click::Refused(report_internal(error)),
-    }
-}
-
-/// The clicker with their email: from the cache, else read from Teams through this conversation.
-async fn who_clicked(
-    app: &App,
-    activity: &Activity,
-    now: DateTime<Utc>,
-) -> Result<Person, Refusal> {
-    let (Some(from), Some(user_id)) = (&activity.from, identity::user_id(activity)) else {
-        return Err(Refusal::UnknownIdentity(
-            "the activity names no sender".into(),
-        ));
-    };
-    let cached = identity::cached(app, &user_id, now)
-        .await
-        .map_err(|e| Refusal::UnknownIdentity(e.to_string()))?;
-    if cached.email.is_some() {
-        return Ok(cached);
-    }
-    let lookup =
-        app.teams
-            .connector
-            .member(&activity.service_url, &activity.conversation.id, &from.id);
-    match tokio::time::timeout(IDENTITY_TIMEOUT, lookup).await {
-        Ok(Ok(member)) => {
-            let email = member.email.or(member.user_principal_name);
-            if let Err(error) = crate::store::identities::remember(
-                &app.db,
-                crate::domain::Platform::Teams,
-                &user_id,
-                email.as_deref(),
-                now,
-            )
-            .await
-            {
-                tracing::warn!(%error, "could not cache a Teams email");
-            }
-            Ok(cached.with_email(email))
-        }
-        Ok(Err(error)) => Err(Refusal::UnknownIdentity(format!("{error:#}"))),
-        Err(_) => Err(Refusal::UnknownIdentity(
-            "Teams did not answer in time".into(),
-        )),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod identity;
 pub mod messages;
 pub mod package;
+pub mod service_hosts;
 pub mod template;
 pub mod text;
 
@@ -50,12 +51,28 @@ impl Teams {
                 })
             }
         };
+        if config.trial_mode && secrets.microsoft_app_id.is_some() {
+            tracing::warn!(
+                "teams.trial_mode is ignored: MICROSOFT_APP_ID is set, so every activity needs a token"
+            );
+        }
+        let tenants = secrets
+            .microsoft_app_tenant_id
+            .iter()
+            .chain(&config.allowed_tenants)
+            .cloned()
+            .collect();
+        let auth = auth::BotAuthenticator::new(auth::AuthSettings {
+            app_id: secrets.microsoft_app_id.clone(),
+            trial_mode: config.trial_mode,
+            tenants,
+            service_hosts: service_hosts::ServiceHosts::new(config.service_hosts.clone()),
+            metadata_url: config.openid_metadata_url.clone(),
+        })?;
+        let connector = connector::Connector::new(credentials, auth.service_hosts().clone())?;
         Ok(Teams {
-            auth: auth::BotAuthenticator::new(
-                secrets.microsoft_app_id.clone(),
-                &config.openid_metadata_url,
-            )?,
-            connector: connector::Connector::new(credentials)?,
+            auth,
+            connector,
             tenant_id: secrets.microsoft_app_tenant_id.clone(),
         })
     }

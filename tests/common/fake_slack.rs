@@ -27,6 +27,10 @@ struct State_ {
     next_ts: u64,
     /// method → error codes to answer with, one per call, before answering normally again.
     failures: HashMap<String, Vec<String>>,
+    /// Users whose email Slack has not confirmed.
+    unconfirmed: Vec<String>,
+    /// Users of another workspace (Slack Connect): user id → their team.
+    teams: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -34,6 +38,9 @@ pub struct FakeSlack {
     pub url: String,
     state: Arc<Mutex<State_>>,
 }
+
+/// The workspace jitbot is installed in.
+pub const TEAM_ID: &str = "T0ACME";
 
 /// The workspace's people: user id and email.
 pub const USERS: &[(&str, &str)] = &[
@@ -70,6 +77,21 @@ impl FakeSlack {
         let mut state = self.state.lock().unwrap();
         let queue = state.failures.entry(method.to_string()).or_default();
         queue.extend(std::iter::repeat_n(code.to_string(), count));
+    }
+
+    /// From now on Slack shows `user`'s email without having confirmed it.
+    pub fn unconfirm_email(&self, user: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .unconfirmed
+            .push(user.to_string());
+    }
+
+    /// From now on `user` belongs to another workspace (a Slack Connect user).
+    pub fn move_to_team(&self, user: &str, team: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.teams.insert(user.to_string(), team.to_string());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -186,11 +208,16 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
             };
             json!({ "ok": true, "channel": { "id": format!("D{user}") } })
         }
+        "auth.test" => json!({ "ok": true, "team_id": TEAM_ID, "team": "Acme",
+                               "user_id": "U0JITBOT", "url": "https://acme.slack.com/" }),
         "users.info" => {
             let user = args["user"].as_str().unwrap_or_default();
             match USERS.iter().find(|(id, _)| *id == user) {
                 Some((id, email)) => {
-                    json!({ "ok": true, "user": { "id": id, "profile": { "email": email } } })
+                    let confirmed = !state.unconfirmed.contains(&id.to_string());
+                    let team = state.teams.get(*id).map(String::as_str).unwrap_or(TEAM_ID);
+                    json!({ "ok": true, "user": { "id": id, "team_id": team,
+                            "is_email_confirmed": confirmed, "profile": { "email": email } } })
                 }
                 None => json!({ "ok": false, "error": "user_not_found" }),
             }

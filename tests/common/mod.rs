@@ -117,12 +117,14 @@ impl TestApp {
             "database_url = \"sqlite://jitbot.db\"\n\
              [slack]\napi_url = \"{slack}\"\n\
              [teams]\nopenid_metadata_url = \"{bf}/openid\"\ntoken_url = \"{bf}/token\"\nservice_url = \"{bf}/\"\n\
+             service_hosts = [\"127.0.0.1\"]\ntrial_mode = {trial}\n\
              [graph]\napi_url = \"{graph}/v1.0/\"\nauthority_url = \"{graph}/\"\n\
              {groups}",
             slack = slack.api_url(),
             bf = teams.url,
             graph = graph.url,
             groups = groups.replace("{webhook}", &webhook.url),
+            trial = !options.teams_app,
         );
         Self::start(config_text, slack, teams, graph, webhook, dir, options).await
     }
@@ -514,7 +516,7 @@ impl TestApp {
     pub async fn wait_until_teams_email_known(&self, user: &str) {
         let (aad, ..) = teams_user(user);
         for _ in 0..500 {
-            let known = store::identities::email_of(
+            let known = store::identities::addresses_of(
                 &self.app.db,
                 jitbot::domain::Platform::Teams,
                 aad,

@@ -1,0 +1,213 @@
+//! Check: before any owner sees a card, jitbot confirms who asked — from verified sources only —
+//! and that they may ask. Until then nobody can decide; a check that cannot run is retried.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{AccessError, directory, owners};
+use crate::app::App;
+use crate::domain::{AccessRequest, GroupPolicy, Notice, Owner, Platform, Principal, Refusal};
+use crate::jobs::{self, CardDestination, Job};
+use crate::store::{self, audit, requests};
+
+/// Whether an owner can get a card by direct message on a platform: the chat adapters know.
+#[async_trait]
+pub trait OwnerReach: Send + Sync {
+    async fn reachable(
+        &self,
+        platform: Platform,
+        owner: &Owner,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool>;
+}
+
+/// The `CheckRequester` job, once the requester's platform has said who they are (`requester`:
+/// freshly verified facts, or why they cannot ask here). Passing confirms the request and sends
+/// the cards; failing cancels it with the reason in its thread. `Err` means the check could not
+/// run (Graph or a platform is down): the job is retried and nobody is asked meanwhile.
+pub async fn run(
+    app: &App,
+    request: &AccessRequest,
+    requester: Result<Principal, Refusal>,
+    reach: &dyn OwnerReach,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if request.status != crate::domain::RequestStatus::Pending || request.confirmed_at.is_some() {
+        return Ok(());
+    }
+    let verdict = match (app.policy().group(&request.group), requester) {
+        (Err(refusal), _) | (_, Err(refusal)) => Err(refusal),
+        (Ok(group), Ok(requester)) => {
+            // Directory look-ups happen before the write transaction, which must not wait.
+            let group = owners::current(app, group).await?;
+            judge_requester(app, &group, requester, reach, now).await?
+        }
+    };
+    let mut tx = store::write(&app.db).await?;
+    match verdict {
+        Ok((group, requester, cards)) => {
+            if !requests::confirm(&mut *tx, request.id, &requester, now).await? {
+                return Ok(());
+            }
+            if group.owners_from_entra {
+                let snapshot = owners::to_json(&group.owners);
+                requests::set_owner_snapshot(&mut *tx, request.id, &snapshot).await?;
+            }
+            audit_confirmed(&mut tx, request.id, &requester, now).await?;
+            for job in cards {
+                jobs::enqueue(&mut tx, request.id, &job, now).await?;
+            }
+            jobs::enqueue(&mut tx, request.id, &Job::RefreshMessages, now).await?;
+        }
+        Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
+    }
+    tx.commit().await?;
+    app.wake_scheduler();
+    Ok(())
+}
+
+/// Cancels a request whose check could not run after every retry: failing closed, with a reason.
+pub async fn give_up(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = store::write(&app.db).await?;
+    let reason = "jitbot could not check your account just now, so the owners were not asked. Please ask again later.";
+    cancel(&mut tx, request_id, reason, now).await?;
+    tx.commit().await?;
+    app.wake_scheduler();
+    Ok(())
+}
+
+type Passed = (GroupPolicy, Principal, Vec<Job>);
+
+/// The requester with the directory's facts, and the cards to send — or why not.
+async fn judge_requester(
+    app: &App,
+    group: &GroupPolicy,
+    requester: Principal,
+    reach: &dyn OwnerReach,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Passed, Refusal>> {
+    let requester = match directory::check_requester(app, group, requester).await? {
+        Ok(requester) => requester,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if let Err(refusal) = group.check_approvable(&requester) {
+        return Ok(Err(refusal));
+    }
+    let cards = card_jobs(app, group, &requester, reach, now).await?;
+    if cards.is_empty() {
+        return Ok(Err(Refusal::NobodyToAsk {
+            group: group.name.clone(),
+        }));
+    }
+    Ok(Ok((group.clone(), requester, cards)))
+}
+
+/// The group's approval channels on the platforms jitbot is connected to (Slack, Teams or both,
+/// so that owners on either can decide), or else a DM to every owner who may decide, on every
+/// platform where that owner can be reached.
+async fn card_jobs(
+    app: &App,
+    group: &GroupPolicy,
+    requester: &Principal,
+    reach: &dyn OwnerReach,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Job>> {
+    let platforms = app.platforms_in_use();
+    let channels = [
+        (Platform::Slack, &group.approval_channel),
+        (Platform::Teams, &group.teams_approval_channel),
+    ];
+    let to_channels: Vec<Job> = channels
+        .into_iter()
+        .filter(|(platform, _)| platforms.contains(platform))
+        .filter_map(|(platform, channel)| {
+            let channel = channel.clone()?;
+            Some(Job::PostCard {
+                platform,
+                destination: CardDestination::Channel { channel },
+            })
+        })
+        .collect();
+    if !to_channels.is_empty() {
+        return Ok(to_channels);
+    }
+    let mut to_owners = Vec::new();
+    for owner in &group.owners {
+        if !group.may_decide(owner, requester) {
+            continue;
+        }
+        for platform in &platforms {
+            if reach.reachable(*platform, owner, now).await? {
+                to_owners.push(Job::PostCard {
+                    platform: *platform,
+                    destination: CardDestination::Owner {
+                        owner: owner.to_string(),
+                    },
+                });
+            }
+        }
+    }
+    Ok(to_owners)
+}
+
+async fn audit_confirmed(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    request_id: i64,
+    requester: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), AccessError> {
+    audit::append(
+        tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request_id),
+            actor: super::SCHEDULER,
+            action: "requester_confirmed",
+            platform: None,
+            channel: None,
+            detail: json!({
+                "account": requester.account.key(),
+                "addresses": requester.emails,
+                "entra_id": requester.entra_id,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn cancel(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    request_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if !requests::mark_cancelled(&mut **tx, request_id, now, reason).await? {
+        return Ok(());
+    }
+    audit::append(
+        tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(request_id),
+            actor: super::SCHEDULER,
+            action: "cancelled",
+            platform: None,
+            channel: None,
+            detail: json!({ "reason": reason }),
+        },
+    )
+    .await?;
+    let notice = Notice::Cancelled {
+        reason: reason.to_string(),
+    };
+    jobs::enqueue(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    jobs::enqueue(tx, request_id, &Job::RefreshMessages, now).await?;
+    tracing::info!(
+        request_id,
+        reason,
+        "request cancelled before any owner was asked"
+    );
+    Ok(())
+}
