@@ -378,6 +378,7 @@ mod trial_mode {
     async fn spawn_trial() -> TestApp {
         let options = Options {
             teams_app: false,
+            teams_trial: true,
             ..Default::default()
         };
         let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;

@@ -31,6 +31,8 @@ struct State_ {
     unconfirmed: Vec<String>,
     /// Users of another workspace (Slack Connect): user id → their team.
     teams: HashMap<String, String>,
+    /// Profile emails that differ from `USERS`.
+    emails: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -92,6 +94,16 @@ impl FakeSlack {
     pub fn move_to_team(&self, user: &str, team: &str) {
         let mut state = self.state.lock().unwrap();
         state.teams.insert(user.to_string(), team.to_string());
+    }
+
+    /// From now on `user`'s profile shows `email` — confirmed by Slack or not.
+    pub fn set_email(&self, user: &str, email: &str, confirmed: bool) {
+        let mut state = self.state.lock().unwrap();
+        state.emails.insert(user.to_string(), email.to_string());
+        state.unconfirmed.retain(|u| u != user);
+        if !confirmed {
+            state.unconfirmed.push(user.to_string());
+        }
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -216,6 +228,7 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
                 Some((id, email)) => {
                     let confirmed = !state.unconfirmed.contains(&id.to_string());
                     let team = state.teams.get(*id).map(String::as_str).unwrap_or(TEAM_ID);
+                    let email = state.emails.get(*id).map(String::as_str).unwrap_or(email);
                     json!({ "ok": true, "user": { "id": id, "team_id": team,
                             "is_email_confirmed": confirmed, "profile": { "email": email } } })
                 }

@@ -69,6 +69,8 @@ struct Inner {
     token_requests: Vec<Value>,
     calls: Vec<ConnectorCall>,
     next_id: u64,
+    /// Member profiles that differ from `TEAMS_USERS`, by `29:` id.
+    profiles: std::collections::HashMap<String, Value>,
 }
 
 #[derive(Clone)]
@@ -112,6 +114,17 @@ impl FakeBotFramework {
                 )
             })
             .collect();
+    }
+
+    /// From now on the Bot Connector shows `user`'s profile as `profile` (email, UPN, role …).
+    pub fn set_profile(&self, user: &str, profile: Value) {
+        let mri = TEAMS_USERS
+            .iter()
+            .find(|u| u.2.to_ascii_lowercase().starts_with(user))
+            .unwrap_or_else(|| panic!("no Teams user {user}"))
+            .1;
+        let mut inner = self.inner.lock().unwrap();
+        inner.profiles.insert(mri.to_string(), profile);
     }
 
     pub fn key_fetches(&self) -> usize {
@@ -301,7 +314,14 @@ async fn connector(
         ("GET", ["conversations", _, "members", member]) => {
             match TEAMS_USERS.iter().find(|u| u.1 == *member) {
                 Some((aad, mri, name, email)) => {
-                    json!({ "id": mri, "name": name, "aadObjectId": aad, "email": email, "userPrincipalName": email })
+                    let mut profile = json!({ "id": mri, "name": name, "aadObjectId": aad, "email": email,
+                                              "userPrincipalName": email, "tenantId": TENANT_ID, "userRole": "user" });
+                    if let Some(Value::Object(changes)) = inner.profiles.get(*mri) {
+                        for (key, value) in changes {
+                            profile[key] = value.clone();
+                        }
+                    }
+                    profile
                 }
                 None => json!({}),
             }

@@ -66,8 +66,10 @@ approval_channel = "C0APPROVALS"
 pub struct Options {
     /// Run the scheduler in the background, as `jitbot serve` does.
     pub scheduler: bool,
-    /// Configure a Teams bot registration (`MICROSOFT_APP_ID` …); without it, local trial mode.
+    /// Configure a Teams bot registration (`MICROSOFT_APP_ID` …).
     pub teams_app: bool,
+    /// `[teams] trial_mode = true`: without a registration, local trial mode.
+    pub teams_trial: bool,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
         Self {
             scheduler: false,
             teams_app: true,
+            teams_trial: false,
         }
     }
 }
@@ -124,7 +127,7 @@ impl TestApp {
             bf = teams.url,
             graph = graph.url,
             groups = groups.replace("{webhook}", &webhook.url),
-            trial = !options.teams_app,
+            trial = options.teams_trial,
         );
         Self::start(config_text, slack, teams, graph, webhook, dir, options).await
     }
@@ -175,7 +178,17 @@ impl TestApp {
 
     /// Stops this instance (server and scheduler) and starts a new one on the same database.
     pub async fn restart(self, scheduler: bool) -> Self {
+        let options = Options {
+            scheduler,
+            ..self.options
+        };
+        self.restart_with(options).await
+    }
+
+    /// Restarts on the same database with other options (a bot registered since, say).
+    pub async fn restart_with(self, options: Options) -> Self {
         self.shutdown.cancel();
+        let before = self.options;
         let Self {
             config_text,
             slack,
@@ -184,14 +197,13 @@ impl TestApp {
             webhook,
             dir,
             app,
-            options,
             ..
         } = self;
         app.db.close().await;
-        let options = Options {
-            scheduler,
-            ..options
-        };
+        let config_text = config_text.replace(
+            &format!("trial_mode = {}", before.teams_trial),
+            &format!("trial_mode = {}", options.teams_trial),
+        );
         Self::start(config_text, slack, teams, graph, webhook, dir, options).await
     }
 
