@@ -24,7 +24,9 @@ pub fn init_tracing() {
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let app = App::build(config, Secrets::from_env()).await?;
+    let secrets =
+        Secrets::from_env().with_webhook_secrets_from_env(config.policy.webhook_secret_envs());
+    let app = App::build(config, secrets).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.run_until(shutdown).await
@@ -62,9 +64,10 @@ pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()
     );
     for group in &config.policy.groups {
         println!(
-            "  {}: provider {}, up to {} (default {}), {}, {} approval(s){}",
+            "  {}: provider {}{}, up to {} (default {}), {}, {} approval(s){}",
             group.name,
             group.provider.name(),
+            signed_with(group),
             group.max_duration,
             group.default_duration,
             if group.owners_from_entra {
@@ -151,6 +154,19 @@ async fn check_online(config: &Config) -> anyhow::Result<()> {
     }
     println!("online checks passed");
     Ok(())
+}
+
+/// For `check-config`: the variable whose secret signs a webhook group's events.
+fn signed_with(group: &crate::domain::GroupPolicy) -> String {
+    match &group.provider {
+        ProviderKind::Webhook { secret_env, .. } => format!(
+            " (signed with {})",
+            secret_env
+                .as_deref()
+                .unwrap_or(crate::secrets::WEBHOOK_SECRET_ENV)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Where a group's approval cards go, for `check-config`.

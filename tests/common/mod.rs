@@ -68,6 +68,8 @@ pub struct Options {
     pub scheduler: bool,
     /// Configure a Teams bot registration (`MICROSOFT_APP_ID` …); without it, local trial mode.
     pub teams_app: bool,
+    /// Secrets in variables that groups name in `webhook_secret_env`: (variable, value).
+    pub webhook_secrets: &'static [(&'static str, &'static str)],
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
         Self {
             scheduler: false,
             teams_app: true,
+            webhook_secrets: &[],
         }
     }
 }
@@ -138,9 +141,13 @@ impl TestApp {
     ) -> Self {
         std::fs::write(dir.path().join("jitbot.toml"), &config_text).unwrap();
         let config = Config::parse(&config_text, dir.path()).expect("test config is valid");
-        let app = App::build(config, secrets(options.teams_app))
-            .await
-            .expect("app builds");
+        let mut secrets = secrets(options.teams_app);
+        for (name, value) in options.webhook_secrets {
+            secrets
+                .webhook_secrets
+                .insert(name.to_string(), Secret::new(*value));
+        }
+        let app = App::build(config, secrets).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -360,6 +367,7 @@ pub fn secrets(teams_app: bool) -> Secrets {
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
         slack_bot_token: Some(Secret::new("xoxb-test-token")),
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        webhook_secrets: Default::default(),
         microsoft_app_id: teams_app.then(|| fake_teams::APP_ID.to_string()),
         microsoft_app_password: teams_app.then(|| Secret::new("test-app-password")),
         microsoft_app_tenant_id: teams_app.then(|| fake_teams::TENANT_ID.to_string()),
