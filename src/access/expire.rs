@@ -57,20 +57,20 @@ pub async fn run(
     let holders =
         requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
     let still_held_by = holders.first().map(|holder| holder.id);
+    let user_key = request.requester.key();
+    let grant = Grant {
+        request_id,
+        group,
+        user_key: &user_key,
+        user_email: request.requester.email.as_deref(),
+        directory_id: request.directory_user_id.as_deref(),
+        justification: &request.justification,
+        granted_at: request.granted_at.unwrap_or(now),
+        expires_at: request.expires_at,
+    };
     let change = if kept || still_held_by.is_some() {
         None
     } else {
-        let user_key = request.requester.key();
-        let grant = Grant {
-            request_id,
-            group,
-            user_key: &user_key,
-            user_email: request.requester.email.as_deref(),
-            directory_id: request.directory_user_id.as_deref(),
-            justification: &request.justification,
-            granted_at: request.granted_at.unwrap_or(now),
-            expires_at: request.expires_at,
-        };
         Some(app.providers.for_group(group).revoke(&grant).await?)
     };
 
@@ -98,6 +98,10 @@ pub async fn run(
                 "attempts": earlier_failures + 1,
                 "provider_result": change.map(Change::as_str),
                 "still_held_by": still_held_by,
+                "account": {
+                    "member": grant.member(),
+                    "directory_id": grant.directory_id,
+                },
             }),
         },
     )
