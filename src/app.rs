@@ -1,5 +1,6 @@
 //! The application: everything a handler or job needs, built once from config and secrets.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use crate::graph::Graph;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
 };
-use crate::secrets::Secrets;
+use crate::secrets::{Secret, Secrets};
 use crate::slack::api::SlackApi;
 use crate::store::{self, Db};
 use crate::teams::Teams;
@@ -35,14 +36,7 @@ pub struct App {
 impl App {
     pub async fn build(config: Config, secrets: Secrets) -> anyhow::Result<App> {
         install_crypto_provider();
-        let uses_webhooks = config
-            .policy
-            .groups
-            .iter()
-            .any(|g| matches!(g.provider, ProviderKind::Webhook { .. }));
-        if uses_webhooks && secrets.webhook_secret.is_none() {
-            bail!("groups use the webhook provider, but JITBOT_WEBHOOK_SECRET is not set");
-        }
+        let webhook_secrets = webhook_secrets(&config.policy, &secrets)?;
         let db = store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
@@ -74,7 +68,7 @@ impl App {
         }
         let providers = Providers {
             local: LocalProvider::new(db.clone()),
-            webhook: WebhookProvider::new(secrets.webhook_secret.clone())?,
+            webhook: WebhookProvider::new(webhook_secrets)?,
             entra: EntraGroupProvider::new(graph.clone()),
             pim: EntraPimProvider::new(graph.clone()),
         };
@@ -189,6 +183,31 @@ impl App {
         scheduler.await.context("the scheduler panicked")?;
         served.context("the HTTP server failed")
     }
+}
+
+/// Each webhook group's signing secret, by group name. Fails naming every group whose variable
+/// (`webhook_secret_env`, else `JITBOT_WEBHOOK_SECRET`) is not set.
+fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap<String, Secret>> {
+    let mut by_group = HashMap::new();
+    let mut missing = Vec::new();
+    for group in &policy.groups {
+        let ProviderKind::Webhook { secret_env, .. } = &group.provider else {
+            continue;
+        };
+        match secrets.webhook_secret_for(secret_env.as_deref()) {
+            (_, Some(secret)) => {
+                by_group.insert(group.name.clone(), secret);
+            }
+            (name, None) => missing.push(format!(
+                "the webhook group {} signs its events with the secret in {name}, which is not set",
+                group.name
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        bail!("{}", missing.join("; "));
+    }
+    Ok(by_group)
 }
 
 /// slack-morphism brings rustls with ring; reqwest is built without a provider of its own, so

@@ -24,7 +24,9 @@ pub fn init_tracing() {
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let app = App::build(config, Secrets::from_env()).await?;
+    let secrets =
+        Secrets::from_env().with_webhook_secrets_from_env(config.policy.webhook_secret_envs());
+    let app = App::build(config, secrets).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.run_until(shutdown).await
@@ -62,9 +64,10 @@ pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()
     );
     for group in &config.policy.groups {
         println!(
-            "  {}: provider {}, up to {} (default {}), {}, {} approval(s){}",
+            "  {}: provider {}{}, up to {} (default {}), {}, {} approval(s){}",
             group.name,
             group.provider.name(),
+            signed_with(group),
             group.max_duration,
             group.default_duration,
             if group.owners_from_entra {
@@ -153,6 +156,19 @@ async fn check_online(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// For `check-config`: the variable whose secret signs a webhook group's events.
+fn signed_with(group: &crate::domain::GroupPolicy) -> String {
+    match &group.provider {
+        ProviderKind::Webhook { secret_env, .. } => format!(
+            " (signed with {})",
+            secret_env
+                .as_deref()
+                .unwrap_or(crate::secrets::WEBHOOK_SECRET_ENV)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Where a group's approval cards go, for `check-config`.
 fn card_places(group: &crate::domain::GroupPolicy) -> String {
     let channels: Vec<String> = [
@@ -213,17 +229,7 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
 pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> anyhow::Result<()> {
     let db = open_db(config_path).await?;
     if verify {
-        return match audit::verify(&db).await? {
-            audit::ChainCheck::Intact { events } => {
-                println!("audit trail intact: {events} event(s), every hash matches");
-                Ok(())
-            }
-            audit::ChainCheck::BrokenAt { id } => {
-                bail!(
-                    "audit trail broken at event {id}: it was changed or an earlier event was removed"
-                )
-            }
-        };
+        return verify_audit(&db).await;
     }
     for event in audit::list(&db, request).await? {
         println!(
@@ -245,6 +251,68 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
         );
     }
     Ok(())
+}
+
+/// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
+async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
+    let check = audit::check_trail(db).await?;
+    if !check.is_intact() {
+        let mut problems = Vec::new();
+        if let audit::ChainCheck::BrokenAt { id } = check.chain {
+            problems.push(format!(
+                "audit trail broken at event {id}: it was changed or an earlier event was removed"
+            ));
+        }
+        problems.extend(
+            check
+                .gaps
+                .iter()
+                .map(|gap| format!("audit trail incomplete: {}", describe_gap(gap))),
+        );
+        bail!("{}", problems.join("\n"));
+    }
+    println!(
+        "audit trail intact: {} event(s), every hash matches and no event is missing",
+        check.events
+    );
+    match check.head {
+        Some(head) => {
+            println!("head: event {} sha256 {}", head.id, head.hash);
+            println!(
+                "Record this head outside jitbot (in a ticket, another system): a later check that \
+                 shows another hash for event {}, or fewer events, means the trail was rewritten.",
+                head.id
+            );
+        }
+        None => println!("head: none yet, no event was recorded"),
+    }
+    Ok(())
+}
+
+fn describe_gap(gap: &audit::Gap) -> String {
+    match *gap {
+        audit::Gap::Events {
+            first,
+            last,
+            at_end: true,
+        } if first == last => format!("the last event (id {last}) is missing"),
+        audit::Gap::Events {
+            first,
+            last,
+            at_end: true,
+        } => format!(
+            "the last {} events (ids {first}–{last}) are missing",
+            last - first + 1
+        ),
+        audit::Gap::Events { first, last, .. } if first == last => {
+            format!("event {first} is missing")
+        }
+        audit::Gap::Events { first, last, .. } => format!("events {first}–{last} are missing"),
+        audit::Gap::SequenceLowered { sequence, last_id } => format!(
+            "event {last_id} exists, but the table's sequence says the last id issued was \
+             {sequence}: sqlite_sequence was changed"
+        ),
+    }
 }
 
 pub fn teams_package(app_id: Option<&str>, output: &Path) -> anyhow::Result<()> {

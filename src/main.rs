@@ -39,7 +39,8 @@ enum Command {
         /// Only the events of this request.
         #[arg(long)]
         request: Option<i64>,
-        /// Recompute the hash chain and report the first broken event.
+        /// Recompute the hash chain, check that no event is missing, and print the head (the
+        /// last event's hash) to record elsewhere.
         #[arg(long)]
         verify: bool,
     },

@@ -1,7 +1,19 @@
 //! Secrets, read only from the environment and never printed.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+
+/// The variable that signs webhook events of groups that name no `webhook_secret_env`.
+pub const WEBHOOK_SECRET_ENV: &str = "JITBOT_WEBHOOK_SECRET";
+
+/// jitbot's own credentials: a webhook group may not borrow one as its signing secret.
+pub const CREDENTIAL_ENVS: &[&str] = &[
+    "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "MICROSOFT_APP_PASSWORD",
+    "AZURE_CLIENT_SECRET",
+];
 
 /// A secret value whose `Debug` output is redacted, so that it cannot leak through logs.
 #[derive(Clone)]
@@ -31,6 +43,9 @@ pub struct Secrets {
     pub slack_bot_token: Option<Secret>,
     /// `JITBOT_WEBHOOK_SECRET`: signs the events sent by the webhook provider.
     pub webhook_secret: Option<Secret>,
+    /// The variables that groups name in `webhook_secret_env`, by name: each signs the events of
+    /// the groups that name it. Only the variables the config names are read.
+    pub webhook_secrets: HashMap<String, Secret>,
     /// `MICROSOFT_APP_ID`: the bot's app id (not secret, but it decides how Teams is verified).
     pub microsoft_app_id: Option<String>,
     /// `MICROSOFT_APP_PASSWORD`: the bot's client secret, for tokens to the Bot Connector.
@@ -44,18 +59,21 @@ pub struct Secrets {
     pub azure_client_secret: Option<Secret>,
 }
 
+fn read(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(Secret::new)
+}
+
 impl Secrets {
+    /// Reads the variables jitbot knows by name, once, at start.
     pub fn from_env() -> Self {
-        let read = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .map(Secret::new)
-        };
         Self {
             slack_signing_secret: read("SLACK_SIGNING_SECRET"),
             slack_bot_token: read("SLACK_BOT_TOKEN"),
-            webhook_secret: read("JITBOT_WEBHOOK_SECRET"),
+            webhook_secret: read(WEBHOOK_SECRET_ENV),
+            webhook_secrets: HashMap::new(),
             microsoft_app_id: read("MICROSOFT_APP_ID").map(|s| s.expose().trim().to_string()),
             microsoft_app_password: read("MICROSOFT_APP_PASSWORD"),
             microsoft_app_tenant_id: read("MICROSOFT_APP_TENANT_ID")
@@ -63,6 +81,29 @@ impl Secrets {
             azure_tenant_id: read("AZURE_TENANT_ID").map(|s| s.expose().trim().to_string()),
             azure_client_id: read("AZURE_CLIENT_ID").map(|s| s.expose().trim().to_string()),
             azure_client_secret: read("AZURE_CLIENT_SECRET"),
+        }
+    }
+
+    /// Also reads the variables the config names in `webhook_secret_env`; unset ones stay out,
+    /// and `App::build` names them.
+    pub fn with_webhook_secrets_from_env<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        for name in names {
+            if let Some(secret) = read(name) {
+                self.webhook_secrets.insert(name.to_string(), secret);
+            }
+        }
+        self
+    }
+
+    /// The secret that signs a webhook group's events (`webhook_secret_env`, or
+    /// `JITBOT_WEBHOOK_SECRET` without one), with the variable it comes from.
+    pub fn webhook_secret_for<'a>(&self, secret_env: Option<&'a str>) -> (&'a str, Option<Secret>) {
+        match secret_env {
+            Some(name) => (name, self.webhook_secrets.get(name).cloned()),
+            None => (WEBHOOK_SECRET_ENV, self.webhook_secret.clone()),
         }
     }
 }
@@ -75,6 +116,11 @@ mod tests {
     fn debug_output_never_shows_the_value() {
         let secrets = Secrets {
             slack_signing_secret: Some(Secret::new("s3cr3t")),
+            ..Default::default()
+        };
+        assert!(!format!("{secrets:?}").contains("s3cr3t"));
+        let secrets = Secrets {
+            webhook_secrets: HashMap::from([("BILLING".to_string(), Secret::new("s3cr3t"))]),
             ..Default::default()
         };
         assert!(!format!("{secrets:?}").contains("s3cr3t"));

@@ -135,3 +135,108 @@ async fn requests_and_audit_show_what_happened_and_tampering_is_detected() {
         stderr(&tampered)
     );
 }
+
+/// alice's prod-db request, confirmed, approved, granted and ended: six audit events; returns the
+/// config.
+async fn a_request_that_ran_its_course(t: &TestApp) -> String {
+    let id = t.alice_requests("request prod-db 2h fixing INC-4711").await;
+    t.click("U0BOB", id, "jit_approve").await;
+    t.run_jobs().await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(expires_at).await;
+    assert_eq!(t.count("audit_events").await, 6);
+    t.config_path().to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_intact_trail_prints_its_head_to_be_recorded_elsewhere() {
+    let t = TestApp::spawn().await;
+    let config = t.config_path().to_str().unwrap().to_string();
+    let empty = jitbot(&["audit", "--config", &config, "--verify"]);
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    assert!(
+        stdout(&empty).contains("intact: 0 event(s)") && stdout(&empty).contains("head: none yet"),
+        "{}",
+        stdout(&empty)
+    );
+
+    let config = a_request_that_ran_its_course(&t).await;
+    let last: (i64, String) =
+        sqlx::query_as("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+            .fetch_one(&t.app.db)
+            .await
+            .unwrap();
+    let verified = jitbot(&["audit", "--config", &config, "--verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    let out = stdout(&verified);
+    assert!(out.contains("audit trail intact: 6 event(s)"), "{out}");
+    assert!(
+        out.contains(&format!("head: event {} sha256 {}\n", last.0, last.1)),
+        "{out}"
+    );
+    assert!(out.contains("Record this head outside jitbot"), "{out}");
+}
+
+#[tokio::test]
+async fn deleting_the_last_audit_events_is_detected_and_named() {
+    let t = TestApp::spawn().await;
+    let config = a_request_that_ran_its_course(&t).await;
+
+    // Events cut from the end leave a chain whose every link still matches.
+    sqlx::query("DELETE FROM audit_events WHERE id > 4")
+        .execute(&t.app.db)
+        .await
+        .unwrap();
+    let cut = jitbot(&["audit", "--config", &config, "--verify"]);
+    assert!(!cut.status.success());
+    assert!(
+        stderr(&cut).contains("the last 2 events (ids 5–6) are missing"),
+        "{}",
+        stderr(&cut)
+    );
+    assert!(
+        !stdout(&cut).contains("intact") && !stdout(&cut).contains("head:"),
+        "{}",
+        stdout(&cut)
+    );
+
+    sqlx::query("DELETE FROM audit_events WHERE id = 2")
+        .execute(&t.app.db)
+        .await
+        .unwrap();
+    let holed = stderr(&jitbot(&["audit", "--config", &config, "--verify"]));
+    assert!(holed.contains("event 2 is missing"), "{holed}");
+    assert!(holed.contains("audit trail broken at event 3"), "{holed}");
+
+    sqlx::query("DELETE FROM audit_events")
+        .execute(&t.app.db)
+        .await
+        .unwrap();
+    let emptied = jitbot(&["audit", "--config", &config, "--verify"]);
+    assert!(!emptied.status.success());
+    assert!(
+        stderr(&emptied).contains("the last 6 events (ids 1–6) are missing"),
+        "{}",
+        stderr(&emptied)
+    );
+}
+
+#[tokio::test]
+async fn the_granted_and_revoked_events_name_the_account_that_was_changed() {
+    let t = TestApp::spawn().await;
+    let config = a_request_that_ran_its_course(&t).await;
+
+    let audit = stdout(&jitbot(&["audit", "--config", &config, "--request", "1"]));
+    for action in ["granted", "revoked"] {
+        let line = audit
+            .lines()
+            .find(|l| l.contains(&format!(" {action} ")))
+            .unwrap_or_else(|| panic!("no {action} in {audit}"));
+        // The directory knows alice, so her Entra object id is named too.
+        let account = format!(
+            r#""account":{{"directory_id":"{}","member":"alice@example.com"}}"#,
+            common::fake_graph::directory_id("alice@example.com")
+        );
+        assert!(line.contains(&account), "{line}");
+    }
+}

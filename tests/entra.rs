@@ -88,6 +88,19 @@ async fn a_grant_adds_the_member_and_expiry_removes_them_with_ref() {
     t.run_jobs_at(request.expires_at.unwrap()).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
     assert!(t.graph.members(ADMINS).is_empty());
+    // The audit trail names the account both times: by email, and by Entra object id.
+    for action in ["granted", "revoked"] {
+        let events = jitbot::store::audit::list(&t.app.db, Some(id))
+            .await
+            .unwrap();
+        let event = events.iter().find(|e| e.action == action).unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+        assert_eq!(
+            detail["account"],
+            serde_json::json!({ "member": "alice@example.com", "directory_id": alice }),
+            "{action}"
+        );
+    }
     let removals = t.graph.calls_to("DELETE", "members");
     assert_eq!(removals.len(), 1);
     assert_eq!(

@@ -59,10 +59,12 @@ pub async fn run(
     let holders =
         requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
     let still_held_by = holders.first().map(|holder| holder.id);
+    let user_key = request.requester.account.key();
+    let grant = grant_of(&request, group, &user_key, now);
     let change = if kept || still_held_by.is_some() {
         None
     } else {
-        Some(revoke(app, &request, group, now).await?)
+        Some(app.providers.for_group(group).revoke(&grant).await?)
     };
 
     let mut tx = store::write(&app.db).await?;
@@ -89,6 +91,10 @@ pub async fn run(
                 "attempts": earlier_failures + 1,
                 "provider_result": change.map(Change::as_str),
                 "still_held_by": still_held_by,
+                "account": {
+                    "member": grant.member(),
+                    "directory_id": grant.directory_id,
+                },
             }),
         },
     )
@@ -125,25 +131,23 @@ pub async fn run(
     Ok(())
 }
 
-/// The provider's idempotent revocation of one request's access.
-async fn revoke(
-    app: &App,
-    request: &AccessRequest,
-    group: &GroupPolicy,
+/// What the provider is told about one request's access.
+fn grant_of<'a>(
+    request: &'a AccessRequest,
+    group: &'a GroupPolicy,
+    user_key: &'a str,
     now: DateTime<Utc>,
-) -> anyhow::Result<Change> {
-    let user_key = request.requester.account.key();
-    let grant = Grant {
+) -> Grant<'a> {
+    Grant {
         request_id: request.id,
         group,
-        user_key: &user_key,
+        user_key,
         user_email: request.requester.email(),
         directory_id: request.requester.entra_id.as_deref(),
         justification: &request.justification,
         granted_at: request.granted_at.unwrap_or(now),
         expires_at: request.expires_at,
-    };
-    app.providers.for_group(group).revoke(&grant).await
+    }
 }
 
 /// After a grant was given up: whatever it may have done is removed, unless the person held that
@@ -166,9 +170,11 @@ async fn undo_failed_grant(
     let sharing = app.policy().groups_sharing_target(group);
     let holders =
         requests::active_holders(&app.db, &request.requester, &sharing, request.id).await?;
+    let user_key = request.requester.account.key();
+    let grant = grant_of(request, group, &user_key, now);
     let change = match holders.first() {
         Some(_) => None,
-        None => Some(revoke(app, request, group, now).await?),
+        None => Some(app.providers.for_group(group).revoke(&grant).await?),
     };
     let mut tx = store::write(&app.db).await?;
     audit::append(
@@ -185,6 +191,7 @@ async fn undo_failed_grant(
                 "target": group.target,
                 "provider_result": change.map(Change::as_str),
                 "still_held_by": holders.first().map(|holder| holder.id),
+                "account": { "member": grant.member(), "directory_id": grant.directory_id },
             }),
         },
     )

@@ -80,6 +80,10 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
                 "expires_at": expires_at.to_rfc3339(),
                 "already_member": already_member,
                 "provider_result": change.as_str(),
+                "account": {
+                    "member": grant.member(),
+                    "directory_id": grant.directory_id,
+                },
             }),
         },
     )

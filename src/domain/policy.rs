@@ -93,8 +93,12 @@ impl std::fmt::Display for Owner {
 pub enum ProviderKind {
     /// Recorded in jitbot's own database only: for trying jitbot out.
     Local,
-    /// A signed JSON event POSTed to this URL.
-    Webhook { url: String },
+    /// A signed JSON event POSTed to this URL, signed with the secret in the environment variable
+    /// `secret_env` (`webhook_secret_env`), or with `JITBOT_WEBHOOK_SECRET` when there is none.
+    Webhook {
+        url: String,
+        secret_env: Option<String>,
+    },
     /// Membership of an Entra ID group (the target is its object id), added and removed by jitbot.
     EntraGroup,
     /// An Entra ID group through PIM for Groups: Entra itself ends the membership at expiry.
@@ -222,6 +226,14 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The environment variables webhook groups name for their own signing secrets.
+    pub fn webhook_secret_envs(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().filter_map(|g| match &g.provider {
+            ProviderKind::Webhook { secret_env, .. } => secret_env.as_deref(),
+            _ => None,
+        })
+    }
+
     /// The groups granting the same thing as `group` (same provider and target): their grants to
     /// one person share one membership.
     pub fn groups_sharing_target(&self, group: &GroupPolicy) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The `webhook` provider: a signed JSON event to a URL for anything jitbot has no provider for.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -17,7 +18,8 @@ pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
 
 pub struct WebhookProvider {
     http: reqwest::Client,
-    secret: Option<Secret>,
+    /// Each webhook group's signing secret, by group name (resolved once, in `App::build`).
+    secrets: HashMap<String, Secret>,
 }
 
 #[derive(Serialize)]
@@ -32,24 +34,26 @@ struct Event<'a> {
 }
 
 impl WebhookProvider {
-    pub fn new(secret: Option<Secret>) -> anyhow::Result<Self> {
+    pub fn new(secrets: HashMap<String, Secret>) -> anyhow::Result<Self> {
+        // A redirect would carry the signed event to an address nobody configured.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, secret })
+        Ok(Self { http, secrets })
     }
 
     async fn send(&self, action: &str, grant: &Grant<'_>) -> anyhow::Result<()> {
-        let ProviderKind::Webhook { url } = &grant.group.provider else {
+        let ProviderKind::Webhook { url, .. } = &grant.group.provider else {
             bail!(
                 "group {} does not use the webhook provider",
                 grant.group.name
             );
         };
         let secret = self
-            .secret
-            .as_ref()
-            .context("JITBOT_WEBHOOK_SECRET is not set")?;
+            .secrets
+            .get(&grant.group.name)
+            .with_context(|| format!("no webhook secret for group {}", grant.group.name))?;
         let body = serde_json::to_vec(&Event {
             action,
             request_id: grant.request_id,
@@ -71,6 +75,17 @@ impl WebhookProvider {
             .await
             .with_context(|| format!("webhook {action} for request #{}", grant.request_id))?;
         let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|to| to.to_str().ok())
+                .unwrap_or("nowhere");
+            bail!(
+                "webhook {action} answered {status} (a redirect to {to}); jitbot refused the \
+                 redirect and sends events only to webhook_url: set it to the final address"
+            );
+        }
         if !status.is_success() {
             bail!("webhook {action} answered {status}");
         }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
 
 use super::{from_ms, to_ms};
 
@@ -99,9 +99,12 @@ pub enum ChainCheck {
 }
 
 pub async fn verify(db: impl SqliteExecutor<'_>) -> sqlx::Result<ChainCheck> {
-    let events = list(db, None).await?;
+    Ok(check_chain(&list(db, None).await?))
+}
+
+fn check_chain(events: &[Event]) -> ChainCheck {
     let mut expected_prev = GENESIS.to_string();
-    for event in &events {
+    for event in events {
         let hash = chain_hash(
             &event.prev_hash,
             event.at,
@@ -113,13 +116,99 @@ pub async fn verify(db: impl SqliteExecutor<'_>) -> sqlx::Result<ChainCheck> {
             &event.detail,
         );
         if event.prev_hash != expected_prev || event.hash != hash {
-            return Ok(ChainCheck::BrokenAt { id: event.id });
+            return ChainCheck::BrokenAt { id: event.id };
         }
         expected_prev = hash;
     }
-    Ok(ChainCheck::Intact {
+    ChainCheck::Intact {
         events: events.len(),
+    }
+}
+
+/// Events the table issued an id for but no longer holds. The chain alone cannot notice events
+/// deleted from its end; `AUTOINCREMENT` can: `sqlite_sequence` keeps the highest id ever issued,
+/// and ids are issued 1, 2, 3 … with none skipped (a rolled-back append rolls the sequence back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gap {
+    /// Events `first..=last` are gone; `at_end`: no later event remains.
+    Events { first: i64, last: i64, at_end: bool },
+    /// The sequence is below an id the table holds: `sqlite_sequence` itself was changed.
+    SequenceLowered { sequence: i64, last_id: i64 },
+}
+
+/// The last event, which operators record elsewhere: a chain rewritten from its start is intact
+/// again, but its head differs from the recorded one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: i64,
+    pub hash: String,
+}
+
+/// Everything `jitbot audit --verify` checks, read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailCheck {
+    pub chain: ChainCheck,
+    pub gaps: Vec<Gap>,
+    pub events: usize,
+    pub head: Option<Head>,
+}
+
+impl TrailCheck {
+    pub fn is_intact(&self) -> bool {
+        matches!(self.chain, ChainCheck::Intact { .. }) && self.gaps.is_empty()
+    }
+}
+
+/// Checks the hash chain and that every id ever issued is still there, and names the head.
+pub async fn check_trail(db: &SqlitePool) -> sqlx::Result<TrailCheck> {
+    // One read transaction: events appended meanwhile are neither listed nor counted.
+    let mut tx = db.begin().await?;
+    let events = list(&mut *tx, None).await?;
+    let sequence: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'")
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    Ok(TrailCheck {
+        chain: check_chain(&events),
+        // No row yet: no event was ever appended.
+        gaps: gaps(&ids, sequence.unwrap_or(0)),
+        events: events.len(),
+        head: events.last().map(|e| Head {
+            id: e.id,
+            hash: e.hash.clone(),
+        }),
     })
+}
+
+/// The ids missing from `1..=sequence`, given the ids present in ascending order.
+fn gaps(ids: &[i64], sequence: i64) -> Vec<Gap> {
+    let mut gaps = Vec::new();
+    let mut expected = 1;
+    for &id in ids {
+        if id > expected {
+            gaps.push(Gap::Events {
+                first: expected,
+                last: id - 1,
+                at_end: false,
+            });
+        }
+        expected = expected.max(id + 1);
+    }
+    if sequence >= expected {
+        gaps.push(Gap::Events {
+            first: expected,
+            last: sequence,
+            at_end: true,
+        });
+    }
+    if let Some(&last_id) = ids.last()
+        && last_id > sequence
+    {
+        gaps.push(Gap::SequenceLowered { sequence, last_id });
+    }
+    gaps
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -150,4 +239,37 @@ fn chain_hash(
         hasher.update(field.as_bytes());
     }
     hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(first: i64, last: i64, at_end: bool) -> Gap {
+        Gap::Events {
+            first,
+            last,
+            at_end,
+        }
+    }
+
+    #[test]
+    fn gaps_name_every_id_issued_and_gone() {
+        assert_eq!(gaps(&[], 0), []);
+        assert_eq!(gaps(&[1, 2, 3], 3), []);
+        assert_eq!(gaps(&[1, 2, 3], 5), [events(4, 5, true)]);
+        assert_eq!(gaps(&[], 2), [events(1, 2, true)]);
+        assert_eq!(gaps(&[1, 2, 4, 5], 5), [events(3, 3, false)]);
+        assert_eq!(
+            gaps(&[2, 5], 7),
+            [events(1, 1, false), events(3, 4, false), events(6, 7, true)]
+        );
+        assert_eq!(
+            gaps(&[1, 2, 3], 2),
+            [Gap::SequenceLowered {
+                sequence: 2,
+                last_id: 3
+            }]
+        );
+    }
 }

@@ -1,11 +1,13 @@
-//! A fake webhook receiver on 127.0.0.1 that records each event and can be told to fail.
+//! A fake webhook receiver on 127.0.0.1 that records each event and can be told to fail or to
+//! redirect; calls to any other path are recorded too.
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
 
@@ -29,6 +31,10 @@ impl Delivery {
 struct Inner {
     deliveries: Vec<Delivery>,
     failures_left: usize,
+    /// Answers for the next deliveries: a 3xx status and its `Location`.
+    redirects: Vec<(StatusCode, String)>,
+    /// `METHOD /path` of every call to a path other than `/hook`.
+    elsewhere: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -42,6 +48,7 @@ impl FakeWebhook {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/hook", post(receive))
+            .fallback(elsewhere)
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -54,22 +61,46 @@ impl FakeWebhook {
         self.inner.lock().unwrap().failures_left = count;
     }
 
+    /// Answers the next deliveries with these redirects (301, 302, 307, 308 …), one each, all
+    /// pointing at `path` on this fake.
+    pub fn redirect_next(&self, statuses: &[u16], path: &str) {
+        let location = self.url.replace("/hook", path);
+        self.inner.lock().unwrap().redirects = statuses
+            .iter()
+            .rev()
+            .map(|s| (StatusCode::from_u16(*s).unwrap(), location.clone()))
+            .collect();
+    }
+
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.inner.lock().unwrap().deliveries.clone()
     }
+
+    /// `METHOD /path` of every call to a path other than `/hook`.
+    pub fn elsewhere(&self) -> Vec<String> {
+        self.inner.lock().unwrap().elsewhere.clone()
+    }
+}
+
+async fn elsewhere(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri) -> StatusCode {
+    let call = format!("{method} {}", uri.path());
+    inner.lock().unwrap().elsewhere.push(call);
+    StatusCode::OK
 }
 
 async fn receive(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     let mut inner = inner.lock().unwrap();
     inner.deliveries.push(Delivery { body, headers });
-    if inner.failures_left > 0 {
+    if let Some((status, location)) = inner.redirects.pop() {
+        (status, [(header::LOCATION, location)]).into_response()
+    } else if inner.failures_left > 0 {
         inner.failures_left -= 1;
-        StatusCode::INTERNAL_SERVER_ERROR
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     } else {
-        StatusCode::OK
+        StatusCode::OK.into_response()
     }
 }

@@ -70,6 +70,8 @@ pub struct Options {
     pub teams_app: bool,
     /// `[teams] trial_mode = true`: without a registration, local trial mode.
     pub teams_trial: bool,
+    /// Secrets in variables that groups name in `webhook_secret_env`: (variable, value).
+    pub webhook_secrets: &'static [(&'static str, &'static str)],
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             scheduler: false,
             teams_app: true,
             teams_trial: false,
+            webhook_secrets: &[],
         }
     }
 }
@@ -143,9 +146,13 @@ impl TestApp {
     ) -> Self {
         std::fs::write(dir.path().join("jitbot.toml"), &config_text).unwrap();
         let config = Config::parse(&config_text, dir.path()).expect("test config is valid");
-        let app = App::build(config, secrets(options.teams_app))
-            .await
-            .expect("app builds");
+        let mut secrets = secrets(options.teams_app);
+        for (name, value) in options.webhook_secrets {
+            secrets
+                .webhook_secrets
+                .insert(name.to_string(), Secret::new(*value));
+        }
+        let app = App::build(config, secrets).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -374,6 +381,7 @@ pub fn secrets(teams_app: bool) -> Secrets {
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
         slack_bot_token: Some(Secret::new("xoxb-test-token")),
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        webhook_secrets: Default::default(),
         microsoft_app_id: teams_app.then(|| fake_teams::APP_ID.to_string()),
         microsoft_app_password: teams_app.then(|| Secret::new("test-app-password")),
         microsoft_app_tenant_id: teams_app.then(|| fake_teams::TENANT_ID.to_string()),
