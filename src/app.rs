@@ -19,7 +19,7 @@ use crate::secrets::{Secret, Secrets};
 use crate::slack::api::SlackApi;
 use crate::store::{self, Db};
 use crate::teams::Teams;
-use crate::{access, http, jobs};
+use crate::{access, http, scheduler};
 
 #[derive(Clone)]
 pub struct App {
@@ -154,7 +154,7 @@ impl App {
             });
         }
         tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
-        let scheduler = tokio::spawn(jobs::run(self.clone(), shutdown.clone()));
+        let scheduler = tokio::spawn(scheduler::run(self.clone(), shutdown.clone()));
         let sweeps = self
             .policy()
             .groups

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::client_credentials::TokenSource;
 use crate::config::GraphConfig;
-use crate::jobs::RetryAfter;
+use crate::retry::RetryAfter;
 use crate::secrets::{Secret, Secrets};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);

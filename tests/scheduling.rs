@@ -97,7 +97,8 @@ async fn a_failing_webhook_is_retried_with_backoff_then_granted() {
 async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request billing 1h month-end close").await;
-    t.webhook.fail_next(jitbot::jobs::GRANT_ATTEMPTS as usize);
+    t.webhook
+        .fail_next(jitbot::scheduler::GRANT_ATTEMPTS as usize);
     t.click("U0BOB", id, "jit_approve").await;
 
     let start = Utc::now();
@@ -111,7 +112,7 @@ async fn a_grant_that_keeps_failing_fails_the_request_and_tells_the_owners() {
         .iter()
         .filter(|d| d.json()["action"] == "grant")
         .count();
-    assert_eq!(grants, jitbot::jobs::GRANT_ATTEMPTS as usize);
+    assert_eq!(grants, jitbot::scheduler::GRANT_ATTEMPTS as usize);
     let request = t.request(id).await;
     assert_eq!(request.status, RequestStatus::Failed);
     assert!(request.failure.unwrap().contains("500"));
@@ -154,7 +155,7 @@ async fn a_grant_given_up_is_undone_in_case_the_receiver_applied_it() {
     let id = t.alice_requests("request billing 1h month-end close").await;
     // The receiver applies every grant but answers 500, so jitbot never hears it worked.
     t.webhook
-        .fail_next(jitbot::jobs::GRANT_ATTEMPTS as usize + 2);
+        .fail_next(jitbot::scheduler::GRANT_ATTEMPTS as usize + 2);
     t.click("U0BOB", id, "jit_approve").await;
     let start = Utc::now();
     for step in 0..20 {

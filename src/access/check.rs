@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{AccessError, directory, owners};
 use crate::app::App;
 use crate::domain::{AccessRequest, GroupPolicy, Notice, Owner, Platform, Principal, Refusal};
-use crate::jobs::{self, CardDestination, Job};
+use crate::domain::{CardDestination, Job};
 use crate::store::{self, audit, requests};
 
 /// Whether an owner can get a card by direct message on a platform: the chat adapters know.
@@ -56,9 +56,9 @@ pub async fn run(
             }
             audit_confirmed(&mut tx, request.id, &requester, now).await?;
             for job in cards {
-                jobs::enqueue(&mut tx, request.id, &job, now).await?;
+                store::jobs::enqueue_job(&mut tx, request.id, &job, now).await?;
             }
-            jobs::enqueue(&mut tx, request.id, &Job::RefreshMessages, now).await?;
+            store::jobs::enqueue_job(&mut tx, request.id, &Job::RefreshMessages, now).await?;
         }
         Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
     }
@@ -202,8 +202,8 @@ async fn cancel(
     let notice = Notice::Cancelled {
         reason: reason.to_string(),
     };
-    jobs::enqueue(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-    jobs::enqueue(tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::enqueue_job(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    store::jobs::enqueue_job(tx, request_id, &Job::RefreshMessages, now).await?;
     tracing::info!(
         request_id,
         reason,

@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::{AccessError, owners};
 use crate::app::App;
+use crate::domain::Job;
 use crate::domain::decision::{judge, settled};
 use crate::domain::{
     AccessRequest, Decision, GroupPolicy, Judged, Notice, Principal, Refusal, RequestStatus,
     Verdict,
 };
-use crate::jobs::{self, Job};
 use crate::store::{self, audit, decisions, requests};
 
 pub struct DecisionInput {
@@ -149,7 +149,7 @@ async fn record(
     let (action, notice) = match judged.status {
         RequestStatus::Pending => {
             audit::append(tx, event("approval_recorded")).await?;
-            jobs::enqueue(tx, request.id, &Job::RefreshMessages, now).await?;
+            store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
             return Ok(());
         }
         RequestStatus::Denied => (
@@ -177,10 +177,10 @@ async fn record(
         .into());
     }
     audit::append(tx, event(action)).await?;
-    jobs::enqueue(tx, request.id, &Job::NotifyRequester { notice }, now).await?;
+    store::jobs::enqueue_job(tx, request.id, &Job::NotifyRequester { notice }, now).await?;
     if judged.status == RequestStatus::Approved {
-        jobs::enqueue(tx, request.id, &Job::Grant, now).await?;
+        store::jobs::enqueue_job(tx, request.id, &Job::Grant, now).await?;
     }
-    jobs::enqueue(tx, request.id, &Job::RefreshMessages, now).await?;
+    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
     Ok(())
 }

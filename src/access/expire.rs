@@ -7,9 +7,10 @@ use serde_json::json;
 
 use super::SCHEDULER;
 use crate::app::App;
+use crate::domain::Job;
 use crate::domain::{AccessRequest, GroupPolicy, Notice, ProviderKind, RequestStatus};
-use crate::jobs::{self, Job, WARN_OWNERS_AFTER};
 use crate::providers::{Change, Grant};
+use crate::scheduler::WARN_OWNERS_AFTER;
 use crate::store::{self, audit, requests};
 
 /// The `Revoke` job. `earlier_failures` tells whether owners were warned and must hear it worked.
@@ -111,20 +112,20 @@ pub async fn run(
                 group.name
             ),
         };
-        jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
     let notice = Notice::Ended {
         kept,
         still_held_by,
     };
-    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     if earlier_failures >= WARN_OWNERS_AFTER {
         let notice = Notice::Recovered {
             action: "revocation".into(),
         };
-        jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
-    jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
     tracing::info!(request_id, kept, ?still_held_by, "access ended");
@@ -197,7 +198,7 @@ async fn undo_failed_grant(
     )
     .await?;
     let notice = Notice::FailedGrantUndone;
-    jobs::enqueue(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
+    store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
     tracing::info!(request_id = request.id, "a failed grant was undone");

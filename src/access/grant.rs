@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::SCHEDULER;
 use crate::app::App;
+use crate::domain::Job;
 use crate::domain::{Notice, RequestStatus};
-use crate::jobs::{self, Job};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
@@ -88,10 +88,10 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
         },
     )
     .await?;
-    jobs::enqueue(&mut tx, request_id, &Job::Revoke, expires_at).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, expires_at).await?;
     let notice = Notice::Granted { expires_at };
-    jobs::enqueue(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-    jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
@@ -128,7 +128,7 @@ pub async fn give_up(
     )
     .await?;
     let notice = Notice::GrantFailed { error_id };
-    jobs::enqueue(
+    store::jobs::enqueue_job(
         &mut tx,
         request_id,
         &Job::NotifyRequester {
@@ -137,9 +137,9 @@ pub async fn give_up(
         now,
     )
     .await?;
-    jobs::enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
-    jobs::enqueue(&mut tx, request_id, &Job::Revoke, now).await?;
-    jobs::enqueue(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
+    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
     Ok(())

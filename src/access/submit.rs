@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::AccessError;
 use crate::app::App;
+use crate::domain::Job;
 use crate::domain::{AccessDuration, Platform, Principal, Refusal, RequestCommand};
-use crate::jobs::{self, Job};
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
@@ -91,8 +91,8 @@ pub async fn submit(
     )
     .await?;
     // The check first: when it passes at once, the thread opens showing the request pending.
-    jobs::enqueue(&mut tx, id, &Job::CheckRequester, now).await?;
-    jobs::enqueue(&mut tx, id, &Job::Announce, now).await?;
+    store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
+    store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
     tx.commit().await?;
     app.wake_scheduler();
     tracing::info!(request_id = id, group = group.name, "request submitted");

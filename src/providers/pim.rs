@@ -64,7 +64,7 @@ impl Provider for EntraPimProvider {
         });
         match self.graph.pim_request(&body).await {
             Ok(_) => Ok(Change::Made),
-            Err(error) if crate::jobs::is_retry_after(&error) => Err(error),
+            Err(error) if crate::retry::is_retry_after(&error) => Err(error),
             Err(error) => {
                 if self
                     .graph

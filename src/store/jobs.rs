@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, SqliteExecutor};
 
 use super::{from_ms, to_ms};
+use crate::domain::Job;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {
@@ -27,6 +28,18 @@ pub async fn enqueue(
     .bind(to_ms(due_at))
     .fetch_one(db)
     .await
+}
+
+/// Enqueues a job of a request inside the caller's transaction, due at `due_at`.
+pub async fn enqueue_job(
+    conn: &mut sqlx::SqliteConnection,
+    request_id: i64,
+    job: &Job,
+    due_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = serde_json::to_string(job).expect("jobs always serialize");
+    enqueue(conn, Some(request_id), &payload, due_at).await?;
+    Ok(())
 }
 
 /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use jitbot::domain::AccessRequest;
 use jitbot::secrets::Secret;
-use jitbot::{App, Config, Secrets, jobs, store};
+use jitbot::{App, Config, Secrets, scheduler, store};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -166,7 +166,7 @@ impl TestApp {
                 .unwrap()
         });
         if options.scheduler {
-            tokio::spawn(jobs::run(app.clone(), shutdown.clone()));
+            tokio::spawn(scheduler::run(app.clone(), shutdown.clone()));
         }
         Self {
             app,
@@ -275,7 +275,7 @@ impl TestApp {
     /// Runs the scheduler at `at` until nothing more is due then.
     pub async fn run_jobs_at(&self, at: DateTime<Utc>) {
         for _ in 0..20 {
-            if jobs::run_due(&self.app, at).await.unwrap() == 0 {
+            if scheduler::run_due(&self.app, at).await.unwrap() == 0 {
                 return;
             }
         }

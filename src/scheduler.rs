@@ -6,56 +6,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::access;
 use crate::app::App;
-use crate::domain::{Notice, Platform};
+use crate::domain::{Job, Notice, Platform};
+use crate::retry::{RetryAfter, retry_after_of};
 use crate::store;
 use crate::{slack, teams};
-
-/// One side effect of a transition. Stored as JSON next to the request it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "job", rename_all = "snake_case")]
-pub enum Job {
-    /// Post the visible "request #N … pending" message whose thread carries later events.
-    Announce,
-    /// Confirm who asked, from verified sources, and that they may; then send the cards.
-    CheckRequester,
-    /// Post an approval card to a channel or an owner.
-    PostCard {
-        platform: Platform,
-        destination: CardDestination,
-    },
-    /// Re-render every message that shows the request, from its current state.
-    RefreshMessages,
-    /// Reply in the request's thread.
-    NotifyRequester {
-        notice: Notice,
-    },
-    /// Reply under every approval card, addressed to the owners.
-    NotifyOwners {
-        notice: Notice,
-    },
-    Grant,
-    Revoke,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "to", rename_all = "snake_case")]
-pub enum CardDestination {
-    Channel { channel: String },
-    Owner { owner: String },
-}
-
-/// A failure that says when to try again (Graph's `Retry-After` on 429, 503, 504): the scheduler
-/// waits that long instead of its own backoff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("asked to retry after {0:?}")]
-pub struct RetryAfter(pub Duration);
 
 /// Failures after which owners hear that a grant or revocation keeps failing.
 pub const WARN_OWNERS_AFTER: i64 = 3;
@@ -72,28 +31,6 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 const BATCH: i64 = 64;
 /// Even with nothing due the scheduler looks again this often, in case a clock jumped.
 const IDLE_POLL: Duration = Duration::from_secs(30);
-
-impl Job {
-    fn attempt_limit(&self) -> Option<i64> {
-        match self {
-            Job::Revoke => None,
-            Job::Grant | Job::CheckRequester => Some(GRANT_ATTEMPTS),
-            _ => Some(MESSAGE_ATTEMPTS),
-        }
-    }
-}
-
-/// Enqueues a job inside the caller's transaction, due at `due_at`.
-pub async fn enqueue(
-    conn: &mut SqliteConnection,
-    request_id: i64,
-    job: &Job,
-    due_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let payload = serde_json::to_string(job).expect("jobs always serialize");
-    store::jobs::enqueue(conn, Some(request_id), &payload, due_at).await?;
-    Ok(())
-}
 
 /// The delay before retry number `attempts` (1-based): doubling from 2 s, at most 5 min, with
 /// up to 10 % jitter so that many failures do not retry in lockstep.
@@ -174,7 +111,10 @@ async fn failed(
         error = message,
         "job failed"
     );
-    if job.attempt_limit().is_some_and(|limit| attempts >= limit) {
+    if job
+        .attempt_limit(GRANT_ATTEMPTS, MESSAGE_ATTEMPTS)
+        .is_some_and(|limit| attempts >= limit)
+    {
         tracing::error!(
             job_id = row.id,
             request_id,
@@ -219,24 +159,11 @@ async fn failed(
             attempts: attempts as u32,
             error_id,
         };
-        enqueue(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
     tx.commit().await?;
     app.wake_scheduler();
     Ok(())
-}
-
-/// Whether a failure asked to be retried later (throttling), rather than failed for good.
-pub fn is_retry_after(error: &anyhow::Error) -> bool {
-    retry_after_of(error).is_some()
-}
-
-/// `RetryAfter` attached as context is seen by anyhow's own downcast; as a cause, in the chain.
-fn retry_after_of(error: &anyhow::Error) -> Option<RetryAfter> {
-    error
-        .downcast_ref::<RetryAfter>()
-        .or_else(|| error.chain().find_map(|e| e.downcast_ref::<RetryAfter>()))
-        .copied()
 }
 
 /// The wait a failure asked for, capped so that a bogus header cannot park a revocation.
@@ -383,7 +310,7 @@ mod tests {
     fn jobs_round_trip_as_json() {
         let job = Job::PostCard {
             platform: Platform::Slack,
-            destination: CardDestination::Owner {
+            destination: crate::domain::CardDestination::Owner {
                 owner: "bob@example.com".into(),
             },
         };

@@ -1,0 +1,53 @@
+//! Jobs: the side effects of a transition, stored as JSON next to the request they belong to and
+//! run by the scheduler — durable, so that they survive a restart.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::Platform;
+use super::notice::Notice;
+
+/// One side effect of a transition. Stored as JSON next to the request it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// Post the visible "request #N … pending" message whose thread carries later events.
+    Announce,
+    /// Confirm who asked, from verified sources, and that they may; then send the cards.
+    CheckRequester,
+    /// Post an approval card to a channel or an owner.
+    PostCard {
+        platform: Platform,
+        destination: CardDestination,
+    },
+    /// Re-render every message that shows the request, from its current state.
+    RefreshMessages,
+    /// Reply in the request's thread.
+    NotifyRequester {
+        notice: Notice,
+    },
+    /// Reply under every approval card, addressed to the owners.
+    NotifyOwners {
+        notice: Notice,
+    },
+    Grant,
+    Revoke,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum CardDestination {
+    Channel { channel: String },
+    Owner { owner: String },
+}
+
+impl Job {
+    /// After how many attempts the job is given up: revocations never are, grants and checks
+    /// after `grant_attempts`, messages after `message_attempts`.
+    pub fn attempt_limit(&self, grant_attempts: i64, message_attempts: i64) -> Option<i64> {
+        match self {
+            Job::Revoke => None,
+            Job::Grant | Job::CheckRequester => Some(grant_attempts),
+            _ => Some(message_attempts),
+        }
+    }
+}
