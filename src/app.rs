@@ -6,31 +6,31 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{Chat, Core};
 use crate::config::Config;
-use crate::domain::{Platform, Policy, ProviderKind};
+use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
 };
 use crate::secrets::{Secret, Secrets};
 use crate::slack::api::SlackApi;
-use crate::store::{self, Db};
-use crate::teams::Teams;
+use crate::slack::chat::SlackChat;
+use crate::store;
+use crate::teams::TeamsChat;
 use crate::{access, http, scheduler};
 
+/// The composition root: the core, the chat adapters that plug into it, and the config and
+/// secrets they were built from.
 #[derive(Clone)]
 pub struct App {
-    pub db: Db,
+    pub core: Core,
     pub config: Arc<Config>,
     pub secrets: Arc<Secrets>,
-    pub slack: SlackApi,
-    pub teams: Arc<Teams>,
-    pub graph: Arc<Graph>,
-    pub providers: Arc<Providers>,
-    scheduler_wakeup: Arc<Notify>,
+    pub slack: Arc<SlackChat>,
+    pub teams: Arc<TeamsChat>,
 }
 
 impl App {
@@ -40,8 +40,12 @@ impl App {
         let db = store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
-        let slack = SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?;
-        let teams = Teams::new(&config.teams, &secrets)?;
+        let slack = Arc::new(SlackChat {
+            api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?,
+            db: db.clone(),
+            connected: secrets.slack_bot_token.is_some(),
+        });
+        let teams = Arc::new(TeamsChat::new(&config.teams, &secrets, db.clone())?);
         let discarded =
             store::settings::enter_teams_mode(&db, teams.auth.trial_mode(), chrono::Utc::now())
                 .await
@@ -72,42 +76,15 @@ impl App {
             entra: EntraGroupProvider::new(graph.clone()),
             pim: EntraPimProvider::new(graph.clone()),
         };
+        let chats: Vec<Arc<dyn Chat>> = vec![slack.clone(), teams.clone()];
+        let core = Core::new(db, config.policy.clone(), providers, graph, chats);
         Ok(App {
-            db,
+            core,
             config: Arc::new(config),
             secrets: Arc::new(secrets),
             slack,
-            teams: Arc::new(teams),
-            graph,
-            providers: Arc::new(providers),
-            scheduler_wakeup: Arc::new(Notify::new()),
+            teams,
         })
-    }
-
-    pub fn policy(&self) -> &Policy {
-        &self.config.policy
-    }
-
-    /// The platforms jitbot can reach people on by itself, for approval cards sent by DM:
-    /// Slack with a bot token, Teams with a bot registration.
-    pub fn platforms_in_use(&self) -> Vec<Platform> {
-        let mut platforms = Vec::new();
-        if self.secrets.slack_bot_token.is_some() {
-            platforms.push(Platform::Slack);
-        }
-        if self.secrets.microsoft_app_id.is_some() {
-            platforms.push(Platform::Teams);
-        }
-        platforms
-    }
-
-    /// Tells the scheduler that a job was enqueued, so it runs now rather than at its next poll.
-    pub fn wake_scheduler(&self) {
-        self.scheduler_wakeup.notify_one();
-    }
-
-    pub(crate) async fn scheduler_woken(&self) {
-        self.scheduler_wakeup.notified().await;
     }
 
     /// Serves HTTP on the configured address and runs the scheduler until `shutdown` fires.
@@ -115,13 +92,16 @@ impl App {
         let listener = TcpListener::bind(self.config.listen)
             .await
             .with_context(|| format!("listening on {}", self.config.listen))?;
-        self.serve(listener, shutdown).await
+        self.serve(listener, shutdown, true).await
     }
 
+    /// Serves HTTP on `listener` until `shutdown`; with `background`, also runs the scheduler
+    /// and the drift sweep (tests without it drive the scheduler to chosen instants).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
+        background: bool,
     ) -> anyhow::Result<()> {
         if self.secrets.slack_signing_secret.is_none() {
             tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused");
@@ -145,7 +125,7 @@ impl App {
             // Learn our workspace early, so that slash commands from another can be refused at once.
             let slack = self.slack.clone();
             tokio::spawn(async move {
-                if let Err(error) = slack.team_id().await {
+                if let Err(error) = slack.api.team_id().await {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "could not ask Slack which workspace the bot token belongs to"
@@ -153,13 +133,17 @@ impl App {
                 }
             });
         }
-        tracing::info!(address = %listener.local_addr()?, groups = self.policy().groups.len(), "jitbot is listening");
-        let scheduler = tokio::spawn(scheduler::run(self.clone(), shutdown.clone()));
-        let sweeps = self
-            .policy()
-            .groups
-            .iter()
-            .any(|g| g.provider.is_entra() && g.sweep != crate::domain::Sweep::Off);
+        let groups = self.core.policy().groups.len();
+        tracing::info!(address = %listener.local_addr()?, groups, "jitbot is listening");
+        let scheduler =
+            background.then(|| tokio::spawn(scheduler::run(self.core.clone(), shutdown.clone())));
+        let sweeps = background
+            && self
+                .core
+                .policy()
+                .groups
+                .iter()
+                .any(|g| g.provider.is_entra() && g.sweep != crate::domain::Sweep::Off);
         if sweeps {
             let every = self
                 .config
@@ -169,7 +153,7 @@ impl App {
                 .to_std()
                 .unwrap_or_default();
             tokio::spawn(access::sweep::run_every(
-                self.clone(),
+                self.core.clone(),
                 every,
                 shutdown.clone(),
             ));
@@ -180,7 +164,9 @@ impl App {
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let served = server.await;
         shutdown.cancel();
-        scheduler.await.context("the scheduler panicked")?;
+        if let Some(scheduler) = scheduler {
+            scheduler.await.context("the scheduler panicked")?;
+        }
         served.context("the HTTP server failed")
     }
 }

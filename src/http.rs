@@ -27,7 +27,7 @@ pub fn router(app: App) -> Router {
 
 async fn healthz(State(app): State<App>) -> Response {
     match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.db)
+        .fetch_one(&app.core.db)
         .await
     {
         Ok(_) if app.teams.auth.trial_mode() => (
@@ -98,7 +98,7 @@ impl IntoResponse for EdgeError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
             }
             Self::Internal(error) => {
-                let id = error_id();
+                let id = crate::error_id::new();
                 tracing::error!(error_id = %id, error = format!("{error:#}"), "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,14 +110,9 @@ impl IntoResponse for EdgeError {
     }
 }
 
-/// A short id that ties what a user is shown to the log line with the details.
-pub fn error_id() -> String {
-    format!("E{:08x}", rand::random::<u32>())
-}
-
 /// Logs a failure of ours and returns what to tell the person: an id to pass on.
 pub fn report_internal(error: anyhow::Error) -> String {
-    let id = error_id();
+    let id = crate::error_id::new();
     tracing::error!(error_id = %id, error = format!("{error:#}"), "could not handle a chat request");
     format!(
         "Something went wrong on jitbot's side (error {id}). Please try again; if it keeps happening, give this id to your administrator."

@@ -6,9 +6,10 @@ pub mod cli;
 pub mod client_credentials;
 pub mod config;
 pub mod domain;
+pub mod error_id;
 pub mod graph;
 pub mod http;
-pub mod names;
+
 pub mod providers;
 pub mod retry;
 pub mod scheduler;

@@ -9,12 +9,10 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::access;
-use crate::app::App;
-use crate::domain::{Job, Notice, Platform};
+use crate::access::{self, Core, RequestView};
+use crate::domain::{Job, Notice};
 use crate::retry::{RetryAfter, retry_after_of};
 use crate::store;
-use crate::{slack, teams};
 
 /// Failures after which owners hear that a grant or revocation keeps failing.
 pub const WARN_OWNERS_AFTER: i64 = 3;
@@ -44,8 +42,8 @@ pub fn backoff(attempts: i64) -> Duration {
 
 /// Runs every job due at `now`; jobs of one request run in order, requests in parallel.
 /// Returns how many jobs ran.
-pub async fn run_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let claimed = store::jobs::claim_due(&app.db, now, LEASE, BATCH).await?;
+pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let claimed = store::jobs::claim_due(&core.db, now, LEASE, BATCH).await?;
     let count = claimed.len();
     let mut by_request: BTreeMap<Option<i64>, Vec<store::jobs::JobRow>> = BTreeMap::new();
     for row in claimed {
@@ -53,10 +51,10 @@ pub async fn run_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
     }
     let mut tasks = JoinSet::new();
     for (_, rows) in by_request {
-        let app = app.clone();
+        let core = core.clone();
         tasks.spawn(async move {
             for row in rows {
-                run_one(&app, row, now).await;
+                run_one(&core, row, now).await;
             }
         });
     }
@@ -68,26 +66,26 @@ pub async fn run_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-async fn run_one(app: &App, row: store::jobs::JobRow, now: DateTime<Utc>) {
+async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
     let job: Job = match serde_json::from_str(&row.payload) {
         Ok(job) => job,
         Err(error) => {
             tracing::error!(job_id = row.id, %error, payload = row.payload, "dropping a job that cannot be read");
-            let _ = store::jobs::complete(&app.db, row.id).await;
+            let _ = store::jobs::complete(&core.db, row.id).await;
             return;
         }
     };
     let Some(request_id) = row.request_id else {
-        let _ = store::jobs::complete(&app.db, row.id).await;
+        let _ = store::jobs::complete(&core.db, row.id).await;
         return;
     };
     let span = tracing::info_span!("job", job_id = row.id, request_id, kind = ?job);
     let _enter = span.enter();
-    let result = execute(app, request_id, &job, row.attempts, now).await;
+    let result = execute(core, request_id, &job, row.attempts, now).await;
     drop(_enter);
     let outcome = match result {
-        Ok(()) => store::jobs::complete(&app.db, row.id).await,
-        Err(error) => failed(app, &row, request_id, &job, error, now).await,
+        Ok(()) => store::jobs::complete(&core.db, row.id).await,
+        Err(error) => failed(core, &row, request_id, &job, error, now).await,
     };
     if let Err(error) = outcome {
         tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
@@ -95,7 +93,7 @@ async fn run_one(app: &App, row: store::jobs::JobRow, now: DateTime<Utc>) {
 }
 
 async fn failed(
-    app: &App,
+    core: &Core,
     row: &store::jobs::JobRow,
     request_id: i64,
     job: &Job,
@@ -123,8 +121,8 @@ async fn failed(
             "giving up on a job"
         );
         let given_up = match job {
-            Job::Grant => access::grant::give_up(app, request_id, &message, now).await,
-            Job::CheckRequester => access::check::give_up(app, request_id, now).await,
+            Job::Grant => access::grant::give_up(core, request_id, &message, now).await,
+            Job::CheckRequester => access::check::give_up(core, request_id, now).await,
             _ => Ok(()),
         };
         if let Err(error) = given_up {
@@ -134,15 +132,15 @@ async fn failed(
                 "could not record that a job was given up"
             );
         }
-        return store::jobs::complete(&app.db, row.id).await;
+        return store::jobs::complete(&core.db, row.id).await;
     }
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     let wait = error_retry_after(&error).unwrap_or_else(|| backoff(attempts));
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
     if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
         // Chat hears an error id; the chain (with URLs and ids) stays in the log.
-        let error_id = crate::http::error_id();
+        let error_id = crate::error_id::new();
         tracing::warn!(
             request_id,
             error_id,
@@ -162,7 +160,7 @@ async fn failed(
         store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     Ok(())
 }
 
@@ -172,109 +170,78 @@ fn error_retry_after(error: &anyhow::Error) -> Option<Duration> {
 }
 
 async fn execute(
-    app: &App,
+    core: &Core,
     request_id: i64,
     job: &Job,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match job {
-        Job::Grant => access::grant::run(app, request_id, now).await,
-        Job::CheckRequester => check_requester(app, request_id, now).await,
-        Job::Revoke => access::expire::run(app, request_id, earlier_failures, now).await,
-        Job::PostCard {
-            platform: Platform::Slack,
-            destination,
-        } => slack::delivery::post_card(app, request_id, destination, now).await,
-        Job::PostCard {
-            platform: Platform::Teams,
-            destination,
-        } => teams::delivery::post_card(app, request_id, destination, now).await,
-        // Every platform re-renders its own messages: cards of one request can be on both.
-        Job::RefreshMessages => {
-            slack::delivery::refresh(app, request_id, now).await?;
-            teams::delivery::refresh(app, request_id).await
-        }
-        // The request's thread is on the platform where it was made.
-        Job::Announce => match requester_platform(app, request_id).await? {
-            Some(Platform::Slack) => slack::delivery::announce(app, request_id, now).await,
-            Some(Platform::Teams) => teams::delivery::announce(app, request_id).await,
+        Job::Grant => access::grant::run(core, request_id, now).await,
+        Job::Revoke => access::expire::run(core, request_id, earlier_failures, now).await,
+        Job::CheckRequester => match store::requests::get(&core.db, request_id).await? {
+            Some(request) => access::check::run(core, &request, now).await,
             None => Ok(()),
         },
-        Job::NotifyRequester { notice } => {
-            let Some(request) = store::requests::get(&app.db, request_id).await? else {
-                return Ok(());
-            };
-            match request.requester.account.platform {
-                Platform::Slack => slack::delivery::notify_requester(app, &request, notice).await,
-                Platform::Teams => teams::delivery::notify_requester(app, &request, notice).await,
-            }
-        }
-        // Owners hear it under every card, on every platform.
-        Job::NotifyOwners { notice } => {
-            let Some(request) = store::requests::get(&app.db, request_id).await? else {
-                return Ok(());
-            };
-            slack::delivery::notify_owners(app, &request, notice).await?;
-            teams::delivery::notify_owners(app, &request, notice).await
-        }
+        message => deliver(core, request_id, message, now).await,
     }
 }
 
-/// Asks the requester's platform who they are — always afresh — and checks the request.
-async fn check_requester(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = store::requests::get(&app.db, request_id).await? else {
+/// A message job: the request is loaded and viewed once, and handed to the chat platforms — the
+/// requester's for the thread, every platform for cards and owners.
+async fn deliver(
+    core: &Core,
+    request_id: i64,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(request) = store::requests::get(&core.db, request_id).await? else {
         return Ok(());
     };
-    let account = &request.requester.account;
-    let requester = match account.platform {
-        Platform::Slack => slack::identity::fresh(app, &account.id, now).await?,
-        Platform::Teams => Ok(teams::identity::resolve(app, &account.id, true, now).await?),
-    };
-    access::check::run(app, &request, requester, &AdapterReach(app), now).await
-}
-
-/// Whether an owner can get a card by DM: Slack finds them by id or verified address, Teams
-/// once they have talked to the bot.
-struct AdapterReach<'a>(&'a App);
-
-#[async_trait::async_trait]
-impl access::check::OwnerReach for AdapterReach<'_> {
-    async fn reachable(
-        &self,
-        platform: Platform,
-        owner: &crate::domain::Owner,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        Ok(match platform {
-            Platform::Slack => slack::identity::owner_user_id(self.0, owner, now)
-                .await?
-                .is_some(),
-            Platform::Teams => teams::identity::owner_mri(self.0, owner).await?.is_some(),
-        })
+    let view = RequestView::load(core, request).await?;
+    let requester_chat = core.chat(view.request.requester.account.platform)?;
+    match job {
+        Job::Announce => requester_chat.announce(&view, now).await,
+        Job::PostCard {
+            platform,
+            destination,
+        } if view.wants_card(destination) => {
+            core.chat(*platform)?
+                .post_card(&view, destination, now)
+                .await
+        }
+        Job::RefreshMessages => {
+            for chat in core.chats() {
+                chat.refresh(&view, now).await?;
+            }
+            Ok(())
+        }
+        Job::NotifyRequester { notice } => requester_chat.tell_requester(&view, notice).await,
+        Job::NotifyOwners { notice } => {
+            for chat in core.chats() {
+                chat.tell_owners(&view, notice).await?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
-}
-
-async fn requester_platform(app: &App, request_id: i64) -> sqlx::Result<Option<Platform>> {
-    let request = store::requests::get(&app.db, request_id).await?;
-    Ok(request.map(|r| r.requester.account.platform))
 }
 
 /// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.
-pub async fn run(app: App, shutdown: CancellationToken) {
-    match store::jobs::release_all(&app.db).await {
+pub async fn run(core: Core, shutdown: CancellationToken) {
+    match store::jobs::release_all(&core.db).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
         Err(error) => tracing::error!(%error, "could not release stale job claims"),
     }
     loop {
-        if let Err(error) = run_due(&app, Utc::now()).await {
+        if let Err(error) = run_due(&core, Utc::now()).await {
             tracing::error!(
                 error = format!("{error:#}"),
                 "the scheduler could not run due jobs"
             );
         }
-        let wait = match store::jobs::next_due(&app.db).await {
+        let wait = match store::jobs::next_due(&core.db).await {
             Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
             Ok(None) => IDLE_POLL,
             Err(error) => {
@@ -285,7 +252,7 @@ pub async fn run(app: App, shutdown: CancellationToken) {
         .min(IDLE_POLL);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = app.scheduler_woken() => {}
+            _ = core.scheduler_woken() => {}
             _ = shutdown.cancelled() => break,
         }
     }
@@ -304,17 +271,5 @@ mod tests {
         assert!((8.0..8.9).contains(&secs(3)));
         assert!((300.0..330.1).contains(&secs(12)));
         assert!((300.0..330.1).contains(&secs(1000)));
-    }
-
-    #[test]
-    fn jobs_round_trip_as_json() {
-        let job = Job::PostCard {
-            platform: Platform::Slack,
-            destination: crate::domain::CardDestination::Owner {
-                owner: "bob@example.com".into(),
-            },
-        };
-        let text = serde_json::to_string(&job).unwrap();
-        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
     }
 }

@@ -162,7 +162,9 @@ mod transport {
         assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
         assert_eq!(t.count("teams_users").await, 0);
         assert_eq!(t.count("teams_conversations").await, 0);
-        let discarded = jitbot::store::audit::list(&t.app.db, None).await.unwrap();
+        let discarded = jitbot::store::audit::list(&t.app.core.db, None)
+            .await
+            .unwrap();
         assert!(discarded.iter().any(|e| e.action == "trial_data_discarded"));
     }
 }
@@ -362,7 +364,7 @@ mod verified_facts {
         assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
         assert!(t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty());
         // Once jitbot knows its workspace, a command from another is refused at once.
-        t.app.slack.team_id().await.unwrap();
+        t.app.slack.api.team_id().await.unwrap();
         let body = slash_command_body("U0MALLORY", REQUEST_CHANNEL, "request billing 1h x")
             .replace("T0ACME", "T0PARTNER");
         let answer: Value = t

@@ -1,50 +1,33 @@
 //! Check: before any owner sees a card, jitbot confirms who asked — from verified sources only —
 //! and that they may ask. Until then nobody can decide; a check that cannot run is retried.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{AccessError, directory, owners};
-use crate::app::App;
-use crate::domain::{AccessRequest, GroupPolicy, Notice, Owner, Platform, Principal, Refusal};
+use super::{AccessError, Core, directory, owners};
+use crate::domain::{AccessRequest, GroupPolicy, Notice, Platform, Principal, Refusal};
 use crate::domain::{CardDestination, Job};
 use crate::store::{self, audit, requests};
 
-/// Whether an owner can get a card by direct message on a platform: the chat adapters know.
-#[async_trait]
-pub trait OwnerReach: Send + Sync {
-    async fn reachable(
-        &self,
-        platform: Platform,
-        owner: &Owner,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool>;
-}
-
-/// The `CheckRequester` job, once the requester's platform has said who they are (`requester`:
-/// freshly verified facts, or why they cannot ask here). Passing confirms the request and sends
-/// the cards; failing cancels it with the reason in its thread. `Err` means the check could not
-/// run (Graph or a platform is down): the job is retried and nobody is asked meanwhile.
-pub async fn run(
-    app: &App,
-    request: &AccessRequest,
-    requester: Result<Principal, Refusal>,
-    reach: &dyn OwnerReach,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+/// The `CheckRequester` job: the requester's platform says who they are — afresh, verified facts
+/// only — and the directory and the policy say whether they may ask. Passing confirms the request
+/// and sends the cards; failing cancels it with the reason in its thread. `Err` means the check
+/// could not run (Graph or a platform is down): the job is retried and nobody is asked meanwhile.
+pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> anyhow::Result<()> {
     if request.status != crate::domain::RequestStatus::Pending || request.confirmed_at.is_some() {
         return Ok(());
     }
-    let verdict = match (app.policy().group(&request.group), requester) {
+    let account = &request.requester.account;
+    let requester = core.chat(account.platform)?.principal(account, now).await?;
+    let verdict = match (core.policy().group(&request.group), requester) {
         (Err(refusal), _) | (_, Err(refusal)) => Err(refusal),
         (Ok(group), Ok(requester)) => {
             // Directory look-ups happen before the write transaction, which must not wait.
-            let group = owners::current(app, group).await?;
-            judge_requester(app, &group, requester, reach, now).await?
+            let group = owners::current(core, group).await?;
+            judge_requester(core, &group, requester, now).await?
         }
     };
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     match verdict {
         Ok((group, requester, cards)) => {
             if !requests::confirm(&mut *tx, request.id, &requester, now).await? {
@@ -63,17 +46,17 @@ pub async fn run(
         Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
     }
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     Ok(())
 }
 
 /// Cancels a request whose check could not run after every retry: failing closed, with a reason.
-pub async fn give_up(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let mut tx = store::write(&app.db).await?;
+pub async fn give_up(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = store::write(&core.db).await?;
     let reason = "jitbot could not check your account just now, so the owners were not asked. Please ask again later.";
     cancel(&mut tx, request_id, reason, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     Ok(())
 }
 
@@ -81,20 +64,19 @@ type Passed = (GroupPolicy, Principal, Vec<Job>);
 
 /// The requester with the directory's facts, and the cards to send — or why not.
 async fn judge_requester(
-    app: &App,
+    core: &Core,
     group: &GroupPolicy,
     requester: Principal,
-    reach: &dyn OwnerReach,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Passed, Refusal>> {
-    let requester = match directory::check_requester(app, group, requester).await? {
+    let requester = match directory::check_requester(core, group, requester).await? {
         Ok(requester) => requester,
         Err(refusal) => return Ok(Err(refusal)),
     };
     if let Err(refusal) = group.check_approvable(&requester) {
         return Ok(Err(refusal));
     }
-    let cards = card_jobs(app, group, &requester, reach, now).await?;
+    let cards = card_jobs(core, group, &requester, now).await?;
     if cards.is_empty() {
         return Ok(Err(Refusal::NobodyToAsk {
             group: group.name.clone(),
@@ -107,13 +89,12 @@ async fn judge_requester(
 /// so that owners on either can decide), or else a DM to every owner who may decide, on every
 /// platform where that owner can be reached.
 async fn card_jobs(
-    app: &App,
+    core: &Core,
     group: &GroupPolicy,
     requester: &Principal,
-    reach: &dyn OwnerReach,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Job>> {
-    let platforms = app.platforms_in_use();
+    let platforms = core.platforms_in_use();
     let channels = [
         (Platform::Slack, &group.approval_channel),
         (Platform::Teams, &group.teams_approval_channel),
@@ -138,7 +119,7 @@ async fn card_jobs(
             continue;
         }
         for platform in &platforms {
-            if reach.reachable(*platform, owner, now).await? {
+            if core.chat(*platform)?.can_reach(owner, now).await? {
                 to_owners.push(Job::PostCard {
                     platform: *platform,
                     destination: CardDestination::Owner {

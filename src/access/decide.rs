@@ -6,8 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{AccessError, owners};
-use crate::app::App;
+use super::{AccessError, Core, owners};
 use crate::domain::Job;
 use crate::domain::decision::{judge, settled};
 use crate::domain::{
@@ -35,11 +34,11 @@ pub struct Decided {
 /// How long a click may wait for Graph to list an Entra group's owners.
 const OWNERS_TIMEOUT: Duration = Duration::from_secs(1);
 
-async fn current_owners(app: &App, group: &GroupPolicy) -> Result<GroupPolicy, Refusal> {
+async fn current_owners(core: &Core, group: &GroupPolicy) -> Result<GroupPolicy, Refusal> {
     let unavailable = || Refusal::OwnersUnavailable {
         group: group.name.clone(),
     };
-    match tokio::time::timeout(OWNERS_TIMEOUT, owners::current(app, group)).await {
+    match tokio::time::timeout(OWNERS_TIMEOUT, owners::current(core, group)).await {
         Ok(Ok(group)) => Ok(group),
         Ok(Err(error)) => {
             tracing::warn!(
@@ -63,21 +62,21 @@ async fn current_owners(app: &App, group: &GroupPolicy) -> Result<GroupPolicy, R
 /// owners, as Graph lists them now) inside the write transaction, so two clicks cannot both win
 /// and one person never counts twice.
 pub async fn decide(
-    app: &App,
+    core: &Core,
     input: DecisionInput,
     now: DateTime<Utc>,
 ) -> Result<Decided, AccessError> {
     let decider = &input.decider;
     // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock,
     // and only briefly: the click must be answered within Slack's 3 seconds.
-    let current_group = match requests::get(&app.db, input.request_id).await? {
-        Some(request) => match app.policy().group(&request.group) {
-            Ok(group) => Some(current_owners(app, group).await?),
+    let current_group = match requests::get(&core.db, input.request_id).await? {
+        Some(request) => match core.policy().group(&request.group) {
+            Ok(group) => Some(current_owners(core, group).await?),
             Err(_) => None,
         },
         None => None,
     };
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     let request = requests::get(&mut *tx, input.request_id)
         .await?
         .ok_or(Refusal::NoSuchRequest(input.request_id))?;
@@ -105,7 +104,7 @@ pub async fn decide(
     }
     record(&mut tx, &request, &group, &input, &judged, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     tracing::info!(
         request_id = request.id,
         decider = %decider.account,

@@ -2,7 +2,7 @@
 //! eligible — checked before any owner is bothered — and the facts that tie their chat accounts
 //! to one person.
 
-use crate::app::App;
+use super::Core;
 use crate::domain::{GroupPolicy, Principal, Refusal};
 use crate::graph::DirectoryUser;
 
@@ -12,10 +12,10 @@ pub fn needs_directory(group: &GroupPolicy) -> bool {
 }
 
 /// The person's Entra user: by object id when one is known (Teams), else by a verified address.
-pub async fn find(app: &App, person: &Principal) -> anyhow::Result<Option<DirectoryUser>> {
+pub async fn find(core: &Core, person: &Principal) -> anyhow::Result<Option<DirectoryUser>> {
     match (&person.entra_id, person.email()) {
-        (Some(id), _) => app.graph.user(id).await,
-        (None, Some(email)) => app.graph.user_by_email(email).await,
+        (Some(id), _) => core.graph.user(id).await,
+        (None, Some(email)) => core.graph.user_by_email(email).await,
         (None, None) => Ok(None),
     }
 }
@@ -24,15 +24,15 @@ pub async fn find(app: &App, person: &Principal) -> anyhow::Result<Option<Direct
 /// group needs the directory, the account must exist, be enabled and (with `eligible`) be a
 /// transitive member of an eligible group; otherwise what Graph does not know is left out.
 pub async fn check_requester(
-    app: &App,
+    core: &Core,
     group: &GroupPolicy,
     person: Principal,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
     let required = needs_directory(group);
-    if !required && !app.graph.is_configured() {
+    if !required && !core.graph.is_configured() {
         return Ok(Ok(person));
     }
-    let Some(user) = find(app, &person).await? else {
+    let Some(user) = find(core, &person).await? else {
         if !required {
             return Ok(Ok(person));
         }
@@ -48,7 +48,7 @@ pub async fn check_requester(
         }));
     }
     if !group.eligible.is_empty()
-        && app
+        && core
             .graph
             .member_groups(&user.id, &group.eligible)
             .await?

@@ -5,8 +5,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::Core;
 use super::SCHEDULER;
-use crate::app::App;
 use crate::domain::Job;
 use crate::domain::{AccessRequest, GroupPolicy, Notice, ProviderKind, RequestStatus};
 use crate::providers::{Change, Grant};
@@ -15,17 +15,17 @@ use crate::store::{self, audit, requests};
 
 /// The `Revoke` job. `earlier_failures` tells whether owners were warned and must hear it worked.
 pub async fn run(
-    app: &App,
+    core: &Core,
     request_id: i64,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&app.db, request_id).await? else {
+    let Some(request) = requests::get(&core.db, request_id).await? else {
         return Ok(());
     };
     match request.status {
         RequestStatus::Active => {
-            let mut tx = store::write(&app.db).await?;
+            let mut tx = store::write(&core.db).await?;
             if requests::mark_revoking(&mut *tx, request_id).await? {
                 audit::append(
                     &mut tx,
@@ -44,31 +44,31 @@ pub async fn run(
             tx.commit().await?;
         }
         RequestStatus::Revoking => {}
-        RequestStatus::Failed => return undo_failed_grant(app, &request, now).await,
+        RequestStatus::Failed => return undo_failed_grant(core, &request, now).await,
         _ => return Ok(()),
     }
 
     let kept = request.already_member == Some(true);
-    let group = app.policy().group(&request.group).with_context(|| {
+    let group = core.policy().group(&request.group).with_context(|| {
         format!(
             "group {} is no longer in the config, so its access cannot be revoked",
             request.group
         )
     })?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
-    let sharing = app.policy().groups_sharing_target(group);
+    let sharing = core.policy().groups_sharing_target(group);
     let holders =
-        requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
+        requests::active_holders(&core.db, &request.requester, &sharing, request_id).await?;
     let still_held_by = holders.first().map(|holder| holder.id);
     let user_key = request.requester.account.key();
     let grant = grant_of(&request, group, &user_key, now);
     let change = if kept || still_held_by.is_some() {
         None
     } else {
-        Some(app.providers.for_group(group).revoke(&grant).await?)
+        Some(core.providers.for_group(group).revoke(&grant).await?)
     };
 
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     if !requests::mark_ended(&mut *tx, request_id, now).await? {
         return Ok(());
     }
@@ -127,7 +127,7 @@ pub async fn run(
     }
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     tracing::info!(request_id, kept, ?still_held_by, "access ended");
     Ok(())
 }
@@ -155,29 +155,29 @@ fn grant_of<'a>(
 /// access before (or through another active request). A grant that never reached the provider
 /// recorded no prior membership, and has nothing to undo.
 async fn undo_failed_grant(
-    app: &App,
+    core: &Core,
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     if request.already_member != Some(false) {
         return Ok(());
     }
-    let group = app.policy().group(&request.group).with_context(|| {
+    let group = core.policy().group(&request.group).with_context(|| {
         format!(
             "group {} is no longer in the config, so a failed grant cannot be undone",
             request.group
         )
     })?;
-    let sharing = app.policy().groups_sharing_target(group);
+    let sharing = core.policy().groups_sharing_target(group);
     let holders =
-        requests::active_holders(&app.db, &request.requester, &sharing, request.id).await?;
+        requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
     let change = match holders.first() {
         Some(_) => None,
-        None => Some(app.providers.for_group(group).revoke(&grant).await?),
+        None => Some(core.providers.for_group(group).revoke(&grant).await?),
     };
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     audit::append(
         &mut tx,
         audit::NewEvent {
@@ -200,7 +200,7 @@ async fn undo_failed_grant(
     let notice = Notice::FailedGrantUndone;
     store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     tracing::info!(request_id = request.id, "a failed grant was undone");
     Ok(())
 }

@@ -4,26 +4,26 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::Core;
 use super::SCHEDULER;
-use crate::app::App;
 use crate::domain::Job;
 use crate::domain::{Notice, RequestStatus};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
-pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&app.db, request_id).await? else {
+pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(request) = requests::get(&core.db, request_id).await? else {
         return Ok(());
     };
     if request.status != RequestStatus::Approved {
         return Ok(());
     }
-    let group = app
+    let group = core
         .policy()
         .group(&request.group)
         .with_context(|| format!("group {} is no longer in the config", request.group))?;
-    let provider = app.providers.for_group(group);
+    let provider = core.providers.for_group(group);
     let user_key = request.requester.account.key();
     let expires_at = now + request.duration.to_chrono();
     let grant = Grant {
@@ -43,14 +43,15 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
         Some(known) => known,
         None => {
             let member = provider.is_member(&grant).await?;
-            let sharing = app.policy().groups_sharing_target(group);
+            let sharing = core.policy().groups_sharing_target(group);
             let holders =
-                requests::active_holders(&app.db, &request.requester, &sharing, request_id).await?;
+                requests::active_holders(&core.db, &request.requester, &sharing, request_id)
+                    .await?;
             let prior = match holders.first() {
                 Some(holder) if member => holder.already_member.unwrap_or(false),
                 _ => member,
             };
-            requests::record_prior_membership(&app.db, request_id, prior).await?;
+            requests::record_prior_membership(&core.db, request_id, prior).await?;
             prior
         }
     };
@@ -60,7 +61,7 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
         provider.grant(&grant).await?
     };
 
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
         return Ok(());
     }
@@ -93,7 +94,7 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
     store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
     Ok(())
 }
@@ -102,17 +103,17 @@ pub async fn run(app: &App, request_id: i64, now: DateTime<Utc>) -> anyhow::Resu
 /// given up may still have half happened (a webhook receiver that applied it but answered 500),
 /// so an idempotent revocation is queued too.
 pub async fn give_up(
-    app: &App,
+    core: &Core,
     request_id: i64,
     error: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     if !requests::mark_failed(&mut *tx, request_id, error).await? {
         return Ok(());
     }
     // Chat hears an error id; the chain (with URLs and ids) stays in the log and the audit trail.
-    let error_id = crate::http::error_id();
+    let error_id = crate::error_id::new();
     tracing::error!(request_id, error_id, error, "a grant was given up");
     audit::append(
         &mut tx,
@@ -141,6 +142,6 @@ pub async fn give_up(
     store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     Ok(())
 }

@@ -1,16 +1,30 @@
 //! Use cases: each one validates against the policy at that moment and changes state in one
 //! transaction — the row (compare-and-swap), an audit event, and the jobs for its side effects.
+//! `Core` is everything they need; people are reached through the `Chat` port.
 
+pub mod answer;
+pub mod chat;
 pub mod check;
 pub mod decide;
 pub mod directory;
 pub mod expire;
 pub mod grant;
+pub mod names;
 pub mod owners;
 pub mod submit;
 pub mod sweep;
+pub mod view;
 
-use crate::domain::Refusal;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::domain::{Platform, Policy, Refusal};
+use crate::graph::Graph;
+use crate::providers::Providers;
+use crate::store::Db;
+pub use chat::Chat;
+pub use view::RequestView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -30,3 +44,69 @@ impl From<sqlx::Error> for AccessError {
 
 /// The actor name the scheduler's own transitions are audited under.
 pub const SCHEDULER: &str = "jitbot";
+
+/// What every use case needs: the database, the policy, the providers, the directory, the chat
+/// platforms, and a way to wake the scheduler. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub db: Db,
+    pub policy: Arc<Policy>,
+    pub providers: Arc<Providers>,
+    /// Microsoft Graph: the directory of record, when connected.
+    pub graph: Arc<Graph>,
+    chats: Arc<Vec<Arc<dyn Chat>>>,
+    wake: Arc<Notify>,
+}
+
+impl Core {
+    pub fn new(
+        db: Db,
+        policy: Policy,
+        providers: Providers,
+        graph: Arc<Graph>,
+        chats: Vec<Arc<dyn Chat>>,
+    ) -> Core {
+        Core {
+            db,
+            policy: Arc::new(policy),
+            providers: Arc::new(providers),
+            graph,
+            chats: Arc::new(chats),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The chat platform an account, a thread or a card is on.
+    pub fn chat(&self, platform: Platform) -> anyhow::Result<&dyn Chat> {
+        self.chats
+            .iter()
+            .find(|chat| chat.platform() == platform)
+            .map(|chat| chat.as_ref())
+            .ok_or_else(|| anyhow::anyhow!("jitbot has no {platform} adapter"))
+    }
+
+    pub fn chats(&self) -> impl Iterator<Item = &dyn Chat> {
+        self.chats.iter().map(|chat| chat.as_ref())
+    }
+
+    /// The platforms where owners can get cards by direct message.
+    pub fn platforms_in_use(&self) -> Vec<Platform> {
+        self.chats()
+            .filter(|chat| chat.reaches_owners())
+            .map(|chat| chat.platform())
+            .collect()
+    }
+
+    /// Tells the scheduler that a job was enqueued, so it runs now rather than at its next poll.
+    pub fn wake_scheduler(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn scheduler_woken(&self) {
+        self.wake.notified().await;
+    }
+}

@@ -3,16 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use super::Core;
 use crate::domain::{AccessRequest, GroupPolicy, Owner};
 
 /// The group with its owners as they are now. For Entra-owned groups Graph is asked, and only
 /// enabled accounts count: someone who stopped being an owner, or was disabled, cannot decide.
-pub async fn current(app: &App, group: &GroupPolicy) -> anyhow::Result<GroupPolicy> {
+pub async fn current(core: &Core, group: &GroupPolicy) -> anyhow::Result<GroupPolicy> {
     if !group.owners_from_entra {
         return Ok(group.clone());
     }
-    let owners = app
+    let owners = core
         .graph
         .owners(&group.target)
         .await?
@@ -31,8 +31,8 @@ pub async fn current(app: &App, group: &GroupPolicy) -> anyhow::Result<GroupPoli
 }
 
 /// The configured group of a request, as that request shows it; `None` if it left the config.
-pub fn group_of(app: &App, request: &AccessRequest) -> Option<GroupPolicy> {
-    let group = app.policy().group(&request.group).ok()?;
+pub fn group_of(core: &Core, request: &AccessRequest) -> Option<GroupPolicy> {
+    let group = core.policy().group(&request.group).ok()?;
     Some(as_requested(group, request))
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::AccessError;
-use crate::app::App;
+use super::Core;
 use crate::domain::Job;
 use crate::domain::{AccessDuration, Platform, Principal, Refusal, RequestCommand};
 use crate::store::{self, audit, requests};
@@ -28,11 +28,11 @@ pub struct Submitted {
 /// Stores a request after the checks that need no outside service: the group, the duration,
 /// one open request per group, enough owners other than the requester, someone to ask.
 pub async fn submit(
-    app: &App,
+    core: &Core,
     submission: Submission,
     now: DateTime<Utc>,
 ) -> Result<Submitted, AccessError> {
-    let group = app.policy().group(&submission.command.group)?;
+    let group = core.policy().group(&submission.command.group)?;
     let duration = group.duration_for(submission.command.duration)?;
     let requester = &submission.requester;
     // Checked with what is known now; the check job checks again with fresh facts. Owners from
@@ -40,7 +40,7 @@ pub async fn submit(
     if !group.owners_from_entra {
         group.check_approvable(requester)?;
     }
-    let platforms = app.platforms_in_use();
+    let platforms = core.platforms_in_use();
     let has_channel = platforms.iter().any(|platform| match platform {
         Platform::Slack => group.approval_channel.is_some(),
         Platform::Teams => group.teams_approval_channel.is_some(),
@@ -52,7 +52,7 @@ pub async fn submit(
         .into());
     }
 
-    let mut tx = store::write(&app.db).await?;
+    let mut tx = store::write(&core.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
         return Err(Refusal::AlreadyOpen {
             id: open.id,
@@ -94,7 +94,7 @@ pub async fn submit(
     store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
     store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
     tx.commit().await?;
-    app.wake_scheduler();
+    core.wake_scheduler();
     tracing::info!(request_id = id, group = group.name, "request submitted");
     Ok(Submitted {
         id,

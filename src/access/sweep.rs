@@ -8,12 +8,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::Core;
 use super::SCHEDULER;
-use crate::app::App;
-use crate::domain::{GroupPolicy, Sweep};
+use crate::domain::{GroupPolicy, Platform, Sweep};
 use crate::graph::DirectoryUser;
 use crate::store::{self, audit, requests};
-use crate::teams;
 
 /// What one sweep found in one Entra group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,19 +25,19 @@ pub struct Finding {
 }
 
 /// Sweeps every Entra group once, at `now`.
-pub async fn run(app: &App, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> {
+pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut swept = HashSet::new();
-    for group in &app.policy().groups {
+    for group in &core.policy().groups {
         if !group.provider.is_entra()
             || group.sweep == Sweep::Off
             || !swept.insert(group.target.clone())
         {
             continue;
         }
-        let finding = sweep_group(app, group, now).await?;
+        let finding = sweep_group(core, group, now).await?;
         if !finding.unexpected.is_empty() {
-            report(app, group, &finding).await;
+            report(core, group, &finding).await;
             findings.push(finding);
         }
     }
@@ -46,13 +45,13 @@ pub async fn run(app: &App, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> 
 }
 
 async fn sweep_group(
-    app: &App,
+    core: &Core,
     group: &GroupPolicy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Finding> {
-    let members = app.graph.members(&group.target).await?;
-    let sharing = app.policy().groups_sharing_target(group);
-    let held: HashSet<String> = requests::holding_directory_users(&app.db, &sharing)
+    let members = core.graph.members(&group.target).await?;
+    let sharing = core.policy().groups_sharing_target(group);
+    let held: HashSet<String> = requests::holding_directory_users(&core.db, &sharing)
         .await?
         .into_iter()
         .map(|id| id.to_ascii_lowercase())
@@ -66,9 +65,9 @@ async fn sweep_group(
     for member in &unexpected {
         let mut removed = false;
         if remove {
-            removed = app.graph.remove_member(&group.target, &member.id).await?;
+            removed = core.graph.remove_member(&group.target, &member.id).await?;
         }
-        let mut tx = store::write(&app.db).await?;
+        let mut tx = store::write(&core.db).await?;
         audit::append(
             &mut tx,
             audit::NewEvent {
@@ -118,7 +117,7 @@ fn shown(member: &DirectoryUser) -> String {
 }
 
 /// Posts the finding to the group's approval channels; best effort — the next sweep reports again.
-async fn report(app: &App, group: &GroupPolicy, finding: &Finding) {
+async fn report(core: &Core, group: &GroupPolicy, finding: &Finding) {
     let verb = if finding.removed {
         "were removed"
     } else {
@@ -131,25 +130,22 @@ async fn report(app: &App, group: &GroupPolicy, finding: &Finding) {
         finding.unexpected.join(", ")
     );
     let mut delivered = false;
-    if let Some(channel) = &group.approval_channel {
-        match app
-            .slack
-            .post_message(channel, None, text.clone(), None)
-            .await
-        {
-            Ok(_) => delivered = true,
-            Err(error) => tracing::warn!(
-                error = format!("{error:#}"),
-                "could not report drift to Slack"
-            ),
-        }
-    }
-    if let Some(channel) = &group.teams_approval_channel {
-        match teams::delivery::post_to_channel(app, channel, &text).await {
+    let channels = [
+        (Platform::Slack, &group.approval_channel),
+        (Platform::Teams, &group.teams_approval_channel),
+    ];
+    for (platform, channel) in channels {
+        let Some(channel) = channel else { continue };
+        let posted = match core.chat(platform) {
+            Ok(chat) => chat.post_to_channel(channel, &text).await,
+            Err(error) => Err(error),
+        };
+        match posted {
             Ok(()) => delivered = true,
             Err(error) => tracing::warn!(
+                %platform,
                 error = format!("{error:#}"),
-                "could not report drift to Teams"
+                "could not report drift"
             ),
         }
     }
@@ -159,9 +155,9 @@ async fn report(app: &App, group: &GroupPolicy, finding: &Finding) {
 }
 
 /// Sweeps every `interval` until `shutdown`.
-pub async fn run_every(app: App, interval: std::time::Duration, shutdown: CancellationToken) {
+pub async fn run_every(core: Core, interval: std::time::Duration, shutdown: CancellationToken) {
     loop {
-        if let Err(error) = run(&app, Utc::now()).await {
+        if let Err(error) = run(&core, Utc::now()).await {
             tracing::error!(error = format!("{error:#}"), "the drift sweep failed");
         }
         tokio::select! {

@@ -51,3 +51,20 @@ impl Job {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_as_json() {
+        let job = Job::PostCard {
+            platform: Platform::Slack,
+            destination: CardDestination::Owner {
+                owner: "bob@example.com".into(),
+            },
+        };
+        let text = serde_json::to_string(&job).unwrap();
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
+    }
+}

@@ -4,12 +4,12 @@ use slack_morphism::prelude::*;
 
 use super::text::{STYLE, date, person};
 use super::{APPROVE_ACTION, DENY_ACTION};
+use crate::access::names::Names;
 use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, Decision, RequestStatus, Verdict};
-use crate::names::Names;
 
-/// Everything a message about one request shows.
-pub struct RequestView<'a> {
+/// A request as Slack shows it: the shared `RequestView`, with the owners as Slack mentions them.
+pub struct Shown<'a> {
     pub request: &'a AccessRequest,
     pub description: &'a str,
     pub decisions: &'a [Decision],
@@ -21,7 +21,7 @@ pub struct RequestView<'a> {
 }
 
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
-pub fn card(view: &RequestView) -> (String, Vec<SlackBlock>) {
+pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
     let request = view.request;
     let requester = person(view.names, &request.requester.account.key());
     let fallback = format!(
@@ -107,7 +107,7 @@ fn decision_buttons(request_id: i64) -> SlackActionsBlock {
 }
 
 /// The visible message in the channel where the request was made: "request #N: … — pending".
-pub fn thread_root(view: &RequestView) -> (String, Vec<SlackBlock>) {
+pub fn thread_root(view: &Shown) -> (String, Vec<SlackBlock>) {
     let request = view.request;
     let text = format!(
         "request #{}: {} asks for *{}* for {} — {}",
@@ -170,7 +170,7 @@ mod tests {
     ) -> serde_json::Value {
         let request = request(status);
         let owners = ["<@U0BOB>".to_string(), "carol@example.com".to_string()];
-        let view = RequestView {
+        let view = Shown {
             request: &request,
             description: "Read/write on the production database",
             decisions,

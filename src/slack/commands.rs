@@ -10,13 +10,10 @@ use serde_json::json;
 use super::identity;
 use super::text;
 use super::verify::VerifiedSlackBody;
-use crate::access::AccessError;
-use crate::access::submit::{Submission, submit};
+use crate::access::answer::answer;
 use crate::app::App;
-use crate::domain::{Command, Refusal, wording};
+use crate::domain::{Command, Refusal};
 use crate::http::{EdgeError, report_internal};
-use crate::names::Names;
-use crate::store::requests;
 
 /// The fields of Slack's form that jitbot uses; the rest are ignored.
 #[derive(Debug, Deserialize)]
@@ -46,44 +43,18 @@ pub async fn handle(
     let now = Utc::now();
     // Known once Slack has answered `auth.test`; until then the request's check, which asks
     // Slack about the requester, turns away anyone from another workspace.
-    if identity::from_our_workspace(&app, form.team_id.as_deref()) == Some(false) {
+    if identity::from_our_workspace(&app.slack, form.team_id.as_deref()) == Some(false) {
         let reply = Refusal::ForeignWorkspace.to_string();
         return Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response());
     }
-    let reply = match Command::parse(&form.text) {
-        Err(refusal) => refusal.to_string(),
-        Ok(Command::Help) => text::help(),
-        Ok(Command::Groups) => wording::groups(app.policy(), &text::STYLE),
-        Ok(Command::Status) => {
-            let person = identity::cached(&app, &user_id, now)
-                .await
-                .map_err(anyhow::Error::from)?;
-            let open = requests::open_of(&app.db, &person)
-                .await
-                .map_err(anyhow::Error::from)?;
-            wording::status(&open, now, &text::STYLE)
-        }
-        Ok(Command::Request(command)) => {
-            // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
-            let requester = identity::cached(&app, &user_id, now)
-                .await
-                .map_err(anyhow::Error::from)?;
-            let submission = Submission {
-                requester,
-                origin_channel: channel_id,
-                command,
-            };
-            match submit(&app, submission, now).await {
-                Ok(submitted) => {
-                    wording::submitted(submitted.id, &submitted.group, &submitted.duration)
-                }
-                Err(AccessError::Refused(refusal)) => {
-                    let names = Names::for_refusal(&app, &refusal).await.unwrap_or_default();
-                    text::refusal(&names, &refusal)
-                }
-                Err(AccessError::Internal(error)) => report_internal(error),
-            }
-        }
+    // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
+    let asker = identity::cached(&app.slack, &user_id, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let command = Command::parse(&form.text);
+    let reply = match answer(&app.core, asker, &channel_id, command, now).await {
+        Ok(answer) => text::answer(&answer, app.core.policy()),
+        Err(error) => report_internal(error),
     };
     Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response())
 }

@@ -5,7 +5,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, Duration, Utc};
 
 use super::api::UserFacts;
-use crate::app::App;
+use super::chat::SlackChat;
 use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::identities;
 
@@ -18,33 +18,37 @@ fn account(user_id: &str) -> Account {
 
 /// The person with whatever verified facts the cache holds, without asking Slack: for answers
 /// that must not wait. Nothing decided on these alone; the request's check asks Slack.
-pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Principal> {
+pub async fn cached(
+    slack: &SlackChat,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Principal> {
     let addresses =
-        identities::addresses_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await?;
+        identities::addresses_of(&slack.db, Platform::Slack, user_id, now - FRESH_FOR).await?;
     Ok(Principal::new(account(user_id)).with_emails(addresses.unwrap_or_default()))
 }
 
 /// The person with verified facts, asking Slack (`users.info`) when the cache has none fresh.
 /// A user of another workspace (Slack Connect) is refused: they cannot ask or decide here.
 pub async fn resolve(
-    app: &App,
+    slack: &SlackChat,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
-    match identities::addresses_of(&app.db, Platform::Slack, user_id, now - FRESH_FOR).await? {
+    match identities::addresses_of(&slack.db, Platform::Slack, user_id, now - FRESH_FOR).await? {
         Some(addresses) => Ok(Ok(Principal::new(account(user_id)).with_emails(addresses))),
-        None => fresh(app, user_id, now).await,
+        None => fresh(slack, user_id, now).await,
     }
 }
 
 /// Always asks Slack, and caches the answer: a request's check uses this once.
 pub async fn fresh(
-    app: &App,
+    slack: &SlackChat,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
-    let ours = app.slack.team_id().await?;
-    let facts = app.slack.user(user_id).await?;
+    let ours = slack.api.team_id().await?;
+    let facts = slack.api.user(user_id).await?;
     if facts.team_id.as_deref() != Some(ours.as_str()) {
         tracing::warn!(
             user_id,
@@ -57,7 +61,7 @@ pub async fn fresh(
         return Err(anyhow!("Slack user {user_id} is deactivated"));
     }
     let addresses = verified_addresses(&facts);
-    identities::remember(&app.db, Platform::Slack, user_id, &addresses, now).await?;
+    identities::remember(&slack.db, Platform::Slack, user_id, &addresses, now).await?;
     Ok(Ok(Principal::new(account(user_id)).with_emails(addresses)))
 }
 
@@ -71,15 +75,15 @@ fn verified_addresses(facts: &UserFacts) -> Vec<String> {
 
 /// Whether a payload from this workspace may act here. Unknown until Slack answered `auth.test`
 /// once: then `None`, and the request's check (which asks Slack) decides.
-pub fn from_our_workspace(app: &App, team_id: Option<&str>) -> Option<bool> {
-    let ours = app.slack.known_team_id()?;
+pub fn from_our_workspace(slack: &SlackChat, team_id: Option<&str>) -> Option<bool> {
+    let ours = slack.api.known_team_id()?;
     Some(team_id == Some(ours.as_str()))
 }
 
 /// The Slack user id of an owner, or `None` when the workspace has nobody who verifiably holds
 /// that address.
 pub async fn owner_user_id(
-    app: &App,
+    slack: &SlackChat,
     owner: &Owner,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<String>> {
@@ -93,15 +97,15 @@ pub async fn owner_user_id(
         Owner::Email(email) => email,
     };
     if let Some(id) =
-        identities::user_with_email(&app.db, Platform::Slack, email, now - FRESH_FOR).await?
+        identities::user_with_email(&slack.db, Platform::Slack, email, now - FRESH_FOR).await?
     {
         return Ok(Some(id));
     }
-    let Some(id) = app.slack.user_by_email(email).await? else {
+    let Some(id) = slack.api.user_by_email(email).await? else {
         return Ok(None);
     };
     // The look-up matches unconfirmed addresses too: the user's own facts must confirm it.
-    match fresh(app, &id, now).await? {
+    match fresh(slack, &id, now).await? {
         Ok(person) if person.has_email(email) => Ok(Some(id)),
         _ => Ok(None),
     }

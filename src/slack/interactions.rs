@@ -12,10 +12,10 @@ use super::verify::VerifiedSlackBody;
 use super::{APPROVE_ACTION, DENY_ACTION, identity, text};
 use crate::access::AccessError;
 use crate::access::decide::{DecisionInput, decide};
+use crate::access::names::Names;
 use crate::app::App;
 use crate::domain::{Principal, Refusal, Verdict};
 use crate::http::{EdgeError, report_internal};
-use crate::names::Names;
 
 /// Finding out who clicked must leave time to answer within Slack's 3 seconds.
 const IDENTITY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -67,7 +67,7 @@ pub async fn handle(
                     verdict,
                     channel: channel.clone(),
                 };
-                match decide(&app, input, now).await {
+                match decide(&app.core, input, now).await {
                     Ok(_) => None,
                     Err(AccessError::Refused(refusal)) => Some(refused(&app, &refusal).await),
                     Err(AccessError::Internal(error)) => Some(report_internal(error)),
@@ -82,7 +82,7 @@ pub async fn handle(
             // Best effort and private: a lost refusal is not worth a durable job.
             let slack = app.slack.clone();
             tokio::spawn(async move {
-                if let Err(error) = slack.respond_ephemeral(&url, &reply).await {
+                if let Err(error) = slack.api.respond_ephemeral(&url, &reply).await {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "could not send a private reply"
@@ -102,21 +102,23 @@ async fn who_clicked(
     now: chrono::DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
     let unknown = |error: anyhow::Error| {
-        let id = crate::http::error_id();
+        let id = crate::error_id::new();
         tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not find out who clicked");
         Refusal::UnknownIdentity(format!("error {id}"))
     };
-    let ours = app.slack.team_id().await.map_err(unknown)?;
+    let ours = app.slack.api.team_id().await.map_err(unknown)?;
     let user_team = user.team_id.as_ref().map(|t| t.0.as_str());
     if team_id != ours || user_team.is_some_and(|team| team != ours) {
         return Err(Refusal::ForeignWorkspace);
     }
-    identity::resolve(app, &user.id.0, now)
+    identity::resolve(&app.slack, &user.id.0, now)
         .await
         .map_err(unknown)?
 }
 
 async fn refused(app: &App, refusal: &Refusal) -> String {
-    let names = Names::for_refusal(app, refusal).await.unwrap_or_default();
+    let names = Names::for_refusal(&app.core.db, refusal)
+        .await
+        .unwrap_or_default();
     text::refusal(&names, refusal)
 }

@@ -3,8 +3,8 @@
 
 pub mod api;
 pub mod blocks;
+pub mod chat;
 pub mod commands;
-pub mod delivery;
 pub mod identity;
 pub mod interactions;
 pub mod text;

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Owner;
-use crate::domain::wording::Style;
-use crate::names::Names;
+use crate::access::answer::Answer;
+use crate::access::names::Names;
+use crate::domain::wording::{self, Style};
+use crate::domain::{Owner, Policy};
 
 /// `slack:U024BE7LH` → `<@U024BE7LH>`; other identities are shown as they are.
 pub fn mention(key: &str) -> String {
@@ -66,6 +67,19 @@ pub const STYLE: Style<'static> = Style {
 
 fn bold(text: &str) -> String {
     format!("*{text}*")
+}
+
+/// A command's answer as Slack shows it.
+pub fn answer(answer: &Answer, policy: &Policy) -> String {
+    match answer {
+        Answer::Help => help(),
+        Answer::Groups => wording::groups(policy, &STYLE),
+        Answer::Status { open, now } => wording::status(open, *now, &STYLE),
+        Answer::Submitted(submitted) => {
+            wording::submitted(submitted.id, &submitted.group, &submitted.duration)
+        }
+        Answer::Refused(why, names) => refusal(names, why),
+    }
 }
 
 pub fn help() -> String {

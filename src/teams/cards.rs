@@ -5,15 +5,11 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-use super::identity;
 use super::template::expand;
 use super::text;
-use crate::access::owners;
-use crate::app::App;
+use crate::access::RequestView;
 use crate::domain::wording::status_line;
 use crate::domain::{AccessRequest, Principal, RequestStatus, Verdict};
-use crate::names::Names;
-use crate::store::decisions;
 
 pub const CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
@@ -36,9 +32,6 @@ pub static STATUS_TEMPLATE: LazyLock<Value> = LazyLock::new(|| {
 pub static HELP_TEMPLATE: LazyLock<Value> =
     LazyLock::new(|| parse("help.json", include_str!("../../adaptive-cards/help.json")));
 
-/// Teams lets at most 60 users get a refreshed, personal view of a card.
-const MAX_REFRESH_USERS: usize = 60;
-
 /// Who a card is rendered for: the shared message everyone sees, or one person's own view
 /// (the answer to their click or refresh).
 pub enum Viewer<'a> {
@@ -46,55 +39,29 @@ pub enum Viewer<'a> {
     Person(&'a Principal),
 }
 
-/// The data of `approval-request.json` and `request-status.json`.
-pub async fn request_data(
-    app: &App,
-    request: &AccessRequest,
-    viewer: Viewer<'_>,
-) -> anyhow::Result<Value> {
-    let group = owners::group_of(app, request);
-    let group = group.as_ref();
-    let decisions = decisions::of_request(&app.db, request.id).await?;
-    let requester_key = request.requester.account.key();
-    let mut accounts = vec![request.requester.account.clone()];
-    accounts.extend(decisions.iter().map(|d| d.decider.clone()));
-    let names = Names::load(app, accounts).await?;
+/// The owners Teams can name (they have talked to the bot): their `29:` ids for
+/// `refresh.userIds`, and whether that is every owner.
+pub struct Refreshers {
+    pub mris: Vec<String>,
+    pub every_owner: bool,
+}
 
-    let owners = group.map(|g| g.owners.as_slice()).unwrap_or_default();
-    let mut owner_mris = Vec::new();
-    let mut every_owner_reachable = true;
-    for owner in owners {
-        match identity::owner_mri(app, owner).await? {
-            Some(mri) => owner_mris.push(mri),
-            None => every_owner_reachable = false,
-        }
-    }
-    owner_mris.truncate(MAX_REFRESH_USERS);
+/// The data of `approval-request.json` and `request-status.json`.
+pub fn request_data(view: &RequestView, refreshers: &Refreshers, viewer: Viewer<'_>) -> Value {
+    let request = &view.request;
+    let names = &view.names;
     let pending = request.status == RequestStatus::Pending;
     // Owners see the buttons through `refresh.userIds`, everyone else sees the state. An owner
     // Teams cannot name there (never talked to the bot) would see no buttons at all, so then
     // the shared card keeps them; every click is authorised anyway.
     let show_actions = match viewer {
-        Viewer::Everyone => pending && !every_owner_reachable,
-        Viewer::Person(person) => {
-            pending
-                && request.confirmed_at.is_some()
-                && group.is_some_and(|g| {
-                    let keys = g.keys_of(person);
-                    g.is_owner(person)
-                        && (g.allow_self_approval
-                            || keys.is_disjoint(&g.keys_of(&request.requester)))
-                        && decisions.iter().all(|d| d.counted_as.is_disjoint(&keys))
-                })
-        }
+        Viewer::Everyone => pending && !refreshers.every_owner,
+        Viewer::Person(person) => view.may_decide(person),
     };
-    let approvals = decisions
-        .iter()
-        .filter(|d| d.verdict == Verdict::Approve)
-        .count();
-    let required = group.map(|g| g.approvals_required).unwrap_or(1);
-    let (status_text, decision_lines) = text::with_style(&names, |style| {
-        let lines: Vec<Value> = decisions
+    let required = view.approvals_required();
+    let (status_text, decision_lines) = text::with_style(names, |style| {
+        let lines: Vec<Value> = view
+            .decisions
             .iter()
             .map(|d| {
                 let verb = match d.verdict {
@@ -106,25 +73,25 @@ pub async fn request_data(
             .collect();
         (status_line(request, style), lines)
     });
-    let description = group.map(|g| g.description.as_str()).unwrap_or_default();
-    Ok(json!({
+    let description = view.description();
+    json!({
         "requestId": request.id,
         "title": format!("Access request #{}", request.id),
-        "requester": names.show(&requester_key),
+        "requester": names.show(&request.requester.account.key()),
         "group": request.group,
         "groupLine": if description.is_empty() { request.group.clone() } else { format!("{} — {description}", request.group) },
         "duration": request.duration.to_string(),
         "justification": request.justification,
         "requestedAt": text::date(request.requested_at),
-        "owners": owners.iter().map(text::owner).collect::<Vec<_>>().join(", "),
+        "owners": view.owners().iter().map(text::owner).collect::<Vec<_>>().join(", "),
         "statusLine": status_text,
         "statusColor": status_color(request.status),
-        "approvals": if required > 1 { format!("{approvals} of {required} approvals") } else { String::new() },
+        "approvals": if required > 1 { format!("{} of {required} approvals", view.approvals()) } else { String::new() },
         "decisions": decision_lines,
         "showActions": show_actions,
-        "hasRefresh": pending && !owner_mris.is_empty(),
-        "refreshUserIds": owner_mris,
-    }))
+        "hasRefresh": pending && !refreshers.mris.is_empty(),
+        "refreshUserIds": refreshers.mris,
+    })
 }
 
 fn status_color(status: RequestStatus) -> &'static str {
@@ -136,17 +103,17 @@ fn status_color(status: RequestStatus) -> &'static str {
     }
 }
 
-pub async fn approval(
-    app: &App,
-    request: &AccessRequest,
+pub fn approval(
+    view: &RequestView,
+    refreshers: &Refreshers,
     viewer: Viewer<'_>,
 ) -> anyhow::Result<Value> {
-    let data = request_data(app, request, viewer).await?;
+    let data = request_data(view, refreshers, viewer);
     Ok(expand(&APPROVAL_TEMPLATE, &data)?)
 }
 
-pub async fn status(app: &App, request: &AccessRequest) -> anyhow::Result<Value> {
-    let data = request_data(app, request, Viewer::Everyone).await?;
+pub fn status(view: &RequestView, refreshers: &Refreshers) -> anyhow::Result<Value> {
+    let data = request_data(view, refreshers, Viewer::Everyone);
     Ok(expand(&STATUS_TEMPLATE, &data)?)
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::activity::Activity;
+use super::chat::TeamsChat;
 use super::connector::Member;
-use crate::app::App;
 use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::{identities, teams};
 
@@ -28,13 +28,13 @@ pub fn user_id(activity: &Activity) -> Option<String> {
 
 /// Records where this conversation and its sender can be reached later.
 pub async fn remember_sender(
-    app: &App,
+    teams: &TeamsChat,
     activity: &Activity,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let conversation = &activity.conversation.id;
     teams::remember_conversation(
-        &app.db,
+        &teams.db,
         conversation,
         &activity.service_url,
         activity.tenant_id(),
@@ -49,16 +49,16 @@ pub async fn remember_sender(
             personal_conversation_id: activity.is_personal().then(|| conversation.clone()),
             last_conversation_id: conversation.clone(),
         };
-        teams::remember_user(&app.db, &user, now).await?;
+        teams::remember_user(&teams.db, &user, now).await?;
     }
     Ok(())
 }
 
 /// The addresses of a Teams profile that say who someone is: only a member of our own tenant's.
 /// A guest's addresses come from another tenant, where anyone can give themselves any address.
-fn verified_addresses(app: &App, member: &Member) -> Vec<String> {
+fn verified_addresses(teams: &TeamsChat, member: &Member) -> Vec<String> {
     let role = member.user_role.as_deref().unwrap_or("user");
-    let foreign_tenant = match (&member.tenant_id, &app.teams.tenant_id) {
+    let foreign_tenant = match (&member.tenant_id, &teams.tenant_id) {
         (Some(theirs), Some(ours)) => !theirs.eq_ignore_ascii_case(ours),
         _ => false,
     };
@@ -78,42 +78,45 @@ fn verified_addresses(app: &App, member: &Member) -> Vec<String> {
 
 /// Reads a member's profile and caches its verified addresses.
 async fn read_profile(
-    app: &App,
+    teams: &TeamsChat,
     user_id: &str,
     service_url: &str,
     conversation: &str,
     mri: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<String>> {
-    let member = app
-        .teams
+    let member = teams
         .connector
         .member(service_url, conversation, mri)
         .await?;
-    let addresses = verified_addresses(app, &member);
-    identities::remember(&app.db, Platform::Teams, user_id, &addresses, now).await?;
+    let addresses = verified_addresses(teams, &member);
+    identities::remember(&teams.db, Platform::Teams, user_id, &addresses, now).await?;
     Ok(addresses)
 }
 
 /// Reads the sender's profile in the background when jitbot does not know it yet, so that
 /// owners listed by email can be found in Teams later. Best effort: the next activity tries again.
-pub async fn learn_email(app: &App, activity: &Activity, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn learn_email(
+    teams: &std::sync::Arc<TeamsChat>,
+    activity: &Activity,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
         return Ok(());
     };
-    if identities::addresses_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
+    if identities::addresses_of(&teams.db, Platform::Teams, &user_id, now - FRESH_FOR)
         .await?
         .is_some()
     {
         return Ok(());
     }
-    let (app, mri) = (app.clone(), from.id.clone());
+    let (teams, mri) = (teams.clone(), from.id.clone());
     let (service_url, conversation) = (
         activity.service_url.clone(),
         activity.conversation.id.clone(),
     );
     tokio::spawn(async move {
-        let read = read_profile(&app, &user_id, &service_url, &conversation, &mri, now);
+        let read = read_profile(&teams, &user_id, &service_url, &conversation, &mri, now);
         if let Err(error) = read.await {
             tracing::warn!(
                 error = format!("{error:#}"),
@@ -129,34 +132,38 @@ fn principal(user_id: &str, addresses: Vec<String>) -> Principal {
 }
 
 /// The person with whatever addresses the cache knows: for paths that must answer at once.
-pub async fn cached(app: &App, user_id: &str, now: DateTime<Utc>) -> sqlx::Result<Principal> {
+pub async fn cached(
+    teams: &TeamsChat,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Principal> {
     let addresses =
-        identities::addresses_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?;
+        identities::addresses_of(&teams.db, Platform::Teams, user_id, now - FRESH_FOR).await?;
     Ok(principal(user_id, addresses.unwrap_or_default()))
 }
 
 /// The person with verified addresses, reading their Teams profile where they were last seen
 /// when the cache has no fresh answer (or always, with `fresh`).
 pub async fn resolve(
-    app: &App,
+    teams: &TeamsChat,
     user_id: &str,
     fresh: bool,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Principal> {
     if !fresh
         && let Some(addresses) =
-            identities::addresses_of(&app.db, Platform::Teams, user_id, now - FRESH_FOR).await?
+            identities::addresses_of(&teams.db, Platform::Teams, user_id, now - FRESH_FOR).await?
     {
         return Ok(principal(user_id, addresses));
     }
-    let user = teams::user(&app.db, user_id)
+    let user = teams::user(&teams.db, user_id)
         .await?
         .with_context(|| format!("Teams user {user_id} has not talked to jitbot"))?;
-    let conversation = teams::conversation(&app.db, &user.last_conversation_id)
+    let conversation = teams::conversation(&teams.db, &user.last_conversation_id)
         .await?
         .context("the conversation the user was last seen in is unknown")?;
     let addresses = read_profile(
-        app,
+        teams,
         user_id,
         &conversation.service_url,
         &conversation.conversation_id,
@@ -170,7 +177,7 @@ pub async fn resolve(
 /// The sender of an activity, with verified addresses: from the cache, else read from Teams
 /// through this conversation — briefly, since the click must be answered.
 pub async fn of_sender(
-    app: &App,
+    teams: &TeamsChat,
     activity: &Activity,
     now: DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
@@ -180,19 +187,19 @@ pub async fn of_sender(
         ));
     };
     let unknown = |error: anyhow::Error| {
-        let id = crate::http::error_id();
+        let id = crate::error_id::new();
         tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not read a Teams profile at a click");
         Refusal::UnknownIdentity(format!("error {id}"))
     };
     if let Some(addresses) =
-        identities::addresses_of(&app.db, Platform::Teams, &user_id, now - FRESH_FOR)
+        identities::addresses_of(&teams.db, Platform::Teams, &user_id, now - FRESH_FOR)
             .await
             .map_err(|e| unknown(e.into()))?
     {
         return Ok(principal(&user_id, addresses));
     }
     let read = read_profile(
-        app,
+        teams,
         &user_id,
         &activity.service_url,
         &activity.conversation.id,
@@ -209,14 +216,14 @@ pub async fn of_sender(
 }
 
 /// The MRI (`29:` id) of an owner who has talked to the bot: what `refresh.userIds` lists.
-pub async fn owner_mri(app: &App, owner: &Owner) -> sqlx::Result<Option<String>> {
-    Ok(known_user(app, owner).await?.map(|user| user.mri))
+pub async fn owner_mri(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<String>> {
+    Ok(known_user(teams, owner).await?.map(|user| user.mri))
 }
 
-async fn known_user(app: &App, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
+async fn known_user(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
     match owner {
-        Owner::TeamsUser(id) | Owner::Directory { id, .. } => teams::user(&app.db, id).await,
-        Owner::Email(email) => teams::user_with_email(&app.db, email).await,
+        Owner::TeamsUser(id) | Owner::Directory { id, .. } => teams::user(&teams.db, id).await,
+        Owner::Email(email) => teams::user_with_email(&teams.db, email).await,
         Owner::SlackUser(_) => Ok(None),
     }
 }
@@ -224,18 +231,18 @@ async fn known_user(app: &App, owner: &Owner) -> sqlx::Result<Option<teams::Team
 /// Where to DM an owner: their chat with the bot, started if needed. `None` when the owner has
 /// never talked to the bot, so Teams has given jitbot no way to reach them.
 pub async fn dm_conversation(
-    app: &App,
+    teams: &TeamsChat,
     owner: &Owner,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let Some(user) = known_user(app, owner).await? else {
+    let Some(user) = known_user(teams, owner).await? else {
         return Ok(None);
     };
-    let seen_in = teams::conversation(&app.db, &user.last_conversation_id)
+    let seen_in = teams::conversation(&teams.db, &user.last_conversation_id)
         .await?
         .context("the conversation the owner was last seen in is unknown")?;
     if let Some(personal) = &user.personal_conversation_id {
-        let service_url = teams::conversation(&app.db, personal)
+        let service_url = teams::conversation(&teams.db, personal)
             .await?
             .map(|c| c.service_url)
             .unwrap_or(seen_in.service_url);
@@ -244,28 +251,27 @@ pub async fn dm_conversation(
     let tenant = seen_in
         .tenant_id
         .clone()
-        .or_else(|| app.teams.tenant_id.clone());
+        .or_else(|| teams.tenant_id.clone());
     let mut parameters = json!({
         "isGroup": false,
         "members": [{ "id": user.mri }],
         "channelData": { "tenant": { "id": tenant } },
     });
-    if let Some(bot) = app.teams.connector.bot_id() {
+    if let Some(bot) = teams.connector.bot_id() {
         parameters["bot"] = json!({ "id": bot });
     }
-    let (conversation, _) = app
-        .teams
+    let (conversation, _) = teams
         .connector
         .create_conversation(&seen_in.service_url, &parameters)
         .await?;
     teams::remember_conversation(
-        &app.db,
+        &teams.db,
         &conversation,
         &seen_in.service_url,
         tenant.as_deref(),
         now,
     )
     .await?;
-    teams::set_personal_conversation(&app.db, &user.aad_object_id, &conversation).await?;
+    teams::set_personal_conversation(&teams.db, &user.aad_object_id, &conversation).await?;
     Ok(Some((seen_in.service_url, conversation)))
 }

@@ -13,13 +13,13 @@ use super::cards::{self, Viewer};
 use super::identity;
 use super::text;
 use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
-use crate::access::AccessError;
+use crate::access::answer::{Answer, answer};
 use crate::access::decide::{DecisionInput, decide};
-use crate::access::submit::{Submission, submit};
+use crate::access::names::Names;
+use crate::access::{AccessError, RequestView};
 use crate::app::App;
-use crate::domain::{Command, Principal, Refusal, Verdict, wording};
+use crate::domain::{Command, Policy, Principal, Refusal, Verdict, wording};
 use crate::http::{EdgeError, report_internal};
-use crate::names::Names;
 use crate::store::requests;
 
 pub async fn handle(
@@ -27,10 +27,10 @@ pub async fn handle(
     VerifiedActivity(activity): VerifiedActivity,
 ) -> Result<Response, EdgeError> {
     let now = Utc::now();
-    identity::remember_sender(&app, &activity, now)
+    identity::remember_sender(&app.teams, &activity, now)
         .await
         .map_err(anyhow::Error::from)?;
-    identity::learn_email(&app, &activity, now)
+    identity::learn_email(&app.teams, &activity, now)
         .await
         .map_err(anyhow::Error::from)?;
     match activity.kind.as_str() {
@@ -60,47 +60,36 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
             "I only take commands from people signed in to your organisation: Teams did not say who you are in its directory.",
         ));
     };
-    let reply = match Command::parse(&activity.command_text()) {
-        Err(refusal) => refusal.to_string(),
-        Ok(Command::Help) => return Some(cards::message(cards::help(), "jitbot help")),
-        Ok(Command::Groups) => text::with_style(&Names::default(), |style| {
-            wording::groups(app.policy(), style)
+    // Only the cache: the answer must not wait on the Bot Connector.
+    let asker = match identity::cached(&app.teams, &user_id, now).await {
+        Ok(person) => person,
+        Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
+    };
+    let command = Command::parse(&activity.command_text());
+    let conversation = &activity.conversation.id;
+    match answer(&app.core, asker, conversation, command, now).await {
+        Ok(answer) => rendered(&answer, app.core.policy()),
+        Err(error) => Some(cards::text_message(&report_internal(error))),
+    }
+}
+
+/// A command's answer as Teams shows it; `None` for a new request, whose status card is the
+/// answer.
+fn rendered(answer: &Answer, policy: &Policy) -> Option<Value> {
+    let reply = match answer {
+        Answer::Help => return Some(cards::message(cards::help(), "jitbot help")),
+        Answer::Submitted(_) => return None,
+        Answer::Groups => {
+            text::with_style(&Names::default(), |style| wording::groups(policy, style))
+        }
+        Answer::Status { open, now } => text::with_style(&Names::default(), |style| {
+            wording::status(open, *now, style)
         }),
-        Ok(Command::Status) => match open_requests(app, &user_id, now).await {
-            Ok(open) => text::with_style(&Names::default(), |style| {
-                wording::status(&open, now, style)
-            }),
-            Err(error) => report_internal(error),
-        },
-        Ok(Command::Request(command)) => {
-            // Only the cache: the answer must not wait on the Bot Connector.
-            let requester = match identity::cached(app, &user_id, now).await {
-                Ok(person) => person,
-                Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
-            };
-            let submission = Submission {
-                requester,
-                origin_channel: activity.conversation.id.clone(),
-                command,
-            };
-            match submit(app, submission, now).await {
-                // The status card posted into this conversation is the answer.
-                Ok(_) => return None,
-                Err(AccessError::Refused(refusal)) => refusal.to_string(),
-                Err(AccessError::Internal(error)) => report_internal(error),
-            }
+        Answer::Refused(refusal, names) => {
+            names.replace_in(&refusal.to_string(), |key| names.show(key))
         }
     };
     Some(cards::text_message(&reply))
-}
-
-async fn open_requests(
-    app: &App,
-    user_id: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<crate::domain::AccessRequest>> {
-    let person = identity::cached(app, user_id, now).await?;
-    Ok(requests::open_of(&app.db, &person).await?)
 }
 
 /// An `Action.Execute` invoke: answered in the HTTP response with the clicker's view of the card.
@@ -112,7 +101,7 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         return invoke_error(400, "the card action names no request");
     };
     let viewer = match action.verb.as_str() {
-        REFRESH_VERB => match identity::of_sender(app, activity, now).await {
+        REFRESH_VERB => match identity::of_sender(&app.teams, activity, now).await {
             Ok(person) => person,
             Err(refusal) => return invoke_message(&refusal.to_string()),
         },
@@ -122,8 +111,8 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         },
         other => return invoke_error(400, &format!("unknown verb `{other}`")),
     };
-    let card = match requests::get(&app.db, request_id).await {
-        Ok(Some(request)) => cards::approval(app, &request, Viewer::Person(&viewer)).await,
+    let card = match requests::get(&app.core.db, request_id).await {
+        Ok(Some(request)) => personal_card(app, request, &viewer).await,
         Ok(None) => return invoke_message(&Refusal::NoSuchRequest(request_id).to_string()),
         Err(error) => Err(error.into()),
     };
@@ -131,6 +120,17 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         Ok(card) => json!({ "statusCode": 200, "type": cards::CONTENT_TYPE, "value": card }),
         Err(error) => invoke_error(500, &report_internal(error)),
     }
+}
+
+/// The approval card as one person sees it.
+async fn personal_card(
+    app: &App,
+    request: crate::domain::AccessRequest,
+    viewer: &Principal,
+) -> anyhow::Result<Value> {
+    let view = RequestView::load(&app.core, request).await?;
+    let refreshers = app.teams.refreshers(&view).await?;
+    cards::approval(&view, &refreshers, Viewer::Person(viewer))
 }
 
 enum Click {
@@ -148,7 +148,7 @@ async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTim
     let Some(request_id) = action.request_id else {
         return Click::Refused("That button names no request.".into());
     };
-    let decider = match identity::of_sender(app, activity, now).await {
+    let decider = match identity::of_sender(&app.teams, activity, now).await {
         Ok(person) => person,
         Err(refusal) => return Click::Refused(refusal.to_string()),
     };
@@ -158,7 +158,7 @@ async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTim
         verdict,
         channel: Some(activity.conversation.id.clone()),
     };
-    match decide(app, input, now).await {
+    match decide(&app.core, input, now).await {
         Ok(_) => Click::Decided(decider),
         Err(AccessError::Refused(refusal)) => Click::Refused(refused_text(app, &refusal).await),
         Err(AccessError::Internal(error)) => Click::Refused(report_internal(error)),
@@ -167,7 +167,9 @@ async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTim
 
 /// Refusals name deciders by key; in Teams they are shown by name.
 async fn refused_text(app: &App, refusal: &Refusal) -> String {
-    let names = Names::for_refusal(app, refusal).await.unwrap_or_default();
+    let names = Names::for_refusal(&app.core.db, refusal)
+        .await
+        .unwrap_or_default();
     names.replace_in(&refusal.to_string(), |key| names.show(key))
 }
 

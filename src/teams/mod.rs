@@ -4,8 +4,8 @@
 pub mod activity;
 pub mod auth;
 pub mod cards;
+pub mod chat;
 pub mod connector;
-pub mod delivery;
 pub mod identity;
 pub mod messages;
 pub mod package;
@@ -22,17 +22,11 @@ use anyhow::bail;
 
 use crate::config::TeamsConfig;
 use crate::secrets::Secrets;
+use crate::store::Db;
+pub use chat::TeamsChat;
 
-/// Everything jitbot needs to talk with Teams.
-pub struct Teams {
-    pub auth: auth::BotAuthenticator,
-    pub connector: connector::Connector,
-    /// The bot registration's tenant, for conversations jitbot starts.
-    pub tenant_id: Option<String>,
-}
-
-impl Teams {
-    pub fn new(config: &TeamsConfig, secrets: &Secrets) -> anyhow::Result<Teams> {
+impl TeamsChat {
+    pub fn new(config: &TeamsConfig, secrets: &Secrets, db: Db) -> anyhow::Result<TeamsChat> {
         let credentials = match &secrets.microsoft_app_id {
             None => None,
             Some(app_id) => {
@@ -70,10 +64,13 @@ impl Teams {
             metadata_url: config.openid_metadata_url.clone(),
         })?;
         let connector = connector::Connector::new(credentials, auth.service_hosts().clone())?;
-        Ok(Teams {
+        Ok(TeamsChat {
             auth,
             connector,
             tenant_id: secrets.microsoft_app_tenant_id.clone(),
+            registered: secrets.microsoft_app_id.is_some(),
+            service_url: config.service_url.clone(),
+            db,
         })
     }
 }

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::access::names::Names;
 use crate::domain::Owner;
 use crate::domain::wording::Style;
-use crate::names::Names;
 
 /// Dates in UTC: Teams cards cannot show a date in each reader's own zone the way Slack can.
 pub fn date(at: DateTime<Utc>) -> String {

@@ -156,18 +156,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let router = jitbot::http::router(app.clone());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .unwrap()
-        });
-        if options.scheduler {
-            tokio::spawn(scheduler::run(app.clone(), shutdown.clone()));
-        }
+        // Served as `jitbot serve` serves: the same router, and with `scheduler` the same
+        // background loops.
+        let served = app
+            .clone()
+            .serve(listener, shutdown.clone(), options.scheduler);
+        tokio::spawn(async move { served.await.unwrap() });
         Self {
             app,
             url,
@@ -206,7 +200,7 @@ impl TestApp {
             app,
             ..
         } = self;
-        app.db.close().await;
+        app.core.db.close().await;
         let config_text = config_text.replace(
             &format!("trial_mode = {}", before.teams_trial),
             &format!("trial_mode = {}", options.teams_trial),
@@ -275,7 +269,7 @@ impl TestApp {
     /// Runs the scheduler at `at` until nothing more is due then.
     pub async fn run_jobs_at(&self, at: DateTime<Utc>) {
         for _ in 0..20 {
-            if scheduler::run_due(&self.app, at).await.unwrap() == 0 {
+            if scheduler::run_due(&self.app.core, at).await.unwrap() == 0 {
                 return;
             }
         }
@@ -287,7 +281,7 @@ impl TestApp {
     }
 
     pub async fn request(&self, id: i64) -> AccessRequest {
-        store::requests::get(&self.app.db, id)
+        store::requests::get(&self.app.core.db, id)
             .await
             .unwrap()
             .expect("request exists")
@@ -324,7 +318,7 @@ impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&self.app.db)
+            .fetch_one(&self.app.core.db)
             .await
             .unwrap()
     }
@@ -340,7 +334,7 @@ impl TestApp {
     }
 
     pub async fn audit_actions(&self, id: i64) -> Vec<String> {
-        store::audit::list(&self.app.db, Some(id))
+        store::audit::list(&self.app.core.db, Some(id))
             .await
             .unwrap()
             .into_iter()
@@ -358,7 +352,7 @@ impl TestApp {
     }
 
     pub async fn local_members(&self, target: &str) -> Vec<String> {
-        store::local_memberships::members(&self.app.db, target)
+        store::local_memberships::members(&self.app.core.db, target)
             .await
             .unwrap()
     }
@@ -537,7 +531,7 @@ impl TestApp {
         let (aad, ..) = teams_user(user);
         for _ in 0..500 {
             let known = store::identities::addresses_of(
-                &self.app.db,
+                &self.app.core.db,
                 jitbot::domain::Platform::Teams,
                 aad,
                 DateTime::<Utc>::MIN_UTC,

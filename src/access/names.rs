@@ -5,31 +5,30 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::App;
 use crate::domain::{Account, Platform, Refusal};
-use crate::store::{identities, teams};
+use crate::store::{Db, identities, teams};
 
 #[derive(Debug, Default)]
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    pub async fn load(app: &App, accounts: Vec<Account>) -> sqlx::Result<Names> {
+    pub async fn load(db: &Db, accounts: Vec<Account>) -> sqlx::Result<Names> {
         let mut names = HashMap::new();
         for account in accounts {
             if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(account.key()) {
-                entry.insert(display(app, &account).await?);
+                entry.insert(display(db, &account).await?);
             }
         }
         Ok(Names(names))
     }
 
     /// The names of the people a refusal speaks of.
-    pub async fn for_refusal(app: &App, refusal: &Refusal) -> sqlx::Result<Names> {
+    pub async fn for_refusal(db: &Db, refusal: &Refusal) -> sqlx::Result<Names> {
         let accounts = match refusal {
             Refusal::AlreadyDecided { by, .. } => by.clone(),
             _ => Vec::new(),
         };
-        Names::load(app, accounts).await
+        Names::load(db, accounts).await
     }
 
     pub fn show(&self, key: &str) -> String {
@@ -48,15 +47,15 @@ impl Names {
 }
 
 /// A person's name as Teams knows it, else their preferred verified address, else their key.
-async fn display(app: &App, account: &Account) -> sqlx::Result<String> {
+async fn display(db: &Db, account: &Account) -> sqlx::Result<String> {
     let any_age = DateTime::<Utc>::MIN_UTC;
     if account.platform == Platform::Teams
-        && let Some(user) = teams::user(&app.db, &account.id).await?
+        && let Some(user) = teams::user(db, &account.id).await?
         && let Some(name) = user.name
     {
         return Ok(name);
     }
-    let addresses = identities::addresses_of(&app.db, account.platform, &account.id, any_age)
+    let addresses = identities::addresses_of(db, account.platform, &account.id, any_age)
         .await?
         .unwrap_or_default();
     Ok(addresses

@@ -1,0 +1,94 @@
+//! `RequestView`: what every renderer needs to show a request — the request, its group as the
+//! request shows it, the decisions and how people are named — loaded once, rendered anywhere.
+
+use super::names::Names;
+use super::{Core, owners};
+use crate::domain::decision::judge;
+use crate::domain::{
+    AccessRequest, CardDestination, Decision, GroupPolicy, Owner, Principal, RequestStatus, Verdict,
+};
+use crate::store::decisions;
+
+pub struct RequestView {
+    pub request: AccessRequest,
+    /// The group as this request shows it (for Entra-owned groups, with the owners it was made
+    /// with); `None` when it has left the config.
+    pub group: Option<GroupPolicy>,
+    pub decisions: Vec<Decision>,
+    /// The requester and every decider, by name.
+    pub names: Names,
+}
+
+impl RequestView {
+    /// Loads everything a renderer shows about `request`.
+    pub async fn load(core: &Core, request: AccessRequest) -> sqlx::Result<RequestView> {
+        let group = owners::group_of(core, &request);
+        let decisions = decisions::of_request(&core.db, request.id).await?;
+        let mut people = vec![request.requester.account.clone()];
+        people.extend(decisions.iter().map(|d| d.decider.clone()));
+        let names = Names::load(&core.db, people).await?;
+        Ok(RequestView {
+            request,
+            group,
+            decisions,
+            names,
+        })
+    }
+
+    pub fn description(&self) -> &str {
+        self.group
+            .as_ref()
+            .map(|g| g.description.as_str())
+            .unwrap_or_default()
+    }
+
+    pub fn owners(&self) -> &[Owner] {
+        self.group
+            .as_ref()
+            .map(|g| g.owners.as_slice())
+            .unwrap_or_default()
+    }
+
+    pub fn approvals_required(&self) -> u32 {
+        self.group.as_ref().map_or(1, |g| g.approvals_required)
+    }
+
+    /// Whether a queued approval card should still go out: only while the request is pending and
+    /// confirmed, and to an owner only while they may decide on it.
+    pub fn wants_card(&self, destination: &CardDestination) -> bool {
+        let open =
+            self.request.status == RequestStatus::Pending && self.request.confirmed_at.is_some();
+        match destination {
+            CardDestination::Channel { .. } => open,
+            CardDestination::Owner { owner } => {
+                open && Owner::parse(owner).is_ok_and(|owner| {
+                    self.group
+                        .as_ref()
+                        .is_some_and(|g| g.may_decide(&owner, &self.request.requester))
+                })
+            }
+        }
+    }
+
+    /// Whether this person may decide on the request now: what a click of theirs would be told,
+    /// asked without clicking — for showing them the buttons.
+    pub fn may_decide(&self, person: &Principal) -> bool {
+        self.group.as_ref().is_some_and(|group| {
+            judge(
+                &self.request,
+                group,
+                &self.decisions,
+                person,
+                Verdict::Approve,
+            )
+            .is_ok()
+        })
+    }
+
+    pub fn approvals(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.verdict == Verdict::Approve)
+            .count()
+    }
+}

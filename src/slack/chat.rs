@@ -1,0 +1,229 @@
+//! Slack as a `Chat`: the thread where a request was made, approval cards in a channel or by
+//! DM, updates in place, replies in threads — and who a Slack user is.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::api::SlackApi;
+use super::blocks::{self, Shown};
+use super::identity;
+use super::text;
+use crate::access::{Chat, RequestView};
+use crate::domain::{
+    Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
+};
+use crate::store::Db;
+use crate::store::messages::{self, Role};
+
+/// The Slack Web API and what jitbot remembers of Slack.
+pub struct SlackChat {
+    pub api: SlackApi,
+    pub db: Db,
+    /// Whether a bot token is set, so that jitbot can post and open DMs by itself.
+    pub connected: bool,
+}
+
+#[async_trait]
+impl Chat for SlackChat {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    fn reaches_owners(&self) -> bool {
+        self.connected
+    }
+
+    async fn principal(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Result<Principal, Refusal>> {
+        identity::fresh(self, &account.id, now).await
+    }
+
+    async fn can_reach(&self, owner: &Owner, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        Ok(identity::owner_user_id(self, owner, now).await?.is_some())
+    }
+
+    /// Posts the visible "request #N" message where the person asked. If the bot cannot post
+    /// there (a private channel it is not in), the thread goes to a DM with the requester.
+    async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let request = &view.request;
+        if !messages::find_on(&self.db, request.id, Role::Thread, Platform::Slack)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let owners = self.owner_mentions(view, now).await;
+        let (text, blocks) = blocks::thread_root(&shown(view, &owners));
+        let channel = request.origin_channel.clone();
+        let (channel, ts) = match self
+            .api
+            .post_message(&channel, None, text.clone(), Some(blocks.clone()))
+            .await
+        {
+            Ok(ts) => (channel, ts),
+            Err(error) if cannot_post_there(&error) => {
+                tracing::info!(request_id = request.id, %error, "posting the request thread to the requester's DM instead");
+                let dm = self.api.open_dm(&request.requester.account.id).await?;
+                let ts = self.api.post_message(&dm, None, text, Some(blocks)).await?;
+                (dm, ts)
+            }
+            Err(error) => return Err(error),
+        };
+        let role = Role::Thread;
+        messages::remember(&self.db, request.id, Platform::Slack, role, &channel, &ts).await?;
+        Ok(())
+    }
+
+    async fn post_card(
+        &self,
+        view: &RequestView,
+        destination: &CardDestination,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let request_id = view.request.id;
+        let channel = match destination {
+            CardDestination::Channel { channel } => channel.clone(),
+            CardDestination::Owner { owner } => {
+                let owner = Owner::parse(owner).map_err(|e| anyhow::anyhow!(e))?;
+                let Some(user_id) = identity::owner_user_id(self, &owner, now).await? else {
+                    tracing::warn!(request_id, %owner, "owner has no Slack account; no card sent to them");
+                    return Ok(());
+                };
+                self.api.open_dm(&user_id).await?
+            }
+        };
+        if messages::has(&self.db, request_id, Role::Card, &channel).await? {
+            return Ok(());
+        }
+        let owners = self.owner_mentions(view, now).await;
+        let (text, blocks) = blocks::card(&shown(view, &owners));
+        let ts = self
+            .api
+            .post_message(&channel, None, text, Some(blocks))
+            .await?;
+        messages::remember(
+            &self.db,
+            request_id,
+            Platform::Slack,
+            Role::Card,
+            &channel,
+            &ts,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Re-renders the Slack thread root and every Slack card from the request's current state.
+    async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let request_id = view.request.id;
+        let threads =
+            messages::find_on(&self.db, request_id, Role::Thread, Platform::Slack).await?;
+        let cards = messages::find_on(&self.db, request_id, Role::Card, Platform::Slack).await?;
+        if threads.is_empty() && cards.is_empty() {
+            return Ok(());
+        }
+        let owners = self.owner_mentions(view, now).await;
+        let shown = shown(view, &owners);
+        for (found, (text, blocks)) in [
+            (threads, blocks::thread_root(&shown)),
+            (cards, blocks::card(&shown)),
+        ] {
+            for message in found {
+                self.api
+                    .update_message(
+                        &message.conversation,
+                        &message.message_id,
+                        text.clone(),
+                        blocks.clone(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
+        let thread = messages::thread(&self.db, view.request.id, Platform::Slack)
+            .await?
+            .context("the request's thread has not been posted yet")?;
+        let message = notice_text(view, notice);
+        self.api
+            .post_message(
+                &thread.conversation,
+                Some(&thread.message_id),
+                message,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Replies under every Slack approval card, mentioning the owners so that they are notified.
+    async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
+        let cards =
+            messages::find_on(&self.db, view.request.id, Role::Card, Platform::Slack).await?;
+        if cards.is_empty() {
+            return Ok(());
+        }
+        let owners = self.owner_mentions(view, Utc::now()).await;
+        let message = format!("{} {}", owners.join(" "), notice_text(view, notice));
+        for card in cards {
+            self.api
+                .post_message(
+                    &card.conversation,
+                    Some(&card.message_id),
+                    message.clone(),
+                    None,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn post_to_channel(&self, channel: &str, text: &str) -> anyhow::Result<()> {
+        self.api
+            .post_message(channel, None, text.to_string(), None)
+            .await?;
+        Ok(())
+    }
+}
+
+impl SlackChat {
+    /// The owners as Slack shows them: a mention for those it can find, else their entry.
+    async fn owner_mentions(&self, view: &RequestView, now: DateTime<Utc>) -> Vec<String> {
+        let mut shown = Vec::new();
+        for owner in view.owners() {
+            shown.push(match identity::owner_user_id(self, owner, now).await {
+                Ok(Some(id)) => format!("<@{id}>"),
+                _ => text::owner(owner),
+            });
+        }
+        shown
+    }
+}
+
+fn shown<'a>(view: &'a RequestView, owners: &'a [String]) -> Shown<'a> {
+    Shown {
+        request: &view.request,
+        description: view.description(),
+        decisions: &view.decisions,
+        approvals_required: view.approvals_required(),
+        owners,
+        names: &view.names,
+    }
+}
+
+fn notice_text(view: &RequestView, notice: &Notice) -> String {
+    text::with_names(&view.names, |style| wording::notice(notice, style))
+}
+
+fn cannot_post_there(error: &anyhow::Error) -> bool {
+    let text = error.to_string();
+    ["channel_not_found", "not_in_channel", "is_archived"]
+        .iter()
+        .any(|code| text.contains(code))
+}

@@ -1,0 +1,283 @@
+//! Teams as a `Chat`: the status card in the requester's conversation, approval cards in a
+//! channel or by DM, updates for everyone with a PUT, replies in the request's thread — and who
+//! a Teams user is.
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::auth::BotAuthenticator;
+use super::cards::{self, Refreshers, Viewer};
+use super::connector::Connector;
+use super::identity;
+use super::text;
+use crate::access::{Chat, RequestView};
+use crate::domain::{
+    Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
+};
+use crate::store::messages::{self, Role};
+use crate::store::{Db, teams};
+
+/// Teams lets at most 60 users get a refreshed, personal view of a card.
+const MAX_REFRESH_USERS: usize = 60;
+
+/// Everything jitbot needs to talk with Teams.
+pub struct TeamsChat {
+    pub auth: BotAuthenticator,
+    pub connector: Connector,
+    /// The bot registration's tenant, for conversations jitbot starts.
+    pub tenant_id: Option<String>,
+    /// Whether a bot is registered, so that jitbot can start conversations by itself.
+    pub registered: bool,
+    /// The Bot Connector to start channel threads on before Teams has told jitbot another.
+    pub service_url: String,
+    pub db: Db,
+}
+
+#[async_trait]
+impl Chat for TeamsChat {
+    fn platform(&self) -> Platform {
+        Platform::Teams
+    }
+
+    fn reaches_owners(&self) -> bool {
+        self.registered
+    }
+
+    async fn principal(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Result<Principal, Refusal>> {
+        Ok(Ok(identity::resolve(self, &account.id, true, now).await?))
+    }
+
+    async fn can_reach(&self, owner: &Owner, _now: DateTime<Utc>) -> anyhow::Result<bool> {
+        Ok(identity::owner_mri(self, owner).await?.is_some())
+    }
+
+    /// Posts the status card into the conversation where the request was made — in a channel
+    /// that is the thread of the person's message — and keeps it as the request's thread.
+    async fn announce(&self, view: &RequestView, _now: DateTime<Utc>) -> anyhow::Result<()> {
+        let request = &view.request;
+        if !messages::find_on(&self.db, request.id, Role::Thread, Platform::Teams)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let conversation = teams::conversation(&self.db, &request.origin_channel)
+            .await?
+            .context("the conversation of the request is unknown")?;
+        let card = cards::status(view, &self.refreshers(view).await?)?;
+        let id = self
+            .connector
+            .send(
+                &conversation.service_url,
+                &conversation.conversation_id,
+                &cards::message(card, &cards::summary(request)),
+            )
+            .await?;
+        let (role, conversation) = (Role::Thread, &conversation.conversation_id);
+        messages::remember(
+            &self.db,
+            request.id,
+            Platform::Teams,
+            role,
+            conversation,
+            &id,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn post_card(
+        &self,
+        view: &RequestView,
+        destination: &CardDestination,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let request_id = view.request.id;
+        let refreshers = self.refreshers(view).await?;
+        let card = cards::approval(view, &refreshers, Viewer::Everyone)?;
+        let message = cards::message(card, &cards::summary(&view.request));
+        let (conversation, activity_id) = match destination {
+            CardDestination::Channel { channel } => {
+                if messages::find_on(&self.db, request_id, Role::Card, Platform::Teams)
+                    .await?
+                    .iter()
+                    .any(|m| m.conversation.starts_with(channel.as_str()))
+                {
+                    return Ok(());
+                }
+                self.start_channel_thread(channel, &message, now).await?
+            }
+            CardDestination::Owner { owner } => {
+                let owner = Owner::parse(owner).map_err(|e| anyhow!(e))?;
+                let Some((service_url, conversation)) =
+                    identity::dm_conversation(self, &owner, now).await?
+                else {
+                    tracing::info!(request_id, %owner, "owner has not talked to the bot in Teams; no card sent to them there");
+                    return Ok(());
+                };
+                if messages::has(&self.db, request_id, Role::Card, &conversation).await? {
+                    return Ok(());
+                }
+                let id = self
+                    .connector
+                    .send(&service_url, &conversation, &message)
+                    .await?;
+                (conversation, id)
+            }
+        };
+        let role = Role::Card;
+        messages::remember(
+            &self.db,
+            request_id,
+            Platform::Teams,
+            role,
+            &conversation,
+            &activity_id,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Updates the status card and every approval card in Teams for everyone.
+    async fn refresh(&self, view: &RequestView, _now: DateTime<Utc>) -> anyhow::Result<()> {
+        let refreshers = self.refreshers(view).await?;
+        for role in [Role::Thread, Role::Card] {
+            let found = messages::find_on(&self.db, view.request.id, role, Platform::Teams).await?;
+            if found.is_empty() {
+                continue;
+            }
+            let card = match role {
+                Role::Thread => cards::status(view, &refreshers)?,
+                Role::Card => cards::approval(view, &refreshers, Viewer::Everyone)?,
+            };
+            let message = cards::message(card, &cards::summary(&view.request));
+            for sent in found {
+                let service_url = self.service_url_of(&sent.conversation).await?;
+                self.connector
+                    .update(&service_url, &sent.conversation, &sent.message_id, &message)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
+        let thread = messages::thread(&self.db, view.request.id, Platform::Teams)
+            .await?
+            .context("the request's thread has not been posted yet")?;
+        let text = notice_text(view, notice);
+        let service_url = self.service_url_of(&thread.conversation).await?;
+        self.connector
+            .send(
+                &service_url,
+                &thread.conversation,
+                &cards::text_message(&text),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Replies under every Teams approval card.
+    async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
+        let sent =
+            messages::find_on(&self.db, view.request.id, Role::Card, Platform::Teams).await?;
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let text = format!(
+            "Owners of {}: {}",
+            view.request.group,
+            notice_text(view, notice)
+        );
+        for card in sent {
+            let service_url = self.service_url_of(&card.conversation).await?;
+            self.connector
+                .send(
+                    &service_url,
+                    &card.conversation,
+                    &cards::text_message(&text),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A plain message starting a new thread in a Teams channel.
+    async fn post_to_channel(&self, channel: &str, text: &str) -> anyhow::Result<()> {
+        let message = cards::text_message(text);
+        self.start_channel_thread(channel, &message, Utc::now())
+            .await?;
+        Ok(())
+    }
+}
+
+impl TeamsChat {
+    /// The owners Teams can name (they have talked to the bot), for `refresh.userIds`.
+    pub async fn refreshers(&self, view: &RequestView) -> sqlx::Result<Refreshers> {
+        let mut refreshers = Refreshers {
+            mris: Vec::new(),
+            every_owner: true,
+        };
+        for owner in view.owners() {
+            match identity::owner_mri(self, owner).await? {
+                Some(mri) => refreshers.mris.push(mri),
+                None => refreshers.every_owner = false,
+            }
+        }
+        refreshers.mris.truncate(MAX_REFRESH_USERS);
+        Ok(refreshers)
+    }
+
+    /// A new thread in a channel; returns the thread's conversation id and the card's activity id.
+    async fn start_channel_thread(
+        &self,
+        channel: &str,
+        message: &Value,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(String, String)> {
+        let known = teams::latest_in_channel(&self.db, channel).await?;
+        let service_url = known
+            .as_ref()
+            .map(|c| c.service_url.clone())
+            .unwrap_or_else(|| self.service_url.clone());
+        let tenant = known
+            .and_then(|c| c.tenant_id)
+            .or_else(|| self.tenant_id.clone());
+        let parameters = json!({
+            "isGroup": true,
+            "channelData": { "channel": { "id": channel }, "tenant": { "id": tenant } },
+            "activity": message,
+        });
+        let (conversation, activity_id) = self
+            .connector
+            .create_conversation(&service_url, &parameters)
+            .await?;
+        let activity_id = activity_id.context("the Bot Connector returned no id for the card")?;
+        // Replies and updates go to the thread: the channel id with the card's message id.
+        let thread = if conversation.contains(";messageid=") {
+            conversation
+        } else {
+            format!("{channel};messageid={activity_id}")
+        };
+        teams::remember_conversation(&self.db, &thread, &service_url, tenant.as_deref(), now)
+            .await?;
+        Ok((thread, activity_id))
+    }
+
+    async fn service_url_of(&self, conversation: &str) -> anyhow::Result<String> {
+        Ok(teams::conversation(&self.db, conversation)
+            .await?
+            .map(|c| c.service_url)
+            .unwrap_or_else(|| self.service_url.clone()))
+    }
+}
+
+fn notice_text(view: &RequestView, notice: &Notice) -> String {
+    text::with_style(&view.names, |style| wording::notice(notice, style))
+}
