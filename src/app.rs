@@ -77,7 +77,9 @@ impl App {
             pim: EntraPimProvider::new(graph.clone()),
         };
         let chats: Vec<Arc<dyn Chat>> = vec![slack.clone(), teams.clone()];
-        let core = Core::new(db, config.policy.clone(), providers, graph, chats);
+        let sweep_every = config.graph.sweep_interval.to_chrono();
+        let core = Core::new(db, config.policy.clone(), providers, graph, chats)
+            .with_sweep_every(sweep_every);
         Ok(App {
             core,
             config: Arc::new(config),
@@ -137,26 +139,10 @@ impl App {
         tracing::info!(address = %listener.local_addr()?, groups, "jitbot is listening");
         let scheduler =
             background.then(|| tokio::spawn(scheduler::run(self.core.clone(), shutdown.clone())));
-        let sweeps = background
-            && self
-                .core
-                .policy()
-                .groups
-                .iter()
-                .any(|g| g.provider.is_entra() && g.sweep != crate::domain::Sweep::Off);
-        if sweeps {
-            let every = self
-                .config
-                .graph
-                .sweep_interval
-                .to_chrono()
-                .to_std()
-                .unwrap_or_default();
-            tokio::spawn(access::sweep::run_every(
-                self.core.clone(),
-                every,
-                shutdown.clone(),
-            ));
+        if background {
+            access::sweep::schedule(&self.core, chrono::Utc::now())
+                .await
+                .context("queueing the drift sweep")?;
         }
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();

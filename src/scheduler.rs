@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::access::{self, Core, RequestView};
 use crate::domain::{Job, Notice};
@@ -76,16 +77,24 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
         }
     };
     let Some(request_id) = row.request_id else {
-        let _ = store::jobs::complete(&core.db, row.id).await;
+        let span = tracing::info_span!("job", job_id = row.id, kind = ?job);
+        let result = execute_unattached(core, &job, now).instrument(span).await;
+        let outcome = match result {
+            Ok(()) => store::jobs::complete(&core.db, row.id).await,
+            Err(error) => failed(core, &row, None, &job, error, now).await,
+        };
+        if let Err(error) = outcome {
+            tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
+        }
         return;
     };
     let span = tracing::info_span!("job", job_id = row.id, request_id, kind = ?job);
-    let _enter = span.enter();
-    let result = execute(core, request_id, &job, row.attempts, now).await;
-    drop(_enter);
+    let result = execute(core, request_id, &job, row.attempts, now)
+        .instrument(span)
+        .await;
     let outcome = match result {
         Ok(()) => store::jobs::complete(&core.db, row.id).await,
-        Err(error) => failed(core, &row, request_id, &job, error, now).await,
+        Err(error) => failed(core, &row, Some(request_id), &job, error, now).await,
     };
     if let Err(error) = outcome {
         tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
@@ -95,7 +104,7 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
 async fn failed(
     core: &Core,
     row: &store::jobs::JobRow,
-    request_id: i64,
+    request_id: Option<i64>,
     job: &Job,
     error: anyhow::Error,
     now: DateTime<Utc>,
@@ -120,9 +129,9 @@ async fn failed(
             error = message,
             "giving up on a job"
         );
-        let given_up = match job {
-            Job::Grant => access::grant::give_up(core, request_id, &message, now).await,
-            Job::CheckRequester => access::check::give_up(core, request_id, now).await,
+        let given_up = match (job, request_id) {
+            (Job::Grant, Some(id)) => access::grant::give_up(core, id, &message, now).await,
+            (Job::CheckRequester, Some(id)) => access::check::give_up(core, id, now).await,
             _ => Ok(()),
         };
         if let Err(error) = given_up {
@@ -138,7 +147,9 @@ async fn failed(
     let wait = error_retry_after(&error).unwrap_or_else(|| backoff(attempts));
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
-    if matches!(job, Job::Grant | Job::Revoke) && attempts == WARN_OWNERS_AFTER {
+    if let (Job::Grant | Job::Revoke, Some(request_id)) = (job, request_id)
+        && attempts == WARN_OWNERS_AFTER
+    {
         // Chat hears an error id; the chain (with URLs and ids) stays in the log.
         let error_id = crate::error_id::new();
         tracing::warn!(
@@ -167,6 +178,25 @@ async fn failed(
 /// The wait a failure asked for, capped so that a bogus header cannot park a revocation.
 fn error_retry_after(error: &anyhow::Error) -> Option<Duration> {
     retry_after_of(error).map(|RetryAfter(wait)| wait.min(LONGEST_RETRY))
+}
+
+/// A job of no request: the drift sweep's.
+async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
+    match job {
+        Job::Sweep => access::sweep::run(core, now).await.map(|_| ()),
+        Job::SweepRemove { group, member } => access::sweep::remove(core, group, member, now).await,
+        Job::SweepReport {
+            platform,
+            channel,
+            group,
+            members,
+            removed,
+        } => access::sweep::report(core, (*platform, channel), group, members, *removed).await,
+        other => {
+            tracing::error!(job = ?other, "dropping a request's job that names no request");
+            Ok(())
+        }
+    }
 }
 
 async fn execute(

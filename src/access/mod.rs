@@ -56,6 +56,8 @@ pub struct Core {
     pub graph: Arc<Graph>,
     chats: Arc<Vec<Arc<dyn Chat>>>,
     wake: Arc<Notify>,
+    /// How often the drift sweep comes round.
+    pub sweep_every: chrono::Duration,
 }
 
 impl Core {
@@ -73,6 +75,15 @@ impl Core {
             graph,
             chats: Arc::new(chats),
             wake: Arc::new(Notify::new()),
+            sweep_every: chrono::Duration::hours(1),
+        }
+    }
+
+    /// The same core with the drift sweep coming round every `every`.
+    pub fn with_sweep_every(self, every: chrono::Duration) -> Core {
+        Core {
+            sweep_every: every,
+            ..self
         }
     }
 

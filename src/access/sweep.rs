@@ -1,16 +1,14 @@
 //! The drift sweep: members of Entra groups that jitbot holds no grant for — access handed out
 //! around jitbot — are reported to the group's approval channels and, with `sweep = "remove"`,
-//! removed. Every finding and removal is audited.
+//! removed. It runs as jobs: durable, retried, driven by the scheduler like everything else.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use super::Core;
-use super::SCHEDULER;
-use crate::domain::{GroupPolicy, Platform, Sweep};
+use super::{Core, SCHEDULER};
+use crate::domain::{GroupPolicy, Job, Platform, Sweep, wording};
 use crate::graph::DirectoryUser;
 use crate::store::{self, audit, requests};
 
@@ -18,13 +16,34 @@ use crate::store::{self, audit, requests};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub group: String,
-    pub target: String,
-    /// Members without a jitbot grant, shown by UPN (or id).
-    pub unexpected: Vec<String>,
-    pub removed: bool,
+    /// Members without a jitbot grant: (object id, shown by mail, UPN or id).
+    pub unexpected: Vec<(String, String)>,
+    pub remove: bool,
 }
 
-/// Sweeps every Entra group once, at `now`.
+/// Whether any group is swept at all.
+pub fn enabled(core: &Core) -> bool {
+    core.policy()
+        .groups
+        .iter()
+        .any(|g| g.provider.is_entra() && g.sweep != Sweep::Off)
+}
+
+/// Queues a sweep now, unless one is already waiting: at start, so that a restart neither skips
+/// nor doubles the cycle.
+pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
+    if !enabled(core) || store::jobs::is_waiting(&core.db, &Job::Sweep).await? {
+        return Ok(());
+    }
+    let mut tx = store::write(&core.db).await?;
+    store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    Ok(())
+}
+
+/// The `Sweep` job: reads every swept group's members, records what it found, queues the
+/// removals and reports — and the next sweep, `core.sweep_every` from now — in one transaction.
 pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut swept = HashSet::new();
@@ -35,20 +54,22 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
         {
             continue;
         }
-        let finding = sweep_group(core, group, now).await?;
+        let finding = find(core, group).await?;
         if !finding.unexpected.is_empty() {
-            report(core, group, &finding).await;
             findings.push(finding);
         }
     }
+    let mut tx = store::write(&core.db).await?;
+    for finding in &findings {
+        record(&mut tx, core, finding, now).await?;
+    }
+    store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now + core.sweep_every).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
     Ok(findings)
 }
 
-async fn sweep_group(
-    core: &Core,
-    group: &GroupPolicy,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Finding> {
+async fn find(core: &Core, group: &GroupPolicy) -> anyhow::Result<Finding> {
     let members = core.graph.members(&group.target).await?;
     let sharing = core.policy().groups_sharing_target(group);
     let held: HashSet<String> = requests::holding_directory_users(&core.db, &sharing)
@@ -56,49 +77,110 @@ async fn sweep_group(
         .into_iter()
         .map(|id| id.to_ascii_lowercase())
         .collect();
-    let unexpected: Vec<&DirectoryUser> = members
+    let unexpected = members
         .iter()
         .filter(|m| !held.contains(&m.id.to_ascii_lowercase()))
         .filter(|m| !is_permanent(group, m))
+        .map(|m| (m.id.clone(), shown(m)))
         .collect();
-    let remove = group.sweep == Sweep::Remove;
-    for member in &unexpected {
-        let mut removed = false;
-        if remove {
-            removed = core.graph.remove_member(&group.target, &member.id).await?;
-        }
-        let mut tx = store::write(&core.db).await?;
-        audit::append(
-            &mut tx,
-            audit::NewEvent {
-                at: now,
-                request_id: None,
-                actor: SCHEDULER,
-                action: if remove {
-                    "sweep_removed"
-                } else {
-                    "sweep_found"
-                },
-                platform: None,
-                channel: None,
-                detail: json!({
-                    "group": group.name,
-                    "target": group.target,
-                    "member": member.id,
-                    "user_principal_name": member.user_principal_name,
-                    "removed": removed,
-                }),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-    }
     Ok(Finding {
         group: group.name.clone(),
-        target: group.target.clone(),
-        unexpected: unexpected.iter().map(|m| shown(m)).collect(),
-        removed: remove,
+        unexpected,
+        remove: group.sweep == Sweep::Remove,
     })
+}
+
+/// One group's finding: audited when reported, a removal job per member in remove mode (each
+/// audited when done), and a report to the group's channels.
+async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    core: &Core,
+    finding: &Finding,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let group = core.policy().group(&finding.group)?;
+    for (member, shown) in &finding.unexpected {
+        if finding.remove {
+            let job = Job::SweepRemove {
+                group: group.name.clone(),
+                member: member.clone(),
+            };
+            store::jobs::enqueue_unattached(tx, &job, now).await?;
+        } else {
+            let detail = json!({ "group": group.name, "target": group.target, "member": member, "shown": shown });
+            audit::append(tx, event("sweep_found", detail, now)).await?;
+        }
+    }
+    let members: Vec<String> = finding.unexpected.iter().map(|(_, s)| s.clone()).collect();
+    let channels = [
+        (Platform::Slack, &group.approval_channel),
+        (Platform::Teams, &group.teams_approval_channel),
+    ];
+    let mut reported = false;
+    for (platform, channel) in channels {
+        let Some(channel) = channel else { continue };
+        let report = Job::SweepReport {
+            platform,
+            channel: channel.clone(),
+            group: group.name.clone(),
+            members: members.clone(),
+            removed: finding.remove,
+        };
+        store::jobs::enqueue_unattached(tx, &report, now).await?;
+        reported = true;
+    }
+    if !reported {
+        tracing::warn!(
+            group = group.name,
+            ?members,
+            "drift found; the group has no approval channel to report it to"
+        );
+    }
+    Ok(())
+}
+
+/// The `SweepRemove` job: the member is removed (idempotently) and the removal audited.
+pub async fn remove(
+    core: &Core,
+    group: &str,
+    member: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let group = core.policy().group(group)?;
+    let removed = core.graph.remove_member(&group.target, member).await?;
+    let mut tx = store::write(&core.db).await?;
+    let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });
+    audit::append(&mut tx, event("sweep_removed", detail, now)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The `SweepReport` job: the finding, posted to one of the group's approval channels.
+pub async fn report(
+    core: &Core,
+    (platform, channel): (Platform, &str),
+    group: &str,
+    members: &[String],
+    removed: bool,
+) -> anyhow::Result<()> {
+    let text = wording::drift(group, members, removed);
+    core.chat(platform)?.post_to_channel(channel, &text).await
+}
+
+fn event(
+    action: &'static str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> audit::NewEvent<'static> {
+    audit::NewEvent {
+        at: now,
+        request_id: None,
+        actor: SCHEDULER,
+        action,
+        platform: None,
+        channel: None,
+        detail,
+    }
 }
 
 fn is_permanent(group: &GroupPolicy, member: &DirectoryUser) -> bool {
@@ -114,55 +196,4 @@ fn shown(member: &DirectoryUser) -> String {
         .clone()
         .or_else(|| member.user_principal_name.clone())
         .unwrap_or_else(|| member.id.clone())
-}
-
-/// Posts the finding to the group's approval channels; best effort — the next sweep reports again.
-async fn report(core: &Core, group: &GroupPolicy, finding: &Finding) {
-    let verb = if finding.removed {
-        "were removed"
-    } else {
-        "are reported"
-    };
-    let text = format!(
-        "⚠️ Drift in `{}`: {} member(s) of the Entra group hold access without a jitbot grant and {verb}: {}",
-        group.name,
-        finding.unexpected.len(),
-        finding.unexpected.join(", ")
-    );
-    let mut delivered = false;
-    let channels = [
-        (Platform::Slack, &group.approval_channel),
-        (Platform::Teams, &group.teams_approval_channel),
-    ];
-    for (platform, channel) in channels {
-        let Some(channel) = channel else { continue };
-        let posted = match core.chat(platform) {
-            Ok(chat) => chat.post_to_channel(channel, &text).await,
-            Err(error) => Err(error),
-        };
-        match posted {
-            Ok(()) => delivered = true,
-            Err(error) => tracing::warn!(
-                %platform,
-                error = format!("{error:#}"),
-                "could not report drift"
-            ),
-        }
-    }
-    if !delivered {
-        tracing::warn!(group = group.name, members = ?finding.unexpected, "drift found; the group has no approval channel to report it to");
-    }
-}
-
-/// Sweeps every `interval` until `shutdown`.
-pub async fn run_every(core: Core, interval: std::time::Duration, shutdown: CancellationToken) {
-    loop {
-        if let Err(error) = run(&core, Utc::now()).await {
-            tracing::error!(error = format!("{error:#}"), "the drift sweep failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.cancelled() => break,
-        }
-    }
 }

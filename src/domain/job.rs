@@ -31,6 +31,21 @@ pub enum Job {
     },
     Grant,
     Revoke,
+    /// The drift sweep: every swept Entra group against jitbot's grants; queues the next one.
+    Sweep,
+    /// Remove a member the sweep found without a grant (`sweep = "remove"`).
+    SweepRemove {
+        group: String,
+        member: String,
+    },
+    /// Tell one of a group's approval channels what the sweep found.
+    SweepReport {
+        platform: Platform,
+        channel: String,
+        group: String,
+        members: Vec<String>,
+        removed: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +60,8 @@ impl Job {
     /// after `grant_attempts`, messages after `message_attempts`.
     pub fn attempt_limit(&self, grant_attempts: i64, message_attempts: i64) -> Option<i64> {
         match self {
-            Job::Revoke => None,
+            // Access must go, and the sweep must come round again: these never give up.
+            Job::Revoke | Job::Sweep | Job::SweepRemove { .. } => None,
             Job::Grant | Job::CheckRequester => Some(grant_attempts),
             _ => Some(message_attempts),
         }

@@ -73,6 +73,20 @@ pub fn submitted(id: i64, group: &str, duration: &super::AccessDuration) -> Stri
     )
 }
 
+/// The drift sweep's report to a group's approval channels.
+pub fn drift(group: &str, members: &[String], removed: bool) -> String {
+    let verb = if removed {
+        "were removed"
+    } else {
+        "are reported"
+    };
+    format!(
+        "⚠️ Drift in `{group}`: {} member(s) of the Entra group hold access without a jitbot grant and {verb}: {}",
+        members.len(),
+        members.join(", ")
+    )
+}
+
 /// The answer to `groups`.
 pub fn groups(policy: &Policy, style: &Style) -> String {
     if policy.groups.is_empty() {

@@ -42,6 +42,28 @@ pub async fn enqueue_job(
     Ok(())
 }
 
+/// Enqueues a job of no request (the drift sweep's) inside the caller's transaction.
+pub async fn enqueue_unattached(
+    conn: &mut sqlx::SqliteConnection,
+    job: &Job,
+    due_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = serde_json::to_string(job).expect("jobs always serialize");
+    enqueue(conn, None, &payload, due_at).await?;
+    Ok(())
+}
+
+/// Whether a job of no request with exactly this payload is waiting.
+pub async fn is_waiting(db: impl SqliteExecutor<'_>, job: &Job) -> sqlx::Result<bool> {
+    let payload = serde_json::to_string(job).expect("jobs always serialize");
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE request_id IS NULL AND payload = ? LIMIT 1")
+            .bind(payload)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two
 /// schedulers can never claim the same row.
 pub async fn claim_due(
