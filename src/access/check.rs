@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{AccessError, Core, directory, owners};
-use crate::domain::{AccessRequest, GroupPolicy, Notice, Platform, Principal, Refusal};
+use crate::domain::{
+    AccessRequest, AuditAction, GroupPolicy, Notice, Platform, Principal, Refusal,
+};
 use crate::domain::{CardDestination, Job};
 use crate::store::{self, audit, requests};
 
@@ -144,7 +146,7 @@ async fn audit_confirmed(
             at: now,
             request_id: Some(request_id),
             actor: super::SCHEDULER,
-            action: "requester_confirmed",
+            action: AuditAction::RequesterConfirmed,
             platform: None,
             channel: None,
             detail: json!({
@@ -173,7 +175,7 @@ async fn cancel(
             at: now,
             request_id: Some(request_id),
             actor: super::SCHEDULER,
-            action: "cancelled",
+            action: AuditAction::Cancelled,
             platform: None,
             channel: None,
             detail: json!({ "reason": reason }),

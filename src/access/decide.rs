@@ -10,8 +10,8 @@ use super::{AccessError, Core, owners};
 use crate::domain::Job;
 use crate::domain::decision::{judge, settled};
 use crate::domain::{
-    AccessRequest, Decision, GroupPolicy, Judged, Notice, Principal, Refusal, RequestStatus,
-    Verdict,
+    AccessRequest, AuditAction, Decision, GroupPolicy, Judged, Notice, Principal, Refusal,
+    RequestStatus, Verdict,
 };
 use crate::store::{self, audit, decisions, requests};
 
@@ -131,7 +131,7 @@ async fn record(
     let decider = &input.decider.account;
     let actor = decider.key();
     let counted_as: Vec<String> = judged.counted_as.iter().map(|k| k.to_string()).collect();
-    let event = |action: &'static str| audit::NewEvent {
+    let event = |action: AuditAction| audit::NewEvent {
         at: now,
         request_id: Some(request.id),
         actor: &actor,
@@ -147,18 +147,18 @@ async fn record(
     };
     let (action, notice) = match judged.status {
         RequestStatus::Pending => {
-            audit::append(tx, event("approval_recorded")).await?;
+            audit::append(tx, event(AuditAction::ApprovalRecorded)).await?;
             store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
             return Ok(());
         }
         RequestStatus::Denied => (
-            "denied",
+            AuditAction::Denied,
             Notice::Denied {
                 by: decider.clone(),
             },
         ),
         _ => (
-            "approved",
+            AuditAction::Approved,
             Notice::Approved {
                 by: decider.clone(),
             },

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use super::Core;
 use super::SCHEDULER;
-use crate::domain::Job;
-use crate::domain::{AccessRequest, GroupPolicy, Notice, ProviderKind, RequestStatus};
+use crate::domain::{
+    AccessRequest, AuditAction, GroupPolicy, Job, Notice, ProviderKind, RequestStatus, wording,
+};
 use crate::providers::{Change, Grant};
 use crate::scheduler::WARN_OWNERS_AFTER;
 use crate::store::{self, audit, requests};
@@ -33,7 +34,7 @@ pub async fn run(
                         at: now,
                         request_id: Some(request_id),
                         actor: SCHEDULER,
-                        action: "expiring",
+                        action: AuditAction::Expiring,
                         platform: None,
                         channel: None,
                         detail: json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) }),
@@ -73,9 +74,9 @@ pub async fn run(
         return Ok(());
     }
     let action = match (kept, still_held_by) {
-        (true, _) => "ended_kept_prior_membership",
-        (false, Some(_)) => "ended_membership_still_held",
-        (false, None) => "revoked",
+        (true, _) => AuditAction::EndedKeptPriorMembership,
+        (false, Some(_)) => AuditAction::EndedMembershipStillHeld,
+        (false, None) => AuditAction::Revoked,
     };
     audit::append(
         &mut tx,
@@ -107,10 +108,7 @@ pub async fn run(
         && ended_on_time
     {
         let notice = Notice::Disagreement {
-            detail: format!(
-                "PIM had not ended the membership of request #{request_id} in {} at its expiry; jitbot removed it.",
-                group.name
-            ),
+            detail: wording::pim_disagreement(request_id, &group.name),
         };
         store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     }
@@ -184,7 +182,7 @@ async fn undo_failed_grant(
             at: now,
             request_id: Some(request.id),
             actor: SCHEDULER,
-            action: "failed_grant_undone",
+            action: AuditAction::FailedGrantUndone,
             platform: None,
             channel: None,
             detail: json!({

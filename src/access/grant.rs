@@ -7,7 +7,7 @@ use serde_json::json;
 use super::Core;
 use super::SCHEDULER;
 use crate::domain::Job;
-use crate::domain::{Notice, RequestStatus};
+use crate::domain::{AuditAction, Notice, RequestStatus};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
@@ -71,7 +71,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
             at: now,
             request_id: Some(request_id),
             actor: SCHEDULER,
-            action: "granted",
+            action: AuditAction::Granted,
             platform: None,
             channel: None,
             detail: json!({
@@ -121,7 +121,7 @@ pub async fn give_up(
             at: now,
             request_id: Some(request_id),
             actor: SCHEDULER,
-            action: "grant_failed",
+            action: AuditAction::GrantFailed,
             platform: None,
             channel: None,
             detail: json!({ "error": error, "error_id": error_id }),

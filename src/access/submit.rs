@@ -7,7 +7,7 @@ use serde_json::json;
 use super::AccessError;
 use super::Core;
 use crate::domain::Job;
-use crate::domain::{AccessDuration, Platform, Principal, Refusal, RequestCommand};
+use crate::domain::{AccessDuration, AuditAction, Platform, Principal, Refusal, RequestCommand};
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
@@ -79,7 +79,7 @@ pub async fn submit(
             at: now,
             request_id: Some(id),
             actor: &requester.account.key(),
-            action: "requested",
+            action: AuditAction::Requested,
             platform: Some(requester.account.platform.as_str()),
             channel: Some(&submission.origin_channel),
             detail: json!({

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Core, SCHEDULER};
-use crate::domain::{GroupPolicy, Job, Platform, Sweep, wording};
+use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Sweep, wording};
 use crate::graph::DirectoryUser;
 use crate::store::{self, audit, requests};
 
@@ -108,7 +108,7 @@ async fn record(
             store::jobs::enqueue_unattached(tx, &job, now).await?;
         } else {
             let detail = json!({ "group": group.name, "target": group.target, "member": member, "shown": shown });
-            audit::append(tx, event("sweep_found", detail, now)).await?;
+            audit::append(tx, event(AuditAction::SweepFound, detail, now)).await?;
         }
     }
     let members: Vec<String> = finding.unexpected.iter().map(|(_, s)| s.clone()).collect();
@@ -150,7 +150,7 @@ pub async fn remove(
     let removed = core.graph.remove_member(&group.target, member).await?;
     let mut tx = store::write(&core.db).await?;
     let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });
-    audit::append(&mut tx, event("sweep_removed", detail, now)).await?;
+    audit::append(&mut tx, event(AuditAction::SweepRemoved, detail, now)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -168,7 +168,7 @@ pub async fn report(
 }
 
 fn event(
-    action: &'static str,
+    action: AuditAction,
     detail: serde_json::Value,
     now: DateTime<Utc>,
 ) -> audit::NewEvent<'static> {

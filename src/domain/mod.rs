@@ -1,5 +1,6 @@
 //! Pure rules with no I/O: commands, durations, identities, policy checks, the lifecycle, notices.
 
+pub mod audit_action;
 pub mod command;
 pub mod decision;
 pub mod duration;
@@ -11,6 +12,7 @@ pub mod refusal;
 pub mod request;
 pub mod wording;
 
+pub use audit_action::AuditAction;
 pub use command::{Command, RequestCommand};
 pub use decision::{Decision, Judged};
 pub use duration::AccessDuration;

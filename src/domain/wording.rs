@@ -66,6 +66,49 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
     }
 }
 
+/// What `help` says first.
+pub const HELP_INTRO: &str =
+    "jitbot gives you time-limited access, approved by the group's owners.";
+
+/// What `help` says about durations.
+pub const HELP_DURATIONS: &str =
+    "Durations look like 30m, 2h, 1h30m or 1d; without one you get the group's default.";
+
+/// The commands `help` lists, as (usage, what it does), for a platform where commands start with
+/// `command` (`/jit`, `jit`) and where help is shown as `help_is` ("This card", "This message").
+pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            format!("{command} request <group> [duration] <justification>"),
+            format!("Ask for access, e.g. {command} request prod-db 2h fixing INC-4711"),
+        ),
+        (
+            format!("{command} groups"),
+            "What you can request, for how long, and who approves".to_string(),
+        ),
+        (
+            format!("{command} status"),
+            "Your pending and active requests, with the time left".to_string(),
+        ),
+        (format!("{command} help"), help_is.to_string()),
+    ]
+}
+
+/// How a decision is listed on a card.
+pub fn decision_verb(verdict: super::Verdict) -> &'static str {
+    match verdict {
+        super::Verdict::Approve => "✅ Approved",
+        super::Verdict::Deny => "⛔ Denied",
+    }
+}
+
+/// To the owners, under their cards: PIM had not ended a membership at its expiry.
+pub fn pim_disagreement(request_id: i64, group: &str) -> String {
+    format!(
+        "PIM had not ended the membership of request #{request_id} in {group} at its expiry; jitbot removed it."
+    )
+}
+
 /// The first answer to `request`: stored, and — truthfully — not yet in front of the owners.
 pub fn submitted(id: i64, group: &str, duration: &super::AccessDuration) -> String {
     format!(

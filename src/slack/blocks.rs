@@ -5,7 +5,7 @@ use slack_morphism::prelude::*;
 use super::text::{STYLE, date, person};
 use super::{APPROVE_ACTION, DENY_ACTION};
 use crate::access::names::Names;
-use crate::domain::wording::status_line;
+use crate::domain::wording::{self, status_line};
 use crate::domain::{AccessRequest, Decision, RequestStatus, Verdict};
 
 /// A request as Slack shows it: the shared `RequestView`, with the owners as Slack mentions them.
@@ -70,10 +70,7 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
         .into(),
     );
     for decision in view.decisions {
-        let verb = match decision.verdict {
-            Verdict::Approve => "✅ Approved",
-            Verdict::Deny => "⛔ Denied",
-        };
+        let verb = wording::decision_verb(decision.verdict);
         blocks.push(
             SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
                 SlackBlockMarkDownText::new(format!(

@@ -82,15 +82,14 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
     }
 }
 
+/// The answer to `/jit help`: the shared wording, as Slack shows it.
 pub fn help() -> String {
-    [
-        "*jitbot* gives you time-limited access, approved by the group's owners.",
-        "• `/jit request <group> [duration] <justification>` — e.g. `/jit request prod-db 2h fixing INC-4711`. Durations look like `30m`, `2h`, `1h30m`, `1d`; without one you get the group's default.",
-        "• `/jit groups` — what you can request, for how long, and who approves.",
-        "• `/jit status` — your pending and active requests, with the time left.",
-        "• `/jit help` — this message.",
-    ]
-    .join("\n")
+    let mut lines = vec![bold(wording::HELP_INTRO)];
+    for (usage, description) in wording::help_commands("/jit", "This message") {
+        lines.push(format!("• `{usage}` — {description}."));
+    }
+    lines.push(wording::HELP_DURATIONS.to_string());
+    lines.join("\n")
 }
 
 #[cfg(test)]

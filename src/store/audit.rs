@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
 
 use super::{from_ms, to_ms};
+use crate::domain::AuditAction;
 
 /// The hash the first event chains from.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -15,7 +16,7 @@ pub struct NewEvent<'a> {
     pub request_id: Option<i64>,
     /// Who caused it: `slack:U…`, or `jitbot` for the scheduler.
     pub actor: &'a str,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub platform: Option<&'a str>,
     pub channel: Option<&'a str>,
     pub detail: serde_json::Value,
@@ -55,7 +56,7 @@ pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
         to_ms(event.at),
         event.request_id,
         event.actor,
-        event.action,
+        event.action.as_str(),
         event.platform,
         event.channel,
         &detail,
@@ -67,7 +68,7 @@ pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
     .bind(to_ms(event.at))
     .bind(event.request_id)
     .bind(event.actor)
-    .bind(event.action)
+    .bind(event.action.as_str())
     .bind(event.platform)
     .bind(event.channel)
     .bind(detail)

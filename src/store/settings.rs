@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::SqliteExecutor;
 
 use super::{Db, audit, identities};
-use crate::domain::Platform;
+use crate::domain::{AuditAction, Platform};
 
 const TEAMS_MODE: &str = "teams_mode";
 
@@ -72,7 +72,7 @@ pub async fn enter_teams_mode(db: &Db, trial: bool, now: DateTime<Utc>) -> sqlx:
             at: now,
             request_id: None,
             actor: "jitbot",
-            action: "trial_data_discarded",
+            action: AuditAction::TrialDataDiscarded,
             platform: Some("teams"),
             channel: None,
             detail: json!({ "rows": discarded }),

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::template::expand;
 use super::text;
 use crate::access::RequestView;
-use crate::domain::wording::status_line;
-use crate::domain::{AccessRequest, Principal, RequestStatus, Verdict};
+use crate::domain::wording::{self, status_line};
+use crate::domain::{AccessRequest, Principal, RequestStatus};
 
 pub const CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
@@ -64,10 +64,7 @@ pub fn request_data(view: &RequestView, refreshers: &Refreshers, viewer: Viewer<
             .decisions
             .iter()
             .map(|d| {
-                let verb = match d.verdict {
-                    Verdict::Approve => "✅ Approved",
-                    Verdict::Deny => "⛔ Denied",
-                };
+                let verb = wording::decision_verb(d.verdict);
                 json!({ "text": format!("{verb} by {} · {}", (style.mention)(&d.decider.key()), text::date(d.decided_at)) })
             })
             .collect();
@@ -118,24 +115,10 @@ pub fn status(view: &RequestView, refreshers: &Refreshers) -> anyhow::Result<Val
 }
 
 fn help_data() -> Value {
-    let commands = [
-        (
-            "jit request <group> [duration] <justification>",
-            "Ask for access, e.g. jit request prod-db 2h fixing INC-4711",
-        ),
-        (
-            "jit groups",
-            "What you can request, for how long, and who approves",
-        ),
-        (
-            "jit status",
-            "Your pending and active requests, with the time left",
-        ),
-        ("jit help", "This card"),
-    ];
+    let commands = wording::help_commands("jit", "This card");
     json!({
         "commands": commands.iter().map(|(usage, description)| json!({ "usage": usage, "description": description })).collect::<Vec<_>>(),
-        "durations": "Durations look like 30m, 2h, 1h30m or 1d; without one you get the group's default.",
+        "durations": wording::HELP_DURATIONS,
     })
 }
 

@@ -1,0 +1,53 @@
+//! What the audit trail records: every kind of event, named once.
+
+use std::fmt;
+
+/// One kind of audit event. Stored by its snake_case name, which is what operators read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Requested,
+    RequesterConfirmed,
+    Cancelled,
+    ApprovalRecorded,
+    Approved,
+    Denied,
+    Granted,
+    GrantFailed,
+    FailedGrantUndone,
+    Expiring,
+    Revoked,
+    EndedKeptPriorMembership,
+    EndedMembershipStillHeld,
+    SweepFound,
+    SweepRemoved,
+    TrialDataDiscarded,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::RequesterConfirmed => "requester_confirmed",
+            Self::Cancelled => "cancelled",
+            Self::ApprovalRecorded => "approval_recorded",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Granted => "granted",
+            Self::GrantFailed => "grant_failed",
+            Self::FailedGrantUndone => "failed_grant_undone",
+            Self::Expiring => "expiring",
+            Self::Revoked => "revoked",
+            Self::EndedKeptPriorMembership => "ended_kept_prior_membership",
+            Self::EndedMembershipStillHeld => "ended_membership_still_held",
+            Self::SweepFound => "sweep_found",
+            Self::SweepRemoved => "sweep_removed",
+            Self::TrialDataDiscarded => "trial_data_discarded",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
