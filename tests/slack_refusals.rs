@@ -112,7 +112,8 @@ async fn a_request_without_a_justification_is_refused() {
         let reply = refused(&t, "U0ALICE", text).await;
         assert_eq!(
             reply,
-            "Say why you need `prod-db`: `/jit request prod-db [duration] <justification>`, e.g. `fixing INC-4711`.",
+            // Escaped for mrkdwn: Slack shows `<justification>`.
+            "Say why you need `prod-db`: `/jit request prod-db [duration] &lt;justification&gt;`, e.g. `fixing INC-4711`.",
             "/jit {text}"
         );
     }
@@ -147,7 +148,7 @@ async fn a_request_without_a_group_is_refused() {
 
     assert_eq!(
         reply,
-        "Say which group you need: `/jit request <group> [duration] <justification>`, e.g. `/jit request prod-db 2h fixing INC-4711`. `/jit groups` lists the groups."
+        "Say which group you need: `/jit request &lt;group&gt; [duration] &lt;justification&gt;`, e.g. `/jit request prod-db 2h fixing INC-4711`. `/jit groups` lists the groups."
     );
     assert_eq!(t.state_counts().await, [0, 0, 0, 0]);
     assert!(t.slack.calls().is_empty());
@@ -231,7 +232,7 @@ async fn help_lists_every_command() {
     for text in ["help", "", "  HELP "] {
         let reply = t.say("U0ALICE", text).await;
         assert!(
-            reply.contains("`/jit request <group> [duration] <justification>`"),
+            reply.contains("`/jit request &lt;group&gt; [duration] &lt;justification&gt;`"),
             "{reply}"
         );
         assert!(reply.contains("`/jit groups`"), "{reply}");

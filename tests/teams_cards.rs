@@ -170,6 +170,16 @@ fn assert_element(element: &Value) {
                 );
             }
         }
+        // What people typed or chose goes into TextRuns, which render no Markdown.
+        "RichTextBlock" => {
+            for run in element["inlines"]
+                .as_array()
+                .expect("a RichTextBlock needs inlines")
+            {
+                assert_eq!(run["type"], "TextRun", "{run}");
+                assert!(run["text"].is_string(), "{run}");
+            }
+        }
         "FactSet" => {
             for fact in element["facts"].as_array().expect("a FactSet needs facts") {
                 assert!(

@@ -463,3 +463,93 @@ approval_channel = "C0APPROVALS"
         );
     }
 }
+
+mod what_people_see {
+    use super::*;
+
+    const INJECTED: &str = "<!channel> <@U0BOB> <https://x.example|runbook> [runbook](https://x.example) **now** & more";
+
+    #[tokio::test]
+    async fn a_justification_cannot_ping_or_link_in_slack() {
+        let t = TestApp::spawn().await;
+        let id = t
+            .alice_requests(&format!("request prod-db 1h {INJECTED}"))
+            .await;
+        let posts: Vec<String> = t
+            .slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        let everything = posts.join("\n");
+        assert!(!everything.contains("<!channel>"), "{everything}");
+        assert!(!everything.contains("<https://x.example"), "{everything}");
+        assert!(
+            everything.contains("&lt;!channel&gt; &lt;@U0BOB&gt;"),
+            "{everything}"
+        );
+        assert!(everything.contains("&amp; more"), "{everything}");
+        // The only mention of bob is jitbot's own, naming the owners.
+        let card = t.slack.posts_in(APPROVAL_CHANNEL, None)[0].to_string();
+        assert_eq!(card.matches("<@U0BOB>").count(), 1, "{card}");
+        assert_eq!(t.request(id).await.justification, INJECTED);
+    }
+
+    #[tokio::test]
+    async fn a_typed_group_name_is_shown_literally() {
+        let t = TestApp::spawn().await;
+        let reply = t.say("U0ALICE", "request <!here> 1h fixing it").await;
+        assert!(reply.contains("&lt;!here&gt;"), "{reply}");
+        assert!(!reply.contains("<!here>"), "{reply}");
+    }
+
+    #[tokio::test]
+    async fn a_justification_renders_no_markdown_in_teams() {
+        let t = TestApp::spawn().await;
+        t.teams_alice_requests(&format!("jit request prod-db 1h {INJECTED}"))
+            .await;
+        let cards: Vec<Value> = t
+            .teams
+            .calls()
+            .into_iter()
+            .filter_map(|c| {
+                let sent = c.body.get("activity").unwrap_or(&c.body);
+                sent["attachments"][0]["content"].as_object().cloned()
+            })
+            .map(Value::Object)
+            .collect();
+        assert!(cards.len() >= 2, "the status card and the approval card");
+        for card in &cards {
+            let body = card["body"].as_array().unwrap();
+            let text_blocks = body
+                .iter()
+                .filter(|e| e["type"] == "TextBlock")
+                .map(|e| e["text"].as_str().unwrap_or_default());
+            for text in text_blocks {
+                assert!(!text.contains("runbook"), "Markdown-rendering text: {text}");
+            }
+            let runs = card.to_string();
+            assert!(runs.contains("[runbook](https://x.example)"), "{runs}");
+        }
+    }
+
+    #[tokio::test]
+    async fn teams_notices_are_plain_text() {
+        let t = TestApp::spawn().await;
+        t.teams_alice_requests("jit request prod-db 1h deploy")
+            .await;
+        t.click("U0BOB", 1, "jit_approve").await;
+        t.run_jobs().await;
+        let notices: Vec<Value> = t
+            .teams
+            .sent_to(TEAMS_THREAD)
+            .into_iter()
+            .filter(|m| m["text"].is_string())
+            .collect();
+        assert!(!notices.is_empty());
+        assert!(
+            notices.iter().all(|m| m["textFormat"] == "plain"),
+            "{notices:?}"
+        );
+    }
+}

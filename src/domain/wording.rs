@@ -13,6 +13,9 @@ pub struct Style<'a> {
     pub owner: &'a dyn Fn(&Owner) -> String,
     pub date: &'a dyn Fn(DateTime<Utc>) -> String,
     pub bold: fn(&str) -> String,
+    /// Text someone else typed or chose (a reason, a name), shown literally: it must not ping,
+    /// link or format anything.
+    pub literal: fn(&str) -> String,
     /// How people type commands here: `/jit` in Slack, `jit` to the bot in Teams.
     pub command: &'a str,
 }
@@ -57,7 +60,7 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
             "⚠️ Granting access failed after several attempts, so the request has failed. Anything a partial grant left behind is being removed, and the owners have been told. (error {error_id})"
         ),
         Notice::Disagreement { detail } => format!("⚠️ {detail}"),
-        Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {reason}"),
+        Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {}", (style.literal)(reason)),
         Notice::StillFailing { action, attempts, error_id } => format!(
             "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. The log has the details under error {error_id}."
         ),

@@ -2,7 +2,7 @@
 
 use slack_morphism::prelude::*;
 
-use super::text::{STYLE, date, person};
+use super::text::{STYLE, date, escape, person};
 use super::{APPROVE_ACTION, DENY_ACTION};
 use crate::access::names::Names;
 use crate::domain::wording::{self, status_line};
@@ -48,7 +48,10 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
             ])
             .into(),
         SlackSectionBlock::new()
-            .with_text(md!(format!("*Justification*\n>{}", request.justification)))
+            .with_text(md!(format!(
+                "*Justification*\n>{}",
+                escape(&request.justification)
+            )))
             .into(),
     ];
     let approvals = view

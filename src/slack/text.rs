@@ -7,12 +7,21 @@ use crate::access::names::Names;
 use crate::domain::wording::{self, Style};
 use crate::domain::{Owner, Policy};
 
-/// `slack:U024BE7LH` → `<@U024BE7LH>`; other identities are shown as they are.
+/// `slack:U024BE7LH` → `<@U024BE7LH>`; other identities are shown as they are, literally.
 pub fn mention(key: &str) -> String {
     match key.strip_prefix("slack:") {
         Some(id) => format!("<@{id}>"),
-        None => key.to_string(),
+        None => escape(key),
     }
+}
+
+/// Text shown literally in mrkdwn: Slack's own escaping of `&`, `<` and `>`, so that what
+/// someone typed cannot become `<!channel>`, a `<@U…>` ping or a `<https://…|disguised>` link.
+/// (Written by hand: these three replacements are the whole of Slack's escaping.)
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A date that Slack shows in each reader's own time zone, with a UTC fallback.
@@ -27,9 +36,9 @@ pub fn date(at: DateTime<Utc>) -> String {
 pub fn owner(owner: &Owner) -> String {
     match owner {
         Owner::SlackUser(id) => format!("<@{id}>"),
-        Owner::Email(email) => email.clone(),
+        Owner::Email(email) => escape(email),
         Owner::TeamsUser(id) => format!("teams:{id}"),
-        directory => directory.to_string(),
+        directory => escape(&directory.to_string()),
     }
 }
 
@@ -37,7 +46,7 @@ pub fn owner(owner: &Owner) -> String {
 pub fn person(names: &Names, key: &str) -> String {
     match key.strip_prefix("slack:") {
         Some(id) => format!("<@{id}>"),
-        None => names.show(key),
+        None => escape(&names.show(key)),
     }
 }
 
@@ -53,7 +62,7 @@ pub fn with_names<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
 
 /// A refusal, with the people it speaks of as Slack shows them.
 pub fn refusal(names: &Names, refusal: &crate::domain::Refusal) -> String {
-    names.replace_in(&refusal.to_string(), |key| person(names, key))
+    names.replace_in(&escape(&refusal.to_string()), |key| person(names, key))
 }
 
 /// Slack's markup for the shared wording in `domain::wording`.
@@ -62,6 +71,7 @@ pub const STYLE: Style<'static> = Style {
     owner: &owner,
     date: &date,
     bold,
+    literal: escape,
     command: "/jit",
 };
 
@@ -86,7 +96,7 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
 pub fn help() -> String {
     let mut lines = vec![bold(wording::HELP_INTRO)];
     for (usage, description) in wording::help_commands("/jit", "This message") {
-        lines.push(format!("• `{usage}` — {description}."));
+        lines.push(format!("• `{}` — {description}.", escape(&usage)));
     }
     lines.push(wording::HELP_DURATIONS.to_string());
     lines.join("\n")

@@ -135,8 +135,14 @@ pub fn message(card: Value, summary: &str) -> Value {
     })
 }
 
-/// A plain text message activity.
+/// A message shown as plain text: for anything that carries what someone typed or chose (a
+/// reason, a name), which must not become a link or formatting.
 pub fn text_message(text: &str) -> Value {
+    json!({ "type": "message", "text": text, "textFormat": "plain" })
+}
+
+/// A message in Teams' Markdown: only for jitbot's own text and the operator's config.
+pub fn markdown_message(text: &str) -> Value {
     json!({ "type": "message", "text": text, "textFormat": "markdown" })
 }
 

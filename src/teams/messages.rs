@@ -76,20 +76,21 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
 /// A command's answer as Teams shows it; `None` for a new request, whose status card is the
 /// answer.
 fn rendered(answer: &Answer, policy: &Policy) -> Option<Value> {
-    let reply = match answer {
-        Answer::Help => return Some(cards::message(cards::help(), "jitbot help")),
-        Answer::Submitted(_) => return None,
-        Answer::Groups => {
-            text::with_style(&Names::default(), |style| wording::groups(policy, style))
-        }
-        Answer::Status { open, now } => text::with_style(&Names::default(), |style| {
+    let markdown = |text: String| Some(cards::markdown_message(&text));
+    match answer {
+        Answer::Help => Some(cards::message(cards::help(), "jitbot help")),
+        Answer::Submitted(_) => None,
+        Answer::Groups => markdown(text::with_style(&Names::default(), |style| {
+            wording::groups(policy, style)
+        })),
+        Answer::Status { open, now } => markdown(text::with_style(&Names::default(), |style| {
             wording::status(open, *now, style)
-        }),
-        Answer::Refused(refusal, names) => {
-            names.replace_in(&refusal.to_string(), |key| names.show(key))
-        }
-    };
-    Some(cards::text_message(&reply))
+        })),
+        // A refusal may repeat what was typed: plain text.
+        Answer::Refused(refusal, names) => Some(cards::text_message(
+            &names.replace_in(&refusal.to_string(), |key| names.show(key)),
+        )),
+    }
 }
 
 /// An `Action.Execute` invoke: answered in the HTTP response with the clicker's view of the card.

@@ -32,6 +32,8 @@ pub fn with_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
         owner: &owner,
         date: &date,
         bold,
+        // Teams messages that carry such text are sent as plain text.
+        literal: str::to_owned,
         command: "jit",
     };
     f(&style)
