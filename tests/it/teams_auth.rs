@@ -2,18 +2,16 @@
 //! (signature, algorithm, issuer, audience, lifetime, key id, serviceurl, endorsement) and of
 //! local trial mode, each shown to refuse a request that would otherwise have been stored.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::common::fake_teams::{APP_ID, KEY_ID, PUBLIC_KEY};
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use common::fake_teams::{APP_ID, KEY_ID, PUBLIC_KEY};
-use common::*;
 use jitbot::domain::RequestStatus;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};

@@ -81,15 +81,6 @@ impl FakeSlack {
         queue.extend(std::iter::repeat_n(code.to_string(), count));
     }
 
-    /// From now on Slack shows `user`'s email without having confirmed it.
-    pub fn unconfirm_email(&self, user: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .unconfirmed
-            .push(user.to_string());
-    }
-
     /// From now on `user` belongs to another workspace (a Slack Connect user).
     pub fn move_to_team(&self, user: &str, team: &str) {
         let mut state = self.state.lock().unwrap();

@@ -2,10 +2,8 @@
 //! person counts once on any platform, identity comes from verified facts only, and no card goes
 //! out before the requester is checked.
 
-mod common;
-
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use jitbot::domain::RequestStatus;
 use serde_json::{Value, json};
 
@@ -177,7 +175,7 @@ mod pinning {
         let t = TestApp::spawn().await;
         // Even a key endorsed for Web Chat does not make Web Chat a way in.
         t.teams
-            .publish_keys(&[(common::fake_teams::KEY_ID, &["msteams", "webchat"])]);
+            .publish_keys(&[(crate::common::fake_teams::KEY_ID, &["msteams", "webchat"])]);
         let mut activity = t.activity("message", "alice", TEAMS_THREAD);
         activity["text"] = json!("jit request prod-db 1h deploy");
         activity["channelId"] = json!("webchat");
@@ -418,7 +416,7 @@ approval_channel = "C0APPROVALS"
             .add_group("5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d", "Finance", &[]);
         t.graph.add_group(ELIGIBLE, "Finance staff", &[]);
         t.graph.add_transitive_member(
-            common::fake_graph::directory_id("alice@example.com"),
+            crate::common::fake_graph::directory_id("alice@example.com"),
             ELIGIBLE,
         );
         t.graph.fail_next("GET", "users", 503, None, 1);

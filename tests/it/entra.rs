@@ -1,10 +1,8 @@
 //! Entra ID groups through Microsoft Graph: grant and revoke as an identity team would trust them.
 
-mod common;
-
+use crate::common::fake_graph::directory_id;
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::fake_graph::directory_id;
-use common::*;
 use jitbot::domain::RequestStatus;
 
 const ADMINS: &str = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0";
@@ -460,7 +458,7 @@ async fn the_sweep_reports_members_jitbot_holds_no_grant_for_across_pages() {
     let all: Vec<&str> = ["alice", "bob", "carol", "dave", "erin"]
         .iter()
         .map(|name| {
-            common::fake_graph::DIRECTORY
+            crate::common::fake_graph::DIRECTORY
                 .iter()
                 .find(|u| u.3.to_ascii_lowercase().starts_with(name))
                 .unwrap()
@@ -609,7 +607,7 @@ async fn check_online(t: &TestApp) -> std::process::Output {
                 "--config",
                 config.to_str().unwrap(),
             ])
-            .env("AZURE_TENANT_ID", common::fake_teams::TENANT_ID)
+            .env("AZURE_TENANT_ID", crate::common::fake_teams::TENANT_ID)
             .env("AZURE_CLIENT_ID", "99999999-8888-7777-6666-555555555555")
             .env("AZURE_CLIENT_SECRET", "test-graph-secret")
             .env_remove("JITBOT_CONFIG")

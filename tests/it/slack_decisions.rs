@@ -1,8 +1,6 @@
 //! Approve and Deny: only owners decide, never on their own request, and the first valid decision wins.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use jitbot::domain::RequestStatus;
 
 #[tokio::test]

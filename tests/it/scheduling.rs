@@ -1,10 +1,8 @@
 //! The scheduler: grants and revocations on time, retried with backoff, and nothing lost across
 //! a restart.
 
-mod common;
-
+use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
-use common::*;
 use jitbot::domain::RequestStatus;
 use jitbot::store;
 use serde_json::Value;

@@ -1,13 +1,11 @@
 //! The webhook provider: each group's own signing secret, no redirects, and https except to this
 //! machine.
 
-mod common;
-
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::*;
 use jitbot::domain::RequestStatus;
 use jitbot::providers::sign_webhook;
 use jitbot::store;

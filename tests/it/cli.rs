@@ -1,10 +1,8 @@
 //! The `jitbot` command line: checking configs and inspecting requests and the audit trail.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 fn jitbot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jitbot"))
@@ -235,7 +233,7 @@ async fn the_granted_and_revoked_events_name_the_account_that_was_changed() {
         // The directory knows alice, so her Entra object id is named too.
         let account = format!(
             r#""account":{{"directory_id":"{}","member":"alice@example.com"}}"#,
-            common::fake_graph::directory_id("alice@example.com")
+            crate::common::fake_graph::directory_id("alice@example.com")
         );
         assert!(line.contains(&account), "{line}");
     }

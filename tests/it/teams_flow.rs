@@ -1,10 +1,8 @@
 //! The whole path through Teams: a request in a channel thread, approval on an Adaptive Card,
 //! grant, expiry — as the Bot Connector and the provider see it.
 
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::*;
 use jitbot::domain::RequestStatus;
 use serde_json::Value;
 
@@ -160,7 +158,7 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["grant_type"], "client_credentials");
     assert_eq!(tokens[0]["scope"], "https://api.botframework.com/.default");
-    assert_eq!(tokens[0]["client_id"], common::fake_teams::APP_ID);
+    assert_eq!(tokens[0]["client_id"], crate::common::fake_teams::APP_ID);
 }
 
 #[tokio::test]
@@ -426,7 +424,7 @@ async fn cards_go_by_dm_to_owners_who_have_talked_to_the_bot() {
     assert_eq!(chat_with_bob["bot"]["id"], BOT_MRI);
     assert_eq!(
         chat_with_bob["channelData"]["tenant"]["id"],
-        common::fake_teams::TENANT_ID
+        crate::common::fake_teams::TENANT_ID
     );
     assert_eq!(t.teams.sent_to("a:personal-29:bob").len(), 1);
     assert_eq!(

@@ -1,11 +1,9 @@
 //! Bad input at the HTTP front door: forged, stale, malformed or oversized requests are turned away and store nothing.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use jitbot::domain::RequestStatus;
 use serde_json::json;
 

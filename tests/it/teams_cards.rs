@@ -1,10 +1,8 @@
 //! The Adaptive Cards jitbot sends to Teams: every template expands completely into a valid
 //! Adaptive Card 1.5 for every state of a request, and what people see is snapshot-tested.
 
-mod common;
-
+use crate::common::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::*;
 use jitbot::access::RequestView;
 use jitbot::domain::{
     AccessDuration, AccessRequest, Account, Decision, Platform, Principal, RequestStatus, Verdict,

@@ -1,7 +1,6 @@
 //! The test harness: jitbot on 127.0.0.1 with a real SQLite file, driven through signed HTTP
 //! requests, talking to fakes of Slack, of the Bot Framework and of a webhook receiver that
 //! record what they receive.
-#![allow(dead_code)]
 
 pub mod fake_graph;
 pub mod fake_slack;

@@ -1,8 +1,6 @@
 //! Every way `/jit` and the approval buttons turn a person down: a private reply that says how to fix it, and nothing changed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use jitbot::domain::RequestStatus;
 
 /// Types `/jit <text>` as `user`, asserts that it stored nothing and called no Slack API, and

@@ -1,9 +1,7 @@
 //! The whole path through Slack: request, approve, grant, expire — as Slack and the provider see it.
 
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::*;
 use jitbot::domain::RequestStatus;
 
 #[tokio::test]

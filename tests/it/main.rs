@@ -1,0 +1,20 @@
+//! jitbot through the front door: one test binary, signed HTTP into the real router with a real
+//! SQLite file, against fakes of Slack, the Bot Framework, Microsoft Graph and a webhook receiver
+//! on 127.0.0.1 that record what they receive.
+
+mod common;
+
+mod cli;
+mod entra;
+mod layering;
+mod scheduling;
+mod slack_decisions;
+mod slack_flow;
+mod slack_input;
+mod slack_refusals;
+mod teams_auth;
+mod teams_cards;
+mod teams_flow;
+mod teams_package;
+mod trust;
+mod webhook;
