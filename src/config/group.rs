@@ -1,0 +1,291 @@
+//! One `[[group]]` table → a `GroupPolicy`: each part (name, durations, provider, Entra facts,
+//! owners, channels) read by a small function that reports its own mistakes.
+
+use serde::Deserialize;
+
+use super::provider::provider_kind;
+use crate::domain::identity::is_guid;
+use crate::domain::{AccessDuration, GroupPolicy, Owner, ProviderKind, Sweep};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_provider")]
+    provider: String,
+    target: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret_env: Option<String>,
+    #[serde(default)]
+    owners: RawOwners,
+    default_duration: Option<String>,
+    max_duration: Option<String>,
+    approvals_required: Option<u32>,
+    approval_channel: Option<String>,
+    teams_approval_channel: Option<String>,
+    #[serde(default)]
+    allow_self_approval: bool,
+    #[serde(default)]
+    eligible: Vec<String>,
+    sweep: Option<String>,
+    #[serde(default)]
+    permanent_members: Vec<String>,
+}
+
+/// `owners = ["alice@example.com", …]`, or `owners = "entra"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawOwners {
+    Listed(Vec<String>),
+    Source(String),
+}
+
+impl Default for RawOwners {
+    fn default() -> Self {
+        RawOwners::Listed(Vec::new())
+    }
+}
+
+fn default_provider() -> String {
+    "local".into()
+}
+
+/// The mistakes found in one group, each with the group's place and the key.
+pub(super) struct Problems<'a> {
+    place: String,
+    list: &'a mut Vec<String>,
+    found: usize,
+}
+
+impl Problems<'_> {
+    pub(super) fn add(&mut self, key: &str, message: String) {
+        self.list.push(format!("{}, {key}: {message}", self.place));
+        self.found += 1;
+    }
+}
+
+/// Every group, in order; a name used twice is a mistake.
+pub(super) fn groups(raw: Vec<RawGroup>, problems: &mut Vec<String>) -> Vec<GroupPolicy> {
+    let mut groups: Vec<GroupPolicy> = Vec::new();
+    for (index, raw_group) in raw.into_iter().enumerate() {
+        let place = format!("[[group]] #{} `{}`", index + 1, raw_group.name);
+        let mut found = Problems {
+            place: place.clone(),
+            list: problems,
+            found: 0,
+        };
+        if let Some(group) = group(raw_group, &mut found) {
+            if groups.iter().any(|g| g.name == group.name) {
+                problems.push(format!("{place}: the name is used by another group"));
+            }
+            groups.push(group);
+        }
+    }
+    groups
+}
+
+/// One group, or `None` when any part of it is wrong (the mistakes are in `problems`).
+fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
+    let name = name(&raw.name, problems);
+    let (default_duration, max_duration) = durations(&raw, problems);
+    let provider = provider_kind(
+        &raw.provider,
+        raw.webhook_url.clone(),
+        raw.webhook_secret_env.clone(),
+        problems,
+    );
+    let sweep = entra_facts(&raw, &provider, problems);
+    let (owners, owners_from_entra) = owners(&raw.owners, &provider, problems);
+    let approvals_required =
+        approvals(raw.approvals_required, &owners, owners_from_entra, problems);
+    let (approval_channel, teams_approval_channel) = channels(&raw, problems);
+    (problems.found == 0).then(|| GroupPolicy {
+        target: raw.target.unwrap_or_else(|| name.clone()),
+        name,
+        description: raw.description,
+        provider,
+        owners,
+        default_duration,
+        max_duration,
+        approvals_required,
+        approval_channel,
+        teams_approval_channel,
+        allow_self_approval: raw.allow_self_approval,
+        owners_from_entra,
+        eligible: lower_case(&raw.eligible),
+        sweep,
+        permanent_members: lower_case(&raw.permanent_members),
+    })
+}
+
+fn lower_case(items: &[String]) -> Vec<String> {
+    items.iter().map(|item| item.to_ascii_lowercase()).collect()
+}
+
+/// What people type: lower-case letters, digits, `-`, `_`, `.`.
+fn name(raw: &str, problems: &mut Problems) -> String {
+    let name = raw.trim().to_string();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+    if !valid {
+        problems.add(
+            "name",
+            "use lower-case letters, digits, `-`, `_` or `.`".into(),
+        );
+    }
+    name
+}
+
+/// `default_duration` and `max_duration`; the default may not exceed the maximum.
+fn durations(raw: &RawGroup, problems: &mut Problems) -> (AccessDuration, AccessDuration) {
+    let mut duration = |key: &str, value: Option<&str>, default: &str| {
+        AccessDuration::parse(value.unwrap_or(default)).unwrap_or_else(|e| {
+            problems.add(key, e.to_string());
+            AccessDuration::from_minutes(60).expect("one hour is a valid duration")
+        })
+    };
+    let default_duration = duration("default_duration", raw.default_duration.as_deref(), "1h");
+    let max_duration = duration("max_duration", raw.max_duration.as_deref(), "8h");
+    if default_duration > max_duration {
+        problems.add(
+            "default_duration",
+            format!("{default_duration} is longer than max_duration ({max_duration})"),
+        );
+    }
+    (default_duration, max_duration)
+}
+
+/// What only Entra groups have: a GUID target, eligible groups, the sweep and the members it
+/// leaves alone. Returns the sweep mode.
+fn entra_facts(raw: &RawGroup, provider: &ProviderKind, problems: &mut Problems) -> Sweep {
+    if provider.is_entra() && !raw.target.as_deref().is_some_and(is_guid) {
+        problems.add(
+            "target",
+            "an Entra group's target is its object id, a GUID such as 9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0".into(),
+        );
+    }
+    for id in raw.eligible.iter().filter(|id| !is_guid(id)) {
+        problems.add(
+            "eligible",
+            format!("`{id}` is not an Entra group id (a GUID)"),
+        );
+    }
+    for member in &raw.permanent_members {
+        if !(is_guid(member) || member.contains('@')) {
+            problems.add(
+                "permanent_members",
+                format!("`{member}` is neither an email nor an Entra object id"),
+            );
+        }
+    }
+    sweep(raw.sweep.as_deref(), provider.is_entra(), problems)
+}
+
+fn sweep(mode: Option<&str>, entra: bool, problems: &mut Problems) -> Sweep {
+    match (mode, entra) {
+        (None, true) | (Some("report"), true) => Sweep::Report,
+        (Some("remove"), true) => Sweep::Remove,
+        (None, false) | (Some("off"), _) => Sweep::Off,
+        (Some("report" | "remove"), false) => {
+            problems.add(
+                "sweep",
+                "only Entra groups (entra-group, entra-pim-group) are swept".into(),
+            );
+            Sweep::Off
+        }
+        (Some(other), _) => {
+            problems.add(
+                "sweep",
+                format!("`{other}` is not a sweep mode; use off, report or remove"),
+            );
+            Sweep::Off
+        }
+    }
+}
+
+/// The listed owners, or `"entra"` (the Entra group's own owners, known per request).
+fn owners(raw: &RawOwners, provider: &ProviderKind, problems: &mut Problems) -> (Vec<Owner>, bool) {
+    match raw {
+        RawOwners::Listed(listed) => {
+            let mut owners = Vec::new();
+            for owner in listed {
+                match Owner::parse(owner) {
+                    Ok(owner) => owners.push(owner),
+                    Err(message) => problems.add("owners", message),
+                }
+            }
+            if listed.is_empty() {
+                problems.add(
+                    "owners",
+                    "list at least one owner (an email, slack:U… or teams:…), or say \"entra\""
+                        .into(),
+                );
+            }
+            (owners, false)
+        }
+        RawOwners::Source(source) if source == "entra" => {
+            if !provider.is_entra() {
+                problems.add("owners", "\"entra\" takes the owners of the Entra group, so it needs provider entra-group or entra-pim-group".into());
+            }
+            (Vec::new(), true)
+        }
+        RawOwners::Source(other) => {
+            problems.add(
+                "owners",
+                format!("`{other}` is not a list of owners, nor \"entra\""),
+            );
+            (Vec::new(), false)
+        }
+    }
+}
+
+/// `approvals_required`: between 1 and the number of owners. With owners from Entra their
+/// number is only known per request; it is checked then.
+fn approvals(
+    required: Option<u32>,
+    owners: &[Owner],
+    owners_from_entra: bool,
+    problems: &mut Problems,
+) -> u32 {
+    let required = required.unwrap_or(1);
+    let most = if owners_from_entra {
+        u32::MAX as usize
+    } else {
+        owners.len().max(1)
+    };
+    if required == 0 || required as usize > most {
+        problems.add(
+            "approvals_required",
+            format!(
+                "must be between 1 and the number of owners ({}), not {required}",
+                owners.len()
+            ),
+        );
+    }
+    required
+}
+
+/// The approval channels: a Slack channel id, a Teams channel id (`19:…@thread.tacv2`).
+fn channels(raw: &RawGroup, problems: &mut Problems) -> (Option<String>, Option<String>) {
+    let slack = raw.approval_channel.as_ref().map(|c| c.trim().to_string());
+    if slack.as_deref() == Some("") {
+        problems.add("approval_channel", "leave it out rather than empty".into());
+    }
+    let teams = raw
+        .teams_approval_channel
+        .as_ref()
+        .map(|c| c.trim().to_string());
+    if let Some(channel) = &teams
+        && !(channel.starts_with("19:") && channel.contains('@'))
+    {
+        problems.add(
+            "teams_approval_channel",
+            format!("`{channel}` is not a Teams channel id such as 19:…@thread.tacv2"),
+        );
+    }
+    (slack, teams)
+}

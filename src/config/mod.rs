@@ -1,0 +1,276 @@
+//! The config file: listen address, database, platform URLs and the policy, validated into types.
+//! Each section is read by its own module; every mistake is reported with its place.
+
+mod group;
+mod provider;
+mod teams;
+mod urls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::{AccessDuration, Policy};
+use urls::{base_url, resolve_database_url};
+
+pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
+const DEFAULT_LISTEN: &str = "127.0.0.1:3978";
+const DEFAULT_DATABASE_URL: &str = "sqlite://jitbot.db";
+const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+const DEFAULT_OPENID_METADATA_URL: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com/";
+const DEFAULT_TEAMS_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+const DEFAULT_GRAPH_API_URL: &str = "https://graph.microsoft.com/v1.0/";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Always absolute (or in-memory): relative paths are resolved next to the config file.
+    pub database_url: String,
+    pub slack: SlackConfig,
+    pub teams: TeamsConfig,
+    pub graph: GraphConfig,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphConfig {
+    /// Microsoft Graph, ending in `/`.
+    pub api_url: String,
+    /// Where app-only tokens come from: `{authority_url}{tenant}/oauth2/v2.0/token`.
+    pub authority_url: String,
+    /// How often the drift sweep compares Entra groups with jitbot's grants.
+    pub sweep_interval: AccessDuration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Base URL of the Web API, ending in `/`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamsConfig {
+    /// The Bot Framework's OpenID metadata, which names the keys that sign Teams' requests.
+    pub openid_metadata_url: String,
+    /// Where the bot gets tokens for the Bot Connector; `None`: the single-tenant endpoint of
+    /// `MICROSOFT_APP_TENANT_ID` at login.microsoftonline.com.
+    pub token_url: Option<String>,
+    /// The Bot Connector to start channel threads on before Teams has told jitbot another.
+    pub service_url: String,
+    /// `[teams] trial_mode = true`: without a bot registration, accept token-less activities
+    /// from this machine only. Off unless asked for; only on a loopback `listen`.
+    pub trial_mode: bool,
+    /// Tenants besides `MICROSOFT_APP_TENANT_ID` whose activities are accepted.
+    pub allowed_tenants: Vec<String>,
+    /// Hosts the Bot Connector token may be sent to (`*.` for any subdomain).
+    pub service_hosts: Vec<String>,
+}
+
+impl TeamsConfig {
+    pub fn token_url_for(&self, tenant: &str) -> String {
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| format!("{DEFAULT_AUTHORITY_URL}{tenant}/oauth2/v2.0/token"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path} has {} mistake(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    #[serde(default)]
+    slack: RawSlack,
+    #[serde(default)]
+    teams: teams::RawTeams,
+    #[serde(default)]
+    graph: RawGraph,
+    #[serde(default, rename = "group")]
+    groups: Vec<group::RawGroup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    api_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    api_url: Option<String>,
+    authority_url: Option<String>,
+    sweep_interval: Option<String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base_dir).map_err(|error| error.at(path))
+    }
+
+    /// Parses config text; relative database paths are taken relative to `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        let mut problems = Vec::new();
+
+        let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen: `{listen}` is not an address and port such as 127.0.0.1:3978"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 3978))
+        });
+        let database_url = resolve_database_url(
+            raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
+            base_dir,
+            &mut problems,
+        );
+        let slack = SlackConfig {
+            api_url: base_url(
+                "slack.api_url",
+                raw.slack
+                    .api_url
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SLACK_API_URL),
+                &mut problems,
+            ),
+        };
+        let teams = teams::teams_config(raw.teams, listen, &mut problems);
+        let graph = graph_config(raw.graph, &mut problems);
+        let groups = group::groups(raw.groups, &mut problems);
+
+        if problems.is_empty() {
+            Ok(Config {
+                listen,
+                database_url,
+                slack,
+                teams,
+                graph,
+                policy: Policy { groups },
+            })
+        } else {
+            Err(ConfigError::Invalid {
+                path: PathBuf::new(),
+                problems,
+            })
+        }
+    }
+}
+
+impl ConfigError {
+    fn at(self, file: &Path) -> Self {
+        match self {
+            Self::Syntax { message, .. } => Self::Syntax {
+                path: file.to_path_buf(),
+                message,
+            },
+            Self::Invalid { problems, .. } => Self::Invalid {
+                path: file.to_path_buf(),
+                problems,
+            },
+            read => read,
+        }
+    }
+}
+
+fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
+    let hour = AccessDuration::from_minutes(60).expect("an hour is valid");
+    GraphConfig {
+        api_url: base_url(
+            "graph.api_url",
+            raw.api_url.as_deref().unwrap_or(DEFAULT_GRAPH_API_URL),
+            problems,
+        ),
+        authority_url: base_url(
+            "graph.authority_url",
+            raw.authority_url
+                .as_deref()
+                .unwrap_or(DEFAULT_AUTHORITY_URL),
+            problems,
+        ),
+        sweep_interval: match raw.sweep_interval.as_deref().map(AccessDuration::parse) {
+            None => hour,
+            Some(Ok(every)) => every,
+            Some(Err(e)) => {
+                problems.push(format!("graph.sweep_interval: {e}"));
+                hour
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [[group]]
+        name = "prod-db"
+        owners = ["bob@example.com"]
+    "#;
+
+    #[test]
+    fn fills_in_defaults() {
+        let config = Config::parse(MINIMAL, Path::new("/etc/jitbot")).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.database_url, "sqlite:///etc/jitbot/jitbot.db");
+        assert_eq!(config.slack.api_url, DEFAULT_SLACK_API_URL);
+        let group = &config.policy.groups[0];
+        assert_eq!(group.target, "prod-db");
+        assert_eq!(group.default_duration.to_string(), "1h");
+        assert_eq!(group.max_duration.to_string(), "8h");
+        assert_eq!(group.approvals_required, 1);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_their_location() {
+        let text = "[[group]]\nname = \"x\"\nowners = [\"a@b.co\"]\nmax_duraton = \"2h\"\n";
+        let error = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        assert!(error.contains("max_duraton"), "{error}");
+        assert!(error.contains("line 4"), "{error}");
+    }
+
+    #[test]
+    fn lists_every_mistake() {
+        let text = r#"
+            listen = "nowhere"
+            [[group]]
+            name = "prod-db"
+            provider = "webhook"
+            owners = ["bob"]
+            default_duration = "9h"
+            max_duration = "2 weeks"
+        "#;
+        let error = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        for expected in ["listen", "webhook_url", "owners", "max_duration"] {
+            assert!(error.contains(expected), "missing {expected} in {error}");
+        }
+    }
+}
