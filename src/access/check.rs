@@ -78,6 +78,12 @@ async fn judge_requester(
     if let Err(refusal) = group.check_approvable(&requester) {
         return Ok(Err(refusal));
     }
+    // With owners on more than one platform, a requester known by nothing but one account could
+    // be one of them under another: nothing would tell the two apart.
+    let anonymous = requester.emails.is_empty() && requester.entra_id.is_none();
+    if anonymous && core.platforms_in_use().len() > 1 {
+        return Ok(Err(Refusal::UnverifiedIdentity));
+    }
     let cards = card_jobs(core, group, &requester, now).await?;
     if cards.is_empty() {
         return Ok(Err(Refusal::NobodyToAsk {

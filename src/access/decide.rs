@@ -98,7 +98,9 @@ pub async fn decide(
     if !decisions::insert(&mut *tx, request.id, &decision).await? {
         return Err(Refusal::AlreadyApproved {
             id: request.id,
-            missing: judged.required.saturating_sub(judged.approvals - 1),
+            missing: judged
+                .required
+                .saturating_sub(judged.approvals.saturating_sub(1)),
         }
         .into());
     }

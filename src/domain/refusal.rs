@@ -92,6 +92,10 @@ pub enum Refusal {
     NobodyToAsk { group: String },
     #[error("Requests from another workspace or organisation cannot be made or decided here.")]
     ForeignWorkspace,
+    #[error(
+        "jitbot could not confirm your email address, so it cannot tell you apart from the owners on another platform. Confirm your email address (in Slack: your profile) and ask again."
+    )]
+    UnverifiedIdentity,
 }
 
 fn suggest(suggestions: &[String]) -> String {

@@ -1,7 +1,6 @@
 //! Slack users as principals: their account, with an address only when Slack confirmed it and
 //! the user belongs to our own workspace. Looked-up facts are cached in the database.
 
-use anyhow::anyhow;
 use chrono::{DateTime, Duration, Utc};
 
 use super::api::UserFacts;
@@ -58,7 +57,9 @@ pub async fn fresh(
         return Ok(Err(Refusal::ForeignWorkspace));
     }
     if facts.deleted {
-        return Err(anyhow!("Slack user {user_id} is deactivated"));
+        return Ok(Err(Refusal::UnknownIdentity(
+            "Slack says this account is deactivated".into(),
+        )));
     }
     let addresses = verified_addresses(&facts);
     identities::remember(&slack.db, Platform::Slack, user_id, &addresses, now).await?;

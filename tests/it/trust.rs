@@ -317,6 +317,22 @@ mod verified_facts {
         );
     }
 
+    #[tokio::test]
+    async fn a_requester_known_by_nothing_verified_cannot_ask_where_owners_use_two_platforms() {
+        let t = TestApp::spawn().await;
+        t.slack.set_email("U0ALICE", "alice@example.com", false);
+        t.say("U0ALICE", "request prod-db 1h deploy").await;
+        t.run_jobs().await;
+        assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
+        assert!(t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty());
+        let thread = t.slack.thread_in(REQUEST_CHANNEL);
+        let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
+        assert!(
+            replies[0].contains("could not confirm your email address"),
+            "{replies:?}"
+        );
+    }
+
     /// A click as `clicker` whose payload says it comes from workspace `team`.
     async fn click_from(t: &TestApp, clicker: &str, team: &str) -> u16 {
         let body = click_body(
