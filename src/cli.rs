@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::domain::{ProviderKind, RequestStatus};
+use crate::domain::{Owners, Platform, ProviderKind, RequestStatus};
 use crate::graph::Graph;
 use crate::secrets::Secrets;
 use crate::store::{self, audit};
@@ -70,10 +70,9 @@ pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()
             signed_with(group),
             group.max_duration,
             group.default_duration,
-            if group.owners_from_entra {
-                "owners from Entra".to_string()
-            } else {
-                format!("{} owner(s)", group.owners.len())
+            match &group.owners {
+                Owners::EntraGroup(_) => "owners from Entra".to_string(),
+                Owners::Listed(owners) => format!("{} owner(s)", owners.len()),
             },
             group.approvals_required,
             card_places(group)
@@ -171,19 +170,14 @@ fn signed_with(group: &crate::domain::GroupPolicy) -> String {
 
 /// Where a group's approval cards go, for `check-config`.
 fn card_places(group: &crate::domain::GroupPolicy) -> String {
-    let channels: Vec<String> = [
-        group
-            .approval_channel
-            .as_ref()
-            .map(|c| format!("Slack {c}")),
-        group
-            .teams_approval_channel
-            .as_ref()
-            .map(|c| format!("Teams {c}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let channels: Vec<String> = group
+        .approval_channels
+        .iter()
+        .map(|(platform, channel)| match platform {
+            Platform::Slack => format!("Slack {channel}"),
+            Platform::Teams => format!("Teams {channel}"),
+        })
+        .collect();
     if channels.is_empty() {
         ", cards by DM".to_string()
     } else {

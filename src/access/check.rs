@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::{AccessError, Core, directory, owners};
 use crate::domain::{
-    AccessRequest, AuditAction, GroupPolicy, Notice, Platform, Principal, Refusal,
+    AccessRequest, AuditAction, CardDestination, GroupPolicy, Job, Notice, Owners, Principal,
+    Refusal,
 };
-use crate::domain::{CardDestination, Job};
 use crate::store::{self, audit, requests};
 
 /// The `CheckRequester` job: the requester's platform says who they are — afresh, verified facts
@@ -35,8 +35,8 @@ pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> an
             if !requests::confirm(&mut *tx, request.id, &requester, now).await? {
                 return Ok(());
             }
-            if group.owners_from_entra {
-                let snapshot = owners::to_json(&group.owners);
+            if let Owners::EntraGroup(entra) = &group.owners {
+                let snapshot = owners::to_json(entra);
                 requests::set_owner_snapshot(&mut *tx, request.id, &snapshot).await?;
             }
             audit_confirmed(&mut tx, request.id, &requester, now).await?;
@@ -103,26 +103,22 @@ async fn card_jobs(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Job>> {
     let platforms = core.platforms_in_use();
-    let channels = [
-        (Platform::Slack, &group.approval_channel),
-        (Platform::Teams, &group.teams_approval_channel),
-    ];
-    let to_channels: Vec<Job> = channels
-        .into_iter()
+    let to_channels: Vec<Job> = group
+        .approval_channels
+        .iter()
         .filter(|(platform, _)| platforms.contains(platform))
-        .filter_map(|(platform, channel)| {
-            let channel = channel.clone()?;
-            Some(Job::PostCard {
-                platform,
-                destination: CardDestination::Channel { channel },
-            })
+        .map(|(platform, channel)| Job::PostCard {
+            platform: *platform,
+            destination: CardDestination::Channel {
+                channel: channel.clone(),
+            },
         })
         .collect();
     if !to_channels.is_empty() {
         return Ok(to_channels);
     }
     let mut to_owners = Vec::new();
-    for owner in &group.owners {
+    for owner in group.owners.entries() {
         if !group.may_decide(owner, requester) {
             continue;
         }

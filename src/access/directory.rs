@@ -54,7 +54,12 @@ pub async fn check_requester(
             .await?
             .is_empty()
     {
-        let owners: Vec<String> = group.owners.iter().map(|o| o.to_string()).collect();
+        let owners: Vec<String> = group
+            .owners
+            .entries()
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
         return Ok(Err(Refusal::NotEligible {
             group: group.name.clone(),
             owners: owners.join(", "),

@@ -9,7 +9,7 @@ use crate::domain::{AccessRequest, GroupPolicy, Owner};
 /// The group with its owners as they are now. For Entra-owned groups Graph is asked, and only
 /// enabled accounts count: someone who stopped being an owner, or was disabled, cannot decide.
 pub async fn current(core: &Core, group: &GroupPolicy) -> anyhow::Result<GroupPolicy> {
-    if !group.owners_from_entra {
+    if !group.owners.from_entra() {
         return Ok(group.clone());
     }
     let owners = core
@@ -27,7 +27,7 @@ pub async fn current(core: &Core, group: &GroupPolicy) -> anyhow::Result<GroupPo
             id: owner.id.to_ascii_lowercase(),
         })
         .collect();
-    Ok(group.with_owners(owners))
+    Ok(group.with_entra_owners(owners))
 }
 
 /// The configured group of a request, as that request shows it; `None` if it left the config.
@@ -38,8 +38,8 @@ pub fn group_of(core: &Core, request: &AccessRequest) -> Option<GroupPolicy> {
 
 /// The group as one request shows it: for Entra-owned groups, with the owners it was made with.
 pub fn as_requested(group: &GroupPolicy, request: &AccessRequest) -> GroupPolicy {
-    match (&request.owner_snapshot, group.owners_from_entra) {
-        (Some(snapshot), true) => group.with_owners(from_json(snapshot)),
+    match (&request.owner_snapshot, group.owners.from_entra()) {
+        (Some(snapshot), true) => group.with_entra_owners(from_json(snapshot)),
         _ => group.clone(),
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::AccessError;
 use super::Core;
 use crate::domain::Job;
-use crate::domain::{AccessDuration, AuditAction, Platform, Principal, Refusal, RequestCommand};
+use crate::domain::{AccessDuration, AuditAction, Principal, Refusal, RequestCommand};
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
@@ -37,14 +37,13 @@ pub async fn submit(
     let requester = &submission.requester;
     // Checked with what is known now; the check job checks again with fresh facts. Owners from
     // Entra are only known once Graph is asked, there.
-    if !group.owners_from_entra {
+    if !group.owners.from_entra() {
         group.check_approvable(requester)?;
     }
     let platforms = core.platforms_in_use();
-    let has_channel = platforms.iter().any(|platform| match platform {
-        Platform::Slack => group.approval_channel.is_some(),
-        Platform::Teams => group.teams_approval_channel.is_some(),
-    });
+    let has_channel = platforms
+        .iter()
+        .any(|platform| group.approval_channel(*platform).is_some());
     if !has_channel && platforms.is_empty() {
         return Err(Refusal::NobodyToAsk {
             group: group.name.clone(),

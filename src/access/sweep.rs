@@ -112,15 +112,10 @@ async fn record(
         }
     }
     let members: Vec<String> = finding.unexpected.iter().map(|(_, s)| s.clone()).collect();
-    let channels = [
-        (Platform::Slack, &group.approval_channel),
-        (Platform::Teams, &group.teams_approval_channel),
-    ];
     let mut reported = false;
-    for (platform, channel) in channels {
-        let Some(channel) = channel else { continue };
+    for (platform, channel) in &group.approval_channels {
         let report = Job::SweepReport {
-            platform,
+            platform: *platform,
             channel: channel.clone(),
             group: group.name.clone(),
             members: members.clone(),

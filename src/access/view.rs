@@ -45,7 +45,7 @@ impl RequestView {
     pub fn owners(&self) -> &[Owner] {
         self.group
             .as_ref()
-            .map(|g| g.owners.as_slice())
+            .map(|g| g.owners.entries())
             .unwrap_or_default()
     }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::provider::provider_kind;
 use crate::domain::identity::is_guid;
-use crate::domain::{AccessDuration, GroupPolicy, Owner, ProviderKind, Sweep};
+use crate::domain::{AccessDuration, GroupPolicy, Owner, Owners, Platform, ProviderKind, Sweep};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,10 +97,9 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
         problems,
     );
     let sweep = entra_facts(&raw, &provider, problems);
-    let (owners, owners_from_entra) = owners(&raw.owners, &provider, problems);
-    let approvals_required =
-        approvals(raw.approvals_required, &owners, owners_from_entra, problems);
-    let (approval_channel, teams_approval_channel) = channels(&raw, problems);
+    let owners = owners(&raw.owners, &provider, problems);
+    let approvals_required = approvals(raw.approvals_required, &owners, problems);
+    let approval_channels = channels(&raw, problems);
     (problems.found == 0).then(|| GroupPolicy {
         target: raw.target.unwrap_or_else(|| name.clone()),
         name,
@@ -110,10 +109,8 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
         default_duration,
         max_duration,
         approvals_required,
-        approval_channel,
-        teams_approval_channel,
+        approval_channels,
         allow_self_approval: raw.allow_self_approval,
-        owners_from_entra,
         eligible: lower_case(&raw.eligible),
         sweep,
         permanent_members: lower_case(&raw.permanent_members),
@@ -208,7 +205,7 @@ fn sweep(mode: Option<&str>, entra: bool, problems: &mut Problems) -> Sweep {
 }
 
 /// The listed owners, or `"entra"` (the Entra group's own owners, known per request).
-fn owners(raw: &RawOwners, provider: &ProviderKind, problems: &mut Problems) -> (Vec<Owner>, bool) {
+fn owners(raw: &RawOwners, provider: &ProviderKind, problems: &mut Problems) -> Owners {
     match raw {
         RawOwners::Listed(listed) => {
             let mut owners = Vec::new();
@@ -225,44 +222,38 @@ fn owners(raw: &RawOwners, provider: &ProviderKind, problems: &mut Problems) -> 
                         .into(),
                 );
             }
-            (owners, false)
+            Owners::Listed(owners)
         }
         RawOwners::Source(source) if source == "entra" => {
             if !provider.is_entra() {
                 problems.add("owners", "\"entra\" takes the owners of the Entra group, so it needs provider entra-group or entra-pim-group".into());
             }
-            (Vec::new(), true)
+            Owners::EntraGroup(Vec::new())
         }
         RawOwners::Source(other) => {
             problems.add(
                 "owners",
                 format!("`{other}` is not a list of owners, nor \"entra\""),
             );
-            (Vec::new(), false)
+            Owners::Listed(Vec::new())
         }
     }
 }
 
 /// `approvals_required`: between 1 and the number of owners. With owners from Entra their
 /// number is only known per request; it is checked then.
-fn approvals(
-    required: Option<u32>,
-    owners: &[Owner],
-    owners_from_entra: bool,
-    problems: &mut Problems,
-) -> u32 {
+fn approvals(required: Option<u32>, owners: &Owners, problems: &mut Problems) -> u32 {
     let required = required.unwrap_or(1);
-    let most = if owners_from_entra {
-        u32::MAX as usize
-    } else {
-        owners.len().max(1)
+    let most = match owners {
+        Owners::EntraGroup(_) => u32::MAX as usize,
+        Owners::Listed(owners) => owners.len().max(1),
     };
     if required == 0 || required as usize > most {
         problems.add(
             "approvals_required",
             format!(
                 "must be between 1 and the number of owners ({}), not {required}",
-                owners.len()
+                owners.entries().len()
             ),
         );
     }
@@ -270,7 +261,7 @@ fn approvals(
 }
 
 /// The approval channels: a Slack channel id, a Teams channel id (`19:…@thread.tacv2`).
-fn channels(raw: &RawGroup, problems: &mut Problems) -> (Option<String>, Option<String>) {
+fn channels(raw: &RawGroup, problems: &mut Problems) -> Vec<(Platform, String)> {
     let slack = raw.approval_channel.as_ref().map(|c| c.trim().to_string());
     if slack.as_deref() == Some("") {
         problems.add("approval_channel", "leave it out rather than empty".into());
@@ -287,5 +278,9 @@ fn channels(raw: &RawGroup, problems: &mut Problems) -> (Option<String>, Option<
             format!("`{channel}` is not a Teams channel id such as 19:…@thread.tacv2"),
         );
     }
-    (slack, teams)
+    let on = |platform, channel: Option<String>| channel.map(|c| (platform, c));
+    [on(Platform::Slack, slack), on(Platform::Teams, teams)]
+        .into_iter()
+        .flatten()
+        .collect()
 }

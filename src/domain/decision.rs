@@ -108,7 +108,7 @@ pub fn settled(request: &AccessRequest, earlier: &[Decision]) -> Result<(), Refu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccessDuration, Owner, Platform, ProviderKind, Sweep};
+    use crate::domain::{AccessDuration, Owner, Owners, Platform, ProviderKind, Sweep};
 
     fn group(owners: &[&str], required: u32) -> GroupPolicy {
         GroupPolicy {
@@ -116,14 +116,12 @@ mod tests {
             description: String::new(),
             provider: ProviderKind::Local,
             target: "prod-db".into(),
-            owners: owners.iter().map(|o| Owner::parse(o).unwrap()).collect(),
+            owners: Owners::Listed(owners.iter().map(|o| Owner::parse(o).unwrap()).collect()),
             default_duration: AccessDuration::parse("1h").unwrap(),
             max_duration: AccessDuration::parse("8h").unwrap(),
             approvals_required: required,
-            approval_channel: None,
-            teams_approval_channel: None,
+            approval_channels: Vec::new(),
             allow_self_approval: false,
-            owners_from_entra: false,
             eligible: Vec::new(),
             sweep: Sweep::Off,
             permanent_members: Vec::new(),

@@ -19,6 +19,6 @@ pub use duration::AccessDuration;
 pub use identity::{Account, PersonKey, Platform, Principal};
 pub use job::{CardDestination, Job};
 pub use notice::Notice;
-pub use policy::{GroupPolicy, Owner, Policy, ProviderKind, Sweep};
+pub use policy::{GroupPolicy, Owner, Owners, Policy, ProviderKind, Sweep};
 pub use refusal::Refusal;
 pub use request::{AccessRequest, RequestStatus, Verdict};

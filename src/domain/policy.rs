@@ -120,24 +120,42 @@ impl ProviderKind {
     }
 }
 
+/// Who approves a group's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owners {
+    /// Listed in the config: emails, Slack ids, Teams ids.
+    Listed(Vec<Owner>),
+    /// The Entra group's own owners (`owners = "entra"`): read from Microsoft Graph for each
+    /// request and again at each click; none until then.
+    EntraGroup(Vec<Owner>),
+}
+
+impl Owners {
+    pub fn entries(&self) -> &[Owner] {
+        match self {
+            Self::Listed(owners) | Self::EntraGroup(owners) => owners,
+        }
+    }
+
+    pub fn from_entra(&self) -> bool {
+        matches!(self, Self::EntraGroup(_))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupPolicy {
     pub name: String,
     pub description: String,
     pub provider: ProviderKind,
     pub target: String,
-    pub owners: Vec<Owner>,
+    pub owners: Owners,
     pub default_duration: AccessDuration,
     pub max_duration: AccessDuration,
     pub approvals_required: u32,
-    /// Slack channel id for approval cards.
-    pub approval_channel: Option<String>,
-    /// Teams channel id (`19:…@thread.tacv2`) for approval cards.
-    pub teams_approval_channel: Option<String>,
+    /// Where approval cards go, per platform: a Slack channel id, a Teams channel id
+    /// (`19:…@thread.tacv2`). Without one, owners get their cards by direct message.
+    pub approval_channels: Vec<(Platform, String)>,
     pub allow_self_approval: bool,
-    /// `owners = "entra"`: the Entra group's own owners decide; `owners` is filled per request
-    /// (`with_owners`) from Microsoft Graph.
-    pub owners_from_entra: bool,
     /// Entra group ids: when set, only their (transitive) members may request this group.
     pub eligible: Vec<String>,
     /// What the drift sweep does with members jitbot holds no grant for (Entra groups only).
@@ -158,7 +176,10 @@ pub enum Sweep {
 
 impl GroupPolicy {
     pub fn is_owner(&self, person: &Principal) -> bool {
-        self.owners.iter().any(|owner| owner.matches(person))
+        self.owners
+            .entries()
+            .iter()
+            .any(|owner| owner.matches(person))
     }
 
     /// Every key the person is known by here: their own (account, Entra id, addresses) and the
@@ -167,6 +188,7 @@ impl GroupPolicy {
         let mut keys = person.own_keys();
         keys.extend(
             self.owners
+                .entries()
                 .iter()
                 .filter(|owner| owner.matches(person))
                 .map(Owner::key),
@@ -174,12 +196,20 @@ impl GroupPolicy {
         keys
     }
 
-    /// This group with its owners as they are now (for `owners = "entra"`).
-    pub fn with_owners(&self, owners: Vec<Owner>) -> GroupPolicy {
+    /// This group with its Entra owners as they are now (`owners = "entra"`).
+    pub fn with_entra_owners(&self, owners: Vec<Owner>) -> GroupPolicy {
         GroupPolicy {
-            owners,
+            owners: Owners::EntraGroup(owners),
             ..self.clone()
         }
+    }
+
+    /// The approval channel on `platform`, if the group has one there.
+    pub fn approval_channel(&self, platform: Platform) -> Option<&str> {
+        self.approval_channels
+            .iter()
+            .find(|(on, _)| *on == platform)
+            .map(|(_, channel)| channel.as_str())
     }
 
     /// Whether this owner may decide on this requester's request: not on their own, unless the
@@ -193,6 +223,7 @@ impl GroupPolicy {
     pub fn check_approvable(&self, requester: &Principal) -> Result<(), Refusal> {
         let available = self
             .owners
+            .entries()
             .iter()
             .filter(|owner| self.may_decide(owner, requester))
             .count() as u32;
@@ -289,17 +320,15 @@ mod tests {
             description: String::new(),
             provider: ProviderKind::Local,
             target: name.into(),
-            owners: vec![
+            owners: Owners::Listed(vec![
                 Owner::parse("Bob@Example.com").unwrap(),
                 Owner::parse("slack:U0CAROL").unwrap(),
-            ],
+            ]),
             default_duration: AccessDuration::parse("1h").unwrap(),
             max_duration: AccessDuration::parse("8h").unwrap(),
             approvals_required: 1,
-            approval_channel: None,
-            teams_approval_channel: None,
+            approval_channels: Vec::new(),
             allow_self_approval: false,
-            owners_from_entra: false,
             eligible: Vec::new(),
             sweep: Sweep::Off,
             permanent_members: Vec::new(),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::duration::describe_remaining;
-use super::{AccessRequest, Notice, Owner, Policy, RequestStatus};
+use super::{AccessRequest, Notice, Owner, Owners, Policy, RequestStatus};
 
 /// How a platform shows people, dates and emphasis.
 pub struct Style<'a> {
@@ -140,10 +140,9 @@ pub fn groups(policy: &Policy, style: &Style) -> String {
     }
     let mut lines = vec![(style.bold)("Groups you can request:")];
     for group in &policy.groups {
-        let owners: Vec<String> = if group.owners_from_entra {
-            vec!["the owners of its Entra group".to_string()]
-        } else {
-            group.owners.iter().map(|o| (style.owner)(o)).collect()
+        let owners: Vec<String> = match &group.owners {
+            Owners::EntraGroup(_) => vec!["the owners of its Entra group".to_string()],
+            Owners::Listed(owners) => owners.iter().map(|o| (style.owner)(o)).collect(),
         };
         let description = if group.description.is_empty() {
             String::new()
