@@ -15,8 +15,7 @@ use crate::domain::{Job, Notice};
 use crate::retry::{RetryAfter, retry_after_of};
 use crate::store;
 
-/// Failures after which owners hear that a grant or revocation keeps failing.
-pub const WARN_OWNERS_AFTER: i64 = 3;
+pub use crate::domain::job::WARN_OWNERS_AFTER;
 /// Grants are given up (the request fails) after this many attempts, about a quarter of an hour;
 /// revocations never are.
 pub const GRANT_ATTEMPTS: i64 = 10;

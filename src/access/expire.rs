@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::Core;
 use super::SCHEDULER;
+use crate::domain::job::WARN_OWNERS_AFTER;
 use crate::domain::{
     AccessRequest, AuditAction, GroupPolicy, Job, Notice, ProviderKind, RequestStatus, wording,
 };
 use crate::providers::{Change, Grant};
-use crate::scheduler::WARN_OWNERS_AFTER;
 use crate::store::{self, audit, requests};
 
 /// The `Revoke` job. `earlier_failures` tells whether owners were warned and must hear it worked.
@@ -25,31 +25,11 @@ pub async fn run(
         return Ok(());
     };
     match request.status {
-        RequestStatus::Active => {
-            let mut tx = store::write(&core.db).await?;
-            if requests::mark_revoking(&mut *tx, request_id).await? {
-                audit::append(
-                    &mut tx,
-                    audit::NewEvent {
-                        at: now,
-                        request_id: Some(request_id),
-                        actor: SCHEDULER,
-                        action: AuditAction::Expiring,
-                        platform: None,
-                        channel: None,
-                        detail: json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) }),
-                    },
-                )
-                .await?;
-            }
-            tx.commit().await?;
-        }
+        RequestStatus::Active => start_revoking(core, &request, now).await?,
         RequestStatus::Revoking => {}
         RequestStatus::Failed => return undo_failed_grant(core, &request, now).await,
         _ => return Ok(()),
     }
-
-    let kept = request.already_member == Some(true);
     let group = core.policy().group(&request.group).with_context(|| {
         format!(
             "group {} is no longer in the config, so its access cannot be revoked",
@@ -60,74 +40,132 @@ pub async fn run(
     let sharing = core.policy().groups_sharing_target(group);
     let holders =
         requests::active_holders(&core.db, &request.requester, &sharing, request_id).await?;
-    let still_held_by = holders.first().map(|holder| holder.id);
     let user_key = request.requester.account.key();
     let grant = grant_of(&request, group, &user_key, now);
-    let change = if kept || still_held_by.is_some() {
+    let kept = request.already_member == Some(true);
+    let change = if kept || !holders.is_empty() {
         None
     } else {
         Some(core.providers.for_group(group).revoke(&grant).await?)
     };
-
+    let ended = Ended {
+        grant: &grant,
+        kept,
+        still_held_by: holders.first().map(|holder| holder.id),
+        change,
+        attempts: earlier_failures + 1,
+    };
     let mut tx = store::write(&core.db).await?;
     if !requests::mark_ended(&mut *tx, request_id, now).await? {
         return Ok(());
     }
-    let action = match (kept, still_held_by) {
+    record_end(&mut tx, &request, &ended, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    tracing::info!(request_id, kept, still_held_by = ?ended.still_held_by, "access ended");
+    Ok(())
+}
+
+/// `active → revoking`, audited: from here the revocation is retried until it works.
+async fn start_revoking(
+    core: &Core,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = store::write(&core.db).await?;
+    if requests::mark_revoking(&mut *tx, request.id).await? {
+        let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
+        audit::append(
+            &mut tx,
+            event(request.id, AuditAction::Expiring, detail, now),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How one request's access ended.
+struct Ended<'a> {
+    grant: &'a Grant<'a>,
+    /// A member before jitbot's grant: left in place.
+    kept: bool,
+    /// Another of the person's requests holding the same membership.
+    still_held_by: Option<i64>,
+    /// What the provider did, when it was asked.
+    change: Option<Change>,
+    attempts: i64,
+}
+
+/// The end's audit event and what people are told, in the transaction that ends the request.
+async fn record_end(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    request: &AccessRequest,
+    ended: &Ended<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let group = ended.grant.group;
+    let action = match (ended.kept, ended.still_held_by) {
         (true, _) => AuditAction::EndedKeptPriorMembership,
         (false, Some(_)) => AuditAction::EndedMembershipStillHeld,
         (false, None) => AuditAction::Revoked,
     };
-    audit::append(
-        &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request_id),
-            actor: SCHEDULER,
-            action,
-            platform: None,
-            channel: None,
-            detail: json!({
-                "group": group.name,
-                "target": group.target,
-                "attempts": earlier_failures + 1,
-                "provider_result": change.map(Change::as_str),
-                "still_held_by": still_held_by,
-                "account": {
-                    "member": grant.member(),
-                    "directory_id": grant.directory_id,
-                },
-            }),
+    let detail = json!({
+        "group": group.name,
+        "target": group.target,
+        "attempts": ended.attempts,
+        "provider_result": ended.change.map(Change::as_str),
+        "still_held_by": ended.still_held_by,
+        "account": { "member": ended.grant.member(), "directory_id": ended.grant.directory_id },
+    });
+    audit::append(tx, event(request.id, action, detail, now)).await?;
+    let mut notices = vec![(
+        Notice::Ended {
+            kept: ended.kept,
+            still_held_by: ended.still_held_by,
         },
-    )
-    .await?;
+        true,
+    )];
     // PIM ends memberships itself: jitbot removing one at (not before) its end means Entra had not.
     let ended_on_time = request.expires_at.is_some_and(|at| now >= at);
     if group.provider == ProviderKind::EntraPimGroup
-        && change == Some(Change::Made)
+        && ended.change == Some(Change::Made)
         && ended_on_time
     {
-        let notice = Notice::Disagreement {
-            detail: wording::pim_disagreement(request_id, &group.name),
-        };
-        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+        let detail = wording::pim_disagreement(request.id, &group.name);
+        notices.push((Notice::Disagreement { detail }, false));
     }
-    let notice = Notice::Ended {
-        kept,
-        still_held_by,
-    };
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-    if earlier_failures >= WARN_OWNERS_AFTER {
-        let notice = Notice::Recovered {
-            action: "revocation".into(),
-        };
-        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+    if ended.attempts > WARN_OWNERS_AFTER {
+        let action = "revocation".into();
+        notices.push((Notice::Recovered { action }, false));
     }
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
-    tx.commit().await?;
-    core.wake_scheduler();
-    tracing::info!(request_id, kept, ?still_held_by, "access ended");
+    for (notice, to_requester) in notices {
+        let job = if to_requester {
+            Job::NotifyRequester { notice }
+        } else {
+            Job::NotifyOwners { notice }
+        };
+        store::jobs::enqueue_job(tx, request.id, &job, now).await?;
+    }
+    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
     Ok(())
+}
+
+fn event(
+    request_id: i64,
+    action: AuditAction,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> audit::NewEvent<'static> {
+    audit::NewEvent {
+        at: now,
+        request_id: Some(request_id),
+        actor: SCHEDULER,
+        action,
+        platform: None,
+        channel: None,
+        detail,
+    }
 }
 
 /// What the provider is told about one request's access.
@@ -176,23 +214,16 @@ async fn undo_failed_grant(
         None => Some(core.providers.for_group(group).revoke(&grant).await?),
     };
     let mut tx = store::write(&core.db).await?;
+    let detail = json!({
+        "group": group.name,
+        "target": group.target,
+        "provider_result": change.map(Change::as_str),
+        "still_held_by": holders.first().map(|holder| holder.id),
+        "account": { "member": grant.member(), "directory_id": grant.directory_id },
+    });
     audit::append(
         &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request.id),
-            actor: SCHEDULER,
-            action: AuditAction::FailedGrantUndone,
-            platform: None,
-            channel: None,
-            detail: json!({
-                "group": group.name,
-                "target": group.target,
-                "provider_result": change.map(Change::as_str),
-                "still_held_by": holders.first().map(|holder| holder.id),
-                "account": { "member": grant.member(), "directory_id": grant.directory_id },
-            }),
-        },
+        event(request.id, AuditAction::FailedGrantUndone, detail, now),
     )
     .await?;
     let notice = Notice::FailedGrantUndone;

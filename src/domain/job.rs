@@ -55,6 +55,9 @@ pub enum CardDestination {
     Owner { owner: String },
 }
 
+/// Failures after which owners hear that a grant or revocation keeps failing.
+pub const WARN_OWNERS_AFTER: i64 = 3;
+
 impl Job {
     /// After how many attempts the job is given up: revocations never are, grants and checks
     /// after `grant_attempts`, messages after `message_attempts`.
