@@ -144,19 +144,16 @@ async fn audit_confirmed(
 ) -> Result<(), AccessError> {
     audit::append(
         tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request_id),
-            actor: super::SCHEDULER,
-            action: AuditAction::RequesterConfirmed,
-            platform: None,
-            channel: None,
-            detail: json!({
+        audit::NewEvent::by_jitbot(
+            Some(request_id),
+            AuditAction::RequesterConfirmed,
+            json!({
                 "account": requester.account.key(),
                 "addresses": requester.emails,
                 "entra_id": requester.entra_id,
             }),
-        },
+            now,
+        ),
     )
     .await?;
     Ok(())
@@ -173,15 +170,12 @@ async fn cancel(
     }
     audit::append(
         tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request_id),
-            actor: super::SCHEDULER,
-            action: AuditAction::Cancelled,
-            platform: None,
-            channel: None,
-            detail: json!({ "reason": reason }),
-        },
+        audit::NewEvent::by_jitbot(
+            Some(request_id),
+            AuditAction::Cancelled,
+            json!({ "reason": reason }),
+            now,
+        ),
     )
     .await?;
     let notice = Notice::Cancelled {

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Core;
-use super::SCHEDULER;
 use crate::domain::job::WARN_OWNERS_AFTER;
 use crate::domain::{
     AccessRequest, AuditAction, GroupPolicy, Job, Notice, ProviderKind, RequestStatus, wording,
@@ -77,7 +76,7 @@ async fn start_revoking(
         let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
         audit::append(
             &mut tx,
-            event(request.id, AuditAction::Expiring, detail, now),
+            audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now),
         )
         .await?;
     }
@@ -118,7 +117,11 @@ async fn record_end(
         "still_held_by": ended.still_held_by,
         "account": { "member": ended.grant.member(), "directory_id": ended.grant.directory_id },
     });
-    audit::append(tx, event(request.id, action, detail, now)).await?;
+    audit::append(
+        tx,
+        audit::NewEvent::by_jitbot(Some(request.id), action, detail, now),
+    )
+    .await?;
     let mut notices = vec![(
         Notice::Ended {
             kept: ended.kept,
@@ -149,23 +152,6 @@ async fn record_end(
     }
     store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
     Ok(())
-}
-
-fn event(
-    request_id: i64,
-    action: AuditAction,
-    detail: serde_json::Value,
-    now: DateTime<Utc>,
-) -> audit::NewEvent<'static> {
-    audit::NewEvent {
-        at: now,
-        request_id: Some(request_id),
-        actor: SCHEDULER,
-        action,
-        platform: None,
-        channel: None,
-        detail,
-    }
 }
 
 /// What the provider is told about one request's access.
@@ -223,7 +209,12 @@ async fn undo_failed_grant(
     });
     audit::append(
         &mut tx,
-        event(request.id, AuditAction::FailedGrantUndone, detail, now),
+        audit::NewEvent::by_jitbot(
+            Some(request.id),
+            AuditAction::FailedGrantUndone,
+            detail,
+            now,
+        ),
     )
     .await?;
     let notice = Notice::FailedGrantUndone;

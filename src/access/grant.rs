@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Core;
-use super::SCHEDULER;
 use crate::domain::Job;
 use crate::domain::{AuditAction, Notice, RequestStatus};
 use crate::providers::{Change, Grant};
@@ -67,14 +66,10 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     }
     audit::append(
         &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request_id),
-            actor: SCHEDULER,
-            action: AuditAction::Granted,
-            platform: None,
-            channel: None,
-            detail: json!({
+        audit::NewEvent::by_jitbot(
+            Some(request_id),
+            AuditAction::Granted,
+            json!({
                 "group": group.name,
                 "provider": group.provider.name(),
                 "target": group.target,
@@ -86,7 +81,8 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
                     "directory_id": grant.directory_id,
                 },
             }),
-        },
+            now,
+        ),
     )
     .await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, expires_at).await?;
@@ -117,15 +113,12 @@ pub async fn give_up(
     tracing::error!(request_id, error_id, error, "a grant was given up");
     audit::append(
         &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(request_id),
-            actor: SCHEDULER,
-            action: AuditAction::GrantFailed,
-            platform: None,
-            channel: None,
-            detail: json!({ "error": error, "error_id": error_id }),
-        },
+        audit::NewEvent::by_jitbot(
+            Some(request_id),
+            AuditAction::GrantFailed,
+            json!({ "error": error, "error_id": error_id }),
+            now,
+        ),
     )
     .await?;
     let notice = Notice::GrantFailed { error_id };

@@ -42,9 +42,6 @@ impl From<sqlx::Error> for AccessError {
     }
 }
 
-/// The actor name the scheduler's own transitions are audited under.
-pub const SCHEDULER: &str = "jitbot";
-
 /// What every use case needs: the database, the policy, the providers, the directory, the chat
 /// platforms, and a way to wake the scheduler. Cheap to clone.
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Core, SCHEDULER};
+use super::Core;
 use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Sweep, wording};
 use crate::graph::DirectoryUser;
 use crate::store::{self, audit, requests};
@@ -108,7 +108,11 @@ async fn record(
             store::jobs::enqueue_unattached(tx, &job, now).await?;
         } else {
             let detail = json!({ "group": group.name, "target": group.target, "member": member, "shown": shown });
-            audit::append(tx, event(AuditAction::SweepFound, detail, now)).await?;
+            audit::append(
+                tx,
+                audit::NewEvent::by_jitbot(None, AuditAction::SweepFound, detail, now),
+            )
+            .await?;
         }
     }
     let members: Vec<String> = finding.unexpected.iter().map(|(_, s)| s.clone()).collect();
@@ -145,7 +149,11 @@ pub async fn remove(
     let removed = core.graph.remove_member(&group.target, member).await?;
     let mut tx = store::write(&core.db).await?;
     let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });
-    audit::append(&mut tx, event(AuditAction::SweepRemoved, detail, now)).await?;
+    audit::append(
+        &mut tx,
+        audit::NewEvent::by_jitbot(None, AuditAction::SweepRemoved, detail, now),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -160,22 +168,6 @@ pub async fn report(
 ) -> anyhow::Result<()> {
     let text = wording::drift(group, members, removed);
     core.chat(platform)?.post_to_channel(channel, &text).await
-}
-
-fn event(
-    action: AuditAction,
-    detail: serde_json::Value,
-    now: DateTime<Utc>,
-) -> audit::NewEvent<'static> {
-    audit::NewEvent {
-        at: now,
-        request_id: None,
-        actor: SCHEDULER,
-        action,
-        platform: None,
-        channel: None,
-        detail,
-    }
 }
 
 fn is_permanent(group: &GroupPolicy, member: &DirectoryUser) -> bool {

@@ -7,6 +7,9 @@ use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
 use super::{from_ms, to_ms};
 use crate::domain::AuditAction;
 
+/// The actor jitbot's own events (the scheduler's, the sweep's) are recorded under.
+pub const JITBOT: &str = "jitbot";
+
 /// The hash the first event chains from.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -20,6 +23,26 @@ pub struct NewEvent<'a> {
     pub platform: Option<&'a str>,
     pub channel: Option<&'a str>,
     pub detail: serde_json::Value,
+}
+
+impl NewEvent<'static> {
+    /// An event of jitbot's own (the scheduler's), outside any chat.
+    pub fn by_jitbot(
+        request_id: Option<i64>,
+        action: AuditAction,
+        detail: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Self {
+        NewEvent {
+            at,
+            request_id,
+            actor: JITBOT,
+            action,
+            platform: None,
+            channel: None,
+            detail,
+        }
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -69,13 +69,13 @@ pub async fn enter_teams_mode(db: &Db, trial: bool, now: DateTime<Utc>) -> sqlx:
     audit::append(
         &mut tx,
         audit::NewEvent {
-            at: now,
-            request_id: None,
-            actor: "jitbot",
-            action: AuditAction::TrialDataDiscarded,
             platform: Some("teams"),
-            channel: None,
-            detail: json!({ "rows": discarded }),
+            ..audit::NewEvent::by_jitbot(
+                None,
+                AuditAction::TrialDataDiscarded,
+                json!({ "rows": discarded }),
+                now,
+            )
         },
     )
     .await?;

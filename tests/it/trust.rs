@@ -36,52 +36,50 @@ fn approve_activity(t: &TestApp, user: &str) -> Value {
 mod transport {
     use super::*;
 
-    /// A Slack-only install: no bot registration, no trial mode.
-    async fn slack_only() -> TestApp {
+    /// jitbot without a Teams registration; with `trial`, in local trial mode.
+    async fn unregistered(trial: bool) -> TestApp {
         let options = Options {
             teams_app: false,
-            teams_trial: false,
+            teams_trial: trial,
             ..Default::default()
         };
         TestApp::spawn_with_options(DEFAULT_GROUPS, options).await
     }
 
+    /// Posts an activity without a token, with these extra headers; returns the status.
+    async fn tokenless(t: &TestApp, activity: &Value, headers: &[(&str, &str)]) -> u16 {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/api/messages", t.url))
+            .json(activity);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
     #[tokio::test]
     async fn a_slack_only_install_refuses_a_tokenless_approval_relayed_by_a_local_proxy() {
-        let t = slack_only().await;
+        let t = unregistered(false).await;
         let id = t.alice_requests("request prod-db 1h deploy").await;
         let before = t.state_counts().await;
         // The attacker's Submit click, as a TLS proxy on this machine forwards it: from
         // 127.0.0.1, without a token, naming their own service URL.
         let mut click = t.activity("message", "mallory", TEAMS_APPROVALS);
         click["value"] = json!({ "jitVerb": "jit.approve", "requestId": id });
-        for headers in [vec![], vec![("x-forwarded-for", "203.0.113.9")]] {
-            let mut request = reqwest::Client::new()
-                .post(format!("{}/api/messages", t.url))
-                .json(&click);
-            for (name, value) in headers {
-                request = request.header(name, value);
-            }
-            assert_eq!(request.send().await.unwrap().status(), 401);
-        }
+        assert_eq!(tokenless(&t, &click, &[]).await, 401);
+        assert_eq!(
+            tokenless(&t, &click, &[("x-forwarded-for", "203.0.113.9")]).await,
+            401
+        );
         t.run_jobs().await;
         assert_eq!(t.request(id).await.status, RequestStatus::Pending);
         assert_eq!(t.state_counts().await, before);
         assert!(t.teams.calls().is_empty(), "{:?}", t.teams.calls());
     }
 
-    async fn trial() -> TestApp {
-        let options = Options {
-            teams_app: false,
-            teams_trial: true,
-            ..Default::default()
-        };
-        TestApp::spawn_with_options(DEFAULT_GROUPS, options).await
-    }
-
     #[tokio::test]
     async fn trial_mode_refuses_whatever_came_through_a_proxy() {
-        let t = trial().await;
+        let t = unregistered(true).await;
         let mut activity = t.activity("message", "alice", TEAMS_THREAD);
         activity["text"] = json!("jit request prod-db 1h deploy");
         for (name, value) in [
@@ -90,33 +88,22 @@ mod transport {
             ("x-real-ip", "203.0.113.9"),
             ("x-forwarded-proto", "https"),
         ] {
-            let status = reqwest::Client::new()
-                .post(format!("{}/api/messages", t.url))
-                .header(name, value)
-                .json(&activity)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 401, "{name}");
+            assert_eq!(
+                tokenless(&t, &activity, &[(name, value)]).await,
+                401,
+                "{name}"
+            );
         }
         assert_eq!(t.state_counts().await, [0, 0, 0, 0]);
     }
 
     #[tokio::test]
     async fn trial_mode_talks_to_this_machine_only_and_says_so() {
-        let t = trial().await;
+        let t = unregistered(true).await;
         let mut activity = t.activity("message", "alice", TEAMS_THREAD);
         activity["text"] = json!("jit request prod-db 1h deploy");
         activity["serviceUrl"] = json!("https://attacker.example/");
-        let status = reqwest::Client::new()
-            .post(format!("{}/api/messages", t.url))
-            .json(&activity)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 403);
+        assert_eq!(tokenless(&t, &activity, &[]).await, 403);
         assert_eq!(t.state_counts().await, [0, 0, 0, 0]);
 
         let health = reqwest::get(format!("{}/healthz", t.url)).await.unwrap();
@@ -136,17 +123,10 @@ mod transport {
 
     #[tokio::test]
     async fn what_trial_mode_recorded_is_not_used_once_a_bot_is_registered() {
-        let t = trial().await;
+        let t = unregistered(true).await;
         let mut activity = t.activity("message", "alice", TEAMS_THREAD);
         activity["text"] = json!("jit request prod-db 1h deploy");
-        let status = reqwest::Client::new()
-            .post(format!("{}/api/messages", t.url))
-            .json(&activity)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 200);
+        assert_eq!(tokenless(&t, &activity, &[]).await, 200);
         assert_eq!(t.request(1).await.status, RequestStatus::Pending);
         assert!(t.count("teams_users").await > 0);
 
