@@ -4,9 +4,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::Core;
+use super::{Core, directory};
 use crate::domain::Job;
-use crate::domain::{AuditAction, Notice, RequestStatus};
+use crate::domain::{AccessRequest, AuditAction, Notice, Refusal, RequestStatus};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
@@ -22,6 +22,14 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         .policy()
         .group(&request.group)
         .with_context(|| format!("group {} is no longer in the config", request.group))?;
+    // Checked again now, not only when asked: an account disabled or made ineligible since is
+    // not granted anything.
+    if directory::needs_directory(group)
+        && let Err(refusal) =
+            directory::check_requester(core, group, request.requester.clone()).await?
+    {
+        return refuse(core, &request, &refusal, now).await;
+    }
     let provider = core.providers.for_group(group);
     let user_key = request.requester.account.key();
     let expires_at = now + request.duration.to_chrono();
@@ -92,6 +100,38 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     tx.commit().await?;
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
+    Ok(())
+}
+
+/// The requester no longer passes the directory's checks: nothing is granted, the request
+/// fails, and the requester and owners are told why.
+async fn refuse(
+    core: &Core,
+    request: &AccessRequest,
+    refusal: &Refusal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let reason = refusal.to_string();
+    let mut tx = store::write(&core.db).await?;
+    if !requests::mark_failed(&mut *tx, request.id, &reason).await? {
+        return Ok(());
+    }
+    let detail = json!({ "refused": reason });
+    let event = audit::NewEvent::by_jitbot(Some(request.id), AuditAction::GrantFailed, detail, now);
+    audit::append(&mut tx, event).await?;
+    let notice = Notice::GrantRefused { reason };
+    let to_requester = Job::NotifyRequester {
+        notice: notice.clone(),
+    };
+    store::jobs::enqueue_job(&mut tx, request.id, &to_requester, now).await?;
+    store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
+    store::jobs::enqueue_job(&mut tx, request.id, &Job::RefreshMessages, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    tracing::info!(
+        request_id = request.id,
+        "a grant was refused at the last check"
+    );
     Ok(())
 }
 

@@ -35,6 +35,10 @@ pub enum Notice {
     Disagreement {
         detail: String,
     },
+    /// Approved, but not granted: the requester no longer passes the directory's checks.
+    GrantRefused {
+        reason: String,
+    },
     /// The request was withdrawn before any decision, for this reason.
     Cancelled {
         reason: String,

@@ -60,6 +60,10 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
             "⚠️ Granting access failed after several attempts, so the request has failed. Anything a partial grant left behind is being removed, and the owners have been told. (error {error_id})"
         ),
         Notice::Disagreement { detail } => format!("⚠️ {detail}"),
+        Notice::GrantRefused { reason } => format!(
+            "⛔ The request was approved, but the access was not granted: {}",
+            (style.literal)(reason)
+        ),
         Notice::Cancelled { reason } => format!("🚫 This request was cancelled. {}", (style.literal)(reason)),
         Notice::StillFailing { action, attempts, error_id } => format!(
             "⚠️ The {action} for this request has failed {attempts} times; jitbot keeps retrying. The log has the details under error {error_id}."

@@ -374,6 +374,31 @@ async fn only_eligible_people_may_request_and_others_are_told_whom_to_ask() {
 }
 
 #[tokio::test]
+async fn eligibility_is_checked_again_at_the_grant() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    t.graph.add_transitive_member(alice, ELIGIBLE);
+    let id = approved(&t, "U0ALICE", "finance").await;
+    // Between the approval and the grant, alice left the eligible group.
+    t.graph.remove_transitive_member(alice, ELIGIBLE);
+    t.run_jobs().await;
+
+    let request = t.request(id).await;
+    assert_eq!(request.status, RequestStatus::Failed);
+    assert!(t.graph.members(FINANCE).is_empty(), "nothing was granted");
+    assert!(t.graph.calls_to("POST", "members/$ref").is_empty());
+    let thread = t.slack.thread_in(REQUEST_CHANNEL);
+    let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
+    assert!(
+        replies
+            .last()
+            .unwrap()
+            .contains("approved, but the access was not granted"),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_teams_requester_is_known_to_graph_by_their_object_id() {
     let t = spawn().await;
     t.teams_say("alice", TEAMS_THREAD, "jit request azure-admins 1h deploy")

@@ -142,6 +142,13 @@ impl FakeGraph {
             .insert((user.into(), group.into()));
     }
 
+    pub fn remove_transitive_member(&self, user: &str, group: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .transitive
+            .remove(&(user.to_string(), group.to_string()));
+    }
+
     pub fn members(&self, group: &str) -> Vec<String> {
         self.inner
             .lock()
