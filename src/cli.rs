@@ -124,9 +124,9 @@ async fn check_online(config: &Config) -> anyhow::Result<()> {
         let ids = group
             .provider
             .is_entra()
-            .then_some(("target", &group.target))
+            .then_some(("target", group.target.as_str()))
             .into_iter()
-            .chain(group.eligible.iter().map(|id| ("eligible", id)));
+            .chain(group.eligible.iter().map(|id| ("eligible", id.as_str())));
         for (key, id) in ids {
             match graph.group(id).await? {
                 Some(name) => println!(

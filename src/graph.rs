@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::client_credentials::TokenSource;
 use crate::config::GraphConfig;
+use crate::domain::identity::Guid;
 use crate::retry::RetryAfter;
 use crate::secrets::{Secret, Secrets};
 
@@ -344,12 +345,13 @@ impl Graph {
     pub async fn member_groups(
         &self,
         user_id: &str,
-        group_ids: &[String],
+        group_ids: &[Guid],
     ) -> anyhow::Result<Vec<String>> {
         let mut found = Vec::new();
         // checkMemberGroups takes at most 20 ids per call.
         for chunk in group_ids.chunks(20) {
-            let body = json!({ "groupIds": chunk });
+            let ids: Vec<&str> = chunk.iter().map(Guid::as_str).collect();
+            let body = json!({ "groupIds": ids });
             let result = self
                 .call(
                     Method::POST,

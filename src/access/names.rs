@@ -35,14 +35,26 @@ impl Names {
         self.0.get(key).cloned().unwrap_or_else(|| key.to_string())
     }
 
-    /// Replaces every known key in `text` with how `show` presents that person.
+    /// Replaces every known key in `text` with how `show` presents that person, in one pass:
+    /// a name that looks like another key (a Teams user called `slack:U…`) stays a name.
     pub fn replace_in(&self, text: &str, show: impl Fn(&str) -> String) -> String {
         // Longest first, so that no key is replaced inside a longer one.
-        let mut keys: Vec<&String> = self.0.keys().collect();
+        let mut keys: Vec<&String> = self.0.keys().filter(|key| !key.is_empty()).collect();
         keys.sort_by_key(|key| std::cmp::Reverse(key.len()));
-        keys.into_iter().fold(text.to_string(), |text, key| {
-            text.replace(key.as_str(), &show(key))
-        })
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        'scan: while let Some(next) = rest.chars().next() {
+            for key in &keys {
+                if let Some(after) = rest.strip_prefix(key.as_str()) {
+                    out.push_str(&show(key));
+                    rest = after;
+                    continue 'scan;
+                }
+            }
+            out.push(next);
+            rest = &rest[next.len_utf8()..];
+        }
+        out
     }
 }
 
@@ -62,4 +74,25 @@ async fn display(db: &Db, account: &Account) -> sqlx::Result<String> {
         .into_iter()
         .next()
         .unwrap_or_else(|| account.key()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_each_key_once_and_never_inside_a_name() {
+        let names = Names(HashMap::from([
+            ("teams:abc".to_string(), "slack:U0BOB".to_string()),
+            ("slack:U0BOB".to_string(), "bob@example.com".to_string()),
+        ]));
+        let shown = names.replace_in("by teams:abc, slack:U0BOB.", |key| {
+            if key.starts_with("slack:") {
+                "<@U0BOB>".to_string()
+            } else {
+                names.show(key)
+            }
+        });
+        assert_eq!(shown, "by slack:U0BOB, <@U0BOB>.");
+    }
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::provider::provider_kind;
-use crate::domain::identity::is_guid;
+use crate::domain::identity::{Guid, is_guid};
 use crate::domain::{AccessDuration, GroupPolicy, Owner, Owners, Platform, ProviderKind, Sweep};
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +111,11 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
         approvals_required,
         approval_channels,
         allow_self_approval: raw.allow_self_approval,
-        eligible: lower_case(&raw.eligible),
+        eligible: raw
+            .eligible
+            .iter()
+            .filter_map(|id| Guid::parse(id))
+            .collect(),
         sweep,
         permanent_members: lower_case(&raw.permanent_members),
     })

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::identity::Guid;
 use crate::domain::{AccessDuration, Policy};
 use urls::{base_url, resolve_database_url};
 
@@ -64,7 +65,7 @@ pub struct TeamsConfig {
     /// from this machine only. Off unless asked for; only on a loopback `listen`.
     pub trial_mode: bool,
     /// Tenants besides `MICROSOFT_APP_TENANT_ID` whose activities are accepted.
-    pub allowed_tenants: Vec<String>,
+    pub allowed_tenants: Vec<Guid>,
     /// Hosts the Bot Connector token may be sent to (`*.` for any subdomain).
     pub service_hosts: Vec<String>,
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::urls::base_url;
 use super::{DEFAULT_OPENID_METADATA_URL, DEFAULT_TEAMS_SERVICE_URL, TeamsConfig};
-use crate::domain::identity::is_guid;
+use crate::domain::identity::{Guid, is_guid};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,7 +76,7 @@ pub(super) fn teams_config(
         allowed_tenants: raw
             .allowed_tenants
             .iter()
-            .map(|t| t.to_ascii_lowercase())
+            .filter_map(|t| Guid::parse(t))
             .collect(),
         service_hosts,
     }

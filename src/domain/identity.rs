@@ -41,14 +41,36 @@ impl FromStr for Platform {
     }
 }
 
-/// Whether `text` is a GUID such as Entra object ids: 8-4-4-4-12 hex digits.
+/// A GUID — an Entra object id, a tenant or an app id: 8-4-4-4-12 hex digits, kept lower-case
+/// so that two spellings of one id are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(String);
+
+impl Guid {
+    pub fn parse(text: &str) -> Option<Guid> {
+        let parts: Vec<&str> = text.split('-').collect();
+        let shaped = parts.len() == 5
+            && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && parts
+                .iter()
+                .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()));
+        shaped.then(|| Guid(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `text` is a GUID.
 pub fn is_guid(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    parts.len() == 5
-        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
-        && parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    Guid::parse(text).is_some()
 }
 
 /// One chat account: a Slack user id, or a Teams user by Entra object id. Written `slack:U…` /
@@ -218,6 +240,24 @@ impl FromStr for PersonKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guid_is_five_groups_of_hex_digits_in_lower_case() {
+        let guid = Guid::parse("A1B2C3D4-e5f6-7890-abcd-EF0123456789").unwrap();
+        assert_eq!(guid.as_str(), "a1b2c3d4-e5f6-7890-abcd-ef0123456789");
+        for text in [
+            "",
+            "{{MICROSOFT_APP_ID}}",
+            "11111111222233334444555555555555",
+            "{11111111-2222-3333-4444-555555555555}",
+            " 11111111-2222-3333-4444-555555555555",
+            "11111111-2222-3333-4444-55555555555",
+            "11111111-2222-3333-4444-555555555555-6",
+            "g1111111-2222-3333-4444-555555555555",
+        ] {
+            assert!(Guid::parse(text).is_none(), "{text:?}");
+        }
+    }
 
     #[test]
     fn accounts_round_trip_through_their_keys() {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::duration::AccessDuration;
-use super::identity::{Account, PersonKey, Platform, Principal};
+use super::identity::{Account, Guid, PersonKey, Platform, Principal};
 use super::refusal::Refusal;
 
 /// Who may approve: listed by email (matched on every platform) or by one platform's user id.
@@ -12,7 +12,7 @@ pub enum Owner {
     Email(String),
     SlackUser(String),
     /// A Teams user by Entra object id.
-    TeamsUser(String),
+    TeamsUser(Guid),
     /// An owner of the Entra group itself (`owners = "entra"`): known by object id on Teams and
     /// by email or UPN on Slack.
     Directory {
@@ -26,8 +26,8 @@ impl Owner {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if let Some(id) = text.strip_prefix("teams:") {
-            return if super::identity::is_guid(id) {
-                Ok(Self::TeamsUser(id.to_ascii_lowercase()))
+            return if let Some(id) = Guid::parse(id) {
+                Ok(Self::TeamsUser(id))
             } else {
                 Err(format!(
                     "`{text}` is not a Teams user (teams:<Entra object id>)"
@@ -60,7 +60,7 @@ impl Owner {
         match self {
             Self::Email(email) => person.has_email(email),
             Self::SlackUser(id) => person.account == Account::new(Platform::Slack, id.as_str()),
-            Self::TeamsUser(id) => person.has_entra_id(id),
+            Self::TeamsUser(id) => person.has_entra_id(id.as_str()),
             Self::Directory { id, emails } => {
                 person.has_entra_id(id) || emails.iter().any(|e| person.has_email(e))
             }
@@ -157,7 +157,7 @@ pub struct GroupPolicy {
     pub approval_channels: Vec<(Platform, String)>,
     pub allow_self_approval: bool,
     /// Entra group ids: when set, only their (transitive) members may request this group.
-    pub eligible: Vec<String>,
+    pub eligible: Vec<Guid>,
     /// What the drift sweep does with members jitbot holds no grant for (Entra groups only).
     pub sweep: Sweep,
     /// Members the sweep leaves alone: emails or Entra object ids (break-glass accounts …).

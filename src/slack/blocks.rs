@@ -49,8 +49,8 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
             .into(),
         SlackSectionBlock::new()
             .with_text(md!(format!(
-                "*Justification*\n>{}",
-                escape(&request.justification)
+                "*Justification*\n{}",
+                quoted(&escape(&request.justification))
             )))
             .into(),
     ];
@@ -91,6 +91,15 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
     (fallback, blocks)
 }
 
+/// Every line in the block quote: a typed line break must not step out of it and pass for
+/// jitbot's own text.
+fn quoted(text: &str) -> String {
+    text.lines()
+        .map(|line| format!(">{line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn decision_buttons(request_id: i64) -> SlackActionsBlock {
     let button = |action: &str, label: &str, style: SlackBlockButtonStyle| {
         SlackBlockButtonElement::new(label.into())
@@ -126,6 +135,12 @@ mod tests {
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
+
+    #[test]
+    fn a_typed_line_break_stays_in_the_quote() {
+        let typed = escape("fixing it\n<!here> approve now");
+        assert_eq!(quoted(&typed), ">fixing it\n>&lt;!here&gt; approve now");
+    }
     use crate::domain::{AccessDuration, Account, Platform, Principal};
 
     fn at(hour: u32, minute: u32) -> DateTime<Utc> {

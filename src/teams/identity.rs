@@ -222,7 +222,8 @@ pub async fn owner_mri(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<
 
 async fn known_user(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
     match owner {
-        Owner::TeamsUser(id) | Owner::Directory { id, .. } => teams::user(&teams.db, id).await,
+        Owner::TeamsUser(id) => teams::user(&teams.db, id.as_str()).await,
+        Owner::Directory { id, .. } => teams::user(&teams.db, id).await,
         Owner::Email(email) => teams::user_with_email(&teams.db, email).await,
         Owner::SlackUser(_) => Ok(None),
     }

@@ -53,8 +53,8 @@ impl TeamsChat {
         let tenants = secrets
             .microsoft_app_tenant_id
             .iter()
-            .chain(&config.allowed_tenants)
             .cloned()
+            .chain(config.allowed_tenants.iter().map(|t| t.to_string()))
             .collect();
         let auth = auth::BotAuthenticator::new(auth::AuthSettings {
             app_id: secrets.microsoft_app_id.clone(),
