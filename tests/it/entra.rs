@@ -7,7 +7,7 @@ use jitbot::domain::RequestStatus;
 
 const ADMINS: &str = "9e8d7c6b-5a49-4382-a716-05f4e3d2c1b0";
 const FINANCE: &str = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d";
-const ELIGIBLE: &str = "1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e";
+pub(crate) const ELIGIBLE: &str = "1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e";
 const PIM: &str = "0c0c0c0c-1d1d-4e2e-8f3f-4a4a4a4a4a4a";
 
 const GROUPS: &str = r#"
@@ -43,7 +43,8 @@ owners = ["bob@example.com"]
 approval_channel = "C0APPROVALS"
 "#;
 
-async fn spawn() -> TestApp {
+/// The Entra groups above, known to the fake Graph.
+pub(crate) async fn spawn() -> TestApp {
     let t = TestApp::spawn_with(GROUPS, false).await;
     t.graph.add_group(ADMINS, "Azure admins", &[]);
     t.graph.add_group(FINANCE, "Finance", &[]);

@@ -394,23 +394,11 @@ mod verified_facts {
 mod checks_before_cards {
     use super::*;
 
-    const ELIGIBLE: &str = "1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e";
-    const FINANCE: &str = r#"
-[[group]]
-name = "finance"
-provider = "entra-group"
-target = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d"
-eligible = ["1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e"]
-owners = ["bob@example.com"]
-approval_channel = "C0APPROVALS"
-"#;
+    use crate::entra::ELIGIBLE;
 
     #[tokio::test]
     async fn no_card_goes_out_while_the_requester_cannot_be_checked() {
-        let t = TestApp::spawn_with(FINANCE, false).await;
-        t.graph
-            .add_group("5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d", "Finance", &[]);
-        t.graph.add_group(ELIGIBLE, "Finance staff", &[]);
+        let t = crate::entra::spawn().await;
         t.graph.add_transitive_member(
             crate::common::fake_graph::directory_id("alice@example.com"),
             ELIGIBLE,
