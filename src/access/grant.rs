@@ -43,56 +43,27 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         granted_at: now,
         expires_at: Some(expires_at),
     };
-    // Checked once and recorded before granting: after a crash mid-grant, the retry must not take
-    // jitbot's own membership for access the person had before. Membership that another of the
-    // person's active grants holds is jitbot's, so that grant's answer is inherited.
-    let already_member = match request.already_member {
-        Some(known) => known,
-        None => {
-            let member = provider.is_member(&grant).await?;
-            let sharing = core.policy().groups_sharing_target(group);
-            let holders =
-                requests::active_holders(&core.db, &request.requester, &sharing, request_id)
-                    .await?;
-            let prior = match holders.first() {
-                Some(holder) if member => holder.already_member.unwrap_or(false),
-                _ => member,
-            };
-            requests::record_prior_membership(&core.db, request_id, prior).await?;
-            prior
-        }
-    };
+    let already_member = prior_membership(core, &request, &grant).await?;
     let change = if already_member {
         Change::AlreadySo
     } else {
         provider.grant(&grant).await?
     };
-
     let mut tx = store::write(&core.db).await?;
     if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
         return Ok(());
     }
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(
-            Some(request_id),
-            AuditAction::Granted,
-            json!({
-                "group": group.name,
-                "provider": group.provider.name(),
-                "target": group.target,
-                "expires_at": expires_at.to_rfc3339(),
-                "already_member": already_member,
-                "provider_result": change.as_str(),
-                "account": {
-                    "member": grant.member(),
-                    "directory_id": grant.directory_id,
-                },
-            }),
-            now,
-        ),
-    )
-    .await?;
+    let detail = json!({
+        "group": group.name,
+        "provider": group.provider.name(),
+        "target": group.target,
+        "expires_at": expires_at.to_rfc3339(),
+        "already_member": already_member,
+        "provider_result": change.as_str(),
+        "account": { "member": grant.member(), "directory_id": grant.directory_id },
+    });
+    let event = audit::NewEvent::by_jitbot(Some(request_id), AuditAction::Granted, detail, now);
+    audit::append(&mut tx, event).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, expires_at).await?;
     let notice = Notice::Granted { expires_at };
     store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
@@ -101,6 +72,34 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
     Ok(())
+}
+
+/// Whether the person held this access before jitbot's grant — checked once and recorded before
+/// granting: after a crash mid-grant, the retry must not take jitbot's own membership for access
+/// the person had before. Membership that another of the person's active grants holds is
+/// jitbot's, so that grant's answer is inherited.
+async fn prior_membership(
+    core: &Core,
+    request: &AccessRequest,
+    grant: &Grant<'_>,
+) -> anyhow::Result<bool> {
+    if let Some(known) = request.already_member {
+        return Ok(known);
+    }
+    let member = core
+        .providers
+        .for_group(grant.group)
+        .is_member(grant)
+        .await?;
+    let sharing = core.policy().groups_sharing_target(grant.group);
+    let holders =
+        requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
+    let prior = match holders.first() {
+        Some(holder) if member => holder.already_member.unwrap_or(false),
+        _ => member,
+    };
+    requests::record_prior_membership(&core.db, request.id, prior).await?;
+    Ok(prior)
 }
 
 /// The requester no longer passes the directory's checks: nothing is granted, the request
