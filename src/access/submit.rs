@@ -7,7 +7,7 @@ use serde_json::json;
 use super::AccessError;
 use super::Core;
 use crate::domain::Job;
-use crate::domain::{AccessDuration, AuditAction, Principal, Refusal, RequestCommand};
+use crate::domain::{AccessDuration, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand};
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
@@ -25,6 +25,21 @@ pub struct Submitted {
     pub duration: AccessDuration,
 }
 
+/// Whether anyone could ever decide: checked with what is known now (the check job checks again
+/// with fresh facts; owners from Entra are only known once Graph is asked, there), and whether
+/// jitbot can put a card in front of anyone at all.
+fn can_be_decided(core: &Core, group: &GroupPolicy, requester: &Principal) -> Result<(), Refusal> {
+    if !group.owners.from_entra() {
+        group.check_approvable(requester)?;
+    }
+    if core.platforms_in_use().is_empty() {
+        return Err(Refusal::NobodyToAsk {
+            group: group.name.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Stores a request after the checks that need no outside service: the group, the duration,
 /// one open request per group, enough owners other than the requester, someone to ask.
 pub async fn submit(
@@ -35,21 +50,7 @@ pub async fn submit(
     let group = core.policy().group(&submission.command.group)?;
     let duration = group.duration_for(submission.command.duration)?;
     let requester = &submission.requester;
-    // Checked with what is known now; the check job checks again with fresh facts. Owners from
-    // Entra are only known once Graph is asked, there.
-    if !group.owners.from_entra() {
-        group.check_approvable(requester)?;
-    }
-    let platforms = core.platforms_in_use();
-    let has_channel = platforms
-        .iter()
-        .any(|platform| group.approval_channel(*platform).is_some());
-    if !has_channel && platforms.is_empty() {
-        return Err(Refusal::NobodyToAsk {
-            group: group.name.clone(),
-        }
-        .into());
-    }
+    can_be_decided(core, group, requester)?;
 
     let mut tx = store::write(&core.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
