@@ -14,6 +14,9 @@ INSERT INTO jobs (request_id, payload, due_at)
 -- `email:…`, `account:…`): a later click sharing one of them is the same person again.
 ALTER TABLE decisions ADD COLUMN counted_as TEXT NOT NULL DEFAULT '[]';
 UPDATE decisions SET counted_as = json_array('account:' || decider_key);
+-- Votes on requests still pending were counted per chat account, not per person (and may have
+-- come through the unauthenticated path): the owners are asked again once the check passes.
+DELETE FROM decisions WHERE request_id IN (SELECT id FROM requests WHERE status = 'pending');
 
 -- The identity cache kept addresses without knowing whether the platform had confirmed them:
 -- it starts afresh. `addresses` lists every verified address, `email` stays the preferred one.

@@ -96,6 +96,10 @@ async fn prior_membership(
         requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
     let prior = match holders.first() {
         Some(holder) if member => holder.already_member.unwrap_or(false),
+        // What a grant given up left behind, and its undo has not removed yet, is jitbot's too.
+        None if member => {
+            !requests::failed_awaiting_undo(&core.db, &request.requester, &sharing).await?
+        }
         _ => member,
     };
     requests::record_prior_membership(&core.db, request.id, prior).await?;

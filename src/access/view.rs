@@ -85,6 +85,13 @@ impl RequestView {
         })
     }
 
+    /// Whether this person may see the request: its requester, or an owner of its group.
+    pub fn may_see(&self, person: &Principal) -> bool {
+        let requester = self.request.requester.own_keys();
+        !person.own_keys().is_disjoint(&requester)
+            || self.group.as_ref().is_some_and(|g| g.is_owner(person))
+    }
+
     pub fn approvals(&self) -> usize {
         self.decisions
             .iter()

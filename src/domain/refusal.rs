@@ -96,6 +96,8 @@ pub enum Refusal {
         "jitbot could not confirm your email address, so it cannot tell you apart from the owners on another platform. Confirm your email address (in Slack: your profile) and ask again."
     )]
     UnverifiedIdentity,
+    #[error("Only the requester and the owners of its group can see request #{0}.")]
+    NotYours(i64),
 }
 
 fn suggest(suggestions: &[String]) -> String {

@@ -100,6 +100,30 @@ pub async fn active_holders(
         .await
 }
 
+/// Whether a failed grant of this person's for any of `groups` still waits to be undone: any
+/// membership it left is jitbot's, not access the person had before.
+pub async fn failed_awaiting_undo(
+    db: impl SqliteExecutor<'_>,
+    person: &Principal,
+    groups: &[String],
+) -> sqlx::Result<bool> {
+    let groups = serde_json::to_string(groups).expect("names serialize");
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM requests r WHERE r.status = 'failed' AND r.already_member = 0 \
+         AND r.group_name IN (SELECT value FROM json_each(?)) \
+         AND ((r.requester_platform = ? AND r.requester_id = ?) OR (r.requester_email IS NOT NULL AND r.requester_email = ?)) \
+         AND EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND json_extract(j.payload, '$.job') = 'revoke') \
+         LIMIT 1",
+    )
+    .bind(groups)
+    .bind(person.account.platform.as_str())
+    .bind(&person.account.id)
+    .bind(person.email())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// The Entra object ids that requests for any of `groups` hold or are about to: approved,
 /// active or being revoked.
 pub async fn holding_directory_users(

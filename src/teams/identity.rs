@@ -60,7 +60,9 @@ fn verified_addresses(teams: &TeamsChat, member: &Member) -> Vec<String> {
     let role = member.user_role.as_deref().unwrap_or("user");
     let foreign_tenant = match (&member.tenant_id, &teams.tenant_id) {
         (Some(theirs), Some(ours)) => !theirs.eq_ignore_ascii_case(ours),
-        _ => false,
+        // A profile that names no tenant is not vouched for by ours.
+        (None, Some(_)) => true,
+        (_, None) => false,
     };
     let external_upn = member
         .user_principal_name

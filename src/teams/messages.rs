@@ -112,26 +112,30 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         },
         other => return invoke_error(400, &format!("unknown verb `{other}`")),
     };
-    let card = match requests::get(&app.core.db, request_id).await {
+    let answer = match requests::get(&app.core.db, request_id).await {
         Ok(Some(request)) => personal_card(app, request, &viewer).await,
         Ok(None) => return invoke_message(&Refusal::NoSuchRequest(request_id).to_string()),
         Err(error) => Err(error.into()),
     };
-    match card {
-        Ok(card) => json!({ "statusCode": 200, "type": cards::CONTENT_TYPE, "value": card }),
-        Err(error) => invoke_error(500, &report_internal(error)),
-    }
+    answer.unwrap_or_else(|error| invoke_error(500, &report_internal(error)))
 }
 
-/// The approval card as one person sees it.
+/// The invoke answer with the approval card as one person sees it — only for the requester and
+/// the group's owners: nobody else reads the justification.
 async fn personal_card(
     app: &App,
     request: crate::domain::AccessRequest,
     viewer: &Principal,
 ) -> anyhow::Result<Value> {
     let view = RequestView::load(&app.core, request).await?;
+    if !view.may_see(viewer) {
+        return Ok(invoke_message(
+            &Refusal::NotYours(view.request.id).to_string(),
+        ));
+    }
     let refreshers = app.teams.refreshers(&view).await?;
-    cards::approval(&view, &refreshers, Viewer::Person(viewer))
+    let card = cards::approval(&view, &refreshers, Viewer::Person(viewer))?;
+    Ok(json!({ "statusCode": 200, "type": cards::CONTENT_TYPE, "value": card }))
 }
 
 enum Click {

@@ -375,6 +375,33 @@ async fn only_eligible_people_may_request_and_others_are_told_whom_to_ask() {
 }
 
 #[tokio::test]
+async fn what_a_grant_given_up_left_is_not_taken_for_prior_access() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    // Graph keeps refusing the add and then the undo's removal.
+    t.graph.fail_next("POST", "members/$ref", 500, None, 10);
+    t.graph.fail_next("DELETE", "members", 503, None, 1000);
+    let first = approved(&t, "U0ALICE", "azure-admins").await;
+    let start = Utc::now();
+    for step in 0..15 {
+        t.run_jobs_at(start + Duration::minutes(step * 10)).await;
+    }
+    assert_eq!(t.request(first).await.status, RequestStatus::Failed);
+    // Yet the add had gone through: alice is a member, and the undo is still retrying.
+    t.graph.add_group(ADMINS, "Azure admins", &[alice]);
+
+    let second = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs_at(start + Duration::minutes(150)).await;
+    let request = t.request(second).await;
+    assert_eq!(request.status, RequestStatus::Active);
+    assert_eq!(
+        request.already_member,
+        Some(false),
+        "the leftover membership is jitbot's, so it goes when this grant ends"
+    );
+}
+
+#[tokio::test]
 async fn eligibility_is_checked_again_at_the_grant() {
     let t = spawn().await;
     let alice = directory_id("alice@example.com");

@@ -313,6 +313,43 @@ mod verified_facts {
         );
     }
 
+    #[tokio::test]
+    async fn an_owner_known_by_nothing_verified_cannot_decide_where_two_platforms_meet() {
+        // Bob is listed by his Slack id and by his Teams id; Slack never confirmed his email, so
+        // nothing ties his Slack account to his Teams one.
+        let (bob, ..) = teams_user("bob");
+        let groups = format!(
+            "[[group]]\nname = \"pair\"\nowners = [\"slack:U0BOB\", \"teams:{bob}\", \"carol@example.com\"]\napprovals_required = 2\napproval_channel = \"C0APPROVALS\"\n"
+        );
+        let t = TestApp::spawn_with(&groups, false).await;
+        t.slack.set_email("U0BOB", "bob@example.com", false);
+        let id = t.alice_requests("request pair 1h deploy").await;
+        t.click("U0BOB", id, "jit_approve").await;
+        t.slack.wait_for("respond", 1).await;
+        assert!(t.private_replies()[0].contains("could not confirm your email address"));
+        // From Teams, where his directory id says who he is, his one vote counts.
+        let answer = t.teams_click("bob", id, "jit.approve").await;
+        assert!(answer.to_string().contains("1 of 2 approvals"), "{answer}");
+        assert_eq!(t.request(id).await.status, RequestStatus::Pending);
+        assert_eq!(t.count("decisions").await, 1);
+    }
+
+    #[tokio::test]
+    async fn only_the_requester_and_the_owners_see_a_card_on_refresh() {
+        let t = TestApp::spawn().await;
+        let id = t
+            .alice_requests("request prod-db 1h secret-incident-details")
+            .await;
+        let answer = t.teams_click("mallory", id, "jit.refresh").await;
+        assert!(
+            invoke_text(&answer).contains("Only the requester and the owners"),
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains("secret-incident-details"));
+        let for_bob = t.teams_click("bob", id, "jit.refresh").await;
+        assert!(for_bob.to_string().contains("secret-incident-details"));
+    }
+
     /// A click as `clicker` whose payload says it comes from workspace `team`.
     async fn click_from(t: &TestApp, clicker: &str, team: &str) -> u16 {
         let body = click_body(
