@@ -208,11 +208,36 @@ async fn execute(
     match job {
         Job::Grant => access::grant::run(core, request_id, now).await,
         Job::Revoke => access::expire::run(core, request_id, earlier_failures, now).await,
-        Job::CheckRequester => match store::requests::get(&core.db, request_id).await? {
-            Some(request) => access::check::run(core, &request, now).await,
-            None => Ok(()),
-        },
+        Job::CheckRequester
+        | Job::WarnEnding { .. }
+        | Job::RemindPending
+        | Job::ExpirePending
+        | Job::RemindAcknowledge
+        | Job::AnnounceBreakGlass => {
+            let Some(request) = store::requests::get(&core.db, request_id).await? else {
+                return Ok(());
+            };
+            lifecycle(core, request, job, now).await
+        }
         message => deliver(core, request_id, message, now).await,
+    }
+}
+
+/// The lifecycle's own jobs, on the request as it is now.
+async fn lifecycle(
+    core: &Core,
+    request: crate::domain::AccessRequest,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match job {
+        Job::CheckRequester => access::check::run(core, &request, now).await,
+        Job::WarnEnding { expires_at } => access::warn::run(core, request, *expires_at).await,
+        Job::RemindPending => access::timeout::remind(core, &request, now).await,
+        Job::ExpirePending => access::timeout::expire(core, &request, now).await,
+        Job::RemindAcknowledge => access::break_glass::remind(core, &request, now).await,
+        Job::AnnounceBreakGlass => access::break_glass::announce(core, &request).await,
+        _ => Ok(()),
     }
 }
 

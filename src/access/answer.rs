@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::act::{Acted, act};
 use super::names::Names;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
-use crate::domain::{AccessRequest, Command, Principal, Refusal};
+use crate::domain::{AccessRequest, Command, Principal, Refusal, RequestCommand};
 use crate::store::requests;
 
 /// What a command's answer says, before any platform renders it.
@@ -21,6 +22,8 @@ pub enum Answer {
     },
     /// A request stored and queued for its check.
     Submitted(Submitted),
+    /// An action on an existing request, done.
+    Acted(Acted),
     /// What the person did wrong, with the names of anyone it speaks of.
     Refused(Refusal, Names),
 }
@@ -46,17 +49,52 @@ pub async fn answer(
             open: requests::open_of(&core.db, &asker).await?,
             now,
         }),
+        Ok(Command::Act { id, action }) => match act(core, &asker, id, &action, now).await {
+            Ok(acted) => Ok(Answer::Acted(acted)),
+            Err(AccessError::Refused(refusal)) => refused(refusal).await,
+            Err(AccessError::Internal(error)) => Err(error),
+        },
         Ok(Command::Request(command)) => {
-            let submission = Submission {
-                requester: asker,
-                origin_channel: place.to_string(),
-                command,
-            };
-            match submit(core, submission, now).await {
-                Ok(submitted) => Ok(Answer::Submitted(submitted)),
-                Err(AccessError::Refused(refusal)) => refused(refusal).await,
-                Err(AccessError::Internal(error)) => Err(error),
-            }
+            submitted(core, asker, place, command, false, now, refused).await
         }
+        Ok(Command::BreakGlass {
+            group,
+            justification,
+        }) => {
+            let command = RequestCommand {
+                group,
+                duration: None,
+                justification,
+                on_behalf_of: None,
+                start: None,
+            };
+            submitted(core, asker, place, command, true, now, refused).await
+        }
+    }
+}
+
+async fn submitted<F, R>(
+    core: &Core,
+    asker: Principal,
+    place: &str,
+    command: RequestCommand,
+    break_glass: bool,
+    now: DateTime<Utc>,
+    refused: F,
+) -> anyhow::Result<Answer>
+where
+    F: FnOnce(Refusal) -> R,
+    R: std::future::Future<Output = anyhow::Result<Answer>>,
+{
+    let submission = Submission {
+        requester: asker,
+        origin_channel: place.to_string(),
+        command,
+        break_glass,
+    };
+    match submit(core, submission, now).await {
+        Ok(submitted) => Ok(Answer::Submitted(submitted)),
+        Err(AccessError::Refused(refusal)) => refused(refusal).await,
+        Err(AccessError::Internal(error)) => Err(error),
     }
 }

@@ -24,6 +24,10 @@ pub trait Chat: Send + Sync {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Result<Principal, Refusal>>;
 
+    /// The account's time zone (an IANA name such as `Europe/Berlin`) as the platform last said,
+    /// for reading scheduled starts; `None` when unknown.
+    async fn time_zone(&self, account: &Account) -> anyhow::Result<Option<String>>;
+
     /// Whether an owner can get a card by direct message here.
     async fn can_reach(&self, owner: &Owner, now: DateTime<Utc>) -> anyhow::Result<bool>;
 

@@ -4,10 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{AccessError, Core, directory, owners};
+use super::effects::Tx;
+use super::{AccessError, Core, approve, break_glass, directory, owners, timeout};
+use crate::domain::schedule::StartSpec;
 use crate::domain::{
     AccessRequest, AuditAction, CardDestination, GroupPolicy, Job, Notice, Owners, Principal,
-    Refusal,
+    Refusal, RequestKind,
 };
 use crate::store::{self, audit, requests};
 
@@ -26,30 +28,99 @@ pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> an
         (Ok(group), Ok(requester)) => {
             // Directory look-ups happen before the write transaction, which must not wait.
             let group = owners::current(core, group).await?;
-            judge_requester(core, &group, requester, now).await?
+            match judge_requester(core, &group, request, requester, now).await? {
+                Ok(passed) => start_of(core, request, now).await?.map(|starts_at| Passed {
+                    starts_at,
+                    ..passed
+                }),
+                Err(refusal) => Err(refusal),
+            }
         }
     };
     let mut tx = store::write(&core.db).await?;
     match verdict {
-        Ok((group, requester, cards)) => {
-            if !requests::confirm(&mut *tx, request.id, &requester, now).await? {
+        Ok(passed) => {
+            if !confirm(&mut tx, request, &passed, now).await? {
                 return Ok(());
             }
-            if let Owners::EntraGroup(entra) = &group.owners {
-                let snapshot = owners::to_json(entra);
-                requests::set_owner_snapshot(&mut *tx, request.id, &snapshot).await?;
-            }
-            audit_confirmed(&mut tx, request.id, &requester, now).await?;
-            for job in cards {
-                store::jobs::enqueue_job(&mut tx, request.id, &job, now).await?;
-            }
-            store::jobs::enqueue_job(&mut tx, request.id, &Job::RefreshMessages, now).await?;
         }
         Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
     }
     tx.commit().await?;
     core.wake_scheduler();
     Ok(())
+}
+
+/// What a passed check found: the group with its owners now, the requester's verified facts,
+/// the cards to send, the rule that approves it without owners (if any), and the start.
+struct Passed {
+    group: GroupPolicy,
+    requester: Principal,
+    cards: Vec<Job>,
+    rule: Option<String>,
+    starts_at: Option<DateTime<Utc>>,
+}
+
+/// Confirms the request in the caller's transaction, and queues what follows: the cards and
+/// the pending timeout, or — approved by a rule — the grant. False when it had moved on.
+async fn confirm(
+    tx: &mut Tx,
+    request: &AccessRequest,
+    passed: &Passed,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    if !requests::confirm(&mut **tx, request.id, &passed.requester, now).await? {
+        return Ok(false);
+    }
+    if let Some(starts_at) = passed.starts_at {
+        requests::set_starts_at(&mut **tx, request.id, starts_at).await?;
+    }
+    if let Owners::EntraGroup(entra) = &passed.group.owners {
+        let snapshot = owners::to_json(entra);
+        requests::set_owner_snapshot(&mut **tx, request.id, &snapshot).await?;
+    }
+    audit_confirmed(tx, request.id, &passed.requester, now).await?;
+    for job in &passed.cards {
+        store::jobs::enqueue_job(tx, request.id, job, now).await?;
+    }
+    let confirmed = AccessRequest {
+        starts_at: passed.starts_at,
+        ..request.clone()
+    };
+    match &passed.rule {
+        Some(rule) => {
+            approve::by_rule(tx, &confirmed, rule, now).await?;
+            if request.kind == RequestKind::BreakGlass {
+                break_glass::queue_review(tx, request.id, now).await?;
+            }
+        }
+        None => timeout::queue(tx, &confirmed, &passed.group, now).await?,
+    }
+    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+    Ok(true)
+}
+
+/// The scheduled start, read in the requester's time zone (UTC when the platform does not say).
+async fn start_of(
+    core: &Core,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Option<DateTime<Utc>>, Refusal>> {
+    let Some(spec) = requests::start_spec(&core.db, request.id).await? else {
+        return Ok(Ok(None));
+    };
+    let spec: StartSpec = match spec.parse() {
+        Ok(spec) => spec,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let account = &request.requester.account;
+    let zone = core
+        .chat(account.platform)?
+        .time_zone(account)
+        .await?
+        .and_then(|zone| zone.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::Tz::UTC);
+    Ok(spec.resolve(zone, now).map(Some))
 }
 
 /// Cancels a request whose check could not run after every retry: failing closed, with a reason.
@@ -62,12 +133,11 @@ pub async fn give_up(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow
     Ok(())
 }
 
-type Passed = (GroupPolicy, Principal, Vec<Job>);
-
 /// The requester with the directory's facts, and the cards to send — or why not.
 async fn judge_requester(
     core: &Core,
     group: &GroupPolicy,
+    request: &AccessRequest,
     requester: Principal,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Passed, Refusal>> {
@@ -75,7 +145,10 @@ async fn judge_requester(
         Ok(requester) => requester,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    if let Err(refusal) = group.check_approvable(&requester) {
+    let rule = approve::rule_for(core, group, request, &requester).await?;
+    if rule.is_none()
+        && let Err(refusal) = group.check_approvable(&requester)
+    {
         return Ok(Err(refusal));
     }
     // With owners on more than one platform, a requester known by nothing but one account could
@@ -84,13 +157,25 @@ async fn judge_requester(
     if anonymous && core.platforms_in_use().len() > 1 {
         return Ok(Err(Refusal::UnverifiedIdentity));
     }
-    let cards = card_jobs(core, group, &requester, now).await?;
-    if cards.is_empty() {
+    // Approved by a rule, nobody decides: owners see a card only for break-glass, to review it.
+    let wants_cards = rule.is_none() || request.kind == RequestKind::BreakGlass;
+    let cards = if wants_cards {
+        card_jobs(core, group, &requester, now).await?
+    } else {
+        Vec::new()
+    };
+    if rule.is_none() && cards.is_empty() {
         return Ok(Err(Refusal::NobodyToAsk {
             group: group.name.clone(),
         }));
     }
-    Ok(Ok((group.clone(), requester, cards)))
+    Ok(Ok(Passed {
+        group: group.clone(),
+        requester,
+        cards,
+        rule,
+        starts_at: None,
+    }))
 }
 
 /// The group's approval channels on the platforms jitbot is connected to (Slack, Teams or both,

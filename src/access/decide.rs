@@ -1,8 +1,6 @@
 //! Decide: an owner approves or denies. Authorised against the policy at the moment of the click;
 //! the first valid decision wins, and a quorum of approvals is needed when the group asks for one.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -31,33 +29,6 @@ pub struct Decided {
     pub required: u32,
 }
 
-/// How long a click may wait for Graph to list an Entra group's owners.
-const OWNERS_TIMEOUT: Duration = Duration::from_secs(1);
-
-async fn current_owners(core: &Core, group: &GroupPolicy) -> Result<GroupPolicy, Refusal> {
-    let unavailable = || Refusal::OwnersUnavailable {
-        group: group.name.clone(),
-    };
-    match tokio::time::timeout(OWNERS_TIMEOUT, owners::current(core, group)).await {
-        Ok(Ok(group)) => Ok(group),
-        Ok(Err(error)) => {
-            tracing::warn!(
-                group = group.name,
-                error = format!("{error:#}"),
-                "could not read the owners at a click"
-            );
-            Err(unavailable())
-        }
-        Err(_) => {
-            tracing::warn!(
-                group = group.name,
-                "Graph did not list the owners in time at a click"
-            );
-            Err(unavailable())
-        }
-    }
-}
-
 /// An owner approves or denies. Who may is judged against the group as it is now (for Entra
 /// owners, as Graph lists them now) inside the write transaction, so two clicks cannot both win
 /// and one person never counts twice.
@@ -71,7 +42,7 @@ pub async fn decide(
     // and only briefly: the click must be answered within Slack's 3 seconds.
     let current_group = match requests::get(&core.db, input.request_id).await? {
         Some(request) => match core.policy().group(&request.group) {
-            Ok(group) => Some(current_owners(core, group).await?),
+            Ok(group) => Some(owners::at_click(core, group).await?),
             Err(_) => None,
         },
         None => None,
@@ -95,6 +66,16 @@ pub async fn decide(
         || core.platforms_in_use().len() > 1;
     if anonymous && elsewhere && group.is_owner(decider) {
         return Err(Refusal::UnverifiedIdentity.into());
+    }
+    // A decision is never applied to a request older than the group's pending timeout: its
+    // expiry job may simply not have run yet.
+    if now >= request.requested_at + group.lifecycle.pending_timeout.to_chrono() {
+        return Err(Refusal::TooOld {
+            id: request.id,
+            group: group.name.clone(),
+            timeout: group.lifecycle.pending_timeout,
+        }
+        .into());
     }
     let judged = judge(&request, &group, &earlier, decider, input.verdict)?;
     let decision = Decision {
@@ -186,9 +167,10 @@ async fn record(
         .into());
     }
     audit::append(tx, event(action)).await?;
+    super::timeout::discard(tx, request.id).await?;
     store::jobs::enqueue_job(tx, request.id, &Job::NotifyRequester { notice }, now).await?;
     if judged.status == RequestStatus::Approved {
-        store::jobs::enqueue_job(tx, request.id, &Job::Grant, now).await?;
+        super::approve::queue_grant(tx, request, now).await?;
     }
     store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
     Ok(())

@@ -24,6 +24,8 @@ pub async fn run(
         return Ok(());
     };
     match request.status {
+        // Extended since this job was queued: the revocation queued with the extension ends it.
+        RequestStatus::Active if request.expires_at.is_some_and(|at| at > now) => return Ok(()),
         RequestStatus::Active => start_revoking(core, &request, now).await?,
         RequestStatus::Revoking => {}
         RequestStatus::Failed => return undo_failed_grant(core, &request, now).await,
@@ -122,13 +124,19 @@ async fn record_end(
         audit::NewEvent::by_jitbot(Some(request.id), action, detail, now),
     )
     .await?;
-    let mut notices = vec![(
-        Notice::Ended {
+    // Who ended it early was told then; an end at its time is told now.
+    let mut notices = Vec::new();
+    if request.ended_early.is_none() {
+        let notice = Notice::Ended {
             kept: ended.kept,
             still_held_by: ended.still_held_by,
-        },
-        true,
-    )];
+        };
+        notices.push((notice, true));
+    }
+    for extension in requests::waiting_extensions(&mut **tx, request.id).await? {
+        let reason = "the access ended before the extension was approved.";
+        super::extend::lapse_in(tx, &extension, reason, now).await?;
+    }
     // PIM ends memberships itself: jitbot removing one at (not before) its end means Entra had not.
     let ended_on_time = request.expires_at.is_some_and(|at| now >= at);
     if group.provider == ProviderKind::EntraPimGroup

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use super::{Core, directory};
 use crate::domain::Job;
-use crate::domain::{AccessRequest, AuditAction, Notice, Refusal, RequestStatus};
+use crate::domain::{
+    AccessRequest, AuditAction, GroupPolicy, Notice, Refusal, RequestKind, RequestStatus,
+};
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
@@ -18,16 +20,23 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     if request.status != RequestStatus::Approved {
         return Ok(());
     }
+    if let RequestKind::Extension { .. } = request.kind {
+        return super::extend::apply(core, &request, now).await;
+    }
+    if let Some(starts_at) = request.starts_at.filter(|start| *start > now) {
+        // Not yet: a job that ran early (a clock stepped back) waits for the start.
+        let mut tx = store::write(&core.db).await?;
+        store::jobs::enqueue_job(&mut tx, request_id, &Job::Grant, starts_at).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let group = core
         .policy()
         .group(&request.group)
         .with_context(|| format!("group {} is no longer in the config", request.group))?;
-    // Checked again now, not only when asked: an account disabled or made ineligible since is
-    // not granted anything.
-    if directory::needs_directory(group)
-        && let Err(refusal) =
-            directory::check_requester(core, group, request.requester.clone()).await?
-    {
+    // Checked again now, not only when asked: a duration the policy no longer allows, or an
+    // account disabled or made ineligible since, is not granted anything.
+    if let Err(refusal) = still_allowed(core, group, &request, now).await? {
         return refuse(core, &request, &refusal, now).await;
     }
     let provider = core.providers.for_group(group);
@@ -64,7 +73,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     });
     let event = audit::NewEvent::by_jitbot(Some(request_id), AuditAction::Granted, detail, now);
     audit::append(&mut tx, event).await?;
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, expires_at).await?;
+    super::extend::schedule_end(&mut tx, &request, group, expires_at, now).await?;
     let notice = Notice::Granted { expires_at };
     store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
@@ -72,6 +81,46 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
     Ok(())
+}
+
+/// The checks at the moment of the grant: the duration against the policy in force now, the
+/// account afresh when the start was scheduled (time has passed since the check), and the
+/// directory when the group needs it. `Err` when a check cannot run: the grant is retried.
+async fn still_allowed(
+    core: &Core,
+    group: &GroupPolicy,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<(), Refusal>> {
+    let longest = match (&request.kind, &group.lifecycle.break_glass) {
+        (RequestKind::BreakGlass, Some(break_glass)) => break_glass.max,
+        (RequestKind::BreakGlass, None) => {
+            return Ok(Err(Refusal::NoBreakGlass {
+                group: group.name.clone(),
+            }));
+        }
+        _ => group.max_duration,
+    };
+    if request.duration > longest {
+        return Ok(Err(Refusal::TooLong {
+            group: group.name.clone(),
+            asked: request.duration,
+            max: longest,
+        }));
+    }
+    if request.starts_at.is_some() {
+        let account = &request.requester.account;
+        if let Err(refusal) = core.chat(account.platform)?.principal(account, now).await? {
+            return Ok(Err(refusal));
+        }
+    }
+    if directory::needs_directory(group)
+        && let Err(refusal) =
+            directory::check_requester(core, group, request.requester.clone()).await?
+    {
+        return Ok(Err(refusal));
+    }
+    Ok(Ok(()))
 }
 
 /// Whether the person held this access before jitbot's grant — checked once and recorded before

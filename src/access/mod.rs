@@ -2,18 +2,28 @@
 //! transaction — the row (compare-and-swap), an audit event, and the jobs for its side effects.
 //! `Core` is everything they need; people are reached through the `Chat` port.
 
+pub mod acknowledge;
+pub mod act;
 pub mod answer;
+pub mod approve;
+pub mod break_glass;
 pub mod chat;
 pub mod check;
 pub mod decide;
 pub mod directory;
+mod effects;
+pub mod end_early;
 pub mod expire;
+pub mod extend;
 pub mod grant;
 pub mod names;
 pub mod owners;
 pub mod submit;
 pub mod sweep;
+pub mod timeout;
 pub mod view;
+pub mod warn;
+pub mod withdraw;
 
 use std::sync::Arc;
 

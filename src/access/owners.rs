@@ -1,10 +1,12 @@
 //! Who owns a group at a given moment: the owners listed in the config, or — with
 //! `owners = "entra"` — the Entra group's own owners, read from Microsoft Graph.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use crate::domain::{AccessRequest, GroupPolicy, Owner};
+use crate::domain::{AccessRequest, GroupPolicy, Owner, Refusal};
 
 /// The group with its owners as they are now. For Entra-owned groups Graph is asked, and only
 /// enabled accounts count: someone who stopped being an owner, or was disabled, cannot decide.
@@ -28,6 +30,35 @@ pub async fn current(core: &Core, group: &GroupPolicy) -> anyhow::Result<GroupPo
         })
         .collect();
     Ok(group.with_entra_owners(owners))
+}
+
+/// How long a click may wait for Graph to list an Entra group's owners.
+const OWNERS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The group with its owners as they are now, for a click: Graph is given a second at most, and
+/// a click it cannot answer in time decides nothing.
+pub async fn at_click(core: &Core, group: &GroupPolicy) -> Result<GroupPolicy, Refusal> {
+    let unavailable = || Refusal::OwnersUnavailable {
+        group: group.name.clone(),
+    };
+    match tokio::time::timeout(OWNERS_TIMEOUT, current(core, group)).await {
+        Ok(Ok(group)) => Ok(group),
+        Ok(Err(error)) => {
+            tracing::warn!(
+                group = group.name,
+                error = format!("{error:#}"),
+                "could not read the owners at a click"
+            );
+            Err(unavailable())
+        }
+        Err(_) => {
+            tracing::warn!(
+                group = group.name,
+                "Graph did not list the owners in time at a click"
+            );
+            Err(unavailable())
+        }
+    }
 }
 
 /// The configured group of a request, as that request shows it; `None` if it left the config.

@@ -7,7 +7,9 @@ use serde_json::json;
 use super::AccessError;
 use super::Core;
 use crate::domain::Job;
-use crate::domain::{AccessDuration, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand};
+use crate::domain::{
+    AccessDuration, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand, RequestKind,
+};
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
@@ -16,6 +18,8 @@ pub struct Submission {
     /// The channel or conversation where the person asked.
     pub origin_channel: String,
     pub command: RequestCommand,
+    /// Break-glass: granted at once for at most the group's `break_glass_max`, reviewed after.
+    pub break_glass: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,19 +27,17 @@ pub struct Submitted {
     pub id: i64,
     pub group: String,
     pub duration: AccessDuration,
+    pub break_glass: bool,
+    /// The scheduled start as typed.
+    pub start: Option<String>,
 }
 
 /// Whether anyone could ever decide: checked with what is known now (the check job checks again
 /// with fresh facts; owners from Entra are only known once Graph is asked, there), and whether
-/// jitbot can put a card in front of anyone at all.
-fn can_be_decided(core: &Core, group: &GroupPolicy, requester: &Principal) -> Result<(), Refusal> {
+/// jitbot can put a card in front of anyone at all (checked by the caller).
+fn can_be_decided(group: &GroupPolicy, requester: &Principal) -> Result<(), Refusal> {
     if !group.owners.from_entra() {
         group.check_approvable(requester)?;
-    }
-    if core.platforms_in_use().is_empty() {
-        return Err(Refusal::NobodyToAsk {
-            group: group.name.clone(),
-        });
     }
     Ok(())
 }
@@ -48,9 +50,29 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> Result<Submitted, AccessError> {
     let group = core.policy().group(&submission.command.group)?;
-    let duration = group.duration_for(submission.command.duration)?;
     let requester = &submission.requester;
-    can_be_decided(core, group, requester)?;
+    let (kind, duration) = if submission.break_glass {
+        let break_glass =
+            group
+                .lifecycle
+                .break_glass
+                .as_ref()
+                .ok_or_else(|| Refusal::NoBreakGlass {
+                    group: group.name.clone(),
+                })?;
+        (RequestKind::BreakGlass, break_glass.max)
+    } else {
+        can_be_decided(group, requester)?;
+        let duration = group.duration_for(submission.command.duration)?;
+        (RequestKind::Access, duration)
+    };
+    if core.platforms_in_use().is_empty() {
+        return Err(Refusal::NobodyToAsk {
+            group: group.name.clone(),
+        }
+        .into());
+    }
+    let start_spec = submission.command.start.as_ref().map(|s| s.to_string());
 
     let mut tx = store::write(&core.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
@@ -70,6 +92,9 @@ pub async fn submit(
             duration,
             origin_channel: &submission.origin_channel,
             requested_at: now,
+            kind,
+            start_spec: start_spec.as_deref(),
+            submitted_by: None,
         },
     )
     .await?;
@@ -86,6 +111,8 @@ pub async fn submit(
                 "group": group.name,
                 "duration": duration.to_string(),
                 "justification": submission.command.justification,
+                "kind": kind.as_str(),
+                "starts": start_spec,
             }),
         },
     )
@@ -100,5 +127,7 @@ pub async fn submit(
         id,
         group: group.name.clone(),
         duration,
+        break_glass: kind == RequestKind::BreakGlass,
+        start: start_spec,
     })
 }

@@ -5,7 +5,8 @@ use super::names::Names;
 use super::{Core, owners};
 use crate::domain::decision::judge;
 use crate::domain::{
-    AccessRequest, CardDestination, Decision, GroupPolicy, Owner, Principal, RequestStatus, Verdict,
+    AccessRequest, CardDestination, Decision, GroupPolicy, Owner, Principal, RequestKind,
+    RequestStatus, Verdict,
 };
 use crate::store::decisions;
 
@@ -56,8 +57,12 @@ impl RequestView {
     /// Whether a queued approval card should still go out: only while the request is pending and
     /// confirmed, and to an owner only while they may decide on it.
     pub fn wants_card(&self, destination: &CardDestination) -> bool {
-        let open =
-            self.request.status == RequestStatus::Pending && self.request.confirmed_at.is_some();
+        let confirmed = self.request.confirmed_at.is_some();
+        // A break-glass card asks for a review, not a decision: it goes out until one is made.
+        let open = match self.request.kind {
+            RequestKind::BreakGlass => confirmed && self.request.acknowledged.is_none(),
+            _ => confirmed && self.request.status == RequestStatus::Pending,
+        };
         match destination {
             CardDestination::Channel { .. } => open,
             CardDestination::Owner { owner } => {

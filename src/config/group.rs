@@ -32,6 +32,23 @@ pub(super) struct RawGroup {
     sweep: Option<String>,
     #[serde(default)]
     permanent_members: Vec<String>,
+    // The lifecycle keys, read by `lifecycle.rs`.
+    pub(super) warn_before: Option<String>,
+    pub(super) max_total: Option<String>,
+    #[serde(default)]
+    pub(super) auto_extend: bool,
+    pub(super) pending_timeout: Option<String>,
+    #[serde(default)]
+    pub(super) delegates: Vec<String>,
+    #[serde(default)]
+    pub(super) manager_can_self_approve: bool,
+    #[serde(default)]
+    pub(super) break_glass: bool,
+    pub(super) break_glass_max: Option<String>,
+    pub(super) security_channel: Option<String>,
+    pub(super) teams_security_channel: Option<String>,
+    #[serde(default)]
+    pub(super) auto_approve_for: Vec<String>,
 }
 
 /// `owners = ["alice@example.com", …]`, or `owners = "entra"`.
@@ -99,7 +116,15 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
     let sweep = entra_facts(&raw, &provider, problems);
     let owners = owners(&raw.owners, &provider, problems);
     let approvals_required = approvals(raw.approvals_required, &owners, problems);
-    let approval_channels = channels(&raw, problems);
+    let approval_channels = channels(
+        ("approval_channel", raw.approval_channel.as_deref()),
+        (
+            "teams_approval_channel",
+            raw.teams_approval_channel.as_deref(),
+        ),
+        problems,
+    );
+    let lifecycle = super::lifecycle::rules(&raw, max_duration, problems);
     (problems.found == 0).then(|| GroupPolicy {
         target: raw.target.unwrap_or_else(|| name.clone()),
         name,
@@ -118,6 +143,7 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
             .collect(),
         sweep,
         permanent_members: lower_case(&raw.permanent_members),
+        lifecycle,
     })
 }
 
@@ -244,19 +270,19 @@ fn owners(raw: &RawOwners, provider: &ProviderKind, problems: &mut Problems) -> 
     }
 }
 
-/// `approvals_required`: between 1 and the number of owners. With owners from Entra their
-/// number is only known per request; it is checked then.
+/// `approvals_required`: at most the number of owners; 0 makes the group self-service. With
+/// owners from Entra their number is only known per request; it is checked then.
 fn approvals(required: Option<u32>, owners: &Owners, problems: &mut Problems) -> u32 {
     let required = required.unwrap_or(1);
     let most = match owners {
         Owners::EntraGroup(_) => u32::MAX as usize,
         Owners::Listed(owners) => owners.len().max(1),
     };
-    if required == 0 || required as usize > most {
+    if required as usize > most {
         problems.add(
             "approvals_required",
             format!(
-                "must be between 1 and the number of owners ({}), not {required}",
+                "must be between 0 (self-service) and the number of owners ({}), not {required}",
                 owners.entries().len()
             ),
         );
@@ -264,21 +290,23 @@ fn approvals(required: Option<u32>, owners: &Owners, problems: &mut Problems) ->
     required
 }
 
-/// The approval channels: a Slack channel id, a Teams channel id (`19:…@thread.tacv2`).
-fn channels(raw: &RawGroup, problems: &mut Problems) -> Vec<(Platform, String)> {
-    let slack = raw.approval_channel.as_ref().map(|c| c.trim().to_string());
+/// A pair of channels, as (key, value) for Slack and for Teams: a Slack channel id, a Teams
+/// channel id (`19:…@thread.tacv2`).
+pub(super) fn channels(
+    (slack_key, slack): (&str, Option<&str>),
+    (teams_key, teams): (&str, Option<&str>),
+    problems: &mut Problems,
+) -> Vec<(Platform, String)> {
+    let slack = slack.map(|c| c.trim().to_string());
     if slack.as_deref() == Some("") {
-        problems.add("approval_channel", "leave it out rather than empty".into());
+        problems.add(slack_key, "leave it out rather than empty".into());
     }
-    let teams = raw
-        .teams_approval_channel
-        .as_ref()
-        .map(|c| c.trim().to_string());
+    let teams = teams.map(|c| c.trim().to_string());
     if let Some(channel) = &teams
         && !(channel.starts_with("19:") && channel.contains('@'))
     {
         problems.add(
-            "teams_approval_channel",
+            teams_key,
             format!("`{channel}` is not a Teams channel id such as 19:…@thread.tacv2"),
         );
     }

@@ -2,6 +2,7 @@
 //! Each section is read by its own module; every mistake is reported with its place.
 
 mod group;
+mod lifecycle;
 mod provider;
 mod teams;
 mod urls;

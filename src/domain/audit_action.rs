@@ -21,6 +21,16 @@ pub enum AuditAction {
     SweepFound,
     SweepRemoved,
     TrialDataDiscarded,
+    Released,
+    RevokedEarly,
+    Expired,
+    ExtensionRequested,
+    Extended,
+    ExtensionLapsed,
+    ApprovedByPolicy,
+    BreakGlassUsed,
+    Acknowledged,
+    Scheduled,
 }
 
 impl AuditAction {
@@ -42,6 +52,16 @@ impl AuditAction {
             Self::SweepFound => "sweep_found",
             Self::SweepRemoved => "sweep_removed",
             Self::TrialDataDiscarded => "trial_data_discarded",
+            Self::Released => "released",
+            Self::RevokedEarly => "revoked_early",
+            Self::Expired => "expired",
+            Self::ExtensionRequested => "extension_requested",
+            Self::Extended => "extended",
+            Self::ExtensionLapsed => "extension_lapsed",
+            Self::ApprovedByPolicy => "approved_by_policy",
+            Self::BreakGlassUsed => "break_glass_used",
+            Self::Acknowledged => "acknowledged",
+            Self::Scheduled => "scheduled",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::duration::AccessDuration;
 use super::refusal::Refusal;
+use super::schedule::StartSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -9,6 +10,44 @@ pub enum Command {
     Groups,
     Status,
     Request(RequestCommand),
+    /// Emergency access to a group that allows it: granted at once, reviewed afterwards.
+    BreakGlass {
+        group: String,
+        justification: String,
+    },
+    /// Something done to an existing request.
+    Act {
+        id: i64,
+        action: RequestAction,
+    },
+}
+
+/// What a person does to a request that exists: from a command or a button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestAction {
+    /// The requester withdraws a pending or scheduled request.
+    Cancel,
+    /// The requester ends their access now ("I'm done").
+    Release,
+    /// An owner ends someone's access now, saying why.
+    Revoke { reason: String },
+    /// The requester asks for more time (`None`: the group's default).
+    Extend { duration: Option<AccessDuration> },
+    /// An owner has reviewed a break-glass use.
+    Acknowledge,
+}
+
+impl RequestAction {
+    /// The verb people type, also what refusals call the action.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Cancel => "cancel",
+            Self::Release => "done",
+            Self::Revoke { .. } => "revoke",
+            Self::Extend { .. } => "extend",
+            Self::Acknowledge => "acknowledge",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +56,10 @@ pub struct RequestCommand {
     /// `None` means the group's default duration.
     pub duration: Option<AccessDuration>,
     pub justification: String,
+    /// `for <person>`: who the access is for, as typed (a mention or an email address).
+    pub on_behalf_of: Option<String>,
+    /// `from <when>`: a scheduled start.
+    pub start: Option<StartSpec>,
 }
 
 /// The longest justification we keep; longer text is a paste accident, not a reason.
@@ -31,11 +74,80 @@ impl Command {
             "groups" | "list" => Ok(Command::Groups),
             "status" => Ok(Command::Status),
             "request" => parse_request(rest).map(Command::Request),
+            "breakglass" | "break-glass" => parse_break_glass(rest),
+            "cancel" => act(verb, rest, |_| Ok(RequestAction::Cancel)),
+            "done" | "release" => act(verb, rest, |_| Ok(RequestAction::Release)),
+            "ack" | "acknowledge" => act(verb, rest, |_| Ok(RequestAction::Acknowledge)),
+            "extend" => act(verb, rest, |rest| {
+                let duration = match rest.trim() {
+                    "" => None,
+                    text => Some(AccessDuration::parse(text)?),
+                };
+                Ok(RequestAction::Extend { duration })
+            }),
+            "revoke" => parse_revoke(rest),
             _ => Err(Refusal::UnknownCommand(verb.chars().take(40).collect())),
         }
     }
 }
 
+/// `<verb> <number> …`: the request and whatever the action takes from the rest.
+fn act(
+    verb: &str,
+    args: &str,
+    action: impl FnOnce(&str) -> Result<RequestAction, Refusal>,
+) -> Result<Command, Refusal> {
+    let (id, rest) = split_word(args);
+    let id = request_id(id).ok_or_else(|| Refusal::MissingRequestId {
+        command: format!("/jit {}", verb.to_ascii_lowercase()),
+    })?;
+    Ok(Command::Act {
+        id,
+        action: action(rest)?,
+    })
+}
+
+/// `42` or `#42`.
+pub fn request_id(word: &str) -> Option<i64> {
+    word.strip_prefix('#')
+        .unwrap_or(word)
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+}
+
+fn parse_revoke(args: &str) -> Result<Command, Refusal> {
+    let command = act("revoke", args, |reason| {
+        Ok(RequestAction::Revoke {
+            reason: limited(reason),
+        })
+    })?;
+    match command {
+        Command::Act {
+            id,
+            action: RequestAction::Revoke { reason },
+        } if reason.is_empty() => Err(Refusal::MissingRevokeReason { id }),
+        command => Ok(command),
+    }
+}
+
+fn parse_break_glass(args: &str) -> Result<Command, Refusal> {
+    let (group, rest) = split_word(args);
+    if group.is_empty() {
+        return Err(Refusal::MissingGroup);
+    }
+    let group = group.to_ascii_lowercase();
+    let justification = limited(rest);
+    if justification.is_empty() {
+        return Err(Refusal::MissingJustification { group });
+    }
+    Ok(Command::BreakGlass {
+        group,
+        justification,
+    })
+}
+
+/// `request <group> [duration] [for <person>] [from <when>] <justification>`.
 fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
     let (group, rest) = split_word(args);
     if group.is_empty() {
@@ -45,16 +157,33 @@ fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
     let (maybe_duration, after_duration) = split_word(rest);
     // A word that starts with a digit is meant as a duration: a typo there must not silently
     // become the justification and fall back to the default duration.
-    let (duration, justification) = if maybe_duration.starts_with(|c: char| c.is_ascii_digit()) {
+    let (duration, mut rest) = if maybe_duration.starts_with(|c: char| c.is_ascii_digit()) {
         (Some(AccessDuration::parse(maybe_duration)?), after_duration)
     } else {
         (None, rest)
     };
-    let justification: String = justification
-        .trim()
-        .chars()
-        .take(MAX_JUSTIFICATION_CHARS)
-        .collect();
+    let (mut on_behalf_of, mut start) = (None, None);
+    loop {
+        let (word, after) = split_word(rest);
+        let (next, after_next) = split_word(after);
+        match word.to_ascii_lowercase().as_str() {
+            "for" if on_behalf_of.is_none() && looks_like_person(next) => {
+                on_behalf_of = Some(next.to_string());
+                rest = after_next;
+            }
+            "from" if start.is_none() => {
+                let words: Vec<&str> = after.split_whitespace().take(2).collect();
+                let (spec, taken) = StartSpec::parse_words(&words)?;
+                start = Some(spec);
+                rest = after;
+                for _ in 0..taken {
+                    rest = split_word(rest).1;
+                }
+            }
+            _ => break,
+        }
+    }
+    let justification = limited(rest);
     if justification.is_empty() {
         return Err(Refusal::MissingJustification { group });
     }
@@ -62,7 +191,23 @@ fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
         group,
         duration,
         justification,
+        on_behalf_of,
+        start,
     })
+}
+
+/// A mention (`<@U…>`, `@name`, Teams' `<at>…</at>`) or an email address: what `for` takes;
+/// any other word after `for` is part of the justification ("for the migration").
+fn looks_like_person(word: &str) -> bool {
+    word.starts_with("<@") || word.starts_with('@') || word.starts_with("<at>") || {
+        let (user, domain) = word.split_once('@').unwrap_or_default();
+        !user.is_empty() && domain.contains('.')
+    }
+}
+
+/// Typed text kept as a reason: trimmed and capped.
+fn limited(text: &str) -> String {
+    text.trim().chars().take(MAX_JUSTIFICATION_CHARS).collect()
 }
 
 fn split_word(text: &str) -> (&str, &str) {
@@ -115,6 +260,78 @@ mod tests {
             Command::parse("frobnicate"),
             Err(Refusal::UnknownCommand(_))
         ));
+    }
+
+    #[test]
+    fn reads_on_behalf_and_a_scheduled_start() {
+        let r = request("request prod-db 2h for <@U0BOB> from tomorrow 09:00 fixing INC-4711");
+        assert_eq!(r.on_behalf_of.as_deref(), Some("<@U0BOB>"));
+        assert_eq!(r.start.unwrap().to_string(), "tomorrow 09:00");
+        assert_eq!(r.justification, "fixing INC-4711");
+        let r = request("request prod-db from 2026-12-01 14:30 for bob@example.com why");
+        assert_eq!(r.on_behalf_of.as_deref(), Some("bob@example.com"));
+        assert_eq!(r.start.unwrap().to_string(), "2026-12-01 14:30");
+        // `for` before a word that is not a person belongs to the justification.
+        let r = request("request prod-db for the migration");
+        assert_eq!(r.on_behalf_of, None);
+        assert_eq!(r.justification, "for the migration");
+        assert!(matches!(
+            Command::parse("request prod-db from someday fixing"),
+            Err(Refusal::BadStart(_))
+        ));
+    }
+
+    #[test]
+    fn reads_actions_on_requests() {
+        let act = |text: &str| Command::parse(text);
+        assert_eq!(
+            act("cancel #42"),
+            Ok(Command::Act {
+                id: 42,
+                action: RequestAction::Cancel
+            })
+        );
+        assert_eq!(
+            act("done 7"),
+            Ok(Command::Act {
+                id: 7,
+                action: RequestAction::Release
+            })
+        );
+        assert_eq!(
+            act("extend 7 30m"),
+            Ok(Command::Act {
+                id: 7,
+                action: RequestAction::Extend {
+                    duration: Some(AccessDuration::parse("30m").unwrap())
+                }
+            })
+        );
+        assert_eq!(
+            act("revoke 7 left the team"),
+            Ok(Command::Act {
+                id: 7,
+                action: RequestAction::Revoke {
+                    reason: "left the team".into()
+                }
+            })
+        );
+        assert_eq!(act("revoke 7"), Err(Refusal::MissingRevokeReason { id: 7 }));
+        assert!(matches!(
+            act("cancel"),
+            Err(Refusal::MissingRequestId { .. })
+        ));
+        assert!(matches!(
+            act("extend 7 forever"),
+            Err(Refusal::BadDuration(_))
+        ));
+        assert_eq!(
+            act("breakglass Prod-DB outage INC-1"),
+            Ok(Command::BreakGlass {
+                group: "prod-db".into(),
+                justification: "outage INC-1".into()
+            })
+        );
     }
 
     #[test]

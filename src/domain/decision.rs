@@ -125,6 +125,7 @@ mod tests {
             eligible: Vec::new(),
             sweep: Sweep::Off,
             permanent_members: Vec::new(),
+            lifecycle: Default::default(),
         }
     }
 
@@ -154,6 +155,11 @@ mod tests {
             failure: None,
             confirmed_at: Some(DateTime::<Utc>::MIN_UTC),
             owner_snapshot: None,
+            kind: crate::domain::RequestKind::Access,
+            starts_at: None,
+            submitted_by: None,
+            ended_early: None,
+            acknowledged: None,
         }
     }
 

@@ -38,6 +38,19 @@ pub enum Job {
         group: String,
         member: String,
     },
+    /// Warn the requester that the access ends soon — if it still ends at `expires_at` (an
+    /// extension queues its own warning).
+    WarnEnding {
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Remind the owners, halfway through the pending timeout, of a request still waiting.
+    RemindPending,
+    /// End a request nobody decided within the pending timeout.
+    ExpirePending,
+    /// Remind the owners of a break-glass use nobody reviewed yet; queues the next reminder.
+    RemindAcknowledge,
+    /// Announce a break-glass use in the group's security channel(s).
+    AnnounceBreakGlass,
     /// Tell one of a group's approval channels what the sweep found.
     SweepReport {
         platform: Platform,
@@ -64,7 +77,11 @@ impl Job {
     pub fn attempt_limit(&self, grant_attempts: i64, message_attempts: i64) -> Option<i64> {
         match self {
             // Access must go, and the sweep must come round again: these never give up.
-            Job::Revoke | Job::Sweep | Job::SweepRemove { .. } => None,
+            Job::Revoke
+            | Job::Sweep
+            | Job::SweepRemove { .. }
+            | Job::ExpirePending
+            | Job::RemindAcknowledge => None,
             Job::Grant | Job::CheckRequester => Some(grant_attempts),
             _ => Some(message_attempts),
         }

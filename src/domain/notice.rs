@@ -56,13 +56,67 @@ pub enum Notice {
     },
     /// To the owners: what a grant that was given up may have done has been removed.
     FailedGrantUndone,
+    /// To the requester: the access ends soon; Extend and I'm done go with it.
+    EndingSoon {
+        expires_at: DateTime<Utc>,
+    },
+    /// The requester ended the access early ("I'm done").
+    Released,
+    /// An owner ended the access early, for this reason.
+    Revoked {
+        by: Account,
+        reason: String,
+    },
+    /// Nobody decided within the group's pending timeout.
+    Expired,
+    /// To the owners, halfway through the pending timeout: the request still waits for them.
+    Reminder {
+        expires_at: DateTime<Utc>,
+    },
+    /// An extension (request `extension`) was asked for.
+    ExtensionAsked {
+        extension: i64,
+        duration: String,
+    },
+    /// The access now lasts longer.
+    Extended {
+        until: DateTime<Utc>,
+    },
+    /// An extension was not applied: the access had ended, or the rules no longer allow it.
+    ExtensionLapsed {
+        reason: String,
+    },
+    /// Approved ahead of a scheduled start; granted then.
+    Scheduled {
+        starts_at: DateTime<Utc>,
+    },
+    /// Approved by a rule of the group rather than by an owner.
+    ApprovedByPolicy {
+        rule: String,
+    },
+    /// Someone asked on the requester's behalf; said to the requester.
+    OnBehalf {
+        by: Account,
+    },
+    /// Break-glass access was taken: to owners and the security channel, for review.
+    BreakGlassUsed,
+    /// An owner reviewed the break-glass use.
+    Acknowledged {
+        by: Account,
+    },
+    /// To the owners, daily: a break-glass use still waits for review.
+    AcknowledgeReminder,
 }
 
 impl Notice {
     /// The people a notice speaks of, to be shown by name.
     pub fn people(&self) -> Vec<Account> {
         match self {
-            Notice::Approved { by } | Notice::Denied { by } => vec![by.clone()],
+            Notice::Approved { by }
+            | Notice::Denied { by }
+            | Notice::Revoked { by, .. }
+            | Notice::OnBehalf { by }
+            | Notice::Acknowledged { by } => vec![by.clone()],
             _ => Vec::new(),
         }
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::duration::AccessDuration;
 use super::identity::{Account, Guid, PersonKey, Platform, Principal};
+use super::lifecycle::LifecycleRules;
 use super::refusal::Refusal;
 
 /// Who may approve: listed by email (matched on every platform) or by one platform's user id.
@@ -162,6 +163,8 @@ pub struct GroupPolicy {
     pub sweep: Sweep,
     /// Members the sweep leaves alone: emails or Entra object ids (break-glass accounts …).
     pub permanent_members: Vec<String>,
+    /// Warnings, extensions, timeouts, delegation, break-glass, approval by policy.
+    pub lifecycle: LifecycleRules,
 }
 
 /// The drift sweep's mode for one group.
@@ -235,6 +238,46 @@ impl GroupPolicy {
             });
         }
         Ok(())
+    }
+
+    /// The longest a grant may last with its extensions, from the first grant.
+    pub fn max_total(&self) -> AccessDuration {
+        self.lifecycle.max_total.unwrap_or(self.max_duration)
+    }
+
+    /// How much longer active `request` may last: what was asked (or the default), never
+    /// beyond `max_total` counted from its first grant.
+    pub fn extension_for(
+        &self,
+        request: &super::AccessRequest,
+        asked: Option<AccessDuration>,
+    ) -> Result<AccessDuration, Refusal> {
+        let (Some(granted_at), Some(expires_at)) = (request.granted_at, request.expires_at) else {
+            return Err(Refusal::WrongState {
+                id: request.id,
+                status: request.status,
+                action: "extended".into(),
+            });
+        };
+        let used = (expires_at - granted_at).num_minutes().max(0);
+        let left_minutes = i64::from(self.max_total().minutes()) - used;
+        let left = u32::try_from(left_minutes)
+            .ok()
+            .and_then(AccessDuration::from_minutes);
+        let beyond = |left: Option<AccessDuration>| Refusal::BeyondMaxTotal {
+            id: request.id,
+            group: self.name.clone(),
+            max_total: self.max_total(),
+            left: left.map_or_else(|| "nothing more".to_string(), |d| d.to_string()),
+        };
+        let Some(left) = left else {
+            return Err(beyond(None));
+        };
+        let duration = asked.unwrap_or_else(|| self.default_duration.min(left));
+        if duration > left {
+            return Err(beyond(Some(left)));
+        }
+        Ok(duration)
     }
 
     /// The duration to grant, or why the asked one is not allowed.
@@ -332,6 +375,7 @@ mod tests {
             eligible: Vec::new(),
             sweep: Sweep::Off,
             permanent_members: Vec::new(),
+            lifecycle: LifecycleRules::default(),
         }
     }
 

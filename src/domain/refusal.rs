@@ -98,6 +98,65 @@ pub enum Refusal {
     UnverifiedIdentity,
     #[error("Only the requester and the owners of its group can see request #{0}.")]
     NotYours(i64),
+    #[error(
+        "`from {0}` is not a start I understand: say `from tomorrow 09:00`, `from 2026-12-01 14:30` or `from 14:30` (your own time zone)."
+    )]
+    BadStart(String),
+    #[error("`from {0}` has already passed. Pick a time ahead.")]
+    StartInPast(String),
+    #[error("`from {0}` is too far ahead: a start can be scheduled at most 30 days ahead.")]
+    StartTooFar(String),
+    #[error(
+        "Say which request: `{command} <number>`, e.g. `{command} 42`. `/jit status` lists yours."
+    )]
+    MissingRequestId { command: String },
+    #[error(
+        "Say why you end this access: `/jit revoke {id} <reason>`. The person is told the reason."
+    )]
+    MissingRevokeReason { id: i64 },
+    #[error("Only the person who asked for request #{id} can {action} it.")]
+    NotRequester { id: i64, action: String },
+    #[error("Request #{id} is {status}, so it cannot be {action}.")]
+    WrongState {
+        id: i64,
+        status: RequestStatus,
+        action: String,
+    },
+    #[error(
+        "Request #{id} was waiting for longer than `{group}` allows ({timeout}), so it has expired and can no longer be decided. Ask again if it is still needed."
+    )]
+    TooOld {
+        id: i64,
+        group: String,
+        timeout: AccessDuration,
+    },
+    #[error(
+        "`{group}` can be held for at most {max_total} in all, counted from the first grant; request #{id} can be extended by {left} at most."
+    )]
+    BeyondMaxTotal {
+        id: i64,
+        group: String,
+        max_total: AccessDuration,
+        left: String,
+    },
+    #[error("Request #{id} already has extension #{extension} waiting for the owners.")]
+    ExtensionWaiting { id: i64, extension: i64 },
+    #[error("`{group}` has no break-glass access. Use `/jit request {group} …` instead.")]
+    NoBreakGlass { group: String },
+    #[error("Request #{0} is not a break-glass use, so there is nothing to acknowledge.")]
+    NotBreakGlass(i64),
+    #[error(
+        "You may ask on someone else's behalf only as their manager in Microsoft Entra ID or as a delegate of `{group}`."
+    )]
+    NotTheirManager { group: String },
+    #[error(
+        "I could not tell who `{0}` is. Mention the person (`for @name`) or give their email address."
+    )]
+    UnknownPerson(String),
+    #[error("Break-glass use #{0} has already been reviewed.")]
+    AlreadyAcknowledged(i64),
+    #[error("Ask for yourself without `for`: the request is already yours.")]
+    ForYourself,
 }
 
 fn suggest(suggestions: &[String]) -> String {

@@ -13,10 +13,12 @@ pub enum RequestStatus {
     Ended,
     Failed,
     Cancelled,
+    /// Nobody decided within the group's `pending_timeout`.
+    Expired,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 8] = [
+    pub const ALL: [RequestStatus; 9] = [
         Self::Pending,
         Self::Approved,
         Self::Denied,
@@ -25,6 +27,7 @@ impl RequestStatus {
         Self::Ended,
         Self::Failed,
         Self::Cancelled,
+        Self::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl RequestStatus {
             Self::Ended => "ended",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
     }
 
@@ -56,7 +60,12 @@ impl RequestStatus {
             (Pending, Approved)
                 | (Pending, Denied)
                 | (Pending, Cancelled)
+                | (Pending, Expired)
+                // A scheduled request, approved ahead of its start, may still be withdrawn.
+                | (Approved, Cancelled)
                 | (Approved, Active)
+                // An extension, once its time is added to the request it extends.
+                | (Approved, Ended)
                 | (Approved, Failed)
                 | (Active, Revoking)
                 | (Revoking, Ended)
@@ -154,4 +163,70 @@ pub struct AccessRequest {
     pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// For `owners = "entra"`: the owners when the request was made, as stored JSON.
     pub owner_snapshot: Option<String>,
+    /// What is asked: access, more time on an active grant, or break-glass access.
+    pub kind: RequestKind,
+    /// A scheduled start: approved ahead, granted at this moment.
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who asked on the requester's behalf (their manager or a delegate), if someone did.
+    pub submitted_by: Option<super::Account>,
+    /// How active access ended before its time, if it did.
+    pub ended_early: Option<EarlyEnd>,
+    /// For break-glass access: the owner who reviewed it, and when.
+    pub acknowledged: Option<(super::Account, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Access to a group for a while: the usual request.
+    Access,
+    /// More time on the active request `of`; approved like a request, applied to that one.
+    Extension { of: i64 },
+    /// Emergency access, granted at once and reviewed afterwards.
+    BreakGlass,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Extension { .. } => "extension",
+            Self::BreakGlass => "break_glass",
+        }
+    }
+}
+
+/// Access ended before its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EarlyEnd {
+    /// The requester said "I'm done".
+    Released,
+    /// An owner ended it, for this reason.
+    Revoked { by: super::Account, reason: String },
+}
+
+impl AccessRequest {
+    /// The request whose thread and grant this one belongs to: itself, or for an extension the
+    /// request it extends.
+    pub fn thread_id(&self) -> i64 {
+        match self.kind {
+            RequestKind::Extension { of } => of,
+            _ => self.id,
+        }
+    }
+
+    /// Whether this person asked: the requester (known by any of the same keys), or whoever
+    /// asked on their behalf.
+    pub fn is_asked_by(&self, person: &super::Principal) -> bool {
+        !person.own_keys().is_disjoint(&self.requester.own_keys())
+            || self.submitted_by.as_ref() == Some(&person.account)
+    }
+
+    /// Whether the request may still be withdrawn: pending, or approved for a start that has not
+    /// come yet (from then on the grant may be under way).
+    pub fn can_be_cancelled(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.status == RequestStatus::Pending
+            || (self.status == RequestStatus::Approved
+                && self.starts_at.is_some_and(|start| start > now))
+    }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::duration::describe_remaining;
-use super::{AccessRequest, Notice, Owner, Owners, Policy, RequestStatus};
+use super::{AccessRequest, EarlyEnd, Notice, Owner, Owners, Policy, RequestKind, RequestStatus};
 
 /// How a platform shows people, dates and emphasis.
 pub struct Style<'a> {
@@ -23,24 +23,55 @@ pub struct Style<'a> {
 /// One line on where a request stands, for cards, thread messages and `status`. It holds no
 /// "time left": messages are re-rendered on transitions only, so that would go stale.
 pub fn status_line(request: &AccessRequest, style: &Style) -> String {
-    match request.status {
-        RequestStatus::Pending if request.confirmed_at.is_none() => {
+    let date = |at: Option<DateTime<Utc>>| at.map(|at| (style.date)(at)).unwrap_or_default();
+    let line = match (request.status, request.kind) {
+        (RequestStatus::Pending, _) if request.confirmed_at.is_none() => {
             "🔎 checking the request before the owners are asked…".to_string()
         }
-        RequestStatus::Pending => "⏳ pending".to_string(),
-        RequestStatus::Approved => "✅ approved — granting access…".to_string(),
-        RequestStatus::Denied => "⛔ denied".to_string(),
-        RequestStatus::Active => match request.expires_at {
+        (RequestStatus::Pending, _) => "⏳ pending".to_string(),
+        (RequestStatus::Approved, _) if request.starts_at.is_some() => {
+            format!("✅ approved — starts {}", date(request.starts_at))
+        }
+        (RequestStatus::Approved, _) => "✅ approved — granting access…".to_string(),
+        (RequestStatus::Denied, _) => "⛔ denied".to_string(),
+        (RequestStatus::Active, _) => match request.expires_at {
             Some(expires_at) => format!("🔓 active until {}", (style.date)(expires_at)),
             None => "🔓 active".to_string(),
         },
-        RequestStatus::Revoking => "🔒 removing access…".to_string(),
-        RequestStatus::Ended => match request.ended_at {
-            Some(ended_at) => format!("⌛ ended {}", (style.date)(ended_at)),
-            None => "⌛ ended".to_string(),
-        },
-        RequestStatus::Failed => "⚠️ failed: access could not be granted".to_string(),
-        RequestStatus::Cancelled => "🚫 cancelled".to_string(),
+        (RequestStatus::Revoking, _) => "🔒 removing access…".to_string(),
+        (RequestStatus::Ended, RequestKind::Extension { of }) => format!(
+            "✅ extended: request #{of} now ends {}",
+            date(request.expires_at)
+        ),
+        (RequestStatus::Ended, _) => ended(request, style),
+        (RequestStatus::Failed, _) => "⚠️ failed: access could not be granted".to_string(),
+        (RequestStatus::Cancelled, _) => "🚫 cancelled".to_string(),
+        (RequestStatus::Expired, _) => "⌛ expired: nobody decided in time".to_string(),
+    };
+    match (request.kind, &request.acknowledged) {
+        (RequestKind::BreakGlass, Some((by, _))) => format!(
+            "🚨 break-glass · {line} · reviewed by {}",
+            (style.mention)(&by.key())
+        ),
+        (RequestKind::BreakGlass, None) => format!("🚨 break-glass · {line} · awaiting review"),
+        _ => line,
+    }
+}
+
+/// How ended access ended: on time, released early, or revoked by an owner (with the reason).
+fn ended(request: &AccessRequest, style: &Style) -> String {
+    let when = request
+        .ended_at
+        .map(|at| format!(" {}", (style.date)(at)))
+        .unwrap_or_default();
+    match &request.ended_early {
+        None => format!("⌛ ended{when}"),
+        Some(EarlyEnd::Released) => format!("⌛ released early{when}"),
+        Some(EarlyEnd::Revoked { by, reason }) => format!(
+            "⛔ revoked by {}{when}: {}",
+            (style.mention)(&by.key()),
+            (style.literal)(reason)
+        ),
     }
 }
 
@@ -70,6 +101,48 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
         ),
         Notice::Recovered { action } => format!("✅ The {action} went through after all."),
         Notice::FailedGrantUndone => "🔒 Whatever the failed grant may have done has been undone: the access is removed.".to_string(),
+        other => lifecycle_notice(other, style),
+    }
+}
+
+/// The notices of the lifecycle beyond approval: ending soon, early ends, timeouts, extensions,
+/// scheduled starts, requests on someone's behalf, break-glass.
+fn lifecycle_notice(notice: &Notice, style: &Style) -> String {
+    let command = style.command;
+    match notice {
+        Notice::EndingSoon { expires_at } => format!(
+            "⏰ Your access ends {}. Need more time? Extend it; finished? Say you're done and it ends now.",
+            (style.date)(*expires_at)
+        ),
+        Notice::Released => "🔒 You're done: the access is being removed now.".to_string(),
+        Notice::Revoked { by, reason } => format!(
+            "⛔ {} ended this access early: {}",
+            (style.mention)(&by.key()),
+            (style.literal)(reason)
+        ),
+        Notice::Expired => "⌛ Nobody decided on this request in time, so it has expired. Ask again if you still need it.".to_string(),
+        Notice::Reminder { expires_at } => format!(
+            "⏳ Reminder: this request still waits for a decision. It expires {} if nobody decides.",
+            (style.date)(*expires_at)
+        ),
+        Notice::ExtensionAsked { extension, duration } => format!(
+            "⏳ {duration} more was asked for (request #{extension}). The access stays as it is meanwhile; if nobody approves in time it ends at its time."
+        ),
+        Notice::Extended { until } => format!("🔓 Extended: the access now ends {}.", (style.date)(*until)),
+        Notice::ExtensionLapsed { reason } => format!("⌛ The extension was not applied: {}", (style.literal)(reason)),
+        Notice::Scheduled { starts_at } => format!(
+            "🗓️ Approved ahead: the access starts {} (after your account is checked again then). `{command} cancel` withdraws it until then.",
+            (style.date)(*starts_at)
+        ),
+        Notice::ApprovedByPolicy { rule } => format!("✅ Approved by the group's rules ({rule}). Granting access…"),
+        Notice::OnBehalf { by } => format!(
+            "👤 {} asked for this access on your behalf. It is yours: you are the one granted, and the one told when it ends.",
+            (style.mention)(&by.key())
+        ),
+        Notice::BreakGlassUsed => "🚨 Break-glass access was taken without approval. An owner must review it: press Acknowledge once you have.".to_string(),
+        Notice::Acknowledged { by } => format!("✅ {} reviewed this break-glass use.", (style.mention)(&by.key())),
+        Notice::AcknowledgeReminder => "🚨 Reminder: this break-glass use has not been reviewed yet. Press Acknowledge once you have.".to_string(),
+        _ => String::new(),
     }
 }
 
@@ -117,10 +190,54 @@ pub fn pim_disagreement(request_id: i64, group: &str) -> String {
 }
 
 /// The first answer to `request`: stored, and — truthfully — not yet in front of the owners.
-pub fn submitted(id: i64, group: &str, duration: &super::AccessDuration) -> String {
+pub fn submitted(
+    id: i64,
+    group: &str,
+    duration: &super::AccessDuration,
+    break_glass: bool,
+    start: Option<&str>,
+) -> String {
+    if break_glass {
+        return format!(
+            "🚨 Break-glass request #{id} for `{group}` ({duration}) is received. Once your account is checked the access is granted at once; the owners and security are told and will review it."
+        );
+    }
+    let start = start
+        .map(|start| format!(", starting {start} your time"))
+        .unwrap_or_default();
     format!(
-        "Request #{id} for `{group}` ({duration}) is received. I'm checking your account now; the owners are asked as soon as that is done, and every update is posted in the request's thread."
+        "Request #{id} for `{group}` ({duration}{start}) is received. I'm checking your account now; the owners are asked as soon as that is done, and every update is posted in the request's thread."
     )
+}
+
+/// To the security channel: someone broke the glass.
+pub fn break_glass_alarm(request: &AccessRequest) -> String {
+    format!(
+        "🚨 Break-glass: request #{} took `{}` for {} without approval. The owners have been asked to review it.",
+        request.id, request.group, request.duration
+    )
+}
+
+/// The answer to an action on a request.
+pub fn acted(acted: &super::Acted) -> String {
+    use super::Acted;
+    match acted {
+        Acted::Cancelled { id } => format!("🚫 Request #{id} is withdrawn; the owners are told."),
+        Acted::Released { id } => {
+            format!("🔒 Done: the access of request #{id} is being removed now.")
+        }
+        Acted::Revoked { id } => {
+            format!("⛔ The access of request #{id} is being removed now; the person is told why.")
+        }
+        Acted::ExtensionAsked {
+            id,
+            extension,
+            duration,
+        } => format!(
+            "⏳ Asked for {duration} more on request #{id} (extension #{extension}). The access stays as it is meanwhile."
+        ),
+        Acted::Acknowledged { id } => format!("✅ Break-glass use #{id} is marked as reviewed."),
+    }
 }
 
 /// The drift sweep's report to a group's approval channels.

@@ -80,6 +80,11 @@ pub trait Provider: Send + Sync {
     async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool>;
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change>;
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change>;
+    /// The access now ends at `grant.expires_at`, later than before. Backends that end access
+    /// themselves must hear it; for the rest jitbot's own revocation moves, and nothing is done.
+    async fn extend(&self, _grant: &Grant<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// One instance of each provider kind; a group's `provider` key picks one.

@@ -52,6 +52,25 @@ impl Provider for EntraPimProvider {
         Ok(Change::Made)
     }
 
+    /// Moves the end of the assignment, so that Entra does not end it at the old time.
+    async fn extend(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        let expires_at = grant.expires_at.context("a PIM extension needs an end")?;
+        let seconds = chrono::SecondsFormat::Secs;
+        let body = json!({
+            "accessId": "member",
+            "principalId": grant.directory_id()?,
+            "groupId": grant.group.target,
+            "action": "adminExtend",
+            "scheduleInfo": {
+                "startDateTime": grant.granted_at.to_rfc3339_opts(seconds, true),
+                "expiration": { "type": "afterDateTime", "endDateTime": expires_at.to_rfc3339_opts(seconds, true) },
+            },
+            "justification": justification(grant),
+        });
+        self.graph.pim_request(&body).await?;
+        Ok(())
+    }
+
     /// Ends the assignment. When PIM refuses because it has already ended it, that is success —
     /// but only once Graph confirms the person is no longer a member.
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {

@@ -117,4 +117,8 @@ impl Provider for WebhookProvider {
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         self.send("revoke", grant).await.map(|()| Change::Made)
     }
+
+    async fn extend(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
+        self.send("extend", grant).await
+    }
 }

@@ -30,6 +30,8 @@ pub struct UserFacts {
     /// Whether Slack confirmed that the user controls `email`.
     pub email_confirmed: bool,
     pub deleted: bool,
+    /// The user's time zone (IANA name), as set in Slack.
+    pub time_zone: Option<String>,
 }
 
 /// `users.info`'s answer: slack-morphism's `SlackUser` has no `is_email_confirmed`.
@@ -46,6 +48,7 @@ struct UserInfo {
     #[serde(default)]
     is_email_confirmed: bool,
     profile: Option<UserProfile>,
+    tz: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -146,6 +149,7 @@ impl SlackApi {
                 .filter(|email| !email.is_empty()),
             email_confirmed: info.is_email_confirmed,
             deleted: info.deleted,
+            time_zone: info.tz,
         })
     }
 

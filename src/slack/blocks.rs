@@ -165,6 +165,11 @@ mod tests {
             already_member: active.then_some(false),
             failure: None,
             owner_snapshot: None,
+            kind: crate::domain::RequestKind::Access,
+            starts_at: None,
+            submitted_by: None,
+            ended_early: None,
+            acknowledged: None,
             confirmed_at: Some(at(22, 0)),
         }
     }

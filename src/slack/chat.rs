@@ -42,6 +42,10 @@ impl Chat for SlackChat {
         identity::fresh(self, &account.id, now).await
     }
 
+    async fn time_zone(&self, account: &Account) -> anyhow::Result<Option<String>> {
+        Ok(self.api.user(&account.id).await?.time_zone)
+    }
+
     async fn can_reach(&self, owner: &Owner, now: DateTime<Utc>) -> anyhow::Result<bool> {
         Ok(identity::owner_user_id(self, owner, now).await?.is_some())
     }
@@ -147,7 +151,7 @@ impl Chat for SlackChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db, view.request.id, Platform::Slack)
+        let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Slack)
             .await?
             .context("the request's thread has not been posted yet")?;
         let message = notice_text(view, notice);

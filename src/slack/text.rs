@@ -85,9 +85,14 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
         Answer::Help => help(),
         Answer::Groups => wording::groups(policy, &STYLE),
         Answer::Status { open, now } => wording::status(open, *now, &STYLE),
-        Answer::Submitted(submitted) => {
-            wording::submitted(submitted.id, &submitted.group, &submitted.duration)
-        }
+        Answer::Submitted(submitted) => wording::submitted(
+            submitted.id,
+            &submitted.group,
+            &submitted.duration,
+            submitted.break_glass,
+            submitted.start.as_deref(),
+        ),
+        Answer::Acted(acted) => wording::acted(acted),
         Answer::Refused(why, names) => refusal(names, why),
     }
 }

@@ -66,6 +66,25 @@ pub async fn is_waiting(db: impl SqliteExecutor<'_>, job: &Job) -> sqlx::Result<
 
 /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two
 /// schedulers can never claim the same row.
+/// Drops a request's jobs of these kinds that nobody is running: reminders and expiries that no
+/// longer apply once the request has moved on.
+pub async fn discard(
+    conn: &mut sqlx::SqliteConnection,
+    request_id: i64,
+    kinds: &[&str],
+) -> sqlx::Result<()> {
+    let kinds = serde_json::to_string(kinds).expect("names serialize");
+    sqlx::query(
+        "DELETE FROM jobs WHERE request_id = ? AND locked_until IS NULL \
+         AND json_extract(payload, '$.job') IN (SELECT value FROM json_each(?))",
+    )
+    .bind(request_id)
+    .bind(kinds)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn claim_due(
     db: impl SqliteExecutor<'_>,
     now: DateTime<Utc>,

@@ -5,7 +5,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteExecutor};
 
 use super::{from_ms, to_ms};
-use crate::domain::{AccessDuration, AccessRequest, Account, Principal, RequestStatus};
+use crate::domain::{
+    AccessDuration, AccessRequest, Account, EarlyEnd, Principal, RequestKind, RequestStatus,
+};
 
 pub struct NewRequest<'a> {
     pub group: &'a str,
@@ -14,19 +16,24 @@ pub struct NewRequest<'a> {
     pub duration: AccessDuration,
     pub origin_channel: &'a str,
     pub requested_at: DateTime<Utc>,
+    pub kind: RequestKind,
+    /// A scheduled start as typed, read in the requester's time zone by the check.
+    pub start_spec: Option<&'a str>,
+    pub submitted_by: Option<&'a Account>,
 }
 
 const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, \
      requester_addresses, justification, duration_minutes, status, origin_channel, requested_at, \
      decided_at, granted_at, expires_at, ended_at, already_member, failure, directory_user_id, \
-     owner_snapshot, confirmed_at";
+     owner_snapshot, confirmed_at, kind, extends_id, start_spec, starts_at, submitted_by, \
+     end_reason, ended_by, end_note, acknowledged_by, acknowledged_at";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let row = sqlx::query(
         "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
          requester_addresses, directory_user_id, justification, duration_minutes, status, \
-         origin_channel, requested_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+         origin_channel, requested_at, kind, extends_id, start_spec, submitted_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.group)
     .bind(new.requester.account.platform.as_str())
@@ -38,6 +45,13 @@ pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::R
     .bind(new.duration.minutes())
     .bind(new.origin_channel)
     .bind(to_ms(new.requested_at))
+    .bind(new.kind.as_str())
+    .bind(match new.kind {
+        RequestKind::Extension { of } => Some(of),
+        _ => None,
+    })
+    .bind(new.start_spec)
+    .bind(new.submitted_by.map(Account::key))
     .fetch_one(db)
     .await?;
     row.try_get(0)
@@ -294,7 +308,8 @@ pub async fn mark_ended(
     Ok(done.rows_affected() == 1)
 }
 
-/// Compare-and-swap `pending → cancelled`, keeping the reason.
+/// Compare-and-swap `pending → cancelled`, or `approved → cancelled` while a scheduled start
+/// is still ahead, keeping the reason.
 pub async fn mark_cancelled(
     db: impl SqliteExecutor<'_>,
     id: i64,
@@ -302,10 +317,141 @@ pub async fn mark_cancelled(
     reason: &str,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE requests SET status = 'cancelled', ended_at = ?, failure = ? WHERE id = ? AND status = 'pending'",
+        "UPDATE requests SET status = 'cancelled', ended_at = ?1, failure = ?2 WHERE id = ?3 \
+         AND (status = 'pending' OR (status = 'approved' AND starts_at > ?1))",
     )
     .bind(to_ms(at))
     .bind(reason)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Compare-and-swap `pending → expired`: nobody decided in time.
+pub async fn mark_expired(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'expired', ended_at = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(to_ms(at))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Compare-and-swap `active → revoking` before the time is up, saying why.
+pub async fn mark_ending_early(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    early: &EarlyEnd,
+) -> sqlx::Result<bool> {
+    let (reason, by, note) = match early {
+        EarlyEnd::Released => ("released", None, None),
+        EarlyEnd::Revoked { by, reason } => ("revoked", Some(by.key()), Some(reason.as_str())),
+    };
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'revoking', end_reason = ?, ended_by = ?, end_note = ? \
+         WHERE id = ? AND status = 'active'",
+    )
+    .bind(reason)
+    .bind(by)
+    .bind(note)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The scheduled start, once read in the requester's time zone.
+pub async fn set_starts_at(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET starts_at = ? WHERE id = ?")
+        .bind(to_ms(at))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The scheduled start as typed, for the check to read.
+pub async fn start_spec(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT start_spec FROM requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// Moves the end of an active grant (an extension applied). False when it is no longer active.
+pub async fn extend_until(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE requests SET expires_at = ? WHERE id = ? AND status = 'active'")
+        .bind(to_ms(expires_at))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The extensions of request `of` still waiting: pending, or approved and not applied yet.
+pub async fn waiting_extensions(
+    db: impl SqliteExecutor<'_>,
+    of: i64,
+) -> sqlx::Result<Vec<AccessRequest>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE extends_id = ? AND status IN ('pending', 'approved') ORDER BY id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(of)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_all(db)
+        .await
+}
+
+/// Compare-and-swap `approved → ended` for an extension: its time was added to the request it
+/// extends.
+pub async fn mark_applied(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    at: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'ended', granted_at = ?1, ended_at = ?1, expires_at = ?2 \
+         WHERE id = ?3 AND status = 'approved' AND kind = 'extension'",
+    )
+    .bind(to_ms(at))
+    .bind(to_ms(until))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records, once, that an owner reviewed a break-glass use.
+pub async fn acknowledge(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    by: &Account,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET acknowledged_by = ?, acknowledged_at = ? \
+         WHERE id = ? AND kind = 'break_glass' AND acknowledged_at IS NULL",
+    )
+    .bind(by.key())
+    .bind(to_ms(at))
     .bind(id)
     .execute(db)
     .await?;
@@ -352,7 +498,61 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         failure: row.try_get("failure")?,
         owner_snapshot: row.try_get("owner_snapshot")?,
         confirmed_at: time("confirmed_at")?,
+        kind: kind(row)?,
+        starts_at: time("starts_at")?,
+        submitted_by: account(row, "submitted_by")?,
+        ended_early: ended_early(row)?,
+        acknowledged: match (account(row, "acknowledged_by")?, time("acknowledged_at")?) {
+            (Some(by), Some(at)) => Some((by, at)),
+            _ => None,
+        },
     })
+}
+
+fn decode_error(column: &str, message: impl Into<String>) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: message.into().into(),
+    }
+}
+
+fn kind(row: &SqliteRow) -> sqlx::Result<RequestKind> {
+    let kind: String = row.try_get("kind")?;
+    match (kind.as_str(), row.try_get::<Option<i64>, _>("extends_id")?) {
+        ("access", _) => Ok(RequestKind::Access),
+        ("break_glass", _) => Ok(RequestKind::BreakGlass),
+        ("extension", Some(of)) => Ok(RequestKind::Extension { of }),
+        (other, _) => Err(decode_error(
+            "kind",
+            format!("unknown request kind `{other}`"),
+        )),
+    }
+}
+
+/// An account stored as its key (`slack:U…`).
+fn account(row: &SqliteRow, column: &str) -> sqlx::Result<Option<Account>> {
+    let Some(key) = row.try_get::<Option<String>, _>(column)? else {
+        return Ok(None);
+    };
+    key.parse::<Account>()
+        .map(Some)
+        .map_err(|e| decode_error(column, e))
+}
+
+fn ended_early(row: &SqliteRow) -> sqlx::Result<Option<EarlyEnd>> {
+    let reason: Option<String> = row.try_get("end_reason")?;
+    match reason.as_deref() {
+        None => Ok(None),
+        Some("released") => Ok(Some(EarlyEnd::Released)),
+        Some("revoked") => Ok(Some(EarlyEnd::Revoked {
+            by: account(row, "ended_by")?
+                .ok_or_else(|| decode_error("ended_by", "a revocation names who revoked"))?,
+            reason: row
+                .try_get::<Option<String>, _>("end_note")?
+                .unwrap_or_default(),
+        })),
+        Some(other) => Err(decode_error("end_reason", format!("unknown end `{other}`"))),
+    }
 }
 
 /// The requester as stored: account, verified addresses (the preferred first) and Entra id.

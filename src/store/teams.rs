@@ -92,6 +92,31 @@ pub async fn remember_user(
     Ok(())
 }
 
+/// Records the time zone a person's Teams client reported.
+pub async fn set_time_zone(
+    db: impl SqliteExecutor<'_>,
+    aad_object_id: &str,
+    zone: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE teams_users SET time_zone = ? WHERE aad_object_id = ?")
+        .bind(zone)
+        .bind(aad_object_id.to_ascii_lowercase())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn time_zone(
+    db: impl SqliteExecutor<'_>,
+    aad_object_id: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT time_zone FROM teams_users WHERE aad_object_id = ?")
+        .bind(aad_object_id.to_ascii_lowercase())
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
 pub async fn user(
     db: impl SqliteExecutor<'_>,
     aad_object_id: &str,

@@ -21,6 +21,8 @@ pub struct Activity {
     pub name: Option<String>,
     pub reply_to_id: Option<String>,
     pub channel_data: Option<ChannelData>,
+    /// The sender's time zone as their client says (`Europe/Berlin`).
+    pub local_timezone: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

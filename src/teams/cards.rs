@@ -96,7 +96,7 @@ fn status_color(status: RequestStatus) -> &'static str {
         RequestStatus::Pending | RequestStatus::Revoking => "Accent",
         RequestStatus::Approved | RequestStatus::Active => "Good",
         RequestStatus::Denied | RequestStatus::Failed => "Attention",
-        RequestStatus::Ended | RequestStatus::Cancelled => "Default",
+        RequestStatus::Ended | RequestStatus::Cancelled | RequestStatus::Expired => "Default",
     }
 }
 

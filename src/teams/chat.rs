@@ -53,6 +53,11 @@ impl Chat for TeamsChat {
         Ok(Ok(identity::resolve(self, &account.id, true, now).await?))
     }
 
+    /// As the person's Teams client said on their last message (`localTimezone`).
+    async fn time_zone(&self, account: &Account) -> anyhow::Result<Option<String>> {
+        Ok(teams::time_zone(&self.db, &account.id).await?)
+    }
+
     async fn can_reach(&self, owner: &Owner, _now: DateTime<Utc>) -> anyhow::Result<bool> {
         Ok(identity::owner_mri(self, owner).await?.is_some())
     }
@@ -168,7 +173,7 @@ impl Chat for TeamsChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db, view.request.id, Platform::Teams)
+        let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Teams)
             .await?
             .context("the request's thread has not been posted yet")?;
         let text = notice_text(view, notice);

@@ -50,6 +50,14 @@ pub async fn remember_sender(
             last_conversation_id: conversation.clone(),
         };
         teams::remember_user(&teams.db, &user, now).await?;
+        // Only a name chrono-tz knows is kept: the client's word is read, never trusted further.
+        if let Some(zone) = activity
+            .local_timezone
+            .as_deref()
+            .filter(|zone| zone.parse::<chrono_tz::Tz>().is_ok())
+        {
+            teams::set_time_zone(&teams.db, &user.aad_object_id, zone).await?;
+        }
     }
     Ok(())
 }

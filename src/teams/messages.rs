@@ -80,6 +80,7 @@ fn rendered(answer: &Answer, policy: &Policy) -> Option<Value> {
     match answer {
         Answer::Help => Some(cards::message(cards::help(), "jitbot help")),
         Answer::Submitted(_) => None,
+        Answer::Acted(acted) => Some(cards::text_message(&wording::acted(acted))),
         Answer::Groups => markdown(text::with_style(&Names::default(), |style| {
             wording::groups(policy, style)
         })),

@@ -387,7 +387,7 @@ async fn a_slack_outage_delays_messages_but_loses_none() {
             .count();
         assert_eq!(posted, 1, "exactly one message got through to {channel}");
     }
-    assert_eq!(t.count("jobs").await, 0);
+    assert_eq!(t.jobs_left_but_timeouts().await, 0);
 }
 
 #[tokio::test]

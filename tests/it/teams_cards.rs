@@ -51,6 +51,9 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
             duration: AccessDuration::parse("2h").unwrap(),
             origin_channel: TEAMS_THREAD,
             requested_at: at(22, 0),
+            kind: jitbot::domain::RequestKind::Access,
+            start_spec: None,
+            submitted_by: None,
         },
     )
     .await
@@ -80,6 +83,11 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
         }
         RequestStatus::Cancelled => {
             requests::mark_cancelled(db, id, at(22, 1), "nobody else can approve")
+                .await
+                .unwrap();
+        }
+        RequestStatus::Expired => {
+            requests::mark_expired(db, id, at(22, 1) + Duration::days(1))
                 .await
                 .unwrap();
         }

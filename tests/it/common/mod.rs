@@ -322,6 +322,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Jobs left other than a pending request's reminder and expiry, which wait a day.
+    pub async fn jobs_left_but_timeouts(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE json_extract(payload, '$.job') \
+             NOT IN ('remind_pending', 'expire_pending')",
+        )
+        .fetch_one(&self.app.core.db)
+        .await
+        .unwrap()
+    }
+
     /// Rows in every table that a request or a decision changes, to assert that nothing changed.
     pub async fn state_counts(&self) -> [i64; 4] {
         [

@@ -1,0 +1,202 @@
+//! Extend: the requester asks for more time on active access. The extension is a request of its
+//! own — checked, carded and decided like any other (or approved at once with `auto_extend`) —
+//! and applied to the access it extends, which stays active meanwhile: no gap, no second
+//! membership. An extension nobody approved in time lets the access end at its time.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::act::{Acted, only_requester, wrong_state};
+use super::effects::{Tx, audit_by, audit_by_jitbot, refresh, tell_requester};
+use super::{AccessError, Core};
+use crate::domain::{
+    AccessDuration, AccessRequest, AuditAction, Job, Notice, Principal, Refusal, RequestAction,
+    RequestKind, RequestStatus,
+};
+use crate::providers::Grant;
+use crate::store::{self, requests};
+
+/// The requester asks for `asked` more (the group's default when `None`) on `request`.
+pub async fn ask(
+    core: &Core,
+    person: &Principal,
+    request: &AccessRequest,
+    asked: Option<AccessDuration>,
+    now: DateTime<Utc>,
+) -> Result<Acted, AccessError> {
+    let action = RequestAction::Extend { duration: asked };
+    only_requester(request, person, &action)?;
+    if request.status != RequestStatus::Active {
+        return Err(wrong_state(request, &action));
+    }
+    let group = core.policy().group(&request.group)?;
+    let duration = group.extension_for(request, asked)?;
+    let mut tx = store::write(&core.db).await?;
+    if let Some(waiting) = requests::waiting_extensions(&mut *tx, request.id)
+        .await?
+        .first()
+    {
+        return Err(Refusal::ExtensionWaiting {
+            id: request.id,
+            extension: waiting.id,
+        }
+        .into());
+    }
+    let extension = requests::insert(
+        &mut *tx,
+        requests::NewRequest {
+            group: &request.group,
+            requester: &request.requester,
+            justification: &request.justification,
+            duration,
+            origin_channel: &request.origin_channel,
+            requested_at: now,
+            kind: RequestKind::Extension { of: request.id },
+            start_spec: None,
+            submitted_by: None,
+        },
+    )
+    .await?;
+    let detail =
+        json!({ "group": request.group, "extends": request.id, "duration": duration.to_string() });
+    audit_by(
+        &mut tx,
+        &person.account,
+        extension,
+        AuditAction::ExtensionRequested,
+        detail,
+        now,
+    )
+    .await?;
+    // Checked like any request before owners see it; the thread is the one of the access.
+    store::jobs::enqueue_job(&mut tx, extension, &Job::CheckRequester, now).await?;
+    let notice = Notice::ExtensionAsked {
+        extension,
+        duration: duration.to_string(),
+    };
+    tell_requester(&mut tx, extension, notice, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    tracing::info!(request_id = request.id, extension, "extension asked");
+    Ok(Acted::ExtensionAsked {
+        id: request.id,
+        extension,
+        duration,
+    })
+}
+
+/// The `Grant` job of an approved extension: the access it extends ends later — if it is still
+/// active and the rules in force now still allow it.
+pub async fn apply(
+    core: &Core,
+    extension: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let RequestKind::Extension { of } = extension.kind else {
+        return Ok(());
+    };
+    if extension.status != RequestStatus::Approved {
+        return Ok(());
+    }
+    let Some(access) = requests::get(&core.db, of).await? else {
+        return Ok(());
+    };
+    let group = match core.policy().group(&access.group) {
+        Ok(group) if access.status == RequestStatus::Active => group,
+        _ => return lapse(core, extension, "the access had already ended.", now).await,
+    };
+    if let Err(refusal) = group.extension_for(&access, Some(extension.duration)) {
+        return lapse(core, extension, &refusal.to_string(), now).await;
+    }
+    let old_end = access.expires_at.unwrap_or(now);
+    let until = old_end + extension.duration.to_chrono();
+    let user_key = access.requester.account.key();
+    let grant = Grant {
+        request_id: access.id,
+        group,
+        user_key: &user_key,
+        user_email: access.requester.email(),
+        directory_id: access.requester.entra_id.as_deref(),
+        justification: &access.justification,
+        granted_at: access.granted_at.unwrap_or(now),
+        expires_at: Some(until),
+    };
+    core.providers.for_group(group).extend(&grant).await?;
+    let mut tx = store::write(&core.db).await?;
+    if !requests::extend_until(&mut *tx, access.id, until).await? {
+        drop(tx);
+        return lapse(core, extension, "the access had already ended.", now).await;
+    }
+    requests::mark_applied(&mut *tx, extension.id, now, until).await?;
+    let detail = json!({ "group": access.group, "extension": extension.id, "from": old_end.to_rfc3339(), "until": until.to_rfc3339() });
+    audit_by_jitbot(&mut tx, access.id, AuditAction::Extended, detail, now).await?;
+    schedule_end(&mut tx, &access, group, until, now).await?;
+    tell_requester(&mut tx, access.id, Notice::Extended { until }, now).await?;
+    refresh(&mut tx, access.id, now).await?;
+    refresh(&mut tx, extension.id, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    tracing::info!(request_id = access.id, extension = extension.id, %until, "access extended");
+    Ok(())
+}
+
+/// The revocation at `until` and the warning before it. An earlier revocation job finds the
+/// access still running and leaves it to this one.
+pub async fn schedule_end(
+    tx: &mut Tx,
+    access: &AccessRequest,
+    group: &crate::domain::GroupPolicy,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    store::jobs::enqueue_job(tx, access.id, &Job::Revoke, until).await?;
+    if let Some(warn_before) = group.lifecycle.warn_before {
+        let warn_at = until - warn_before.to_chrono();
+        // Access shorter than the warning gets none: it would come at the grant.
+        if warn_at > now {
+            let job = Job::WarnEnding { expires_at: until };
+            store::jobs::enqueue_job(tx, access.id, &job, warn_at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// An approved extension that cannot be applied: it fails, and the requester hears why.
+async fn lapse(
+    core: &Core,
+    extension: &AccessRequest,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = store::write(&core.db).await?;
+    lapse_in(&mut tx, extension, reason, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    Ok(())
+}
+
+/// Ends a waiting extension — pending or approved — in the caller's transaction.
+pub async fn lapse_in(
+    tx: &mut Tx,
+    extension: &AccessRequest,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let ended = match extension.status {
+        RequestStatus::Pending => {
+            requests::mark_cancelled(&mut **tx, extension.id, now, reason).await?
+        }
+        _ => requests::mark_failed(&mut **tx, extension.id, reason).await?,
+    };
+    if !ended {
+        return Ok(());
+    }
+    let detail = json!({ "group": extension.group, "reason": reason });
+    audit_by_jitbot(tx, extension.id, AuditAction::ExtensionLapsed, detail, now).await?;
+    let notice = Notice::ExtensionLapsed {
+        reason: reason.to_string(),
+    };
+    tell_requester(tx, extension.id, notice, now).await?;
+    refresh(tx, extension.id, now).await?;
+    Ok(())
+}

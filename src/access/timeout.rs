@@ -1,0 +1,93 @@
+//! Pending timeout: a request nobody decided within the group's `pending_timeout` expires, and
+//! the owners are reminded once, halfway.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::Core;
+use super::effects::{Tx, audit_by_jitbot, refresh, tell_owners, tell_requester};
+use crate::domain::{
+    AccessRequest, AuditAction, GroupPolicy, Job, LifecycleRules, Notice, RequestStatus,
+};
+use crate::store::{self, requests};
+
+/// The reminder halfway and the expiry at the end, counted from when the request was made.
+pub async fn queue(
+    tx: &mut Tx,
+    request: &AccessRequest,
+    group: &GroupPolicy,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let timeout = group.lifecycle.pending_timeout.to_chrono();
+    let expires_at = request.requested_at + timeout;
+    let remind_at = request.requested_at + timeout / 2;
+    if remind_at > now {
+        store::jobs::enqueue_job(tx, request.id, &Job::RemindPending, remind_at).await?;
+    }
+    store::jobs::enqueue_job(tx, request.id, &Job::ExpirePending, expires_at.max(now)).await
+}
+
+/// Drops the reminder and the expiry of a request that is no longer pending.
+pub async fn discard(tx: &mut Tx, request_id: i64) -> sqlx::Result<()> {
+    store::jobs::discard(tx, request_id, &["remind_pending", "expire_pending"]).await
+}
+
+/// The `RemindPending` job: the owners hear that the request still waits, if it does.
+pub async fn remind(
+    core: &Core,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if request.status != RequestStatus::Pending {
+        return Ok(());
+    }
+    let timeout = core
+        .policy()
+        .group(&request.group)
+        .map(|group| group.lifecycle.pending_timeout)
+        .unwrap_or(LifecycleRules::default().pending_timeout);
+    let expires_at = request.requested_at + timeout.to_chrono();
+    let mut tx = store::write(&core.db).await?;
+    tell_owners(&mut tx, request.id, Notice::Reminder { expires_at }, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    Ok(())
+}
+
+/// The `ExpirePending` job: still pending at the end of the timeout, the request expires — the
+/// cards lose their buttons, the thread and the owners are told.
+pub async fn expire(
+    core: &Core,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    // The timeout as the group says now: a longer one set since moves the expiry later.
+    if let Ok(group) = core.policy().group(&request.group) {
+        let due = request.requested_at + group.lifecycle.pending_timeout.to_chrono();
+        if due > now && request.status == RequestStatus::Pending {
+            let mut tx = store::write(&core.db).await?;
+            store::jobs::enqueue_job(&mut tx, request.id, &Job::ExpirePending, due).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+    }
+    let mut tx = store::write(&core.db).await?;
+    if !requests::mark_expired(&mut *tx, request.id, now).await? {
+        return Ok(());
+    }
+    let detail =
+        json!({ "group": request.group, "requested_at": request.requested_at.to_rfc3339() });
+    audit_by_jitbot(&mut tx, request.id, AuditAction::Expired, detail, now).await?;
+    tell_requester(&mut tx, request.id, Notice::Expired, now).await?;
+    if request.confirmed_at.is_some() {
+        tell_owners(&mut tx, request.id, Notice::Expired, now).await?;
+    }
+    refresh(&mut tx, request.id, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    tracing::info!(
+        request_id = request.id,
+        "a request nobody decided has expired"
+    );
+    Ok(())
+}

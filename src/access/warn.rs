@@ -1,0 +1,23 @@
+//! Ending soon: `warn_before` the end, the requester hears it in the thread, with Extend and
+//! I'm done.
+
+use chrono::{DateTime, Utc};
+
+use super::{Core, RequestView};
+use crate::domain::{AccessRequest, Notice, RequestStatus};
+
+/// The `WarnEnding` job: only while the access is active and still ends at `expires_at` — an
+/// extension queued a warning of its own.
+pub async fn run(
+    core: &Core,
+    request: AccessRequest,
+    expires_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if request.status != RequestStatus::Active || request.expires_at != Some(expires_at) {
+        return Ok(());
+    }
+    let view = RequestView::load(core, request).await?;
+    let chat = core.chat(view.request.requester.account.platform)?;
+    chat.tell_requester(&view, &Notice::EndingSoon { expires_at })
+        .await
+}
