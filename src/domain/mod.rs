@@ -2,6 +2,7 @@
 
 pub mod acted;
 pub mod audit_action;
+pub mod buttons;
 pub mod command;
 pub mod decision;
 pub mod duration;

@@ -2,11 +2,13 @@
 
 use slack_morphism::prelude::*;
 
+use super::ACTION_PREFIX;
 use super::text::{STYLE, date, escape, person};
-use super::{APPROVE_ACTION, DENY_ACTION};
 use crate::access::names::Names;
+use crate::domain::buttons::{self, Button, Emphasis};
 use crate::domain::wording::{self, status_line};
-use crate::domain::{AccessRequest, Decision, RequestStatus, Verdict};
+use crate::domain::{AccessRequest, Decision, Verdict};
+use chrono::{DateTime, Utc};
 
 /// A request as Slack shows it: the shared `RequestView`, with the owners as Slack mentions them.
 pub struct Shown<'a> {
@@ -18,6 +20,8 @@ pub struct Shown<'a> {
     pub owners: &'a [String],
     /// How people from other platforms are shown.
     pub names: &'a Names,
+    /// When it is shown: whether a scheduled start is still ahead decides the Cancel button.
+    pub now: DateTime<Utc>,
 }
 
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
@@ -85,8 +89,8 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
             .into(),
         );
     }
-    if request.status == RequestStatus::Pending {
-        blocks.push(decision_buttons(request.id).into());
+    if let Some(actions) = actions(request.id, &buttons::for_owners(request)) {
+        blocks.push(actions.into());
     }
     (fallback, blocks)
 }
@@ -100,19 +104,54 @@ fn quoted(text: &str) -> String {
         .join("\n")
 }
 
-fn decision_buttons(request_id: i64) -> SlackActionsBlock {
-    let button = |action: &str, label: &str, style: SlackBlockButtonStyle| {
-        SlackBlockButtonElement::new(label.into())
-            .with_action_id(action.into())
-            .with_value(request_id.to_string())
-            .with_style(style)
+/// `jit_approve`, `jit_done`, …: a button's action id.
+pub fn action_id(button: Button) -> String {
+    format!("{ACTION_PREFIX}{}", button.name())
+}
+
+/// The button a click's action id names, if it is one of jitbot's.
+pub fn button_of(action_id: &str) -> Option<Button> {
+    action_id
+        .strip_prefix(ACTION_PREFIX)
+        .and_then(Button::from_name)
+}
+
+/// An actions block of `buttons` for request `request_id`; `None` when there are none.
+pub fn actions(request_id: i64, buttons: &[Button]) -> Option<SlackActionsBlock> {
+    if buttons.is_empty() {
+        return None;
+    }
+    let elements = buttons
+        .iter()
+        .map(|button| {
+            let element = SlackBlockButtonElement::new(button.label().into())
+                .with_action_id(action_id(*button).into())
+                .with_value(request_id.to_string());
+            let element = match button.emphasis() {
+                Emphasis::Positive => element.with_style(SlackBlockButtonStyle::Primary),
+                Emphasis::Destructive => element.with_style(SlackBlockButtonStyle::Danger),
+                Emphasis::Plain => element,
+            };
+            match button {
+                Button::Revoke => element.with_confirm(revoke_confirmation(request_id)),
+                _ => element,
+            }
             .into()
-    };
-    SlackActionsBlock::new(vec![
-        button(APPROVE_ACTION, "Approve", SlackBlockButtonStyle::Primary),
-        button(DENY_ACTION, "Deny", SlackBlockButtonStyle::Danger),
-    ])
-    .with_block_id(format!("jit_decision_{request_id}").into())
+        })
+        .collect();
+    Some(SlackActionsBlock::new(elements).with_block_id(format!("jit_actions_{request_id}").into()))
+}
+
+/// Revoking takes access away from someone at work: Slack asks the owner once more.
+fn revoke_confirmation(request_id: i64) -> SlackBlockConfirmItem {
+    SlackBlockConfirmItem::new(
+        pt!("Revoke access?"),
+        md!(format!(
+            "The access of request #{request_id} is removed now and the person is told. To give a reason, use `/jit revoke {request_id} <reason>` instead."
+        )),
+        pt!("Revoke"),
+        pt!("Keep it"),
+    )
 }
 
 /// The visible message in the channel where the request was made: "request #N: … — pending".
@@ -126,13 +165,16 @@ pub fn thread_root(view: &Shown) -> (String, Vec<SlackBlock>) {
         request.duration,
         status_line(request, &STYLE)
     );
-    let blocks = vec![SlackSectionBlock::new().with_text(md!(text.clone())).into()];
+    let mut blocks = vec![SlackSectionBlock::new().with_text(md!(text.clone())).into()];
+    if let Some(actions) = actions(request.id, &buttons::for_requester(request, view.now)) {
+        blocks.push(actions.into());
+    }
     (text, blocks)
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::TimeZone;
 
     use super::*;
 
@@ -141,7 +183,7 @@ mod tests {
         let typed = escape("fixing it\n<!here> approve now");
         assert_eq!(quoted(&typed), ">fixing it\n>&lt;!here&gt; approve now");
     }
-    use crate::domain::{AccessDuration, Account, Platform, Principal};
+    use crate::domain::{AccessDuration, Account, Platform, Principal, RequestStatus};
 
     fn at(hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, hour, minute, 0).unwrap()
@@ -197,6 +239,7 @@ mod tests {
             approvals_required,
             owners: &owners,
             names: &Names::default(),
+            now: at(22, 0),
         };
         let (card_text, card_blocks) = card(&view);
         let (root_text, root_blocks) = thread_root(&view);

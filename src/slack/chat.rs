@@ -10,11 +10,13 @@ use super::blocks::{self, Shown};
 use super::identity;
 use super::text;
 use crate::access::{Chat, RequestView};
+use crate::domain::buttons::Button;
 use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
 use crate::store::Db;
 use crate::store::messages::{self, Role};
+use slack_morphism::prelude::*;
 
 /// The Slack Web API and what jitbot remembers of Slack.
 pub struct SlackChat {
@@ -61,7 +63,7 @@ impl Chat for SlackChat {
             return Ok(());
         }
         let owners = self.owner_mentions(view, now).await;
-        let (text, blocks) = blocks::thread_root(&shown(view, &owners));
+        let (text, blocks) = blocks::thread_root(&shown(view, &owners, now));
         let channel = request.origin_channel.clone();
         let (channel, ts) = match self
             .api
@@ -104,7 +106,7 @@ impl Chat for SlackChat {
             return Ok(());
         }
         let owners = self.owner_mentions(view, now).await;
-        let (text, blocks) = blocks::card(&shown(view, &owners));
+        let (text, blocks) = blocks::card(&shown(view, &owners, now));
         let ts = self
             .api
             .post_message(&channel, None, text, Some(blocks))
@@ -131,7 +133,7 @@ impl Chat for SlackChat {
             return Ok(());
         }
         let owners = self.owner_mentions(view, now).await;
-        let shown = shown(view, &owners);
+        let shown = shown(view, &owners, now);
         for (found, (text, blocks)) in [
             (threads, blocks::thread_root(&shown)),
             (cards, blocks::card(&shown)),
@@ -155,12 +157,27 @@ impl Chat for SlackChat {
             .await?
             .context("the request's thread has not been posted yet")?;
         let message = notice_text(view, notice);
+        // The warning before the end carries what can be done about it.
+        let blocks = match notice {
+            Notice::EndingSoon { .. } => {
+                let buttons = [Button::Extend, Button::Release];
+                blocks::actions(view.request.id, &buttons).map(|actions| {
+                    vec![
+                        SlackSectionBlock::new()
+                            .with_text(md!(message.clone()))
+                            .into(),
+                        actions.into(),
+                    ]
+                })
+            }
+            _ => None,
+        };
         self.api
             .post_message(
                 &thread.conversation,
                 Some(&thread.message_id),
                 message,
-                None,
+                blocks,
             )
             .await?;
         Ok(())
@@ -210,8 +227,9 @@ impl SlackChat {
     }
 }
 
-fn shown<'a>(view: &'a RequestView, owners: &'a [String]) -> Shown<'a> {
+fn shown<'a>(view: &'a RequestView, owners: &'a [String], now: DateTime<Utc>) -> Shown<'a> {
     Shown {
+        now,
         request: &view.request,
         description: view.description(),
         decisions: &view.decisions,

@@ -1,20 +1,22 @@
-//! `POST /slack/interactions`: the Approve and Deny buttons on approval cards.
+//! `POST /slack/interactions`: the buttons on approval cards and request messages.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use slack_morphism::prelude::*;
 
 use super::verify::VerifiedSlackBody;
-use super::{APPROVE_ACTION, DENY_ACTION, identity, text};
+use super::{blocks, identity, text};
 use crate::access::AccessError;
+use crate::access::act::act;
 use crate::access::decide::{DecisionInput, decide};
 use crate::access::names::Names;
 use crate::app::App;
-use crate::domain::{Principal, Refusal, Verdict};
+use crate::domain::buttons::Button;
+use crate::domain::{Principal, Refusal, Verdict, wording};
 use crate::http::{EdgeError, report_internal};
 
 /// Finding out who clicked must leave time to answer within Slack's 3 seconds.
@@ -47,10 +49,8 @@ pub async fn handle(
     };
     let response_url = event.response_url.map(|url| url.0.to_string());
     for action in event.actions.unwrap_or_default() {
-        let verdict = match action.action_id.0.as_str() {
-            APPROVE_ACTION => Verdict::Approve,
-            DENY_ACTION => Verdict::Deny,
-            _ => continue,
+        let Some(button) = blocks::button_of(&action.action_id.0) else {
+            continue;
         };
         let request_id: i64 = action
             .value
@@ -60,18 +60,13 @@ pub async fn handle(
         let now = Utc::now();
         let clicker = who_clicked(&app, event.team.id.0.as_str(), &user, now);
         let reply = match tokio::time::timeout(IDENTITY_TIMEOUT, clicker).await {
-            Ok(Ok(decider)) => {
-                let input = DecisionInput {
+            Ok(Ok(person)) => {
+                let click = Click {
                     request_id,
-                    decider,
-                    verdict,
+                    button,
                     channel: channel.clone(),
                 };
-                match decide(&app.core, input, now).await {
-                    Ok(_) => None,
-                    Err(AccessError::Refused(refusal)) => Some(refused(&app, &refusal).await),
-                    Err(AccessError::Internal(error)) => Some(report_internal(error)),
-                }
+                clicked(&app, person, click, now).await
             }
             Ok(Err(refusal)) => Some(refused(&app, &refusal).await),
             Err(_) => {
@@ -92,6 +87,41 @@ pub async fn handle(
         }
     }
     Ok(StatusCode::OK)
+}
+
+struct Click {
+    request_id: i64,
+    button: Button,
+    channel: Option<String>,
+}
+
+/// A button, as the core takes it: Approve and Deny decide, the rest act on the request. Returns
+/// the private reply, if any (a decision shows on the card itself).
+async fn clicked(app: &App, person: Principal, click: Click, now: DateTime<Utc>) -> Option<String> {
+    let outcome = match click.button.action() {
+        None => {
+            let verdict = if click.button == Button::Approve {
+                Verdict::Approve
+            } else {
+                Verdict::Deny
+            };
+            let input = DecisionInput {
+                request_id: click.request_id,
+                decider: person,
+                verdict,
+                channel: click.channel,
+            };
+            decide(&app.core, input, now).await.map(|_| None)
+        }
+        Some(action) => act(&app.core, &person, click.request_id, &action, now)
+            .await
+            .map(|acted| Some(wording::acted(&acted))),
+    };
+    match outcome {
+        Ok(reply) => reply,
+        Err(AccessError::Refused(refusal)) => Some(refused(app, &refusal).await),
+        Err(AccessError::Internal(error)) => Some(report_internal(error)),
+    }
 }
 
 /// The clicker as a principal with verified facts — only someone of our own workspace.

@@ -10,6 +10,5 @@ pub mod interactions;
 pub mod text;
 pub mod verify;
 
-/// `action_id`s of the approval card's buttons.
-pub const APPROVE_ACTION: &str = "jit_approve";
-pub const DENY_ACTION: &str = "jit_deny";
+/// What every `action_id` of jitbot's buttons starts with (`jit_approve`, `jit_done` …).
+pub const ACTION_PREFIX: &str = "jit_";

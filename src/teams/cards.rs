@@ -3,11 +3,13 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::template::expand;
 use super::text;
 use crate::access::RequestView;
+use crate::domain::buttons::{self, Button, Emphasis};
 use crate::domain::wording::{self, status_line};
 use crate::domain::{AccessRequest, Principal, RequestStatus};
 
@@ -29,6 +31,12 @@ pub static STATUS_TEMPLATE: LazyLock<Value> = LazyLock::new(|| {
         include_str!("../../adaptive-cards/request-status.json"),
     )
 });
+pub static NOTICE_TEMPLATE: LazyLock<Value> = LazyLock::new(|| {
+    parse(
+        "notice-with-actions.json",
+        include_str!("../../adaptive-cards/notice-with-actions.json"),
+    )
+});
 pub static HELP_TEMPLATE: LazyLock<Value> =
     LazyLock::new(|| parse("help.json", include_str!("../../adaptive-cards/help.json")));
 
@@ -47,17 +55,35 @@ pub struct Refreshers {
 }
 
 /// The data of `approval-request.json` and `request-status.json`.
-pub fn request_data(view: &RequestView, refreshers: &Refreshers, viewer: Viewer<'_>) -> Value {
+pub fn request_data(
+    view: &RequestView,
+    refreshers: &Refreshers,
+    viewer: Viewer<'_>,
+    now: DateTime<Utc>,
+) -> Value {
     let request = &view.request;
     let names = &view.names;
     let pending = request.status == RequestStatus::Pending;
     // Owners see the buttons through `refresh.userIds`, everyone else sees the state. An owner
     // Teams cannot name there (never talked to the bot) would see no buttons at all, so then
     // the shared card keeps them; every click is authorised anyway.
-    let show_actions = match viewer {
+    let show_decision = match viewer {
         Viewer::Everyone => pending && !refreshers.every_owner,
         Viewer::Person(person) => view.may_decide(person),
     };
+    // Revoke and Acknowledge come after the decision, when no refresh runs: the shared card
+    // (in the owners' channel or chats) carries them, and the core authorises every click.
+    let is_owner = match viewer {
+        Viewer::Everyone => true,
+        Viewer::Person(person) => view.group.as_ref().is_some_and(|g| g.is_owner(person)),
+    };
+    let owner_buttons: Vec<Button> = buttons::for_owners(request)
+        .into_iter()
+        .filter(|button| match button {
+            Button::Approve | Button::Deny => show_decision,
+            _ => is_owner,
+        })
+        .collect();
     let required = view.approvals_required();
     let (status_text, decision_lines) = text::with_style(names, |style| {
         let lines: Vec<Value> = view
@@ -85,10 +111,26 @@ pub fn request_data(view: &RequestView, refreshers: &Refreshers, viewer: Viewer<
         "statusColor": status_color(request.status),
         "approvals": if required > 1 { format!("{} of {required} approvals", view.approvals()) } else { String::new() },
         "decisions": decision_lines,
-        "showActions": show_actions,
+        "buttons": buttons_data(&owner_buttons),
+        "requesterButtons": buttons_data(&buttons::for_requester(request, now)),
         "hasRefresh": pending && !refreshers.mris.is_empty(),
         "refreshUserIds": refreshers.mris,
     })
+}
+
+/// Buttons as the templates draw them: `Action.Execute` with an `Action.Submit` fallback.
+pub fn buttons_data(buttons: &[Button]) -> Vec<Value> {
+    buttons
+        .iter()
+        .map(|button| {
+            let style = match button.emphasis() {
+                Emphasis::Positive => "positive",
+                Emphasis::Destructive => "destructive",
+                Emphasis::Plain => "default",
+            };
+            json!({ "verb": super::verb(*button), "title": button.label(), "style": style })
+        })
+        .collect()
 }
 
 fn status_color(status: RequestStatus) -> &'static str {
@@ -104,13 +146,18 @@ pub fn approval(
     view: &RequestView,
     refreshers: &Refreshers,
     viewer: Viewer<'_>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<Value> {
-    let data = request_data(view, refreshers, viewer);
+    let data = request_data(view, refreshers, viewer, now);
     Ok(expand(&APPROVAL_TEMPLATE, &data)?)
 }
 
-pub fn status(view: &RequestView, refreshers: &Refreshers) -> anyhow::Result<Value> {
-    let data = request_data(view, refreshers, Viewer::Everyone);
+pub fn status(
+    view: &RequestView,
+    refreshers: &Refreshers,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    let data = request_data(view, refreshers, Viewer::Everyone, now);
     Ok(expand(&STATUS_TEMPLATE, &data)?)
 }
 
@@ -124,6 +171,13 @@ fn help_data() -> Value {
 
 pub fn help() -> Value {
     expand(&HELP_TEMPLATE, &help_data()).expect("the help template binds only its own data")
+}
+
+/// A notice in a card of its own, with buttons for request `request_id` (plain text: the
+/// notice may repeat what someone typed).
+pub fn with_buttons(text: &str, request_id: i64, buttons: &[Button]) -> anyhow::Result<Value> {
+    let data = json!({ "text": text, "requestId": request_id, "buttons": buttons_data(buttons) });
+    Ok(expand(&NOTICE_TEMPLATE, &data)?)
 }
 
 /// A message activity carrying one card.

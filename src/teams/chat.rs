@@ -13,6 +13,7 @@ use super::connector::Connector;
 use super::identity;
 use super::text;
 use crate::access::{Chat, RequestView};
+use crate::domain::buttons::Button;
 use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
@@ -64,7 +65,7 @@ impl Chat for TeamsChat {
 
     /// Posts the status card into the conversation where the request was made — in a channel
     /// that is the thread of the person's message — and keeps it as the request's thread.
-    async fn announce(&self, view: &RequestView, _now: DateTime<Utc>) -> anyhow::Result<()> {
+    async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request = &view.request;
         if !messages::find_on(&self.db, request.id, Role::Thread, Platform::Teams)
             .await?
@@ -75,7 +76,7 @@ impl Chat for TeamsChat {
         let conversation = teams::conversation(&self.db, &request.origin_channel)
             .await?
             .context("the conversation of the request is unknown")?;
-        let card = cards::status(view, &self.refreshers(view).await?)?;
+        let card = cards::status(view, &self.refreshers(view).await?, now)?;
         let id = self
             .connector
             .send(
@@ -105,7 +106,7 @@ impl Chat for TeamsChat {
     ) -> anyhow::Result<()> {
         let request_id = view.request.id;
         let refreshers = self.refreshers(view).await?;
-        let card = cards::approval(view, &refreshers, Viewer::Everyone)?;
+        let card = cards::approval(view, &refreshers, Viewer::Everyone, now)?;
         let message = cards::message(card, &cards::summary(&view.request));
         let (conversation, activity_id) = match destination {
             CardDestination::Channel { channel } => {
@@ -150,7 +151,7 @@ impl Chat for TeamsChat {
     }
 
     /// Updates the status card and every approval card in Teams for everyone.
-    async fn refresh(&self, view: &RequestView, _now: DateTime<Utc>) -> anyhow::Result<()> {
+    async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let refreshers = self.refreshers(view).await?;
         for role in [Role::Thread, Role::Card] {
             let found = messages::find_on(&self.db, view.request.id, role, Platform::Teams).await?;
@@ -158,8 +159,8 @@ impl Chat for TeamsChat {
                 continue;
             }
             let card = match role {
-                Role::Thread => cards::status(view, &refreshers)?,
-                Role::Card => cards::approval(view, &refreshers, Viewer::Everyone)?,
+                Role::Thread => cards::status(view, &refreshers, now)?,
+                Role::Card => cards::approval(view, &refreshers, Viewer::Everyone, now)?,
             };
             let message = cards::message(card, &cards::summary(&view.request));
             for sent in found {
@@ -178,12 +179,19 @@ impl Chat for TeamsChat {
             .context("the request's thread has not been posted yet")?;
         let text = notice_text(view, notice);
         let service_url = self.service_url_of(&thread.conversation).await?;
+        // The warning before the end carries what can be done about it.
+        let message = match notice {
+            Notice::EndingSoon { .. } => {
+                let buttons = [Button::Extend, Button::Release];
+                cards::message(
+                    cards::with_buttons(&text, view.request.id, &buttons)?,
+                    &text,
+                )
+            }
+            _ => cards::text_message(&text),
+        };
         self.connector
-            .send(
-                &service_url,
-                &thread.conversation,
-                &cards::text_message(&text),
-            )
+            .send(&service_url, &thread.conversation, &message)
             .await?;
         Ok(())
     }

@@ -7,17 +7,19 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::REFRESH_VERB;
 use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
 use super::identity;
 use super::text;
-use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
+use crate::access::act::act;
 use crate::access::answer::{Answer, answer};
 use crate::access::decide::{DecisionInput, decide};
 use crate::access::names::Names;
 use crate::access::{AccessError, RequestView};
 use crate::app::App;
+use crate::domain::buttons::Button;
 use crate::domain::{Command, Policy, Principal, Refusal, Verdict, wording};
 use crate::http::{EdgeError, report_internal};
 use crate::store::requests;
@@ -52,7 +54,7 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
     if let Some(action) = activity.card_action() {
         return match click(app, activity, &action, now).await {
             Click::Decided(_) => None,
-            Click::Refused(text) => Some(cards::text_message(&text)),
+            Click::Acted(text) | Click::Refused(text) => Some(cards::text_message(&text)),
         };
     }
     let Some(user_id) = identity::user_id(activity) else {
@@ -107,10 +109,12 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
             Ok(person) => person,
             Err(refusal) => return invoke_message(&refusal.to_string()),
         },
-        APPROVE_VERB | DENY_VERB => match click(app, activity, &action, now).await {
-            Click::Decided(person) => person,
-            Click::Refused(text) => return invoke_message(&text),
-        },
+        verb if super::button_of(verb).is_some() => {
+            match click(app, activity, &action, now).await {
+                Click::Decided(person) => person,
+                Click::Acted(text) | Click::Refused(text) => return invoke_message(&text),
+            }
+        }
         other => return invoke_error(400, &format!("unknown verb `{other}`")),
     };
     let answer = match requests::get(&app.core.db, request_id).await {
@@ -135,37 +139,53 @@ async fn personal_card(
         ));
     }
     let refreshers = app.teams.refreshers(&view).await?;
-    let card = cards::approval(&view, &refreshers, Viewer::Person(viewer))?;
+    let card = cards::approval(&view, &refreshers, Viewer::Person(viewer), Utc::now())?;
     Ok(json!({ "statusCode": 200, "type": cards::CONTENT_TYPE, "value": card }))
 }
 
 enum Click {
+    /// A decision was recorded: the clicker's own view of the card is the answer.
     Decided(Principal),
+    /// An action was taken: this says what it did.
+    Acted(String),
     Refused(String),
 }
 
-/// Approve or Deny, from either kind of button.
+/// A button, from either kind of action: Approve and Deny decide, the others act on the request.
 async fn click(app: &App, activity: &Activity, action: &CardAction, now: DateTime<Utc>) -> Click {
-    let verdict = match action.verb.as_str() {
-        APPROVE_VERB => Verdict::Approve,
-        DENY_VERB => Verdict::Deny,
-        other => return Click::Refused(format!("I don't know the card action `{other}`.")),
+    let Some(button) = super::button_of(&action.verb) else {
+        return Click::Refused(format!("I don't know the card action `{}`.", action.verb));
     };
     let Some(request_id) = action.request_id else {
         return Click::Refused("That button names no request.".into());
     };
-    let decider = match identity::of_sender(&app.teams, activity, now).await {
+    let person = match identity::of_sender(&app.teams, activity, now).await {
         Ok(person) => person,
         Err(refusal) => return Click::Refused(refusal.to_string()),
     };
-    let input = DecisionInput {
-        request_id,
-        decider: decider.clone(),
-        verdict,
-        channel: Some(activity.conversation.id.clone()),
+    let outcome = match button.action() {
+        None => {
+            let verdict = if button == Button::Approve {
+                Verdict::Approve
+            } else {
+                Verdict::Deny
+            };
+            let input = DecisionInput {
+                request_id,
+                decider: person.clone(),
+                verdict,
+                channel: Some(activity.conversation.id.clone()),
+            };
+            decide(&app.core, input, now)
+                .await
+                .map(|_| Click::Decided(person))
+        }
+        Some(action) => act(&app.core, &person, request_id, &action, now)
+            .await
+            .map(|acted| Click::Acted(wording::acted(&acted))),
     };
-    match decide(&app.core, input, now).await {
-        Ok(_) => Click::Decided(decider),
+    match outcome {
+        Ok(click) => click,
         Err(AccessError::Refused(refusal)) => Click::Refused(refused_text(app, &refusal).await),
         Err(AccessError::Internal(error)) => Click::Refused(report_internal(error)),
     }

@@ -13,10 +13,21 @@ pub mod service_hosts;
 pub mod template;
 pub mod text;
 
-/// `Action.Execute` verbs on jitbot's cards.
-pub const APPROVE_VERB: &str = "jit.approve";
-pub const DENY_VERB: &str = "jit.deny";
+/// `Action.Execute` verbs on jitbot's cards: `jit.` and a button's name (`jit.approve`,
+/// `jit.done` …), or the refresh.
+pub const VERB_PREFIX: &str = "jit.";
 pub const REFRESH_VERB: &str = "jit.refresh";
+
+/// The verb of a button.
+pub fn verb(button: crate::domain::buttons::Button) -> String {
+    format!("{VERB_PREFIX}{}", button.name())
+}
+
+/// The button a verb names, if it is one of jitbot's.
+pub fn button_of(verb: &str) -> Option<crate::domain::buttons::Button> {
+    verb.strip_prefix(VERB_PREFIX)
+        .and_then(crate::domain::buttons::Button::from_name)
+}
 
 use anyhow::bail;
 

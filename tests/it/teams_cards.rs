@@ -259,7 +259,7 @@ async fn approval(t: &TestApp, request: &AccessRequest, viewer: Viewer<'_>) -> V
         .await
         .unwrap();
     let refreshers = t.app.teams.refreshers(&view).await.unwrap();
-    cards::approval(&view, &refreshers, viewer).unwrap()
+    cards::approval(&view, &refreshers, viewer, at(22, 0)).unwrap()
 }
 
 async fn status(t: &TestApp, request: &AccessRequest) -> Value {
@@ -267,7 +267,7 @@ async fn status(t: &TestApp, request: &AccessRequest) -> Value {
         .await
         .unwrap();
     let refreshers = t.app.teams.refreshers(&view).await.unwrap();
-    cards::status(&view, &refreshers).unwrap()
+    cards::status(&view, &refreshers, at(22, 0)).unwrap()
 }
 
 #[tokio::test]

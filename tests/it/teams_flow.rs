@@ -103,7 +103,11 @@ async fn a_teams_request_is_approved_on_its_card_granted_and_revoked_at_expiry()
         .rev()
         .find(|c| c.method == "PUT" && c.path.contains(&thread_card))
         .expect("the approval card was updated");
-    assert!(actions(card(&card_update.body)).is_empty());
+    assert_eq!(
+        actions(card(&card_update.body)),
+        ["jit.revoke"],
+        "decided: only Revoke is left"
+    );
     assert!(card(&card_update.body).to_string().contains("active until"));
     let replies: Vec<String> = t
         .teams
