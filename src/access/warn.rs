@@ -13,7 +13,11 @@ pub async fn run(
     request: AccessRequest,
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if request.status != RequestStatus::Active || request.expires_at != Some(expires_at) {
+    // Stored times keep milliseconds; an extension moves the end by a minute at least.
+    let same_end = request
+        .expires_at
+        .is_some_and(|at| (at - expires_at).num_seconds().abs() < 1);
+    if request.status != RequestStatus::Active || !same_end {
         return Ok(());
     }
     let view = RequestView::load(core, request).await?;

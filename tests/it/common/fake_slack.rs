@@ -33,6 +33,8 @@ struct State_ {
     teams: HashMap<String, String>,
     /// Profile emails that differ from `USERS`.
     emails: HashMap<String, String>,
+    /// Users' time zones (IANA names), when set.
+    time_zones: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,12 @@ impl FakeSlack {
         if !confirmed {
             state.unconfirmed.push(user.to_string());
         }
+    }
+
+    /// From now on `user`'s profile says they live in `zone` (`Europe/Berlin`).
+    pub fn set_time_zone(&self, user: &str, zone: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.time_zones.insert(user.to_string(), zone.to_string());
     }
 
     /// Every call but `auth.test`, which jitbot makes once at start to learn its workspace:
@@ -228,7 +236,8 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
                     let confirmed = !state.unconfirmed.contains(&id.to_string());
                     let team = state.teams.get(*id).map(String::as_str).unwrap_or(TEAM_ID);
                     let email = state.emails.get(*id).map(String::as_str).unwrap_or(email);
-                    json!({ "ok": true, "user": { "id": id, "team_id": team,
+                    let tz = state.time_zones.get(*id);
+                    json!({ "ok": true, "user": { "id": id, "team_id": team, "tz": tz,
                             "is_email_confirmed": confirmed, "profile": { "email": email } } })
                 }
                 None => json!({ "ok": false, "error": "user_not_found" }),
