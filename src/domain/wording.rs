@@ -157,20 +157,40 @@ pub const HELP_DURATIONS: &str =
 /// The commands `help` lists, as (usage, what it does), for a platform where commands start with
 /// `command` (`/jit`, `jit`) and where help is shown as `help_is` ("This card", "This message").
 pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
+    let line = |usage: &str, what: &str| (format!("{command} {usage}"), what.to_string());
     vec![
         (
-            format!("{command} request <group> [duration] <justification>"),
-            format!("Ask for access, e.g. {command} request prod-db 2h fixing INC-4711"),
+            format!("{command} request <group> [duration] [from <when>] <justification>"),
+            format!(
+                "Ask for access, e.g. {command} request prod-db 2h fixing INC-4711; `from tomorrow 09:00` (your time zone) schedules the start"
+            ),
         ),
-        (
-            format!("{command} groups"),
-            "What you can request, for how long, and who approves".to_string(),
+        line(
+            "groups",
+            "What you can request, for how long, and who approves",
         ),
-        (
-            format!("{command} status"),
-            "Your pending and active requests, with the time left".to_string(),
+        line(
+            "status",
+            "Your pending and active requests, with the time left",
         ),
-        (format!("{command} help"), help_is.to_string()),
+        line(
+            "extend <number> [duration]",
+            "More time on your active access, within the group's limit",
+        ),
+        line("done <number>", "End your access now (I'm done)"),
+        line(
+            "cancel <number>",
+            "Withdraw a request before it is decided or starts",
+        ),
+        line(
+            "revoke <number> <reason>",
+            "Owners: end someone's access now; they are told why",
+        ),
+        line(
+            "breakglass <group> <reason>",
+            "Emergency access where the group allows it: granted at once, reviewed by the owners afterwards",
+        ),
+        line("help", help_is),
     ]
 }
 

@@ -54,6 +54,19 @@ pub struct Refreshers {
     pub every_owner: bool,
 }
 
+impl Refreshers {
+    /// The owners' ids, at most `limit` of them (Teams' cap on `refresh.userIds`). When some
+    /// owner is left out — unnamed, or beyond the cap — the shared card keeps its buttons, or
+    /// that owner could not decide at all.
+    pub fn at_most(limit: usize, mut mris: Vec<String>, all_named: bool) -> Refreshers {
+        mris.sort();
+        mris.dedup();
+        let every_owner = all_named && mris.len() <= limit;
+        mris.truncate(limit);
+        Refreshers { mris, every_owner }
+    }
+}
+
 /// The data of `approval-request.json` and `request-status.json`.
 pub fn request_data(
     view: &RequestView,
@@ -206,4 +219,24 @@ pub fn summary(request: &AccessRequest) -> String {
         "Access request #{}: {} for {} — {}",
         request.id, request.group, request.duration, request.status
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beyond_sixty_owners_the_shared_card_keeps_its_buttons() {
+        let mris = |n: usize| {
+            (0..n)
+                .map(|i| format!("29:owner{i:02}"))
+                .collect::<Vec<_>>()
+        };
+        let sixty = Refreshers::at_most(60, mris(60), true);
+        assert!(sixty.every_owner);
+        let many = Refreshers::at_most(60, mris(61), true);
+        assert_eq!(many.mris.len(), 60);
+        assert!(!many.every_owner, "the 61st owner needs the shared buttons");
+        assert!(!Refreshers::at_most(60, mris(3), false).every_owner);
+    }
 }

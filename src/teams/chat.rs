@@ -21,7 +21,7 @@ use crate::store::messages::{self, Role};
 use crate::store::{Db, teams};
 
 /// Teams lets at most 60 users get a refreshed, personal view of a card.
-const MAX_REFRESH_USERS: usize = 60;
+pub const MAX_REFRESH_USERS: usize = 60;
 
 /// Everything jitbot needs to talk with Teams.
 pub struct TeamsChat {
@@ -233,18 +233,15 @@ impl Chat for TeamsChat {
 impl TeamsChat {
     /// The owners Teams can name (they have talked to the bot), for `refresh.userIds`.
     pub async fn refreshers(&self, view: &RequestView) -> sqlx::Result<Refreshers> {
-        let mut refreshers = Refreshers {
-            mris: Vec::new(),
-            every_owner: true,
-        };
+        let mut mris = Vec::new();
+        let mut all_named = true;
         for owner in view.owners() {
             match identity::owner_mri(self, owner).await? {
-                Some(mri) => refreshers.mris.push(mri),
-                None => refreshers.every_owner = false,
+                Some(mri) => mris.push(mri),
+                None => all_named = false,
             }
         }
-        refreshers.mris.truncate(MAX_REFRESH_USERS);
-        Ok(refreshers)
+        Ok(Refreshers::at_most(MAX_REFRESH_USERS, mris, all_named))
     }
 
     /// A new thread in a channel; returns the thread's conversation id and the card's activity id.

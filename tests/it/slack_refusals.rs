@@ -230,9 +230,14 @@ async fn help_lists_every_command() {
     for text in ["help", "", "  HELP "] {
         let reply = t.say("U0ALICE", text).await;
         assert!(
-            reply.contains("`/jit request &lt;group&gt; [duration] &lt;justification&gt;`"),
+            reply.contains(
+                "`/jit request &lt;group&gt; [duration] [from &lt;when&gt;] &lt;justification&gt;`"
+            ),
             "{reply}"
         );
+        for command in ["extend", "done", "cancel", "revoke", "breakglass"] {
+            assert!(reply.contains(&format!("`/jit {command}")), "{reply}");
+        }
         assert!(reply.contains("`/jit groups`"), "{reply}");
         assert!(reply.contains("`/jit status`"), "{reply}");
         assert!(reply.contains("`/jit help`"), "{reply}");
