@@ -275,4 +275,61 @@ mod tests {
             assert!(error.contains(expected), "missing {expected} in {error}");
         }
     }
+
+    #[test]
+    fn reads_the_lifecycle_keys() {
+        let text = r#"
+            [[group]]
+            name = "prod-db"
+            owners = ["bob@example.com"]
+            approvals_required = 0
+            warn_before = "off"
+            max_total = "1d"
+            auto_extend = true
+            pending_timeout = "2h"
+            delegates = ["slack:U0HELPDESK"]
+            break_glass = true
+            security_channel = "C0SECURITY"
+            auto_approve_for = ["1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e"]
+        "#;
+        let config = Config::parse(text, Path::new(".")).unwrap();
+        let group = &config.policy.groups[0];
+        let rules = &group.lifecycle;
+        assert_eq!(group.approvals_required, 0);
+        assert_eq!(rules.warn_before, None);
+        assert_eq!(group.max_total().to_string(), "1d");
+        assert!(rules.auto_extend);
+        assert_eq!(rules.pending_timeout.to_string(), "2h");
+        assert_eq!(rules.delegates.len(), 1);
+        let break_glass = rules.break_glass.as_ref().unwrap();
+        assert_eq!(break_glass.max.to_string(), "1h");
+        assert_eq!(break_glass.security_channels.len(), 1);
+        assert_eq!(rules.auto_approve_for.len(), 1);
+    }
+
+    #[test]
+    fn names_every_lifecycle_mistake() {
+        let text = r#"
+            [[group]]
+            name = "prod-db"
+            owners = ["bob@example.com"]
+            warn_before = "soon"
+            max_total = "1h"
+            pending_timeout = "0m"
+            delegates = ["helpdesk"]
+            break_glass_max = "1h"
+            auto_approve_for = ["finance"]
+        "#;
+        let error = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        for expected in [
+            "warn_before",
+            "max_total: 1h is shorter than max_duration",
+            "pending_timeout",
+            "delegates",
+            "break_glass",
+            "auto_approve_for",
+        ] {
+            assert!(error.contains(expected), "missing {expected} in {error}");
+        }
+    }
 }

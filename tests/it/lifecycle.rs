@@ -477,3 +477,80 @@ async fn a_teams_requester_ends_access_from_the_status_card() {
     t.run_jobs().await;
     assert_eq!(t.request(1).await.status, RequestStatus::Ended);
 }
+
+const ONCALL: &str = "0c0c0c0c-1d1d-4e2e-8f3f-4a4a4a4a4a4a";
+const ONCALL_STAFF: &str = "1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e";
+
+const ENTRA_GROUPS: &str = r#"
+[[group]]
+name = "oncall"
+provider = "entra-pim-group"
+target = "0c0c0c0c-1d1d-4e2e-8f3f-4a4a4a4a4a4a"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+auto_approve_for = ["1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e"]
+max_duration = "2h"
+max_total = "4h"
+"#;
+
+async fn spawn_entra() -> TestApp {
+    let t = TestApp::spawn_with(ENTRA_GROUPS, false).await;
+    t.graph.add_group(ONCALL, "On-call admins", &[]);
+    t.graph.add_group(ONCALL_STAFF, "On-call staff", &[]);
+    t
+}
+
+#[tokio::test]
+async fn members_of_auto_approve_for_are_granted_without_an_owner() {
+    let t = spawn_entra().await;
+    let alice = crate::common::fake_graph::directory_id("alice@example.com");
+    t.graph.add_transitive_member(alice, ONCALL_STAFF);
+
+    let id = t.alice_requests("request oncall 1h paged").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+    assert!(t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty());
+    assert!(
+        t.audit_actions(id)
+            .await
+            .contains(&"approved_by_policy".to_string())
+    );
+
+    // Anyone else is asked about as usual.
+    let reply = t.say("U0DAVE", "request oncall 1h curious").await;
+    assert!(reply.contains("Request #2"), "{reply}");
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.status, RequestStatus::Pending);
+    assert_eq!(t.slack.posts_in(APPROVAL_CHANNEL, None).len(), 1);
+}
+
+#[tokio::test]
+async fn an_extension_of_pim_access_moves_the_pim_end_too() {
+    let t = spawn_entra().await;
+    let alice = crate::common::fake_graph::directory_id("alice@example.com");
+    t.graph.add_transitive_member(alice, ONCALL_STAFF);
+    let id = t.alice_requests("request oncall 1h paged").await;
+    t.run_jobs().await;
+    let end = t.request(id).await.expires_at.unwrap();
+
+    // Extensions of this group still go to the owners: auto_approve_for approves requests, not
+    // more time.
+    t.say("U0ALICE", &format!("extend {id} 1h")).await;
+    t.run_jobs().await;
+    assert_eq!(t.click("U0BOB", 2, "jit_approve").await, 200);
+    t.run_jobs().await;
+    assert_eq!(
+        t.request(id).await.expires_at,
+        Some(end + Duration::hours(1))
+    );
+    let extend = t
+        .graph
+        .calls_to("POST", "assignmentScheduleRequests")
+        .into_iter()
+        .find(|call| call.body["action"] == "adminExtend")
+        .expect("PIM is told the new end");
+    assert_eq!(
+        extend.body["scheduleInfo"]["expiration"]["endDateTime"],
+        (end + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+}
