@@ -232,7 +232,7 @@ async fn lifecycle(
 ) -> anyhow::Result<()> {
     match job {
         Job::CheckRequester => access::check::run(core, &request, now).await,
-        Job::WarnEnding { expires_at } => access::warn::run(core, request, *expires_at).await,
+        Job::WarnEnding { expires_at } => access::warn::run(core, request, *expires_at, now).await,
         Job::RemindPending => access::timeout::remind(core, &request, now).await,
         Job::ExpirePending => access::timeout::expire(core, &request, now).await,
         Job::RemindAcknowledge => access::break_glass::remind(core, &request, now).await,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Core, RequestView};
+use crate::domain::duration::describe_remaining;
 use crate::domain::{AccessRequest, Notice, RequestStatus};
 
 /// The `WarnEnding` job: only while the access is active and still ends at `expires_at` — an
@@ -12,6 +13,7 @@ pub async fn run(
     core: &Core,
     request: AccessRequest,
     expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     // Stored times keep milliseconds; an extension moves the end by a minute at least.
     let same_end = request
@@ -22,6 +24,7 @@ pub async fn run(
     }
     let view = RequestView::load(core, request).await?;
     let chat = core.chat(view.request.requester.account.platform)?;
-    chat.tell_requester(&view, &Notice::EndingSoon { expires_at })
+    let left = describe_remaining(expires_at - now);
+    chat.tell_requester(&view, &Notice::EndingSoon { expires_at, left })
         .await
 }

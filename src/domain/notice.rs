@@ -59,6 +59,8 @@ pub enum Notice {
     /// To the requester: the access ends soon; Extend and I'm done go with it.
     EndingSoon {
         expires_at: DateTime<Utc>,
+        /// How long is left when it is said, as "15m".
+        left: String,
     },
     /// The requester ended the access early ("I'm done").
     Released,

@@ -58,7 +58,7 @@ pub fn status_line(request: &AccessRequest, style: &Style) -> String {
     }
 }
 
-/// How ended access ended: on time, released early, or revoked by an owner (with the reason).
+/// How ended access ended: on time, released early, or revoked by an owner.
 fn ended(request: &AccessRequest, style: &Style) -> String {
     let when = request
         .ended_at
@@ -67,11 +67,11 @@ fn ended(request: &AccessRequest, style: &Style) -> String {
     match &request.ended_early {
         None => format!("⌛ ended{when}"),
         Some(EarlyEnd::Released) => format!("⌛ released early{when}"),
-        Some(EarlyEnd::Revoked { by, reason }) => format!(
-            "⛔ revoked by {}{when}: {}",
-            (style.mention)(&by.key()),
-            (style.literal)(reason)
-        ),
+        // The reason goes to the person and the owners as a notice; a status line may be shown
+        // where typed text would be read as markup.
+        Some(EarlyEnd::Revoked { by, .. }) => {
+            format!("⛔ revoked by {}{when}", (style.mention)(&by.key()))
+        }
     }
 }
 
@@ -110,8 +110,8 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
 fn lifecycle_notice(notice: &Notice, style: &Style) -> String {
     let command = style.command;
     match notice {
-        Notice::EndingSoon { expires_at } => format!(
-            "⏰ Your access ends {}. Need more time? Extend it; finished? Say you're done and it ends now.",
+        Notice::EndingSoon { expires_at, left } => format!(
+            "⏰ Your access ends {} ({left} left). Need more time? Extend it; finished? Say you're done and it ends now.",
             (style.date)(*expires_at)
         ),
         Notice::Released => "🔒 You're done: the access is being removed now.".to_string(),

@@ -98,7 +98,10 @@ pub fn request_data(
         })
         .collect();
     let required = view.approvals_required();
-    let (status_text, decision_lines) = text::with_style(names, |style| {
+    // The status line is a TextBlock (dates in the reader's zone); decisions are TextRuns, which
+    // Teams does not expand dates in.
+    let status_text = text::with_card_style(names, |style| status_line(request, style));
+    let decision_lines = text::with_style(names, |style| {
         let lines: Vec<Value> = view
             .decisions
             .iter()
@@ -107,7 +110,7 @@ pub fn request_data(
                 json!({ "text": format!("{verb} by {} · {}", (style.mention)(&d.decider.key()), text::date(d.decided_at)) })
             })
             .collect();
-        (status_line(request, style), lines)
+        lines
     });
     let description = view.description();
     json!({
@@ -118,7 +121,7 @@ pub fn request_data(
         "groupLine": if description.is_empty() { request.group.clone() } else { format!("{} — {description}", request.group) },
         "duration": request.duration.to_string(),
         "justification": request.justification,
-        "requestedAt": text::date(request.requested_at),
+        "requestedAt": text::card_date(request.requested_at),
         "owners": view.owners().iter().map(text::owner).collect::<Vec<_>>().join(", "),
         "statusLine": status_text,
         "statusColor": status_color(request.status),
@@ -186,8 +189,8 @@ pub fn help() -> Value {
     expand(&HELP_TEMPLATE, &help_data()).expect("the help template binds only its own data")
 }
 
-/// A notice in a card of its own, with buttons for request `request_id` (plain text: the
-/// notice may repeat what someone typed).
+/// A notice of jitbot's own words (no typed text: a TextBlock renders Markdown) in a card of
+/// its own, with buttons for request `request_id`.
 pub fn with_buttons(text: &str, request_id: i64, buttons: &[Button]) -> anyhow::Result<Value> {
     let data = json!({ "text": text, "requestId": request_id, "buttons": buttons_data(buttons) });
     Ok(expand(&NOTICE_TEMPLATE, &data)?)

@@ -179,14 +179,15 @@ impl Chat for TeamsChat {
             .context("the request's thread has not been posted yet")?;
         let text = notice_text(view, notice);
         let service_url = self.service_url_of(&thread.conversation).await?;
-        // The warning before the end carries what can be done about it.
+        // The warning before the end carries what can be done about it, in a card that shows the
+        // end in the reader's own zone.
         let message = match notice {
             Notice::EndingSoon { .. } => {
                 let buttons = [Button::Extend, Button::Release];
-                cards::message(
-                    cards::with_buttons(&text, view.request.id, &buttons)?,
-                    &text,
-                )
+                let in_card =
+                    text::with_card_style(&view.names, |style| wording::notice(notice, style));
+                let card = cards::with_buttons(&in_card, view.request.id, &buttons)?;
+                cards::message(card, &text)
             }
             _ => cards::text_message(&text),
         };

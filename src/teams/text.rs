@@ -6,9 +6,16 @@ use crate::access::names::Names;
 use crate::domain::Owner;
 use crate::domain::wording::Style;
 
-/// Dates in UTC: Teams cards cannot show a date in each reader's own zone the way Slack can.
+/// Dates in plain messages, in UTC: only cards can show a date in each reader's own zone.
 pub fn date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A date that a card's `TextBlock` or `FactSet` shows in each reader's own zone and language:
+/// Teams expands `{{DATE()}}` and `{{TIME()}}` on the reader's device.
+pub fn card_date(at: DateTime<Utc>) -> String {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!("{{{{DATE({at}, SHORT)}}}} {{{{TIME({at})}}}}")
 }
 
 fn bold(text: &str) -> String {
@@ -26,11 +33,24 @@ pub fn owner(owner: &Owner) -> String {
 
 /// Runs `f` with the Teams style, showing people by these names.
 pub fn with_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    styled(names, &date, f)
+}
+
+/// As `with_style`, for text shown in a card's `TextBlock`: dates in each reader's zone.
+pub fn with_card_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    styled(names, &card_date, f)
+}
+
+fn styled<R>(
+    names: &Names,
+    date: &dyn Fn(DateTime<Utc>) -> String,
+    f: impl FnOnce(&Style) -> R,
+) -> R {
     let mention = |key: &str| names.show(key);
     let style = Style {
         mention: &mention,
         owner: &owner,
-        date: &date,
+        date,
         bold,
         // Teams messages that carry such text are sent as plain text.
         literal: str::to_owned,

@@ -190,6 +190,7 @@ async fn the_requester_is_warned_before_the_end_with_extend_and_im_done() {
         .unwrap();
     let text = warning.to_string();
     assert!(text.contains("Your access ends <!date^"), "{text}");
+    assert!(text.contains("(15m left)"), "{text}");
     assert!(
         text.contains("jit_extend") && text.contains("jit_done"),
         "{text}"
@@ -552,5 +553,36 @@ async fn an_extension_of_pim_access_moves_the_pim_end_too() {
     assert_eq!(
         extend.body["scheduleInfo"]["expiration"]["endDateTime"],
         (end + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+}
+
+#[tokio::test]
+async fn a_teams_requester_is_warned_in_a_card_that_shows_their_own_time() {
+    let t = TestApp::spawn().await;
+    t.teams_alice_requests("jit request prod-db 2h fixing INC-4711")
+        .await;
+    t.teams_click("bob", 1, "jit.approve").await;
+    t.run_jobs().await;
+    let expires_at = t.request(1).await.expires_at.unwrap();
+
+    t.run_jobs_at(expires_at - Duration::minutes(15)).await;
+    let warning = t.teams.sent_to(TEAMS_THREAD).last().cloned().unwrap();
+    let card = warning["attachments"][0]["content"].to_string();
+    assert!(
+        card.contains("{{DATE(") && card.contains("(15m left)"),
+        "{card}"
+    );
+    assert!(
+        card.contains("jit.extend") && card.contains("jit.done"),
+        "{card}"
+    );
+
+    let asked = t.teams_click("alice", 1, "jit.extend").await;
+    assert!(
+        asked["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more on request #1"),
+        "{asked}"
     );
 }
