@@ -26,7 +26,11 @@ pub async fn run(
     match request.status {
         // Extended since this job was queued: the revocation queued with the extension ends it.
         RequestStatus::Active if request.expires_at.is_some_and(|at| at > now) => return Ok(()),
-        RequestStatus::Active => start_revoking(core, &request, now).await?,
+        RequestStatus::Active => {
+            if !start_revoking(core, &request, now).await? {
+                return Ok(());
+            }
+        }
         RequestStatus::Revoking => {}
         RequestStatus::Failed => return undo_failed_grant(core, &request, now).await,
         _ => return Ok(()),
@@ -68,22 +72,27 @@ pub async fn run(
 }
 
 /// `active → revoking`, audited: from here the revocation is retried until it works.
+/// False when the access goes on: extended between reading it and now.
 async fn start_revoking(
     core: &Core,
     request: &AccessRequest,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let mut tx = store::write(&core.db).await?;
-    if requests::mark_revoking(&mut *tx, request.id).await? {
-        let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
-        audit::append(
-            &mut tx,
-            audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now),
-        )
-        .await?;
+    if !requests::mark_revoking(&mut *tx, request.id, now).await? {
+        // A concurrent revocation moved it on (go on: it is idempotent); or an
+        // extension moved the end (stop: the revocation queued with it ends the access).
+        let current = requests::get(&mut *tx, request.id).await?;
+        return Ok(current.is_some_and(|r| r.status == RequestStatus::Revoking));
     }
+    let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
+    audit::append(
+        &mut tx,
+        audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// How one request's access ended.

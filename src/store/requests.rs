@@ -282,13 +282,21 @@ pub async fn record_prior_membership(
     Ok(())
 }
 
-/// Compare-and-swap `active → revoking`.
-pub async fn mark_revoking(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE requests SET status = 'revoking' WHERE id = ? AND status = 'active'")
-            .bind(id)
-            .execute(db)
-            .await?;
+/// Compare-and-swap `active → revoking` once the time is up: an extension applied meanwhile
+/// (a later `expires_at`) keeps the access.
+pub async fn mark_revoking(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET status = 'revoking' WHERE id = ? AND status = 'active' \
+         AND expires_at <= ?",
+    )
+    .bind(id)
+    .bind(to_ms(now))
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -105,7 +105,9 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
                     .await
                     .unwrap();
                 if matches!(later, RequestStatus::Revoking | RequestStatus::Ended) {
-                    requests::mark_revoking(db, id).await.unwrap();
+                    requests::mark_revoking(db, id, at(22, 1) + Duration::hours(2))
+                        .await
+                        .unwrap();
                 }
                 if later == RequestStatus::Ended {
                     requests::mark_ended(db, id, at(0, 1) + Duration::days(1))
