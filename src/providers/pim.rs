@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Change, Grant, Provider};
 use crate::graph::Graph;
@@ -19,6 +19,21 @@ impl EntraPimProvider {
     pub fn new(graph: Arc<Graph>) -> Self {
         Self { graph }
     }
+}
+
+/// An assignment schedule request that starts at the grant and ends as `expiration` says.
+fn scheduled(grant: &Grant<'_>, action: &str, expiration: Value) -> anyhow::Result<Value> {
+    let start = grant
+        .granted_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(json!({
+        "accessId": "member",
+        "principalId": grant.directory_id()?,
+        "groupId": grant.group.target,
+        "action": action,
+        "scheduleInfo": { "startDateTime": start, "expiration": expiration },
+        "justification": justification(grant),
+    }))
 }
 
 fn justification(grant: &Grant<'_>) -> String {
@@ -37,17 +52,8 @@ impl Provider for EntraPimProvider {
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let expires_at = grant.expires_at.context("a PIM assignment needs an end")?;
         let minutes = (expires_at - grant.granted_at).num_minutes().max(1);
-        let body = json!({
-            "accessId": "member",
-            "principalId": grant.directory_id()?,
-            "groupId": grant.group.target,
-            "action": "adminAssign",
-            "scheduleInfo": {
-                "startDateTime": grant.granted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "expiration": { "type": "afterDuration", "duration": format!("PT{minutes}M") },
-            },
-            "justification": justification(grant),
-        });
+        let expiration = json!({ "type": "afterDuration", "duration": format!("PT{minutes}M") });
+        let body = scheduled(grant, "adminAssign", expiration)?;
         self.graph.pim_request(&body).await?;
         Ok(Change::Made)
     }
@@ -55,18 +61,9 @@ impl Provider for EntraPimProvider {
     /// Moves the end of the assignment, so that Entra does not end it at the old time.
     async fn extend(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
         let expires_at = grant.expires_at.context("a PIM extension needs an end")?;
-        let seconds = chrono::SecondsFormat::Secs;
-        let body = json!({
-            "accessId": "member",
-            "principalId": grant.directory_id()?,
-            "groupId": grant.group.target,
-            "action": "adminExtend",
-            "scheduleInfo": {
-                "startDateTime": grant.granted_at.to_rfc3339_opts(seconds, true),
-                "expiration": { "type": "afterDateTime", "endDateTime": expires_at.to_rfc3339_opts(seconds, true) },
-            },
-            "justification": justification(grant),
-        });
+        let end = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let expiration = json!({ "type": "afterDateTime", "endDateTime": end });
+        let body = scheduled(grant, "adminExtend", expiration)?;
         self.graph.pim_request(&body).await?;
         Ok(())
     }
