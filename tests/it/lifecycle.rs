@@ -586,3 +586,26 @@ async fn a_teams_requester_is_warned_in_a_card_that_shows_their_own_time() {
         "{asked}"
     );
 }
+
+#[tokio::test]
+async fn a_decision_after_the_pending_timeout_is_refused_even_before_the_expiry_runs() {
+    use jitbot::access::decide::{DecisionInput, decide};
+    use jitbot::domain::{Account, Platform, Principal, Refusal, Verdict};
+    let t = spawn().await;
+    let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    let requested_at = t.request(id).await.requested_at;
+    let bob = Principal::new(Account::new(Platform::Slack, "U0BOB"))
+        .with_emails(["bob@example.com".to_string()]);
+    let input = DecisionInput {
+        request_id: id,
+        decider: bob,
+        verdict: Verdict::Approve,
+        channel: None,
+    };
+    let late = requested_at + Duration::hours(4);
+    match decide(&t.app.core, input, late).await {
+        Err(jitbot::access::AccessError::Refused(Refusal::TooOld { .. })) => {}
+        other => panic!("expected TooOld, got {other:?}"),
+    }
+    assert_eq!(t.request(id).await.status, RequestStatus::Pending);
+}
