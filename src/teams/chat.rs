@@ -226,11 +226,18 @@ impl TeamsChat {
         };
         for owner in view.owners() {
             match identity::owner_mri(self, owner).await? {
+                // One person may be listed twice (by email and by id): one refresh entry.
+                Some(mri) if refreshers.mris.contains(&mri) => {}
                 Some(mri) => refreshers.mris.push(mri),
                 None => refreshers.every_owner = false,
             }
         }
-        refreshers.mris.truncate(MAX_REFRESH_USERS);
+        // Teams refreshes at most 60 people. Owners past that would see a card without buttons,
+        // so then the shared card keeps them (every click is authorised anyway).
+        if refreshers.mris.len() > MAX_REFRESH_USERS {
+            refreshers.mris.truncate(MAX_REFRESH_USERS);
+            refreshers.every_owner = false;
+        }
         Ok(refreshers)
     }
 

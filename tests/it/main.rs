@@ -15,6 +15,7 @@ mod slack_refusals;
 mod teams_auth;
 mod teams_cards;
 mod teams_flow;
+mod teams_large_groups;
 mod teams_package;
 mod trust;
 mod webhook;
