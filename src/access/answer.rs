@@ -1,12 +1,13 @@
-//! Answer: what a typed command gets back — help, the groups, the asker's requests, a new request
-//! or a refusal — decided here, rendered by each platform.
+//! Answer: what a typed command gets back — help, the groups, the asker's requests (and an
+//! owner's), a new request or a refusal — decided here, rendered by each platform.
 
 use chrono::{DateTime, Utc};
 
 use super::names::Names;
+use super::status;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
-use crate::domain::{AccessRequest, Command, Principal, Refusal};
+use crate::domain::{AccessRequest, Command, OwnerStatus, Principal, Refusal};
 use crate::store::requests;
 
 /// What a command's answer says, before any platform renders it.
@@ -14,9 +15,12 @@ pub enum Answer {
     Help,
     /// What can be requested: the policy (`Core::policy`).
     Groups,
-    /// The asker's pending and active requests.
+    /// The asker's pending and active requests and, for an owner, what awaits their decision
+    /// and who holds their groups — with the names of the requesters listed.
     Status {
         open: Vec<AccessRequest>,
+        owner: OwnerStatus,
+        names: Names,
         now: DateTime<Utc>,
     },
     /// A request stored and queued for its check.
@@ -42,10 +46,15 @@ pub async fn answer(
         Err(refusal) => refused(refusal).await,
         Ok(Command::Help) => Ok(Answer::Help),
         Ok(Command::Groups) => Ok(Answer::Groups),
-        Ok(Command::Status) => Ok(Answer::Status {
-            open: requests::open_of(&core.db, &asker).await?,
-            now,
-        }),
+        Ok(Command::Status) => {
+            let (owner, names) = status::of_owner(core, &asker).await?;
+            Ok(Answer::Status {
+                open: requests::open_of(&core.db, &asker).await?,
+                owner,
+                names,
+                now,
+            })
+        }
         Ok(Command::Request(command)) => {
             let submission = Submission {
                 requester: asker,

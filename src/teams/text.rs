@@ -26,6 +26,16 @@ pub fn owner(owner: &Owner) -> String {
 
 /// Runs `f` with the Teams style, showing people by these names.
 pub fn with_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    styled(names, bold, f)
+}
+
+/// The Teams style for text sent as plain text because it carries what people typed or chose:
+/// no Markdown, so nothing in it can format or link.
+pub fn with_plain_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    styled(names, str::to_owned, f)
+}
+
+fn styled<R>(names: &Names, bold: fn(&str) -> String, f: impl FnOnce(&Style) -> R) -> R {
     let mention = |key: &str| names.show(key);
     let style = Style {
         mention: &mention,
