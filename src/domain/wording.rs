@@ -73,6 +73,17 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
     }
 }
 
+/// In a shared conversation, instead of a refusal notice that went to the requester privately.
+pub fn refusal_told_privately(notice: &Notice) -> String {
+    let what = match notice {
+        Notice::GrantRefused { .. } => {
+            "⛔ The request was approved, but the access was not granted"
+        }
+        _ => "🚫 This request was cancelled",
+    };
+    format!("{what}. I've told the requester why in a direct message.")
+}
+
 /// What `help` says first.
 pub const HELP_INTRO: &str =
     "jitbot gives you time-limited access, approved by the group's owners.";

@@ -2,6 +2,7 @@
 //! asked for in a channel goes to their personal chat with the bot, or is not said there at all.
 
 use crate::common::*;
+use jitbot::domain::RequestStatus;
 use jitbot::teams::reply::ASK_DIRECTLY;
 
 const UNKNOWN_GROUP: &str = "There is no group called `prod-bd`. Did you mean `prod-db`?";
@@ -93,4 +94,30 @@ async fn help_in_a_channel_is_answered_there() {
         sent[0]["attachments"][0]["contentType"],
         "application/vnd.microsoft.card.adaptive"
     );
+}
+
+#[tokio::test]
+async fn why_a_request_was_cancelled_is_told_in_a_direct_message() {
+    // carol, the only owner, has never talked to the bot: no card can reach anyone.
+    let (carol, ..) = teams_user("carol");
+    let groups = format!("[[group]]\nname = \"lonely\"\nowners = [\"teams:{carol}\"]\n");
+    let t = TestApp::spawn_with(&groups, false).await;
+
+    t.teams_alice_requests("jit request lonely 1h deploy").await;
+    t.run_jobs().await;
+
+    assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
+    let reason = t.request(1).await.failure.expect("a reason is kept");
+    let direct = texts(&t, "a:personal-29:alice");
+    assert_eq!(direct.len(), 1, "{direct:?}");
+    assert!(direct[0].contains(&reason), "{direct:?}");
+    let in_thread = texts(&t, TEAMS_THREAD);
+    assert!(
+        in_thread.contains(
+            &"🚫 This request was cancelled. I've told the requester why in a direct message."
+                .to_string()
+        ),
+        "{in_thread:?}"
+    );
+    assert!(in_thread.iter().all(|text| !text.contains(&reason)));
 }
