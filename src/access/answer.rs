@@ -1,13 +1,14 @@
-//! Answer: what a typed command gets back — help, the groups, the asker's requests, a new request
-//! or a refusal — decided here, rendered by each platform.
+//! Answer: what a typed command gets back — help, the groups, the asker's requests (and an
+//! owner's), a new request or a refusal — decided here, rendered by each platform.
 
 use chrono::{DateTime, Utc};
 
 use super::act::{Acted, act};
 use super::names::Names;
+use super::status;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
-use crate::domain::{AccessRequest, Command, Principal, Refusal, RequestCommand};
+use crate::domain::{AccessRequest, Command, OwnerStatus, Principal, Refusal, RequestCommand};
 use crate::store::requests;
 
 /// What a command's answer says, before any platform renders it.
@@ -15,9 +16,12 @@ pub enum Answer {
     Help,
     /// What can be requested: the policy (`Core::policy`).
     Groups,
-    /// The asker's pending and active requests.
+    /// The asker's pending and active requests and, for an owner, what awaits their decision
+    /// and who holds their groups — with the names of the requesters listed.
     Status {
         open: Vec<AccessRequest>,
+        owner: OwnerStatus,
+        names: Names,
         now: DateTime<Utc>,
     },
     /// A request stored and queued for its check.
@@ -45,10 +49,15 @@ pub async fn answer(
         Err(refusal) => refused(refusal).await,
         Ok(Command::Help) => Ok(Answer::Help),
         Ok(Command::Groups) => Ok(Answer::Groups),
-        Ok(Command::Status) => Ok(Answer::Status {
-            open: requests::open_of(&core.db, &asker).await?,
-            now,
-        }),
+        Ok(Command::Status) => {
+            let (owner, names) = status::of_owner(core, &asker).await?;
+            Ok(Answer::Status {
+                open: requests::open_of(&core.db, &asker).await?,
+                owner,
+                names,
+                now,
+            })
+        }
         Ok(Command::Act { id, action }) => match act(core, &asker, id, &action, now).await {
             Ok(acted) => Ok(Answer::Acted(acted)),
             Err(AccessError::Refused(refusal)) => refused(refusal).await,

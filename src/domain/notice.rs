@@ -122,4 +122,10 @@ impl Notice {
             _ => Vec::new(),
         }
     }
+
+    /// Whether the notice says why the requester was turned down: for them alone, where the
+    /// platform cannot show a message to one person in a shared conversation.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Notice::Cancelled { .. } | Notice::GrantRefused { .. })
+    }
 }

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::duration::describe_remaining;
-use super::{AccessRequest, EarlyEnd, Notice, Owner, Owners, Policy, RequestKind, RequestStatus};
+use super::{
+    AccessRequest, EarlyEnd, Listing, Notice, Owner, OwnerStatus, Owners, Policy, RequestKind,
+    RequestStatus,
+};
 
 /// How a platform shows people, dates and emphasis.
 pub struct Style<'a> {
@@ -146,6 +149,17 @@ fn lifecycle_notice(notice: &Notice, style: &Style) -> String {
     }
 }
 
+/// In a shared conversation, instead of a refusal notice that went to the requester privately.
+pub fn refusal_told_privately(notice: &Notice) -> String {
+    let what = match notice {
+        Notice::GrantRefused { .. } => {
+            "⛔ The request was approved, but the access was not granted"
+        }
+        _ => "🚫 This request was cancelled",
+    };
+    format!("{what}. I've told the requester why in a direct message.")
+}
+
 /// What `help` says first.
 pub const HELP_INTRO: &str =
     "jitbot gives you time-limited access, approved by the group's owners.";
@@ -171,7 +185,7 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
         ),
         line(
             "status",
-            "Your pending and active requests, with the time left",
+            "Your pending and active requests, with the time left; for owners also the requests awaiting your decision and who holds your groups now",
         ),
         line(
             "extend <number> [duration]",
@@ -306,8 +320,43 @@ pub fn groups(policy: &Policy, style: &Style) -> String {
     lines.join("\n")
 }
 
-/// The answer to `status`: the person's open requests, with the time left on active ones.
-pub fn status(requests: &[AccessRequest], now: DateTime<Utc>, style: &Style) -> String {
+/// The answer to `status`: the person's open requests, with the time left on active ones, and
+/// for an owner what awaits their decision and who holds their groups now.
+pub fn status(
+    open: &[AccessRequest],
+    owner: &OwnerStatus,
+    now: DateTime<Utc>,
+    style: &Style,
+) -> String {
+    let mut parts = vec![own_requests(open, now, style)];
+    if !owner.awaiting.is_empty() {
+        let mut lines = vec![(style.bold)("Awaiting your decision:")];
+        lines.extend(
+            owner
+                .awaiting
+                .requests
+                .iter()
+                .map(|r| awaiting(r, now, style)),
+        );
+        lines.extend(more(&owner.awaiting));
+        parts.push(lines.join("\n"));
+    }
+    if !owner.holding.is_empty() {
+        let mut lines = vec![(style.bold)("Access to your groups now:")];
+        lines.extend(
+            owner
+                .holding
+                .requests
+                .iter()
+                .map(|r| holding(r, now, style)),
+        );
+        lines.extend(more(&owner.holding));
+        parts.push(lines.join("\n"));
+    }
+    parts.join("\n\n")
+}
+
+fn own_requests(requests: &[AccessRequest], now: DateTime<Utc>, style: &Style) -> String {
     if requests.is_empty() {
         return format!(
             "You have no pending or active requests. `{} request <group> [duration] <justification>` asks for one.",
@@ -331,4 +380,112 @@ pub fn status(requests: &[AccessRequest], now: DateTime<Utc>, style: &Style) -> 
         ));
     }
     lines.join("\n")
+}
+
+/// How long a justification may run in a list; the card shows all of it.
+const JUSTIFICATION_SHOWN: usize = 80;
+
+/// One request awaiting the owner: who asks for what, for how long, since when, and why — the
+/// reason on one line, shortened, and shown literally.
+fn awaiting(request: &AccessRequest, now: DateTime<Utc>, style: &Style) -> String {
+    let one_line: String = request
+        .justification
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut reason: String = one_line.chars().take(JUSTIFICATION_SHOWN).collect();
+    if reason.len() < one_line.len() {
+        reason.push('…');
+    }
+    format!(
+        "• #{} {} asks for `{}` for {} — asked {} ago: “{}”",
+        request.id,
+        (style.mention)(&request.requester.account.key()),
+        request.group,
+        request.duration,
+        describe_remaining(now - request.requested_at),
+        (style.literal)(&reason),
+    )
+}
+
+/// One grant in a group the owner owns: who holds it and for how much longer.
+fn holding(request: &AccessRequest, now: DateTime<Utc>, style: &Style) -> String {
+    let left = match request.expires_at {
+        Some(expires_at) => format!("{} left", describe_remaining(expires_at - now)),
+        None => "active".to_string(),
+    };
+    format!(
+        "• {} holds `{}` (#{}) — {left}",
+        (style.mention)(&request.requester.account.key()),
+        request.group,
+        request.id,
+    )
+}
+
+/// The line after a shortened list, if it was shortened.
+fn more(listing: &Listing) -> Option<String> {
+    match (listing.more, listing.at_least) {
+        (0, false) => None,
+        (0, true) => Some("…and possibly more.".to_string()),
+        (n, false) => Some(format!("…and {n} more.")),
+        (n, true) => Some(format!("…and at least {n} more.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccessDuration, Account, Platform, Principal};
+
+    fn request(id: i64) -> AccessRequest {
+        let requester = Principal::new(Account::new(Platform::Slack, "U0ALICE"));
+        AccessRequest {
+            id,
+            group: "prod-db".into(),
+            requester,
+            justification: "line one\nline two".into(),
+            duration: AccessDuration::parse("1h").unwrap(),
+            status: RequestStatus::Pending,
+            origin_channel: "C0".into(),
+            requested_at: DateTime::<Utc>::MIN_UTC,
+            decided_at: None,
+            granted_at: None,
+            expires_at: None,
+            ended_at: None,
+            already_member: None,
+            failure: None,
+            confirmed_at: None,
+            owner_snapshot: None,
+            kind: crate::domain::RequestKind::Access,
+            starts_at: None,
+            submitted_by: None,
+            ended_early: None,
+            acknowledged: None,
+        }
+    }
+
+    fn plain() -> Style<'static> {
+        Style {
+            mention: &|key| key.to_string(),
+            owner: &|owner| owner.to_string(),
+            date: &|at| at.to_rfc3339(),
+            bold: str::to_owned,
+            literal: str::to_owned,
+            command: "jit",
+        }
+    }
+
+    #[test]
+    fn a_long_list_says_how_many_more_there_are() {
+        let all: Vec<AccessRequest> = (1..=52).map(request).collect();
+        let owner = OwnerStatus {
+            awaiting: Listing::first(all, 50, false),
+            holding: Listing::default(),
+        };
+        let now = DateTime::<Utc>::MIN_UTC + chrono::Duration::minutes(90);
+        let text = status(&[], &owner, now, &plain());
+        assert!(text.ends_with("#50 slack:U0ALICE asks for `prod-db` for 1h — asked 1h 30m ago: “line one line two”\n…and 2 more."), "{text}");
+        let bounded = Listing::first(vec![request(1)], 50, true);
+        assert_eq!(more(&bounded).as_deref(), Some("…and possibly more."));
+    }
 }

@@ -84,7 +84,12 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
     match answer {
         Answer::Help => help(),
         Answer::Groups => wording::groups(policy, &STYLE),
-        Answer::Status { open, now } => wording::status(open, *now, &STYLE),
+        Answer::Status {
+            open,
+            owner,
+            names,
+            now,
+        } => with_names(names, |style| wording::status(open, owner, *now, style)),
         Answer::Submitted(submitted) => wording::submitted(
             submitted.id,
             &submitted.group,

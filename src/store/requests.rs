@@ -173,6 +173,28 @@ pub async fn open_of(
         .await
 }
 
+/// Requests for any of `groups` in `status`, oldest first, at most `limit`: what owners are
+/// shown (index `requests_by_group_status`).
+pub async fn in_groups(
+    db: impl SqliteExecutor<'_>,
+    groups: &[String],
+    status: RequestStatus,
+    limit: i64,
+) -> sqlx::Result<Vec<AccessRequest>> {
+    let groups = serde_json::to_string(groups).expect("names serialize");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE status = ? \
+         AND group_name IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status.as_str())
+        .bind(groups)
+        .bind(limit)
+        .try_map(|row: SqliteRow| from_row(&row))
+        .fetch_all(db)
+        .await
+}
+
 /// The newest requests, optionally only those in one status.
 pub async fn list(
     db: impl SqliteExecutor<'_>,

@@ -59,8 +59,9 @@ impl Refreshers {
     /// owner is left out — unnamed, or beyond the cap — the shared card keeps its buttons, or
     /// that owner could not decide at all.
     pub fn at_most(limit: usize, mut mris: Vec<String>, all_named: bool) -> Refreshers {
-        mris.sort();
-        mris.dedup();
+        // One person may be listed twice (by email and by id): one entry, in the owners' order.
+        let mut seen = std::collections::HashSet::new();
+        mris.retain(|mri| seen.insert(mri.clone()));
         let every_owner = all_named && mris.len() <= limit;
         mris.truncate(limit);
         Refreshers { mris, every_owner }

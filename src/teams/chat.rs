@@ -14,6 +14,7 @@ use super::identity;
 use super::text;
 use crate::access::{Chat, RequestView};
 use crate::domain::buttons::Button;
+use crate::domain::identity::Guid;
 use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
@@ -177,7 +178,18 @@ impl Chat for TeamsChat {
         let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Teams)
             .await?
             .context("the request's thread has not been posted yet")?;
-        let text = notice_text(view, notice);
+        let mut text = notice_text(view, notice);
+        if notice.is_refusal()
+            && let Some((service_url, personal)) = self.requester_chat(view).await?
+            && personal != thread.conversation
+        {
+            // Teams has no ephemeral messages: the reason goes to the requester's own chat.
+            let message = cards::text_message(&text);
+            self.connector
+                .send(&service_url, &personal, &message)
+                .await?;
+            text = wording::refusal_told_privately(notice);
+        }
         let service_url = self.service_url_of(&thread.conversation).await?;
         // The warning before the end carries what can be done about it, in a card that shows the
         // end in the reader's own zone.
@@ -243,6 +255,19 @@ impl TeamsChat {
             }
         }
         Ok(Refreshers::at_most(MAX_REFRESH_USERS, mris, all_named))
+    }
+
+    /// The requester's personal chat with the bot, started if need be; `None` when jitbot cannot
+    /// start conversations (no bot registration) or Teams has given it no way to reach them.
+    async fn requester_chat(&self, view: &RequestView) -> anyhow::Result<Option<(String, String)>> {
+        let requester = &view.request.requester.account;
+        let Some(id) = Guid::parse(&requester.id) else {
+            return Ok(None);
+        };
+        if requester.platform != Platform::Teams || !self.registered {
+            return Ok(None);
+        }
+        identity::dm_conversation(self, &Owner::TeamsUser(id), Utc::now()).await
     }
 
     /// A new thread in a channel; returns the thread's conversation id and the card's activity id.

@@ -12,6 +12,7 @@ use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
 use super::identity;
+use super::reply::{self, Reply};
 use super::text;
 use crate::access::act::act;
 use crate::access::answer::{Answer, answer};
@@ -41,7 +42,7 @@ pub async fn handle(
         }
         "message" => {
             if let Some(reply) = on_message(&app, &activity, now).await {
-                reply_later(&app, &activity, reply);
+                reply::send_later(&app, &activity, reply);
             }
             Ok(StatusCode::OK.into_response())
         }
@@ -50,49 +51,57 @@ pub async fn handle(
 }
 
 /// A typed command, or an `Action.Submit` click (the fallback of the card buttons).
-async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Option<Value> {
+async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Option<Reply> {
+    let error = |text: String| Some(Reply::public(cards::text_message(&text)));
     if let Some(action) = activity.card_action() {
         return match click(app, activity, &action, now).await {
             Click::Decided(_) => None,
-            Click::Acted(text) | Click::Refused(text) => Some(cards::text_message(&text)),
+            Click::Acted(text) => Some(Reply::public(cards::text_message(&text))),
+            Click::Refused(text) => Some(Reply::private(cards::text_message(&text))),
         };
     }
     let Some(user_id) = identity::user_id(activity) else {
-        return Some(cards::text_message(
-            "I only take commands from people signed in to your organisation: Teams did not say who you are in its directory.",
-        ));
+        return error(
+            "I only take commands from people signed in to your organisation: Teams did not say who you are in its directory.".into(),
+        );
     };
     // Only the cache: the answer must not wait on the Bot Connector.
     let asker = match identity::cached(&app.teams, &user_id, now).await {
         Ok(person) => person,
-        Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
+        Err(failure) => return error(report_internal(failure.into())),
     };
     let command = Command::parse(&activity.command_text());
     let conversation = &activity.conversation.id;
     match answer(&app.core, asker, conversation, command, now).await {
         Ok(answer) => rendered(&answer, app.core.policy()),
-        Err(error) => Some(cards::text_message(&report_internal(error))),
+        Err(failure) => error(report_internal(failure)),
     }
 }
 
 /// A command's answer as Teams shows it; `None` for a new request, whose status card is the
-/// answer.
-fn rendered(answer: &Answer, policy: &Policy) -> Option<Value> {
-    let markdown = |text: String| Some(cards::markdown_message(&text));
+/// answer. Refusals and status are for the asker alone.
+fn rendered(answer: &Answer, policy: &Policy) -> Option<Reply> {
+    let markdown = |text: String| Some(Reply::public(cards::markdown_message(&text)));
     match answer {
-        Answer::Help => Some(cards::message(cards::help(), "jitbot help")),
+        Answer::Help => Some(Reply::public(cards::message(cards::help(), "jitbot help"))),
         Answer::Submitted(_) => None,
-        Answer::Acted(acted) => Some(cards::text_message(&wording::acted(acted))),
+        Answer::Acted(acted) => Some(Reply::public(cards::text_message(&wording::acted(acted)))),
         Answer::Groups => markdown(text::with_style(&Names::default(), |style| {
             wording::groups(policy, style)
         })),
-        Answer::Status { open, now } => markdown(text::with_style(&Names::default(), |style| {
-            wording::status(open, *now, style)
-        })),
+        // It names other people and quotes what they typed: plain text.
+        Answer::Status {
+            open,
+            owner,
+            names,
+            now,
+        } => Some(Reply::private(cards::text_message(
+            &text::with_plain_style(names, |style| wording::status(open, owner, *now, style)),
+        ))),
         // A refusal may repeat what was typed: plain text.
-        Answer::Refused(refusal, names) => Some(cards::text_message(
+        Answer::Refused(refusal, names) => Some(Reply::private(cards::text_message(
             &names.replace_in(&refusal.to_string(), |key| names.show(key)),
-        )),
+        ))),
     }
 }
 
@@ -209,25 +218,4 @@ fn invoke_error(status: u16, message: &str) -> Value {
         "type": "application/vnd.microsoft.error",
         "value": { "code": if status >= 500 { "InternalError" } else { "BadRequest" }, "message": message },
     })
-}
-
-/// Replies in the activity's conversation, after the HTTP answer: best effort, like Slack's
-/// private replies — a lost reply to a command is not worth a durable job.
-fn reply_later(app: &App, activity: &Activity, mut reply: Value) {
-    reply["replyToId"] = json!(activity.id);
-    let (app, service_url, conversation) = (
-        app.clone(),
-        activity.service_url.clone(),
-        activity.conversation.id.clone(),
-    );
-    tokio::spawn(async move {
-        if let Err(error) = app
-            .teams
-            .connector
-            .send(&service_url, &conversation, &reply)
-            .await
-        {
-            tracing::warn!(error = format!("{error:#}"), "could not reply in Teams");
-        }
-    });
 }

@@ -33,17 +33,24 @@ pub fn owner(owner: &Owner) -> String {
 
 /// Runs `f` with the Teams style, showing people by these names.
 pub fn with_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
-    styled(names, &date, f)
+    styled(names, &date, bold, f)
 }
 
 /// As `with_style`, for text shown in a card's `TextBlock`: dates in each reader's zone.
 pub fn with_card_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
-    styled(names, &card_date, f)
+    styled(names, &card_date, bold, f)
+}
+
+/// The Teams style for text sent as plain text because it carries what people typed or chose:
+/// no Markdown, so nothing in it can format or link.
+pub fn with_plain_style<R>(names: &Names, f: impl FnOnce(&Style) -> R) -> R {
+    styled(names, &date, str::to_owned, f)
 }
 
 fn styled<R>(
     names: &Names,
     date: &dyn Fn(DateTime<Utc>) -> String,
+    bold: fn(&str) -> String,
     f: impl FnOnce(&Style) -> R,
 ) -> R {
     let mention = |key: &str| names.show(key);

@@ -882,3 +882,27 @@ async fn a_click_is_answered_in_time_even_when_graph_is_slow_or_down() {
     assert_eq!(t.private_replies(), [refusal]);
     assert_eq!(t.request(1).await.status, RequestStatus::Pending);
 }
+
+#[tokio::test]
+async fn an_entra_owner_sees_what_awaits_them_without_asking_graph() {
+    let t = entra_owned().await;
+    t.say("U0ALICE", "request platform-admins 1h deploy").await;
+    t.run_jobs().await;
+    let graph_calls = t.graph.calls().len();
+
+    let carols = t.say("U0CAROL", "status").await;
+    let mallorys = t.say("U0MALLORY", "status").await;
+
+    assert!(
+        carols.contains(
+            "*Awaiting your decision:*\n• #1 <@U0ALICE> asks for `platform-admins` for 1h"
+        ),
+        "{carols}"
+    );
+    assert!(!mallorys.contains("Awaiting"), "{mallorys}");
+    assert_eq!(
+        t.graph.calls().len(),
+        graph_calls,
+        "status asks only the database"
+    );
+}

@@ -71,6 +71,8 @@ struct Inner {
     next_id: u64,
     /// Member profiles that differ from `TEAMS_USERS`, by `29:` id.
     profiles: std::collections::HashMap<String, Value>,
+    /// Members beyond `TEAMS_USERS`: (Entra object id, `29:` id, name, email).
+    more_users: Vec<(String, String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -125,6 +127,12 @@ impl FakeBotFramework {
             .1;
         let mut inner = self.inner.lock().unwrap();
         inner.profiles.insert(mri.to_string(), profile);
+    }
+
+    /// Adds a member to the directory beyond `TEAMS_USERS`, for tests that need many people.
+    pub fn add_user(&self, aad: &str, mri: &str, name: &str, email: &str) {
+        let user = (aad.into(), mri.into(), name.into(), email.into());
+        self.inner.lock().unwrap().more_users.push(user);
     }
 
     pub fn key_fetches(&self) -> usize {
@@ -312,11 +320,18 @@ async fn connector(
             }
         }
         ("GET", ["conversations", _, "members", member]) => {
-            match TEAMS_USERS.iter().find(|u| u.1 == *member) {
+            let more = inner.more_users.iter().find(|u| u.1 == *member);
+            let more = more.map(|(a, m, n, e)| (a.as_str(), m.as_str(), n.as_str(), e.as_str()));
+            match TEAMS_USERS
+                .iter()
+                .copied()
+                .find(|u| u.1 == *member)
+                .or(more)
+            {
                 Some((aad, mri, name, email)) => {
                     let mut profile = json!({ "id": mri, "name": name, "aadObjectId": aad, "email": email,
                                               "userPrincipalName": email, "tenantId": TENANT_ID, "userRole": "user" });
-                    if let Some(Value::Object(changes)) = inner.profiles.get(*mri) {
+                    if let Some(Value::Object(changes)) = inner.profiles.get(mri) {
                         for (key, value) in changes {
                             profile[key] = value.clone();
                         }
