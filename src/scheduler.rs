@@ -54,7 +54,13 @@ pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let core = core.clone();
         tasks.spawn(async move {
             for row in rows {
-                run_one(&core, row, now).await;
+                // Each job in a task of its own: a job that panics counts as a failed attempt
+                // (and is given up in time) instead of coming back with every lease.
+                let (job_core, job_row) = (core.clone(), row.clone());
+                let ran = tokio::spawn(async move { run_one(&job_core, job_row, now).await });
+                if ran.await.is_err() {
+                    panicked(&core, &row, now).await;
+                }
             }
         });
     }
@@ -97,6 +103,20 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
     };
     if let Err(error) = outcome {
         tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
+    }
+}
+
+async fn panicked(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) {
+    tracing::error!(job_id = row.id, "a job panicked");
+    let outcome = match serde_json::from_str::<Job>(&row.payload) {
+        Ok(job) => {
+            let error = anyhow::anyhow!("the job panicked");
+            failed(core, row, row.request_id, &job, error, now).await
+        }
+        Err(_) => store::jobs::complete(&core.db, row.id).await,
+    };
+    if let Err(error) = outcome {
+        tracing::error!(job_id = row.id, %error, "could not record that a job panicked");
     }
 }
 

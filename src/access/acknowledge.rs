@@ -24,6 +24,9 @@ pub async fn acknowledge(
     if !group.is_owner(person) {
         return Err(Refusal::NotOwner { group: group.name }.into());
     }
+    if owners::unverified_elsewhere(core, &group, person, &request.requester) {
+        return Err(Refusal::UnverifiedIdentity.into());
+    }
     // A review of one's own emergency access is no review.
     if !group
         .keys_of(person)

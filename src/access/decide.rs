@@ -59,12 +59,7 @@ pub async fn decide(
         .ok_or_else(|| Refusal::NotOwner {
             group: request.group.clone(),
         })?;
-    // Known by nothing but one chat account, a decider could be an owner or the requester under
-    // another account on the other platform: nothing would tell them apart.
-    let anonymous = decider.emails.is_empty() && decider.entra_id.is_none();
-    let elsewhere = decider.account.platform != request.requester.account.platform
-        || core.platforms_in_use().len() > 1;
-    if anonymous && elsewhere && group.is_owner(decider) {
+    if owners::unverified_elsewhere(core, &group, decider, &request.requester) {
         return Err(Refusal::UnverifiedIdentity.into());
     }
     // A decision is never applied to a request older than the group's pending timeout: its

@@ -32,7 +32,10 @@ pub async fn run(
             }
         }
         RequestStatus::Revoking => {}
-        RequestStatus::Failed => return undo_failed_grant(core, &request, now).await,
+        // A grant given up, or one that lost to a cancellation, may have added the person.
+        RequestStatus::Failed | RequestStatus::Cancelled => {
+            return undo_failed_grant(core, &request, now).await;
+        }
         _ => return Ok(()),
     }
     let group = core.policy().group(&request.group).with_context(|| {

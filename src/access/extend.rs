@@ -29,6 +29,9 @@ pub async fn ask(
     if request.status != RequestStatus::Active {
         return Err(wrong_state(request, &action));
     }
+    if request.kind == RequestKind::BreakGlass {
+        return Err(Refusal::BreakGlassNotExtended(request.id).into());
+    }
     let group = core.policy().group(&request.group)?;
     let duration = group.extension_for(request, asked)?;
     let mut tx = store::write(&core.db).await?;
@@ -101,8 +104,11 @@ pub async fn apply(
     let Some(access) = requests::get(&core.db, of).await? else {
         return Ok(());
     };
+    // Approved after the end (its revocation may only be running late), it comes too late.
+    let running =
+        access.status == RequestStatus::Active && access.expires_at.is_some_and(|end| end > now);
     let group = match core.policy().group(&access.group) {
-        Ok(group) if access.status == RequestStatus::Active => group,
+        Ok(group) if running => group,
         _ => return lapse(core, extension, "the access had already ended.", now).await,
     };
     if let Err(refusal) = group.extension_for(&access, Some(extension.duration)) {
@@ -110,24 +116,30 @@ pub async fn apply(
     }
     let old_end = access.expires_at.unwrap_or(now);
     let until = old_end + extension.duration.to_chrono();
-    let user_key = access.requester.account.key();
-    let grant = Grant {
-        request_id: access.id,
-        group,
-        user_key: &user_key,
-        user_email: access.requester.email(),
-        directory_id: access.requester.entra_id.as_deref(),
-        justification: &access.justification,
-        granted_at: access.granted_at.unwrap_or(now),
-        expires_at: Some(until),
-    };
-    core.providers.for_group(group).extend(&grant).await?;
+    // Access the person held before jitbot was not granted by it: there is nothing to move.
+    if access.already_member != Some(true) {
+        let user_key = access.requester.account.key();
+        let grant = Grant {
+            request_id: access.id,
+            group,
+            user_key: &user_key,
+            user_email: access.requester.email(),
+            directory_id: access.requester.entra_id.as_deref(),
+            justification: &access.justification,
+            granted_at: access.granted_at.unwrap_or(now),
+            expires_at: Some(until),
+        };
+        core.providers.for_group(group).extend(&grant).await?;
+    }
     let mut tx = store::write(&core.db).await?;
+    // Applied once: a retried job finds the extension applied and moves nothing again.
+    if !requests::mark_applied(&mut *tx, extension.id, now, until).await? {
+        return Ok(());
+    }
     if !requests::extend_until(&mut *tx, access.id, until).await? {
         drop(tx);
         return lapse(core, extension, "the access had already ended.", now).await;
     }
-    requests::mark_applied(&mut *tx, extension.id, now, until).await?;
     let detail = json!({ "group": access.group, "extension": extension.id, "from": old_end.to_rfc3339(), "until": until.to_rfc3339() });
     audit_by_jitbot(&mut tx, access.id, AuditAction::Extended, detail, now).await?;
     schedule_end(&mut tx, &access, group, until, now).await?;

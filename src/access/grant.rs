@@ -4,13 +4,13 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Core, directory};
+use super::{Core, approve, directory};
 use crate::domain::Job;
 use crate::domain::{
     AccessRequest, AuditAction, GroupPolicy, Notice, Refusal, RequestKind, RequestStatus,
 };
 use crate::providers::{Change, Grant};
-use crate::store::{self, audit, requests};
+use crate::store::{self, audit, decisions, requests};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
 pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -60,6 +60,14 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     };
     let mut tx = store::write(&core.db).await?;
     if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
+        // Withdrawn while the provider was granting: what it added is removed again, durably
+        // (the revocation undoes a grant of a request that is no longer approved).
+        if change == Change::Made {
+            store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
+            tx.commit().await?;
+            core.wake_scheduler();
+            tracing::warn!(request_id, "a grant lost to a cancellation; undoing it");
+        }
         return Ok(());
     }
     let detail = json!({
@@ -112,6 +120,20 @@ async fn still_allowed(
         let account = &request.requester.account;
         if let Err(refusal) = core.chat(account.platform)?.principal(account, now).await? {
             return Ok(Err(refusal));
+        }
+        // Approved ahead by a rule of the group (no owner decided): the rule must still hold.
+        let by_rule = decisions::of_request(&core.db, request.id)
+            .await?
+            .is_empty();
+        if by_rule
+            && request.kind == RequestKind::Access
+            && approve::rule_for(core, group, request, &request.requester)
+                .await?
+                .is_none()
+        {
+            return Ok(Err(Refusal::RuleNoLongerApplies {
+                group: group.name.clone(),
+            }));
         }
     }
     if directory::needs_directory(group)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use crate::domain::{AccessRequest, GroupPolicy, Owner, Refusal};
+use crate::domain::{AccessRequest, GroupPolicy, Owner, Principal, Refusal};
 
 /// The group with its owners as they are now. For Entra-owned groups Graph is asked, and only
 /// enabled accounts count: someone who stopped being an owner, or was disabled, cannot decide.
@@ -59,6 +59,20 @@ pub async fn at_click(core: &Core, group: &GroupPolicy) -> Result<GroupPolicy, R
             Err(unavailable())
         }
     }
+}
+
+/// Whether an owner is known by nothing but one chat account where that cannot tell them from
+/// the requester under another account on the other platform: such a click decides nothing.
+pub fn unverified_elsewhere(
+    core: &Core,
+    group: &GroupPolicy,
+    person: &Principal,
+    requester: &Principal,
+) -> bool {
+    let anonymous = person.emails.is_empty() && person.entra_id.is_none();
+    let elsewhere =
+        person.account.platform != requester.account.platform || core.platforms_in_use().len() > 1;
+    anonymous && elsewhere && group.is_owner(person)
 }
 
 /// The configured group of a request, as that request shows it; `None` if it left the config.

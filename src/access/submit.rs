@@ -75,6 +75,15 @@ pub async fn submit(
     let start_spec = submission.command.start.as_ref().map(|s| s.to_string());
 
     let mut tx = store::write(&core.db).await?;
+    if kind == RequestKind::BreakGlass
+        && let Some(id) = requests::unreviewed_break_glass(&mut *tx, requester, &group.name).await?
+    {
+        return Err(Refusal::BreakGlassUnreviewed {
+            id,
+            group: group.name.clone(),
+        }
+        .into());
+    }
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
         return Err(Refusal::AlreadyOpen {
             id: open.id,

@@ -123,9 +123,12 @@ impl Notice {
         }
     }
 
-    /// Whether the notice says why the requester was turned down: for them alone, where the
-    /// platform cannot show a message to one person in a shared conversation.
-    pub fn is_refusal(&self) -> bool {
-        matches!(self, Notice::Cancelled { .. } | Notice::GrantRefused { .. })
+    /// Whether the notice carries a reason meant for the requester alone (why a request was
+    /// cancelled, not granted, or revoked): the thread may be in a channel others read.
+    pub fn is_private(&self) -> bool {
+        matches!(
+            self,
+            Notice::Cancelled { .. } | Notice::GrantRefused { .. } | Notice::Revoked { .. }
+        )
     }
 }

@@ -153,6 +153,18 @@ pub enum Refusal {
         "I could not tell who `{0}` is. Mention the person (`for @name`) or give their email address."
     )]
     UnknownPerson(String),
+    #[error(
+        "Break-glass access #{0} cannot be extended: it is for emergencies only. Ask with `/jit request` if you need longer."
+    )]
+    BreakGlassNotExtended(i64),
+    #[error(
+        "Your break-glass use #{id} of `{group}` has not been reviewed yet: another one waits until an owner has acknowledged it. Ask with `/jit request` meanwhile."
+    )]
+    BreakGlassUnreviewed { id: i64, group: String },
+    #[error(
+        "The rule of `{group}` that approved this request ahead of its start no longer applies to you, so it was not granted. Ask again to have the owners decide."
+    )]
+    RuleNoLongerApplies { group: String },
     #[error("Break-glass use #{0} has already been reviewed.")]
     AlreadyAcknowledged(i64),
     #[error("Ask for yourself without `for`: the request is already yours.")]

@@ -175,6 +175,10 @@ pub struct AccessRequest {
     pub acknowledged: Option<(super::Account, chrono::DateTime<chrono::Utc>)>,
 }
 
+/// A scheduled request can be withdrawn until this long before its start: a click read its
+/// clock a moment before it lands, and the grant must not be under way by then.
+pub const CANCEL_BEFORE_START: chrono::Duration = chrono::Duration::minutes(1);
+
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
@@ -227,6 +231,8 @@ impl AccessRequest {
     pub fn can_be_cancelled(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.status == RequestStatus::Pending
             || (self.status == RequestStatus::Approved
-                && self.starts_at.is_some_and(|start| start > now))
+                && self
+                    .starts_at
+                    .is_some_and(|start| start > now + CANCEL_BEFORE_START))
     }
 }

@@ -51,6 +51,12 @@ impl StartSpec {
         let date = match self.day {
             Day::Today => today,
             Day::Tomorrow => today + Days::new(1),
+            // Far dates are refused before any arithmetic on them, which could overflow.
+            Day::On(date)
+                if date > today + Days::new(LONGEST_SCHEDULE_AHEAD.num_days() as u64 + 1) =>
+            {
+                return Err(Refusal::StartTooFar(self.to_string()));
+            }
             Day::On(date) => date,
             Day::Next if local_now.time() < self.time => today,
             Day::Next => today + Days::new(1),
@@ -60,7 +66,9 @@ impl StartSpec {
             .from_local_datetime(&date.and_time(self.time))
             .earliest()
             .or_else(|| {
-                let later = date.and_time(self.time) + chrono::Duration::hours(1);
+                let later = date
+                    .and_time(self.time)
+                    .checked_add_signed(chrono::Duration::hours(1))?;
                 zone.from_local_datetime(&later).earliest()
             })
             .ok_or_else(|| Refusal::BadStart(self.to_string()))?
@@ -155,6 +163,11 @@ mod tests {
         ));
         assert!(matches!(
             spec("2027-03-01 09:00").resolve(Tz::UTC, now),
+            Err(Refusal::StartTooFar(_))
+        ));
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        assert!(matches!(
+            spec("+262142-12-31 23:30").resolve(new_york, now),
             Err(Refusal::StartTooFar(_))
         ));
         assert!("tomorrow".parse::<StartSpec>().is_err());

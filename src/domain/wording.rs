@@ -31,6 +31,12 @@ pub fn status_line(request: &AccessRequest, style: &Style) -> String {
         (RequestStatus::Pending, _) if request.confirmed_at.is_none() => {
             "🔎 checking the request before the owners are asked…".to_string()
         }
+        (RequestStatus::Pending, RequestKind::Extension { of }) => {
+            format!("⏳ pending: {} more for request #{of}", request.duration)
+        }
+        (RequestStatus::Pending, _) if request.starts_at.is_some() => {
+            format!("⏳ pending — would start {}", date(request.starts_at))
+        }
         (RequestStatus::Pending, _) => "⏳ pending".to_string(),
         (RequestStatus::Approved, _) if request.starts_at.is_some() => {
             format!("✅ approved — starts {}", date(request.starts_at))
@@ -150,12 +156,15 @@ fn lifecycle_notice(notice: &Notice, style: &Style) -> String {
 }
 
 /// In a shared conversation, instead of a refusal notice that went to the requester privately.
-pub fn refusal_told_privately(notice: &Notice) -> String {
+pub fn told_privately(notice: &Notice, style: &Style) -> String {
     let what = match notice {
         Notice::GrantRefused { .. } => {
-            "⛔ The request was approved, but the access was not granted"
+            "⛔ The request was approved, but the access was not granted".to_string()
         }
-        _ => "🚫 This request was cancelled",
+        Notice::Revoked { by, .. } => {
+            format!("⛔ {} ended this access early", (style.mention)(&by.key()))
+        }
+        _ => "🚫 This request was cancelled".to_string(),
     };
     format!("{what}. I've told the requester why in a direct message.")
 }

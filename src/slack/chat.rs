@@ -156,7 +156,15 @@ impl Chat for SlackChat {
         let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Slack)
             .await?
             .context("the request's thread has not been posted yet")?;
-        let message = notice_text(view, notice);
+        let mut message = notice_text(view, notice);
+        // A reason meant for the requester alone goes to their DM when the thread is in a
+        // channel (DM channel ids start with `D`); the thread only says that it happened.
+        if notice.is_private() && !thread.conversation.starts_with('D') {
+            let dm = self.api.open_dm(&view.request.requester.account.id).await?;
+            let private = format!("Request #{}: {message}", view.request.thread_id());
+            self.api.post_message(&dm, None, private, None).await?;
+            message = text::with_names(&view.names, |style| wording::told_privately(notice, style));
+        }
         // The warning before the end carries what can be done about it.
         let blocks = match notice {
             Notice::EndingSoon { .. } => {

@@ -88,6 +88,26 @@ pub async fn open_for(
         .await
 }
 
+/// A break-glass use of this person's for `group` that no owner has reviewed yet.
+pub async fn unreviewed_break_glass(
+    db: impl SqliteExecutor<'_>,
+    person: &Principal,
+    group: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM requests WHERE group_name = ? AND kind = 'break_glass' \
+         AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(group)
+    .bind(person.account.platform.as_str())
+    .bind(&person.account.id)
+    .bind(person.email())
+    .fetch_optional(db)
+    .await
+}
+
 /// This person's active requests for any of `groups`, other than `except`: grants that hold the
 /// same membership.
 pub async fn active_holders(
@@ -348,11 +368,12 @@ pub async fn mark_cancelled(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE requests SET status = 'cancelled', ended_at = ?1, failure = ?2 WHERE id = ?3 \
-         AND (status = 'pending' OR (status = 'approved' AND starts_at > ?1))",
+         AND (status = 'pending' OR (status = 'approved' AND starts_at > ?4))",
     )
     .bind(to_ms(at))
     .bind(reason)
     .bind(id)
+    .bind(to_ms(at + crate::domain::request::CANCEL_BEFORE_START))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -179,7 +179,7 @@ impl Chat for TeamsChat {
             .await?
             .context("the request's thread has not been posted yet")?;
         let mut text = notice_text(view, notice);
-        if notice.is_refusal()
+        if notice.is_private()
             && let Some((service_url, personal)) = self.requester_chat(view).await?
             && personal != thread.conversation
         {
@@ -188,7 +188,7 @@ impl Chat for TeamsChat {
             self.connector
                 .send(&service_url, &personal, &message)
                 .await?;
-            text = wording::refusal_told_privately(notice);
+            text = text::with_style(&view.names, |style| wording::told_privately(notice, style));
         }
         let service_url = self.service_url_of(&thread.conversation).await?;
         // The warning before the end carries what can be done about it, in a card that shows the

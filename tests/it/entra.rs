@@ -310,8 +310,12 @@ async fn a_person_entra_cannot_find_is_refused_before_any_owner_is_asked() {
     let thread = t.slack.thread_in(REQUEST_CHANNEL);
     assert_eq!(
         t.slack.replies_in(REQUEST_CHANNEL, &thread),
+        ["🚫 This request was cancelled. I've told the requester why in a direct message."]
+    );
+    assert_eq!(
+        t.slack.direct_messages("U0MALLORY"),
         [
-            "🚫 This request was cancelled. Microsoft Entra ID has no account for mallory@example.com, so jitbot cannot grant you `azure-admins`. Ask your administrator."
+            "Request #1: 🚫 This request was cancelled. Microsoft Entra ID has no account for mallory@example.com, so jitbot cannot grant you `azure-admins`. Ask your administrator."
         ]
     );
     assert!(
@@ -355,8 +359,7 @@ async fn only_eligible_people_may_request_and_others_are_told_whom_to_ask() {
     t.say("U0ALICE", "request finance 1h month end").await;
     t.run_jobs().await;
     assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
-    let thread = t.slack.thread_in(REQUEST_CHANNEL);
-    let reply = t.slack.replies_in(REQUEST_CHANNEL, &thread).remove(0);
+    let reply = t.slack.direct_messages("U0ALICE").remove(0);
     assert!(
         reply.contains(
             "Only members of the groups eligible for `finance` may request it. Ask bob@example.com"

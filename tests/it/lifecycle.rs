@@ -151,10 +151,20 @@ async fn an_owner_revokes_with_a_reason_and_the_person_is_told_why() {
     let thread = t.slack.thread_in(REQUEST_CHANNEL);
     let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
     assert!(
-        replies
-            .iter()
-            .any(|r| r.contains("<@U0CAROL> ended this access early: left the team")),
+        replies.iter().any(|r| r.contains(
+            "<@U0CAROL> ended this access early. I've told the requester why in a direct message."
+        )),
         "{replies:?}"
+    );
+    assert!(
+        replies.iter().all(|r| !r.contains("left the team")),
+        "the reason stays out of the channel: {replies:?}"
+    );
+    let told = t.slack.direct_messages("U0ALICE");
+    assert!(
+        told.iter()
+            .any(|r| r.contains("<@U0CAROL> ended this access early: left the team")),
+        "{told:?}"
     );
     assert!(
         t.slack
@@ -389,11 +399,10 @@ async fn a_start_in_the_past_is_refused_with_the_reason_in_the_thread() {
         .await;
     t.run_jobs().await;
     assert_eq!(t.request(id).await.status, RequestStatus::Cancelled);
-    let thread = t.slack.thread_in(REQUEST_CHANNEL);
-    let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
+    let told = t.slack.direct_messages("U0ALICE");
     assert!(
-        replies.iter().any(|r| r.contains("already passed")),
-        "{replies:?}"
+        told.iter().any(|r| r.contains("already passed")),
+        "{told:?}"
     );
 }
 
@@ -411,6 +420,10 @@ async fn break_glass_is_granted_at_once_announced_and_reviewed() {
     assert_eq!(request.status, RequestStatus::Active);
     assert_eq!(request.duration.to_string(), "30m");
     assert_eq!(t.local_members("prod-admins").await, ["alice@example.com"]);
+    let extended = t.say("U0ALICE", &format!("extend {id} 7h")).await;
+    assert!(extended.contains("cannot be extended"), "{extended}");
+    let again = t.say("U0ALICE", "breakglass prod-admin still down").await;
+    assert!(again.contains("not been reviewed yet"), "{again}");
     let alarm = t.slack.posts_in("C0SECURITY", None);
     assert!(alarm[0].to_string().contains("Break-glass"), "{alarm:?}");
     let card = t.slack.posts_in(APPROVAL_CHANNEL, None)[0].to_string();

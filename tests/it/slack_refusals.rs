@@ -462,11 +462,10 @@ owners = ["alice@example.com"]
 
     // Once Slack told jitbot her email, the request is cancelled and she is told why …
     assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
-    let thread = t.slack.thread_in(REQUEST_CHANNEL);
     assert_eq!(
-        t.slack.replies_in(REQUEST_CHANNEL, &thread),
+        t.slack.direct_messages("U0ALICE"),
         [
-            "🚫 This request was cancelled. You are the only owner of `solo`, and nobody may approve their own request. Ask an administrator to add another owner."
+            "Request #1: 🚫 This request was cancelled. You are the only owner of `solo`, and nobody may approve their own request. Ask an administrator to add another owner."
         ]
     );
     assert!(
@@ -475,7 +474,13 @@ owners = ["alice@example.com"]
             .contains("cancelled")
     );
     // … no card was sent to her own DM, and the group is not blocked by a request nobody can decide.
-    assert!(t.slack.posts_in("DU0ALICE", None).is_empty());
+    assert!(
+        t.slack
+            .posts_in("DU0ALICE", None)
+            .iter()
+            .all(|post| !post.to_string().contains("jit_approve")),
+        "her DM holds the reason, not a card"
+    );
     assert_eq!(t.audit_actions(1).await, ["requested", "cancelled"]);
     let before = t.state_counts().await;
     assert_eq!(

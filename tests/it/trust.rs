@@ -305,8 +305,7 @@ mod verified_facts {
         t.run_jobs().await;
         assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
         assert!(t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty());
-        let thread = t.slack.thread_in(REQUEST_CHANNEL);
-        let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
+        let replies = t.slack.direct_messages("U0ALICE");
         assert!(
             replies[0].contains("could not confirm your email address"),
             "{replies:?}"
@@ -474,8 +473,7 @@ mod checks_before_cards {
 
         let request = t.request(1).await;
         assert_eq!(request.status, RequestStatus::Cancelled);
-        let thread = t.slack.thread_in(REQUEST_CHANNEL);
-        let replies = t.slack.replies_in(REQUEST_CHANNEL, &thread);
+        let replies = t.slack.direct_messages("U0ALICE");
         assert!(
             replies[0].contains("Nobody can be asked to approve"),
             "{replies:?}"

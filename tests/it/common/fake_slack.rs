@@ -105,6 +105,14 @@ impl FakeSlack {
         state.time_zones.insert(user.to_string(), zone.to_string());
     }
 
+    /// What jitbot told `user` in their direct messages with it, outside any thread.
+    pub fn direct_messages(&self, user: &str) -> Vec<String> {
+        self.posts_in(&format!("D{user}"), None)
+            .iter()
+            .map(|post| post["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Every call but `auth.test`, which jitbot makes once at start to learn its workspace:
     /// what a request or a click made jitbot do.
     pub fn calls(&self) -> Vec<Call> {
