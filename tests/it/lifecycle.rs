@@ -622,3 +622,51 @@ async fn a_decision_after_the_pending_timeout_is_refused_even_before_the_expiry_
     }
     assert_eq!(t.request(id).await.status, RequestStatus::Pending);
 }
+
+#[tokio::test]
+async fn in_teams_the_requester_cancels_and_an_owner_revokes_from_the_cards() {
+    let t = TestApp::spawn().await;
+    t.teams_alice_requests("jit request prod-db 2h fixing INC-4711")
+        .await;
+    let status_card = t.teams.sent_to(TEAMS_THREAD)[0].to_string();
+    assert!(status_card.contains("jit.cancel"), "{status_card}");
+    let cancelled = t.teams_click("alice", 1, "jit.cancel").await;
+    assert!(
+        cancelled["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("withdrawn"),
+        "{cancelled}"
+    );
+    assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
+
+    assert_eq!(
+        t.teams_say("alice", TEAMS_THREAD, "jit request prod-db 2h again")
+            .await,
+        200
+    );
+    t.run_jobs().await;
+    t.teams_click("bob", 2, "jit.approve").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.status, RequestStatus::Active);
+    let by_requester = t.teams_click("alice", 2, "jit.revoke").await;
+    assert!(
+        by_requester["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not an owner"),
+        "{by_requester}"
+    );
+    let revoked = t.teams_click("bob", 2, "jit.revoke").await;
+    assert!(
+        revoked["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("being removed"),
+        "{revoked}"
+    );
+    t.run_jobs().await;
+    let request = t.request(2).await;
+    assert_eq!(request.status, RequestStatus::Ended);
+    assert!(t.local_members("prod-db-writers").await.is_empty());
+}
