@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::names::Names;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
-use crate::domain::{AccessRequest, Command, Principal, Refusal};
+use crate::domain::{AccessRequest, Command, GroupPolicy, Principal, Refusal};
 use crate::store::requests;
 
 /// What a command's answer says, before any platform renders it.
@@ -18,6 +18,10 @@ pub enum Answer {
     Status {
         open: Vec<AccessRequest>,
         now: DateTime<Utc>,
+    },
+    /// The request form, offering these groups (none: there is nothing to offer).
+    Form {
+        groups: Vec<GroupPolicy>,
     },
     /// A request stored and queued for its check.
     Submitted(Submitted),
@@ -45,6 +49,9 @@ pub async fn answer(
         Ok(Command::Status) => Ok(Answer::Status {
             open: requests::open_of(&core.db, &asker).await?,
             now,
+        }),
+        Ok(Command::Form) => Ok(Answer::Form {
+            groups: super::requestable::requestable(core, &asker, now).await?,
         }),
         Ok(Command::Request(command)) => {
             let submission = Submission {

@@ -11,6 +11,7 @@ pub mod expire;
 pub mod grant;
 pub mod names;
 pub mod owners;
+pub mod requestable;
 pub mod submit;
 pub mod sweep;
 pub mod view;

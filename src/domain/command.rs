@@ -8,6 +8,8 @@ pub enum Command {
     Help,
     Groups,
     Status,
+    /// `request` with nothing after it: the person gets a form to fill in instead.
+    Form,
     Request(RequestCommand),
 }
 
@@ -30,6 +32,7 @@ impl Command {
             "" | "help" => Ok(Command::Help),
             "groups" | "list" => Ok(Command::Groups),
             "status" => Ok(Command::Status),
+            "request" if rest.is_empty() => Ok(Command::Form),
             "request" => parse_request(rest).map(Command::Request),
             _ => Err(Refusal::UnknownCommand(verb.chars().take(40).collect())),
         }
@@ -50,19 +53,43 @@ fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
     } else {
         (None, rest)
     };
-    let justification: String = justification
-        .trim()
-        .chars()
-        .take(MAX_JUSTIFICATION_CHARS)
-        .collect();
-    if justification.is_empty() {
-        return Err(Refusal::MissingJustification { group });
-    }
+    let justification = justification_of(justification, &group)?;
     Ok(RequestCommand {
         group,
         duration,
         justification,
     })
+}
+
+impl RequestCommand {
+    /// A request from a form's fields, held to the same rules as the typed one: a group, a
+    /// duration only when one is given, and a justification, trimmed and capped.
+    pub fn from_form(group: &str, duration: &str, justification: &str) -> Result<Self, Refusal> {
+        let group = group.trim().to_ascii_lowercase();
+        if group.is_empty() {
+            return Err(Refusal::MissingGroup);
+        }
+        let duration = match duration.trim() {
+            "" => None,
+            text => Some(AccessDuration::parse(text)?),
+        };
+        let justification = justification_of(justification, &group)?;
+        Ok(RequestCommand {
+            group,
+            duration,
+            justification,
+        })
+    }
+}
+
+fn justification_of(text: &str, group: &str) -> Result<String, Refusal> {
+    let justification: String = text.trim().chars().take(MAX_JUSTIFICATION_CHARS).collect();
+    if justification.is_empty() {
+        return Err(Refusal::MissingJustification {
+            group: group.to_string(),
+        });
+    }
+    Ok(justification)
 }
 
 fn split_word(text: &str) -> (&str, &str) {
@@ -102,7 +129,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_missing_or_wrong() {
-        assert_eq!(Command::parse("request"), Err(Refusal::MissingGroup));
+        assert_eq!(Command::parse("request  "), Ok(Command::Form));
         assert!(matches!(
             Command::parse("request prod-db 2h"),
             Err(Refusal::MissingJustification { .. })
@@ -115,6 +142,29 @@ mod tests {
             Command::parse("frobnicate"),
             Err(Refusal::UnknownCommand(_))
         ));
+    }
+
+    #[test]
+    fn a_form_is_held_to_the_same_rules() {
+        let r = RequestCommand::from_form(" Prod-DB ", " 2h ", "  fixing it ").unwrap();
+        assert_eq!(r, request("request prod-db 2h fixing it"));
+        let r = RequestCommand::from_form("prod-db", "", "fixing it").unwrap();
+        assert_eq!(r.duration, None);
+        assert_eq!(
+            RequestCommand::from_form("", "2h", "x"),
+            Err(Refusal::MissingGroup)
+        );
+        assert!(matches!(
+            RequestCommand::from_form("prod-db", "2 weeks", "x"),
+            Err(Refusal::BadDuration(_))
+        ));
+        assert!(matches!(
+            RequestCommand::from_form("prod-db", "2h", " \n "),
+            Err(Refusal::MissingJustification { .. })
+        ));
+        let long = "x".repeat(MAX_JUSTIFICATION_CHARS + 5);
+        let r = RequestCommand::from_form("prod-db", "", &long).unwrap();
+        assert_eq!(r.justification.chars().count(), MAX_JUSTIFICATION_CHARS);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
         Answer::Help => help(),
         Answer::Groups => wording::groups(policy, &STYLE),
         Answer::Status { open, now } => wording::status(open, *now, &STYLE),
+        Answer::Form { groups } if groups.is_empty() => wording::nothing_to_request("/jit"),
+        Answer::Form { .. } => wording::OPENING_FORM.to_string(),
         Answer::Submitted(submitted) => {
             wording::submitted(submitted.id, &submitted.group, &submitted.duration)
         }

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
-use super::identity;
 use super::text;
 use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
+use super::{form, identity};
 use crate::access::answer::{Answer, answer};
 use crate::access::decide::{DecisionInput, decide};
 use crate::access::names::Names;
@@ -50,6 +50,9 @@ pub async fn handle(
 /// A typed command, or an `Action.Submit` click (the fallback of the card buttons).
 async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Option<Value> {
     if let Some(action) = activity.card_action() {
+        if action.verb == form::FORM_VERB {
+            return Some(form::on_submit(app, activity, now).await);
+        }
         return match click(app, activity, &action, now).await {
             Click::Decided(_) => None,
             Click::Refused(text) => Some(cards::text_message(&text)),
@@ -80,6 +83,7 @@ fn rendered(answer: &Answer, policy: &Policy) -> Option<Value> {
     match answer {
         Answer::Help => Some(cards::message(cards::help(), "jitbot help")),
         Answer::Submitted(_) => None,
+        Answer::Form { groups } => Some(form::offered(groups)),
         Answer::Groups => markdown(text::with_style(&Names::default(), |style| {
             wording::groups(policy, style)
         })),
@@ -98,6 +102,9 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
     let Some(action) = activity.card_action() else {
         return invoke_error(400, "the invoke carries no card action");
     };
+    if action.verb == form::FORM_VERB {
+        return form::on_execute(app, activity, now).await;
+    }
     let Some(request_id) = action.request_id else {
         return invoke_error(400, "the card action names no request");
     };
