@@ -21,6 +21,9 @@ pub struct RequestCommand {
     pub justification: String,
 }
 
+/// Longer than any group name an operator would choose.
+const MAX_GROUP_CHARS: usize = 100;
+
 /// The longest justification we keep; longer text is a paste accident, not a reason.
 pub const MAX_JUSTIFICATION_CHARS: usize = 1000;
 
@@ -68,6 +71,14 @@ impl RequestCommand {
         let group = group.trim().to_ascii_lowercase();
         if group.is_empty() {
             return Err(Refusal::MissingGroup);
+        }
+        // A form's fields can hold anything: a name that long is no group, and is not repeated
+        // back in full.
+        if group.chars().count() > MAX_GROUP_CHARS {
+            return Err(Refusal::UnknownGroup {
+                name: group.chars().take(40).collect::<String>() + "…",
+                suggestions: Vec::new(),
+            });
         }
         let duration = match duration.trim() {
             "" => None,
@@ -161,6 +172,10 @@ mod tests {
         assert!(matches!(
             RequestCommand::from_form("prod-db", "2h", " \n "),
             Err(Refusal::MissingJustification { .. })
+        ));
+        assert!(matches!(
+            RequestCommand::from_form(&"g".repeat(500), "", "x"),
+            Err(Refusal::UnknownGroup { name, .. }) if name.chars().count() == 41
         ));
         let long = "x".repeat(MAX_JUSTIFICATION_CHARS + 5);
         let r = RequestCommand::from_form("prod-db", "", &long).unwrap();

@@ -116,6 +116,9 @@ pub fn nothing_to_request(command: &str) -> String {
 /// The private answer while the Slack form opens.
 pub const OPENING_FORM: &str = "Opening the request form…";
 
+/// When Slack would not open the form (its trigger lasts 3 seconds).
+pub const FORM_FAILED: &str = "Slack would not open the request form just now. Try `/jit` again, or type the request: `/jit request <group> [duration] <justification>`.";
+
 /// The form's title and labels, the same on every platform.
 pub const FORM_TITLE: &str = "Request access";
 pub const FORM_GROUP: &str = "Group";

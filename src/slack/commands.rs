@@ -23,6 +23,7 @@ struct SlashCommand {
     user_id: Option<String>,
     channel_id: Option<String>,
     trigger_id: Option<String>,
+    response_url: Option<String>,
     #[serde(default)]
     text: String,
 }
@@ -64,7 +65,8 @@ pub async fn handle(
                     "malformed slash command: no trigger_id to open the form with".into(),
                 ));
             };
-            form::open(&app, trigger_id, form::modal(&groups, &channel_id));
+            let view = form::modal(&groups, &channel_id);
+            form::open(&app, trigger_id, view, form.response_url);
             wording::OPENING_FORM.to_string()
         }
         Ok(answer) => text::answer(&answer, app.core.policy()),

@@ -88,14 +88,27 @@ fn choice(group: &GroupPolicy) -> SlackBlockChoiceItem<SlackBlockPlainTextOnly> 
 }
 
 /// Opens the modal at once, in a task of its own: the slash command is answered without
-/// waiting on Slack, and the trigger expires 3 seconds after the command was typed.
-pub fn open(app: &App, trigger_id: String, view: SlackView) {
+/// waiting on Slack, and the trigger expires 3 seconds after the command was typed. If Slack
+/// refuses, the person is told privately through `response_url` how to ask without the form.
+pub fn open(app: &App, trigger_id: String, view: SlackView, response_url: Option<String>) {
     let slack = app.slack.clone();
     tokio::spawn(async move {
-        if let Err(error) = slack.api.open_view(&trigger_id, view).await {
+        let Err(error) = slack.api.open_view(&trigger_id, view).await else {
+            return;
+        };
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "could not open the request form"
+        );
+        let Some(url) = response_url else { return };
+        if let Err(error) = slack
+            .api
+            .respond_ephemeral(&url, wording::FORM_FAILED)
+            .await
+        {
             tracing::warn!(
                 error = format!("{error:#}"),
-                "could not open the request form"
+                "could not say that the form did not open"
             );
         }
     });

@@ -2,7 +2,9 @@
 //! its submission files a request exactly as the one-liner does — or shows why not, on the field.
 
 use crate::common::*;
-use jitbot::domain::{AccessDuration, RequestStatus};
+use chrono::{Duration, Utc};
+use jitbot::domain::{AccessDuration, Account, Platform, Principal, RequestStatus};
+use jitbot::store;
 use serde_json::{Value, json};
 
 /// A `view_submission` of the form by `user`, with these fields (`None`: left empty).
@@ -37,7 +39,7 @@ fn submission(
 
 async fn submit(t: &TestApp, payload: &Value) -> reqwest::Response {
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-    t.post_signed("/slack/interactions", &body, chrono::Utc::now().timestamp())
+    t.post_signed("/slack/interactions", &body, Utc::now().timestamp())
         .await
 }
 
@@ -89,6 +91,32 @@ async fn an_empty_jit_opens_the_request_form() {
 }
 
 #[tokio::test]
+async fn a_form_slack_would_not_open_is_followed_by_a_private_hint() {
+    let t = TestApp::spawn().await;
+    t.slack.fail_next("views.open", 1, "expired_trigger_id");
+    let body = slash_command_body("U0ALICE", REQUEST_CHANNEL, "").replace(
+        &serde_urlencoded::to_string([("r", "https://hooks.slack.com/commands/T0ACME/1/x")])
+            .unwrap()[2..],
+        &serde_urlencoded::to_string([("r", format!("{}/respond/U0ALICE", t.slack.url))]).unwrap()
+            [2..],
+    );
+
+    let response = t
+        .post_signed("/slack/commands", &body, Utc::now().timestamp())
+        .await;
+    assert_eq!(response.status(), 200);
+    let hint = &t.slack.wait_for("respond", 1).await[0];
+    assert_eq!(hint["response_type"], "ephemeral");
+    assert!(
+        hint["text"]
+            .as_str()
+            .unwrap()
+            .contains("/jit request <group>"),
+        "{hint}"
+    );
+}
+
+#[tokio::test]
 async fn the_form_lists_only_groups_the_person_may_request() {
     let groups = format!(
         "{DEFAULT_GROUPS}\n[[group]]\nname = \"finance\"\nowners = [\"bob@example.com\"]\n\
@@ -102,6 +130,39 @@ async fn the_form_lists_only_groups_the_person_may_request() {
     // Not prod-db, which she has asked for already, nor finance, which only eligible people
     // may request and jitbot does not know her to be.
     assert_eq!(offered(view), ["payroll", "billing"]);
+}
+
+#[tokio::test]
+async fn an_eligible_only_group_is_offered_once_a_request_for_it_passed_its_check() {
+    let groups = format!(
+        "{DEFAULT_GROUPS}\n[[group]]\nname = \"finance\"\nowners = [\"bob@example.com\"]\n\
+         eligible = [\"1a1a1a1a-2b2b-4c3c-8d4d-5e5e5e5e5e5e\"]\n"
+    );
+    let t = TestApp::spawn_with(&groups, false).await;
+    // An earlier request of alice's for finance passed its check (which asked the directory),
+    // and is over.
+    let db = &t.app.core.db;
+    let alice = Principal::new(Account::new(Platform::Slack, "U0ALICE"));
+    let new = store::requests::NewRequest {
+        group: "finance",
+        requester: &alice,
+        justification: "month end",
+        duration: AccessDuration::parse("1h").unwrap(),
+        origin_channel: REQUEST_CHANNEL,
+        requested_at: Utc::now() - Duration::days(3),
+    };
+    let id = store::requests::insert(db, new).await.unwrap();
+    let at = Utc::now() - Duration::days(3);
+    assert!(store::requests::confirm(db, id, &alice, at).await.unwrap());
+    assert!(
+        store::requests::mark_cancelled(db, id, at, "test")
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(t.say("U0ALICE", "").await, "Opening the request form…");
+    let view = &t.slack.wait_for("views.open", 1).await[0]["view"];
+    assert_eq!(offered(view), ["prod-db", "payroll", "billing", "finance"]);
 }
 
 #[tokio::test]
