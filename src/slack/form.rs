@@ -119,34 +119,11 @@ pub async fn submitted(
     app: &App,
     event: SlackInteractionViewSubmissionEvent,
 ) -> Result<Response, EdgeError> {
-    let SlackView::Modal(view) = &event.view.view else {
-        return Err(EdgeError::BadRequest(
-            "a submission of a view that is not a modal".into(),
-        ));
-    };
-    if view.callback_id.as_ref().map(|id| id.0.as_str()) != Some(FORM_CALLBACK) {
-        return Err(EdgeError::BadRequest(
-            "a submission of a view jitbot does not know".into(),
-        ));
+    let channel = origin_channel(&event)?;
+    if let Some(refused) = not_ours(app, &event).await {
+        return Ok(refused);
     }
-    let channel = view
-        .private_metadata
-        .as_deref()
-        .filter(|c| is_channel_id(c))
-        .ok_or_else(|| EdgeError::BadRequest("the form names no channel to answer in".into()))?
-        .to_string();
     let now = Utc::now();
-    let user_team = event.user.team_id.as_ref().map(|t| t.0.as_str());
-    let ours = identity::of_our_workspace(&app.slack, &event.team.id.0, user_team);
-    match tokio::time::timeout(WORKSPACE_TIMEOUT, ours).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(refusal))) => return Ok(errors(FormField::Group, &refusal.to_string())),
-        Ok(Err(error)) => return Ok(errors(FormField::Group, &report_internal(error))),
-        Err(_) => {
-            let refusal = Refusal::UnknownIdentity("Slack did not answer in time".into());
-            return Ok(errors(FormField::Group, &refusal.to_string()));
-        }
-    }
     // Only the cache, as for the one-liner: the request's check asks Slack about the person.
     let asker = identity::cached(&app.slack, &event.user.id.0, now)
         .await
@@ -162,16 +139,47 @@ pub async fn submitted(
         match answer(&app.core, asker, &channel, command, now).await {
             Ok(Answer::Refused(refusal, names)) => {
                 let text = wording::form_refusal(&refusal);
-                errors(
-                    FormField::of(&refusal),
-                    &names.replace_in(&text, |key| names.show(key)),
-                )
+                let text = names.replace_in(&text, |key| names.show(key));
+                errors(FormField::of(&refusal), &text)
             }
             // The request's thread, opened by its Announce job, is the answer.
             Ok(_) => StatusCode::OK.into_response(),
             Err(error) => errors(FormField::Group, &report_internal(error)),
         },
     )
+}
+
+/// The channel where `/jit` was typed, from our own form's `private_metadata`.
+fn origin_channel(event: &SlackInteractionViewSubmissionEvent) -> Result<String, EdgeError> {
+    let SlackView::Modal(view) = &event.view.view else {
+        return Err(EdgeError::BadRequest(
+            "a submission of a view that is not a modal".into(),
+        ));
+    };
+    if view.callback_id.as_ref().map(|id| id.0.as_str()) != Some(FORM_CALLBACK) {
+        return Err(EdgeError::BadRequest(
+            "a submission of a view jitbot does not know".into(),
+        ));
+    }
+    view.private_metadata
+        .as_deref()
+        .filter(|c| is_channel_id(c))
+        .map(str::to_string)
+        .ok_or_else(|| EdgeError::BadRequest("the form names no channel to answer in".into()))
+}
+
+/// The answer for a submitter who is not (or cannot be shown to be) of our workspace — the
+/// same rule as for clicks on cards.
+async fn not_ours(app: &App, event: &SlackInteractionViewSubmissionEvent) -> Option<Response> {
+    let user_team = event.user.team_id.as_ref().map(|t| t.0.as_str());
+    let ours = identity::of_our_workspace(&app.slack, &event.team.id.0, user_team);
+    let reason = match tokio::time::timeout(WORKSPACE_TIMEOUT, ours).await {
+        Ok(Ok(Ok(()))) => return None,
+        Ok(Ok(Err(refusal))) => refusal.to_string(),
+        Ok(Err(error)) => report_internal(error),
+        Err(_) => Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string(),
+    };
+    Some(errors(FormField::Group, &reason))
 }
 
 /// What was typed or chosen in one field; empty when the field is missing or blank.
