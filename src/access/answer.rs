@@ -8,7 +8,9 @@ use super::names::Names;
 use super::status;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
-use crate::domain::{AccessRequest, Command, OwnerStatus, Principal, Refusal, RequestCommand};
+use crate::domain::{
+    AccessRequest, Command, GroupPolicy, OwnerStatus, Principal, Refusal, RequestCommand,
+};
 use crate::store::requests;
 
 /// What a command's answer says, before any platform renders it.
@@ -23,6 +25,10 @@ pub enum Answer {
         owner: OwnerStatus,
         names: Names,
         now: DateTime<Utc>,
+    },
+    /// The request form, offering these groups (none: there is nothing to offer).
+    Form {
+        groups: Vec<GroupPolicy>,
     },
     /// A request stored and queued for its check.
     Submitted(Submitted),
@@ -63,6 +69,9 @@ pub async fn answer(
             Err(AccessError::Refused(refusal)) => refused(refusal).await,
             Err(AccessError::Internal(error)) => Err(error),
         },
+        Ok(Command::Form) => Ok(Answer::Form {
+            groups: super::requestable::requestable(core, &asker, now).await?,
+        }),
         Ok(Command::Request(command)) => {
             submitted(core, asker, place, command, false, now, refused).await
         }

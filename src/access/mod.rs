@@ -18,6 +18,7 @@ pub mod extend;
 pub mod grant;
 pub mod names;
 pub mod owners;
+pub mod requestable;
 pub mod status;
 pub mod submit;
 pub mod sweep;

@@ -9,6 +9,8 @@ pub enum Command {
     Help,
     Groups,
     Status,
+    /// `request` with nothing after it: the person gets a form to fill in instead.
+    Form,
     Request(RequestCommand),
     /// Emergency access to a group that allows it: granted at once, reviewed afterwards.
     BreakGlass {
@@ -62,6 +64,9 @@ pub struct RequestCommand {
     pub start: Option<StartSpec>,
 }
 
+/// Longer than any group name an operator would choose.
+const MAX_GROUP_CHARS: usize = 100;
+
 /// The longest justification we keep; longer text is a paste accident, not a reason.
 pub const MAX_JUSTIFICATION_CHARS: usize = 1000;
 
@@ -73,6 +78,7 @@ impl Command {
             "" | "help" => Ok(Command::Help),
             "groups" | "list" => Ok(Command::Groups),
             "status" => Ok(Command::Status),
+            "request" if rest.is_empty() => Ok(Command::Form),
             "request" => parse_request(rest).map(Command::Request),
             "breakglass" | "break-glass" => parse_break_glass(rest),
             "cancel" => act(verb, rest, |_| Ok(RequestAction::Cancel)),
@@ -183,10 +189,7 @@ fn parse_request(args: &str) -> Result<RequestCommand, Refusal> {
             _ => break,
         }
     }
-    let justification = limited(rest);
-    if justification.is_empty() {
-        return Err(Refusal::MissingJustification { group });
-    }
+    let justification = justification_of(rest, &group)?;
     Ok(RequestCommand {
         group,
         duration,
@@ -208,6 +211,47 @@ fn looks_like_person(word: &str) -> bool {
 /// Typed text kept as a reason: trimmed and capped.
 fn limited(text: &str) -> String {
     text.trim().chars().take(MAX_JUSTIFICATION_CHARS).collect()
+}
+
+impl RequestCommand {
+    /// A request from a form's fields, held to the same rules as the typed one: a group, a
+    /// duration only when one is given, and a justification, trimmed and capped.
+    pub fn from_form(group: &str, duration: &str, justification: &str) -> Result<Self, Refusal> {
+        let group = group.trim().to_ascii_lowercase();
+        if group.is_empty() {
+            return Err(Refusal::MissingGroup);
+        }
+        // A form's fields can hold anything: a name that long is no group, and is not repeated
+        // back in full.
+        if group.chars().count() > MAX_GROUP_CHARS {
+            return Err(Refusal::UnknownGroup {
+                name: group.chars().take(40).collect::<String>() + "…",
+                suggestions: Vec::new(),
+            });
+        }
+        let duration = match duration.trim() {
+            "" => None,
+            text => Some(AccessDuration::parse(text)?),
+        };
+        let justification = justification_of(justification, &group)?;
+        Ok(RequestCommand {
+            group,
+            duration,
+            justification,
+            on_behalf_of: None,
+            start: None,
+        })
+    }
+}
+
+fn justification_of(text: &str, group: &str) -> Result<String, Refusal> {
+    let justification: String = text.trim().chars().take(MAX_JUSTIFICATION_CHARS).collect();
+    if justification.is_empty() {
+        return Err(Refusal::MissingJustification {
+            group: group.to_string(),
+        });
+    }
+    Ok(justification)
 }
 
 fn split_word(text: &str) -> (&str, &str) {
@@ -247,7 +291,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_missing_or_wrong() {
-        assert_eq!(Command::parse("request"), Err(Refusal::MissingGroup));
+        assert_eq!(Command::parse("request  "), Ok(Command::Form));
         assert!(matches!(
             Command::parse("request prod-db 2h"),
             Err(Refusal::MissingJustification { .. })
@@ -332,6 +376,33 @@ mod tests {
                 justification: "outage INC-1".into()
             })
         );
+    }
+
+    #[test]
+    fn a_form_is_held_to_the_same_rules() {
+        let r = RequestCommand::from_form(" Prod-DB ", " 2h ", "  fixing it ").unwrap();
+        assert_eq!(r, request("request prod-db 2h fixing it"));
+        let r = RequestCommand::from_form("prod-db", "", "fixing it").unwrap();
+        assert_eq!(r.duration, None);
+        assert_eq!(
+            RequestCommand::from_form("", "2h", "x"),
+            Err(Refusal::MissingGroup)
+        );
+        assert!(matches!(
+            RequestCommand::from_form("prod-db", "2 weeks", "x"),
+            Err(Refusal::BadDuration(_))
+        ));
+        assert!(matches!(
+            RequestCommand::from_form("prod-db", "2h", " \n "),
+            Err(Refusal::MissingJustification { .. })
+        ));
+        assert!(matches!(
+            RequestCommand::from_form(&"g".repeat(500), "", "x"),
+            Err(Refusal::UnknownGroup { name, .. }) if name.chars().count() == 41
+        ));
+        let long = "x".repeat(MAX_JUSTIFICATION_CHARS + 5);
+        let r = RequestCommand::from_form("prod-db", "", &long).unwrap();
+        assert_eq!(r.justification.chars().count(), MAX_JUSTIFICATION_CHARS);
     }
 
     #[test]

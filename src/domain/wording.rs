@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::duration::describe_remaining;
 use super::{
-    AccessRequest, EarlyEnd, Listing, Notice, Owner, OwnerStatus, Owners, Policy, RequestKind,
-    RequestStatus,
+    AccessRequest, EarlyEnd, GroupPolicy, Listing, Notice, Owner, OwnerStatus, Owners, Policy,
+    Refusal, RequestKind, RequestStatus,
 };
 
 /// How a platform shows people, dates and emphasis.
@@ -183,6 +183,10 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
     let line = |usage: &str, what: &str| (format!("{command} {usage}"), what.to_string());
     vec![
         (
+            format!("{command} request"),
+            "A form: pick a group, say for how long and why".to_string(),
+        ),
+        (
             format!("{command} request <group> [duration] [from <when>] <justification>"),
             format!(
                 "Ask for access, e.g. {command} request prod-db 2h fixing INC-4711; `from tomorrow 09:00` (your time zone) schedules the start"
@@ -215,6 +219,69 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
         ),
         line("help", help_is),
     ]
+}
+
+/// The answer to asking for the form when nothing can be requested now; `command` is how
+/// commands are typed on the platform (`/jit`, `jit`).
+pub fn nothing_to_request(command: &str) -> String {
+    format!(
+        "There is nothing you can request with the form right now: you already have a request open for every group you may ask for. `{command} status` shows your requests, `{command} groups` lists every group."
+    )
+}
+
+/// The private answer while the Slack form opens.
+pub const OPENING_FORM: &str = "Opening the request form…";
+
+/// When Slack would not open the form (its trigger lasts 3 seconds).
+pub const FORM_FAILED: &str = "Slack would not open the request form just now. Try `/jit` again, or type the request: `/jit request <group> [duration] <justification>`.";
+
+/// The form's title and labels, the same on every platform.
+pub const FORM_TITLE: &str = "Request access";
+pub const FORM_GROUP: &str = "Group";
+pub const FORM_DURATION: &str = "Duration";
+pub const FORM_JUSTIFICATION: &str = "Justification";
+pub const FORM_SUBMIT: &str = "Request";
+
+/// The duration field's placeholder: the default when every offered group shares it.
+pub fn form_duration_placeholder(groups: &[GroupPolicy]) -> String {
+    match groups.split_first() {
+        Some((first, rest))
+            if rest
+                .iter()
+                .all(|g| g.default_duration == first.default_duration) =>
+        {
+            format!(
+                "{} (the default), or e.g. 30m, 1h30m",
+                first.default_duration
+            )
+        }
+        _ => "the group's default, or e.g. 30m, 2h, 1d".to_string(),
+    }
+}
+
+/// A group as the form's picker offers it.
+pub fn form_choice(group: &GroupPolicy) -> String {
+    if group.description.is_empty() {
+        group.name.clone()
+    } else {
+        format!("{} — {}", group.name, group.description)
+    }
+}
+
+/// A refusal of a form's request, said for a form: the typed syntax would not help there.
+pub fn form_refusal(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::MissingGroup => "Choose a group.".to_string(),
+        Refusal::MissingJustification { group } => format!("Say why you need {group}."),
+        other => other.to_string(),
+    }
+}
+
+/// The answer to a form that filed a request.
+pub fn form_submitted(id: i64, group: &str, duration: &super::AccessDuration) -> String {
+    format!(
+        "Request #{id} for {group} ({duration}) received. I'm checking your account now; the owners are asked as soon as that is done."
+    )
 }
 
 /// How a decision is listed on a card.

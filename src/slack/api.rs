@@ -185,6 +185,15 @@ impl SlackApi {
         }
     }
 
+    /// Opens a modal for the person whose action gave `trigger_id` (valid for 3 seconds, once).
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> anyhow::Result<()> {
+        let token = self.token()?;
+        let session = self.client.open_session(token);
+        let request = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.to_string()), view);
+        timed("views.open", session.views_open(&request)).await?;
+        Ok(())
+    }
+
     /// A private reply through an interaction's `response_url`.
     pub async fn respond_ephemeral(&self, response_url: &str, text: &str) -> anyhow::Result<()> {
         let response = self

@@ -7,12 +7,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::identity;
 use super::text;
 use super::verify::VerifiedSlackBody;
-use crate::access::answer::answer;
+use super::{form, identity};
+use crate::access::answer::{Answer, answer};
 use crate::app::App;
-use crate::domain::{Command, Refusal};
+use crate::domain::{Command, Refusal, wording};
 use crate::http::{EdgeError, report_internal};
 
 /// The fields of Slack's form that jitbot uses; the rest are ignored.
@@ -22,6 +22,8 @@ struct SlashCommand {
     team_id: Option<String>,
     user_id: Option<String>,
     channel_id: Option<String>,
+    trigger_id: Option<String>,
+    response_url: Option<String>,
     #[serde(default)]
     text: String,
 }
@@ -51,8 +53,22 @@ pub async fn handle(
     let asker = identity::cached(&app.slack, &user_id, now)
         .await
         .map_err(anyhow::Error::from)?;
-    let command = Command::parse(&form.text);
+    // `/jit` alone opens the form, as `/jit request` alone does; help is `/jit help`.
+    let command = match form.text.trim() {
+        "" => Ok(Command::Form),
+        text => Command::parse(text),
+    };
     let reply = match answer(&app.core, asker, &channel_id, command, now).await {
+        Ok(Answer::Form { groups }) if !groups.is_empty() => {
+            let Some(trigger_id) = form.trigger_id else {
+                return Err(EdgeError::BadRequest(
+                    "malformed slash command: no trigger_id to open the form with".into(),
+                ));
+            };
+            let view = form::modal(&groups, &channel_id);
+            form::open(&app, trigger_id, view, form.response_url);
+            wording::OPENING_FORM.to_string()
+        }
         Ok(answer) => text::answer(&answer, app.core.policy()),
         Err(error) => report_internal(error),
     };

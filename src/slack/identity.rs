@@ -81,6 +81,21 @@ pub fn from_our_workspace(slack: &SlackChat, team_id: Option<&str>) -> Option<bo
     Some(team_id == Some(ours.as_str()))
 }
 
+/// Whether a payload's workspace (`team_id`) and its user's own workspace are ours, asking
+/// Slack (`auth.test`, once) when it is not known yet: for clicks and form submissions, which
+/// act. A Slack Connect user from elsewhere is refused.
+pub async fn of_our_workspace(
+    slack: &SlackChat,
+    team_id: &str,
+    user_team: Option<&str>,
+) -> anyhow::Result<Result<(), Refusal>> {
+    let ours = slack.api.team_id().await?;
+    if team_id != ours || user_team.is_some_and(|team| team != ours) {
+        return Ok(Err(Refusal::ForeignWorkspace));
+    }
+    Ok(Ok(()))
+}
+
 /// The Slack user id of an owner, or `None` when the workspace has nobody who verifiably holds
 /// that address.
 pub async fn owner_user_id(

@@ -1,15 +1,17 @@
-//! `POST /slack/interactions`: the buttons on approval cards and request messages.
+//! `POST /slack/interactions`: the buttons on approval cards and request messages, and the
+//! request form's submission.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use slack_morphism::prelude::*;
 
 use super::verify::VerifiedSlackBody;
-use super::{blocks, identity, text};
+use super::{blocks, form, identity, text};
 use crate::access::AccessError;
 use crate::access::act::act;
 use crate::access::decide::{DecisionInput, decide};
@@ -30,13 +32,17 @@ struct InteractionForm {
 pub async fn handle(
     State(app): State<App>,
     VerifiedSlackBody(body): VerifiedSlackBody,
-) -> Result<StatusCode, EdgeError> {
+) -> Result<Response, EdgeError> {
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| EdgeError::BadRequest(format!("malformed interaction: {e}")))?;
     let event: SlackInteractionEvent = serde_json::from_str(&form.payload)
         .map_err(|e| EdgeError::BadRequest(format!("malformed interaction payload: {e}")))?;
-    let SlackInteractionEvent::BlockActions(event) = event else {
-        return Ok(StatusCode::OK);
+    let event = match event {
+        SlackInteractionEvent::BlockActions(event) => event,
+        SlackInteractionEvent::ViewSubmission(event) => {
+            return form::submitted(&app, event).await;
+        }
+        _ => return Ok(StatusCode::OK.into_response()),
     };
     let user = event
         .user
@@ -86,7 +92,7 @@ pub async fn handle(
             });
         }
     }
-    Ok(StatusCode::OK)
+    Ok(StatusCode::OK.into_response())
 }
 
 struct Click {
@@ -136,11 +142,10 @@ async fn who_clicked(
         tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not find out who clicked");
         Refusal::UnknownIdentity(format!("error {id}"))
     };
-    let ours = app.slack.api.team_id().await.map_err(unknown)?;
     let user_team = user.team_id.as_ref().map(|t| t.0.as_str());
-    if team_id != ours || user_team.is_some_and(|team| team != ours) {
-        return Err(Refusal::ForeignWorkspace);
-    }
+    identity::of_our_workspace(&app.slack, team_id, user_team)
+        .await
+        .map_err(unknown)??;
     identity::resolve(&app.slack, &user.id.0, now)
         .await
         .map_err(unknown)?

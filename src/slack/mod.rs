@@ -5,6 +5,7 @@ pub mod api;
 pub mod blocks;
 pub mod chat;
 pub mod commands;
+pub mod form;
 pub mod identity;
 pub mod interactions;
 pub mod text;

@@ -90,6 +90,8 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
             names,
             now,
         } => with_names(names, |style| wording::status(open, owner, *now, style)),
+        Answer::Form { groups } if groups.is_empty() => wording::nothing_to_request("/jit"),
+        Answer::Form { .. } => wording::OPENING_FORM.to_string(),
         Answer::Submitted(submitted) => wording::submitted(
             submitted.id,
             &submitted.group,

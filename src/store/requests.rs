@@ -215,6 +215,29 @@ pub async fn in_groups(
         .await
 }
 
+/// Whether a request of this person's for `group` passed its check (which asks the directory
+/// about eligibility) since `since`.
+pub async fn passed_check_since(
+    db: impl SqliteExecutor<'_>,
+    person: &Principal,
+    group: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM requests WHERE group_name = ? AND confirmed_at IS NOT NULL AND confirmed_at >= ? \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         LIMIT 1",
+    )
+    .bind(group)
+    .bind(to_ms(since))
+    .bind(person.account.platform.as_str())
+    .bind(&person.account.id)
+    .bind(person.email())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// The newest requests, optionally only those in one status.
 pub async fn list(
     db: impl SqliteExecutor<'_>,

@@ -11,6 +11,7 @@ use super::REFRESH_VERB;
 use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
+use super::form;
 use super::identity;
 use super::reply::{self, Reply};
 use super::text;
@@ -54,6 +55,9 @@ pub async fn handle(
 async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Option<Reply> {
     let error = |text: String| Some(Reply::public(cards::text_message(&text)));
     if let Some(action) = activity.card_action() {
+        if action.verb == form::FORM_VERB {
+            return Some(form::on_submit(app, activity, now).await);
+        }
         return match click(app, activity, &action, now).await {
             Click::Decided(_) => None,
             Click::Acted(text) => Some(Reply::public(cards::text_message(&text))),
@@ -86,6 +90,7 @@ fn rendered(answer: &Answer, policy: &Policy) -> Option<Reply> {
         Answer::Help => Some(Reply::public(cards::message(cards::help(), "jitbot help"))),
         Answer::Submitted(_) => None,
         Answer::Acted(acted) => Some(Reply::public(cards::text_message(&wording::acted(acted)))),
+        Answer::Form { groups } => Some(Reply::public(form::offered(groups))),
         Answer::Groups => markdown(text::with_style(&Names::default(), |style| {
             wording::groups(policy, style)
         })),
@@ -110,6 +115,9 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
     let Some(action) = activity.card_action() else {
         return invoke_error(400, "the invoke carries no card action");
     };
+    if action.verb == form::FORM_VERB {
+        return form::on_execute(app, activity, now).await;
+    }
     let Some(request_id) = action.request_id else {
         return invoke_error(400, "the card action names no request");
     };

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cards;
 pub mod chat;
 pub mod connector;
+pub mod form;
 pub mod identity;
 pub mod messages;
 pub mod package;

@@ -9,6 +9,7 @@ use jitbot::domain::{
 };
 use jitbot::store::{self, decisions, requests, teams};
 use jitbot::teams::cards::{self, Viewer};
+use jitbot::teams::form::{self, FormValues};
 use serde_json::Value;
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
@@ -201,6 +202,17 @@ fn assert_element(element: &Value) {
             .unwrap()
             .iter()
             .for_each(assert_element),
+        // The request form's inputs: each has an id its value is submitted under, and a label.
+        "Input.ChoiceSet" => {
+            assert!(element["id"].is_string() && element["label"].is_string());
+            for choice in element["choices"].as_array().expect("choices") {
+                assert!(choice["title"].is_string() && choice["value"].is_string());
+            }
+        }
+        "Input.Text" => {
+            assert!(element["id"].is_string() && element["label"].is_string());
+            assert!(element["value"].is_string(), "{element}");
+        }
         "ActionSet" => element["actions"]
             .as_array()
             .unwrap()
@@ -284,6 +296,15 @@ async fn every_template_expands_into_a_valid_card_in_every_state() {
         assert_valid_adaptive_card_1_5(&status(&t, &request).await);
     }
     assert_valid_adaptive_card_1_5(&cards::help());
+    let t = TestApp::spawn().await;
+    let groups = &t.app.core.policy().groups;
+    assert_valid_adaptive_card_1_5(&form::card(groups, &FormValues::default(), None));
+    let typed = FormValues {
+        group: "prod-db".into(),
+        duration: "2 weeks".into(),
+        justification: "fixing".into(),
+    };
+    assert_valid_adaptive_card_1_5(&form::card(groups, &typed, Some("That is not a duration.")));
 }
 
 #[tokio::test]
@@ -337,4 +358,11 @@ async fn a_denied_status_card() {
 #[test]
 fn the_help_card() {
     insta::assert_json_snapshot!(cards::help());
+}
+
+#[tokio::test]
+async fn the_request_form_card() {
+    let t = TestApp::spawn().await;
+    let groups = &t.app.core.policy().groups;
+    insta::assert_json_snapshot!(form::card(groups, &FormValues::default(), None));
 }

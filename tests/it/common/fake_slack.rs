@@ -235,6 +235,16 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
             };
             json!({ "ok": true, "channel": { "id": format!("D{user}") } })
         }
+        // The view as opened, with what Slack adds to it.
+        "views.open" => {
+            let mut view = args["view"].clone();
+            if let Value::Object(fields) = &mut view {
+                fields.insert("id".into(), json!("V0FORM"));
+                fields.insert("team_id".into(), json!(TEAM_ID));
+                fields.insert("hash".into(), json!("1700000000.abcdef"));
+            }
+            json!({ "ok": true, "view": view })
+        }
         "auth.test" => json!({ "ok": true, "team_id": TEAM_ID, "team": "Acme",
                                "user_id": "U0JITBOT", "url": "https://acme.slack.com/" }),
         "users.info" => {
