@@ -8,13 +8,17 @@ use super::AccessError;
 use super::Core;
 use crate::domain::Job;
 use crate::domain::{
-    AccessDuration, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand, RequestKind,
+    AccessDuration, Account, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand,
+    RequestKind,
 };
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
     /// Who asks, with the verified facts known right now; the check verifies them again.
     pub requester: Principal,
+    /// `for <person>`, resolved by the adapter to an account of the asker's platform: the access
+    /// is for them, and `requester` asks on their behalf (the check says whether they may).
+    pub on_behalf_of: Option<Account>,
     /// The channel or conversation where the person asked.
     pub origin_channel: String,
     pub command: RequestCommand,
@@ -42,6 +46,19 @@ fn can_be_decided(group: &GroupPolicy, requester: &Principal) -> Result<(), Refu
     Ok(())
 }
 
+/// Who the access is for, and who asks on their behalf if someone does: the person asked for is
+/// known by their account alone until the check verifies them. A typed `for` that the adapter
+/// did not resolve is refused rather than taken as a request for the asker.
+fn who_for(submission: &Submission) -> Result<(Principal, Option<&Principal>), Refusal> {
+    let asker = &submission.requester;
+    match (&submission.on_behalf_of, &submission.command.on_behalf_of) {
+        (Some(person), _) if *person == asker.account => Err(Refusal::ForYourself),
+        (Some(person), _) => Ok((Principal::new(person.clone()), Some(asker))),
+        (None, Some(typed)) => Err(Refusal::UnknownPerson(typed.clone())),
+        (None, None) => Ok((asker.clone(), None)),
+    }
+}
+
 /// Stores a request after the checks that need no outside service: the group, the duration,
 /// one open request per group, enough owners other than the requester, someone to ask.
 pub async fn submit(
@@ -50,7 +67,8 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> Result<Submitted, AccessError> {
     let group = core.policy().group(&submission.command.group)?;
-    let requester = &submission.requester;
+    let (requester, submitter) = who_for(&submission)?;
+    let requester = &requester;
     let (kind, duration) = if submission.break_glass {
         let break_glass =
             group
@@ -94,7 +112,7 @@ pub async fn submit(
             requested_at: now,
             kind,
             start_spec: start_spec.as_deref(),
-            submitted_by: None,
+            submitted_by: submitter,
         },
     )
     .await?;
@@ -103,9 +121,9 @@ pub async fn submit(
         audit::NewEvent {
             at: now,
             request_id: Some(id),
-            actor: &requester.account.key(),
+            actor: &submission.requester.account.key(),
             action: AuditAction::Requested,
-            platform: Some(requester.account.platform.as_str()),
+            platform: Some(submission.requester.account.platform.as_str()),
             channel: Some(&submission.origin_channel),
             detail: json!({
                 "group": group.name,
@@ -113,6 +131,7 @@ pub async fn submit(
                 "justification": submission.command.justification,
                 "kind": kind.as_str(),
                 "starts": start_spec,
+                "on_behalf_of": submitter.map(|_| requester.account.key()),
             }),
         },
     )

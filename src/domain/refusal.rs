@@ -157,6 +157,10 @@ pub enum Refusal {
     AlreadyAcknowledged(i64),
     #[error("Ask for yourself without `for`: the request is already yours.")]
     ForYourself,
+    #[error(
+        "You asked for this request on someone else's behalf, so you cannot approve it; another owner of {group} has to."
+    )]
+    AskedByYou { group: String },
 }
 
 fn suggest(suggestions: &[String]) -> String {

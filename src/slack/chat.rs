@@ -166,6 +166,18 @@ impl Chat for SlackChat {
         Ok(())
     }
 
+    async fn tell_person(
+        &self,
+        person: &Account,
+        view: &RequestView,
+        notice: &Notice,
+    ) -> anyhow::Result<()> {
+        let dm = self.api.open_dm(&person.id).await?;
+        let message = notice_text(view, notice);
+        self.api.post_message(&dm, None, message, None).await?;
+        Ok(())
+    }
+
     /// Replies under every Slack approval card, mentioning the owners so that they are notified.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
         let cards =

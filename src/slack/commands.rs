@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::identity;
+use super::person;
 use super::text;
 use super::verify::VerifiedSlackBody;
 use crate::access::answer::answer;
@@ -51,8 +52,18 @@ pub async fn handle(
     let asker = identity::cached(&app.slack, &user_id, now)
         .await
         .map_err(anyhow::Error::from)?;
-    let command = Command::parse(&form.text);
-    let reply = match answer(&app.core, asker, &channel_id, command, now).await {
+    let mut command = Command::parse(&form.text);
+    let on_behalf_of = match person::on_behalf_of(&app.slack, &asker, &command, now)
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Ok(account) => account,
+        Err(refusal) => {
+            command = Err(refusal);
+            None
+        }
+    };
+    let reply = match answer(&app.core, asker, &channel_id, command, on_behalf_of, now).await {
         Ok(answer) => text::answer(&answer, app.core.policy()),
         Err(error) => report_internal(error),
     };

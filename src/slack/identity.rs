@@ -9,7 +9,7 @@ use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::identities;
 
 /// How long looked-up facts are trusted before Slack is asked again.
-const FRESH_FOR: Duration = Duration::hours(24);
+pub(super) const FRESH_FOR: Duration = Duration::hours(24);
 
 fn account(user_id: &str) -> Account {
     Account::new(Platform::Slack, user_id)

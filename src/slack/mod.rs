@@ -7,6 +7,7 @@ pub mod chat;
 pub mod commands;
 pub mod identity;
 pub mod interactions;
+pub mod person;
 pub mod text;
 pub mod verify;
 

@@ -13,6 +13,7 @@ use super::connector::Connector;
 use super::identity;
 use super::text;
 use crate::access::{Chat, RequestView};
+use crate::domain::identity::Guid;
 use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
@@ -186,6 +187,32 @@ impl Chat for TeamsChat {
             )
             .await?;
         Ok(())
+    }
+
+    /// By the person's personal conversation with the bot, opened if need be; someone who has
+    /// never talked to the bot cannot be reached, and is told in the request's thread instead.
+    async fn tell_person(
+        &self,
+        person: &Account,
+        view: &RequestView,
+        notice: &Notice,
+    ) -> anyhow::Result<()> {
+        let text = notice_text(view, notice);
+        let them = Guid::parse(&person.id).map(Owner::TeamsUser);
+        let reachable = match &them {
+            Some(them) => identity::dm_conversation(self, them, Utc::now()).await?,
+            None => None,
+        };
+        match reachable {
+            Some((service_url, conversation)) => {
+                let message = cards::text_message(&text);
+                self.connector
+                    .send(&service_url, &conversation, &message)
+                    .await?;
+                Ok(())
+            }
+            None => self.tell_requester(view, notice).await,
+        }
     }
 
     /// Replies under every Teams approval card.

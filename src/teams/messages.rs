@@ -11,6 +11,7 @@ use super::activity::{Activity, CardAction};
 use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
 use super::identity;
+use super::person;
 use super::text;
 use super::{APPROVE_VERB, DENY_VERB, REFRESH_VERB};
 use crate::access::answer::{Answer, answer};
@@ -65,9 +66,17 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
         Ok(person) => person,
         Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
     };
-    let command = Command::parse(&activity.command_text());
+    let mut command = Command::parse(&activity.command_text());
+    let on_behalf_of = match person::on_behalf_of(&app.teams, activity, &asker, &command).await {
+        Ok(Ok(account)) => account,
+        Ok(Err(refusal)) => {
+            command = Err(refusal);
+            None
+        }
+        Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
+    };
     let conversation = &activity.conversation.id;
-    match answer(&app.core, asker, conversation, command, now).await {
+    match answer(&app.core, asker, conversation, command, on_behalf_of, now).await {
         Ok(answer) => rendered(&answer, app.core.policy()),
         Err(error) => Some(cards::text_message(&report_internal(error))),
     }

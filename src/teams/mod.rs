@@ -9,6 +9,7 @@ pub mod connector;
 pub mod identity;
 pub mod messages;
 pub mod package;
+pub mod person;
 pub mod service_hosts;
 pub mod template;
 pub mod text;

@@ -1,0 +1,57 @@
+//! `for <person>` in Teams: an @mention (its entity names the person) or a verified email
+//! address of someone who has talked to the bot, turned into a Teams account.
+
+use super::activity::Activity;
+use super::chat::TeamsChat;
+use crate::domain::identity::is_guid;
+use crate::domain::{Account, Command, Platform, Principal, Refusal};
+use crate::store::teams;
+
+/// The account a request's `for` names, `None` when it names nobody, or why it cannot be used.
+/// Only the database is read; the check verifies the person afresh.
+pub async fn on_behalf_of(
+    chat: &TeamsChat,
+    activity: &Activity,
+    asker: &Principal,
+    command: &Result<Command, Refusal>,
+) -> sqlx::Result<Result<Option<Account>, Refusal>> {
+    let Ok(Command::Request(request)) = command else {
+        return Ok(Ok(None));
+    };
+    let Some(typed) = &request.on_behalf_of else {
+        return Ok(Ok(None));
+    };
+    let aad_object_id = if let Some(mentioned) = activity.mentioned(typed) {
+        match &mentioned.aad_object_id {
+            Some(id) if is_guid(id) => Some(id.clone()),
+            _ => teams::user_with_mri(&chat.db, &mentioned.id)
+                .await?
+                .map(|user| user.aad_object_id),
+        }
+    } else if typed.contains('@') && !typed.starts_with(['@', '<']) {
+        if asker.has_email(typed) {
+            return Ok(Err(Refusal::ForYourself));
+        }
+        teams::user_with_email(&chat.db, typed)
+            .await?
+            .map(|user| user.aad_object_id)
+    } else {
+        None
+    };
+    let Some(id) = aad_object_id else {
+        return Ok(Err(Refusal::UnknownPerson(shown(activity, typed))));
+    };
+    let account = Account::new(Platform::Teams, id.to_ascii_lowercase());
+    if account == asker.account {
+        return Ok(Err(Refusal::ForYourself));
+    }
+    Ok(Ok(Some(account)))
+}
+
+/// What was typed, with a mention shown by the name it had rather than its placeholder.
+fn shown(activity: &Activity, typed: &str) -> String {
+    activity
+        .mentioned(typed)
+        .and_then(|m| m.name.clone())
+        .map_or_else(|| typed.to_string(), |name| format!("@{name}"))
+}
