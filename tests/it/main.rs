@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod entra;
 mod layering;
+mod on_behalf;
 mod scheduling;
 mod slack_decisions;
 mod slack_flow;
