@@ -107,6 +107,18 @@ impl Activity {
         }
     }
 
+    /// `text` with every `<at>N</at>` of `command_text` back as the mention it was: for what is
+    /// kept as typed (a justification, a reason).
+    pub fn unmarked(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (index, entity) in self.entities.iter().enumerate() {
+            if let Some(mention) = &entity.text {
+                text = text.replace(&format!("<at>{index}</at>"), mention);
+            }
+        }
+        text
+    }
+
     /// The person a `<at>N</at>` of `command_text` mentions.
     pub fn mentioned(&self, word: &str) -> Option<&ChannelAccount> {
         let index: usize = word
@@ -195,6 +207,10 @@ mod tests {
         assert_eq!(activity.mentioned("<at>1</at>").unwrap().id, "29:bob");
         assert!(activity.mentioned("<at>7</at>").is_none());
         assert!(activity.mentioned("<at>Bob</at>").is_none());
+        assert_eq!(
+            activity.unmarked("ask <at>1</at>"),
+            "ask <at>Bob Approver</at>"
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
         }
         Err(error) => return Some(cards::text_message(&report_internal(error.into()))),
     };
+    person::unmark_mentions(activity, &mut command);
     let conversation = &activity.conversation.id;
     match answer(&app.core, asker, conversation, command, on_behalf_of, now).await {
         Ok(answer) => rendered(&answer, app.core.policy()),

@@ -4,7 +4,7 @@
 use super::activity::Activity;
 use super::chat::TeamsChat;
 use crate::domain::identity::is_guid;
-use crate::domain::{Account, Command, Platform, Principal, Refusal};
+use crate::domain::{Account, Command, Platform, Principal, Refusal, RequestAction};
 use crate::store::teams;
 
 /// The account a request's `for` names, `None` when it names nobody, or why it cannot be used.
@@ -46,6 +46,23 @@ pub async fn on_behalf_of(
         return Ok(Err(Refusal::ForYourself));
     }
     Ok(Ok(Some(account)))
+}
+
+/// Puts other people's mentions back into what is kept as typed: `command_text` marked them.
+pub fn unmark_mentions(activity: &Activity, command: &mut Result<Command, Refusal>) {
+    match command {
+        Ok(Command::Request(request)) => {
+            request.justification = activity.unmarked(&request.justification);
+        }
+        Ok(Command::BreakGlass { justification, .. }) => {
+            *justification = activity.unmarked(justification);
+        }
+        Ok(Command::Act {
+            action: RequestAction::Revoke { reason },
+            ..
+        }) => *reason = activity.unmarked(reason),
+        _ => {}
+    }
 }
 
 /// What was typed, with a mention shown by the name it had rather than its placeholder.

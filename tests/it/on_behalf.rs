@@ -198,6 +198,27 @@ async fn the_person_asked_for_cannot_approve_and_neither_can_the_manager() {
 }
 
 #[tokio::test]
+async fn the_manager_who_extends_their_reports_access_cannot_approve_the_extension() {
+    let t = spawn().await;
+    manages(&t, "bob@example.com", "dave@example.com");
+    let id = asks(&t, "U0BOB", "request prod-db 1h for <@U0DAVE> INC-11").await;
+    t.click("U0CAROL", id, "jit_approve").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+
+    t.say("U0BOB", &format!("extend {id} 30m")).await;
+    t.run_jobs().await;
+    let extension = t.request(id + 1).await;
+    assert_eq!(extension.submitted_by.unwrap().account, slack("U0BOB"));
+    assert!(extension.confirmed_at.is_some(), "{:?}", extension.failure);
+    t.click("U0BOB", id + 1, "jit_approve").await;
+
+    t.slack.wait_for("respond", 1).await;
+    assert!(t.private_replies()[0].contains("on someone else's behalf"));
+    assert_eq!(t.request(id + 1).await.status, RequestStatus::Pending);
+}
+
+#[tokio::test]
 async fn a_manager_who_owns_the_group_self_approves_when_the_group_allows_it() {
     let t = spawn().await;
     manages(&t, "bob@example.com", "alice@example.com");
@@ -310,11 +331,13 @@ async fn in_teams_a_manager_mentions_their_report() {
     let before = t.teams.sent_to("a:bob-chat").len();
 
     let mut activity = t.activity("message", "alice", TEAMS_THREAD);
-    activity["text"] =
-        json!("<at>JIT Bot</at> jit request prod-db 1h for <at>Bob Approver</at> INC-9");
+    activity["text"] = json!(
+        "<at>JIT Bot</at> jit request prod-db 1h for <at>Bob Approver</at> INC-9 with <at>Carol Owner</at>"
+    );
     activity["entities"] = json!([
         { "type": "mention", "mentioned": { "id": BOT_MRI, "name": "JIT Bot" }, "text": "<at>JIT Bot</at>" },
         { "type": "mention", "mentioned": { "id": bob_mri, "name": "Bob Approver" }, "text": "<at>Bob Approver</at>" },
+        { "type": "mention", "mentioned": { "id": "29:carol", "name": "Carol Owner" }, "text": "<at>Carol Owner</at>" },
     ]);
     assert_eq!(t.post_activity(&activity, None).await.status(), 200);
     t.run_jobs().await;
@@ -328,7 +351,7 @@ async fn in_teams_a_manager_mentions_their_report() {
         request.submitted_by.unwrap().account,
         Account::new(Platform::Teams, alice_aad)
     );
-    assert_eq!(request.justification, "INC-9");
+    assert_eq!(request.justification, "INC-9 with <at>Carol Owner</at>");
     assert!(request.confirmed_at.is_some(), "{:?}", request.failure);
     let told = t.teams.wait_for_sent("a:bob-chat", before + 1).await;
     assert!(
