@@ -85,7 +85,7 @@ async fn confirm(
         let snapshot = owners::to_json(entra);
         requests::set_owner_snapshot(&mut **tx, request.id, &snapshot).await?;
     }
-    audit_confirmed(tx, request.id, &passed.requester, now).await?;
+    audit_confirmed(tx, request.id, passed, now).await?;
     for job in &passed.cards {
         store::jobs::enqueue_job(tx, request.id, job, now).await?;
     }
@@ -261,22 +261,30 @@ async fn on_behalf(
     Ok(())
 }
 
+/// The verified facts the check relied on: the requester's, and whoever asked for them.
 async fn audit_confirmed(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     request_id: i64,
-    requester: &Principal,
+    passed: &Passed,
     now: DateTime<Utc>,
 ) -> Result<(), AccessError> {
+    let facts = |person: &Principal| {
+        json!({
+            "account": person.account.key(),
+            "addresses": person.emails,
+            "entra_id": person.entra_id,
+        })
+    };
+    let mut detail = facts(&passed.requester);
+    if let Some(submitter) = &passed.submitter {
+        detail["submitted_by"] = facts(submitter);
+    }
     audit::append(
         tx,
         audit::NewEvent::by_jitbot(
             Some(request_id),
             AuditAction::RequesterConfirmed,
-            json!({
-                "account": requester.account.key(),
-                "addresses": requester.emails,
-                "entra_id": requester.entra_id,
-            }),
+            detail,
             now,
         ),
     )

@@ -50,11 +50,13 @@ fn manages(t: &TestApp, manager: &str, report: &str) {
         .set_manager(directory_id(report), directory_id(manager));
 }
 
-async fn requested_event(t: &TestApp, id: i64) -> (String, Value) {
+/// The actor and detail of request `id`'s audit event `action`.
+async fn event(t: &TestApp, id: i64, action: &str) -> (String, Value) {
     let (actor, detail): (String, String) = sqlx::query_as(
-        "SELECT actor, detail FROM audit_events WHERE request_id = ? AND action = 'requested'",
+        "SELECT actor, detail FROM audit_events WHERE request_id = ? AND action = ?",
     )
     .bind(id)
+    .bind(action)
     .fetch_one(&t.app.core.db)
     .await
     .unwrap();
@@ -86,9 +88,14 @@ async fn a_manager_asks_for_their_report_and_the_report_is_granted() {
     t.run_jobs().await;
     assert_eq!(t.request(id).await.status, RequestStatus::Active);
     assert_eq!(t.local_members("prod-db-writers").await.len(), 1);
-    let (actor, detail) = requested_event(&t, id).await;
+    let (actor, detail) = event(&t, id, "requested").await;
     assert_eq!(actor, "slack:U0ALICE");
     assert_eq!(detail["on_behalf_of"], "slack:U0DAVE");
+    let (_, confirmed) = event(&t, id, "requester_confirmed").await;
+    assert_eq!(
+        confirmed["submitted_by"]["entra_id"],
+        directory_id("alice@example.com")
+    );
 }
 
 #[tokio::test]
@@ -280,6 +287,20 @@ async fn an_unknown_person_or_yourself_is_refused_and_nothing_is_stored() {
         assert!(reply.contains(answer), "{text}: {reply}");
     }
     assert_eq!(t.count("requests").await, 0);
+}
+
+#[tokio::test]
+async fn a_mention_of_an_account_slack_does_not_know_is_cancelled_at_the_check() {
+    let t = spawn().await;
+
+    let id = asks(&t, "U0MALLORY", "request prod-db 1h for <@U0NOBODY> INC-12").await;
+
+    assert_eq!(t.request(id).await.status, RequestStatus::Cancelled);
+    assert!(t.slack.posts_in(APPROVAL_CHANNEL, None).is_empty());
+    assert!(
+        t.slack.calls_to("conversations.open").is_empty(),
+        "nobody is told"
+    );
 }
 
 #[tokio::test]
