@@ -153,6 +153,10 @@ pub enum Refusal {
         "I could not tell who `{0}` is. Mention the person (`for @name`) or give their email address."
     )]
     UnknownPerson(String),
+    #[error(
+        "{0} has not talked to jitbot yet, so jitbot cannot check who they are. Ask them to send jitbot `help` once, then ask again."
+    )]
+    PersonNotSeen(String),
     #[error("Break-glass use #{0} has already been reviewed.")]
     AlreadyAcknowledged(i64),
     #[error("Ask for yourself without `for`: the request is already yours.")]

@@ -22,11 +22,15 @@ pub async fn on_behalf_of(
         return Ok(Ok(None));
     };
     let aad_object_id = if let Some(mentioned) = activity.mentioned(typed) {
-        match &mentioned.aad_object_id {
-            Some(id) if is_guid(id) => Some(id.clone()),
-            _ => teams::user_with_mri(&chat.db, &mentioned.id)
-                .await?
-                .map(|user| user.aad_object_id),
+        let known = match &mentioned.aad_object_id {
+            Some(id) if is_guid(id) => teams::user(&chat.db, id).await?,
+            _ => teams::user_with_mri(&chat.db, &mentioned.id).await?,
+        };
+        // The check reads the person's Teams profile where they last talked to jitbot: someone
+        // who never has cannot be verified, and is told so now rather than after the retries.
+        match known {
+            Some(user) => Some(user.aad_object_id),
+            None => return Ok(Err(Refusal::PersonNotSeen(shown(activity, typed)))),
         }
     } else if typed.contains('@') && !typed.starts_with(['@', '<']) {
         if asker.has_email(typed) {

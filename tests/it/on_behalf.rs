@@ -382,7 +382,7 @@ async fn in_teams_a_manager_mentions_their_report() {
 }
 
 #[tokio::test]
-async fn in_teams_an_unknown_mention_is_refused_and_nothing_is_stored() {
+async fn in_teams_someone_who_never_talked_to_jitbot_is_refused_and_nothing_is_stored() {
     let t = spawn().await;
     let mut activity = t.activity("message", "alice", TEAMS_THREAD);
     activity["text"] =
@@ -397,7 +397,30 @@ async fn in_teams_an_unknown_mention_is_refused_and_nothing_is_stored() {
     assert!(
         replies[0]
             .to_string()
-            .contains("I could not tell who `@Zed Nobody` is"),
+            .contains("@Zed Nobody has not talked to jitbot yet"),
+        "{replies:?}"
+    );
+    assert_eq!(t.count("requests").await, 0);
+}
+
+#[tokio::test]
+async fn in_teams_an_email_nobody_has_is_refused_and_nothing_is_stored() {
+    let t = spawn().await;
+    assert_eq!(
+        t.teams_say(
+            "alice",
+            TEAMS_THREAD,
+            "jit request prod-db 1h for zed@example.com INC-13"
+        )
+        .await,
+        200
+    );
+
+    let replies = t.teams.wait_for_sent(TEAMS_THREAD, 1).await;
+    assert!(
+        replies[0]
+            .to_string()
+            .contains("I could not tell who `zed@example.com` is"),
         "{replies:?}"
     );
     assert_eq!(t.count("requests").await, 0);
