@@ -34,6 +34,8 @@ pub struct Submitted {
     pub break_glass: bool,
     /// The scheduled start as typed.
     pub start: Option<String>,
+    /// Who the access is for, when the asker asked on their behalf.
+    pub on_behalf_of: Option<Account>,
 }
 
 /// Whether anyone could ever decide: checked with what is known now (the check job checks again
@@ -148,5 +150,6 @@ pub async fn submit(
         duration,
         break_glass: kind == RequestKind::BreakGlass,
         start: start_spec,
+        on_behalf_of: submitter.map(|_| requester.account.clone()),
     })
 }

@@ -124,6 +124,21 @@ async fn the_person_is_told_directly() {
 }
 
 #[tokio::test]
+async fn the_answer_says_for_whom_and_what_is_checked() {
+    let t = spawn().await;
+
+    let reply = t
+        .say("U0MALLORY", "request prod-db 1h for <@U0ALICE> INC-14")
+        .await;
+
+    assert!(
+        reply.starts_with("Request #1 for `prod-db` (1h) on behalf of <@U0ALICE> is received."),
+        "{reply}"
+    );
+    assert!(reply.contains("delegate of `prod-db`"), "{reply}");
+}
+
+#[tokio::test]
 async fn a_delegate_of_the_group_may_ask_for_anyone() {
     let t = spawn().await;
 
