@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::AccessError;
 use super::Core;
+use super::effects::Tx;
 use crate::domain::Job;
 use crate::domain::{
     AccessDuration, Account, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand,
@@ -61,6 +62,29 @@ fn who_for(submission: &Submission) -> Result<(Principal, Option<&Principal>), R
     }
 }
 
+/// What is asked and for how long: break-glass for the group's `break_glass_max`, else access
+/// for the duration asked (or the default) — if anyone could ever decide on it.
+fn kind_and_duration(
+    group: &GroupPolicy,
+    submission: &Submission,
+    requester: &Principal,
+) -> Result<(RequestKind, AccessDuration), Refusal> {
+    if submission.break_glass {
+        let break_glass =
+            group
+                .lifecycle
+                .break_glass
+                .as_ref()
+                .ok_or_else(|| Refusal::NoBreakGlass {
+                    group: group.name.clone(),
+                })?;
+        return Ok((RequestKind::BreakGlass, break_glass.max));
+    }
+    can_be_decided(group, requester)?;
+    let duration = group.duration_for(submission.command.duration)?;
+    Ok((RequestKind::Access, duration))
+}
+
 /// Stores a request after the checks that need no outside service: the group, the duration,
 /// one open request per group, enough owners other than the requester, someone to ask.
 pub async fn submit(
@@ -71,21 +95,7 @@ pub async fn submit(
     let group = core.policy().group(&submission.command.group)?;
     let (requester, submitter) = who_for(&submission)?;
     let requester = &requester;
-    let (kind, duration) = if submission.break_glass {
-        let break_glass =
-            group
-                .lifecycle
-                .break_glass
-                .as_ref()
-                .ok_or_else(|| Refusal::NoBreakGlass {
-                    group: group.name.clone(),
-                })?;
-        (RequestKind::BreakGlass, break_glass.max)
-    } else {
-        can_be_decided(group, requester)?;
-        let duration = group.duration_for(submission.command.duration)?;
-        (RequestKind::Access, duration)
-    };
+    let (kind, duration) = kind_and_duration(group, &submission, requester)?;
     if core.platforms_in_use().is_empty() {
         return Err(Refusal::NobodyToAsk {
             group: group.name.clone(),
@@ -118,26 +128,15 @@ pub async fn submit(
         },
     )
     .await?;
-    audit::append(
-        &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(id),
-            actor: &submission.requester.account.key(),
-            action: AuditAction::Requested,
-            platform: Some(submission.requester.account.platform.as_str()),
-            channel: Some(&submission.origin_channel),
-            detail: json!({
-                "group": group.name,
-                "duration": duration.to_string(),
-                "justification": submission.command.justification,
-                "kind": kind.as_str(),
-                "starts": start_spec,
-                "on_behalf_of": submitter.map(|_| requester.account.key()),
-            }),
-        },
-    )
-    .await?;
+    let detail = json!({
+        "group": group.name,
+        "duration": duration.to_string(),
+        "justification": submission.command.justification,
+        "kind": kind.as_str(),
+        "starts": start_spec,
+        "on_behalf_of": submitter.map(|_| requester.account.key()),
+    });
+    audit_requested(&mut tx, id, &submission, detail, now).await?;
     // The check first: when it passes at once, the thread opens showing the request pending.
     store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
     store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
@@ -152,4 +151,30 @@ pub async fn submit(
         start: start_spec,
         on_behalf_of: submitter.map(|_| requester.account.clone()),
     })
+}
+
+/// The `requested` event, by whoever typed the command (the submitter, when they asked for
+/// someone else), where they typed it.
+async fn audit_requested(
+    tx: &mut Tx,
+    id: i64,
+    submission: &Submission,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let asker = &submission.requester.account;
+    audit::append(
+        tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(id),
+            actor: &asker.key(),
+            action: AuditAction::Requested,
+            platform: Some(asker.platform.as_str()),
+            channel: Some(&submission.origin_channel),
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
 }
