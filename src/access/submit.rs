@@ -106,10 +106,10 @@ pub async fn submit(
 
     let mut tx = store::write(&core.db).await?;
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
-        return Err(Refusal::AlreadyOpen {
-            id: open.id,
-            group: group.name.clone(),
-            status: open.status,
+        let (id, group, status) = (open.id, group.name.clone(), open.status);
+        return Err(match submitter {
+            Some(_) => Refusal::TheyHaveOpen { id, group, status },
+            None => Refusal::AlreadyOpen { id, group, status },
         }
         .into());
     }

@@ -21,6 +21,12 @@ pub enum Refusal {
     },
     #[error("{0}")]
     BadDuration(#[from] DurationError),
+    #[error("The person you ask for already has request #{id} for `{group}`, which is {status}.")]
+    TheyHaveOpen {
+        id: i64,
+        group: String,
+        status: RequestStatus,
+    },
     #[error(
         "`{group}` can be requested for at most {max}; you asked for {asked}. Ask again with {max} or less."
     )]

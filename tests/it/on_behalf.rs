@@ -139,6 +139,22 @@ async fn the_answer_says_for_whom_and_what_is_checked() {
 }
 
 #[tokio::test]
+async fn asking_again_for_someone_who_has_a_request_open_is_refused() {
+    let t = spawn().await;
+    asks(&t, "U0MALLORY", "request prod-db 1h for <@U0ALICE> INC-15").await;
+
+    let reply = t
+        .say("U0MALLORY", "request prod-db 1h for <@U0ALICE> INC-15")
+        .await;
+
+    assert_eq!(
+        reply,
+        "The person you ask for already has request #1 for `prod-db`, which is pending."
+    );
+    assert_eq!(t.count("requests").await, 1);
+}
+
+#[tokio::test]
 async fn a_delegate_of_the_group_may_ask_for_anyone() {
     let t = spawn().await;
 
