@@ -218,6 +218,16 @@ impl Graph {
         }
     }
 
+    /// The user's manager in Entra ID; `None` when they have none (Graph answers 404).
+    pub async fn manager(&self, user_id: &str) -> anyhow::Result<Option<DirectoryUser>> {
+        let path = format!("users/{}/manager?$select={USER_FIELDS}", encode(user_id));
+        match self.call(Method::GET, &path, None).await {
+            Ok(user) => Ok(Some(serde_json::from_value(user)?)),
+            Err(error) if status_of(&error) == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The user with this email: by UPN first, then by `mail` (guests' UPNs differ from their mail).
     pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<DirectoryUser>> {
         if let Some(user) = self.user(email).await? {

@@ -291,6 +291,11 @@ async fn deliver(
             Ok(())
         }
         Job::NotifyRequester { notice } => requester_chat.tell_requester(&view, notice).await,
+        Job::NotifyPerson { person, notice } => {
+            core.chat(person.platform)?
+                .tell_person(person, &view, notice)
+                .await
+        }
         Job::NotifyOwners { notice } => {
             for chat in core.chats() {
                 chat.tell_owners(&view, notice).await?;

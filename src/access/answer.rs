@@ -9,7 +9,7 @@ use super::status;
 use super::submit::{Submission, Submitted, submit};
 use super::{AccessError, Core};
 use crate::domain::{
-    AccessRequest, Command, GroupPolicy, OwnerStatus, Principal, Refusal, RequestCommand,
+    AccessRequest, Account, Command, GroupPolicy, OwnerStatus, Principal, Refusal, RequestCommand,
 };
 use crate::store::requests;
 
@@ -38,13 +38,15 @@ pub enum Answer {
     Refused(Refusal, Names),
 }
 
-/// Answers a command typed by `asker` in `place` (a channel or conversation id). Only the
-/// database is asked: the answer must not wait on Slack, Teams or Graph.
+/// Answers a command typed by `asker` in `place` (a channel or conversation id); `on_behalf_of`
+/// is the account the adapter found for a request's `for <person>`. Only the database is asked:
+/// the answer must not wait on Slack, Teams or Graph.
 pub async fn answer(
     core: &Core,
     asker: Principal,
     place: &str,
     command: Result<Command, Refusal>,
+    on_behalf_of: Option<Account>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Answer> {
     let refused = |refusal: Refusal| async move {
@@ -73,7 +75,12 @@ pub async fn answer(
             groups: super::requestable::requestable(core, &asker, now).await?,
         }),
         Ok(Command::Request(command)) => {
-            submitted(core, asker, place, command, false, now, refused).await
+            let asked = Asked {
+                asker,
+                on_behalf_of,
+                break_glass: false,
+            };
+            submitted(core, asked, place, command, now, refused).await
         }
         Ok(Command::BreakGlass {
             group,
@@ -86,17 +93,28 @@ pub async fn answer(
                 on_behalf_of: None,
                 start: None,
             };
-            submitted(core, asker, place, command, true, now, refused).await
+            let asked = Asked {
+                asker,
+                on_behalf_of: None,
+                break_glass: true,
+            };
+            submitted(core, asked, place, command, now, refused).await
         }
     }
 }
 
+/// Who asks, for whom, and whether for break-glass access.
+struct Asked {
+    asker: Principal,
+    on_behalf_of: Option<Account>,
+    break_glass: bool,
+}
+
 async fn submitted<F, R>(
     core: &Core,
-    asker: Principal,
+    asked: Asked,
     place: &str,
     command: RequestCommand,
-    break_glass: bool,
     now: DateTime<Utc>,
     refused: F,
 ) -> anyhow::Result<Answer>
@@ -105,10 +123,11 @@ where
     R: std::future::Future<Output = anyhow::Result<Answer>>,
 {
     let submission = Submission {
-        requester: asker,
+        requester: asked.asker,
+        on_behalf_of: asked.on_behalf_of,
         origin_channel: place.to_string(),
         command,
-        break_glass,
+        break_glass: asked.break_glass,
     };
     match submit(core, submission, now).await {
         Ok(submitted) => Ok(Answer::Submitted(submitted)),

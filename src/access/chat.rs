@@ -48,6 +48,15 @@ pub trait Chat: Send + Sync {
     /// Replies in the request's thread (on the requester's platform).
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()>;
 
+    /// Tells one person of this platform directly, by direct message: for someone a request
+    /// concerns who is not in its thread (the person asked for on their behalf).
+    async fn tell_person(
+        &self,
+        person: &Account,
+        view: &RequestView,
+        notice: &Notice,
+    ) -> anyhow::Result<()>;
+
     /// Replies under every approval card of this platform, addressed to the owners.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()>;
 

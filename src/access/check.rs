@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::behalf::{self, Behalf};
 use super::effects::Tx;
 use super::{AccessError, Core, approve, break_glass, directory, owners, timeout};
 use crate::domain::schedule::StartSpec;
@@ -52,10 +53,12 @@ pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> an
 }
 
 /// What a passed check found: the group with its owners now, the requester's verified facts,
-/// the cards to send, the rule that approves it without owners (if any), and the start.
+/// whoever asked on their behalf, the cards to send, the rule that approves it without owners
+/// (if any), and the start.
 struct Passed {
     group: GroupPolicy,
     requester: Principal,
+    submitter: Option<Principal>,
     cards: Vec<Job>,
     rule: Option<String>,
     starts_at: Option<DateTime<Utc>>,
@@ -72,6 +75,9 @@ async fn confirm(
     if !requests::confirm(&mut **tx, request.id, &passed.requester, now).await? {
         return Ok(false);
     }
+    if let Some(submitter) = &passed.submitter {
+        on_behalf(tx, request.id, &passed.requester, submitter, now).await?;
+    }
     if let Some(starts_at) = passed.starts_at {
         requests::set_starts_at(&mut **tx, request.id, starts_at).await?;
     }
@@ -79,7 +85,7 @@ async fn confirm(
         let snapshot = owners::to_json(entra);
         requests::set_owner_snapshot(&mut **tx, request.id, &snapshot).await?;
     }
-    audit_confirmed(tx, request.id, &passed.requester, now).await?;
+    audit_confirmed(tx, request.id, passed, now).await?;
     for job in &passed.cards {
         store::jobs::enqueue_job(tx, request.id, job, now).await?;
     }
@@ -133,7 +139,8 @@ pub async fn give_up(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow
     Ok(())
 }
 
-/// The requester with the directory's facts, and the cards to send — or why not.
+/// The requester with the directory's facts, whoever asked on their behalf, and the cards to
+/// send — or why not.
 async fn judge_requester(
     core: &Core,
     group: &GroupPolicy,
@@ -145,22 +152,33 @@ async fn judge_requester(
         Ok(requester) => requester,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let rule = approve::rule_for(core, group, request, &requester).await?;
+    let (submitter, behalf_rule) =
+        match behalf::authorise(core, group, request, &requester, now).await? {
+            Ok(Some(Behalf { submitter, rule })) => (Some(submitter), rule),
+            Ok(None) => (None, None),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+    let rule = match behalf_rule {
+        Some(rule) => Some(rule),
+        None => approve::rule_for(core, group, request, &requester).await?,
+    };
     if rule.is_none()
-        && let Err(refusal) = group.check_approvable(&requester)
+        && let Err(refusal) = group.check_approvable_besides(&requester, submitter.as_ref())
     {
         return Ok(Err(refusal));
     }
-    // With owners on more than one platform, a requester known by nothing but one account could
-    // be one of them under another: nothing would tell the two apart.
-    let anonymous = requester.emails.is_empty() && requester.entra_id.is_none();
-    if anonymous && core.platforms_in_use().len() > 1 {
+    // With owners on more than one platform, someone known by nothing but one account could be
+    // one of them under another: nothing would tell the two apart.
+    let anonymous = |p: &Principal| p.emails.is_empty() && p.entra_id.is_none();
+    if (anonymous(&requester) || submitter.as_ref().is_some_and(anonymous))
+        && core.platforms_in_use().len() > 1
+    {
         return Ok(Err(Refusal::UnverifiedIdentity));
     }
     // Approved by a rule, nobody decides: owners see a card only for break-glass, to review it.
     let wants_cards = rule.is_none() || request.kind == RequestKind::BreakGlass;
     let cards = if wants_cards {
-        card_jobs(core, group, &requester, now).await?
+        card_jobs(core, group, &requester, submitter.as_ref(), now).await?
     } else {
         Vec::new()
     };
@@ -172,6 +190,7 @@ async fn judge_requester(
     Ok(Ok(Passed {
         group: group.clone(),
         requester,
+        submitter,
         cards,
         rule,
         starts_at: None,
@@ -179,12 +198,13 @@ async fn judge_requester(
 }
 
 /// The group's approval channels on the platforms jitbot is connected to (Slack, Teams or both,
-/// so that owners on either can decide), or else a DM to every owner who may decide, on every
-/// platform where that owner can be reached.
+/// so that owners on either can decide), or else a DM to every owner who may decide — neither
+/// the requester nor whoever asked for them — on every platform where that owner can be reached.
 async fn card_jobs(
     core: &Core,
     group: &GroupPolicy,
     requester: &Principal,
+    submitter: Option<&Principal>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Job>> {
     let platforms = core.platforms_in_use();
@@ -204,7 +224,7 @@ async fn card_jobs(
     }
     let mut to_owners = Vec::new();
     for owner in group.owners.entries() {
-        if !group.may_decide(owner, requester) {
+        if !group.may_decide(owner, requester) || submitter.is_some_and(|s| owner.matches(s)) {
             continue;
         }
         for platform in &platforms {
@@ -221,22 +241,50 @@ async fn card_jobs(
     Ok(to_owners)
 }
 
+/// Records the submitter's verified facts, and tells the person asked for — directly: the
+/// request's thread is where the submitter asked.
+async fn on_behalf(
+    tx: &mut Tx,
+    request_id: i64,
+    requester: &Principal,
+    submitter: &Principal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    requests::set_submitter(&mut **tx, request_id, submitter).await?;
+    let job = Job::NotifyPerson {
+        person: requester.account.clone(),
+        notice: Notice::OnBehalf {
+            by: submitter.account.clone(),
+        },
+    };
+    store::jobs::enqueue_job(tx, request_id, &job, now).await?;
+    Ok(())
+}
+
+/// The verified facts the check relied on: the requester's, and whoever asked for them.
 async fn audit_confirmed(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     request_id: i64,
-    requester: &Principal,
+    passed: &Passed,
     now: DateTime<Utc>,
 ) -> Result<(), AccessError> {
+    let facts = |person: &Principal| {
+        json!({
+            "account": person.account.key(),
+            "addresses": person.emails,
+            "entra_id": person.entra_id,
+        })
+    };
+    let mut detail = facts(&passed.requester);
+    if let Some(submitter) = &passed.submitter {
+        detail["submitted_by"] = facts(submitter);
+    }
     audit::append(
         tx,
         audit::NewEvent::by_jitbot(
             Some(request_id),
             AuditAction::RequesterConfirmed,
-            json!({
-                "account": requester.account.key(),
-                "addresses": requester.emails,
-                "entra_id": requester.entra_id,
-            }),
+            detail,
             now,
         ),
     )

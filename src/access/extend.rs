@@ -45,6 +45,9 @@ pub async fn ask(
         }
         .into());
     }
+    // Whoever asked on the requester's behalf asks for the extension on it too: checked again as
+    // manager or delegate, and never the one who approves it.
+    let on_behalf = person.own_keys().is_disjoint(&request.requester.own_keys());
     let extension = requests::insert(
         &mut *tx,
         requests::NewRequest {
@@ -56,7 +59,7 @@ pub async fn ask(
             requested_at: now,
             kind: RequestKind::Extension { of: request.id },
             start_spec: None,
-            submitted_by: None,
+            submitted_by: on_behalf.then_some(person),
         },
     )
     .await?;

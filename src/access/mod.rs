@@ -6,6 +6,7 @@ pub mod acknowledge;
 pub mod act;
 pub mod answer;
 pub mod approve;
+mod behalf;
 pub mod break_glass;
 pub mod chat;
 pub mod check;

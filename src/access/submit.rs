@@ -6,15 +6,20 @@ use serde_json::json;
 
 use super::AccessError;
 use super::Core;
+use super::effects::Tx;
 use crate::domain::Job;
 use crate::domain::{
-    AccessDuration, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand, RequestKind,
+    AccessDuration, Account, AuditAction, GroupPolicy, Principal, Refusal, RequestCommand,
+    RequestKind,
 };
 use crate::store::{self, audit, requests};
 
 pub struct Submission {
     /// Who asks, with the verified facts known right now; the check verifies them again.
     pub requester: Principal,
+    /// `for <person>`, resolved by the adapter to an account of the asker's platform: the access
+    /// is for them, and `requester` asks on their behalf (the check says whether they may).
+    pub on_behalf_of: Option<Account>,
     /// The channel or conversation where the person asked.
     pub origin_channel: String,
     pub command: RequestCommand,
@@ -30,6 +35,8 @@ pub struct Submitted {
     pub break_glass: bool,
     /// The scheduled start as typed.
     pub start: Option<String>,
+    /// Who the access is for, when the asker asked on their behalf.
+    pub on_behalf_of: Option<Account>,
 }
 
 /// Whether anyone could ever decide: checked with what is known now (the check job checks again
@@ -42,16 +49,27 @@ fn can_be_decided(group: &GroupPolicy, requester: &Principal) -> Result<(), Refu
     Ok(())
 }
 
-/// Stores a request after the checks that need no outside service: the group, the duration,
-/// one open request per group, enough owners other than the requester, someone to ask.
-pub async fn submit(
-    core: &Core,
-    submission: Submission,
-    now: DateTime<Utc>,
-) -> Result<Submitted, AccessError> {
-    let group = core.policy().group(&submission.command.group)?;
-    let requester = &submission.requester;
-    let (kind, duration) = if submission.break_glass {
+/// Who the access is for, and who asks on their behalf if someone does: the person asked for is
+/// known by their account alone until the check verifies them. A typed `for` that the adapter
+/// did not resolve is refused rather than taken as a request for the asker.
+fn who_for(submission: &Submission) -> Result<(Principal, Option<&Principal>), Refusal> {
+    let asker = &submission.requester;
+    match (&submission.on_behalf_of, &submission.command.on_behalf_of) {
+        (Some(person), _) if *person == asker.account => Err(Refusal::ForYourself),
+        (Some(person), _) => Ok((Principal::new(person.clone()), Some(asker))),
+        (None, Some(typed)) => Err(Refusal::UnknownPerson(typed.clone())),
+        (None, None) => Ok((asker.clone(), None)),
+    }
+}
+
+/// What is asked and for how long: break-glass for the group's `break_glass_max`, else access
+/// for the duration asked (or the default) — if anyone could ever decide on it.
+fn kind_and_duration(
+    group: &GroupPolicy,
+    submission: &Submission,
+    requester: &Principal,
+) -> Result<(RequestKind, AccessDuration), Refusal> {
+    if submission.break_glass {
         let break_glass =
             group
                 .lifecycle
@@ -60,12 +78,24 @@ pub async fn submit(
                 .ok_or_else(|| Refusal::NoBreakGlass {
                     group: group.name.clone(),
                 })?;
-        (RequestKind::BreakGlass, break_glass.max)
-    } else {
-        can_be_decided(group, requester)?;
-        let duration = group.duration_for(submission.command.duration)?;
-        (RequestKind::Access, duration)
-    };
+        return Ok((RequestKind::BreakGlass, break_glass.max));
+    }
+    can_be_decided(group, requester)?;
+    let duration = group.duration_for(submission.command.duration)?;
+    Ok((RequestKind::Access, duration))
+}
+
+/// Stores a request after the checks that need no outside service: the group, the duration,
+/// one open request per group, enough owners other than the requester, someone to ask.
+pub async fn submit(
+    core: &Core,
+    submission: Submission,
+    now: DateTime<Utc>,
+) -> Result<Submitted, AccessError> {
+    let group = core.policy().group(&submission.command.group)?;
+    let (requester, submitter) = who_for(&submission)?;
+    let requester = &requester;
+    let (kind, duration) = kind_and_duration(group, &submission, requester)?;
     if core.platforms_in_use().is_empty() {
         return Err(Refusal::NobodyToAsk {
             group: group.name.clone(),
@@ -85,10 +115,10 @@ pub async fn submit(
         .into());
     }
     if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
-        return Err(Refusal::AlreadyOpen {
-            id: open.id,
-            group: group.name.clone(),
-            status: open.status,
+        let (id, group, status) = (open.id, group.name.clone(), open.status);
+        return Err(match submitter {
+            Some(_) => Refusal::TheyHaveOpen { id, group, status },
+            None => Refusal::AlreadyOpen { id, group, status },
         }
         .into());
     }
@@ -103,29 +133,19 @@ pub async fn submit(
             requested_at: now,
             kind,
             start_spec: start_spec.as_deref(),
-            submitted_by: None,
+            submitted_by: submitter,
         },
     )
     .await?;
-    audit::append(
-        &mut tx,
-        audit::NewEvent {
-            at: now,
-            request_id: Some(id),
-            actor: &requester.account.key(),
-            action: AuditAction::Requested,
-            platform: Some(requester.account.platform.as_str()),
-            channel: Some(&submission.origin_channel),
-            detail: json!({
-                "group": group.name,
-                "duration": duration.to_string(),
-                "justification": submission.command.justification,
-                "kind": kind.as_str(),
-                "starts": start_spec,
-            }),
-        },
-    )
-    .await?;
+    let detail = json!({
+        "group": group.name,
+        "duration": duration.to_string(),
+        "justification": submission.command.justification,
+        "kind": kind.as_str(),
+        "starts": start_spec,
+        "on_behalf_of": submitter.map(|_| requester.account.key()),
+    });
+    audit_requested(&mut tx, id, &submission, detail, now).await?;
     // The check first: when it passes at once, the thread opens showing the request pending.
     store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
     store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
@@ -138,5 +158,32 @@ pub async fn submit(
         duration,
         break_glass: kind == RequestKind::BreakGlass,
         start: start_spec,
+        on_behalf_of: submitter.map(|_| requester.account.clone()),
     })
+}
+
+/// The `requested` event, by whoever typed the command (the submitter, when they asked for
+/// someone else), where they typed it.
+async fn audit_requested(
+    tx: &mut Tx,
+    id: i64,
+    submission: &Submission,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let asker = &submission.requester.account;
+    audit::append(
+        tx,
+        audit::NewEvent {
+            at: now,
+            request_id: Some(id),
+            actor: &asker.key(),
+            action: AuditAction::Requested,
+            platform: Some(asker.platform.as_str()),
+            channel: Some(&submission.origin_channel),
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
 }

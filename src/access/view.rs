@@ -16,7 +16,7 @@ pub struct RequestView {
     /// with); `None` when it has left the config.
     pub group: Option<GroupPolicy>,
     pub decisions: Vec<Decision>,
-    /// The requester and every decider, by name.
+    /// The requester, whoever asked on their behalf and every decider, by name.
     pub names: Names,
 }
 
@@ -26,6 +26,7 @@ impl RequestView {
         let group = owners::group_of(core, &request);
         let decisions = decisions::of_request(&core.db, request.id).await?;
         let mut people = vec![request.requester.account.clone()];
+        people.extend(request.submitted_by.iter().map(|s| s.account.clone()));
         people.extend(decisions.iter().map(|d| d.decider.clone()));
         let names = Names::load(&core.db, people).await?;
         Ok(RequestView {
@@ -67,9 +68,11 @@ impl RequestView {
             CardDestination::Channel { .. } => open,
             CardDestination::Owner { owner } => {
                 open && Owner::parse(owner).is_ok_and(|owner| {
-                    self.group
-                        .as_ref()
-                        .is_some_and(|g| g.may_decide(&owner, &self.request.requester))
+                    let asked_by = self.request.submitted_by.as_ref();
+                    self.group.as_ref().is_some_and(|g| {
+                        g.may_decide(&owner, &self.request.requester)
+                            && !asked_by.is_some_and(|s| owner.matches(s))
+                    })
                 })
             }
         }
@@ -90,11 +93,10 @@ impl RequestView {
         })
     }
 
-    /// Whether this person may see the request: its requester, or an owner of its group.
+    /// Whether this person may see the request: its requester, whoever asked on their behalf,
+    /// or an owner of its group.
     pub fn may_see(&self, person: &Principal) -> bool {
-        let requester = self.request.requester.own_keys();
-        !person.own_keys().is_disjoint(&requester)
-            || self.group.as_ref().is_some_and(|g| g.is_owner(person))
+        self.request.is_asked_by(person) || self.group.as_ref().is_some_and(|g| g.is_owner(person))
     }
 
     pub fn approvals(&self) -> usize {

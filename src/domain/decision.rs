@@ -56,6 +56,15 @@ pub fn judge(
             group: group.name.clone(),
         });
     }
+    // Whoever asked on the requester's behalf is no second pair of eyes either; a manager who
+    // may approve what they ask is approved by rule at the check, never here.
+    if let Some(submitter) = &request.submitted_by
+        && !counted_as.is_disjoint(&group.keys_of(submitter))
+    {
+        return Err(Refusal::AskedByYou {
+            group: group.name.clone(),
+        });
+    }
     let approvals_before = earlier
         .iter()
         .filter(|d| d.verdict == Verdict::Approve)
@@ -237,6 +246,24 @@ mod tests {
             judge(&asked, &g, &[], &bob_teams, Verdict::Approve),
             Err(Refusal::OwnRequest { .. })
         ));
+    }
+
+    #[test]
+    fn whoever_asked_on_the_requesters_behalf_cannot_approve_from_any_platform() {
+        let g = group(&["bob@example.com", "carol@example.com"], 1);
+        let mut asked = request(slack("U0DAVE", Some("dave@example.com")));
+        asked.submitted_by = Some(slack("U0BOB", Some("bob@example.com")));
+        for bob in [
+            slack("U0BOB", Some("bob@example.com")),
+            teams(BOB_TEAMS, Some("bob@example.com")),
+        ] {
+            assert!(matches!(
+                judge(&asked, &g, &[], &bob, Verdict::Approve),
+                Err(Refusal::AskedByYou { .. })
+            ));
+        }
+        let carol = slack("U0CAROL", Some("carol@example.com"));
+        assert!(judge(&asked, &g, &[], &carol, Verdict::Approve).is_ok());
     }
 
     #[test]

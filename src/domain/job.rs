@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::identity::Platform;
+use super::identity::{Account, Platform};
 use super::notice::Notice;
 
 /// One side effect of a transition. Stored as JSON next to the request it belongs to.
@@ -23,6 +23,11 @@ pub enum Job {
     RefreshMessages,
     /// Reply in the request's thread.
     NotifyRequester {
+        notice: Notice,
+    },
+    /// Tell one person directly (a direct message), outside the request's thread.
+    NotifyPerson {
+        person: Account,
         notice: Notice,
     },
     /// Reply under every approval card, addressed to the owners.

@@ -123,6 +123,18 @@ impl Notice {
         }
     }
 
+    /// Who a private notice is for: whoever asked (the submitter, for a request on someone's
+    /// behalf) hears why it was turned down; the person holding access hears why it was revoked.
+    pub fn private_to<'a>(&self, request: &'a super::AccessRequest) -> &'a Account {
+        match self {
+            Notice::Revoked { .. } => &request.requester.account,
+            _ => request
+                .submitted_by
+                .as_ref()
+                .map_or(&request.requester.account, |asker| &asker.account),
+        }
+    }
+
     /// Whether the notice carries a reason meant for the requester alone (why a request was
     /// cancelled, not granted, or revoked): the thread may be in a channel others read.
     pub fn is_private(&self) -> bool {

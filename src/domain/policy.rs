@@ -224,11 +224,21 @@ impl GroupPolicy {
     /// Refuses a request that could never gather enough approvals, because the requester may
     /// not approve their own.
     pub fn check_approvable(&self, requester: &Principal) -> Result<(), Refusal> {
+        self.check_approvable_besides(requester, None)
+    }
+
+    /// As `check_approvable`, and whoever asked on the requester's behalf may not approve either.
+    pub fn check_approvable_besides(
+        &self,
+        requester: &Principal,
+        submitter: Option<&Principal>,
+    ) -> Result<(), Refusal> {
         let available = self
             .owners
             .entries()
             .iter()
             .filter(|owner| self.may_decide(owner, requester))
+            .filter(|owner| !submitter.is_some_and(|s| owner.matches(s)))
             .count() as u32;
         if available < self.approvals_required {
             return Err(Refusal::TooFewApprovers {

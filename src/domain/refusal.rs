@@ -21,6 +21,12 @@ pub enum Refusal {
     },
     #[error("{0}")]
     BadDuration(#[from] DurationError),
+    #[error("The person you ask for already has request #{id} for `{group}`, which is {status}.")]
+    TheyHaveOpen {
+        id: i64,
+        group: String,
+        status: RequestStatus,
+    },
     #[error(
         "`{group}` can be requested for at most {max}; you asked for {asked}. Ask again with {max} or less."
     )]
@@ -165,10 +171,18 @@ pub enum Refusal {
         "The rule of `{group}` that approved this request ahead of its start no longer applies to you, so it was not granted. Ask again to have the owners decide."
     )]
     RuleNoLongerApplies { group: String },
+    #[error(
+        "{0} has not talked to jitbot yet, so jitbot cannot check who they are. Ask them to send jitbot `help` once, then ask again."
+    )]
+    PersonNotSeen(String),
     #[error("Break-glass use #{0} has already been reviewed.")]
     AlreadyAcknowledged(i64),
     #[error("Ask for yourself without `for`: the request is already yours.")]
     ForYourself,
+    #[error(
+        "You asked for this request on someone else's behalf, so you cannot approve it; another owner of {group} has to."
+    )]
+    AskedByYou { group: String },
 }
 
 fn suggest(suggestions: &[String]) -> String {

@@ -167,8 +167,9 @@ pub struct AccessRequest {
     pub kind: RequestKind,
     /// A scheduled start: approved ahead, granted at this moment.
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Who asked on the requester's behalf (their manager or a delegate), if someone did.
-    pub submitted_by: Option<super::Account>,
+    /// Who asked on the requester's behalf (their manager or a delegate), if someone did, with
+    /// the facts verified so far (all of them once `confirmed_at` is set).
+    pub submitted_by: Option<super::Principal>,
     /// How active access ended before its time, if it did.
     pub ended_early: Option<EarlyEnd>,
     /// For break-glass access: the owner who reviewed it, and when.
@@ -222,8 +223,12 @@ impl AccessRequest {
     /// Whether this person asked: the requester (known by any of the same keys), or whoever
     /// asked on their behalf.
     pub fn is_asked_by(&self, person: &super::Principal) -> bool {
-        !person.own_keys().is_disjoint(&self.requester.own_keys())
-            || self.submitted_by.as_ref() == Some(&person.account)
+        let keys = person.own_keys();
+        !keys.is_disjoint(&self.requester.own_keys())
+            || self
+                .submitted_by
+                .as_ref()
+                .is_some_and(|submitter| !keys.is_disjoint(&submitter.own_keys()))
     }
 
     /// Whether the request may still be withdrawn: pending, or approved for a start that has not

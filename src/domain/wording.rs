@@ -306,7 +306,14 @@ pub fn submitted(
     duration: &super::AccessDuration,
     break_glass: bool,
     start: Option<&str>,
+    on_behalf_of: Option<&str>,
 ) -> String {
+    if let Some(person) = on_behalf_of {
+        let start = start.map(|s| format!(", starting {s}")).unwrap_or_default();
+        return format!(
+            "Request #{id} for `{group}` ({duration}{start}) on behalf of {person} is received. I'm checking both of you now — they must report to you in Microsoft Entra ID, or you must be a delegate of `{group}`; the owners are asked as soon as that is done, and {person} is told directly."
+        );
+    }
     if break_glass {
         return format!(
             "🚨 Break-glass request #{id} for `{group}` ({duration}) is received. Once your account is checked the access is granted at once; the owners and security are told and will review it."

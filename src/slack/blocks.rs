@@ -27,9 +27,9 @@ pub struct Shown<'a> {
 /// The approval card: who wants what, why, and — while pending — Approve and Deny buttons.
 pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
     let request = view.request;
-    let requester = person(view.names, &request.requester.account.key());
+    let (asker, behalf) = asker(view);
     let fallback = format!(
-        "Access request #{}: {requester} asks for {} for {} — {}",
+        "Access request #{}: {asker} asks for {} for {}{behalf} — {}",
         request.id, request.group, request.duration, request.status
     );
     let group = if view.description.is_empty() {
@@ -41,7 +41,7 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
         SlackHeaderBlock::new(pt!(format!("Access request #{}", request.id))).into(),
         SlackSectionBlock::new()
             .with_text(md!(format!(
-                "{requester} asks for *{}* for *{}*",
+                "{asker} asks for *{}* for *{}*{behalf}",
                 request.group, request.duration
             )))
             .with_fields(vec![
@@ -93,6 +93,18 @@ pub fn card(view: &Shown) -> (String, Vec<SlackBlock>) {
         blocks.push(actions.into());
     }
     (fallback, blocks)
+}
+
+/// Who asked, and — when they asked for someone else — " on behalf of" whom.
+fn asker(view: &Shown) -> (String, String) {
+    let requester = person(view.names, &view.request.requester.account.key());
+    match &view.request.submitted_by {
+        Some(submitter) => (
+            person(view.names, &submitter.account.key()),
+            format!(" on behalf of {requester}"),
+        ),
+        None => (requester, String::new()),
+    }
 }
 
 /// Every line in the block quote: a typed line break must not step out of it and pass for
@@ -157,10 +169,10 @@ fn revoke_confirmation(request_id: i64) -> SlackBlockConfirmItem {
 /// The visible message in the channel where the request was made: "request #N: … — pending".
 pub fn thread_root(view: &Shown) -> (String, Vec<SlackBlock>) {
     let request = view.request;
+    let (asker, behalf) = asker(view);
     let text = format!(
-        "request #{}: {} asks for *{}* for {} — {}",
+        "request #{}: {asker} asks for *{}* for {}{behalf} — {}",
         request.id,
-        person(view.names, &request.requester.account.key()),
         request.group,
         request.duration,
         status_line(request, &STYLE)
@@ -230,7 +242,14 @@ mod tests {
         decisions: &[Decision],
         approvals_required: u32,
     ) -> serde_json::Value {
-        let request = request(status);
+        render_request(request(status), decisions, approvals_required)
+    }
+
+    fn render_request(
+        request: AccessRequest,
+        decisions: &[Decision],
+        approvals_required: u32,
+    ) -> serde_json::Value {
         let owners = ["<@U0BOB>".to_string(), "carol@example.com".to_string()];
         let view = Shown {
             request: &request,
@@ -270,6 +289,13 @@ mod tests {
     fn a_denied_request_shows_who_denied() {
         let decisions = [decision("U0BOB", Verdict::Deny)];
         insta::assert_json_snapshot!(render(RequestStatus::Denied, &decisions, 1));
+    }
+
+    #[test]
+    fn a_request_on_someones_behalf_names_both() {
+        let mut request = request(RequestStatus::Pending);
+        request.submitted_by = Some(Principal::new(Account::new(Platform::Slack, "U0DAVE")));
+        insta::assert_json_snapshot!(render_request(request, &[], 1));
     }
 
     #[test]

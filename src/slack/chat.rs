@@ -160,7 +160,10 @@ impl Chat for SlackChat {
         // A reason meant for the requester alone goes to their DM when the thread is in a
         // channel (DM channel ids start with `D`); the thread only says that it happened.
         if notice.is_private() && !thread.conversation.starts_with('D') {
-            let dm = self.api.open_dm(&view.request.requester.account.id).await?;
+            let dm = self
+                .api
+                .open_dm(&notice.private_to(&view.request).id)
+                .await?;
             let private = format!("Request #{}: {message}", view.request.thread_id());
             self.api.post_message(&dm, None, private, None).await?;
             message = text::with_names(&view.names, |style| wording::told_privately(notice, style));
@@ -188,6 +191,18 @@ impl Chat for SlackChat {
                 blocks,
             )
             .await?;
+        Ok(())
+    }
+
+    async fn tell_person(
+        &self,
+        person: &Account,
+        view: &RequestView,
+        notice: &Notice,
+    ) -> anyhow::Result<()> {
+        let dm = self.api.open_dm(&person.id).await?;
+        let message = notice_text(view, notice);
+        self.api.post_message(&dm, None, message, None).await?;
         Ok(())
     }
 

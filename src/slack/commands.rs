@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::person;
 use super::text;
 use super::verify::VerifiedSlackBody;
 use super::{form, identity};
@@ -54,11 +55,21 @@ pub async fn handle(
         .await
         .map_err(anyhow::Error::from)?;
     // `/jit` alone opens the form, as `/jit request` alone does; help is `/jit help`.
-    let command = match form.text.trim() {
+    let mut command = match form.text.trim() {
         "" => Ok(Command::Form),
         text => Command::parse(text),
     };
-    let reply = match answer(&app.core, asker, &channel_id, command, now).await {
+    let on_behalf_of = match person::on_behalf_of(&app.slack, &asker, &command, now)
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Ok(account) => account,
+        Err(refusal) => {
+            command = Err(refusal);
+            None
+        }
+    };
+    let reply = match answer(&app.core, asker, &channel_id, command, on_behalf_of, now).await {
         Ok(Answer::Form { groups }) if !groups.is_empty() => {
             let Some(trigger_id) = form.trigger_id else {
                 return Err(EdgeError::BadRequest(

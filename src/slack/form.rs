@@ -136,7 +136,7 @@ pub async fn submitted(
     )
     .map(Command::Request);
     Ok(
-        match answer(&app.core, asker, &channel, command, now).await {
+        match answer(&app.core, asker, &channel, command, None, now).await {
             Ok(Answer::Refused(refusal, names)) => {
                 let text = wording::form_refusal(&refusal);
                 let text = names.replace_in(&text, |key| names.show(key));

@@ -9,7 +9,7 @@ use crate::domain::{Account, Owner, Platform, Principal, Refusal};
 use crate::store::identities;
 
 /// How long looked-up facts are trusted before Slack is asked again.
-const FRESH_FOR: Duration = Duration::hours(24);
+pub(super) const FRESH_FOR: Duration = Duration::hours(24);
 
 fn account(user_id: &str) -> Account {
     Account::new(Platform::Slack, user_id)
@@ -47,7 +47,17 @@ pub async fn fresh(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
     let ours = slack.api.team_id().await?;
-    let facts = slack.api.user(user_id).await?;
+    let facts = match slack.api.user(user_id).await {
+        Ok(facts) => facts,
+        // An answer, not an outage: retrying would not make the account exist (a mention typed
+        // by hand, `for <@U…>`, can name anyone).
+        Err(error) if error.to_string().contains("user_not_found") => {
+            return Ok(Err(Refusal::UnknownIdentity(
+                "Slack knows no such account".into(),
+            )));
+        }
+        Err(error) => return Err(error),
+    };
     if facts.team_id.as_deref() != Some(ours.as_str()) {
         tracing::warn!(
             user_id,

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod form;
 pub mod identity;
 pub mod interactions;
+pub mod person;
 pub mod text;
 pub mod verify;
 

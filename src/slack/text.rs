@@ -98,6 +98,11 @@ pub fn answer(answer: &Answer, policy: &Policy) -> String {
             &submitted.duration,
             submitted.break_glass,
             submitted.start.as_deref(),
+            submitted
+                .on_behalf_of
+                .as_ref()
+                .map(|person| (STYLE.mention)(&person.key()))
+                .as_deref(),
         ),
         Answer::Acted(acted) => wording::acted(acted),
         Answer::Refused(why, names) => refusal(names, why),

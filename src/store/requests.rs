@@ -19,21 +19,23 @@ pub struct NewRequest<'a> {
     pub kind: RequestKind,
     /// A scheduled start as typed, read in the requester's time zone by the check.
     pub start_spec: Option<&'a str>,
-    pub submitted_by: Option<&'a Account>,
+    /// Who asked on the requester's behalf, with the facts known when they asked.
+    pub submitted_by: Option<&'a Principal>,
 }
 
 const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, \
      requester_addresses, justification, duration_minutes, status, origin_channel, requested_at, \
      decided_at, granted_at, expires_at, ended_at, already_member, failure, directory_user_id, \
      owner_snapshot, confirmed_at, kind, extends_id, start_spec, starts_at, submitted_by, \
-     end_reason, ended_by, end_note, acknowledged_by, acknowledged_at";
+     submitter_addresses, submitter_entra_id, end_reason, ended_by, end_note, acknowledged_by, acknowledged_at";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let row = sqlx::query(
         "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
          requester_addresses, directory_user_id, justification, duration_minutes, status, \
-         origin_channel, requested_at, kind, extends_id, start_spec, submitted_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
+         origin_channel, requested_at, kind, extends_id, start_spec, submitted_by, \
+         submitter_addresses, submitter_entra_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.group)
     .bind(new.requester.account.platform.as_str())
@@ -51,7 +53,9 @@ pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::R
         _ => None,
     })
     .bind(new.start_spec)
-    .bind(new.submitted_by.map(Account::key))
+    .bind(new.submitted_by.map(|s| s.account.key()))
+    .bind(new.submitted_by.map(addresses))
+    .bind(new.submitted_by.and_then(|s| s.entra_id.as_deref()))
     .fetch_one(db)
     .await?;
     row.try_get(0)
@@ -275,6 +279,25 @@ pub async fn confirm(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records the submitter's facts as the check verified them, before it confirms the request.
+pub async fn set_submitter(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    submitter: &Principal,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE requests SET submitter_addresses = ?, submitter_entra_id = ? \
+         WHERE id = ? AND submitted_by = ?",
+    )
+    .bind(addresses(submitter))
+    .bind(&submitter.entra_id)
+    .bind(id)
+    .bind(submitter.account.key())
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 fn addresses(person: &Principal) -> String {
@@ -574,7 +597,7 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         confirmed_at: time("confirmed_at")?,
         kind: kind(row)?,
         starts_at: time("starts_at")?,
-        submitted_by: account(row, "submitted_by")?,
+        submitted_by: submitter(row)?,
         ended_early: ended_early(row)?,
         acknowledged: match (account(row, "acknowledged_by")?, time("acknowledged_at")?) {
             (Some(by), Some(at)) => Some((by, at)),
@@ -611,6 +634,21 @@ fn account(row: &SqliteRow, column: &str) -> sqlx::Result<Option<Account>> {
     key.parse::<Account>()
         .map(Some)
         .map_err(|e| decode_error(column, e))
+}
+
+/// Who asked on the requester's behalf, with their verified facts as stored.
+fn submitter(row: &SqliteRow) -> sqlx::Result<Option<Principal>> {
+    let Some(account) = account(row, "submitted_by")? else {
+        return Ok(None);
+    };
+    let addresses: Option<String> = row.try_get("submitter_addresses")?;
+    let addresses: Vec<String> = serde_json::from_str(addresses.as_deref().unwrap_or("[]"))
+        .map_err(|e| decode_error("submitter_addresses", e.to_string()))?;
+    Ok(Some(
+        Principal::new(account)
+            .with_emails(addresses)
+            .with_entra_id(row.try_get("submitter_entra_id")?),
+    ))
 }
 
 fn ended_early(row: &SqliteRow) -> sqlx::Result<Option<EarlyEnd>> {

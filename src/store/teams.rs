@@ -130,6 +130,20 @@ pub async fn user(
     .await
 }
 
+/// The Teams user with this `29:` id, if they have talked to the bot.
+pub async fn user_with_mri(
+    db: impl SqliteExecutor<'_>,
+    mri: &str,
+) -> sqlx::Result<Option<TeamsUser>> {
+    sqlx::query_as(
+        "SELECT aad_object_id, mri, name, personal_conversation_id, last_conversation_id \
+         FROM teams_users WHERE mri = ? ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(mri)
+    .fetch_optional(db)
+    .await
+}
+
 /// The Teams user whose cached email is `email`, if they have talked to the bot.
 pub async fn user_with_email(
     db: impl SqliteExecutor<'_>,

@@ -80,17 +80,23 @@ impl Activity {
     }
 
     /// The command text: the bot's @mention removed, and a leading `/` or `jit` tolerated.
+    /// Anyone else's @mention becomes `<at>N</at>`, N its entity's index (see `mentioned`): one
+    /// word, whatever spaces the name has.
     pub fn command_text(&self) -> String {
         let mut text = self.text.clone().unwrap_or_default();
         let bot_id = self.recipient.as_ref().map(|r| r.id.as_str());
-        for entity in &self.entities {
-            let is_bot = entity.mentioned.as_ref().map(|m| m.id.as_str()) == bot_id;
-            if entity.kind == "mention"
-                && is_bot
-                && let Some(mention) = &entity.text
-            {
-                text = text.replace(mention.as_str(), " ");
+        for (index, entity) in self.entities.iter().enumerate() {
+            let (Some(mentioned), Some(mention)) = (&entity.mentioned, &entity.text) else {
+                continue;
+            };
+            if entity.kind != "mention" {
+                continue;
             }
+            text = if Some(mentioned.id.as_str()) == bot_id {
+                text.replace(mention.as_str(), " ")
+            } else {
+                text.replacen(mention.as_str(), &format!("<at>{index}</at>"), 1)
+            };
         }
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = text.trim_start_matches('/');
@@ -99,6 +105,31 @@ impl Activity {
             None if text.eq_ignore_ascii_case("jit") => String::new(),
             _ => text.to_string(),
         }
+    }
+
+    /// `text` with every `<at>N</at>` of `command_text` back as the mention it was: for what is
+    /// kept as typed (a justification, a reason).
+    pub fn unmarked(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (index, entity) in self.entities.iter().enumerate() {
+            if let Some(mention) = &entity.text {
+                text = text.replace(&format!("<at>{index}</at>"), mention);
+            }
+        }
+        text
+    }
+
+    /// The person a `<at>N</at>` of `command_text` mentions.
+    pub fn mentioned(&self, word: &str) -> Option<&ChannelAccount> {
+        let index: usize = word
+            .strip_prefix("<at>")?
+            .strip_suffix("</at>")?
+            .parse()
+            .ok()?;
+        let entity = self.entities.get(index)?;
+        (entity.kind == "mention")
+            .then_some(entity.mentioned.as_ref())
+            .flatten()
     }
 
     /// The card action this activity carries: an `adaptiveCard/action` invoke, or an
@@ -158,6 +189,28 @@ mod tests {
             );
         }
         assert_eq!(message("<at>JIT Bot</at> jit").command_text(), "");
+    }
+
+    #[test]
+    fn marks_other_mentions_by_their_entity() {
+        let mut activity =
+            message("<at>JIT Bot</at> jit request prod-db 1h for <at>Bob Approver</at> INC-1");
+        activity.entities.push(
+            serde_json::from_value(serde_json::json!({
+                "type": "mention", "mentioned": { "id": "29:bob", "name": "Bob Approver" },
+                "text": "<at>Bob Approver</at>"
+            }))
+            .unwrap(),
+        );
+        let text = activity.command_text();
+        assert_eq!(text, "request prod-db 1h for <at>1</at> INC-1");
+        assert_eq!(activity.mentioned("<at>1</at>").unwrap().id, "29:bob");
+        assert!(activity.mentioned("<at>7</at>").is_none());
+        assert!(activity.mentioned("<at>Bob</at>").is_none());
+        assert_eq!(
+            activity.unmarked("ask <at>1</at>"),
+            "ask <at>Bob Approver</at>"
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub fn request_data(
         "requestId": request.id,
         "title": format!("Access request #{}", request.id),
         "requester": names.show(&request.requester.account.key()),
+        "hasSubmitter": request.submitted_by.is_some(),
+        "submitter": request.submitted_by.as_ref().map(|s| names.show(&s.account.key())).unwrap_or_default(),
         "group": request.group,
         "groupLine": if description.is_empty() { request.group.clone() } else { format!("{} — {description}", request.group) },
         "duration": request.duration.to_string(),

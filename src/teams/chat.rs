@@ -180,7 +180,8 @@ impl Chat for TeamsChat {
             .context("the request's thread has not been posted yet")?;
         let mut text = notice_text(view, notice);
         if notice.is_private()
-            && let Some((service_url, personal)) = self.requester_chat(view).await?
+            && let Some((service_url, personal)) =
+                self.personal_chat(notice.private_to(&view.request)).await?
             && personal != thread.conversation
         {
             // Teams has no ephemeral messages: the reason goes to the requester's own chat.
@@ -207,6 +208,32 @@ impl Chat for TeamsChat {
             .send(&service_url, &thread.conversation, &message)
             .await?;
         Ok(())
+    }
+
+    /// By the person's personal conversation with the bot, opened if need be; someone who has
+    /// never talked to the bot cannot be reached, and is told in the request's thread instead.
+    async fn tell_person(
+        &self,
+        person: &Account,
+        view: &RequestView,
+        notice: &Notice,
+    ) -> anyhow::Result<()> {
+        let text = notice_text(view, notice);
+        let them = Guid::parse(&person.id).map(Owner::TeamsUser);
+        let reachable = match &them {
+            Some(them) => identity::dm_conversation(self, them, Utc::now()).await?,
+            None => None,
+        };
+        match reachable {
+            Some((service_url, conversation)) => {
+                let message = cards::text_message(&text);
+                self.connector
+                    .send(&service_url, &conversation, &message)
+                    .await?;
+                Ok(())
+            }
+            None => self.tell_requester(view, notice).await,
+        }
     }
 
     /// Replies under every Teams approval card.
@@ -257,14 +284,13 @@ impl TeamsChat {
         Ok(Refreshers::at_most(MAX_REFRESH_USERS, mris, all_named))
     }
 
-    /// The requester's personal chat with the bot, started if need be; `None` when jitbot cannot
+    /// A person's personal chat with the bot, started if need be; `None` when jitbot cannot
     /// start conversations (no bot registration) or Teams has given it no way to reach them.
-    async fn requester_chat(&self, view: &RequestView) -> anyhow::Result<Option<(String, String)>> {
-        let requester = &view.request.requester.account;
-        let Some(id) = Guid::parse(&requester.id) else {
+    async fn personal_chat(&self, person: &Account) -> anyhow::Result<Option<(String, String)>> {
+        let Some(id) = Guid::parse(&person.id) else {
             return Ok(None);
         };
-        if requester.platform != Platform::Teams || !self.registered {
+        if person.platform != Platform::Teams || !self.registered {
             return Ok(None);
         }
         identity::dm_conversation(self, &Owner::TeamsUser(id), Utc::now()).await

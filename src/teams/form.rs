@@ -103,7 +103,7 @@ async fn file(app: &App, activity: &Activity, values: &FormValues, now: DateTime
     let command = RequestCommand::from_form(&values.group, &values.duration, &values.justification)
         .map(Command::Request);
     let place = &activity.conversation.id;
-    match answer(&app.core, asker.clone(), place, command, now).await {
+    match answer(&app.core, asker.clone(), place, command, None, now).await {
         Ok(Answer::Submitted(s)) => {
             Filed::Yes(wording::form_submitted(s.id, &s.group, &s.duration))
         }

@@ -13,6 +13,7 @@ use super::auth::VerifiedActivity;
 use super::cards::{self, Viewer};
 use super::form;
 use super::identity;
+use super::person;
 use super::reply::{self, Reply};
 use super::text;
 use crate::access::act::act;
@@ -74,9 +75,22 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
         Ok(person) => person,
         Err(failure) => return error(report_internal(failure.into())),
     };
-    let command = Command::parse(&activity.command_text());
+    let mut command = Command::parse(&activity.command_text());
+    let on_behalf_of = match person::on_behalf_of(&app.teams, activity, &asker, &command).await {
+        Ok(Ok(account)) => account,
+        Ok(Err(refusal)) => {
+            command = Err(refusal);
+            None
+        }
+        Err(error) => {
+            return Some(Reply::private(cards::text_message(&report_internal(
+                error.into(),
+            ))));
+        }
+    };
+    person::unmark_mentions(activity, &mut command);
     let conversation = &activity.conversation.id;
-    match answer(&app.core, asker, conversation, command, now).await {
+    match answer(&app.core, asker, conversation, command, on_behalf_of, now).await {
         Ok(answer) => rendered(&answer, app.core.policy()),
         Err(failure) => error(report_internal(failure)),
     }

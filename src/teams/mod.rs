@@ -10,6 +10,7 @@ pub mod form;
 pub mod identity;
 pub mod messages;
 pub mod package;
+pub mod person;
 pub mod reply;
 pub mod service_hosts;
 pub mod template;

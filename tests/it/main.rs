@@ -8,6 +8,7 @@ mod cli;
 mod entra;
 mod layering;
 mod lifecycle;
+mod on_behalf;
 mod owner_status;
 mod scheduling;
 mod slack_decisions;

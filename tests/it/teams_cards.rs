@@ -349,6 +349,18 @@ async fn an_active_approval_card() {
 }
 
 #[tokio::test]
+async fn a_card_asked_on_someones_behalf_names_both() {
+    let t = TestApp::spawn().await;
+    let mut request = request_in(&t, RequestStatus::Pending).await;
+    request.submitted_by = Some(bob());
+    let approval = approval(&t, &request, Viewer::Everyone).await;
+    let status = status(&t, &request).await;
+    assert_valid_adaptive_card_1_5(&approval);
+    assert_valid_adaptive_card_1_5(&status);
+    insta::assert_json_snapshot!(serde_json::json!({ "approval": approval, "status": status }));
+}
+
+#[tokio::test]
 async fn a_denied_status_card() {
     let t = TestApp::spawn().await;
     let request = request_in(&t, RequestStatus::Denied).await;

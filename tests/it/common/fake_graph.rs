@@ -83,6 +83,8 @@ struct Inner {
     /// group id → display name and direct members.
     groups: HashMap<String, (String, BTreeSet<String>)>,
     owners: HashMap<String, Vec<String>>,
+    /// user id → their manager's id.
+    managers: HashMap<String, String>,
     /// (user, group) pairs that hold through nested groups.
     transitive: BTreeSet<(String, String)>,
     calls: Vec<GraphCall>,
@@ -132,6 +134,12 @@ impl FakeGraph {
             .unwrap()
             .owners
             .insert(group.into(), owners.iter().map(|o| o.to_string()).collect());
+    }
+
+    /// Makes `manager` the manager of `user` in the directory (both by object id).
+    pub fn set_manager(&self, user: &str, manager: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.managers.insert(user.to_string(), manager.to_string());
     }
 
     pub fn add_transitive_member(&self, user: &str, group: &str) {
@@ -346,6 +354,16 @@ async fn graph(
                 ),
             ),
         },
+        ("GET", ["users", id, "manager"]) => {
+            match inner.managers.get(*id).and_then(|m| user_json(m)) {
+                Some(manager) => axum::Json(manager).into_response(),
+                None => graph_error(
+                    404,
+                    "Request_ResourceNotFound",
+                    "Resource 'manager' does not exist or one of its queried reference-property objects are not present.",
+                ),
+            }
+        }
         ("POST", ["users", id, "checkMemberGroups"]) => {
             let asked: Vec<String> =
                 serde_json::from_value(body["groupIds"].clone()).unwrap_or_default();
