@@ -187,9 +187,11 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
             "A form: pick a group, say for how long and why".to_string(),
         ),
         (
-            format!("{command} request <group> [duration] [from <when>] <justification>"),
             format!(
-                "Ask for access, e.g. {command} request prod-db 2h fixing INC-4711; `from tomorrow 09:00` (your time zone) schedules the start"
+                "{command} request <group> [duration] [for @person] [from <when>] <justification>"
+            ),
+            format!(
+                "Ask for access, e.g. {command} request prod-db 2h fixing INC-4711; `from tomorrow 09:00` (your time zone) schedules the start; `for @bob` asks on behalf of someone you manage or are a delegate for"
             ),
         ),
         line(

@@ -218,7 +218,7 @@ async fn help_lists_every_command() {
         assert!(reply.contains("`/jit request` — A form"), "{reply}");
         assert!(
             reply.contains(
-                "`/jit request &lt;group&gt; [duration] [from &lt;when&gt;] &lt;justification&gt;`"
+                "`/jit request &lt;group&gt; [duration] [for @person] [from &lt;when&gt;] &lt;justification&gt;`"
             ),
             "{reply}"
         );

@@ -362,7 +362,7 @@ async fn commands_are_answered_in_the_same_conversation() {
     assert!(
         card(help)
             .to_string()
-            .contains("jit request <group> [duration] [from <when>] <justification>")
+            .contains("jit request <group> [duration] [for @person] [from <when>] <justification>")
     );
     assert!(help["replyToId"].as_str().unwrap().starts_with("activity-"));
 
