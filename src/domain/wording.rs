@@ -216,6 +216,10 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
             "Owners: end someone's access now; they are told why",
         ),
         line(
+            "ack <number>",
+            "Owners: mark a break-glass use as reviewed",
+        ),
+        line(
             "breakglass <group> <reason>",
             "Emergency access where the group allows it: granted at once, reviewed by the owners afterwards",
         ),

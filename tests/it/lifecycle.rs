@@ -4,6 +4,7 @@
 use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
 use jitbot::domain::RequestStatus;
+use serde_json::json;
 
 const GROUPS: &str = r#"
 [[group]]
@@ -669,4 +670,80 @@ async fn in_teams_the_requester_cancels_and_an_owner_revokes_from_the_cards() {
     let request = t.request(2).await;
     assert_eq!(request.status, RequestStatus::Ended);
     assert!(t.local_members("prod-db-writers").await.is_empty());
+}
+
+#[tokio::test]
+async fn in_teams_a_start_is_read_in_the_zone_the_client_reports() {
+    let t = TestApp::spawn().await;
+    let mut activity = t.activity("message", "alice", TEAMS_THREAD);
+    activity["text"] =
+        json!("<at>JIT Bot</at> jit request prod-db 1h from tomorrow 09:00 the release");
+    activity["entities"] = json!([{ "type": "mention", "mentioned": { "id": BOT_MRI, "name": "JIT Bot" }, "text": "<at>JIT Bot</at>" }]);
+    activity["localTimezone"] = json!("Asia/Tokyo");
+    assert_eq!(t.post_activity(&activity, None).await.status(), 200);
+    t.run_jobs().await;
+
+    let zone: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+    let tomorrow = Utc::now().with_timezone(&zone).date_naive() + chrono::Days::new(1);
+    let nine = tomorrow
+        .and_hms_opt(9, 0, 0)
+        .unwrap()
+        .and_local_timezone(zone)
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(t.request(1).await.starts_at, Some(nine));
+
+    // A zone the client made up is not taken: the last real one it reported stands.
+    activity["localTimezone"] = json!("Mars/Olympus_Mons");
+    activity["id"] = json!("activity-mars");
+    activity["text"] =
+        json!("<at>JIT Bot</at> jit request payroll 1h from tomorrow 09:00 month end");
+    assert_eq!(t.post_activity(&activity, None).await.status(), 200);
+    t.run_jobs().await;
+    assert_eq!(t.request(2).await.starts_at, Some(nine));
+}
+
+#[tokio::test]
+async fn in_teams_break_glass_is_granted_at_once_and_acknowledged_on_the_card() {
+    let groups = r#"
+[[group]]
+name = "prod-admin"
+target = "prod-admins"
+owners = ["bob@example.com", "carol@example.com"]
+break_glass = true
+teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
+"#;
+    let t = TestApp::spawn_with(groups, false).await;
+    t.teams_alice_requests("jit breakglass prod-admin db down INC-9")
+        .await;
+    t.run_jobs().await;
+    assert_eq!(t.request(1).await.status, RequestStatus::Active);
+    assert_eq!(t.local_members("prod-admins").await, ["alice@example.com"]);
+    let card = t
+        .teams
+        .started()
+        .iter()
+        .find(|s| s.to_string().contains("jit.ack"))
+        .cloned()
+        .expect("the owners' card asks for a review");
+    assert!(!card.to_string().contains("jit.approve"), "{card}");
+
+    let own = t.teams_click("alice", 1, "jit.ack").await;
+    assert!(
+        !own["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reviewed"),
+        "{own}"
+    );
+    let ack = t.teams_click("bob", 1, "jit.ack").await;
+    assert!(
+        ack["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reviewed"),
+        "{ack}"
+    );
+    assert!(t.request(1).await.acknowledged.is_some());
 }
