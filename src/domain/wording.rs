@@ -215,10 +215,7 @@ pub fn help_commands(command: &str, help_is: &str) -> Vec<(String, String)> {
             "revoke <number> <reason>",
             "Owners: end someone's access now; they are told why",
         ),
-        line(
-            "ack <number>",
-            "Owners: mark a break-glass use as reviewed",
-        ),
+        line("ack <number>", "Owners: mark a break-glass use as reviewed"),
         line(
             "breakglass <group> <reason>",
             "Emergency access where the group allows it: granted at once, reviewed by the owners afterwards",

@@ -36,6 +36,11 @@ security_channel = "C0SECURITY"
 approval_channel = "C0APPROVALS"
 "#;
 
+/// What an invoke answer said to the clicker.
+fn said(answer: &serde_json::Value) -> &str {
+    answer["value"].as_str().unwrap_or_default()
+}
+
 async fn spawn() -> TestApp {
     TestApp::spawn_with(GROUPS, false).await
 }
@@ -474,21 +479,9 @@ async fn a_teams_requester_ends_access_from_the_status_card() {
     );
 
     let refused = t.teams_click("carol", 1, "jit.done").await;
-    assert!(
-        refused["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Only the person"),
-        "{refused}"
-    );
+    assert!(said(&refused).contains("Only the person"), "{refused}");
     let done = t.teams_click("alice", 1, "jit.done").await;
-    assert!(
-        done["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("being removed"),
-        "{done}"
-    );
+    assert!(said(&done).contains("being removed"), "{done}");
     t.run_jobs().await;
     assert_eq!(t.request(1).await.status, RequestStatus::Ended);
 }
@@ -592,13 +585,7 @@ async fn a_teams_requester_is_warned_in_a_card_that_shows_their_own_time() {
     );
 
     let asked = t.teams_click("alice", 1, "jit.extend").await;
-    assert!(
-        asked["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("more on request #1"),
-        "{asked}"
-    );
+    assert!(said(&asked).contains("more on request #1"), "{asked}");
 }
 
 #[tokio::test]
@@ -632,13 +619,7 @@ async fn in_teams_the_requester_cancels_and_an_owner_revokes_from_the_cards() {
     let status_card = t.teams.sent_to(TEAMS_THREAD)[0].to_string();
     assert!(status_card.contains("jit.cancel"), "{status_card}");
     let cancelled = t.teams_click("alice", 1, "jit.cancel").await;
-    assert!(
-        cancelled["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("withdrawn"),
-        "{cancelled}"
-    );
+    assert!(said(&cancelled).contains("withdrawn"), "{cancelled}");
     assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
 
     assert_eq!(
@@ -652,20 +633,11 @@ async fn in_teams_the_requester_cancels_and_an_owner_revokes_from_the_cards() {
     assert_eq!(t.request(2).await.status, RequestStatus::Active);
     let by_requester = t.teams_click("alice", 2, "jit.revoke").await;
     assert!(
-        by_requester["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not an owner"),
+        said(&by_requester).contains("not an owner"),
         "{by_requester}"
     );
     let revoked = t.teams_click("bob", 2, "jit.revoke").await;
-    assert!(
-        revoked["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("being removed"),
-        "{revoked}"
-    );
+    assert!(said(&revoked).contains("being removed"), "{revoked}");
     t.run_jobs().await;
     let request = t.request(2).await;
     assert_eq!(request.status, RequestStatus::Ended);
@@ -730,20 +702,8 @@ teams_approval_channel = "19:approvals00000000000000000000000@thread.tacv2"
     assert!(!card.to_string().contains("jit.approve"), "{card}");
 
     let own = t.teams_click("alice", 1, "jit.ack").await;
-    assert!(
-        !own["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("reviewed"),
-        "{own}"
-    );
+    assert!(!said(&own).contains("reviewed"), "{own}");
     let ack = t.teams_click("bob", 1, "jit.ack").await;
-    assert!(
-        ack["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("reviewed"),
-        "{ack}"
-    );
+    assert!(said(&ack).contains("reviewed"), "{ack}");
     assert!(t.request(1).await.acknowledged.is_some());
 }
