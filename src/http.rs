@@ -9,6 +9,9 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::domain::RequestStatus;
+use crate::metrics::Gauges;
+use crate::store;
 use crate::{slack, teams};
 
 /// Slack's payloads and Teams' activities are a few KiB; anything much larger is not from them.
@@ -20,6 +23,7 @@ pub fn router(app: App) -> Router {
         .route("/slack/interactions", post(slack::interactions::handle))
         .route("/api/messages", post(teams::messages::handle))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
@@ -38,6 +42,33 @@ async fn healthz(State(app): State<App>) -> Response {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition, with the gauges read from the database now.
+async fn metrics(State(app): State<App>) -> Response {
+    let db = &app.core.db;
+    let now = chrono::Utc::now();
+    let read = async {
+        let active = store::requests::count_in(db, RequestStatus::Active).await?;
+        let (queued, earliest) = store::jobs::queue(db).await?;
+        Ok::<_, sqlx::Error>((active, queued, earliest))
+    };
+    match read.await {
+        Ok((active_grants, jobs_queued, earliest)) => {
+            let waited = earliest.map_or(0, |due| (now - due).num_seconds().max(0));
+            let text = app.core.metrics.render(Gauges {
+                active_grants,
+                jobs_queued,
+                oldest_due_job_seconds: waited,
+            });
+            let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+            ([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "metrics: database does not answer");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error_id;
 pub mod graph;
 pub mod http;
+pub mod metrics;
 
 pub mod providers;
 pub mod retry;

@@ -141,6 +141,7 @@ async fn failed(
         .attempt_limit(GRANT_ATTEMPTS, MESSAGE_ATTEMPTS)
         .is_some_and(|limit| attempts >= limit)
     {
+        core.metrics.job_given_up(job.name());
         tracing::error!(
             job_id = row.id,
             request_id,
@@ -162,6 +163,7 @@ async fn failed(
         }
         return store::jobs::complete(&core.db, row.id).await;
     }
+    core.metrics.job_retry(job.name());
     let mut tx = store::write(&core.db).await?;
     let wait = error_retry_after(&error).unwrap_or_else(|| backoff(attempts));
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();

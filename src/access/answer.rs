@@ -130,8 +130,14 @@ where
         break_glass: asked.break_glass,
     };
     match submit(core, submission, now).await {
-        Ok(submitted) => Ok(Answer::Submitted(submitted)),
-        Err(AccessError::Refused(refusal)) => refused(refusal).await,
+        Ok(submitted) => {
+            core.metrics.request("submitted");
+            Ok(Answer::Submitted(submitted))
+        }
+        Err(AccessError::Refused(refusal)) => {
+            core.metrics.request("refused");
+            refused(refusal).await
+        }
         Err(AccessError::Internal(error)) => Err(error),
     }
 }

@@ -91,6 +91,10 @@ pub async fn decide(
     record(&mut tx, &request, &group, &input, &judged, now).await?;
     tx.commit().await?;
     core.wake_scheduler();
+    if judged.status != RequestStatus::Pending {
+        let waited = now - request.requested_at;
+        core.metrics.decision(input.verdict.as_str(), waited);
+    }
     tracing::info!(
         request_id = request.id,
         decider = %decider.account,

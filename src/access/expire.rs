@@ -70,6 +70,10 @@ pub async fn run(
     record_end(&mut tx, &request, &ended, now).await?;
     tx.commit().await?;
     core.wake_scheduler();
+    // Lag counts for ends at their time; an early end had no due time to be late for.
+    if let (None, Some(due)) = (&request.ended_early, request.expires_at) {
+        core.metrics.revoked(now - due);
+    }
     tracing::info!(request_id, kept, still_held_by = ?ended.still_held_by, "access ended");
     Ok(())
 }

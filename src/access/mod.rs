@@ -34,6 +34,7 @@ use tokio::sync::Notify;
 
 use crate::domain::{Platform, Policy, Refusal};
 use crate::graph::Graph;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Db;
 pub use chat::Chat;
@@ -68,6 +69,8 @@ pub struct Core {
     wake: Arc<Notify>,
     /// How often the drift sweep comes round.
     pub sweep_every: chrono::Duration,
+    /// What operators watch (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Core {
@@ -86,6 +89,7 @@ impl Core {
             chats: Arc::new(chats),
             wake: Arc::new(Notify::new()),
             sweep_every: chrono::Duration::hours(1),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 

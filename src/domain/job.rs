@@ -77,6 +77,29 @@ pub enum CardDestination {
 pub const WARN_OWNERS_AFTER: i64 = 3;
 
 impl Job {
+    /// The job's kind, as stored (`grant`, `notify_requester` …): for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::Announce => "announce",
+            Job::CheckRequester => "check_requester",
+            Job::PostCard { .. } => "post_card",
+            Job::RefreshMessages => "refresh_messages",
+            Job::NotifyRequester { .. } => "notify_requester",
+            Job::NotifyOwners { .. } => "notify_owners",
+            Job::Grant => "grant",
+            Job::Revoke => "revoke",
+            Job::Sweep => "sweep",
+            Job::SweepRemove { .. } => "sweep_remove",
+            Job::WarnEnding { .. } => "warn_ending",
+            Job::RemindPending => "remind_pending",
+            Job::ExpirePending => "expire_pending",
+            Job::RemindAcknowledge => "remind_acknowledge",
+            Job::AnnounceBreakGlass => "announce_break_glass",
+            Job::SweepReport { .. } => "sweep_report",
+            Job::NotifyPerson { .. } => "notify_person",
+        }
+    }
+
     /// After how many attempts the job is given up: revocations never are, grants and checks
     /// after `grant_attempts`, messages after `message_attempts`.
     pub fn attempt_limit(&self, grant_attempts: i64, message_attempts: i64) -> Option<i64> {
@@ -96,6 +119,21 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_stored_tags() {
+        let jobs = [
+            Job::Grant,
+            Job::ExpirePending,
+            Job::WarnEnding {
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+            },
+        ];
+        for job in jobs {
+            let stored = serde_json::to_value(&job).unwrap();
+            assert_eq!(stored["job"], job.name());
+        }
+    }
 
     #[test]
     fn jobs_round_trip_as_json() {

@@ -168,3 +168,12 @@ pub async fn all(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<PendingJob>> {
     .fetch_all(db)
     .await
 }
+
+/// How many jobs wait, and when the earliest of them is due (index `jobs_by_due`).
+pub async fn queue(db: impl SqliteExecutor<'_>) -> sqlx::Result<(i64, Option<DateTime<Utc>>)> {
+    let (count, earliest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(due_at) FROM jobs")
+            .fetch_one(db)
+            .await?;
+    Ok((count, earliest.map(super::from_ms)))
+}

@@ -242,6 +242,14 @@ pub async fn passed_check_since(
     Ok(found.is_some())
 }
 
+/// How many requests are in `status` now (index `requests_by_status`).
+pub async fn count_in(db: impl SqliteExecutor<'_>, status: RequestStatus) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM requests WHERE status = ?")
+        .bind(status.as_str())
+        .fetch_one(db)
+        .await
+}
+
 /// The newest requests, optionally only those in one status.
 pub async fn list(
     db: impl SqliteExecutor<'_>,

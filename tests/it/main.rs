@@ -8,6 +8,7 @@ mod cli;
 mod entra;
 mod layering;
 mod lifecycle;
+mod metrics;
 mod on_behalf;
 mod owner_status;
 mod scheduling;
