@@ -12,6 +12,7 @@ mod metrics;
 mod on_behalf;
 mod owner_status;
 mod scheduling;
+mod shutdown;
 mod slack_decisions;
 mod slack_flow;
 mod slack_form;

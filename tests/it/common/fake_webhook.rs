@@ -35,6 +35,8 @@ struct Inner {
     redirects: Vec<(StatusCode, String)>,
     /// `METHOD /path` of every call to a path other than `/hook`.
     elsewhere: Vec<String>,
+    /// How long the next delivery is held before it is answered (it is recorded at once).
+    delay_next: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -72,6 +74,11 @@ impl FakeWebhook {
             .collect();
     }
 
+    /// Holds the next delivery this long before answering, like a slow receiver.
+    pub fn delay_next(&self, wait: std::time::Duration) {
+        self.inner.lock().unwrap().delay_next = Some(wait);
+    }
+
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.inner.lock().unwrap().deliveries.clone()
     }
@@ -93,8 +100,15 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = {
+        let mut inner = inner.lock().unwrap();
+        inner.deliveries.push(Delivery { body, headers });
+        inner.delay_next.take()
+    };
+    if let Some(wait) = delay {
+        tokio::time::sleep(wait).await;
+    }
     let mut inner = inner.lock().unwrap();
-    inner.deliveries.push(Delivery { body, headers });
     if let Some((status, location)) = inner.redirects.pop() {
         (status, [(header::LOCATION, location)]).into_response()
     } else if inner.failures_left > 0 {

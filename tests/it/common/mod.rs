@@ -95,6 +95,8 @@ pub struct TestApp {
     options: Options,
     config_text: String,
     shutdown: CancellationToken,
+    /// The serving task: server and, with `scheduler`, the scheduler.
+    served: Option<tokio::task::JoinHandle<()>>,
     http: reqwest::Client,
 }
 
@@ -160,7 +162,7 @@ impl TestApp {
         let served = app
             .clone()
             .serve(listener, shutdown.clone(), options.scheduler);
-        tokio::spawn(async move { served.await.unwrap() });
+        let served = Some(tokio::spawn(async move { served.await.unwrap() }));
         Self {
             app,
             url,
@@ -172,8 +174,20 @@ impl TestApp {
             options,
             config_text,
             shutdown,
+            served,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Stops this instance as SIGTERM does (the token `jitbot serve` cancels on a signal) and
+    /// waits until it has: returns how long that took.
+    pub async fn shut_down(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        self.shutdown.cancel();
+        if let Some(served) = self.served.take() {
+            served.await.unwrap();
+        }
+        started.elapsed()
     }
 
     /// Stops this instance (server and scheduler) and starts a new one on the same database.
