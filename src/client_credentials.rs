@@ -1,6 +1,8 @@
-//! OAuth 2.0 client-credentials tokens from Entra ID, cached until shortly before they expire:
-//! what the Bot Connector and Microsoft Graph both want.
+//! OAuth 2.0 app-only tokens from Entra ID, cached until shortly before they expire: what the Bot
+//! Connector and Microsoft Graph both want — from a client secret, a federated token (workload
+//! identity, as on AKS), or a user-assigned managed identity.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -17,15 +19,43 @@ pub struct TokenSource {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
-    client_secret: Secret,
+    credential: Credential,
     scope: &'static str,
     cached: Mutex<Option<(Secret, Instant)>>,
+}
+
+/// How jitbot proves who it is to Entra ID.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A client secret of the app registration.
+    Secret(Secret),
+    /// Workload identity federation: a token the platform writes to this file and renews
+    /// (`AZURE_FEDERATED_TOKEN_FILE` on AKS), read afresh for every token request and sent as a
+    /// client assertion. No secret is stored anywhere.
+    FederatedTokenFile(PathBuf),
+    /// A user-assigned managed identity (its client id is the `client_id`): tokens come from the
+    /// instance metadata endpoint at this URL, with no credential at all.
+    ManagedIdentity { endpoint: String },
 }
 
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
+    /// A number from Entra ID, a string from the instance metadata endpoint.
+    #[serde(deserialize_with = "number_or_string")]
     expires_in: u64,
+}
+
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| serde::de::Error::custom("expires_in")),
+        Value::String(s) => s.parse().map_err(serde::de::Error::custom),
+        _ => Err(serde::de::Error::custom(
+            "expires_in is neither a number nor a string",
+        )),
+    }
 }
 
 impl TokenSource {
@@ -33,14 +63,14 @@ impl TokenSource {
         http: reqwest::Client,
         token_url: String,
         client_id: String,
-        client_secret: Secret,
+        credential: Credential,
         scope: &'static str,
     ) -> Self {
         Self {
             http,
             token_url,
             client_id,
-            client_secret,
+            credential,
             scope,
             cached: Mutex::new(None),
         }
@@ -59,14 +89,8 @@ impl TokenSource {
             return Ok(token.clone());
         }
         let response = self
-            .http
-            .post(&self.token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id.as_str()),
-                ("client_secret", self.client_secret.expose()),
-                ("scope", self.scope),
-            ])
+            .request()
+            .await?
             .send()
             .await
             .with_context(|| format!("requesting a token for {}", self.scope))?;
@@ -89,4 +113,44 @@ impl TokenSource {
         *cached = Some((secret.clone(), refresh_at));
         Ok(secret)
     }
+
+    /// The token request this credential makes.
+    async fn request(&self) -> anyhow::Result<reqwest::RequestBuilder> {
+        let client_id = self.client_id.as_str();
+        Ok(match &self.credential {
+            Credential::Secret(secret) => self.http.post(&self.token_url).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret.expose()),
+                ("scope", self.scope),
+            ]),
+            Credential::FederatedTokenFile(path) => {
+                let assertion = tokio::fs::read_to_string(path).await.with_context(|| {
+                    format!("reading the federated token file {}", path.display())
+                })?;
+                self.http.post(&self.token_url).form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", assertion.trim()),
+                    ("scope", self.scope),
+                ])
+            }
+            Credential::ManagedIdentity { endpoint } => {
+                // The metadata endpoint speaks OAuth v1: a resource, not a scope.
+                let resource = self.scope.trim_end_matches(".default");
+                self.http.get(endpoint).header("Metadata", "true").query(&[
+                    ("api-version", "2018-02-01"),
+                    ("resource", resource),
+                    ("client_id", client_id),
+                ])
+            }
+        })
+    }
 }
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The instance metadata endpoint of Azure VMs, AKS nodes and container hosts.
+pub const DEFAULT_MANAGED_IDENTITY_URL: &str =
+    "http://169.254.169.254/metadata/identity/oauth2/token";

@@ -84,21 +84,24 @@ const USER_FIELDS: &str = "id,userPrincipalName,mail,displayName,accountEnabled"
 impl Graph {
     pub fn new(config: &GraphConfig, secrets: &Secrets) -> anyhow::Result<Graph> {
         let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+        let credential = secrets.credential(secrets.azure_client_secret.as_ref());
         let tokens = match (
             &secrets.azure_tenant_id,
             &secrets.azure_client_id,
-            &secrets.azure_client_secret,
+            credential,
         ) {
-            (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(TokenSource::new(
+            (Some(tenant_id), Some(client_id), Some(credential)) => Some(TokenSource::new(
                 http.clone(),
                 format!("{}{tenant_id}/oauth2/v2.0/token", config.authority_url),
                 client_id.clone(),
-                client_secret.clone(),
+                credential,
                 GRAPH_SCOPE,
             )),
-            (None, None, None) => None,
+            // A federated token file or managed identity may be there for something else.
+            (None, None, _) if secrets.azure_client_secret.is_none() => None,
             _ => anyhow::bail!(
-                "set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or none"
+                "set AZURE_TENANT_ID and AZURE_CLIENT_ID with one of AZURE_CLIENT_SECRET, \
+                 AZURE_FEDERATED_TOKEN_FILE or AZURE_USE_MANAGED_IDENTITY=true — or none of them"
             ),
         };
         Ok(Graph {

@@ -1,6 +1,8 @@
 //! Secrets, read only from the environment and never printed.
 
 use std::collections::HashMap;
+
+use crate::client_credentials::{Credential, DEFAULT_MANAGED_IDENTITY_URL};
 use std::fmt;
 use std::sync::Arc;
 
@@ -57,6 +59,13 @@ pub struct Secrets {
     pub azure_tenant_id: Option<String>,
     pub azure_client_id: Option<String>,
     pub azure_client_secret: Option<Secret>,
+    /// `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation (as on AKS) instead of a client
+    /// secret, for Graph and the Bot Connector.
+    pub azure_federated_token_file: Option<std::path::PathBuf>,
+    /// With `AZURE_USE_MANAGED_IDENTITY=true`: the instance metadata endpoint
+    /// (`AZURE_MANAGED_IDENTITY_URL`, by default Azure's) that gives tokens for the user-assigned
+    /// managed identity whose client id is `AZURE_CLIENT_ID` (Graph) or `MICROSOFT_APP_ID` (bot).
+    pub managed_identity_url: Option<String>,
 }
 
 fn read(name: &str) -> Option<Secret> {
@@ -81,7 +90,35 @@ impl Secrets {
             azure_tenant_id: read("AZURE_TENANT_ID").map(|s| s.expose().trim().to_string()),
             azure_client_id: read("AZURE_CLIENT_ID").map(|s| s.expose().trim().to_string()),
             azure_client_secret: read("AZURE_CLIENT_SECRET"),
+            azure_federated_token_file: read("AZURE_FEDERATED_TOKEN_FILE")
+                .map(|path| path.expose().trim().into()),
+            managed_identity_url: read("AZURE_USE_MANAGED_IDENTITY")
+                .filter(|flag| flag.expose().trim().eq_ignore_ascii_case("true"))
+                .map(|_| {
+                    read("AZURE_MANAGED_IDENTITY_URL").map_or_else(
+                        || DEFAULT_MANAGED_IDENTITY_URL.to_string(),
+                        |url| url.expose().trim().to_string(),
+                    )
+                }),
         }
+    }
+
+    /// How to prove who jitbot is to Entra ID: this client secret when set, else a federated
+    /// token file, else a managed identity; `None` when none is configured.
+    pub fn credential(&self, secret: Option<&Secret>) -> Option<Credential> {
+        secret
+            .cloned()
+            .map(Credential::Secret)
+            .or_else(|| {
+                self.azure_federated_token_file
+                    .clone()
+                    .map(Credential::FederatedTokenFile)
+            })
+            .or_else(|| {
+                self.managed_identity_url
+                    .clone()
+                    .map(|endpoint| Credential::ManagedIdentity { endpoint })
+            })
     }
 
     /// Also reads the variables the config names in `webhook_secret_env`; unset ones stay out,

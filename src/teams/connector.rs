@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::service_hosts::ServiceHosts;
-use crate::client_credentials::TokenSource;
+use crate::client_credentials::{Credential, TokenSource};
 use crate::secrets::Secret;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,7 +17,8 @@ const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
 /// The bot's own identity towards the Bot Connector.
 pub struct Credentials {
     pub app_id: String,
-    pub password: Secret,
+    /// `MICROSOFT_APP_PASSWORD`, a federated token file or a managed identity.
+    pub credential: Credential,
     /// The single-tenant token endpoint of the bot's registration.
     pub token_url: String,
 }
@@ -57,7 +58,7 @@ impl Connector {
                 http.clone(),
                 c.token_url,
                 c.app_id,
-                c.password,
+                c.credential,
                 CONNECTOR_SCOPE,
             )
         });

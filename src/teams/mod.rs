@@ -44,8 +44,13 @@ impl TeamsChat {
         let credentials = match &secrets.microsoft_app_id {
             None => None,
             Some(app_id) => {
-                let Some(password) = secrets.microsoft_app_password.clone() else {
-                    bail!("MICROSOFT_APP_ID is set, so MICROSOFT_APP_PASSWORD must be too");
+                let password = secrets.microsoft_app_password.as_ref();
+                let Some(credential) = secrets.credential(password) else {
+                    bail!(
+                        "MICROSOFT_APP_ID is set, so set MICROSOFT_APP_PASSWORD too (or \
+                         AZURE_FEDERATED_TOKEN_FILE, or AZURE_USE_MANAGED_IDENTITY=true for a \
+                         user-assigned managed identity bot)"
+                    );
                 };
                 let Some(tenant) = &secrets.microsoft_app_tenant_id else {
                     bail!(
@@ -54,7 +59,7 @@ impl TeamsChat {
                 };
                 Some(connector::Credentials {
                     app_id: app_id.clone(),
-                    password,
+                    credential,
                     token_url: config.token_url_for(tenant),
                 })
             }

@@ -909,3 +909,45 @@ async fn an_entra_owner_sees_what_awaits_them_without_asking_graph() {
         "status asks only the database"
     );
 }
+
+/// jitbot as in `spawn`, but proving who it is to Entra ID with `credential`.
+async fn spawn_with_credential(credential: GraphCredential) -> TestApp {
+    let options = Options {
+        graph_credential: credential,
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(GROUPS, options).await;
+    t.graph.add_group(ADMINS, "Azure admins", &[]);
+    t
+}
+
+#[tokio::test]
+async fn workload_identity_federation_gets_graph_tokens_without_a_secret() {
+    let t = spawn_with_credential(GraphCredential::FederatedTokenFile).await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+
+    let asked = &t.graph.token_requests()[0];
+    assert_eq!(asked["grant_type"], "client_credentials");
+    assert_eq!(
+        asked["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    assert_eq!(asked["client_assertion"], FEDERATED_TOKEN);
+    assert!(!asked.contains_key("client_secret"));
+}
+
+#[tokio::test]
+async fn a_managed_identity_gets_graph_tokens_from_the_metadata_endpoint() {
+    let t = spawn_with_credential(GraphCredential::ManagedIdentity).await;
+    let id = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+
+    let asked = &t.graph.token_requests()[0];
+    assert_eq!(asked["metadata_header"], "true");
+    assert_eq!(asked["resource"], "https://graph.microsoft.com/");
+    assert_eq!(asked["client_id"], "99999999-8888-7777-6666-555555555555");
+    assert!(!asked.contains_key("client_secret"));
+}

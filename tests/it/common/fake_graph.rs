@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -111,6 +111,10 @@ impl FakeGraph {
         }));
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route(
+                "/metadata/identity/oauth2/token",
+                get(managed_identity_token),
+            )
             .route("/v1.0/{*path}", any(graph))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,10 +255,42 @@ fn user_json(id: &str) -> Option<Value> {
     })
 }
 
+/// Azure's instance metadata endpoint: a token for the managed identity `client_id`, only with
+/// the `Metadata: true` header (which a browser cannot send), `expires_in` as a string.
+async fn managed_identity_token(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let mut request: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let metadata = headers.get("metadata").and_then(|v| v.to_str().ok());
+    request.insert(
+        "metadata_header".into(),
+        metadata.unwrap_or_default().into(),
+    );
+    let mut answer = token_for(&mut inner.lock().unwrap(), request);
+    if metadata != Some("true") {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Required metadata header not specified",
+        )
+            .into_response();
+    }
+    answer["expires_in"] = json!("3599");
+    axum::Json(answer).into_response()
+}
+
 async fn token(State(inner): State<Arc<Mutex<Inner>>>, body: Bytes) -> axum::Json<Value> {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let mut inner = inner.lock().unwrap();
-    inner.token_requests.push(form);
+    axum::Json(token_for(&mut inner.lock().unwrap(), form))
+}
+
+/// Records a token request and answers it with a token carrying the granted roles.
+fn token_for(inner: &mut Inner, request: HashMap<String, String>) -> Value {
+    inner.token_requests.push(request);
     let claims = json!({ "aud": "https://graph.microsoft.com", "roles": inner.roles });
     let encode = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let token = format!(
@@ -262,7 +298,7 @@ async fn token(State(inner): State<Arc<Mutex<Inner>>>, body: Bytes) -> axum::Jso
         encode(&json!({ "alg": "RS256", "typ": "JWT" })),
         encode(&claims)
     );
-    axum::Json(json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": token }))
+    json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": token })
 }
 
 async fn graph(

@@ -71,7 +71,23 @@ pub struct Options {
     pub teams_trial: bool,
     /// Secrets in variables that groups name in `webhook_secret_env`: (variable, value).
     pub webhook_secrets: &'static [(&'static str, &'static str)],
+    /// How jitbot proves who it is to Entra ID for Graph.
+    pub graph_credential: GraphCredential,
 }
+
+/// The ways jitbot can get Graph tokens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum GraphCredential {
+    /// `AZURE_CLIENT_SECRET`.
+    Secret,
+    /// `AZURE_FEDERATED_TOKEN_FILE`, holding [`FEDERATED_TOKEN`].
+    FederatedTokenFile,
+    /// `AZURE_USE_MANAGED_IDENTITY`, against the fake's instance metadata endpoint.
+    ManagedIdentity,
+}
+
+/// What the federated token file holds in tests.
+pub const FEDERATED_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.federated-by-the-platform.sig";
 
 impl Default for Options {
     fn default() -> Self {
@@ -80,6 +96,7 @@ impl Default for Options {
             teams_app: true,
             teams_trial: false,
             webhook_secrets: &[],
+            graph_credential: GraphCredential::Secret,
         }
     }
 }
@@ -148,6 +165,20 @@ impl TestApp {
         std::fs::write(dir.path().join("jitbot.toml"), &config_text).unwrap();
         let config = Config::parse(&config_text, dir.path()).expect("test config is valid");
         let mut secrets = secrets(options.teams_app);
+        match options.graph_credential {
+            GraphCredential::Secret => {}
+            GraphCredential::FederatedTokenFile => {
+                let path = dir.path().join("federated-token");
+                std::fs::write(&path, format!("{FEDERATED_TOKEN}\n")).unwrap();
+                secrets.azure_client_secret = None;
+                secrets.azure_federated_token_file = Some(path);
+            }
+            GraphCredential::ManagedIdentity => {
+                secrets.azure_client_secret = None;
+                secrets.managed_identity_url =
+                    Some(format!("{}/metadata/identity/oauth2/token", graph.url));
+            }
+        }
         for (name, value) in options.webhook_secrets {
             secrets
                 .webhook_secrets
@@ -406,6 +437,8 @@ pub fn secrets(teams_app: bool) -> Secrets {
         azure_tenant_id: Some(fake_teams::TENANT_ID.to_string()),
         azure_client_id: Some("99999999-8888-7777-6666-555555555555".to_string()),
         azure_client_secret: Some(Secret::new("test-graph-secret")),
+        azure_federated_token_file: None,
+        managed_identity_url: None,
     }
 }
 
