@@ -26,6 +26,9 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let secrets =
         Secrets::from_env().with_webhook_secrets_from_env(config.policy.webhook_secret_envs());
+    if let Some(key) = &secrets.audit_key {
+        audit::install_key(key.clone());
+    }
     let app = App::build(config, secrets).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -249,14 +252,10 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
 
 /// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
 async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
-    let check = audit::check_trail(db).await?;
+    let key = Secrets::from_env().audit_key;
+    let check = audit::check_trail(db, key.as_ref()).await?;
     if !check.is_intact() {
-        let mut problems = Vec::new();
-        if let audit::ChainCheck::BrokenAt { id } = check.chain {
-            problems.push(format!(
-                "audit trail broken at event {id}: it was changed or an earlier event was removed"
-            ));
-        }
+        let mut problems: Vec<String> = describe_chain(&check.chain).into_iter().collect();
         problems.extend(
             check
                 .gaps
@@ -271,7 +270,12 @@ async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
     );
     match check.head {
         Some(head) => {
-            println!("head: event {} sha256 {}", head.id, head.hash);
+            println!(
+                "head: event {} {} {}",
+                head.id,
+                head.kind.as_str(),
+                head.hash
+            );
             println!(
                 "Record this head outside jitbot (in a ticket, another system): a later check that \
                  shows another hash for event {}, or fewer events, means the trail was rewritten.",
@@ -281,6 +285,26 @@ async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
         None => println!("head: none yet, no event was recorded"),
     }
     Ok(())
+}
+
+/// What is wrong with the chain, if anything, naming the first bad event.
+fn describe_chain(chain: &audit::ChainCheck) -> Option<String> {
+    match *chain {
+        audit::ChainCheck::Intact { .. } => None,
+        audit::ChainCheck::BrokenAt { id } => Some(format!(
+            "audit trail broken at event {id}: it was changed, inserted, moved, or an earlier \
+             event was removed"
+        )),
+        audit::ChainCheck::PlainAfterKeyed { id } => Some(format!(
+            "audit trail broken at event {id}: a plain SHA-256 event after a keyed one, which \
+             jitbot never writes: the trail was rewritten without the key"
+        )),
+        audit::ChainCheck::KeyNeeded { first, keyed } => Some(format!(
+            "cannot check {keyed} keyed event(s) from event {first} on: set {} to the key jitbot \
+             serve uses",
+            crate::secrets::AUDIT_KEY_ENV
+        )),
+    }
 }
 
 fn describe_gap(gap: &audit::Gap) -> String {

@@ -2,6 +2,7 @@
 //! what runs inside one transaction.
 
 pub mod audit;
+mod audit_hash;
 pub mod decisions;
 pub mod identities;
 pub mod jobs;

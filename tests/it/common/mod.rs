@@ -392,6 +392,7 @@ pub fn secrets(teams_app: bool) -> Secrets {
         azure_tenant_id: Some(fake_teams::TENANT_ID.to_string()),
         azure_client_id: Some("99999999-8888-7777-6666-555555555555".to_string()),
         azure_client_secret: Some(Secret::new("test-graph-secret")),
+        audit_key: None,
     }
 }
 
