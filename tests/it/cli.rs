@@ -4,6 +4,7 @@ use std::process::{Command, Output};
 
 use crate::common::*;
 
+mod audit_export;
 mod audit_key;
 mod trail;
 

@@ -44,6 +44,16 @@ async fn a_keyed_trail_verifies_with_its_key_and_not_without() {
         stdout(&keyed)
     );
 
+    let subcommand = jitbot_with(
+        &["audit", "--config", &config, "verify"],
+        &[("JITBOT_AUDIT_KEY", KEY)],
+    );
+    assert_eq!(
+        stdout(&subcommand),
+        stdout(&keyed),
+        "`audit verify` is `audit --verify`"
+    );
+
     let keyless = verify(&config, false);
     assert_broken_at(
         &keyless,
