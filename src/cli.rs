@@ -13,6 +13,12 @@ use crate::secrets::Secrets;
 use crate::store::{self, audit};
 use crate::teams;
 
+mod audit_export;
+mod audit_trail;
+
+pub use audit_export::{ExportArgs, audit_export};
+pub use audit_trail::audit;
+
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "jitbot=info,tower_http=warn".into());
@@ -26,6 +32,9 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let secrets =
         Secrets::from_env().with_webhook_secrets_from_env(config.policy.webhook_secret_envs());
+    if let Some(key) = &secrets.audit_key {
+        audit::install_key(key.clone());
+    }
     let app = App::build(config, secrets).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -185,6 +194,7 @@ fn card_places(group: &crate::domain::GroupPolicy) -> String {
     }
 }
 
+/// Opens the database the config names.
 async fn open_db(config_path: &Path) -> anyhow::Result<store::Db> {
     let config = Config::load(config_path)?;
     store::connect(&config.database_url)
@@ -218,95 +228,6 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
         );
     }
     Ok(())
-}
-
-pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> anyhow::Result<()> {
-    let db = open_db(config_path).await?;
-    if verify {
-        return verify_audit(&db).await;
-    }
-    for event in audit::list(&db, request).await? {
-        println!(
-            "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
-            event.id,
-            event.at().format("%Y-%m-%d %H:%M:%S%.3f"),
-            event
-                .request_id
-                .map(|id| format!("#{id}"))
-                .unwrap_or_else(|| "-".into()),
-            event.action,
-            event.actor,
-            [event.platform.as_deref(), event.channel.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("/"),
-            event.detail
-        );
-    }
-    Ok(())
-}
-
-/// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
-async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
-    let check = audit::check_trail(db).await?;
-    if !check.is_intact() {
-        let mut problems = Vec::new();
-        if let audit::ChainCheck::BrokenAt { id } = check.chain {
-            problems.push(format!(
-                "audit trail broken at event {id}: it was changed or an earlier event was removed"
-            ));
-        }
-        problems.extend(
-            check
-                .gaps
-                .iter()
-                .map(|gap| format!("audit trail incomplete: {}", describe_gap(gap))),
-        );
-        bail!("{}", problems.join("\n"));
-    }
-    println!(
-        "audit trail intact: {} event(s), every hash matches and no event is missing",
-        check.events
-    );
-    match check.head {
-        Some(head) => {
-            println!("head: event {} sha256 {}", head.id, head.hash);
-            println!(
-                "Record this head outside jitbot (in a ticket, another system): a later check that \
-                 shows another hash for event {}, or fewer events, means the trail was rewritten.",
-                head.id
-            );
-        }
-        None => println!("head: none yet, no event was recorded"),
-    }
-    Ok(())
-}
-
-fn describe_gap(gap: &audit::Gap) -> String {
-    match *gap {
-        audit::Gap::Events {
-            first,
-            last,
-            at_end: true,
-        } if first == last => format!("the last event (id {last}) is missing"),
-        audit::Gap::Events {
-            first,
-            last,
-            at_end: true,
-        } => format!(
-            "the last {} events (ids {first}–{last}) are missing",
-            last - first + 1
-        ),
-        audit::Gap::Events { first, last, .. } if first == last => {
-            format!("event {first} is missing")
-        }
-        audit::Gap::Events { first, last, .. } => format!("events {first}–{last} are missing"),
-        audit::Gap::SequenceLowered { sequence, last_id } => format!(
-            "event {last_id} exists, but the table's sequence says the last id issued was \
-             {sequence}: sqlite_sequence was changed"
-        ),
-    }
 }
 
 pub fn teams_package(app_id: Option<&str>, output: &Path) -> anyhow::Result<()> {

@@ -34,8 +34,10 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Print the audit trail, or check that it is intact.
+    /// Print the audit trail, check that it is intact, or export it.
     Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         /// Only the events of this request.
         #[arg(long)]
         request: Option<i64>,
@@ -55,6 +57,27 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// The same as `audit --verify`. With `JITBOT_AUDIT_KEY`, keyed events are checked too.
+    Verify,
+    /// Print one line per event as CSV (with a header) or JSON lines; history is kept.
+    Export {
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events of this group.
+        #[arg(long)]
+        group: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     cli::init_tracing();
@@ -65,7 +88,33 @@ async fn main() -> std::process::ExitCode {
         Command::Requests { status, limit } => {
             cli::requests(&args.config, status.as_deref(), limit).await
         }
-        Command::Audit { request, verify } => cli::audit(&args.config, request, verify).await,
+        Command::Audit {
+            command: None,
+            request,
+            verify,
+        } => cli::audit(&args.config, request, verify).await,
+        Command::Audit {
+            command: Some(AuditCommand::Verify),
+            ..
+        } => cli::audit(&args.config, None, true).await,
+        Command::Audit {
+            command:
+                Some(AuditCommand::Export {
+                    format,
+                    since,
+                    until,
+                    group,
+                }),
+            ..
+        } => {
+            let export = cli::ExportArgs {
+                format: &format,
+                since: since.as_deref(),
+                until: until.as_deref(),
+                group: group.as_deref(),
+            };
+            cli::audit_export(&args.config, export).await
+        }
         Command::TeamsPackage { app_id, output } => cli::teams_package(app_id.as_deref(), &output),
     };
     match result {

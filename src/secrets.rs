@@ -9,12 +9,16 @@ use std::sync::Arc;
 /// The variable that signs webhook events of groups that name no `webhook_secret_env`.
 pub const WEBHOOK_SECRET_ENV: &str = "JITBOT_WEBHOOK_SECRET";
 
+/// The variable whose value keys the audit trail's hashes (HMAC-SHA256).
+pub const AUDIT_KEY_ENV: &str = "JITBOT_AUDIT_KEY";
+
 /// jitbot's own credentials: a webhook group may not borrow one as its signing secret.
 pub const CREDENTIAL_ENVS: &[&str] = &[
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
     "MICROSOFT_APP_PASSWORD",
     "AZURE_CLIENT_SECRET",
+    AUDIT_KEY_ENV,
 ];
 
 /// A secret value whose `Debug` output is redacted, so that it cannot leak through logs.
@@ -66,6 +70,9 @@ pub struct Secrets {
     /// (`AZURE_MANAGED_IDENTITY_URL`, by default Azure's) that gives tokens for the user-assigned
     /// managed identity whose client id is `AZURE_CLIENT_ID` (Graph) or `MICROSOFT_APP_ID` (bot).
     pub managed_identity_url: Option<String>,
+    /// `JITBOT_AUDIT_KEY`: keys the audit trail's hashes, so that whoever can write the database
+    /// but lacks the key cannot recompute them.
+    pub audit_key: Option<Secret>,
 }
 
 fn read(name: &str) -> Option<Secret> {
@@ -100,6 +107,7 @@ impl Secrets {
                         |url| url.expose().trim().to_string(),
                     )
                 }),
+            audit_key: read(AUDIT_KEY_ENV),
         }
     }
 
@@ -158,6 +166,11 @@ mod tests {
         assert!(!format!("{secrets:?}").contains("s3cr3t"));
         let secrets = Secrets {
             webhook_secrets: HashMap::from([("BILLING".to_string(), Secret::new("s3cr3t"))]),
+            ..Default::default()
+        };
+        assert!(!format!("{secrets:?}").contains("s3cr3t"));
+        let secrets = Secrets {
+            audit_key: Some(Secret::new("s3cr3t")),
             ..Default::default()
         };
         assert!(!format!("{secrets:?}").contains("s3cr3t"));

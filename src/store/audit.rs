@@ -1,11 +1,14 @@
 //! The `audit_events` table: an append-only, hash-chained record of every transition.
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
 
+use super::audit_hash::{Content, installed_key};
 use super::{from_ms, to_ms};
 use crate::domain::AuditAction;
+use crate::secrets::Secret;
+
+pub use super::audit_hash::{HashKind, install_key};
 
 /// The actor jitbot's own events (the scheduler's, the sweep's) are recorded under.
 pub const JITBOT: &str = "jitbot";
@@ -57,36 +60,65 @@ pub struct Event {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    pub hash_kind: String,
 }
 
 impl Event {
     pub fn at(&self) -> DateTime<Utc> {
         from_ms(self.at)
     }
+
+    pub fn hash_kind(&self) -> HashKind {
+        HashKind::parse(&self.hash_kind)
+    }
+
+    fn content(&self) -> Content<'_> {
+        Content {
+            prev_hash: &self.prev_hash,
+            at: self.at,
+            request_id: self.request_id,
+            actor: &self.actor,
+            action: &self.action,
+            platform: self.platform.as_deref(),
+            channel: self.channel.as_deref(),
+            detail: &self.detail,
+        }
+    }
 }
 
-/// Appends an event chained to the last one. Call it inside the transaction that makes the change
-/// it records, which also serialises appends.
+/// Appends an event chained to the last one, keyed with the process's audit key when `jitbot
+/// serve` installed one. Call it inside the transaction that makes the change it records, which
+/// also serialises appends.
 pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {
+    append_with(conn, installed_key(), event).await
+}
+
+/// `append` with an explicit key (`None`: plain SHA-256).
+pub async fn append_with(
+    conn: &mut SqliteConnection,
+    key: Option<&Secret>,
+    event: NewEvent<'_>,
+) -> sqlx::Result<()> {
     let prev_hash: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     let prev_hash = prev_hash.unwrap_or_else(|| GENESIS.to_string());
     let detail = event.detail.to_string();
-    let hash = chain_hash(
-        &prev_hash,
-        to_ms(event.at),
-        event.request_id,
-        event.actor,
-        event.action.as_str(),
-        event.platform,
-        event.channel,
-        &detail,
-    );
+    let (kind, hash) = Content {
+        prev_hash: &prev_hash,
+        at: to_ms(event.at),
+        request_id: event.request_id,
+        actor: event.actor,
+        action: event.action.as_str(),
+        platform: event.platform,
+        channel: event.channel,
+        detail: &detail,
+    }
+    .hash(key);
     sqlx::query(
-        "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(to_ms(event.at))
     .bind(event.request_id)
@@ -97,6 +129,7 @@ pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
     .bind(detail)
     .bind(prev_hash)
     .bind(hash)
+    .bind(kind.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -107,7 +140,7 @@ pub async fn list(
     request_id: Option<i64>,
 ) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as(
-        "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash \
+        "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
          FROM audit_events WHERE (?1 IS NULL OR request_id = ?1) ORDER BY id",
     )
     .bind(request_id)
@@ -118,34 +151,67 @@ pub async fn list(
 /// Where the chain is broken, if anywhere: the first event whose hash or link does not match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainCheck {
-    Intact { events: usize },
-    BrokenAt { id: i64 },
+    Intact {
+        events: usize,
+    },
+    BrokenAt {
+        id: i64,
+    },
+    /// A plain event after a keyed one: jitbot never goes back to plain, so someone without the
+    /// key rewrote the trail from here.
+    PlainAfterKeyed {
+        id: i64,
+    },
+    /// Every link and plain hash matches, but `keyed` events from `first` on carry an HMAC that
+    /// only `JITBOT_AUDIT_KEY` can check.
+    KeyNeeded {
+        first: i64,
+        keyed: usize,
+    },
 }
 
+/// Checks the chain with the process's installed key, if any.
 pub async fn verify(db: impl SqliteExecutor<'_>) -> sqlx::Result<ChainCheck> {
-    Ok(check_chain(&list(db, None).await?))
+    Ok(check_chain(&list(db, None).await?, installed_key()))
 }
 
-fn check_chain(events: &[Event]) -> ChainCheck {
-    let mut expected_prev = GENESIS.to_string();
+fn check_chain(events: &[Event], key: Option<&Secret>) -> ChainCheck {
+    let mut expected_prev = GENESIS;
+    let mut first_keyed = None;
+    let mut unchecked = 0;
     for event in events {
-        let hash = chain_hash(
-            &event.prev_hash,
-            event.at,
-            event.request_id,
-            &event.actor,
-            &event.action,
-            event.platform.as_deref(),
-            event.channel.as_deref(),
-            &event.detail,
-        );
-        if event.prev_hash != expected_prev || event.hash != hash {
+        if event.prev_hash != expected_prev {
             return ChainCheck::BrokenAt { id: event.id };
         }
-        expected_prev = hash;
+        let content = event.content();
+        match (event.hash_kind(), key) {
+            (HashKind::Sha256, _) if first_keyed.is_some() => {
+                return ChainCheck::PlainAfterKeyed { id: event.id };
+            }
+            (HashKind::Sha256, _) if content.sha256() != event.hash => {
+                return ChainCheck::BrokenAt { id: event.id };
+            }
+            (HashKind::Sha256, _) => {}
+            (HashKind::HmacSha256, Some(key)) if !content.keyed_matches(key, &event.hash) => {
+                return ChainCheck::BrokenAt { id: event.id };
+            }
+            (HashKind::HmacSha256, Some(_)) => {}
+            // Without the key only the link is checked; the verdict says so.
+            (HashKind::HmacSha256, None) => unchecked += 1,
+        }
+        if event.hash_kind() == HashKind::HmacSha256 {
+            first_keyed.get_or_insert(event.id);
+        }
+        expected_prev = &event.hash;
     }
-    ChainCheck::Intact {
-        events: events.len(),
+    match first_keyed {
+        Some(first) if unchecked > 0 => ChainCheck::KeyNeeded {
+            first,
+            keyed: unchecked,
+        },
+        _ => ChainCheck::Intact {
+            events: events.len(),
+        },
     }
 }
 
@@ -166,6 +232,7 @@ pub enum Gap {
 pub struct Head {
     pub id: i64,
     pub hash: String,
+    pub kind: HashKind,
 }
 
 /// Everything `jitbot audit --verify` checks, read in one snapshot.
@@ -184,7 +251,7 @@ impl TrailCheck {
 }
 
 /// Checks the hash chain and that every id ever issued is still there, and names the head.
-pub async fn check_trail(db: &SqlitePool) -> sqlx::Result<TrailCheck> {
+pub async fn check_trail(db: &SqlitePool, key: Option<&Secret>) -> sqlx::Result<TrailCheck> {
     // One read transaction: events appended meanwhile are neither listed nor counted.
     let mut tx = db.begin().await?;
     let events = list(&mut *tx, None).await?;
@@ -195,13 +262,14 @@ pub async fn check_trail(db: &SqlitePool) -> sqlx::Result<TrailCheck> {
     tx.commit().await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     Ok(TrailCheck {
-        chain: check_chain(&events),
+        chain: check_chain(&events, key),
         // No row yet: no event was ever appended.
         gaps: gaps(&ids, sequence.unwrap_or(0)),
         events: events.len(),
         head: events.last().map(|e| Head {
             id: e.id,
             hash: e.hash.clone(),
+            kind: e.hash_kind(),
         }),
     })
 }
@@ -233,36 +301,6 @@ fn gaps(ids: &[i64], sequence: i64) -> Vec<Gap> {
         gaps.push(Gap::SequenceLowered { sequence, last_id });
     }
     gaps
-}
-
-#[allow(clippy::too_many_arguments)]
-fn chain_hash(
-    prev_hash: &str,
-    at: i64,
-    request_id: Option<i64>,
-    actor: &str,
-    action: &str,
-    platform: Option<&str>,
-    channel: Option<&str>,
-    detail: &str,
-) -> String {
-    // Fields are length-prefixed so that no two different events can produce the same input.
-    let mut hasher = Sha256::new();
-    let fields = [
-        prev_hash.to_string(),
-        at.to_string(),
-        request_id.map(|id| id.to_string()).unwrap_or_default(),
-        actor.to_string(),
-        action.to_string(),
-        platform.unwrap_or_default().to_string(),
-        channel.unwrap_or_default().to_string(),
-        detail.to_string(),
-    ];
-    for field in fields {
-        hasher.update((field.len() as u64).to_be_bytes());
-        hasher.update(field.as_bytes());
-    }
-    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]

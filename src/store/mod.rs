@@ -2,6 +2,8 @@
 //! what runs inside one transaction.
 
 pub mod audit;
+pub mod audit_export;
+mod audit_hash;
 pub mod decisions;
 pub mod identities;
 pub mod jobs;

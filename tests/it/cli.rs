@@ -4,10 +4,21 @@ use std::process::{Command, Output};
 
 use crate::common::*;
 
+mod audit_export;
+mod audit_key;
+mod trail;
+
 fn jitbot(args: &[&str]) -> Output {
+    jitbot_with(args, &[])
+}
+
+/// `jitbot` with these variables set, and no others of jitbot's from the surrounding environment.
+fn jitbot_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jitbot"))
         .args(args)
         .env_remove("JITBOT_CONFIG")
+        .env_remove("JITBOT_AUDIT_KEY")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }

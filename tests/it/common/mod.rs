@@ -439,6 +439,7 @@ pub fn secrets(teams_app: bool) -> Secrets {
         azure_client_secret: Some(Secret::new("test-graph-secret")),
         azure_federated_token_file: None,
         managed_identity_url: None,
+        audit_key: None,
     }
 }
 
