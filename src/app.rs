@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{Chat, Core};
+use crate::audit_sink::AuditSink;
 use crate::config::Config;
 use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
@@ -79,7 +80,8 @@ impl App {
         let chats: Vec<Arc<dyn Chat>> = vec![slack.clone(), teams.clone()];
         let sweep_every = config.graph.sweep_interval.to_chrono();
         let core = Core::new(db, config.policy.clone(), providers, graph, chats)
-            .with_sweep_every(sweep_every);
+            .with_sweep_every(sweep_every)
+            .with_audit_sink(audit_sink(&config, &secrets)?);
         Ok(App {
             core,
             config: Arc::new(config),
@@ -143,6 +145,9 @@ impl App {
             access::sweep::schedule(&self.core, chrono::Utc::now())
                 .await
                 .context("queueing the drift sweep")?;
+            access::audit_forward::schedule(&self.core, chrono::Utc::now())
+                .await
+                .context("queueing the audit forwarder")?;
         }
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
@@ -186,4 +191,19 @@ fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap
 /// exactly one is installed, once, before any client is made.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The audit collector, when `audit_webhook` is set; its signing secret must be in the
+/// environment.
+fn audit_sink(config: &Config, secrets: &Secrets) -> anyhow::Result<Option<AuditSink>> {
+    let Some(webhook) = &config.audit_webhook else {
+        return Ok(None);
+    };
+    let Some(secret) = secrets.webhook_secrets.get(&webhook.secret_env).cloned() else {
+        anyhow::bail!(
+            "audit_webhook is set, so {} must hold its signing secret",
+            webhook.secret_env
+        );
+    };
+    Ok(Some(AuditSink::new(webhook.url.clone(), secret)?))
 }

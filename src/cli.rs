@@ -30,8 +30,12 @@ pub fn init_tracing() {
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let secrets =
-        Secrets::from_env().with_webhook_secrets_from_env(config.policy.webhook_secret_envs());
+    let secrets = Secrets::from_env().with_webhook_secrets_from_env(
+        config
+            .policy
+            .webhook_secret_envs()
+            .chain(config.audit_webhook.iter().map(|w| w.secret_env.as_str())),
+    );
     if let Some(key) = &secrets.audit_key {
         audit::install_key(key.clone());
     }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod app;
+pub mod audit_sink;
 pub mod cli;
 pub mod client_credentials;
 pub mod config;

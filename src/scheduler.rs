@@ -205,6 +205,7 @@ fn error_retry_after(error: &anyhow::Error) -> Option<Duration> {
 async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
     match job {
         Job::Sweep => access::sweep::run(core, now).await.map(|_| ()),
+        Job::ForwardAudit => access::audit_forward::run(core, now).await,
         Job::SweepRemove { group, member } => access::sweep::remove(core, group, member, now).await,
         Job::SweepReport {
             platform,

@@ -6,6 +6,7 @@ pub mod acknowledge;
 pub mod act;
 pub mod answer;
 pub mod approve;
+pub mod audit_forward;
 mod behalf;
 pub mod break_glass;
 pub mod chat;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::audit_sink::AuditSink;
 use crate::domain::{Platform, Policy, Refusal};
 use crate::graph::Graph;
 use crate::metrics::Metrics;
@@ -71,6 +73,8 @@ pub struct Core {
     pub sweep_every: chrono::Duration,
     /// What operators watch (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// Where audit events are forwarded (`audit_webhook`), if anywhere.
+    pub audit_sink: Option<Arc<AuditSink>>,
 }
 
 impl Core {
@@ -90,6 +94,7 @@ impl Core {
             wake: Arc::new(Notify::new()),
             sweep_every: chrono::Duration::hours(1),
             metrics: Arc::new(Metrics::new()),
+            audit_sink: None,
         }
     }
 
@@ -97,6 +102,14 @@ impl Core {
     pub fn with_sweep_every(self, every: chrono::Duration) -> Core {
         Core {
             sweep_every: every,
+            ..self
+        }
+    }
+
+    /// The same core forwarding every audit event to `sink`.
+    pub fn with_audit_sink(self, sink: Option<AuditSink>) -> Core {
+        Core {
+            audit_sink: sink.map(Arc::new),
             ..self
         }
     }

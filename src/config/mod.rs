@@ -35,7 +35,19 @@ pub struct Config {
     pub teams: TeamsConfig,
     pub graph: GraphConfig,
     pub policy: Policy,
+    /// `audit_webhook`: where every audit event is forwarded, signed.
+    pub audit_webhook: Option<AuditWebhook>,
 }
+
+/// The audit collector: its URL, and the environment variable holding the signing secret.
+#[derive(Debug, Clone)]
+pub struct AuditWebhook {
+    pub url: String,
+    pub secret_env: String,
+}
+
+/// The signing secret of the audit collector, without `audit_webhook_secret_env`.
+pub const AUDIT_WEBHOOK_SECRET_ENV: &str = "JITBOT_AUDIT_WEBHOOK_SECRET";
 
 #[derive(Debug, Clone)]
 pub struct GraphConfig {
@@ -106,6 +118,8 @@ pub(super) struct RawConfig {
     teams: teams::RawTeams,
     #[serde(default)]
     graph: RawGraph,
+    audit_webhook: Option<String>,
+    audit_webhook_secret_env: Option<String>,
     #[serde(default, rename = "group")]
     groups: Vec<group::RawGroup>,
 }
@@ -167,6 +181,11 @@ impl Config {
         let teams = teams::teams_config(raw.teams, listen, &mut problems);
         let graph = graph_config(raw.graph, &mut problems);
         let groups = group::groups(raw.groups, &mut problems);
+        let audit_webhook = audit_webhook(
+            raw.audit_webhook,
+            raw.audit_webhook_secret_env,
+            &mut problems,
+        );
 
         if problems.is_empty() {
             Ok(Config {
@@ -176,6 +195,7 @@ impl Config {
                 teams,
                 graph,
                 policy: Policy { groups },
+                audit_webhook,
             })
         } else {
             Err(ConfigError::Invalid {
@@ -226,6 +246,28 @@ fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
             }
         },
     }
+}
+
+/// `audit_webhook` (https, or http to this machine) and the variable holding its secret.
+fn audit_webhook(
+    url: Option<String>,
+    secret_env: Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<AuditWebhook> {
+    let Some(url) = url else {
+        if secret_env.is_some() {
+            problems.push("audit_webhook_secret_env: set audit_webhook too".into());
+        }
+        return None;
+    };
+    if let Err(message) = provider::check_webhook_url(&url) {
+        problems.push(format!("audit_webhook: {message}"));
+    }
+    let secret_env = secret_env.unwrap_or_else(|| AUDIT_WEBHOOK_SECRET_ENV.to_string());
+    if let Err(message) = provider::check_secret_env(&secret_env) {
+        problems.push(format!("audit_webhook_secret_env: {message}"));
+    }
+    Some(AuditWebhook { url, secret_env })
 }
 
 #[cfg(test)]

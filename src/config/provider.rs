@@ -66,7 +66,7 @@ pub(super) fn provider_kind(
 }
 
 /// Events say who gets access: they go over https, or over plain http to this machine only.
-fn check_webhook_url(text: &str) -> Result<(), String> {
+pub(super) fn check_webhook_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => Ok(()),
@@ -89,7 +89,7 @@ fn is_loopback(url: &url::Url) -> bool {
 }
 
 /// The name of an environment variable of the webhook's own, not one of jitbot's credentials.
-fn check_secret_env(name: &str) -> Result<(), String> {
+pub(super) fn check_secret_env(name: &str) -> Result<(), String> {
     let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {

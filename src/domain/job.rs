@@ -56,6 +56,8 @@ pub enum Job {
     RemindAcknowledge,
     /// Announce a break-glass use in the group's security channel(s).
     AnnounceBreakGlass,
+    /// Send the audit events the collector has not had yet, in order; queues the next round.
+    ForwardAudit,
     /// Tell one of a group's approval channels what the sweep found.
     SweepReport {
         platform: Platform,
@@ -97,6 +99,7 @@ impl Job {
             Job::AnnounceBreakGlass => "announce_break_glass",
             Job::SweepReport { .. } => "sweep_report",
             Job::NotifyPerson { .. } => "notify_person",
+            Job::ForwardAudit => "forward_audit",
         }
     }
 
@@ -109,7 +112,8 @@ impl Job {
             | Job::Sweep
             | Job::SweepRemove { .. }
             | Job::ExpirePending
-            | Job::RemindAcknowledge => None,
+            | Job::RemindAcknowledge
+            | Job::ForwardAudit => None,
             Job::Grant | Job::CheckRequester => Some(grant_attempts),
             _ => Some(message_attempts),
         }

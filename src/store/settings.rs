@@ -11,14 +11,14 @@ use crate::domain::{AuditAction, Platform};
 
 const TEAMS_MODE: &str = "teams_mode";
 
-async fn get(db: impl SqliteExecutor<'_>, key: &str) -> sqlx::Result<Option<String>> {
+pub(super) async fn get(db: impl SqliteExecutor<'_>, key: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
         .bind(key)
         .fetch_optional(db)
         .await
 }
 
-async fn set(db: impl SqliteExecutor<'_>, key: &str, value: &str) -> sqlx::Result<()> {
+pub(super) async fn set(db: impl SqliteExecutor<'_>, key: &str, value: &str) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )

@@ -73,6 +73,8 @@ pub struct Options {
     pub webhook_secrets: &'static [(&'static str, &'static str)],
     /// How jitbot proves who it is to Entra ID for Graph.
     pub graph_credential: GraphCredential,
+    /// `audit_webhook`: forward the audit trail to the fake webhook receiver.
+    pub audit_webhook: bool,
 }
 
 /// The ways jitbot can get Graph tokens.
@@ -97,6 +99,7 @@ impl Default for Options {
             teams_trial: false,
             webhook_secrets: &[],
             graph_credential: GraphCredential::Secret,
+            audit_webhook: false,
         }
     }
 }
@@ -137,8 +140,13 @@ impl TestApp {
         let graph = FakeGraph::start().await;
         let webhook = FakeWebhook::start().await;
         let dir = Arc::new(tempfile::tempdir().unwrap());
+        let audit_webhook = if options.audit_webhook {
+            format!("audit_webhook = \"{}\"\n", webhook.url)
+        } else {
+            String::new()
+        };
         let config_text = format!(
-            "database_url = \"sqlite://jitbot.db\"\n\
+            "{audit_webhook}database_url = \"sqlite://jitbot.db\"\n\
              [slack]\napi_url = \"{slack}\"\n\
              [teams]\nopenid_metadata_url = \"{bf}/openid\"\ntoken_url = \"{bf}/token\"\nservice_url = \"{bf}/\"\n\
              service_hosts = [\"127.0.0.1\"]\ntrial_mode = {trial}\n\
@@ -178,6 +186,12 @@ impl TestApp {
                 secrets.managed_identity_url =
                     Some(format!("{}/metadata/identity/oauth2/token", graph.url));
             }
+        }
+        if options.audit_webhook {
+            secrets.webhook_secrets.insert(
+                jitbot::config::AUDIT_WEBHOOK_SECRET_ENV.to_string(),
+                Secret::new(WEBHOOK_SECRET),
+            );
         }
         for (name, value) in options.webhook_secrets {
             secrets
