@@ -303,6 +303,29 @@ fn gaps(ids: &[i64], sequence: i64) -> Vec<Gap> {
     gaps
 }
 
+const FORWARDED_UP_TO: &str = "audit_forwarded_up_to";
+
+/// The events after the last one forwarded to the collector, oldest first, at most `limit`.
+pub async fn not_forwarded(conn: &mut SqliteConnection, limit: i64) -> sqlx::Result<Vec<Event>> {
+    let after: i64 = super::settings::get(&mut *conn, FORWARDED_UP_TO)
+        .await?
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    sqlx::query_as(
+        "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
+         FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records that every event up to `id` reached the collector.
+pub async fn forwarded_up_to(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
+    super::settings::set(db, FORWARDED_UP_TO, &id.to_string()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,27 +357,4 @@ mod tests {
             }]
         );
     }
-}
-
-const FORWARDED_UP_TO: &str = "audit_forwarded_up_to";
-
-/// The events after the last one forwarded to the collector, oldest first, at most `limit`.
-pub async fn not_forwarded(conn: &mut SqliteConnection, limit: i64) -> sqlx::Result<Vec<Event>> {
-    let after: i64 = super::settings::get(&mut *conn, FORWARDED_UP_TO)
-        .await?
-        .and_then(|id| id.parse().ok())
-        .unwrap_or(0);
-    sqlx::query_as(
-        "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
-         FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-/// Records that every event up to `id` reached the collector.
-pub async fn forwarded_up_to(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
-    super::settings::set(db, FORWARDED_UP_TO, &id.to_string()).await
 }
