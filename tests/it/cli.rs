@@ -332,3 +332,45 @@ fn json_logs_are_one_object_a_line() {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 }
+
+/// The config shipped in deploy/kubernetes.yaml's ConfigMap must load: a deployment that starts
+/// from it should not fail on its first line.
+#[test]
+fn the_kubernetes_config_is_valid_and_listens_beyond_loopback() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes.yaml"
+    ))
+    .unwrap();
+    // The block scalar under `jitbot.toml: |`, without a YAML parser: its lines are indented
+    // deeper than the key.
+    let mut lines = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "jitbot.toml: |");
+    let key = lines.next().expect("no jitbot.toml in the ConfigMap");
+    let key_indent = key.len() - key.trim_start().len();
+    let block: Vec<&str> = lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > key_indent)
+        .collect();
+    let indent = block
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap();
+    let config: String = block
+        .iter()
+        .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jitbot.toml");
+    std::fs::write(&path, config).unwrap();
+    let output = jitbot(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("listening on 0.0.0.0:3978"),
+        "{}",
+        stdout(&output)
+    );
+}
