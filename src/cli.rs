@@ -19,13 +19,31 @@ mod audit_trail;
 pub use audit_export::{ExportArgs, audit_export};
 pub use audit_trail::audit;
 
-pub fn init_tracing() {
+/// The variable that picks how log lines look: `text` (the default, for people) or `json` (one
+/// object a line, for a log pipeline).
+pub const LOG_FORMAT_ENV: &str = "JITBOT_LOG_FORMAT";
+
+/// Installs the log subscriber. An unknown `JITBOT_LOG_FORMAT` is an error rather than a quiet
+/// fallback: a pipeline expecting JSON would otherwise choke on text lines far from the cause.
+pub fn init_tracing() -> anyhow::Result<()> {
+    let format = std::env::var(LOG_FORMAT_ENV).unwrap_or_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "jitbot=info,tower_http=warn".into());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format.trim() {
+        "" | "text" => builder.init(),
+        // The current span and its parents go on every line, so that a grant's or an HTTP
+        // request's `request_id` can be searched for without joining lines.
+        "json" => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        other => bail!("{LOG_FORMAT_ENV}={other:?} is not a log format: use `text` or `json`"),
+    }
+    Ok(())
 }
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {

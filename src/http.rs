@@ -25,8 +25,27 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .with_state(app)
+}
+
+/// The span every line of a request's work carries. The path only, not the URI: nothing a
+/// caller puts in a query string belongs in the logs. `request_id` is filled in by the handler
+/// once it knows which access request the work is about ([`record_request_id`]).
+fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id = tracing::field::Empty,
+    )
+}
+
+/// Names the access request in the current HTTP span, so that every later line of this request's
+/// work (and of the tasks it spawns `in_current_span`) can be found by it. Outside an HTTP span
+/// (the scheduler's `job` span already names it) this does nothing.
+pub fn record_request_id(request_id: i64) {
+    tracing::Span::current().record("request_id", request_id);
 }
 
 async fn healthz(State(app): State<App>) -> Response {

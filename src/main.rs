@@ -80,7 +80,10 @@ enum AuditCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    cli::init_tracing();
+    if let Err(error) = cli::init_tracing() {
+        eprintln!("error: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let args = Cli::parse();
     let result = match args.command {
         Command::Serve => cli::serve(&args.config).await,

@@ -151,6 +151,9 @@ pub async fn submit(
     store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
     tx.commit().await?;
     core.wake_scheduler();
+    // The HTTP span that carried the form learns the new request's id here (a no-op elsewhere):
+    // the lines after it, and the reply's, are then found by it like a click's.
+    tracing::Span::current().record("request_id", id);
     tracing::info!(request_id = id, group = group.name, "request submitted");
     Ok(Submitted {
         id,

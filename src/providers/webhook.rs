@@ -73,6 +73,9 @@ impl WebhookProvider {
             .body(body)
             .send()
             .await
+            // Webhook addresses often carry a token in the path or query; reqwest's error would
+            // print it into the logs along with the grant's failure.
+            .map_err(reqwest::Error::without_url)
             .with_context(|| format!("webhook {action} for request #{}", grant.request_id))?;
         let status = response.status();
         if status.is_redirection() {

@@ -205,7 +205,10 @@ impl SlackApi {
                 "text": text,
             }))
             .send()
-            .await?;
+            .await
+            // A response_url lets anyone post into the person's conversation for half an hour:
+            // reqwest's error would print it, and this error is logged.
+            .map_err(|error| anyhow!("posting to the response_url: {}", error.without_url()))?;
         if !response.status().is_success() {
             return Err(anyhow!("response_url answered {}", response.status()));
         }

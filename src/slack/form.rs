@@ -2,6 +2,7 @@
 //! request through the same `answer` as the typed one-liner.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -92,7 +93,7 @@ fn choice(group: &GroupPolicy) -> SlackBlockChoiceItem<SlackBlockPlainTextOnly> 
 /// refuses, the person is told privately through `response_url` how to ask without the form.
 pub fn open(app: &App, trigger_id: String, view: SlackView, response_url: Option<String>) {
     let slack = app.slack.clone();
-    tokio::spawn(async move {
+    let open = async move {
         let Err(error) = slack.api.open_view(&trigger_id, view).await else {
             return;
         };
@@ -111,7 +112,9 @@ pub fn open(app: &App, trigger_id: String, view: SlackView, response_url: Option
                 "could not say that the form did not open"
             );
         }
-    });
+    };
+    // In the HTTP span of the slash command, so that a failure is logged with it.
+    tokio::spawn(open.in_current_span());
 }
 
 /// A `view_submission`: a request like the one-liner's, or the reason shown on its field.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use slack_morphism::prelude::*;
+use tracing::Instrument;
 
 use super::verify::VerifiedSlackBody;
 use super::{blocks, form, identity, text};
@@ -19,7 +20,7 @@ use crate::access::names::Names;
 use crate::app::App;
 use crate::domain::buttons::Button;
 use crate::domain::{Principal, Refusal, Verdict, wording};
-use crate::http::{EdgeError, report_internal};
+use crate::http::{EdgeError, record_request_id, report_internal};
 
 /// Finding out who clicked must leave time to answer within Slack's 3 seconds.
 const IDENTITY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -63,6 +64,7 @@ pub async fn handle(
             .as_deref()
             .and_then(|value| value.parse().ok())
             .ok_or_else(|| EdgeError::BadRequest("button without a request id".into()))?;
+        record_request_id(request_id);
         let now = Utc::now();
         let clicker = who_clicked(&app, event.team.id.0.as_str(), &user, now);
         let reply = match tokio::time::timeout(IDENTITY_TIMEOUT, clicker).await {
@@ -82,14 +84,18 @@ pub async fn handle(
         if let (Some(reply), Some(url)) = (reply, response_url.clone()) {
             // Best effort and private: a lost refusal is not worth a durable job.
             let slack = app.slack.clone();
-            tokio::spawn(async move {
-                if let Err(error) = slack.api.respond_ephemeral(&url, &reply).await {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "could not send a private reply"
-                    );
+            tokio::spawn(
+                async move {
+                    if let Err(error) = slack.api.respond_ephemeral(&url, &reply).await {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "could not send a private reply"
+                        );
+                    }
                 }
-            });
+                // Keeps the HTTP span (and its request_id) on the reply's lines.
+                .in_current_span(),
+            );
         }
     }
     Ok(StatusCode::OK.into_response())

@@ -3,6 +3,7 @@
 //! reachable for DMs once they have talked to the bot.
 
 use std::time::Duration as StdDuration;
+use tracing::Instrument;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -125,7 +126,7 @@ pub async fn learn_email(
         activity.service_url.clone(),
         activity.conversation.id.clone(),
     );
-    tokio::spawn(async move {
+    let read = async move {
         let read = read_profile(&teams, &user_id, &service_url, &conversation, &mri, now);
         if let Err(error) = read.await {
             tracing::warn!(
@@ -133,7 +134,9 @@ pub async fn learn_email(
                 "could not read a Teams profile"
             );
         }
-    });
+    };
+    // In the HTTP span of the activity that prompted it.
+    tokio::spawn(read.in_current_span());
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use crate::access::{AccessError, RequestView};
 use crate::app::App;
 use crate::domain::buttons::Button;
 use crate::domain::{Command, Policy, Principal, Refusal, Verdict, wording};
-use crate::http::{EdgeError, report_internal};
+use crate::http::{EdgeError, record_request_id, report_internal};
 use crate::store::requests;
 
 pub async fn handle(
@@ -135,6 +135,7 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
     let Some(request_id) = action.request_id else {
         return invoke_error(400, "the card action names no request");
     };
+    record_request_id(request_id);
     let viewer = match action.verb.as_str() {
         REFRESH_VERB => match identity::of_sender(&app.teams, activity, now).await {
             Ok(person) => person,

@@ -3,6 +3,7 @@
 //! personal chat with the bot — or, without one, becomes a short reply that reveals nothing.
 
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::activity::Activity;
 use super::cards;
@@ -40,7 +41,7 @@ impl Reply {
 /// reply to a command is not worth a durable job.
 pub fn send_later(app: &App, activity: &Activity, reply: Reply) {
     let (app, activity) = (app.clone(), activity.clone());
-    tokio::spawn(async move {
+    let send = async move {
         let sent = if reply.private && !activity.is_personal() {
             privately(&app, &activity, reply.message).await
         } else {
@@ -49,7 +50,9 @@ pub fn send_later(app: &App, activity: &Activity, reply: Reply) {
         if let Err(error) = sent {
             tracing::warn!(error = format!("{error:#}"), "could not reply in Teams");
         }
-    });
+    };
+    // In the HTTP span: a failed reply is logged with the request it answered.
+    tokio::spawn(send.in_current_span());
 }
 
 /// In the conversation the activity came from, as a reply to it.

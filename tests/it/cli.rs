@@ -18,6 +18,7 @@ fn jitbot_with(args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_remove("JITBOT_CONFIG")
         .env_remove("JITBOT_AUDIT_KEY")
+        .env_remove("JITBOT_LOG_FORMAT")
         .envs(env.iter().copied())
         .output()
         .unwrap()
@@ -248,4 +249,139 @@ async fn the_granted_and_revoked_events_name_the_account_that_was_changed() {
         );
         assert!(line.contains(&account), "{line}");
     }
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_at_start() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/jitbot.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_jitbot"))
+        .args(["check-config", "--config", path])
+        .env("JITBOT_LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("JITBOT_LOG_FORMAT=\"yaml\" is not a log format"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `serve` with `JITBOT_LOG_FORMAT=json` writes one JSON object a line: a log pipeline reads the
+/// startup line without any parsing rules of its own.
+#[test]
+fn json_logs_are_one_object_a_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/jitbot.toml")).unwrap();
+    let database = dir.path().join("jitbot.db");
+    let config = example
+        .replace("listen = \"127.0.0.1:3978\"", "listen = \"127.0.0.1:0\"")
+        .replace(
+            "database_url = \"sqlite://jitbot.db\"",
+            &format!("database_url = \"sqlite://{}\"", database.display()),
+        );
+    assert_ne!(
+        config, example,
+        "the example config no longer has the lines this test edits"
+    );
+    let path = dir.path().join("jitbot.toml");
+    std::fs::write(&path, config).unwrap();
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jitbot"));
+    command
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("JITBOT_LOG_FORMAT", "json")
+        .env_remove("JITBOT_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for secret in [
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BOT_TOKEN",
+        "MICROSOFT_APP_ID",
+        "MICROSOFT_APP_PASSWORD",
+        "MICROSOFT_APP_TENANT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+    ] {
+        command.env_remove(secret);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let listening = loop {
+        match received.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) if line.contains("jitbot is listening") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = listening.unwrap_or_else(|| panic!("no startup line; stderr was:\n{seen:#?}"));
+    let object: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(object["fields"]["message"], "jitbot is listening", "{line}");
+    assert_eq!(object["level"], "INFO", "{line}");
+    assert!(object["timestamp"].is_string(), "{line}");
+    // Every line before it is JSON too: no stray text line for a pipeline to trip on.
+    for line in seen {
+        serde_json::from_str::<serde_json::Value>(&line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+}
+
+/// The config shipped in deploy/kubernetes.yaml's ConfigMap must load: a deployment that starts
+/// from it should not fail on its first line.
+#[test]
+fn the_kubernetes_config_is_valid_and_listens_beyond_loopback() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes.yaml"
+    ))
+    .unwrap();
+    // The block scalar under `jitbot.toml: |`, without a YAML parser: its lines are indented
+    // deeper than the key.
+    let mut lines = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "jitbot.toml: |");
+    let key = lines.next().expect("no jitbot.toml in the ConfigMap");
+    let key_indent = key.len() - key.trim_start().len();
+    let block: Vec<&str> = lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > key_indent)
+        .collect();
+    let indent = block
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap();
+    let config: String = block
+        .iter()
+        .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jitbot.toml");
+    std::fs::write(&path, config).unwrap();
+    let output = jitbot(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("listening on 0.0.0.0:3978"),
+        "{}",
+        stdout(&output)
+    );
 }
