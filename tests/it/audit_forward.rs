@@ -26,6 +26,7 @@ async fn a_collector_that_was_down_gets_every_event_in_order() {
     // The collector is down for the first try.
     t.webhook.fail_next(1);
     let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    t.wait_until_confirmed(id).await;
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
     t.wait_for_status(id, jitbot::domain::RequestStatus::Active)
         .await;

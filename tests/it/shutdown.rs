@@ -9,13 +9,7 @@ use jitbot::domain::RequestStatus;
 async fn a_shutdown_during_a_grant_finishes_it_and_loses_nothing() {
     let mut t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
     let id = t.alice_requests("request billing 1h month end").await;
-    // The background scheduler may hold the check: wait until the owners can decide.
-    for _ in 0..300 {
-        if t.request(id).await.confirmed_at.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    t.wait_until_confirmed(id).await;
     // The receiver takes its time with the grant: the shutdown comes while it is in hand.
     t.webhook.delay_next(Duration::from_millis(1500));
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);

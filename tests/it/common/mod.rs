@@ -346,6 +346,18 @@ impl TestApp {
     }
 
     /// Waits (up to 5 s) for request `id` to reach `status`, as the running scheduler moves it.
+    /// Waits until request `id` passed its check: with the scheduler in the background, the
+    /// check may still be running when the test's own `run_jobs` returns.
+    pub async fn wait_until_confirmed(&self, id: i64) {
+        for _ in 0..500 {
+            if self.request(id).await.confirmed_at.is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("request #{id} was never confirmed");
+    }
+
     pub async fn wait_for_status(
         &self,
         id: i64,
