@@ -28,9 +28,7 @@ pub enum AuditAction {
     Extended,
     ExtensionLapsed,
     ApprovedByPolicy,
-    BreakGlassUsed,
     Acknowledged,
-    Scheduled,
 }
 
 impl AuditAction {
@@ -59,9 +57,7 @@ impl AuditAction {
             Self::Extended => "extended",
             Self::ExtensionLapsed => "extension_lapsed",
             Self::ApprovedByPolicy => "approved_by_policy",
-            Self::BreakGlassUsed => "break_glass_used",
             Self::Acknowledged => "acknowledged",
-            Self::Scheduled => "scheduled",
         }
     }
 }

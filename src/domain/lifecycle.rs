@@ -63,17 +63,11 @@ impl Default for LifecycleRules {
     }
 }
 
-impl BreakGlass {
-    pub fn with_max(max: AccessDuration) -> BreakGlass {
-        BreakGlass {
-            max,
-            security_channels: Vec::new(),
-        }
-    }
-}
-
 impl Default for BreakGlass {
     fn default() -> Self {
-        BreakGlass::with_max(minutes(DEFAULT_BREAK_GLASS_MAX_MINUTES))
+        BreakGlass {
+            max: minutes(DEFAULT_BREAK_GLASS_MAX_MINUTES),
+            security_channels: Vec::new(),
+        }
     }
 }

@@ -100,8 +100,6 @@ pub enum Notice {
     OnBehalf {
         by: Account,
     },
-    /// Break-glass access was taken: to owners and the security channel, for review.
-    BreakGlassUsed,
     /// An owner reviewed the break-glass use.
     Acknowledged {
         by: Account,

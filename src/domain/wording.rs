@@ -110,7 +110,20 @@ pub fn notice(notice: &Notice, style: &Style) -> String {
         ),
         Notice::Recovered { action } => format!("✅ The {action} went through after all."),
         Notice::FailedGrantUndone => "🔒 Whatever the failed grant may have done has been undone: the access is removed.".to_string(),
-        other => lifecycle_notice(other, style),
+        // Listed rather than `_`: a new notice must be worded somewhere, or this does not compile.
+        Notice::EndingSoon { .. }
+        | Notice::Released
+        | Notice::Revoked { .. }
+        | Notice::Expired
+        | Notice::Reminder { .. }
+        | Notice::ExtensionAsked { .. }
+        | Notice::Extended { .. }
+        | Notice::ExtensionLapsed { .. }
+        | Notice::Scheduled { .. }
+        | Notice::ApprovedByPolicy { .. }
+        | Notice::OnBehalf { .. }
+        | Notice::Acknowledged { .. }
+        | Notice::AcknowledgeReminder => lifecycle_notice(notice, style),
     }
 }
 
@@ -148,10 +161,9 @@ fn lifecycle_notice(notice: &Notice, style: &Style) -> String {
             "👤 {} asked for this access on your behalf. It is yours: you are the one granted, and the one told when it ends.",
             (style.mention)(&by.key())
         ),
-        Notice::BreakGlassUsed => "🚨 Break-glass access was taken without approval. An owner must review it: press Acknowledge once you have.".to_string(),
         Notice::Acknowledged { by } => format!("✅ {} reviewed this break-glass use.", (style.mention)(&by.key())),
         Notice::AcknowledgeReminder => "🚨 Reminder: this break-glass use has not been reviewed yet. Press Acknowledge once you have.".to_string(),
-        _ => String::new(),
+        other => unreachable!("{other:?} is worded by `notice`, which sends only these here"),
     }
 }
 
