@@ -41,6 +41,7 @@ impl App {
         let db = store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
+        let trail = audit_trail(&config, &db).await?;
         let slack = Arc::new(SlackChat {
             api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?,
             db: db.clone(),
@@ -51,6 +52,7 @@ impl App {
             store::settings::enter_teams_mode(&db, teams.auth.trial_mode(), chrono::Utc::now())
                 .await
                 .context("recording how Teams runs")?;
+        trail.flush_after_commit().await;
         if discarded > 0 {
             tracing::warn!(
                 rows = discarded,
@@ -81,7 +83,8 @@ impl App {
         let sweep_every = config.graph.sweep_interval.to_chrono();
         let core = Core::new(db, config.policy.clone(), providers, graph, chats)
             .with_sweep_every(sweep_every)
-            .with_audit_sink(audit_sink(&config, &secrets)?);
+            .with_audit_sink(audit_sink(&config, &secrets)?)
+            .with_trail(trail);
         Ok(App {
             core,
             config: Arc::new(config),
@@ -148,6 +151,9 @@ impl App {
             access::audit_forward::schedule(&self.core, chrono::Utc::now())
                 .await
                 .context("queueing the audit forwarder")?;
+            access::audit_retention::schedule(&self.core, chrono::Utc::now())
+                .await
+                .context("queueing the audit purge")?;
         }
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
@@ -206,4 +212,20 @@ fn audit_sink(config: &Config, secrets: &Secrets) -> anyhow::Result<Option<Audit
         );
     };
     Ok(Some(AuditSink::new(webhook.url.clone(), secret)?))
+}
+
+/// Where the audit trail lives: in the main database, or apart in `audit_database_url`, where
+/// what a crash left in the outbox is moved before anything else happens.
+async fn audit_trail(config: &Config, main: &store::Db) -> anyhow::Result<access::Trail> {
+    let trail = match &config.audit.database_url {
+        None => access::Trail::together(main.clone()).await?,
+        Some(url) => {
+            let audit = store::connect_audit(url)
+                .await
+                .with_context(|| format!("opening the audit database {url}"))?;
+            access::Trail::apart(main.clone(), audit).await?
+        }
+    };
+    trail.repair_at_start(chrono::Utc::now()).await?;
+    Ok(trail.with_retention(config.audit.retention))
 }

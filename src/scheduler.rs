@@ -43,6 +43,8 @@ pub fn backoff(attempts: i64) -> Duration {
 /// Runs every job due at `now`; jobs of one request run in order, requests in parallel.
 /// Returns how many jobs ran.
 pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    // Audit events whose move failed after their commit wait in the outbox: every pass retries.
+    core.trail.flush_after_commit().await;
     let claimed = store::jobs::claim_due(&core.db, now, LEASE, BATCH).await?;
     let count = claimed.len();
     let mut by_request: BTreeMap<Option<i64>, Vec<store::jobs::JobRow>> = BTreeMap::new();
@@ -206,6 +208,7 @@ async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyho
     match job {
         Job::Sweep => access::sweep::run(core, now).await.map(|_| ()),
         Job::ForwardAudit => access::audit_forward::run(core, now).await,
+        Job::PurgeAudit => access::audit_retention::run(core, now).await,
         Job::SweepRemove { group, member } => access::sweep::remove(core, group, member, now).await,
         Job::SweepReport {
             platform,

@@ -53,7 +53,7 @@ pub async fn acknowledge(
     };
     tell_owners(&mut tx, request.id, notice, now).await?;
     refresh(&mut tx, request.id, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(Acted::Acknowledged { id: request.id })
 }

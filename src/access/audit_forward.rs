@@ -32,12 +32,12 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
         return Ok(());
     };
     let events = {
-        let mut conn = core.db.acquire().await?;
+        let mut conn = core.trail.db().acquire().await?;
         audit::not_forwarded(&mut conn, BATCH).await?
     };
     for event in &events {
         sink.send(event).await?;
-        audit::forwarded_up_to(&core.db, event.id).await?;
+        audit::forwarded_up_to(core.trail.db(), event.id).await?;
     }
     let next = if events.len() as i64 == BATCH {
         now

@@ -50,7 +50,7 @@ pub async fn remind(
     tell_owners(&mut tx, request.id, Notice::AcknowledgeReminder, now).await?;
     let next = now + ACKNOWLEDGE_REMINDER_EVERY;
     store::jobs::enqueue_job(&mut tx, request.id, &Job::RemindAcknowledge, next).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }

@@ -47,7 +47,7 @@ pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> an
         }
         Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
     }
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -134,7 +134,7 @@ pub async fn give_up(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow
     let mut tx = store::write(&core.db).await?;
     let reason = "jitbot could not check your account just now, so the owners were not asked. Please ask again later.";
     cancel(&mut tx, request_id, reason, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }

@@ -89,7 +89,7 @@ pub async fn decide(
         .into());
     }
     record(&mut tx, &request, &group, &input, &judged, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     if judged.status != RequestStatus::Pending {
         let waited = now - request.requested_at;

@@ -103,7 +103,7 @@ async fn end(
         tell_owners(&mut tx, request.id, notice, now).await?;
     }
     refresh(&mut tx, request.id, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, how = ?audit_action, "access ending early");
     Ok(())

@@ -68,7 +68,7 @@ pub async fn run(
         return Ok(());
     }
     record_end(&mut tx, &request, &ended, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     // Lag counts for ends at their time; an early end had no due time to be late for.
     if let (None, Some(due)) = (&request.ended_early, request.expires_at) {
@@ -98,7 +98,7 @@ async fn start_revoking(
         audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now),
     )
     .await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     Ok(true)
 }
 
@@ -243,7 +243,7 @@ async fn undo_failed_grant(
     .await?;
     let notice = Notice::FailedGrantUndone;
     store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, "a failed grant was undone");
     Ok(())

@@ -81,7 +81,7 @@ pub async fn ask(
         duration: duration.to_string(),
     };
     tell_requester(&mut tx, extension, notice, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, extension, "extension asked");
     Ok(Acted::ExtensionAsked {
@@ -149,7 +149,7 @@ pub async fn apply(
     tell_requester(&mut tx, access.id, Notice::Extended { until }, now).await?;
     refresh(&mut tx, access.id, now).await?;
     refresh(&mut tx, extension.id, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = access.id, extension = extension.id, %until, "access extended");
     Ok(())
@@ -185,7 +185,7 @@ async fn lapse(
 ) -> anyhow::Result<()> {
     let mut tx = store::write(&core.db).await?;
     lapse_in(&mut tx, extension, reason, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }

@@ -27,7 +27,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         // Not yet: a job that ran early (a clock stepped back) waits for the start.
         let mut tx = store::write(&core.db).await?;
         store::jobs::enqueue_job(&mut tx, request_id, &Job::Grant, starts_at).await?;
-        tx.commit().await?;
+        core.commit(tx).await?;
         return Ok(());
     }
     let group = core
@@ -64,7 +64,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         // (the revocation undoes a grant of a request that is no longer approved).
         if change == Change::Made {
             store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
-            tx.commit().await?;
+            core.commit(tx).await?;
             core.wake_scheduler();
             tracing::warn!(request_id, "a grant lost to a cancellation; undoing it");
         }
@@ -85,7 +85,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     let notice = Notice::Granted { expires_at };
     store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
     Ok(())
@@ -200,7 +200,7 @@ async fn refuse(
     store::jobs::enqueue_job(&mut tx, request.id, &to_requester, now).await?;
     store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
     store::jobs::enqueue_job(&mut tx, request.id, &Job::RefreshMessages, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
         request_id = request.id,
@@ -248,7 +248,7 @@ pub async fn give_up(
     store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
     store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }

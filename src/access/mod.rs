@@ -7,6 +7,8 @@ pub mod act;
 pub mod answer;
 pub mod approve;
 pub mod audit_forward;
+pub mod audit_retention;
+pub mod audit_trail;
 mod behalf;
 pub mod break_glass;
 pub mod chat;
@@ -31,6 +33,7 @@ pub mod withdraw;
 
 use std::sync::Arc;
 
+use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use crate::audit_sink::AuditSink;
@@ -39,6 +42,7 @@ use crate::graph::Graph;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Db;
+pub use audit_trail::Trail;
 pub use chat::Chat;
 pub use view::RequestView;
 
@@ -75,6 +79,8 @@ pub struct Core {
     pub metrics: Arc<Metrics>,
     /// Where audit events are forwarded (`audit_webhook`), if anywhere.
     pub audit_sink: Option<Arc<AuditSink>>,
+    /// Where the audit trail lives (`audit_database_url`) and how long it is kept.
+    pub trail: Trail,
 }
 
 impl Core {
@@ -86,6 +92,7 @@ impl Core {
         chats: Vec<Arc<dyn Chat>>,
     ) -> Core {
         Core {
+            trail: Trail::new(db.clone(), None),
             db,
             policy: Arc::new(policy),
             providers: Arc::new(providers),
@@ -112,6 +119,19 @@ impl Core {
             audit_sink: sink.map(Arc::new),
             ..self
         }
+    }
+
+    /// The same core keeping its audit trail in `trail`.
+    pub fn with_trail(self, trail: Trail) -> Core {
+        Core { trail, ..self }
+    }
+
+    /// Commits a transition, then moves its audit event to where the trail lives (nothing to
+    /// move when it lives in the main database).
+    pub async fn commit(&self, tx: Transaction<'static, Sqlite>) -> sqlx::Result<()> {
+        tx.commit().await?;
+        self.trail.flush_after_commit().await;
+        Ok(())
     }
 
     pub fn policy(&self) -> &Policy {

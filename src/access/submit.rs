@@ -149,7 +149,7 @@ pub async fn submit(
     // The check first: when it passes at once, the thread opens showing the request pending.
     store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
     store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     // The HTTP span that carried the form learns the new request's id here (a no-op elsewhere):
     // the lines after it, and the reply's, are then found by it like a click's.

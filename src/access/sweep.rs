@@ -37,7 +37,7 @@ pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
     }
     let mut tx = store::write(&core.db).await?;
     store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -64,7 +64,7 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
         record(&mut tx, core, finding, now).await?;
     }
     store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now + core.sweep_every).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(findings)
 }
@@ -154,7 +154,7 @@ pub async fn remove(
         audit::NewEvent::by_jitbot(None, AuditAction::SweepRemoved, detail, now),
     )
     .await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     Ok(())
 }
 

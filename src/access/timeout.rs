@@ -49,7 +49,7 @@ pub async fn remind(
     let expires_at = request.requested_at + timeout.to_chrono();
     let mut tx = store::write(&core.db).await?;
     tell_owners(&mut tx, request.id, Notice::Reminder { expires_at }, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -67,7 +67,7 @@ pub async fn expire(
         if due > now && request.status == RequestStatus::Pending {
             let mut tx = store::write(&core.db).await?;
             store::jobs::enqueue_job(&mut tx, request.id, &Job::ExpirePending, due).await?;
-            tx.commit().await?;
+            core.commit(tx).await?;
             return Ok(());
         }
     }
@@ -83,7 +83,7 @@ pub async fn expire(
         tell_owners(&mut tx, request.id, Notice::Expired, now).await?;
     }
     refresh(&mut tx, request.id, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
         request_id = request.id,

@@ -50,7 +50,7 @@ pub async fn cancel(
         tell_owners(&mut tx, request.id, notice, now).await?;
     }
     refresh(&mut tx, request.id, now).await?;
-    tx.commit().await?;
+    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
         request_id = request.id,

@@ -1,6 +1,7 @@
 //! The config file: listen address, database, platform URLs and the policy, validated into types.
 //! Each section is read by its own module; every mistake is reported with its place.
 
+mod audit;
 mod group;
 mod lifecycle;
 mod provider;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 use crate::domain::identity::Guid;
 use crate::domain::{AccessDuration, Policy};
+pub use audit::{AuditConfig, MIN_AUDIT_RETENTION};
 use urls::{base_url, resolve_database_url};
 
 pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
@@ -37,6 +39,8 @@ pub struct Config {
     pub policy: Policy,
     /// `audit_webhook`: where every audit event is forwarded, signed.
     pub audit_webhook: Option<AuditWebhook>,
+    /// `audit_database_url` and `audit_retention`: where the trail lives, how long it is kept.
+    pub audit: AuditConfig,
 }
 
 /// The audit collector: its URL, and the environment variable holding the signing secret.
@@ -120,6 +124,8 @@ pub(super) struct RawConfig {
     graph: RawGraph,
     audit_webhook: Option<String>,
     audit_webhook_secret_env: Option<String>,
+    audit_database_url: Option<String>,
+    audit_retention: Option<String>,
     #[serde(default, rename = "group")]
     groups: Vec<group::RawGroup>,
 }
@@ -164,6 +170,7 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 3978))
         });
         let database_url = resolve_database_url(
+            "database_url",
             raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
             base_dir,
             &mut problems,
@@ -186,6 +193,12 @@ impl Config {
             raw.audit_webhook_secret_env,
             &mut problems,
         );
+        let audit = audit::audit_config(
+            raw.audit_database_url.as_deref(),
+            raw.audit_retention.as_deref(),
+            (&database_url, base_dir),
+            &mut problems,
+        );
 
         if problems.is_empty() {
             Ok(Config {
@@ -196,6 +209,7 @@ impl Config {
                 graph,
                 policy: Policy { groups },
                 audit_webhook,
+                audit,
             })
         } else {
             Err(ConfigError::Invalid {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 pub(super) fn resolve_database_url(
+    key: &str,
     url: &str,
     base_dir: &Path,
     problems: &mut Vec<String>,
@@ -12,7 +13,7 @@ pub(super) fn resolve_database_url(
             return url.to_string();
         }
         problems.push(format!(
-            "database_url: `{url}` is not a sqlite:// URL such as sqlite://jitbot.db"
+            "{key}: `{url}` is not a sqlite:// URL such as sqlite://jitbot.db"
         ));
         return url.to_string();
     };

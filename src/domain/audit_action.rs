@@ -29,6 +29,10 @@ pub enum AuditAction {
     ExtensionLapsed,
     ApprovedByPolicy,
     Acknowledged,
+    /// Events left in the outbox by a crash were moved into the audit database at start.
+    AuditMovedAtStart,
+    /// Events older than `audit_retention` were removed; the detail names the new base.
+    AuditPurged,
 }
 
 impl AuditAction {
@@ -58,6 +62,8 @@ impl AuditAction {
             Self::ExtensionLapsed => "extension_lapsed",
             Self::ApprovedByPolicy => "approved_by_policy",
             Self::Acknowledged => "acknowledged",
+            Self::AuditMovedAtStart => "audit_moved_at_start",
+            Self::AuditPurged => "audit_purged",
         }
     }
 }

@@ -58,6 +58,8 @@ pub enum Job {
     AnnounceBreakGlass,
     /// Send the audit events the collector has not had yet, in order; queues the next round.
     ForwardAudit,
+    /// Purge the audit events older than `audit_retention`; queues the next purge.
+    PurgeAudit,
     /// Tell one of a group's approval channels what the sweep found.
     SweepReport {
         platform: Platform,
@@ -100,6 +102,7 @@ impl Job {
             Job::SweepReport { .. } => "sweep_report",
             Job::NotifyPerson { .. } => "notify_person",
             Job::ForwardAudit => "forward_audit",
+            Job::PurgeAudit => "purge_audit",
         }
     }
 
@@ -113,7 +116,8 @@ impl Job {
             | Job::SweepRemove { .. }
             | Job::ExpirePending
             | Job::RemindAcknowledge
-            | Job::ForwardAudit => None,
+            | Job::ForwardAudit
+            | Job::PurgeAudit => None,
             Job::Grant | Job::CheckRequester => Some(grant_attempts),
             _ => Some(message_attempts),
         }

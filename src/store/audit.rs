@@ -88,51 +88,101 @@ impl Event {
 
 /// Appends an event chained to the last one, keyed with the process's audit key when `jitbot
 /// serve` installed one. Call it inside the transaction that makes the change it records, which
-/// also serialises appends.
+/// also serialises appends. When the trail lives apart (`audit_database_url`), the event waits in
+/// the main database's outbox instead, committed with the change, until it is moved.
 pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {
+    if super::audit_outbox::trail_is_apart(&mut *conn).await? {
+        return super::audit_outbox::put(conn, &new_uid(), &event).await;
+    }
     append_with(conn, installed_key(), event).await
 }
 
-/// `append` with an explicit key (`None`: plain SHA-256).
+/// `append` with an explicit key (`None`: plain SHA-256), always into this database's chain.
 pub async fn append_with(
     conn: &mut SqliteConnection,
     key: Option<&Secret>,
     event: NewEvent<'_>,
+) -> sqlx::Result<()> {
+    let recorded = Recorded {
+        event_uid: new_uid(),
+        at: to_ms(event.at),
+        request_id: event.request_id,
+        actor: event.actor.to_string(),
+        action: event.action.as_str().to_string(),
+        platform: event.platform.map(str::to_owned),
+        channel: event.channel.map(str::to_owned),
+        detail: event.detail.to_string(),
+    };
+    chain(conn, key, &recorded).await
+}
+
+/// An event as recorded, before it is chained: what the outbox holds.
+#[derive(Debug, Clone, FromRow)]
+pub struct Recorded {
+    /// Random, given once: moving the same event twice finds it already chained.
+    pub event_uid: String,
+    pub at: i64,
+    pub request_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub platform: Option<String>,
+    pub channel: Option<String>,
+    pub detail: String,
+}
+
+/// A fresh event id: 128 random bits, hex.
+fn new_uid() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Chains a recorded event after the last one of this database's trail.
+pub(super) async fn chain(
+    conn: &mut SqliteConnection,
+    key: Option<&Secret>,
+    event: &Recorded,
 ) -> sqlx::Result<()> {
     let prev_hash: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     let prev_hash = prev_hash.unwrap_or_else(|| GENESIS.to_string());
-    let detail = event.detail.to_string();
     let (kind, hash) = Content {
         prev_hash: &prev_hash,
-        at: to_ms(event.at),
+        at: event.at,
         request_id: event.request_id,
-        actor: event.actor,
-        action: event.action.as_str(),
-        platform: event.platform,
-        channel: event.channel,
-        detail: &detail,
+        actor: &event.actor,
+        action: &event.action,
+        platform: event.platform.as_deref(),
+        channel: event.channel.as_deref(),
+        detail: &event.detail,
     }
     .hash(key);
     sqlx::query(
-        "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(to_ms(event.at))
+    .bind(event.at)
     .bind(event.request_id)
-    .bind(event.actor)
-    .bind(event.action.as_str())
-    .bind(event.platform)
-    .bind(event.channel)
-    .bind(detail)
+    .bind(&event.actor)
+    .bind(&event.action)
+    .bind(event.platform.as_deref())
+    .bind(event.channel.as_deref())
+    .bind(&event.detail)
     .bind(prev_hash)
     .bind(hash)
     .bind(kind.as_str())
+    .bind(&event.event_uid)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether the event with this id is in this database's trail already.
+pub(super) async fn has_uid(conn: &mut SqliteConnection, event_uid: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_events WHERE event_uid = ?)")
+        .bind(event_uid)
+        .fetch_one(conn)
+        .await
 }
 
 pub async fn list(
@@ -172,11 +222,46 @@ pub enum ChainCheck {
 
 /// Checks the chain with the process's installed key, if any.
 pub async fn verify(db: impl SqliteExecutor<'_>) -> sqlx::Result<ChainCheck> {
-    Ok(check_chain(&list(db, None).await?, installed_key()))
+    let events = list(db, None).await?;
+    Ok(check_chain(&events, &Base::of(&events), installed_key()))
 }
 
-fn check_chain(events: &[Event], key: Option<&Secret>) -> ChainCheck {
-    let mut expected_prev = GENESIS;
+/// Where the trail starts: at the first event ever, or, after a purge (`audit_retention`), just
+/// after the last event it removed, chained from that event's hash. A purge records both in its
+/// own `audit_purged` event, which is chained like any other, so a purge that claims more, or
+/// removes more than it claims, breaks the chain or leaves a gap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The last id removed (0: none).
+    pub purged_up_to: i64,
+    /// The hash the first remaining event chains from.
+    pub prev_hash: String,
+}
+
+impl Base {
+    /// The base the last `audit_purged` event of `events` names, else the genesis.
+    pub fn of(events: &[Event]) -> Base {
+        let purged = AuditAction::AuditPurged.as_str();
+        events
+            .iter()
+            .rev()
+            .filter(|e| e.action == purged)
+            .find_map(|e| {
+                let detail: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+                Some(Base {
+                    purged_up_to: detail.get("up_to")?.as_i64()?,
+                    prev_hash: detail.get("hash")?.as_str()?.to_string(),
+                })
+            })
+            .unwrap_or(Base {
+                purged_up_to: 0,
+                prev_hash: GENESIS.to_string(),
+            })
+    }
+}
+
+fn check_chain(events: &[Event], base: &Base, key: Option<&Secret>) -> ChainCheck {
+    let mut expected_prev = base.prev_hash.as_str();
     let mut first_keyed = None;
     let mut unchecked = 0;
     for event in events {
@@ -242,6 +327,8 @@ pub struct TrailCheck {
     pub gaps: Vec<Gap>,
     pub events: usize,
     pub head: Option<Head>,
+    /// Where the remaining trail starts, after purges.
+    pub base: Base,
 }
 
 impl TrailCheck {
@@ -261,23 +348,25 @@ pub async fn check_trail(db: &SqlitePool, key: Option<&Secret>) -> sqlx::Result<
             .await?;
     tx.commit().await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let base = Base::of(&events);
     Ok(TrailCheck {
-        chain: check_chain(&events, key),
+        chain: check_chain(&events, &base, key),
         // No row yet: no event was ever appended.
-        gaps: gaps(&ids, sequence.unwrap_or(0)),
+        gaps: gaps(&ids, sequence.unwrap_or(0), base.purged_up_to + 1),
         events: events.len(),
         head: events.last().map(|e| Head {
             id: e.id,
             hash: e.hash.clone(),
             kind: e.hash_kind(),
         }),
+        base,
     })
 }
 
-/// The ids missing from `1..=sequence`, given the ids present in ascending order.
-fn gaps(ids: &[i64], sequence: i64) -> Vec<Gap> {
+/// The ids missing from `first..=sequence`, given the ids present in ascending order.
+fn gaps(ids: &[i64], sequence: i64, first: i64) -> Vec<Gap> {
     let mut gaps = Vec::new();
-    let mut expected = 1;
+    let mut expected = first;
     for &id in ids {
         if id > expected {
             gaps.push(Gap::Events {
@@ -307,10 +396,7 @@ const FORWARDED_UP_TO: &str = "audit_forwarded_up_to";
 
 /// The events after the last one forwarded to the collector, oldest first, at most `limit`.
 pub async fn not_forwarded(conn: &mut SqliteConnection, limit: i64) -> sqlx::Result<Vec<Event>> {
-    let after: i64 = super::settings::get(&mut *conn, FORWARDED_UP_TO)
-        .await?
-        .and_then(|id| id.parse().ok())
-        .unwrap_or(0);
+    let after = forwarded(&mut *conn).await?;
     sqlx::query_as(
         "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
          FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
@@ -319,6 +405,14 @@ pub async fn not_forwarded(conn: &mut SqliteConnection, limit: i64) -> sqlx::Res
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// The last event the collector has (0: none yet).
+pub async fn forwarded(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
+    Ok(super::settings::get(db, FORWARDED_UP_TO)
+        .await?
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0))
 }
 
 /// Records that every event up to `id` reached the collector.
@@ -340,21 +434,24 @@ mod tests {
 
     #[test]
     fn gaps_name_every_id_issued_and_gone() {
-        assert_eq!(gaps(&[], 0), []);
-        assert_eq!(gaps(&[1, 2, 3], 3), []);
-        assert_eq!(gaps(&[1, 2, 3], 5), [events(4, 5, true)]);
-        assert_eq!(gaps(&[], 2), [events(1, 2, true)]);
-        assert_eq!(gaps(&[1, 2, 4, 5], 5), [events(3, 3, false)]);
+        assert_eq!(gaps(&[], 0, 1), []);
+        assert_eq!(gaps(&[1, 2, 3], 3, 1), []);
+        assert_eq!(gaps(&[1, 2, 3], 5, 1), [events(4, 5, true)]);
+        assert_eq!(gaps(&[], 2, 1), [events(1, 2, true)]);
+        assert_eq!(gaps(&[1, 2, 4, 5], 5, 1), [events(3, 3, false)]);
         assert_eq!(
-            gaps(&[2, 5], 7),
+            gaps(&[2, 5], 7, 1),
             [events(1, 1, false), events(3, 4, false), events(6, 7, true)]
         );
         assert_eq!(
-            gaps(&[1, 2, 3], 2),
+            gaps(&[1, 2, 3], 2, 1),
             [Gap::SequenceLowered {
                 sequence: 2,
                 last_id: 3
             }]
         );
+        // After a purge of events 1–4 the trail starts at 5.
+        assert_eq!(gaps(&[5, 6], 6, 5), []);
+        assert_eq!(gaps(&[6, 7], 7, 5), [events(5, 5, false)]);
     }
 }

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod audit_export;
 mod audit_hash;
+pub mod audit_outbox;
+pub mod audit_purge;
 pub mod decisions;
 pub mod identities;
 pub mod jobs;
@@ -24,10 +26,21 @@ pub type Db = SqlitePool;
 
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
+    open(database_url, SqliteSynchronous::Normal).await
+}
+
+/// Opens the audit database of a trail kept apart (`audit_database_url`), with the same schema.
+/// Its commits reach the disk before they return (`synchronous = FULL`): an event is removed
+/// from the main database's outbox only after that, so a power cut cannot lose it in between.
+pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
+    open(database_url, SqliteSynchronous::Full).await
+}
+
+async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(database_url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(synchronous)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     // An in-memory database exists per connection: keep exactly one.

@@ -1,0 +1,53 @@
+//! Retention (`audit_retention`): once a day a durable job purges the audit events older than
+//! the retention, never one the collector has not had yet. Without the setting nothing is purged:
+//! history is kept after requests end.
+
+use chrono::{DateTime, Utc};
+
+use super::Core;
+use crate::domain::Job;
+use crate::store::{self, audit, audit_purge};
+
+/// How often the purge comes round.
+pub const PURGE_EVERY: chrono::Duration = chrono::Duration::days(1);
+
+/// Queues the purge at start, unless it is queued already or nothing is ever purged.
+pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
+    if core.trail.retention().is_none()
+        || store::jobs::is_waiting(&core.db, &Job::PurgeAudit).await?
+    {
+        return Ok(());
+    }
+    let mut tx = store::write(&core.db).await?;
+    store::jobs::enqueue_unattached(&mut tx, &Job::PurgeAudit, now).await?;
+    tx.commit().await?;
+    core.wake_scheduler();
+    Ok(())
+}
+
+/// The `PurgeAudit` job: one transaction on the trail's database removes the old events and
+/// chains the `audit_purged` event that lets the rest verify; then the next purge is queued.
+pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(keep) = core.trail.retention() else {
+        return Ok(());
+    };
+    let mut tx = store::write(core.trail.db()).await?;
+    // An event the collector has not had yet is kept until it has.
+    let at_most = match core.audit_sink {
+        Some(_) => Some(audit::forwarded(&mut *tx).await?),
+        None => None,
+    };
+    let purged = audit_purge::purge(&mut tx, now - keep, at_most, now).await?;
+    tx.commit().await?;
+    if let Some(purged) = purged {
+        tracing::info!(
+            events = purged.events,
+            up_to = purged.up_to,
+            "purged audit events older than audit_retention"
+        );
+    }
+    let mut tx = store::write(&core.db).await?;
+    store::jobs::enqueue_unattached(&mut tx, &Job::PurgeAudit, now + PURGE_EVERY).await?;
+    tx.commit().await?;
+    Ok(())
+}

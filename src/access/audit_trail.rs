@@ -1,0 +1,156 @@
+//! Where the audit trail lives, and keeping it whole when it lives apart (`audit_database_url`).
+//! SQLite cannot commit atomically across two WAL databases, so a change and its event commit
+//! together in the main database (the outbox), and the event is then moved, in order, into the
+//! audit database: right after the commit, at every scheduler pass, and at start, before serving.
+//! A move is idempotent (by the event's id), so a crash anywhere between the two files loses
+//! nothing and records nothing twice.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::AuditAction;
+use crate::store::{self, Db, audit, audit_outbox};
+
+#[derive(Clone)]
+pub struct Trail {
+    main: Db,
+    apart: Option<Db>,
+    /// One move at a time in this process, so that events are chained in the order they
+    /// committed.
+    moving: Arc<tokio::sync::Mutex<()>>,
+    /// `audit_retention`: events older than this are purged.
+    retention: Option<chrono::Duration>,
+}
+
+/// What one move did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// Events chained into the audit database now.
+    pub chained: usize,
+    /// Events the audit database held already (a move interrupted after its commit).
+    pub already_there: usize,
+}
+
+impl Trail {
+    /// The trail in the main database, as without `audit_database_url`. Refused when the main
+    /// database says its trail lives apart: starting without the audit database would split it.
+    pub async fn together(main: Db) -> anyhow::Result<Trail> {
+        if audit_outbox::trail_is_apart(&main).await? {
+            bail!(
+                "this database's audit trail lives in its own database: set audit_database_url \
+                 to that database again"
+            );
+        }
+        Ok(Self::new(main, None))
+    }
+
+    /// The trail in its own database `audit`. The main database is marked so that from now on
+    /// its appends wait in the outbox; it must not hold a trail of its own.
+    pub async fn apart(main: Db, audit: Db) -> anyhow::Result<Trail> {
+        let mut tx = store::write(&main).await?;
+        if !audit_outbox::trail_is_apart(&mut *tx).await? {
+            let held = audit_outbox::events_in(&mut *tx).await?;
+            if held > 0 {
+                bail!(
+                    "audit_database_url is set, but the main database already holds an audit \
+                     trail of {held} event(s): keep it in the main database (remove \
+                     audit_database_url), or start the separate trail with a new main database"
+                );
+            }
+            audit_outbox::mark_apart(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Self::new(main, Some(audit)))
+    }
+
+    pub(super) fn new(main: Db, apart: Option<Db>) -> Trail {
+        Trail {
+            main,
+            apart,
+            moving: Arc::default(),
+            retention: None,
+        }
+    }
+
+    /// The same trail, purging events older than `keep`.
+    pub fn with_retention(self, keep: Option<std::time::Duration>) -> Trail {
+        Trail {
+            retention: keep.and_then(|keep| chrono::Duration::from_std(keep).ok()),
+            ..self
+        }
+    }
+
+    /// The database the events live in: what verify, export, forwarding and retention read.
+    pub fn db(&self) -> &Db {
+        self.apart.as_ref().unwrap_or(&self.main)
+    }
+
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        self.retention
+    }
+
+    /// Moves every event waiting in the outbox into the audit database, in order; nothing to do
+    /// when the trail lives in the main database. The audit database commits (durably) before
+    /// the outbox is emptied: a crash in between leaves events that the next move skips.
+    pub async fn flush(&self) -> anyhow::Result<Moved> {
+        let Some(audit_db) = &self.apart else {
+            return Ok(Moved::default());
+        };
+        let _one_at_a_time = self.moving.lock().await;
+        let waiting = audit_outbox::waiting(&self.main).await?;
+        let Some(last) = waiting.last() else {
+            return Ok(Moved::default());
+        };
+        let mut moved = Moved::default();
+        let mut tx = store::write(audit_db).await?;
+        for event in &waiting {
+            if audit_outbox::chain_once(&mut tx, &event.event).await? {
+                moved.chained += 1;
+            } else {
+                moved.already_there += 1;
+            }
+        }
+        tx.commit().await.context("committing to the audit database")?;
+        audit_outbox::remove_up_to(&self.main, last.id).await?;
+        Ok(moved)
+    }
+
+    /// At start, before serving: moves what a crash left in the outbox, and says so in the log
+    /// and in the trail itself.
+    pub async fn repair_at_start(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let moved = self
+            .flush()
+            .await
+            .context("moving the audit outbox into the audit database")?;
+        if moved == Moved::default() {
+            return Ok(());
+        }
+        tracing::warn!(
+            moved = moved.chained,
+            already_there = moved.already_there,
+            "jitbot stopped between the main and the audit database: moved the audit events it \
+             had left in the outbox"
+        );
+        let detail = json!({ "moved": moved.chained, "already_there": moved.already_there });
+        let event = audit::NewEvent::by_jitbot(None, AuditAction::AuditMovedAtStart, detail, now);
+        let mut tx = store::write(&self.main).await?;
+        audit::append(&mut tx, event).await?;
+        tx.commit().await?;
+        self.flush().await?;
+        Ok(())
+    }
+
+    /// Moves the outbox after a commit. A failure is logged, not returned: the change and its
+    /// event are committed, and the next move (at the latest at start) takes the event along.
+    pub async fn flush_after_commit(&self) {
+        if let Err(error) = self.flush().await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "could not move audit events into the audit database; they wait in the outbox"
+            );
+        }
+    }
+}
