@@ -216,6 +216,27 @@ fn card_places(group: &crate::domain::GroupPolicy) -> String {
     }
 }
 
+/// The database the audit trail lives in (`audit_database_url`, else the main one), and the
+/// main database, whose outbox holds events not moved yet.
+struct TrailDbs {
+    trail: store::Db,
+    main: store::Db,
+}
+
+async fn open_trail(config_path: &Path) -> anyhow::Result<TrailDbs> {
+    let config = Config::load(config_path)?;
+    let main = store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening {}", config.database_url))?;
+    let trail = match &config.audit.database_url {
+        None => main.clone(),
+        Some(url) => store::connect_audit(url)
+            .await
+            .with_context(|| format!("opening the audit database {url}"))?,
+    };
+    Ok(TrailDbs { trail, main })
+}
+
 /// Opens the database the config names.
 async fn open_db(config_path: &Path) -> anyhow::Result<store::Db> {
     let config = Config::load(config_path)?;

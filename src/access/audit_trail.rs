@@ -113,7 +113,9 @@ impl Trail {
                 moved.already_there += 1;
             }
         }
-        tx.commit().await.context("committing to the audit database")?;
+        tx.commit()
+            .await
+            .context("committing to the audit database")?;
         audit_outbox::remove_up_to(&self.main, last.id).await?;
         Ok(moved)
     }

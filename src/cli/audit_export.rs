@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::open_db;
+use super::open_trail;
 use crate::store::audit::Event;
 use crate::store::audit_export::{self, Filter};
 
@@ -38,8 +38,14 @@ pub async fn audit_export(config_path: &Path, args: ExportArgs<'_>) -> anyhow::R
         until: args.until.map(|t| time("--until", t)).transpose()?,
         group: args.group.map(str::to_owned),
     };
-    let db = open_db(config_path).await?;
-    let events = audit_export::select(&db, &filter).await?;
+    let dbs = open_trail(config_path).await?;
+    let events = audit_export::select(&dbs.trail, &filter).await?;
+    let waiting = crate::store::audit_outbox::count(&dbs.main).await?;
+    if waiting > 0 {
+        eprintln!(
+            "note: {waiting} recent event(s) wait in the outbox and are not in this export yet"
+        );
+    }
     let stdout = std::io::stdout().lock();
     match format {
         Format::Csv => write_csv(stdout, &events),

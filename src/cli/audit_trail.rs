@@ -4,16 +4,16 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use super::open_db;
+use super::{TrailDbs, open_trail};
 use crate::secrets::Secrets;
 use crate::store::{self, audit};
 
 pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> anyhow::Result<()> {
-    let db = open_db(config_path).await?;
+    let dbs = open_trail(config_path).await?;
     if verify {
-        return verify_audit(&db).await;
+        return verify_audit(&dbs).await;
     }
-    for event in audit::list(&db, request).await? {
+    for event in audit::list(&dbs.trail, request).await? {
         println!(
             "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
             event.id,
@@ -36,9 +36,18 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
 }
 
 /// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
-async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
+async fn verify_audit(dbs: &TrailDbs) -> anyhow::Result<()> {
     let key = Secrets::from_env().audit_key;
-    let check = audit::check_trail(db, key.as_ref()).await?;
+    let check = audit::check_trail(&dbs.trail, key.as_ref()).await?;
+    let waiting = store::audit_outbox::count(&dbs.main).await?;
+    if waiting > 0 {
+        // Not tampering: committed with their changes, they are moved at the next commit,
+        // scheduler pass or start.
+        println!(
+            "{waiting} event(s) wait in the main database's outbox, not yet moved into the audit \
+             database: jitbot moves them right away when running, else when it next starts"
+        );
+    }
     if !check.is_intact() {
         let mut problems: Vec<String> = describe_chain(&check.chain).into_iter().collect();
         problems.extend(
@@ -53,6 +62,12 @@ async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
         "audit trail intact: {} event(s), every hash matches and no event is missing",
         check.events
     );
+    if check.base.purged_up_to > 0 {
+        println!(
+            "events 1–{} were purged (audit_retention); the trail starts after them, from hash {}",
+            check.base.purged_up_to, check.base.prev_hash
+        );
+    }
     match check.head {
         Some(head) => {
             println!(

@@ -98,11 +98,31 @@ mod tests {
     #[test]
     fn names_the_key_of_every_mistake() {
         for (url, retention, expected) in [
-            (Some("sqlite://jitbot.db"), None, "audit_database_url: `sqlite://jitbot.db` is the main database"),
-            (Some("sqlite::memory:"), None, "audit_database_url: an in-memory database"),
-            (Some("postgres://audit"), None, "audit_database_url: `postgres://audit` is not a sqlite:// URL"),
-            (None, Some("30m"), "audit_retention: `30m` is shorter than the minimum of 30 days"),
-            (None, Some("forever"), "audit_retention: `forever` is not a duration"),
+            (
+                Some("sqlite://jitbot.db"),
+                None,
+                "audit_database_url: `sqlite://jitbot.db` is the main database",
+            ),
+            (
+                Some("sqlite::memory:"),
+                None,
+                "audit_database_url: an in-memory database",
+            ),
+            (
+                Some("postgres://audit"),
+                None,
+                "audit_database_url: `postgres://audit` is not a sqlite:// URL",
+            ),
+            (
+                None,
+                Some("30m"),
+                "audit_retention: `30m` is shorter than the minimum of 30 days",
+            ),
+            (
+                None,
+                Some("forever"),
+                "audit_retention: `forever` is not a duration",
+            ),
         ] {
             let (_, problems) = read(url, retention);
             assert!(

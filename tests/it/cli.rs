@@ -8,12 +8,12 @@ mod audit_export;
 mod audit_key;
 mod trail;
 
-fn jitbot(args: &[&str]) -> Output {
+pub(crate) fn jitbot(args: &[&str]) -> Output {
     jitbot_with(args, &[])
 }
 
 /// `jitbot` with these variables set, and no others of jitbot's from the surrounding environment.
-fn jitbot_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn jitbot_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jitbot"))
         .args(args)
         .env_remove("JITBOT_CONFIG")
@@ -24,11 +24,11 @@ fn jitbot_with(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

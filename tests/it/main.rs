@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit_apart;
 mod audit_forward;
 mod cli;
 mod entra;

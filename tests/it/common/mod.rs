@@ -75,6 +75,10 @@ pub struct Options {
     pub graph_credential: GraphCredential,
     /// `audit_webhook`: forward the audit trail to the fake webhook receiver.
     pub audit_webhook: bool,
+    /// `audit_database_url = "sqlite://audit.db"`: the trail in its own file.
+    pub audit_apart: bool,
+    /// `audit_retention`, if any.
+    pub audit_retention: Option<&'static str>,
 }
 
 /// The ways jitbot can get Graph tokens.
@@ -100,6 +104,8 @@ impl Default for Options {
             webhook_secrets: &[],
             graph_credential: GraphCredential::Secret,
             audit_webhook: false,
+            audit_apart: false,
+            audit_retention: None,
         }
     }
 }
@@ -145,6 +151,18 @@ impl TestApp {
         } else {
             String::new()
         };
+        let audit_webhook = format!(
+            "{audit_webhook}{}{}",
+            if options.audit_apart {
+                "audit_database_url = \"sqlite://audit.db\"\n"
+            } else {
+                ""
+            },
+            options
+                .audit_retention
+                .map(|keep| format!("audit_retention = \"{keep}\"\n"))
+                .unwrap_or_default()
+        );
         let config_text = format!(
             "{audit_webhook}database_url = \"sqlite://jitbot.db\"\n\
              [slack]\napi_url = \"{slack}\"\n\
@@ -415,7 +433,7 @@ impl TestApp {
     }
 
     pub async fn audit_actions(&self, id: i64) -> Vec<String> {
-        store::audit::list(&self.app.core.db, Some(id))
+        store::audit::list(self.app.core.trail.db(), Some(id))
             .await
             .unwrap()
             .into_iter()

@@ -1,0 +1,362 @@
+//! The audit trail in its own file (`audit_database_url`) and retention (`audit_retention`):
+//! the lifecycle recorded only there, a crash between the two files repaired at start, one
+//! linear chain under concurrency, and purges that keep the rest verifiable.
+
+use chrono::{Duration, Utc};
+use jitbot::domain::RequestStatus;
+use jitbot::store::{Db, audit};
+
+use crate::cli::{jitbot, jitbot_with, stderr, stdout};
+use crate::common::*;
+
+async fn apart(retention: Option<&'static str>) -> TestApp {
+    let options = Options {
+        audit_apart: true,
+        audit_retention: retention,
+        ..Options::default()
+    };
+    TestApp::spawn_with_options(DEFAULT_GROUPS, options).await
+}
+
+fn trail(t: &TestApp) -> &Db {
+    t.app.core.trail.db()
+}
+
+async fn count_in(db: &Db, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// Every event of the trail as (id, action, hash, event id).
+async fn chain(db: &Db) -> Vec<(i64, String, String, String)> {
+    sqlx::query_as("SELECT id, action, hash, event_uid FROM audit_events ORDER BY id")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+fn verify(t: &TestApp) -> std::process::Output {
+    jitbot(&[
+        "audit",
+        "verify",
+        "--config",
+        t.config_path().to_str().unwrap(),
+    ])
+}
+
+/// alice's prod-db request approved by bob and granted; returns its id.
+async fn approved_and_granted(t: &TestApp) -> i64 {
+    let id = t.alice_requests("request prod-db 2h fixing INC-4711").await;
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+    id
+}
+
+#[tokio::test]
+async fn with_an_audit_database_the_lifecycle_is_recorded_only_there() {
+    let t = apart(None).await;
+    let id = approved_and_granted(&t).await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(expires_at + Duration::seconds(1)).await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+
+    assert_eq!(
+        t.audit_actions(id).await,
+        [
+            "requested",
+            "requester_confirmed",
+            "approved",
+            "granted",
+            "expiring",
+            "revoked"
+        ]
+    );
+    assert!(t.dir.path().join("audit.db").exists());
+    assert_eq!(
+        t.count("audit_events").await,
+        0,
+        "the main file holds no event"
+    );
+    assert_eq!(t.count("audit_outbox").await, 0, "every event was moved");
+    assert_eq!(count_in(trail(&t), "requests").await, 0);
+    assert_eq!(
+        audit::verify(trail(&t)).await.unwrap(),
+        audit::ChainCheck::Intact { events: 6 }
+    );
+
+    let config = t.config_path();
+    let config = config.to_str().unwrap();
+    let verified = verify(&t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        stdout(&verified).contains("audit trail intact: 6 event(s)"),
+        "{}",
+        stdout(&verified)
+    );
+    let export = jitbot(&["audit", "export", "--format", "jsonl", "--config", config]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let lines: Vec<String> = stdout(&export).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert!(lines[3].contains("\"action\":\"granted\""), "{}", lines[3]);
+    let listing = stdout(&jitbot(&["audit", "--config", config, "--request", "1"]));
+    assert!(listing.contains("revoked"), "{listing}");
+}
+
+#[tokio::test]
+async fn a_crash_between_the_two_files_is_repaired_at_start_with_nothing_lost_or_doubled() {
+    let t = apart(None).await;
+    approved_and_granted(&t).await;
+    let before = chain(trail(&t)).await;
+    assert_eq!(before.len(), 4);
+
+    // The state jitbot would be in after two crashes: event 2 was moved but not yet removed
+    // from the outbox, and the audit file's last commit (events 3 and 4) never reached the disk
+    // while the main file's outbox still held them.
+    let moved: Vec<(
+        String,
+        i64,
+        Option<i64>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    )> = sqlx::query_as(
+        "SELECT event_uid, at, request_id, actor, action, platform, channel, detail \
+             FROM audit_events WHERE id >= 2 ORDER BY id",
+    )
+    .fetch_all(trail(&t))
+    .await
+    .unwrap();
+    for (uid, at, request_id, actor, action, platform, channel, detail) in moved {
+        sqlx::query(
+            "INSERT INTO audit_outbox (event_uid, at, request_id, actor, action, platform, channel, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(uid)
+        .bind(at)
+        .bind(request_id)
+        .bind(actor)
+        .bind(action)
+        .bind(platform)
+        .bind(channel)
+        .bind(detail)
+        .execute(&t.app.core.db)
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM audit_events WHERE id >= 3")
+        .execute(trail(&t))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sqlite_sequence SET seq = 2 WHERE name = 'audit_events'")
+        .execute(trail(&t))
+        .await
+        .unwrap();
+    let cut = verify(&t);
+    assert!(
+        stdout(&cut).contains("3 event(s) wait in the main database's outbox"),
+        "{}",
+        stdout(&cut)
+    );
+
+    let t = t.restart(false).await;
+    let after = chain(trail(&t)).await;
+    assert_eq!(after[..4], before[..], "the same events, ids and hashes");
+    assert_eq!(after.len(), 5, "nothing doubled: {after:?}");
+    assert_eq!(after[4].1, "audit_moved_at_start");
+    let detail: String = sqlx::query_scalar("SELECT detail FROM audit_events WHERE id = 5")
+        .fetch_one(trail(&t))
+        .await
+        .unwrap();
+    assert_eq!(detail, r#"{"already_there":1,"moved":2}"#);
+    assert_eq!(t.count("audit_outbox").await, 0);
+    assert_eq!(t.count("audit_events").await, 0);
+    let verified = verify(&t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        !stdout(&verified).contains("outbox"),
+        "{}",
+        stdout(&verified)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_changes_keep_one_linear_chain() {
+    let t = apart(None).await;
+    // Six people ask at once, through Slack.
+    let (a, b, c, d, e, f) = tokio::join!(
+        t.say("U0ALICE", "request prod-db 1h one"),
+        t.say("U0BOB", "request payroll 1h two"),
+        t.say("U0CAROL", "request billing 1h three"),
+        t.say("U0DAVE", "request prod-db 1h four"),
+        t.say("U0ERIN", "request payroll 1h five"),
+        t.say("U0ALICE", "request billing 1h six"),
+    );
+    for reply in [a, b, c, d, e, f] {
+        assert!(reply.contains("Request #"), "{reply}");
+    }
+    // And jobs record more while the core appends from many tasks at once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let core = t.app.core.clone();
+        tasks.spawn(async move {
+            let mut tx = jitbot::store::write(&core.db).await.unwrap();
+            let event = audit::NewEvent::by_jitbot(
+                None,
+                jitbot::domain::AuditAction::SweepFound,
+                serde_json::json!({ "n": n }),
+                Utc::now(),
+            );
+            audit::append(&mut tx, event).await.unwrap();
+            core.commit(tx).await.unwrap();
+        });
+    }
+    t.run_jobs().await;
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+
+    let events = chain(trail(&t)).await;
+    assert_eq!(
+        events.len(),
+        6 + 6 + 20,
+        "six requests, six checks, 20 appends"
+    );
+    let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
+    assert_eq!(ids, (1..=32).collect::<Vec<_>>());
+    let check = audit::check_trail(trail(&t), None).await.unwrap();
+    assert!(check.is_intact(), "{check:?}");
+    assert_eq!(t.count("audit_outbox").await, 0);
+}
+
+#[tokio::test]
+async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
+    let t = apart(Some("30d")).await;
+    let id = approved_and_granted(&t).await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(expires_at + Duration::seconds(1)).await;
+    assert_eq!(chain(trail(&t)).await.len(), 6);
+
+    // Thirty days and an hour later, the request's first four events are old; its end is not.
+    jitbot::access::audit_retention::schedule(&t.app.core, Utc::now())
+        .await
+        .unwrap();
+    let purged_at = Utc::now() + Duration::days(30) + Duration::hours(1);
+    t.run_jobs_at(purged_at).await;
+    let left = chain(trail(&t)).await;
+    let actions: Vec<&str> = left.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(actions, ["expiring", "revoked", "audit_purged"]);
+    assert_eq!(left[0].0, 5);
+    // History is kept: the request itself stays.
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+
+    let verified = verify(&t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        stdout(&verified).contains("events 1–4 were purged"),
+        "{}",
+        stdout(&verified)
+    );
+    // A second purge finds nothing more that is old.
+    jitbot::access::audit_retention::run(&t.app.core, purged_at + Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(chain(trail(&t)).await.len(), 3);
+
+    // Tampering after a purge is still detected: an edit …
+    sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 6")
+        .execute(trail(&t))
+        .await
+        .unwrap();
+    let edited = verify(&t);
+    assert!(!edited.status.success());
+    assert!(
+        stderr(&edited).contains("audit trail broken at event 6"),
+        "{}",
+        stderr(&edited)
+    );
+    sqlx::query("UPDATE audit_events SET actor = 'jitbot' WHERE id = 6")
+        .execute(trail(&t))
+        .await
+        .unwrap();
+    assert!(verify(&t).status.success());
+    // … and removing more than the purge recorded.
+    sqlx::query("DELETE FROM audit_events WHERE id = 5")
+        .execute(trail(&t))
+        .await
+        .unwrap();
+    let removed = verify(&t);
+    assert!(!removed.status.success());
+    assert!(
+        stderr(&removed).contains("event 5 is missing")
+            || stderr(&removed).contains("broken at event 6"),
+        "{}",
+        stderr(&removed)
+    );
+}
+
+/// alice's request, granted and ended at expiry: six events.
+async fn granted_and_ended(t: &TestApp) {
+    let id = approved_and_granted(t).await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(expires_at + Duration::seconds(1)).await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+}
+
+#[tokio::test]
+async fn without_retention_nothing_is_purged() {
+    let t = TestApp::spawn().await;
+    granted_and_ended(&t).await;
+    jitbot::access::audit_retention::schedule(&t.app.core, Utc::now())
+        .await
+        .unwrap();
+    t.run_jobs_at(Utc::now() + Duration::days(3650)).await;
+    assert_eq!(t.count("audit_events").await, 6);
+}
+
+#[tokio::test]
+async fn retention_in_one_file_keeps_the_chain_verifiable() {
+    let options = Options {
+        audit_retention: Some("400d"),
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
+    granted_and_ended(&t).await;
+    jitbot::access::audit_retention::schedule(&t.app.core, Utc::now())
+        .await
+        .unwrap();
+    t.run_jobs_at(Utc::now() + Duration::days(401)).await;
+    let left = chain(&t.app.core.db).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].1, "audit_purged");
+    let verified = verify(&t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+}
+
+#[tokio::test]
+async fn a_trail_kept_apart_is_not_silently_split_by_dropping_the_key() {
+    let t = apart(None).await;
+    approved_and_granted(&t).await;
+    let config = std::fs::read_to_string(t.config_path()).unwrap();
+    let without = t.dir.path().join("without-audit-db.toml");
+    std::fs::write(
+        &without,
+        config.replace("audit_database_url = \"sqlite://audit.db\"\n", ""),
+    )
+    .unwrap();
+    let refused = jitbot_with(
+        &["serve", "--config", without.to_str().unwrap()],
+        &[("JITBOT_WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("set audit_database_url to that database again"),
+        "{}",
+        stderr(&refused)
+    );
+}
