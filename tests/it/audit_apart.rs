@@ -30,6 +30,19 @@ async fn count_in(db: &Db, table: &str) -> i64 {
         .unwrap()
 }
 
+/// An event as the outbox holds it: event id, time, request, actor, action, platform, channel,
+/// detail.
+type OutboxRow = (
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
 /// Every event of the trail as (id, action, hash, event id).
 async fn chain(db: &Db) -> Vec<(i64, String, String, String)> {
     sqlx::query_as("SELECT id, action, hash, event_uid FROM audit_events ORDER BY id")
@@ -116,16 +129,7 @@ async fn a_crash_between_the_two_files_is_repaired_at_start_with_nothing_lost_or
     // The state jitbot would be in after two crashes: event 2 was moved but not yet removed
     // from the outbox, and the audit file's last commit (events 3 and 4) never reached the disk
     // while the main file's outbox still held them.
-    let moved: Vec<(
-        String,
-        i64,
-        Option<i64>,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    )> = sqlx::query_as(
+    let moved: Vec<OutboxRow> = sqlx::query_as(
         "SELECT event_uid, at, request_id, actor, action, platform, channel, detail \
              FROM audit_events WHERE id >= 2 ORDER BY id",
     )
