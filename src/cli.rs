@@ -93,6 +93,18 @@ pub async fn check_config(config_path: &Path, online: bool) -> anyhow::Result<()
         config.listen,
         config.database_url
     );
+    println!(
+        "  audit trail: {}, {}",
+        match &config.audit.database_url {
+            Some(url) => format!("apart in {url}"),
+            None => "in the main database".to_string(),
+        },
+        match config.audit.retention {
+            // In days: humantime would say 400d is "1year 1month 4days 7h 26m 24s".
+            Some(keep) => format!("events purged after {} days", keep.as_secs() / 86_400),
+            None => "kept for ever".to_string(),
+        }
+    );
     for group in &config.policy.groups {
         println!(
             "  {}: provider {}{}, up to {} (default {}), {}, {} approval(s){}",

@@ -364,3 +364,41 @@ async fn a_trail_kept_apart_is_not_silently_split_by_dropping_the_key() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn check_config_names_the_audit_keys_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jitbot.toml");
+    std::fs::write(
+        &path,
+        "audit_database_url = \"sqlite://jitbot.db\"\naudit_retention = \"30m\"\n\
+         [[group]]\nname = \"prod-db\"\nowners = [\"bob@example.com\"]\n",
+    )
+    .unwrap();
+    let output = jitbot(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("audit_database_url: `sqlite://jitbot.db` is the main database itself"),
+        "{error}"
+    );
+    assert!(
+        error.contains("audit_retention: `30m` is shorter than the minimum of 30 days"),
+        "{error}"
+    );
+
+    std::fs::write(
+        &path,
+        "audit_database_url = \"sqlite://audit.db\"\naudit_retention = \"400d\"\n\
+         [[group]]\nname = \"prod-db\"\nowners = [\"bob@example.com\"]\n",
+    )
+    .unwrap();
+    let output = jitbot(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("audit trail: apart in sqlite://")
+            && stdout(&output).contains("events purged after 400 days"),
+        "{}",
+        stdout(&output)
+    );
+}
