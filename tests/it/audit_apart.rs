@@ -402,3 +402,68 @@ fn check_config_names_the_audit_keys_it_refuses() {
         stdout(&output)
     );
 }
+
+#[tokio::test]
+async fn the_collector_gets_the_events_from_the_audit_file() {
+    let options = Options {
+        scheduler: true,
+        audit_webhook: true,
+        audit_apart: true,
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
+    let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    t.wait_until_confirmed(id).await;
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.wait_for_status(id, RequestStatus::Active).await;
+    let events = chain(trail(&t)).await;
+    let mut sent: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..500 {
+        sent = t
+            .webhook
+            .deliveries()
+            .iter()
+            .map(|delivery| delivery.json())
+            .filter(|event| event.get("event_id").is_some())
+            .collect();
+        if sent.len() >= events.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let hashes: Vec<&str> = sent.iter().map(|e| e["hash"].as_str().unwrap()).collect();
+    let chained: Vec<&str> = events.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(hashes, chained, "every event of the audit file, in order");
+    let cursor: String =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'audit_forwarded_up_to'")
+            .fetch_one(trail(&t))
+            .await
+            .unwrap();
+    assert_eq!(
+        cursor,
+        events.len().to_string(),
+        "the cursor lives beside the events"
+    );
+}
+
+#[tokio::test]
+async fn retention_never_purges_what_the_collector_has_not_had() {
+    let options = Options {
+        audit_webhook: true,
+        audit_apart: true,
+        audit_retention: Some("30d"),
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
+    approved_and_granted(&t).await;
+    // The collector has had the first two events only.
+    jitbot::store::audit::forwarded_up_to(trail(&t), 2)
+        .await
+        .unwrap();
+    jitbot::access::audit_retention::run(&t.app.core, Utc::now() + Duration::days(31))
+        .await
+        .unwrap();
+    let left: Vec<i64> = chain(trail(&t)).await.iter().map(|e| e.0).collect();
+    assert_eq!(left, [3, 4, 5], "events 3 and 4 wait for the collector");
+    assert!(verify(&t).status.success());
+}
