@@ -241,6 +241,11 @@ async fn open_trail(config_path: &Path) -> anyhow::Result<TrailDbs> {
         .await
         .with_context(|| format!("opening {}", config.database_url))?;
     let trail = match &config.audit.database_url {
+        // Reading the main database's empty table would report an intact, empty trail.
+        None if store::audit_outbox::trail_is_apart(&main).await? => bail!(
+            "this database's audit trail lives in its own database: set audit_database_url \
+             to that database"
+        ),
         None => main.clone(),
         Some(url) => store::connect_audit(url)
             .await

@@ -363,6 +363,13 @@ async fn a_trail_kept_apart_is_not_silently_split_by_dropping_the_key() {
         "{}",
         stderr(&refused)
     );
+    let verify = jitbot(&["audit", "verify", "--config", without.to_str().unwrap()]);
+    assert!(!verify.status.success(), "{}", stdout(&verify));
+    assert!(
+        stderr(&verify).contains("set audit_database_url to that database"),
+        "{}",
+        stderr(&verify)
+    );
 }
 
 #[test]
@@ -416,9 +423,12 @@ async fn the_collector_gets_the_events_from_the_audit_file() {
     t.wait_until_confirmed(id).await;
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
     t.wait_for_status(id, RequestStatus::Active).await;
-    let events = chain(trail(&t)).await;
+    // requested, requester_confirmed, approved, granted: the grant's event is moved right after
+    // its commit, which the status shows a moment before.
+    let mut events = Vec::new();
     let mut sent: Vec<serde_json::Value> = Vec::new();
     for _ in 0..500 {
+        events = chain(trail(&t)).await;
         sent = t
             .webhook
             .deliveries()
@@ -426,7 +436,7 @@ async fn the_collector_gets_the_events_from_the_audit_file() {
             .map(|delivery| delivery.json())
             .filter(|event| event.get("event_id").is_some())
             .collect();
-        if sent.len() >= events.len() {
+        if events.len() == 4 && sent.len() >= 4 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -434,16 +444,21 @@ async fn the_collector_gets_the_events_from_the_audit_file() {
     let hashes: Vec<&str> = sent.iter().map(|e| e["hash"].as_str().unwrap()).collect();
     let chained: Vec<&str> = events.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(hashes, chained, "every event of the audit file, in order");
-    let cursor: String =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'audit_forwarded_up_to'")
-            .fetch_one(trail(&t))
-            .await
-            .unwrap();
-    assert_eq!(
-        cursor,
-        events.len().to_string(),
-        "the cursor lives beside the events"
-    );
+    // The forwarder moves its cursor right after the collector answers.
+    let mut cursor = String::new();
+    for _ in 0..500 {
+        cursor =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'audit_forwarded_up_to'")
+                .fetch_optional(trail(&t))
+                .await
+                .unwrap()
+                .unwrap_or_default();
+        if cursor == "4" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(cursor, "4", "the cursor lives beside the events");
 }
 
 #[tokio::test]
