@@ -162,18 +162,18 @@ impl App {
     }
 }
 
-/// Each webhook group's signing secret, by group name. Fails naming every group whose variable
-/// (`webhook_secret_env`, else `JITBOT_WEBHOOK_SECRET`) is not set.
+/// The signing secrets the webhook groups name, by variable (`webhook_secret_env`, else
+/// `JITBOT_WEBHOOK_SECRET`). Fails naming every group whose variable is not set.
 fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap<String, Secret>> {
-    let mut by_group = HashMap::new();
+    let mut by_variable = HashMap::new();
     let mut missing = Vec::new();
     for group in &policy.groups {
         let ProviderKind::Webhook { secret_env, .. } = &group.provider else {
             continue;
         };
         match secrets.webhook_secret_for(secret_env.as_deref()) {
-            (_, Some(secret)) => {
-                by_group.insert(group.name.clone(), secret);
+            (name, Some(secret)) => {
+                by_variable.insert(name.to_string(), secret);
             }
             (name, None) => missing.push(format!(
                 "the webhook group {} signs its events with the secret in {name}, which is not set",
@@ -184,7 +184,11 @@ fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap
     if !missing.is_empty() {
         bail!("{}", missing.join("; "));
     }
-    Ok(by_group)
+    // The default secret is kept even when no group uses it yet: a reload may add one.
+    if let (name, Some(secret)) = secrets.webhook_secret_for(None) {
+        by_variable.insert(name.to_string(), secret);
+    }
+    Ok(by_variable)
 }
 
 /// slack-morphism brings rustls with ring; reqwest is built without a provider of its own, so

@@ -38,14 +38,15 @@ pub async fn run(
         }
         _ => return Ok(()),
     }
-    let group = core.policy().group(&request.group).with_context(|| {
+    let policy = core.policy();
+    let group = policy.group(&request.group).with_context(|| {
         format!(
             "group {} is no longer in the config, so its access cannot be revoked",
             request.group
         )
     })?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
-    let sharing = core.policy().groups_sharing_target(group);
+    let sharing = policy.groups_sharing_target(group);
     let holders =
         requests::active_holders(&core.db, &request.requester, &sharing, request_id).await?;
     let user_key = request.requester.account.key();
@@ -208,13 +209,14 @@ async fn undo_failed_grant(
     if request.already_member != Some(false) {
         return Ok(());
     }
-    let group = core.policy().group(&request.group).with_context(|| {
+    let policy = core.policy();
+    let group = policy.group(&request.group).with_context(|| {
         format!(
             "group {} is no longer in the config, so a failed grant cannot be undone",
             request.group
         )
     })?;
-    let sharing = core.policy().groups_sharing_target(group);
+    let sharing = policy.groups_sharing_target(group);
     let holders =
         requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
     let user_key = request.requester.account.key();

@@ -30,8 +30,8 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         tx.commit().await?;
         return Ok(());
     }
-    let group = core
-        .policy()
+    let policy = core.policy();
+    let group = policy
         .group(&request.group)
         .with_context(|| format!("group {} is no longer in the config", request.group))?;
     // Checked again now, not only when asked: a duration the policy no longer allows, or an

@@ -92,7 +92,8 @@ pub async fn submit(
     submission: Submission,
     now: DateTime<Utc>,
 ) -> Result<Submitted, AccessError> {
-    let group = core.policy().group(&submission.command.group)?;
+    let policy = core.policy();
+    let group = policy.group(&submission.command.group)?;
     let (requester, submitter) = who_for(&submission)?;
     let requester = &requester;
     let (kind, duration) = kind_and_duration(group, &submission, requester)?;

@@ -98,7 +98,8 @@ async fn record(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let group = core.policy().group(&finding.group)?;
+    let policy = core.policy();
+    let group = policy.group(&finding.group)?;
     for (member, shown) in &finding.unexpected {
         if finding.remove {
             let job = Job::SweepRemove {
@@ -145,7 +146,8 @@ pub async fn remove(
     member: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let group = core.policy().group(group)?;
+    let policy = core.policy();
+    let group = policy.group(group)?;
     let removed = core.graph.remove_member(&group.target, member).await?;
     let mut tx = store::write(&core.db).await?;
     let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });

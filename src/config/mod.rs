@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// The audit collector: its URL, and the environment variable holding the signing secret.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditWebhook {
     pub url: String,
     pub secret_env: String,
@@ -49,7 +49,7 @@ pub struct AuditWebhook {
 /// The signing secret of the audit collector, without `audit_webhook_secret_env`.
 pub const AUDIT_WEBHOOK_SECRET_ENV: &str = "JITBOT_AUDIT_WEBHOOK_SECRET";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphConfig {
     /// Microsoft Graph, ending in `/`.
     pub api_url: String,
@@ -59,13 +59,13 @@ pub struct GraphConfig {
     pub sweep_interval: AccessDuration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlackConfig {
     /// Base URL of the Web API, ending in `/`.
     pub api_url: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TeamsConfig {
     /// The Bot Framework's OpenID metadata, which names the keys that sign Teams' requests.
     pub openid_metadata_url: String,
