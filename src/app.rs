@@ -57,6 +57,12 @@ impl App {
                 "a Teams bot is registered now: discarded what local trial mode had recorded"
             );
         }
+        let filled = store::grant_targets::fill_missing(&db, &config.policy)
+            .await
+            .context("recording what earlier requests grant")?;
+        if filled > 0 {
+            tracing::info!(requests = filled, "earlier requests now keep the provider and target they grant");
+        }
         let graph = Arc::new(Graph::new(&config.graph, &secrets)?);
         let needs_graph: Vec<&str> = config
             .policy

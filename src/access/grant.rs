@@ -1,6 +1,5 @@
 //! Grant: once approved, the provider adds the person, and the clock starts.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -30,10 +29,14 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         tx.commit().await?;
         return Ok(());
     }
+    // The group as the policy says now (its limits apply), granting the provider and target
+    // the request was made under; a group a reload removed is granted nothing.
     let policy = core.policy();
-    let group = policy
-        .group(&request.group)
-        .with_context(|| format!("group {} is no longer in the config", request.group))?;
+    let group = match super::snapshot::group_to_grant(core, &policy, &request).await? {
+        Ok(group) => group,
+        Err(refusal) => return refuse(core, &request, &refusal, now).await,
+    };
+    let group = &group;
     // Checked again now, not only when asked: a duration the policy no longer allows, or an
     // account disabled or made ineligible since, is not granted anything.
     if let Err(refusal) = still_allowed(core, group, &request, now).await? {
@@ -162,7 +165,7 @@ async fn prior_membership(
         .for_group(grant.group)
         .is_member(grant)
         .await?;
-    let sharing = core.policy().groups_sharing_target(grant.group);
+    let sharing = super::snapshot::sharing(&core.policy(), grant.group);
     let holders =
         requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
     let prior = match holders.first() {

@@ -22,6 +22,7 @@ pub mod names;
 pub mod owners;
 pub mod reload;
 pub mod requestable;
+pub mod snapshot;
 pub mod status;
 pub mod submit;
 pub mod sweep;

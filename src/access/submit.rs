@@ -138,6 +138,8 @@ pub async fn submit(
         },
     )
     .await?;
+    // What it grants is fixed now: a reload later changes neither what it gets nor what is removed.
+    store::grant_targets::record(&mut *tx, id, &group.grant_target()).await?;
     let detail = json!({
         "group": group.name,
         "duration": duration.to_string(),
