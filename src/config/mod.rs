@@ -3,6 +3,7 @@
 
 mod group;
 mod lifecycle;
+mod place;
 mod provider;
 mod teams;
 mod urls;
@@ -14,6 +15,8 @@ use serde::Deserialize;
 
 use crate::domain::identity::Guid;
 use crate::domain::{AccessDuration, Policy};
+pub use place::Located;
+use place::{Mistake, at, line_at, locate};
 use urls::{base_url, resolve_database_url};
 
 pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
@@ -98,12 +101,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("{path} has {} mistake(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    /// Not TOML, or a key jitbot does not know, or a value of the wrong type.
+    #[error("{}", mistake.in_file(path))]
+    Syntax { path: PathBuf, mistake: Located },
+    /// Every mistake in the values, each with its line and key.
+    #[error("{} has {} mistake(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {}", p.in_file(path))).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: PathBuf,
-        problems: Vec<String>,
+        problems: Vec<Located>,
     },
 }
 
@@ -152,14 +157,19 @@ impl Config {
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::new(),
-            message: e.to_string(),
+            // toml's own rendering draws the line; the message and its line are what we need.
+            mistake: Located {
+                line: e.span().map(|span| line_at(text, span.start)),
+                text: e.message().trim_end().to_string(),
+            },
         })?;
         let mut problems = Vec::new();
 
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen.parse().unwrap_or_else(|_| {
-            problems.push(format!(
-                "listen: `{listen}` is not an address and port such as 127.0.0.1:3978"
+            problems.push(at(
+                "listen",
+                format!("`{listen}` is not an address and port such as 127.0.0.1:3978"),
             ));
             SocketAddr::from(([127, 0, 0, 1], 3978))
         });
@@ -200,7 +210,7 @@ impl Config {
         } else {
             Err(ConfigError::Invalid {
                 path: PathBuf::new(),
-                problems,
+                problems: locate(text, problems),
             })
         }
     }
@@ -209,9 +219,9 @@ impl Config {
 impl ConfigError {
     fn at(self, file: &Path) -> Self {
         match self {
-            Self::Syntax { message, .. } => Self::Syntax {
+            Self::Syntax { mistake, .. } => Self::Syntax {
                 path: file.to_path_buf(),
-                message,
+                mistake,
             },
             Self::Invalid { problems, .. } => Self::Invalid {
                 path: file.to_path_buf(),
@@ -222,7 +232,7 @@ impl ConfigError {
     }
 }
 
-fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
+fn graph_config(raw: RawGraph, problems: &mut Vec<Mistake>) -> GraphConfig {
     let hour = AccessDuration::from_minutes(60).expect("an hour is valid");
     GraphConfig {
         api_url: base_url(
@@ -241,7 +251,7 @@ fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
             None => hour,
             Some(Ok(every)) => every,
             Some(Err(e)) => {
-                problems.push(format!("graph.sweep_interval: {e}"));
+                problems.push(at("graph.sweep_interval", e));
                 hour
             }
         },
@@ -252,20 +262,20 @@ fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
 fn audit_webhook(
     url: Option<String>,
     secret_env: Option<String>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Mistake>,
 ) -> Option<AuditWebhook> {
     let Some(url) = url else {
         if secret_env.is_some() {
-            problems.push("audit_webhook_secret_env: set audit_webhook too".into());
+            problems.push(at("audit_webhook_secret_env", "set audit_webhook too"));
         }
         return None;
     };
     if let Err(message) = provider::check_webhook_url(&url) {
-        problems.push(format!("audit_webhook: {message}"));
+        problems.push(at("audit_webhook", message));
     }
     let secret_env = secret_env.unwrap_or_else(|| AUDIT_WEBHOOK_SECRET_ENV.to_string());
     if let Err(message) = provider::check_secret_env(&secret_env) {
-        problems.push(format!("audit_webhook_secret_env: {message}"));
+        problems.push(at("audit_webhook_secret_env", message));
     }
     Some(AuditWebhook { url, secret_env })
 }
