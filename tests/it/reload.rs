@@ -135,6 +135,7 @@ async fn approving_a_request_whose_group_was_removed_is_refused_clearly() {
     reload_groups(&t, without_billing).await.unwrap();
 
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.slack.wait_for("respond", 1).await;
     t.run_jobs().await;
     assert_eq!(t.request(id).await.status, RequestStatus::Pending);
     assert!(t.webhook.deliveries().is_empty(), "nothing was granted");
