@@ -13,6 +13,7 @@ use crate::audit_sink::AuditSink;
 use crate::config::Config;
 use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
+use crate::metrics::Metrics;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
 };
@@ -41,12 +42,17 @@ impl App {
         let db = store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
+        // Made first: the outbound clients count their failed calls into it.
+        let metrics = Arc::new(Metrics::new());
         let slack = Arc::new(SlackChat {
-            api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?,
+            api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?
+                .counting_errors(metrics.api_errors()),
             db: db.clone(),
             connected: secrets.slack_bot_token.is_some(),
         });
-        let teams = Arc::new(TeamsChat::new(&config.teams, &secrets, db.clone())?);
+        let mut teams = TeamsChat::new(&config.teams, &secrets, db.clone())?;
+        teams.connector.count_errors_in(metrics.api_errors());
+        let teams = Arc::new(teams);
         let discarded =
             store::settings::enter_teams_mode(&db, teams.auth.trial_mode(), chrono::Utc::now())
                 .await
@@ -61,9 +67,13 @@ impl App {
             .await
             .context("recording what earlier requests grant")?;
         if filled > 0 {
-            tracing::info!(requests = filled, "earlier requests now keep the provider and target they grant");
+            tracing::info!(
+                requests = filled,
+                "earlier requests now keep the provider and target they grant"
+            );
         }
-        let graph = Arc::new(Graph::new(&config.graph, &secrets)?);
+        let graph =
+            Arc::new(Graph::new(&config.graph, &secrets)?.counting_errors(metrics.api_errors()));
         let needs_graph: Vec<&str> = config
             .policy
             .groups
@@ -79,7 +89,7 @@ impl App {
         }
         let providers = Providers {
             local: LocalProvider::new(db.clone()),
-            webhook: WebhookProvider::new(webhook_secrets)?,
+            webhook: WebhookProvider::new(webhook_secrets)?.counting_errors(metrics.api_errors()),
             entra: EntraGroupProvider::new(graph.clone()),
             pim: EntraPimProvider::new(graph.clone()),
         };
@@ -87,6 +97,7 @@ impl App {
         let sweep_every = config.graph.sweep_interval.to_chrono();
         let core = Core::new(db, config.policy.clone(), providers, graph, chats)
             .with_sweep_every(sweep_every)
+            .with_metrics(metrics)
             .with_audit_sink(audit_sink(&config, &secrets)?);
         Ok(App {
             core,

@@ -71,7 +71,11 @@ impl App {
         let mut problems = Vec::new();
         for group in &policy.groups {
             if let ProviderKind::Webhook { secret_env, .. } = &group.provider
-                && !self.core.providers.webhook.holds_secret(secret_env.as_deref())
+                && !self
+                    .core
+                    .providers
+                    .webhook
+                    .holds_secret(secret_env.as_deref())
             {
                 let variable = secret_env
                     .as_deref()

@@ -111,6 +111,11 @@ impl Core {
         }
     }
 
+    /// The same core reporting to `metrics`, which the outbound clients already count into.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Core {
+        Core { metrics, ..self }
+    }
+
     /// The same core forwarding every audit event to `sink`.
     pub fn with_audit_sink(self, sink: Option<AuditSink>) -> Core {
         Core {

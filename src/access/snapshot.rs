@@ -38,10 +38,12 @@ pub async fn group_to_grant(
     let Ok(group) = policy.group(&request.group) else {
         return Ok(Err(gone(request)));
     };
-    Ok(Ok(match grant_targets::of_request(&core.db, request.id).await? {
-        Some(snapshot) => group.granting(&snapshot),
-        None => group.clone(),
-    }))
+    Ok(Ok(
+        match grant_targets::of_request(&core.db, request.id).await? {
+            Some(snapshot) => group.granting(&snapshot),
+            None => group.clone(),
+        },
+    ))
 }
 
 /// The refusal for a request whose group a reload removed.

@@ -156,10 +156,22 @@ owners = ["bob@example.com"]
         let found = mistakes(TWO_GROUPS);
         has(&found, "jitbot.toml:1: listen: `nowhere`");
         has(&found, "jitbot.toml:4: graph.sweep_interval:");
-        has(&found, "jitbot.toml:9: [[group]] #1 `prod-db`, max_duration:");
-        has(&found, "jitbot.toml:14: [[group]] #2 `billing`, webhook_url:");
-        has(&found, "jitbot.toml:16: [[group]] #2 `billing`, warn_before:");
-        has(&found, "jitbot.toml:20: [[group]] #3 `prod-db`, provider: `magic`");
+        has(
+            &found,
+            "jitbot.toml:9: [[group]] #1 `prod-db`, max_duration:",
+        );
+        has(
+            &found,
+            "jitbot.toml:14: [[group]] #2 `billing`, webhook_url:",
+        );
+        has(
+            &found,
+            "jitbot.toml:16: [[group]] #2 `billing`, warn_before:",
+        );
+        has(
+            &found,
+            "jitbot.toml:20: [[group]] #3 `prod-db`, provider: `magic`",
+        );
         assert_eq!(found.len(), 6, "{found:#?}");
     }
 
@@ -167,7 +179,10 @@ owners = ["bob@example.com"]
     fn a_duplicate_group_points_at_its_second_name() {
         let text = "[[group]]\nname = \"a\"\nowners = [\"b@x.io\"]\n\n[[group]]\nname = \"a\"\nowners = [\"b@x.io\"]\n";
         let found = mistakes(text);
-        has(&found, "jitbot.toml:6: [[group]] #2 `a`, name: the name is used");
+        has(
+            &found,
+            "jitbot.toml:6: [[group]] #2 `a`, name: the name is used",
+        );
     }
 
     #[test]
@@ -184,7 +199,8 @@ owners = ["bob@example.com"]
     fn unknown_keys_and_wrong_types_name_their_line() {
         let found = mistakes("[teams]\ntrial_mode = \"yes\"\n");
         has(&found, "jitbot.toml:2: invalid type");
-        let found = mistakes("[[group]]\nname = \"x\"\nowners = [\"b@x.io\"]\nmax_duraton = \"2h\"\n");
+        let found =
+            mistakes("[[group]]\nname = \"x\"\nowners = [\"b@x.io\"]\nmax_duraton = \"2h\"\n");
         has(&found, "jitbot.toml:4: unknown field `max_duraton`");
     }
 

@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use crate::secrets::Secret;
 
 pub const SIGNATURE_HEADER: &str = "x-jitbot-signature";
@@ -23,6 +24,7 @@ pub struct WebhookProvider {
     /// group so that a group added by a reload, or one removed while its access is active,
     /// still signs with its own secret.
     secrets: HashMap<String, Secret>,
+    errors: ApiErrors,
 }
 
 #[derive(Serialize)]
@@ -43,7 +45,16 @@ impl WebhookProvider {
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, secrets })
+        Ok(Self {
+            http,
+            secrets,
+            errors: ApiErrors::default(),
+        })
+    }
+
+    /// The same provider counting failed deliveries into `errors` (`GET /metrics`).
+    pub fn counting_errors(self, errors: ApiErrors) -> Self {
+        Self { errors, ..self }
     }
 
     /// Whether the secret in this variable (`None`: `JITBOT_WEBHOOK_SECRET`) was read at start.
@@ -86,9 +97,14 @@ impl WebhookProvider {
             .await
             // Webhook addresses often carry a token in the path or query; reqwest's error would
             // print it into the logs along with the grant's failure.
+            .inspect_err(|e| self.errors.count("webhook", ApiErrorKind::of_send(e)))
             .map_err(reqwest::Error::without_url)
             .with_context(|| format!("webhook {action} for request #{}", grant.request_id))?;
         let status = response.status();
+        if !status.is_success() {
+            self.errors
+                .count("webhook", ApiErrorKind::of_status(status.as_u16()));
+        }
         if status.is_redirection() {
             let to = response
                 .headers()

@@ -54,7 +54,10 @@ pub async fn of_request(
 
 /// Requests made before snapshots existed take theirs from the policy at start, once: from
 /// then on a reload no longer changes what they grant. Returns how many were filled.
-pub async fn fill_missing(db: impl SqliteExecutor<'_> + Copy, policy: &Policy) -> sqlx::Result<u64> {
+pub async fn fill_missing(
+    db: impl SqliteExecutor<'_> + Copy,
+    policy: &Policy,
+) -> sqlx::Result<u64> {
     let mut filled = 0;
     for group in &policy.groups {
         let snapshot = group.grant_target();

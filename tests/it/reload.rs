@@ -72,7 +72,9 @@ async fn a_group_added_by_a_reload_can_be_requested_and_the_reload_is_audited() 
         .unwrap();
     assert_eq!(reloaded.groups, 4);
 
-    let id = t.alice_requests("request staging 1h testing the release").await;
+    let id = t
+        .alice_requests("request staging 1h testing the release")
+        .await;
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
     t.run_jobs().await;
     assert_eq!(t.request(id).await.status, RequestStatus::Active);
@@ -98,9 +100,14 @@ async fn a_group_removed_while_its_access_is_active_is_still_revoked_at_its_targ
     assert_eq!(t.request(id).await.status, RequestStatus::Active);
 
     // billing leaves the file while alice holds it.
-    let without_billing = &DEFAULT_GROUPS[..DEFAULT_GROUPS.find("[[group]]\nname = \"billing\"").unwrap()];
+    let without_billing = &DEFAULT_GROUPS[..DEFAULT_GROUPS
+        .find("[[group]]\nname = \"billing\"")
+        .unwrap()];
     reload_groups(&t, without_billing).await.unwrap();
-    assert_eq!(reloads_audited(&t).await[0]["removed"], serde_json::json!(["billing"]));
+    assert_eq!(
+        reloads_audited(&t).await[0]["removed"],
+        serde_json::json!(["billing"])
+    );
 
     let end = t.request(id).await.expires_at.unwrap();
     t.run_jobs_at(end + Duration::seconds(1)).await;
@@ -117,21 +124,29 @@ async fn a_group_retargeted_by_a_reload_is_revoked_where_it_was_granted() {
     let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
     t.click("U0BOB", id, "jit_approve").await;
     t.run_jobs().await;
-    assert_eq!(t.local_members("prod-db-writers").await, ["alice@example.com"]);
+    assert_eq!(
+        t.local_members("prod-db-writers").await,
+        ["alice@example.com"]
+    );
 
     let retargeted = DEFAULT_GROUPS.replace("prod-db-writers", "prod-db-admins");
     reload_groups(&t, &retargeted).await.unwrap();
     let end = t.request(id).await.expires_at.unwrap();
     t.run_jobs_at(end + Duration::seconds(1)).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
-    assert!(t.local_members("prod-db-writers").await.is_empty(), "removed where granted");
+    assert!(
+        t.local_members("prod-db-writers").await.is_empty(),
+        "removed where granted"
+    );
 }
 
 #[tokio::test]
 async fn approving_a_request_whose_group_was_removed_is_refused_clearly() {
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request billing 1h month-end close").await;
-    let without_billing = &DEFAULT_GROUPS[..DEFAULT_GROUPS.find("[[group]]\nname = \"billing\"").unwrap()];
+    let without_billing = &DEFAULT_GROUPS[..DEFAULT_GROUPS
+        .find("[[group]]\nname = \"billing\"")
+        .unwrap()];
     reload_groups(&t, without_billing).await.unwrap();
 
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
@@ -173,7 +188,10 @@ fn free_port() -> u16 {
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < StdDuration::from_secs(20), "waited in vain for {what}");
+        assert!(
+            started.elapsed() < StdDuration::from_secs(20),
+            "waited in vain for {what}"
+        );
         std::thread::sleep(StdDuration::from_millis(50));
     }
 }
@@ -201,7 +219,9 @@ fn sighup_reloads_a_running_jitbot_serve() {
 
     std::fs::write(&config, format!("{settings}{group}{STAGING}")).unwrap();
     let hangup = |pid: u32| {
-        let sent = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status();
         assert!(sent.unwrap().success());
     };
     hangup(serve.id());
