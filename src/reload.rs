@@ -60,7 +60,12 @@ impl App {
             );
         }
         let groups = config.policy.groups.len();
-        access::reload::install(&self.core, config.policy, &sha256, chrono::Utc::now()).await?;
+        let now = chrono::Utc::now();
+        access::reload::install(&self.core, config.policy, &sha256, now).await?;
+        // A group the new policy sweeps starts the drift sweep if none was running.
+        access::sweep::schedule(&self.core, now)
+            .await
+            .map_err(anyhow::Error::from)?;
         tracing::info!(groups, sha256, "the policy was reloaded");
         Ok(Reloaded { groups, sha256 })
     }

@@ -111,11 +111,15 @@ pub async fn apply(
     // Approved after the end (its revocation may only be running late), it comes too late.
     let running =
         access.status == RequestStatus::Active && access.expires_at.is_some_and(|end| end > now);
+    // The provider and target the access was granted under; a group a reload removed
+    // extends nothing.
     let policy = core.policy();
-    let group = match policy.group(&access.group) {
+    let group = match super::snapshot::group_to_grant(core, &policy, &access).await? {
         Ok(group) if running => group,
-        _ => return lapse(core, extension, "the access had already ended.", now).await,
+        Ok(_) => return lapse(core, extension, "the access had already ended.", now).await,
+        Err(refusal) => return lapse(core, extension, &refusal.to_string(), now).await,
     };
+    let group = &group;
     if let Err(refusal) = group.extension_for(&access, Some(extension.duration)) {
         return lapse(core, extension, &refusal.to_string(), now).await;
     }

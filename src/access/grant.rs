@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Core, approve, directory};
 use crate::domain::Job;
 use crate::domain::{
-    AccessRequest, AuditAction, GroupPolicy, Notice, Refusal, RequestKind, RequestStatus,
+    AccessRequest, AuditAction, GroupPolicy, Notice, Policy, Refusal, RequestKind, RequestStatus,
 };
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, decisions, requests};
@@ -55,7 +55,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         granted_at: now,
         expires_at: Some(expires_at),
     };
-    let already_member = prior_membership(core, &request, &grant).await?;
+    let already_member = prior_membership(core, &policy, &request, &grant).await?;
     let change = if already_member {
         Change::AlreadySo
     } else {
@@ -154,6 +154,7 @@ async fn still_allowed(
 /// jitbot's, so that grant's answer is inherited.
 async fn prior_membership(
     core: &Core,
+    policy: &Policy,
     request: &AccessRequest,
     grant: &Grant<'_>,
 ) -> anyhow::Result<bool> {
@@ -165,7 +166,7 @@ async fn prior_membership(
         .for_group(grant.group)
         .is_member(grant)
         .await?;
-    let sharing = super::snapshot::sharing(&core.policy(), grant.group);
+    let sharing = super::snapshot::sharing(policy, grant.group);
     let holders =
         requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
     let prior = match holders.first() {

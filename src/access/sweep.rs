@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Core;
-use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Sweep, wording};
+use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Policy, Sweep, wording};
 use crate::graph::DirectoryUser;
 use crate::store::{self, audit, requests};
 
@@ -47,14 +47,15 @@ pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
 pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut swept = HashSet::new();
-    for group in &core.policy().groups {
+    let policy = core.policy();
+    for group in &policy.groups {
         if !group.provider.is_entra()
             || group.sweep == Sweep::Off
             || !swept.insert(group.target.clone())
         {
             continue;
         }
-        let finding = find(core, group).await?;
+        let finding = find(core, &policy, group).await?;
         if !finding.unexpected.is_empty() {
             findings.push(finding);
         }
@@ -69,9 +70,9 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
     Ok(findings)
 }
 
-async fn find(core: &Core, group: &GroupPolicy) -> anyhow::Result<Finding> {
+async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Result<Finding> {
     let members = core.graph.members(&group.target).await?;
-    let sharing = core.policy().groups_sharing_target(group);
+    let sharing = policy.groups_sharing_target(group);
     let held: HashSet<String> = requests::holding_directory_users(&core.db, &sharing)
         .await?
         .into_iter()
