@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::domain::identity::Guid;
 use crate::domain::{AccessDuration, Policy};
 pub use place::Located;
-use place::{Mistake, at, line_at, locate};
+use place::{Mistake, at, locate};
 use urls::{base_url, resolve_database_url};
 
 pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
@@ -101,9 +101,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Not TOML, or a key jitbot does not know, or a value of the wrong type.
-    #[error("{}", mistake.in_file(path))]
-    Syntax { path: PathBuf, mistake: Located },
+    /// Not TOML, or keys jitbot does not know, or values of the wrong type.
+    #[error("{}", mistakes.iter().map(|m| m.in_file(path)).collect::<Vec<_>>().join("\n"))]
+    Syntax {
+        path: PathBuf,
+        mistakes: Vec<Located>,
+    },
     /// Every mistake in the values, each with its line and key.
     #[error("{} has {} mistake(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {}", p.in_file(path))).collect::<Vec<_>>().join("\n"))]
     Invalid {
@@ -155,13 +158,9 @@ impl Config {
 
     /// Parses config text; relative database paths are taken relative to `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let raw: RawConfig = place::read_all(text).map_err(|mistakes| ConfigError::Syntax {
             path: PathBuf::new(),
-            // toml's own rendering draws the line; the message and its line are what we need.
-            mistake: Located {
-                line: e.span().map(|span| line_at(text, span.start)),
-                text: e.message().trim_end().to_string(),
-            },
+            mistakes,
         })?;
         let mut problems = Vec::new();
 
@@ -219,9 +218,9 @@ impl Config {
 impl ConfigError {
     fn at(self, file: &Path) -> Self {
         match self {
-            Self::Syntax { mistake, .. } => Self::Syntax {
+            Self::Syntax { mistakes, .. } => Self::Syntax {
                 path: file.to_path_buf(),
-                mistake,
+                mistakes,
             },
             Self::Invalid { problems, .. } => Self::Invalid {
                 path: file.to_path_buf(),

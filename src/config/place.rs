@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 
 /// One step of a key's path: a table key, or the n-th table of `[[group]]`.
@@ -96,6 +97,63 @@ fn offset_of(root: &DeTable<'_>, key: &[Step]) -> Option<usize> {
     found
 }
 
+/// Reads the file into `T`, reporting every unknown key and every value of the wrong type
+/// rather than only the first: toml's reader stops at one, so each key it named is taken out of
+/// the document and the reading tried again. A mistake that names no key (a missing one, or not
+/// TOML at all) ends the list.
+pub(super) fn read_all<T: DeserializeOwned>(text: &str) -> Result<T, Vec<Located>> {
+    let mut root = DeTable::parse(text).map_err(|e| vec![located(text, &e)])?;
+    let mut found = Vec::new();
+    // Each round takes out one key, so this ends; the bound is a guard, not a limit in practice.
+    for _ in 0..100 {
+        let error = match T::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(value) if found.is_empty() => return Ok(value),
+            Ok(_) => return Err(found),
+            Err(error) => error,
+        };
+        found.push(located(text, &error));
+        let taken_out = error
+            .span()
+            .is_some_and(|span| take_out(root.get_mut(), &span));
+        if !taken_out {
+            break;
+        }
+    }
+    Err(found)
+}
+
+fn located(text: &str, error: &toml::de::Error) -> Located {
+    Located {
+        line: error.span().map(|span| line_at(text, span.start)),
+        text: error.message().trim_end().to_string(),
+    }
+}
+
+/// Removes the entry whose key or value is at `span`, wherever it is nested.
+fn take_out(table: &mut DeTable<'_>, span: &std::ops::Range<usize>) -> bool {
+    let hit = table
+        .iter()
+        .find(|(k, v)| k.span() == *span || v.span() == *span)
+        .map(|(k, _)| k.get_ref().to_string());
+    if let Some(key) = hit {
+        return table.remove(key.as_str()).is_some();
+    }
+    table.iter_mut().any(|(_, value)| {
+        let within = value.span().start <= span.start && span.end <= value.span().end;
+        within && take_out_of_value(value.get_mut(), span)
+    })
+}
+
+fn take_out_of_value(value: &mut DeValue<'_>, span: &std::ops::Range<usize>) -> bool {
+    match value {
+        DeValue::Table(table) => take_out(table, span),
+        DeValue::Array(items) => items
+            .iter_mut()
+            .any(|item| take_out_of_value(item.get_mut(), span)),
+        _ => false,
+    }
+}
+
 /// The 1-based line of a byte offset.
 pub(super) fn line_at(text: &str, offset: usize) -> usize {
     text.get(..offset).unwrap_or(text).matches('\n').count() + 1
@@ -114,9 +172,10 @@ mod tests {
                 .iter()
                 .map(|p| p.in_file(Path::new("jitbot.toml")))
                 .collect(),
-            Err(ConfigError::Syntax { mistake, .. }) => {
-                vec![mistake.in_file(Path::new("jitbot.toml"))]
-            }
+            Err(ConfigError::Syntax { mistakes, .. }) => mistakes
+                .iter()
+                .map(|m| m.in_file(Path::new("jitbot.toml")))
+                .collect(),
             other => panic!("expected mistakes, got {other:?}"),
         }
     }
