@@ -244,3 +244,22 @@ fn sighup_reloads_a_running_jitbot_serve() {
     let trail = String::from_utf8_lossy(&audit.stdout);
     assert_eq!(trail.matches("policy_reloaded").count(), 1, "{trail}");
 }
+
+#[tokio::test]
+async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_start() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    // As a row written before migration 0010 looks.
+    sqlx::query("UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?")
+        .bind(id)
+        .execute(&t.app.core.db)
+        .await
+        .unwrap();
+    let t = t.restart(false).await;
+    let snapshot = jitbot::store::grant_targets::of_request(&t.app.core.db, id)
+        .await
+        .unwrap()
+        .expect("filled at start");
+    assert_eq!(snapshot.target, "prod-db-writers");
+    assert_eq!(snapshot.provider.name(), "local");
+}
