@@ -10,7 +10,7 @@ use serde_json::json;
 use super::Core;
 use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Policy, Sweep, wording};
 use crate::graph::DirectoryUser;
-use crate::store::{self, audit, requests};
+use crate::store::{self, audit};
 
 /// What one sweep found in one Entra group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +73,13 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
 async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Result<Finding> {
     let members = core.graph.members(&group.target).await?;
     let sharing = policy.groups_sharing_target(group);
-    let held: HashSet<String> = requests::holding_directory_users(&core.db, &sharing)
-        .await?
-        .into_iter()
-        .map(|id| id.to_ascii_lowercase())
-        .collect();
+    // By what each request recorded: a group a reload removed still holds its members here.
+    let held: HashSet<String> =
+        store::grant_targets::holding_directory_users(&core.db, &group.grant_target(), &sharing)
+            .await?
+            .into_iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect();
     let unexpected = members
         .iter()
         .filter(|m| !held.contains(&m.id.to_ascii_lowercase()))

@@ -84,3 +84,27 @@ fn webhook_parts(provider: &ProviderKind) -> (Option<&str>, Option<&str>) {
         _ => (None, None),
     }
 }
+
+/// The Entra users whose requests hold this target now (approved, active or revoking): by what
+/// each request recorded, so that a group a reload removed or retargeted counts where it granted;
+/// requests that recorded nothing count by their group's name (`groups`).
+pub async fn holding_directory_users(
+    db: impl SqliteExecutor<'_>,
+    snapshot: &GrantTarget,
+    groups: &[String],
+) -> sqlx::Result<Vec<String>> {
+    let groups = serde_json::to_string(groups).expect("names serialize");
+    let (url, _) = webhook_parts(&snapshot.provider);
+    sqlx::query_scalar(
+        "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
+         AND status IN ('approved', 'active', 'revoking') \
+         AND ((provider = ? AND provider_target = ? AND webhook_url IS ?) \
+              OR (provider IS NULL AND group_name IN (SELECT value FROM json_each(?))))",
+    )
+    .bind(snapshot.provider.name())
+    .bind(&snapshot.target)
+    .bind(url)
+    .bind(groups)
+    .fetch_all(db)
+    .await
+}

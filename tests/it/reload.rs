@@ -263,3 +263,53 @@ async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_sta
     assert_eq!(snapshot.target, "prod-db-writers");
     assert_eq!(snapshot.provider.name(), "local");
 }
+
+const FINANCE: &str = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d";
+
+/// Two groups granting membership of one Entra group, which the sweep keeps clean.
+const SHARED_TARGET: &str = r#"
+[[group]]
+name = "finance"
+provider = "entra-group"
+target = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+sweep = "remove"
+
+[[group]]
+name = "finance-incident"
+provider = "entra-group"
+target = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d"
+owners = ["bob@example.com"]
+approval_channel = "C0APPROVALS"
+sweep = "remove"
+"#;
+
+#[tokio::test]
+async fn the_sweep_leaves_alone_a_member_whose_group_a_reload_removed_and_expiry_removes_them() {
+    let t = TestApp::spawn_with(SHARED_TARGET, false).await;
+    t.graph.add_group(FINANCE, "Finance", &[]);
+    let alice = fake_graph::directory_id("alice@example.com");
+    let id = t
+        .alice_requests("request finance-incident 1h closing the books")
+        .await;
+    t.click("U0BOB", id, "jit_approve").await;
+    t.run_jobs().await;
+    assert_eq!(t.graph.members(FINANCE), [alice]);
+
+    // finance-incident leaves the file; the reload starts the sweep of finance's target.
+    let only_finance = &SHARED_TARGET[..SHARED_TARGET.rfind("[[group]]").unwrap()];
+    reload_groups(&t, only_finance).await.unwrap();
+    t.run_jobs().await;
+    assert_eq!(
+        t.graph.members(FINANCE),
+        [alice],
+        "alice's grant still holds it"
+    );
+    assert!(t.graph.calls_to("DELETE", "members").is_empty());
+
+    let end = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(end + Duration::seconds(1)).await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    assert!(t.graph.members(FINANCE).is_empty(), "removed at its end");
+}
