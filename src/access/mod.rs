@@ -22,7 +22,9 @@ pub mod extend;
 pub mod grant;
 pub mod names;
 pub mod owners;
+pub mod reload;
 pub mod requestable;
+pub mod snapshot;
 pub mod status;
 pub mod submit;
 pub mod sweep;
@@ -31,7 +33,7 @@ pub mod view;
 pub mod warn;
 pub mod withdraw;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
@@ -67,7 +69,10 @@ impl From<sqlx::Error> for AccessError {
 #[derive(Clone)]
 pub struct Core {
     pub db: Db,
-    pub policy: Arc<Policy>,
+    /// The policy in force: replaced whole by a reload (SIGHUP), read once per use case with
+    /// `policy()` so that one decision sees one policy. A lock around an `Arc` rather than a
+    /// lock-free cell: reloads are rare and a read is one clone of a pointer.
+    policy: Arc<RwLock<Arc<Policy>>>,
     pub providers: Arc<Providers>,
     /// Microsoft Graph: the directory of record, when connected.
     pub graph: Arc<Graph>,
@@ -94,7 +99,7 @@ impl Core {
         Core {
             trail: Trail::new(db.clone(), None),
             db,
-            policy: Arc::new(policy),
+            policy: Arc::new(RwLock::new(Arc::new(policy))),
             providers: Arc::new(providers),
             graph,
             chats: Arc::new(chats),
@@ -111,6 +116,11 @@ impl Core {
             sweep_every: every,
             ..self
         }
+    }
+
+    /// The same core reporting to `metrics`, which the outbound clients already count into.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Core {
+        Core { metrics, ..self }
     }
 
     /// The same core forwarding every audit event to `sink`.
@@ -134,8 +144,23 @@ impl Core {
         Ok(())
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// The policy in force now. Hold on to it for the whole use case: a reload in between
+    /// must not make one decision mix two policies.
+    pub fn policy(&self) -> Arc<Policy> {
+        // A panic while holding the lock cannot leave a half-written policy: the swap is one
+        // pointer assignment, so a poisoned lock still holds a whole policy.
+        self.policy
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Puts `policy` in force for every use case that starts from now on.
+    pub(crate) fn install_policy(&self, policy: Policy) {
+        *self
+            .policy
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(policy);
     }
 
     /// The chat platform an account, a thread or a card is on.

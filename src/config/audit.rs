@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::place::{Mistake, at};
 use super::urls::resolve_database_url;
 
 /// Thirty days: a shorter retention is almost surely a typo (`30m` for `30d`), and no auditor
@@ -23,20 +24,23 @@ pub(super) fn audit_config(
     url: Option<&str>,
     retention: Option<&str>,
     (main, base_dir): (&str, &Path),
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Mistake>,
 ) -> AuditConfig {
     let database_url = url.map(|url| {
         let resolved = resolve_database_url("audit_database_url", url, base_dir, problems);
         if resolved.contains(":memory:") {
-            problems.push(
-                "audit_database_url: an in-memory database loses the trail when jitbot stops: \
-                 name a file such as sqlite://audit.db"
-                    .into(),
-            );
+            problems.push(at(
+                "audit_database_url",
+                "an in-memory database loses the trail when jitbot stops: name a file such as \
+                 sqlite://audit.db",
+            ));
         } else if same_file(&resolved, main) {
-            problems.push(format!(
-                "audit_database_url: `{url}` is the main database itself: name another file, \
-                 ideally one only jitbot's own user may write"
+            problems.push(at(
+                "audit_database_url",
+                format!(
+                    "`{url}` is the main database itself: name another file, ideally one only \
+                     jitbot's own user may write"
+                ),
             ));
         }
         resolved
@@ -44,14 +48,16 @@ pub(super) fn audit_config(
     let retention = retention.and_then(|text| match humantime::parse_duration(text) {
         Ok(keep) if keep >= MIN_AUDIT_RETENTION => Some(keep),
         Ok(_) => {
-            problems.push(format!(
-                "audit_retention: `{text}` is shorter than the minimum of 30 days"
+            problems.push(at(
+                "audit_retention",
+                format!("`{text}` is shorter than the minimum of 30 days"),
             ));
             None
         }
         Err(error) => {
-            problems.push(format!(
-                "audit_retention: `{text}` is not a duration such as 400d or 2years ({error})"
+            problems.push(at(
+                "audit_retention",
+                format!("`{text}` is not a duration such as 400d or 2years ({error})"),
             ));
             None
         }
@@ -79,7 +85,7 @@ mod tests {
             ("sqlite:///etc/jitbot/jitbot.db", Path::new("/etc/jitbot")),
             &mut problems,
         );
-        (config, problems)
+        (config, problems.into_iter().map(|p| p.text).collect())
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub enum AuditAction {
     ExtensionLapsed,
     ApprovedByPolicy,
     Acknowledged,
+    PolicyReloaded,
     /// Events left in the outbox by a crash were moved into the audit database at start.
     AuditMovedAtStart,
     /// Events older than `audit_retention` were removed; the detail names the new base.
@@ -62,6 +63,7 @@ impl AuditAction {
             Self::ExtensionLapsed => "extension_lapsed",
             Self::ApprovedByPolicy => "approved_by_policy",
             Self::Acknowledged => "acknowledged",
+            Self::PolicyReloaded => "policy_reloaded",
             Self::AuditMovedAtStart => "audit_moved_at_start",
             Self::AuditPurged => "audit_purged",
         }

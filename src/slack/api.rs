@@ -1,5 +1,6 @@
 //! Slack's Web API, through slack-morphism: post and update messages, open DMs, look up users.
 
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct SlackApi {
     http: reqwest::Client,
     /// The workspace the bot token belongs to (`auth.test`), learned once.
     team_id: Arc<tokio::sync::OnceCell<String>>,
+    /// Failed calls, counted for `GET /metrics`.
+    errors: ApiErrors,
 }
 
 /// What `users.info` says about a user, as far as jitbot relies on it.
@@ -75,7 +78,13 @@ impl SlackApi {
                 .map(|t| SlackApiToken::new(SlackApiTokenValue(t.expose().to_string()))),
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
             team_id: Arc::new(tokio::sync::OnceCell::new()),
+            errors: ApiErrors::default(),
         })
+    }
+
+    /// The same client counting its failed calls into `errors` (`GET /metrics`).
+    pub fn counting_errors(self, errors: ApiErrors) -> Self {
+        Self { errors, ..self }
     }
 
     fn token(&self) -> anyhow::Result<&SlackApiToken> {
@@ -98,7 +107,12 @@ impl SlackApi {
         content.blocks = blocks;
         let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content);
         request.thread_ts = thread_ts.map(|ts| SlackTs(ts.to_string()));
-        let response = timed("chat.postMessage", session.chat_post_message(&request)).await?;
+        let response = timed(
+            &self.errors,
+            "chat.postMessage",
+            session.chat_post_message(&request),
+        )
+        .await?;
         Ok(response.ts.0)
     }
 
@@ -116,7 +130,7 @@ impl SlackApi {
             .with_blocks(blocks);
         let request =
             SlackApiChatUpdateRequest::new(channel.into(), content, SlackTs(ts.to_string()));
-        timed("chat.update", session.chat_update(&request)).await?;
+        timed(&self.errors, "chat.update", session.chat_update(&request)).await?;
         Ok(())
     }
 
@@ -125,7 +139,12 @@ impl SlackApi {
         let token = self.token()?;
         let session = self.client.open_session(token);
         let request = SlackApiConversationsOpenRequest::new().with_users(vec![user_id.into()]);
-        let response = timed("conversations.open", session.conversations_open(&request)).await?;
+        let response = timed(
+            &self.errors,
+            "conversations.open",
+            session.conversations_open(&request),
+        )
+        .await?;
         Ok(response.channel.id.0)
     }
 
@@ -139,7 +158,7 @@ impl SlackApi {
             session
                 .http_session_api
                 .http_get::<UsersInfo, _, _>("users.info", &params, None);
-        let info = timed("users.info", call).await?.user;
+        let info = timed(&self.errors, "users.info", call).await?.user;
         Ok(UserFacts {
             team_id: info.team_id,
             email: info
@@ -160,7 +179,7 @@ impl SlackApi {
             .get_or_try_init(|| async {
                 let token = self.token()?;
                 let session = self.client.open_session(token);
-                let answer = timed("auth.test", session.auth_test()).await?;
+                let answer = timed(&self.errors, "auth.test", session.auth_test()).await?;
                 anyhow::Ok(answer.team_id.0)
             })
             .await?;
@@ -190,7 +209,7 @@ impl SlackApi {
         let token = self.token()?;
         let session = self.client.open_session(token);
         let request = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.to_string()), view);
-        timed("views.open", session.views_open(&request)).await?;
+        timed(&self.errors, "views.open", session.views_open(&request)).await?;
         Ok(())
     }
 
@@ -217,12 +236,30 @@ impl SlackApi {
 }
 
 async fn timed<T>(
+    errors: &ApiErrors,
     method: &str,
     call: impl Future<Output = Result<T, SlackClientError>>,
 ) -> anyhow::Result<T> {
     match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(anyhow!("{method}: {error}")),
-        Err(_) => Err(anyhow!("{method} timed out after {CALL_TIMEOUT:?}")),
+        Ok(Err(error)) => {
+            errors.count("slack", kind_of(&error));
+            Err(anyhow!("{method}: {error}"))
+        }
+        Err(_) => {
+            errors.count("slack", ApiErrorKind::Timeout);
+            Err(anyhow!("{method} timed out after {CALL_TIMEOUT:?}"))
+        }
+    }
+}
+
+/// How a Web API call failed, for the metrics.
+fn kind_of(error: &SlackClientError) -> ApiErrorKind {
+    match error {
+        SlackClientError::RateLimitError(_) => ApiErrorKind::Throttled,
+        SlackClientError::ApiError(e) if e.code == "ratelimited" => ApiErrorKind::Throttled,
+        SlackClientError::ApiError(_) => ApiErrorKind::Api,
+        SlackClientError::HttpError(e) => ApiErrorKind::of_status(e.status_code.as_u16()),
+        _ => ApiErrorKind::Connect,
     }
 }

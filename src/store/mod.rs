@@ -7,6 +7,7 @@ mod audit_hash;
 pub mod audit_outbox;
 pub mod audit_purge;
 pub mod decisions;
+pub mod grant_targets;
 pub mod identities;
 pub mod jobs;
 pub mod local_memberships;

@@ -13,6 +13,7 @@ mod lifecycle;
 mod metrics;
 mod on_behalf;
 mod owner_status;
+mod reload;
 mod scheduling;
 mod shutdown;
 mod slack_decisions;
