@@ -108,7 +108,10 @@ impl App {
         shutdown: CancellationToken,
         background: bool,
     ) -> anyhow::Result<()> {
-        match (&self.secrets.slack_signing_secret, &self.secrets.slack_app_token) {
+        match (
+            &self.secrets.slack_signing_secret,
+            &self.secrets.slack_app_token,
+        ) {
             (None, None) => tracing::warn!(
                 "SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused"
             ),

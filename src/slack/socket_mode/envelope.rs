@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn frames_are_told_apart() {
-        assert!(matches!(read(r#"{"type":"hello","num_connections":1}"#), Frame::Hello));
+        assert!(matches!(
+            read(r#"{"type":"hello","num_connections":1}"#),
+            Frame::Hello
+        ));
         assert!(matches!(
             read(r#"{"type":"disconnect","reason":"refresh_requested"}"#),
             Frame::Disconnect(reason) if reason == "refresh_requested"
@@ -122,7 +125,10 @@ mod tests {
         let envelope = read(r#"{"type":"slash_commands","envelope_id":"e1","payload":{}}"#);
         assert!(matches!(envelope, Frame::Envelope(e) if e.kind() == "slash_commands"));
         assert!(matches!(read("garbage"), Frame::Unreadable(_)));
-        assert!(matches!(read(r#"{"type":"interactive"}"#), Frame::Unreadable(_)));
+        assert!(matches!(
+            read(r#"{"type":"interactive"}"#),
+            Frame::Unreadable(_)
+        ));
         assert!(matches!(
             read(r#"{"type":"interactive","envelope_id":7}"#),
             Frame::Unreadable(_)

@@ -55,7 +55,10 @@ async fn run(app: App, token: Secret, shutdown: CancellationToken) {
                 continue;
             }
             Ok(Ended::Dropped { reason, was_up }) => {
-                tracing::warn!(reason, "Slack Socket Mode: the connection dropped; reconnecting");
+                tracing::warn!(
+                    reason,
+                    "Slack Socket Mode: the connection dropped; reconnecting"
+                );
                 if was_up {
                     failures = 0;
                 }
