@@ -22,7 +22,7 @@ use crate::slack::api::SlackApi;
 use crate::slack::chat::SlackChat;
 use crate::store;
 use crate::teams::TeamsChat;
-use crate::{access, http, scheduler};
+use crate::{access, http, scheduler, slack};
 
 /// The composition root: the core, the chat adapters that plug into it, and the config and
 /// secrets they were built from.
@@ -38,6 +38,7 @@ pub struct App {
 impl App {
     pub async fn build(config: Config, secrets: Secrets) -> anyhow::Result<App> {
         install_crypto_provider();
+        check_slack_app_token(&secrets)?;
         let webhook_secrets = webhook_secrets(&config.policy, &secrets)?;
         let db = store::connect(&config.database_url)
             .await
@@ -127,8 +128,18 @@ impl App {
         shutdown: CancellationToken,
         background: bool,
     ) -> anyhow::Result<()> {
-        if self.secrets.slack_signing_secret.is_none() {
-            tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused");
+        match (
+            &self.secrets.slack_signing_secret,
+            &self.secrets.slack_app_token,
+        ) {
+            (None, None) => tracing::warn!(
+                "SLACK_SIGNING_SECRET is not set: every request to /slack/* is refused"
+            ),
+            (None, Some(_)) => tracing::info!(
+                "Slack Socket Mode only: SLACK_SIGNING_SECRET is not set, so every request to \
+                 /slack/* is refused"
+            ),
+            _ => {}
         }
         if self.secrets.slack_bot_token.is_none() {
             tracing::warn!("SLACK_BOT_TOKEN is not set: jitbot cannot post to Slack");
@@ -172,12 +183,16 @@ impl App {
                 .await
                 .context("queueing the audit purge")?;
         }
+        let socket_mode = slack::socket_mode::spawn(&self, &shutdown);
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let served = server.await;
         shutdown.cancel();
+        if let Some(socket_mode) = socket_mode {
+            socket_mode.await.context("Slack Socket Mode panicked")?;
+        }
         if let Some(scheduler) = scheduler {
             scheduler.await.context("the scheduler panicked")?;
         }
@@ -212,6 +227,18 @@ fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap
         by_variable.insert(name.to_string(), secret);
     }
     Ok(by_variable)
+}
+
+/// `SLACK_APP_TOKEN` must be an app-level token: a bot or user token there is a mistake that
+/// would otherwise only show as failed connections. The value itself is never printed.
+fn check_slack_app_token(secrets: &Secrets) -> anyhow::Result<()> {
+    match &secrets.slack_app_token {
+        Some(token) if !token.expose().trim().starts_with("xapp-") => bail!(
+            "SLACK_APP_TOKEN must be an app-level token (xapp-…, Basic Information → App-Level \
+             Tokens, scope connections:write); the value set is not one"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// slack-morphism brings rustls with ring; reqwest is built without a provider of its own, so

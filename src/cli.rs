@@ -28,7 +28,10 @@ pub const LOG_FORMAT_ENV: &str = "JITBOT_LOG_FORMAT";
 pub fn init_tracing() -> anyhow::Result<()> {
     let format = std::env::var(LOG_FORMAT_ENV).unwrap_or_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "jitbot=info,tower_http=warn".into());
+        .unwrap_or_else(|_| "jitbot=info,tower_http=warn".into())
+        // tungstenite traces the WebSocket handshake, whose path carries the Socket Mode ticket
+        // (a credential): never shown, whatever RUST_LOG asks for.
+        .add_directive("tungstenite=off".parse()?);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -12,10 +12,14 @@ pub const WEBHOOK_SECRET_ENV: &str = "JITBOT_WEBHOOK_SECRET";
 /// The variable whose value keys the audit trail's hashes (HMAC-SHA256).
 pub const AUDIT_KEY_ENV: &str = "JITBOT_AUDIT_KEY";
 
+/// The variable holding Slack's app-level token (`xapp-…`): with it, jitbot uses Socket Mode.
+pub const SLACK_APP_TOKEN_ENV: &str = "SLACK_APP_TOKEN";
+
 /// jitbot's own credentials: a webhook group may not borrow one as its signing secret.
 pub const CREDENTIAL_ENVS: &[&str] = &[
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
+    SLACK_APP_TOKEN_ENV,
     "MICROSOFT_APP_PASSWORD",
     "AZURE_CLIENT_SECRET",
     AUDIT_KEY_ENV,
@@ -47,6 +51,9 @@ pub struct Secrets {
     pub slack_signing_secret: Option<Secret>,
     /// `SLACK_BOT_TOKEN`: the `xoxb-` token for Slack's Web API.
     pub slack_bot_token: Option<Secret>,
+    /// `SLACK_APP_TOKEN`: the `xapp-` app-level token (scope `connections:write`) that opens
+    /// Socket Mode connections; when set, Slack's commands and clicks come in over them.
+    pub slack_app_token: Option<Secret>,
     /// `JITBOT_WEBHOOK_SECRET`: signs the events sent by the webhook provider.
     pub webhook_secret: Option<Secret>,
     /// The variables that groups name in `webhook_secret_env`, by name: each signs the events of
@@ -88,6 +95,7 @@ impl Secrets {
         Self {
             slack_signing_secret: read("SLACK_SIGNING_SECRET"),
             slack_bot_token: read("SLACK_BOT_TOKEN"),
+            slack_app_token: read(SLACK_APP_TOKEN_ENV),
             webhook_secret: read(WEBHOOK_SECRET_ENV),
             webhook_secrets: HashMap::new(),
             microsoft_app_id: read("MICROSOFT_APP_ID").map(|s| s.expose().trim().to_string()),
@@ -166,6 +174,11 @@ mod tests {
         assert!(!format!("{secrets:?}").contains("s3cr3t"));
         let secrets = Secrets {
             webhook_secrets: HashMap::from([("BILLING".to_string(), Secret::new("s3cr3t"))]),
+            ..Default::default()
+        };
+        assert!(!format!("{secrets:?}").contains("s3cr3t"));
+        let secrets = Secrets {
+            slack_app_token: Some(Secret::new("xapp-s3cr3t")),
             ..Default::default()
         };
         assert!(!format!("{secrets:?}").contains("s3cr3t"));

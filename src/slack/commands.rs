@@ -1,13 +1,12 @@
-//! `POST /slack/commands`: the `/jit` slash command. Answers at once; anything slow is a job.
+//! The `/jit` slash command, from `POST /slack/commands` or Socket Mode. Answers at once;
+//! anything slow is a job.
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::person;
+use super::reply::Reply;
 use super::text;
 use super::verify::VerifiedSlackBody;
 use super::{form, identity};
@@ -16,9 +15,10 @@ use crate::app::App;
 use crate::domain::{Command, Refusal, wording};
 use crate::http::{EdgeError, report_internal};
 
-/// The fields of Slack's form that jitbot uses; the rest are ignored.
+/// The fields of Slack's form (over HTTP) or of the envelope's payload (over Socket Mode) that
+/// jitbot uses; the rest are ignored.
 #[derive(Debug, Deserialize)]
-struct SlashCommand {
+pub struct SlashCommand {
     ssl_check: Option<String>,
     team_id: Option<String>,
     user_id: Option<String>,
@@ -29,14 +29,21 @@ struct SlashCommand {
     text: String,
 }
 
+/// `POST /slack/commands`: a command whose signature checked out.
 pub async fn handle(
     State(app): State<App>,
     VerifiedSlackBody(body): VerifiedSlackBody,
-) -> Result<Response, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let form: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|e| EdgeError::BadRequest(format!("malformed slash command: {e}")))?;
+    slash_command(&app, form).await
+}
+
+/// A slash command from Slack, already authenticated by its transport (the request's signature,
+/// or the Socket Mode connection opened with the app token): the answer is the same either way.
+pub async fn slash_command(app: &App, form: SlashCommand) -> Result<Reply, EdgeError> {
     if form.ssl_check.is_some() {
-        return Ok(().into_response());
+        return Ok(Reply::Empty);
     }
     let (Some(user_id), Some(channel_id)) = (form.user_id, form.channel_id) else {
         return Err(EdgeError::BadRequest(
@@ -47,8 +54,7 @@ pub async fn handle(
     // Known once Slack has answered `auth.test`; until then the request's check, which asks
     // Slack about the requester, turns away anyone from another workspace.
     if identity::from_our_workspace(&app.slack, form.team_id.as_deref()) == Some(false) {
-        let reply = Refusal::ForeignWorkspace.to_string();
-        return Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response());
+        return Ok(Reply::ephemeral(&Refusal::ForeignWorkspace.to_string()));
     }
     // Only the cache: Slack's 3 seconds must not depend on Slack's own API.
     let asker = identity::cached(&app.slack, &user_id, now)
@@ -77,11 +83,11 @@ pub async fn handle(
                 ));
             };
             let view = form::modal(&groups, &channel_id);
-            form::open(&app, trigger_id, view, form.response_url);
+            form::open(app, trigger_id, view, form.response_url);
             wording::OPENING_FORM.to_string()
         }
         Ok(answer) => text::answer(&answer, &app.core.policy()),
         Err(error) => report_internal(error),
     };
-    Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response())
+    Ok(Reply::ephemeral(&reply))
 }

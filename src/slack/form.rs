@@ -4,13 +4,11 @@
 use std::time::Duration;
 use tracing::Instrument;
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use slack_morphism::prelude::*;
 
 use super::identity;
+use super::reply::Reply;
 use crate::access::answer::{Answer, answer};
 use crate::app::App;
 use crate::domain::{
@@ -121,7 +119,7 @@ pub fn open(app: &App, trigger_id: String, view: SlackView, response_url: Option
 pub async fn submitted(
     app: &App,
     event: SlackInteractionViewSubmissionEvent,
-) -> Result<Response, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let channel = origin_channel(&event)?;
     if let Some(refused) = not_ours(app, &event).await {
         return Ok(refused);
@@ -146,7 +144,7 @@ pub async fn submitted(
                 errors(FormField::of(&refusal), &text)
             }
             // The request's thread, opened by its Announce job, is the answer.
-            Ok(_) => StatusCode::OK.into_response(),
+            Ok(_) => Reply::Empty,
             Err(error) => errors(FormField::Group, &report_internal(error)),
         },
     )
@@ -173,7 +171,7 @@ fn origin_channel(event: &SlackInteractionViewSubmissionEvent) -> Result<String,
 
 /// The answer for a submitter who is not (or cannot be shown to be) of our workspace — the
 /// same rule as for clicks on cards.
-async fn not_ours(app: &App, event: &SlackInteractionViewSubmissionEvent) -> Option<Response> {
+async fn not_ours(app: &App, event: &SlackInteractionViewSubmissionEvent) -> Option<Reply> {
     let user_team = event.user.team_id.as_ref().map(|t| t.0.as_str());
     let ours = identity::of_our_workspace(&app.slack, &event.team.id.0, user_team);
     let reason = match tokio::time::timeout(WORKSPACE_TIMEOUT, ours).await {
@@ -203,7 +201,7 @@ fn field_value(state: &SlackStatefulStateParams, block: &str, action: &str) -> S
 }
 
 /// The form stays open with `message` under `field`; nothing has changed.
-fn errors(field: FormField, message: &str) -> Response {
+fn errors(field: FormField, message: &str) -> Reply {
     let block = match field {
         FormField::Group => GROUP_BLOCK,
         FormField::Duration => DURATION_BLOCK,
@@ -212,7 +210,7 @@ fn errors(field: FormField, message: &str) -> Response {
     let errors = [(block.to_string(), message.to_string())].into();
     let response =
         SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors));
-    Json(response).into_response()
+    Reply::json(response)
 }
 
 /// A Slack conversation id as jitbot itself put it in the form: it comes back through Slack,

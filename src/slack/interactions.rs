@@ -1,16 +1,15 @@
-//! `POST /slack/interactions`: the buttons on approval cards and request messages, and the
-//! request form's submission.
+//! Interactions, from `POST /slack/interactions` or Socket Mode: the buttons on approval cards
+//! and request messages, and the request form's submission.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use slack_morphism::prelude::*;
 use tracing::Instrument;
 
+use super::reply::Reply;
 use super::verify::VerifiedSlackBody;
 use super::{blocks, form, identity, text};
 use crate::access::AccessError;
@@ -30,20 +29,31 @@ struct InteractionForm {
     payload: String,
 }
 
+/// `POST /slack/interactions`: an interaction whose signature checked out.
 pub async fn handle(
     State(app): State<App>,
     VerifiedSlackBody(body): VerifiedSlackBody,
-) -> Result<Response, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let form: InteractionForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| EdgeError::BadRequest(format!("malformed interaction: {e}")))?;
-    let event: SlackInteractionEvent = serde_json::from_str(&form.payload)
-        .map_err(|e| EdgeError::BadRequest(format!("malformed interaction payload: {e}")))?;
+    let event = serde_json::from_str(&form.payload).map_err(malformed)?;
+    interaction(&app, event).await
+}
+
+/// Why an interaction's payload cannot be read, as both transports say it.
+pub fn malformed(error: serde_json::Error) -> EdgeError {
+    EdgeError::BadRequest(format!("malformed interaction payload: {error}"))
+}
+
+/// An interaction from Slack, already authenticated by its transport (the request's signature,
+/// or the Socket Mode connection opened with the app token): the answer is the same either way.
+pub async fn interaction(app: &App, event: SlackInteractionEvent) -> Result<Reply, EdgeError> {
     let event = match event {
         SlackInteractionEvent::BlockActions(event) => event,
         SlackInteractionEvent::ViewSubmission(event) => {
-            return form::submitted(&app, event).await;
+            return form::submitted(app, event).await;
         }
-        _ => return Ok(StatusCode::OK.into_response()),
+        _ => return Ok(Reply::Empty),
     };
     let user = event
         .user
@@ -66,7 +76,7 @@ pub async fn handle(
             .ok_or_else(|| EdgeError::BadRequest("button without a request id".into()))?;
         record_request_id(request_id);
         let now = Utc::now();
-        let clicker = who_clicked(&app, event.team.id.0.as_str(), &user, now);
+        let clicker = who_clicked(app, event.team.id.0.as_str(), &user, now);
         let reply = match tokio::time::timeout(IDENTITY_TIMEOUT, clicker).await {
             Ok(Ok(person)) => {
                 let click = Click {
@@ -74,9 +84,9 @@ pub async fn handle(
                     button,
                     channel: channel.clone(),
                 };
-                clicked(&app, person, click, now).await
+                clicked(app, person, click, now).await
             }
-            Ok(Err(refusal)) => Some(refused(&app, &refusal).await),
+            Ok(Err(refusal)) => Some(refused(app, &refusal).await),
             Err(_) => {
                 Some(Refusal::UnknownIdentity("Slack did not answer in time".into()).to_string())
             }
@@ -93,12 +103,12 @@ pub async fn handle(
                         );
                     }
                 }
-                // Keeps the HTTP span (and its request_id) on the reply's lines.
+                // Keeps the HTTP or envelope span (and its request_id) on the reply's lines.
                 .in_current_span(),
             );
         }
     }
-    Ok(StatusCode::OK.into_response())
+    Ok(Reply::Empty)
 }
 
 struct Click {

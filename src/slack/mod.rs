@@ -9,6 +9,8 @@ pub mod form;
 pub mod identity;
 pub mod interactions;
 pub mod person;
+pub mod reply;
+pub mod socket_mode;
 pub mod text;
 pub mod verify;
 

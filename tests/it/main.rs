@@ -21,6 +21,7 @@ mod slack_flow;
 mod slack_form;
 mod slack_input;
 mod slack_refusals;
+mod socket_mode;
 mod teams_auth;
 mod teams_cards;
 mod teams_flow;

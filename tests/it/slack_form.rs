@@ -8,7 +8,7 @@ use jitbot::store;
 use serde_json::{Value, json};
 
 /// A `view_submission` of the form by `user`, with these fields (`None`: left empty).
-fn submission(
+pub(crate) fn submission(
     user: &str,
     channel: &str,
     group: Option<&str>,

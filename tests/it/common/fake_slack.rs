@@ -8,8 +8,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::routing::{any, post};
 use serde_json::{Value, json};
+
+use super::fake_socket_mode::FakeSocketMode;
 
 /// One call jitbot made: the method (`chat.postMessage`, or `respond` for response_url posts)
 /// and its arguments, from the query string and the JSON or form body merged.
@@ -40,8 +43,13 @@ struct State_ {
 #[derive(Clone)]
 pub struct FakeSlack {
     pub url: String,
+    /// The Socket Mode server that `apps.connections.open` hands out.
+    pub socket: FakeSocketMode,
     state: Arc<Mutex<State_>>,
 }
+
+/// The app-level token that `apps.connections.open` accepts.
+pub const APP_TOKEN: &str = "xapp-1-A0JITBOT-1-test-app-token";
 
 /// The workspace jitbot is installed in.
 pub const TEAM_ID: &str = "T0ACME";
@@ -62,14 +70,17 @@ impl FakeSlack {
             next_ts: 1_700_000_000,
             ..Default::default()
         }));
+        let socket = FakeSocketMode::start().await;
         let app = Router::new()
+            .route("/api/apps.connections.open", post(open_connection))
+            .with_state(socket.clone())
             .route("/api/{method}", any(api))
             .route("/respond/{id}", post(respond))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, state }
+        Self { url, socket, state }
     }
 
     pub fn api_url(&self) -> String {
@@ -270,6 +281,18 @@ fn answer(state: &mut State_, method: &str, args: &Value) -> Value {
         }
         _ => json!({ "ok": false, "error": "unknown_method" }),
     }
+}
+
+/// Hands out the Socket Mode URL, only for the app-level token (never a bot token).
+async fn open_connection(
+    State(socket): State<FakeSocketMode>,
+    headers: HeaderMap,
+) -> axum::Json<Value> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if authorization != Some(&format!("Bearer {APP_TOKEN}")) {
+        return axum::Json(json!({ "ok": false, "error": "invalid_auth" }));
+    }
+    axum::Json(json!({ "ok": true, "url": socket.url }))
 }
 
 async fn respond(State(state): State<Arc<Mutex<State_>>>, body: Bytes) -> &'static str {

@@ -4,6 +4,7 @@
 
 pub mod fake_graph;
 pub mod fake_slack;
+pub mod fake_socket_mode;
 pub mod fake_teams;
 pub mod fake_webhook;
 
@@ -79,6 +80,10 @@ pub struct Options {
     pub audit_apart: bool,
     /// `audit_retention`, if any.
     pub audit_retention: Option<&'static str>,
+    /// `SLACK_APP_TOKEN`: Slack over Socket Mode, through the fake's Socket Mode server.
+    pub slack_socket_mode: bool,
+    /// `SLACK_SIGNING_SECRET`: Slack over HTTP.
+    pub slack_signing_secret: bool,
 }
 
 /// The ways jitbot can get Graph tokens.
@@ -106,6 +111,8 @@ impl Default for Options {
             audit_webhook: false,
             audit_apart: false,
             audit_retention: None,
+            slack_socket_mode: false,
+            slack_signing_secret: true,
         }
     }
 }
@@ -204,6 +211,12 @@ impl TestApp {
                 secrets.managed_identity_url =
                     Some(format!("{}/metadata/identity/oauth2/token", graph.url));
             }
+        }
+        if options.slack_socket_mode {
+            secrets.slack_app_token = Some(Secret::new(fake_slack::APP_TOKEN));
+        }
+        if !options.slack_signing_secret {
+            secrets.slack_signing_secret = None;
         }
         if options.audit_webhook {
             secrets.webhook_secrets.insert(
@@ -473,6 +486,7 @@ pub fn secrets(teams_app: bool) -> Secrets {
     Secrets {
         slack_signing_secret: Some(Secret::new(SIGNING_SECRET)),
         slack_bot_token: Some(Secret::new("xoxb-test-token")),
+        slack_app_token: None,
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
         webhook_secrets: Default::default(),
         microsoft_app_id: teams_app.then(|| fake_teams::APP_ID.to_string()),
