@@ -229,7 +229,7 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
         .map(|s| s.parse().map_err(anyhow::Error::msg))
         .transpose()?;
     let db = open_db(config_path).await?;
-    let rows = store::requests::list(&db, status, limit).await?;
+    let rows = store::requests::list(&db.read, status, limit).await?;
     println!(
         "{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  justification",
         "id", "status", "group", "requester", "duration", "requested"

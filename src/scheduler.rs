@@ -43,7 +43,7 @@ pub fn backoff(attempts: i64) -> Duration {
 /// Runs every job due at `now`; jobs of one request run in order, requests in parallel.
 /// Returns how many jobs ran.
 pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let claimed = store::jobs::claim_due(&core.db, now, LEASE, BATCH).await?;
+    let claimed = store::jobs::claim_due(&core.db.write, now, LEASE, BATCH).await?;
     let count = claimed.len();
     let mut by_request: BTreeMap<Option<i64>, Vec<store::jobs::JobRow>> = BTreeMap::new();
     for row in claimed {
@@ -77,7 +77,7 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
         Ok(job) => job,
         Err(error) => {
             tracing::error!(job_id = row.id, %error, payload = row.payload, "dropping a job that cannot be read");
-            let _ = store::jobs::complete(&core.db, row.id).await;
+            let _ = store::jobs::complete(&core.db.write, row.id).await;
             return;
         }
     };
@@ -85,7 +85,7 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
         let span = tracing::info_span!("job", job_id = row.id, kind = ?job);
         let result = execute_unattached(core, &job, now).instrument(span).await;
         let outcome = match result {
-            Ok(()) => store::jobs::complete(&core.db, row.id).await,
+            Ok(()) => store::jobs::complete(&core.db.write, row.id).await,
             Err(error) => failed(core, &row, None, &job, error, now).await,
         };
         if let Err(error) = outcome {
@@ -98,7 +98,7 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
         .instrument(span)
         .await;
     let outcome = match result {
-        Ok(()) => store::jobs::complete(&core.db, row.id).await,
+        Ok(()) => store::jobs::complete(&core.db.write, row.id).await,
         Err(error) => failed(core, &row, Some(request_id), &job, error, now).await,
     };
     if let Err(error) = outcome {
@@ -113,7 +113,7 @@ async fn panicked(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) {
             let error = anyhow::anyhow!("the job panicked");
             failed(core, row, row.request_id, &job, error, now).await
         }
-        Err(_) => store::jobs::complete(&core.db, row.id).await,
+        Err(_) => store::jobs::complete(&core.db.write, row.id).await,
     };
     if let Err(error) = outcome {
         tracing::error!(job_id = row.id, %error, "could not record that a job panicked");
@@ -161,7 +161,7 @@ async fn failed(
                 "could not record that a job was given up"
             );
         }
-        return store::jobs::complete(&core.db, row.id).await;
+        return store::jobs::complete(&core.db.write, row.id).await;
     }
     core.metrics.job_retry(job.name());
     let mut tx = store::write(&core.db).await?;
@@ -237,7 +237,7 @@ async fn execute(
         | Job::ExpirePending
         | Job::RemindAcknowledge
         | Job::AnnounceBreakGlass => {
-            let Some(request) = store::requests::get(&core.db, request_id).await? else {
+            let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
                 return Ok(());
             };
             lifecycle(core, request, job, now).await
@@ -272,7 +272,7 @@ async fn deliver(
     job: &Job,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = store::requests::get(&core.db, request_id).await? else {
+    let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
         return Ok(());
     };
     let view = RequestView::load(core, request).await?;
@@ -311,7 +311,7 @@ async fn deliver(
 
 /// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.
 pub async fn run(core: Core, shutdown: CancellationToken) {
-    match store::jobs::release_all(&core.db).await {
+    match store::jobs::release_all(&core.db.write).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
         Err(error) => tracing::error!(%error, "could not release stale job claims"),
@@ -323,7 +323,7 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
                 "the scheduler could not run due jobs"
             );
         }
-        let wait = match store::jobs::next_due(&core.db).await {
+        let wait = match store::jobs::next_due(&core.db.read).await {
             Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
             Ok(None) => IDLE_POLL,
             Err(error) => {

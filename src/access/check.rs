@@ -112,7 +112,7 @@ async fn start_of(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Option<DateTime<Utc>>, Refusal>> {
-    let Some(spec) = requests::start_spec(&core.db, request.id).await? else {
+    let Some(spec) = requests::start_spec(&core.db.read, request.id).await? else {
         return Ok(Ok(None));
     };
     let spec: StartSpec = match spec.parse() {

@@ -40,7 +40,7 @@ pub async fn decide(
     let decider = &input.decider;
     // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock,
     // and only briefly: the click must be answered within Slack's 3 seconds.
-    let current_group = match requests::get(&core.db, input.request_id).await? {
+    let current_group = match requests::get(&core.db.read, input.request_id).await? {
         Some(request) => match core.policy().group(&request.group) {
             Ok(group) => Some(owners::at_click(core, group).await?),
             Err(_) => None,

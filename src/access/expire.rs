@@ -20,7 +20,7 @@ pub async fn run(
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&core.db, request_id).await? else {
+    let Some(request) = requests::get(&core.db.read, request_id).await? else {
         return Ok(());
     };
     match request.status {
@@ -47,7 +47,7 @@ pub async fn run(
     // Another active grant of the same membership keeps it; the last one to end removes it.
     let sharing = core.policy().groups_sharing_target(group);
     let holders =
-        requests::active_holders(&core.db, &request.requester, &sharing, request_id).await?;
+        requests::active_holders(&core.db.read, &request.requester, &sharing, request_id).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(&request, group, &user_key, now);
     let kept = request.already_member == Some(true);
@@ -216,7 +216,7 @@ async fn undo_failed_grant(
     })?;
     let sharing = core.policy().groups_sharing_target(group);
     let holders =
-        requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
+        requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
     let change = match holders.first() {

@@ -32,7 +32,7 @@ pub fn enabled(core: &Core) -> bool {
 /// Queues a sweep now, unless one is already waiting: at start, so that a restart neither skips
 /// nor doubles the cycle.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if !enabled(core) || store::jobs::is_waiting(&core.db, &Job::Sweep).await? {
+    if !enabled(core) || store::jobs::is_waiting(&core.db.read, &Job::Sweep).await? {
         return Ok(());
     }
     let mut tx = store::write(&core.db).await?;
@@ -72,7 +72,7 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
 async fn find(core: &Core, group: &GroupPolicy) -> anyhow::Result<Finding> {
     let members = core.graph.members(&group.target).await?;
     let sharing = core.policy().groups_sharing_target(group);
-    let held: HashSet<String> = requests::holding_directory_users(&core.db, &sharing)
+    let held: HashSet<String> = requests::holding_directory_users(&core.db.read, &sharing)
         .await?
         .into_iter()
         .map(|id| id.to_ascii_lowercase())

@@ -39,7 +39,7 @@ pub async fn audit_export(config_path: &Path, args: ExportArgs<'_>) -> anyhow::R
         group: args.group.map(str::to_owned),
     };
     let db = open_db(config_path).await?;
-    let events = audit_export::select(&db, &filter).await?;
+    let events = audit_export::select(&db.read, &filter).await?;
     let stdout = std::io::stdout().lock();
     match format {
         Format::Csv => write_csv(stdout, &events),

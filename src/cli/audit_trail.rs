@@ -13,7 +13,7 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
     if verify {
         return verify_audit(&db).await;
     }
-    for event in audit::list(&db, request).await? {
+    for event in audit::list(&db.read, request).await? {
         println!(
             "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
             event.id,
@@ -38,7 +38,7 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
 /// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
 async fn verify_audit(db: &store::Db) -> anyhow::Result<()> {
     let key = Secrets::from_env().audit_key;
-    let check = audit::check_trail(db, key.as_ref()).await?;
+    let check = audit::check_trail(&db.read, key.as_ref()).await?;
     if !check.is_intact() {
         let mut problems: Vec<String> = describe_chain(&check.chain).into_iter().collect();
         problems.extend(

@@ -20,34 +20,63 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-pub type Db = SqlitePool;
+/// The database: one writer connection and a pool of readers. Writes queue for the writer in
+/// process (first come, first served) instead of several connections polling SQLite's one write
+/// lock; WAL lets the readers run beside it. Anything that writes uses `write` (through
+/// [`write`] for a transaction); the readers are opened read-only, so a write sent to them fails
+/// loudly rather than waiting for the lock.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+impl Db {
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// How many read connections a file database gets.
+const READERS: u32 = 8;
 
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
+    // Only another process (the command line, say) can hold the lock this process waits for.
     let options = SqliteConnectOptions::from_str(database_url)?
+        .busy_timeout(Duration::from_secs(10));
+    let writer_options = options
+        .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    // An in-memory database exists per connection: keep exactly one.
-    let max_connections = if database_url.contains(":memory:") {
-        1
-    } else {
-        8
+        .foreign_keys(true);
+    // SQLite connections do not go stale: no ping before each use.
+    let pool = |size: u32| {
+        SqlitePoolOptions::new()
+            .max_connections(size)
+            .test_before_acquire(false)
     };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_with(options)
+    let write = pool(1).connect_with(writer_options).await?;
+    sqlx::migrate!("./migrations").run(&write).await?;
+    // An in-memory database exists per connection: its one connection reads too.
+    if database_url.contains(":memory:") {
+        return Ok(Db {
+            read: write.clone(),
+            write,
+        });
+    }
+    let read = pool(READERS)
+        .connect_with(options.read_only(true))
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+    Ok(Db { read, write })
 }
 
-/// A write transaction that takes SQLite's write lock up front. Deferred transactions that read
-/// first and write later can fail with SQLITE_BUSY instead of waiting; IMMEDIATE ones queue up.
+/// A write transaction on the writer. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a
+/// transaction that reads first and writes later never meets another process's lock half-way.
 pub async fn write(db: &Db) -> sqlx::Result<Transaction<'static, Sqlite>> {
-    db.begin_with("BEGIN IMMEDIATE").await
+    db.write.begin_with("BEGIN IMMEDIATE").await
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {
