@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jitbot::domain::AuditAction;
 use jitbot::secrets::Secret;
-use jitbot::store::{Db, audit};
+use jitbot::store::audit;
 use serde_json::json;
+use sqlx::SqlitePool as Db;
 use sha2::{Digest, Sha256};
 
 pub const KEY: &str = "k3y-for-the-trail";
