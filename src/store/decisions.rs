@@ -32,12 +32,14 @@ pub async fn insert(
     Ok(done.rows_affected() == 1)
 }
 
+pub const OF_REQUEST: &str = "SELECT decider_key, verdict, decided_at, counted_as FROM decisions WHERE request_id = ? ORDER BY decided_at, rowid";
+
 pub async fn of_request(
     db: impl SqliteExecutor<'_>,
     request_id: i64,
 ) -> sqlx::Result<Vec<Decision>> {
     sqlx::query(
-        "SELECT decider_key, verdict, decided_at, counted_as FROM decisions WHERE request_id = ? ORDER BY decided_at, rowid",
+        OF_REQUEST,
     )
     .bind(request_id)
     .try_map(|row: sqlx::sqlite::SqliteRow| {

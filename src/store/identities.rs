@@ -31,6 +31,8 @@ pub async fn remember(
     Ok(())
 }
 
+pub const ADDRESSES_OF: &str = "SELECT addresses FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?";
+
 /// The cached verified addresses of an account, if fetched after `fresh_after`. `Some(empty)`:
 /// known to have none.
 pub async fn addresses_of(
@@ -40,7 +42,7 @@ pub async fn addresses_of(
     fresh_after: DateTime<Utc>,
 ) -> sqlx::Result<Option<Vec<String>>> {
     let addresses: Option<String> = sqlx::query_scalar(
-        "SELECT addresses FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?",
+        ADDRESSES_OF,
     )
     .bind(platform.as_str())
     .bind(user_id)
@@ -50,6 +52,9 @@ pub async fn addresses_of(
     Ok(addresses.map(|text| serde_json::from_str(&text).unwrap_or_default()))
 }
 
+pub const USER_WITH_EMAIL: &str = "SELECT user_id FROM identities WHERE platform = ? AND email = ? AND fetched_at > ? \
+         ORDER BY fetched_at DESC LIMIT 1";
+
 /// The cached user id whose preferred verified address is `email`, if fetched after `fresh_after`.
 pub async fn user_with_email(
     db: impl SqliteExecutor<'_>,
@@ -58,8 +63,7 @@ pub async fn user_with_email(
     fresh_after: DateTime<Utc>,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
-        "SELECT user_id FROM identities WHERE platform = ? AND email = ? AND fetched_at > ? \
-         ORDER BY fetched_at DESC LIMIT 1",
+        USER_WITH_EMAIL,
     )
     .bind(platform.as_str())
     .bind(email.to_ascii_lowercase())

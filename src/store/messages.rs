@@ -52,6 +52,8 @@ pub async fn remember(
     Ok(())
 }
 
+pub const FIND_ON: &str = "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id";
+
 /// The messages of one platform, with the role given.
 pub async fn find_on(
     db: impl SqliteExecutor<'_>,
@@ -60,7 +62,7 @@ pub async fn find_on(
     platform: Platform,
 ) -> sqlx::Result<Vec<MessageRef>> {
     sqlx::query_as(
-        "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id",
+        FIND_ON,
     )
     .bind(request_id)
     .bind(role.as_str())
@@ -79,6 +81,8 @@ pub async fn thread(
     Ok(found.into_iter().next())
 }
 
+pub const HAS: &str = "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?";
+
 pub async fn has(
     db: impl SqliteExecutor<'_>,
     request_id: i64,
@@ -86,7 +90,7 @@ pub async fn has(
     conversation: &str,
 ) -> sqlx::Result<bool> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?",
+        HAS,
     )
     .bind(request_id)
     .bind(role.as_str())

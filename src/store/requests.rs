@@ -91,8 +91,7 @@ pub async fn open_for(
     person: &Principal,
     group: &str,
 ) -> sqlx::Result<Option<AccessRequest>> {
-    let ids = ids_of_person("requests_open_by", &format!("group_name = ?4 AND {OPEN}"));
-    let sql = format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id LIMIT 1");
+    let sql = open_for_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -110,11 +109,8 @@ pub async fn unreviewed_break_glass(
     group: &str,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
-        "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
-         WHERE group_name = ? AND kind = 'break_glass' \
-         AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         ORDER BY id LIMIT 1",
+        UNREVIEWED_BREAK_GLASS,
+
     )
     .bind(group)
     .bind(person.account.platform.as_str())
@@ -133,12 +129,7 @@ pub async fn active_holders(
     except: i64,
 ) -> sqlx::Result<Vec<AccessRequest>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    // `OPEN` as well, so that the partial indexes of open requests apply.
-    let ids = ids_of_person(
-        "requests_open_by",
-        &format!("group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"),
-    );
-    let sql = format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) AND id != ?5 ORDER BY id");
+    let sql = active_holders_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -158,15 +149,7 @@ pub async fn failed_awaiting_undo(
     groups: &[String],
 ) -> sqlx::Result<bool> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    let ids = ids_of_person(
-        "requests_by",
-        "group_name IN (SELECT value FROM json_each(?4)) AND status = 'failed' AND already_member = 0",
-    );
-    let sql = format!(
-        "SELECT r.id FROM requests r WHERE r.id IN ({ids}) \
-         AND EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND json_extract(j.payload, '$.job') = 'revoke') \
-         LIMIT 1"
-    );
+    let sql = failed_awaiting_undo_sql();
     let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -198,8 +181,7 @@ pub async fn open_of(
     db: impl SqliteExecutor<'_>,
     person: &Principal,
 ) -> sqlx::Result<Vec<AccessRequest>> {
-    let ids = ids_of_person("requests_open_by", OPEN);
-    let sql = format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id");
+    let sql = open_of_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -239,11 +221,7 @@ pub async fn passed_check_since(
     group: &str,
     since: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let ids = ids_of_person(
-        "requests_by",
-        "group_name = ?4 AND confirmed_at IS NOT NULL AND confirmed_at >= ?5",
-    );
-    let sql = format!("{ids} LIMIT 1");
+    let sql = passed_check_since_sql();
     let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -586,6 +564,55 @@ pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> s
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+
+pub const UNREVIEWED_BREAK_GLASS: &str =
+        "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
+         WHERE group_name = ? AND kind = 'break_glass' \
+         AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id LIMIT 1";
+
+// The SQL of the person look-ups, for the queries above and for the query-plan test.
+
+pub fn open_for_sql() -> String {
+    let ids = ids_of_person("requests_open_by", &format!("group_name = ?4 AND {OPEN}"));
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id LIMIT 1")
+}
+
+pub fn active_holders_sql() -> String {
+    // `OPEN` as well, so that the partial indexes of open requests apply.
+    let ids = ids_of_person(
+        "requests_open_by",
+        &format!("group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"),
+    );
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) AND id != ?5 ORDER BY id")
+}
+
+pub fn failed_awaiting_undo_sql() -> String {
+    let ids = ids_of_person(
+        "requests_by",
+        "group_name IN (SELECT value FROM json_each(?4)) AND status = 'failed' AND already_member = 0",
+    );
+    format!(
+        "SELECT r.id FROM requests r WHERE r.id IN ({ids}) \
+         AND EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND json_extract(j.payload, '$.job') = 'revoke') \
+         LIMIT 1"
+    )
+}
+
+pub fn open_of_sql() -> String {
+    let ids = ids_of_person("requests_open_by", OPEN);
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id")
+}
+
+pub fn passed_check_since_sql() -> String {
+    let ids = ids_of_person(
+        "requests_by",
+        "group_name = ?4 AND confirmed_at IS NOT NULL AND confirmed_at >= ?5",
+    );
+    format!("{ids} LIMIT 1")
 }
 
 fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
