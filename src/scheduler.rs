@@ -368,6 +368,7 @@ async fn deliver(
 /// behind it. Finished jobs are deleted in batches by one task. On shutdown the jobs in hand
 /// are finished first.
 pub async fn run(core: Core, shutdown: CancellationToken) {
+    let core = core.in_background();
     match store::jobs::release_all(&core.db.write).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),

@@ -111,7 +111,7 @@ pub async fn decide(
 /// The transition a valid decision makes: the audit event, and when it settles the request,
 /// the compare-and-swap and the jobs that follow.
 async fn record(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request: &AccessRequest,
     group: &GroupPolicy,
     input: &DecisionInput,

@@ -116,7 +116,7 @@ struct Ended<'a> {
 
 /// The end's audit event and what people are told, in the transaction that ends the request.
 async fn record_end(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request: &AccessRequest,
     ended: &Ended<'_>,
     now: DateTime<Utc>,

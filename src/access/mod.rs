@@ -114,6 +114,15 @@ impl Core {
         }
     }
 
+    /// The same core for background work: its write transactions yield to people's requests
+    /// (`Db::for_background`).
+    pub fn in_background(self) -> Core {
+        Core {
+            db: self.db.for_background(),
+            ..self
+        }
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -93,7 +93,7 @@ async fn find(core: &Core, group: &GroupPolicy) -> anyhow::Result<Finding> {
 /// One group's finding: audited when reported, a removal job per member in remove mode (each
 /// audited when done), and a report to the group's channels.
 async fn record(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     core: &Core,
     finding: &Finding,
     now: DateTime<Utc>,

@@ -14,12 +14,15 @@ pub mod requests;
 pub mod settings;
 pub mod teams;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The database: one writer connection and a pool of readers. Writes queue for the writer in
 /// process (first come, first served) instead of several connections polling SQLite's one write
@@ -30,12 +33,51 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 pub struct Db {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// For background work only: its transactions take turns, one waiting for the writer at a
+    /// time, so a request's acknowledgement queues behind at most one of them.
+    turn: Option<Arc<Semaphore>>,
 }
 
 impl Db {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+
+    /// The same database for background work (the scheduler): its write transactions go to the
+    /// writer one at a time, so that people's requests, which write once each, come first.
+    pub fn for_background(&self) -> Db {
+        Db {
+            turn: Some(Arc::new(Semaphore::new(1))),
+            ..self.clone()
+        }
+    }
+}
+
+/// A write transaction (see [`write`]): derefs to the connection, like sqlx's own.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    /// Background work's turn at the writer, held until the transaction ends.
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }
 
@@ -66,18 +108,30 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
         return Ok(Db {
             read: write.clone(),
             write,
+            turn: None,
         });
     }
     let read = pool(READERS)
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Db { read, write })
+    Ok(Db {
+        read,
+        write,
+        turn: None,
+    })
 }
 
 /// A write transaction on the writer. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a
 /// transaction that reads first and writes later never meets another process's lock half-way.
-pub async fn write(db: &Db) -> sqlx::Result<Transaction<'static, Sqlite>> {
-    db.write.begin_with("BEGIN IMMEDIATE").await
+pub async fn write(db: &Db) -> sqlx::Result<WriteTx> {
+    let turn = match &db.turn {
+        Some(turn) => Some(turn.clone().acquire_owned().await.expect("never closed")),
+        None => None,
+    };
+    Ok(WriteTx {
+        tx: db.write.begin_with("BEGIN IMMEDIATE").await?,
+        _turn: turn,
+    })
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {
