@@ -111,7 +111,10 @@ async fn timed_out_or_run(core: &Core, row: store::jobs::JobRow, now: DateTime<U
         Err(_) => {
             let error = anyhow::anyhow!("the job took longer than {JOB_TIMEOUT:?}");
             match serde_json::from_str::<Job>(&row.payload) {
-                Ok(job) => recorded(row.id, failed(core, &row, row.request_id, &job, error, now).await),
+                Ok(job) => recorded(
+                    row.id,
+                    failed(core, &row, row.request_id, &job, error, now).await,
+                ),
                 Err(_) => true,
             }
         }
@@ -146,7 +149,8 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> b
             return true;
         }
     };
-    let span = tracing::info_span!("job", job_id = row.id, request_id = row.request_id, kind = ?job);
+    let span =
+        tracing::info_span!("job", job_id = row.id, request_id = row.request_id, kind = ?job);
     let result = match row.request_id {
         None => execute_unattached(core, &job, now).instrument(span).await,
         Some(request_id) => {
@@ -157,7 +161,10 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> b
     };
     match result {
         Ok(()) => true,
-        Err(error) => recorded(row.id, failed(core, &row, row.request_id, &job, error, now).await),
+        Err(error) => recorded(
+            row.id,
+            failed(core, &row, row.request_id, &job, error, now).await,
+        ),
     }
 }
 
@@ -166,7 +173,10 @@ async fn panicked(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) ->
     match serde_json::from_str::<Job>(&row.payload) {
         Ok(job) => {
             let error = anyhow::anyhow!("the job panicked");
-            recorded(row.id, failed(core, row, row.request_id, &job, error, now).await)
+            recorded(
+                row.id,
+                failed(core, row, row.request_id, &job, error, now).await,
+            )
         }
         Err(_) => true,
     }
@@ -411,7 +421,11 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
             }
         };
         while running.try_join_next().is_some() {}
-        let wait = if more_due { Duration::ZERO } else { next_wait(&core, now).await };
+        let wait = if more_due {
+            Duration::ZERO
+        } else {
+            next_wait(&core, now).await
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = core.scheduler_woken() => {}

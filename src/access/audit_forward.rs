@@ -15,7 +15,9 @@ const BATCH: i64 = 200;
 
 /// Queues the forwarder at start, unless it is queued already or nothing is forwarded.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if core.audit_sink.is_none() || store::jobs::is_waiting(&core.db.read, &Job::ForwardAudit).await? {
+    if core.audit_sink.is_none()
+        || store::jobs::is_waiting(&core.db.read, &Job::ForwardAudit).await?
+    {
         return Ok(());
     }
     let mut tx = store::write(&core.db).await?;

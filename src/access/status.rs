@@ -21,7 +21,8 @@ pub async fn of_owner(core: &Core, asker: &Principal) -> sqlx::Result<(OwnerStat
         return Ok((OwnerStatus::default(), Names::default()));
     }
     let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    let pending = requests::in_groups(&core.db.read, &names, RequestStatus::Pending, SCANNED).await?;
+    let pending =
+        requests::in_groups(&core.db.read, &names, RequestStatus::Pending, SCANNED).await?;
     let bounded = pending.len() as i64 == SCANNED;
     let mut awaiting = Vec::new();
     for request in pending {

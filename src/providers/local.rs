@@ -36,7 +36,8 @@ impl Provider for LocalProvider {
 
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let removed =
-            store::local_memberships::remove(&self.db.write, &grant.group.target, grant.member()).await?;
+            store::local_memberships::remove(&self.db.write, &grant.group.target, grant.member())
+                .await?;
         Ok(Change::from_made(removed))
     }
 }

@@ -80,7 +80,15 @@ impl Chat for SlackChat {
             Err(error) => return Err(error),
         };
         let role = Role::Thread;
-        messages::remember(&self.db.write, request.id, Platform::Slack, role, &channel, &ts).await?;
+        messages::remember(
+            &self.db.write,
+            request.id,
+            Platform::Slack,
+            role,
+            &channel,
+            &ts,
+        )
+        .await?;
         Ok(())
     }
 
@@ -128,7 +136,8 @@ impl Chat for SlackChat {
         let request_id = view.request.id;
         let threads =
             messages::find_on(&self.db.read, request_id, Role::Thread, Platform::Slack).await?;
-        let cards = messages::find_on(&self.db.read, request_id, Role::Card, Platform::Slack).await?;
+        let cards =
+            messages::find_on(&self.db.read, request_id, Role::Card, Platform::Slack).await?;
         if threads.is_empty() && cards.is_empty() {
             return Ok(());
         }

@@ -34,7 +34,9 @@ pub async fn resolve(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
-    match identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR).await? {
+    match identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR)
+        .await?
+    {
         Some(addresses) => Ok(Ok(Principal::new(account(user_id)).with_emails(addresses))),
         None => fresh(slack, user_id, now).await,
     }

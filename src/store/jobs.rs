@@ -58,11 +58,10 @@ pub const IS_WAITING: &str = "SELECT id FROM jobs WHERE request_id IS NULL AND p
 /// Whether a job of no request with exactly this payload is waiting.
 pub async fn is_waiting(db: impl SqliteExecutor<'_>, job: &Job) -> sqlx::Result<bool> {
     let payload = serde_json::to_string(job).expect("jobs always serialize");
-    let found: Option<i64> =
-        sqlx::query_scalar(IS_WAITING)
-            .bind(payload)
-            .fetch_optional(db)
-            .await?;
+    let found: Option<i64> = sqlx::query_scalar(IS_WAITING)
+        .bind(payload)
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -77,13 +76,11 @@ pub async fn discard(
     kinds: &[&str],
 ) -> sqlx::Result<()> {
     let kinds = serde_json::to_string(kinds).expect("names serialize");
-    sqlx::query(
-        DISCARD,
-    )
-    .bind(request_id)
-    .bind(kinds)
-    .execute(conn)
-    .await?;
+    sqlx::query(DISCARD)
+        .bind(request_id)
+        .bind(kinds)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -103,14 +100,12 @@ pub async fn claim_due(
     lease: chrono::Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<JobRow>> {
-    let mut rows: Vec<JobRow> = sqlx::query_as(
-        CLAIM_DUE,
-    )
-    .bind(to_ms(now + lease))
-    .bind(to_ms(now))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+    let mut rows: Vec<JobRow> = sqlx::query_as(CLAIM_DUE)
+        .bind(to_ms(now + lease))
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }
@@ -152,15 +147,12 @@ pub async fn retry_later(
     Ok(())
 }
 
-pub const NEXT_DUE: &str = "SELECT MIN(due_at) FROM jobs INDEXED BY jobs_unclaimed_by_due WHERE locked_until IS NULL";
+pub const NEXT_DUE: &str =
+    "SELECT MIN(due_at) FROM jobs INDEXED BY jobs_unclaimed_by_due WHERE locked_until IS NULL";
 
 /// When the next unclaimed job comes due, if any.
 pub async fn next_due(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = sqlx::query_scalar(
-        NEXT_DUE,
-    )
-            .fetch_one(db)
-            .await?;
+    let ms: Option<i64> = sqlx::query_scalar(NEXT_DUE).fetch_one(db).await?;
     Ok(ms.map(from_ms))
 }
 

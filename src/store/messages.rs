@@ -61,14 +61,12 @@ pub async fn find_on(
     role: Role,
     platform: Platform,
 ) -> sqlx::Result<Vec<MessageRef>> {
-    sqlx::query_as(
-        FIND_ON,
-    )
-    .bind(request_id)
-    .bind(role.as_str())
-    .bind(platform.as_str())
-    .fetch_all(db)
-    .await
+    sqlx::query_as(FIND_ON)
+        .bind(request_id)
+        .bind(role.as_str())
+        .bind(platform.as_str())
+        .fetch_all(db)
+        .await
 }
 
 /// The request's thread on one platform, once it has been posted.
@@ -81,7 +79,8 @@ pub async fn thread(
     Ok(found.into_iter().next())
 }
 
-pub const HAS: &str = "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?";
+pub const HAS: &str =
+    "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?";
 
 pub async fn has(
     db: impl SqliteExecutor<'_>,
@@ -89,13 +88,11 @@ pub async fn has(
     role: Role,
     conversation: &str,
 ) -> sqlx::Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        HAS,
-    )
-    .bind(request_id)
-    .bind(role.as_str())
-    .bind(conversation)
-    .fetch_optional(db)
-    .await?;
+    let found: Option<i64> = sqlx::query_scalar(HAS)
+        .bind(request_id)
+        .bind(role.as_str())
+        .bind(conversation)
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }

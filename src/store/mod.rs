@@ -87,8 +87,8 @@ const READERS: u32 = 8;
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
     // Only another process (the command line, say) can hold the lock this process waits for.
-    let options = SqliteConnectOptions::from_str(database_url)?
-        .busy_timeout(Duration::from_secs(10));
+    let options =
+        SqliteConnectOptions::from_str(database_url)?.busy_timeout(Duration::from_secs(10));
     let writer_options = options
         .clone()
         .create_if_missing(true)
@@ -111,9 +111,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
             turn: None,
         });
     }
-    let read = pool(READERS)
-        .connect_with(options.read_only(true))
-        .await?;
+    let read = pool(READERS).connect_with(options.read_only(true)).await?;
     Ok(Db {
         read,
         write,

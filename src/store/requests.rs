@@ -108,16 +108,13 @@ pub async fn unreviewed_break_glass(
     person: &Principal,
     group: &str,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        UNREVIEWED_BREAK_GLASS,
-
-    )
-    .bind(group)
-    .bind(person.account.platform.as_str())
-    .bind(&person.account.id)
-    .bind(person.email())
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(UNREVIEWED_BREAK_GLASS)
+        .bind(group)
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
+        .fetch_optional(db)
+        .await
 }
 
 /// This person's active requests for any of `groups`, other than `except`: grants that hold the
@@ -566,9 +563,7 @@ pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> s
     Ok(done.rows_affected() == 1)
 }
 
-
-pub const UNREVIEWED_BREAK_GLASS: &str =
-        "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
+pub const UNREVIEWED_BREAK_GLASS: &str = "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
          WHERE group_name = ? AND kind = 'break_glass' \
          AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
          AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
@@ -585,7 +580,9 @@ pub fn active_holders_sql() -> String {
     // `OPEN` as well, so that the partial indexes of open requests apply.
     let ids = ids_of_person(
         "requests_open_by",
-        &format!("group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"),
+        &format!(
+            "group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"
+        ),
     );
     format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) AND id != ?5 ORDER BY id")
 }

@@ -155,7 +155,8 @@ impl Chat for TeamsChat {
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let refreshers = self.refreshers(view).await?;
         for role in [Role::Thread, Role::Card] {
-            let found = messages::find_on(&self.db.read, view.request.id, role, Platform::Teams).await?;
+            let found =
+                messages::find_on(&self.db.read, view.request.id, role, Platform::Teams).await?;
             if found.is_empty() {
                 continue;
             }
@@ -327,8 +328,14 @@ impl TeamsChat {
         } else {
             format!("{channel};messageid={activity_id}")
         };
-        teams::remember_conversation(&self.db.write, &thread, &service_url, tenant.as_deref(), now)
-            .await?;
+        teams::remember_conversation(
+            &self.db.write,
+            &thread,
+            &service_url,
+            tenant.as_deref(),
+            now,
+        )
+        .await?;
         Ok((thread, activity_id))
     }
 

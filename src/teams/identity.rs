@@ -165,7 +165,8 @@ pub async fn resolve(
 ) -> anyhow::Result<Principal> {
     if !fresh
         && let Some(addresses) =
-            identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR).await?
+            identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR)
+                .await?
     {
         return Ok(principal(user_id, addresses));
     }

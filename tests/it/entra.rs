@@ -602,7 +602,9 @@ async fn the_sweep_removes_drift_in_remove_mode_and_audits_it() {
     assert_eq!(removed.len(), 1);
     assert!(removed[0].contains(carol));
     assert_eq!(
-        jitbot::store::audit::verify(&t.app.core.db.write).await.unwrap(),
+        jitbot::store::audit::verify(&t.app.core.db.write)
+            .await
+            .unwrap(),
         jitbot::store::audit::ChainCheck::Intact { events: 1 }
     );
     let report = t.slack.posts_in(APPROVAL_CHANNEL, None).last().unwrap()["text"].to_string();

@@ -52,7 +52,9 @@ async fn submit_click_and_status_behave_the_same_with_a_long_history() {
     let id = t.alice_requests("request prod-db 1h INC-1").await;
     assert_eq!(id, 100_001);
     assert!(
-        t.say("U0ALICE", "request prod-db 1h again").await.contains(&format!("#{id}")),
+        t.say("U0ALICE", "request prod-db 1h again")
+            .await
+            .contains(&format!("#{id}")),
         "the duplicate check finds alice's open request among 10 000 others"
     );
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
@@ -61,6 +63,9 @@ async fn submit_click_and_status_behave_the_same_with_a_long_history() {
 
     let status = t.say("U0ALICE", "status").await;
     assert!(status.contains(&format!("#{id}")), "{status}");
-    assert!(!status.contains("history"), "only alice's own requests: {status}");
+    assert!(
+        !status.contains("history"),
+        "only alice's own requests: {status}"
+    );
     assert_eq!(t.count("requests").await, 100_001);
 }

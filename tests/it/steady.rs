@@ -14,7 +14,11 @@ async fn granted_billing(t: &TestApp, user: &str) -> i64 {
     let id: i64 = reply
         .split_once('#')
         .and_then(|(_, rest)| rest.split_whitespace().next())
-        .and_then(|n| n.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .and_then(|n| {
+            n.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no request id in {reply:?}"));
     t.wait_until_confirmed(id).await;
     assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
@@ -63,7 +67,11 @@ async fn a_hung_revocation_does_not_hold_back_another() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(revocations_of(&t, alice), 1, "alice's revocation is hanging");
+    assert_eq!(
+        revocations_of(&t, alice),
+        1,
+        "alice's revocation is hanging"
+    );
 
     let started = Instant::now();
     comes_due_now(&t, mallory).await;
@@ -79,8 +87,13 @@ async fn a_hung_revocation_does_not_hold_back_another() {
 #[tokio::test]
 async fn a_dm_channel_is_opened_once_per_owner() {
     let t = TestApp::spawn().await;
-    t.alice_requests("request payroll 30m fixing a salary run").await;
-    assert!(t.say("U0MALLORY", "request payroll 30m a second run").await.contains('#'));
+    t.alice_requests("request payroll 30m fixing a salary run")
+        .await;
+    assert!(
+        t.say("U0MALLORY", "request payroll 30m a second run")
+            .await
+            .contains('#')
+    );
     t.run_jobs().await;
 
     for owner in ["U0BOB", "U0CAROL", "U0DAVE"] {

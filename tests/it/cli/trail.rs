@@ -6,8 +6,8 @@ use jitbot::domain::AuditAction;
 use jitbot::secrets::Secret;
 use jitbot::store::audit;
 use serde_json::json;
-use sqlx::SqlitePool as Db;
 use sha2::{Digest, Sha256};
+use sqlx::SqlitePool as Db;
 
 pub const KEY: &str = "k3y-for-the-trail";
 
