@@ -13,6 +13,7 @@ use crate::audit_sink::AuditSink;
 use crate::config::Config;
 use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
+use crate::metrics::Metrics;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
 };
@@ -41,12 +42,17 @@ impl App {
         let db = store::connect(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
+        // Made first: the outbound clients count their failed calls into it.
+        let metrics = Arc::new(Metrics::new());
         let slack = Arc::new(SlackChat {
-            api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?,
+            api: SlackApi::new(&config.slack.api_url, secrets.slack_bot_token.as_ref())?
+                .counting_errors(metrics.api_errors()),
             db: db.clone(),
             connected: secrets.slack_bot_token.is_some(),
         });
-        let teams = Arc::new(TeamsChat::new(&config.teams, &secrets, db.clone())?);
+        let mut teams = TeamsChat::new(&config.teams, &secrets, db.clone())?;
+        teams.connector.count_errors_in(metrics.api_errors());
+        let teams = Arc::new(teams);
         let discarded =
             store::settings::enter_teams_mode(&db, teams.auth.trial_mode(), chrono::Utc::now())
                 .await
@@ -57,7 +63,17 @@ impl App {
                 "a Teams bot is registered now: discarded what local trial mode had recorded"
             );
         }
-        let graph = Arc::new(Graph::new(&config.graph, &secrets)?);
+        let filled = store::grant_targets::fill_missing(&db.write, &config.policy)
+            .await
+            .context("recording what earlier requests grant")?;
+        if filled > 0 {
+            tracing::info!(
+                requests = filled,
+                "earlier requests now keep the provider and target they grant"
+            );
+        }
+        let graph =
+            Arc::new(Graph::new(&config.graph, &secrets)?.counting_errors(metrics.api_errors()));
         let needs_graph: Vec<&str> = config
             .policy
             .groups
@@ -73,7 +89,7 @@ impl App {
         }
         let providers = Providers {
             local: LocalProvider::new(db.clone()),
-            webhook: WebhookProvider::new(webhook_secrets)?,
+            webhook: WebhookProvider::new(webhook_secrets)?.counting_errors(metrics.api_errors()),
             entra: EntraGroupProvider::new(graph.clone()),
             pim: EntraPimProvider::new(graph.clone()),
         };
@@ -81,6 +97,7 @@ impl App {
         let sweep_every = config.graph.sweep_interval.to_chrono();
         let core = Core::new(db, config.policy.clone(), providers, graph, chats)
             .with_sweep_every(sweep_every)
+            .with_metrics(metrics)
             .with_audit_sink(audit_sink(&config, &secrets)?);
         Ok(App {
             core,
@@ -162,18 +179,18 @@ impl App {
     }
 }
 
-/// Each webhook group's signing secret, by group name. Fails naming every group whose variable
-/// (`webhook_secret_env`, else `JITBOT_WEBHOOK_SECRET`) is not set.
+/// The signing secrets the webhook groups name, by variable (`webhook_secret_env`, else
+/// `JITBOT_WEBHOOK_SECRET`). Fails naming every group whose variable is not set.
 fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap<String, Secret>> {
-    let mut by_group = HashMap::new();
+    let mut by_variable = HashMap::new();
     let mut missing = Vec::new();
     for group in &policy.groups {
         let ProviderKind::Webhook { secret_env, .. } = &group.provider else {
             continue;
         };
         match secrets.webhook_secret_for(secret_env.as_deref()) {
-            (_, Some(secret)) => {
-                by_group.insert(group.name.clone(), secret);
+            (name, Some(secret)) => {
+                by_variable.insert(name.to_string(), secret);
             }
             (name, None) => missing.push(format!(
                 "the webhook group {} signs its events with the secret in {name}, which is not set",
@@ -184,7 +201,11 @@ fn webhook_secrets(policy: &Policy, secrets: &Secrets) -> anyhow::Result<HashMap
     if !missing.is_empty() {
         bail!("{}", missing.join("; "));
     }
-    Ok(by_group)
+    // The default secret is kept even when no group uses it yet: a reload may add one.
+    if let (name, Some(secret)) = secrets.webhook_secret_for(None) {
+        by_variable.insert(name.to_string(), secret);
+    }
+    Ok(by_variable)
 }
 
 /// slack-morphism brings rustls with ring; reqwest is built without a provider of its own, so

@@ -60,7 +60,26 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let app = App::build(config, secrets).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(app.clone(), config_path.to_path_buf()));
     app.run_until(shutdown).await
+}
+
+/// SIGHUP re-reads the config file and puts its policy in force; a file with mistakes is
+/// logged (with the places of the mistakes; the file holds no secrets) and the old policy stays.
+#[cfg(unix)]
+async fn reload_on_hangup(app: App, config_path: std::path::PathBuf) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the policy reloads only on a restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!(path = %config_path.display(), "SIGHUP: reloading the policy");
+        if let Err(error) = app.reload(&config_path).await {
+            tracing::error!(%error, "the config file was not reloaded; the policy in force stays");
+        }
+    }
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

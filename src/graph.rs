@@ -1,6 +1,7 @@
 //! Microsoft Graph: app-only token (cached), users, group membership, owners, paging, PIM for
 //! Groups. Errors keep Graph's code and honour `Retry-After`.
 
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -77,6 +78,7 @@ pub struct Graph {
     http: reqwest::Client,
     api_url: String,
     tokens: Option<TokenSource>,
+    errors: ApiErrors,
 }
 
 const USER_FIELDS: &str = "id,userPrincipalName,mail,displayName,accountEnabled";
@@ -108,7 +110,13 @@ impl Graph {
             http,
             api_url: config.api_url.clone(),
             tokens,
+            errors: ApiErrors::default(),
         })
+    }
+
+    /// The same client counting its failed calls into `errors` (`GET /metrics`).
+    pub fn counting_errors(self, errors: ApiErrors) -> Graph {
+        Graph { errors, ..self }
     }
 
     pub fn is_configured(&self) -> bool {
@@ -173,8 +181,13 @@ impl Graph {
         let response = request
             .send()
             .await
+            .inspect_err(|e| self.errors.count("graph", ApiErrorKind::of_send(e)))
             .with_context(|| format!("Graph {method} {path}"))?;
         let status = response.status();
+        if !status.is_success() {
+            self.errors
+                .count("graph", ApiErrorKind::of_status(status.as_u16()));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 
 pub mod providers;
+pub mod reload;
 pub mod retry;
 pub mod scheduler;
 pub mod secrets;

@@ -11,6 +11,70 @@ use prometheus_client::registry::Registry;
 
 /// One label, such as `outcome="submitted"`.
 type Label = [(&'static str, &'static str); 1];
+/// `service` and `kind` of a failed call to another system.
+type ApiErrorLabels = [(&'static str, &'static str); 2];
+
+/// Failed calls to the systems jitbot talks to, by `service` (graph, slack, teams, webhook) and
+/// `kind` (timeout, connect, throttled, http_4xx, http_5xx, api). Each client holds a clone and
+/// counts where its calls fail; a client built without one (the command line) counts nowhere.
+#[derive(Clone, Default)]
+pub struct ApiErrors(Family<ApiErrorLabels, Counter>);
+
+impl ApiErrors {
+    pub fn count(&self, service: &'static str, kind: ApiErrorKind) {
+        self.0
+            .get_or_create(&[("service", service), ("kind", kind.as_str())])
+            .inc();
+    }
+}
+
+/// How a call failed, as an operator sorts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// No answer in time.
+    Timeout,
+    /// No connection (refused, DNS, TLS).
+    Connect,
+    /// Told to slow down (429, or 503/504 and Slack's rate limits).
+    Throttled,
+    Http4xx,
+    Http5xx,
+    /// A well-formed answer saying no (Slack's `ok: false`).
+    Api,
+}
+
+impl ApiErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Throttled => "throttled",
+            Self::Http4xx => "http_4xx",
+            Self::Http5xx => "http_5xx",
+            Self::Api => "api",
+        }
+    }
+
+    /// The kind of an answer that was not a success.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            429 | 503 | 504 => Self::Throttled,
+            500.. => Self::Http5xx,
+            _ => Self::Http4xx,
+        }
+    }
+
+    /// The kind of a call that got no answer.
+    pub fn of_send(error: &reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Self::Timeout
+        } else if let Some(status) = error.status() {
+            Self::of_status(status.as_u16())
+        } else {
+            Self::Connect
+        }
+    }
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -20,6 +84,7 @@ pub struct Metrics {
     revocation_lag_seconds: Histogram,
     job_retries: Family<Label, Counter>,
     jobs_given_up: Family<Label, Counter>,
+    api_errors: ApiErrors,
     active_grants: Gauge,
     jobs_queued: Gauge,
     oldest_due_job_seconds: Gauge,
@@ -42,6 +107,7 @@ impl Metrics {
         let revocation_lag_seconds = Histogram::new(exponential_buckets(0.01, 2.5, 12));
         let job_retries = Family::default();
         let jobs_given_up = Family::default();
+        let api_errors = ApiErrors::default();
         let (active_grants, jobs_queued, oldest_due_job_seconds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -71,6 +137,11 @@ impl Metrics {
             jobs_given_up.clone(),
         );
         registry.register(
+            "api_errors",
+            "Failed calls to other systems, by service (graph, slack, teams, webhook) and kind (timeout, connect, throttled, http_4xx, http_5xx, api)",
+            api_errors.0.clone(),
+        );
+        registry.register(
             "active_grants",
             "Requests whose access is active now",
             active_grants.clone(),
@@ -93,6 +164,7 @@ impl Metrics {
             revocation_lag_seconds,
             job_retries,
             jobs_given_up,
+            api_errors,
             active_grants,
             jobs_queued,
             oldest_due_job_seconds,
@@ -112,6 +184,11 @@ impl Metrics {
     /// Access removed `late` after its end.
     pub fn revoked(&self, late: chrono::Duration) {
         self.revocation_lag_seconds.observe(seconds(late));
+    }
+
+    /// The counter the outbound clients share.
+    pub fn api_errors(&self) -> ApiErrors {
+        self.api_errors.clone()
     }
 
     pub fn job_retry(&self, kind: &'static str) {

@@ -19,7 +19,8 @@ pub async fn acknowledge(
     if request.kind != RequestKind::BreakGlass {
         return Err(Refusal::NotBreakGlass(request.id).into());
     }
-    let group = core.policy().group(&request.group)?;
+    let policy = core.policy();
+    let group = policy.group(&request.group)?;
     let group = owners::at_click(core, group).await?;
     if !group.is_owner(person) {
         return Err(Refusal::NotOwner { group: group.name }.into());

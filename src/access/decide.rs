@@ -54,11 +54,10 @@ pub async fn decide(
     let earlier = decisions::of_request(&mut *tx, request.id).await?;
     settled(&request, &earlier)?;
     // The policy as it is now, not as it was when the request was made.
+    // A group a reload removed has nobody left to decide: fail closed, and say so.
     let group = current_group
         .filter(|group| group.name == request.group)
-        .ok_or_else(|| Refusal::NotOwner {
-            group: request.group.clone(),
-        })?;
+        .ok_or_else(|| super::snapshot::gone(&request))?;
     if owners::unverified_elsewhere(core, &group, decider, &request.requester) {
         return Err(Refusal::UnverifiedIdentity.into());
     }

@@ -37,7 +37,8 @@ pub async fn revoke(
     let action = RequestAction::Revoke {
         reason: reason.to_string(),
     };
-    let group = core.policy().group(&request.group)?;
+    let policy = core.policy();
+    let group = policy.group(&request.group)?;
     let group = owners::at_click(core, group).await?;
     if !group.is_owner(person) {
         return Err(Refusal::NotOwner { group: group.name }.into());

@@ -1,7 +1,6 @@
 //! Expire: when the time is up, the provider removes the access — never access held before. A
 //! grant that was given up is undone the same way.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -38,14 +37,11 @@ pub async fn run(
         }
         _ => return Ok(()),
     }
-    let group = core.policy().group(&request.group).with_context(|| {
-        format!(
-            "group {} is no longer in the config, so its access cannot be revoked",
-            request.group
-        )
-    })?;
+    // The provider and target the request was made under, even if a reload changed the group.
+    let policy = core.policy();
+    let group = &super::snapshot::group_to_revoke(core, &policy, &request).await?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
-    let sharing = core.policy().groups_sharing_target(group);
+    let sharing = super::snapshot::sharing(&policy, group);
     let holders =
         requests::active_holders(&core.db.read, &request.requester, &sharing, request_id).await?;
     let user_key = request.requester.account.key();
@@ -208,13 +204,9 @@ async fn undo_failed_grant(
     if request.already_member != Some(false) {
         return Ok(());
     }
-    let group = core.policy().group(&request.group).with_context(|| {
-        format!(
-            "group {} is no longer in the config, so a failed grant cannot be undone",
-            request.group
-        )
-    })?;
-    let sharing = core.policy().groups_sharing_target(group);
+    let policy = core.policy();
+    let group = &super::snapshot::group_to_revoke(core, &policy, request).await?;
+    let sharing = super::snapshot::sharing(&policy, group);
     let holders =
         requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
     let user_key = request.requester.account.key();

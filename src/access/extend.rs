@@ -32,7 +32,8 @@ pub async fn ask(
     if request.kind == RequestKind::BreakGlass {
         return Err(Refusal::BreakGlassNotExtended(request.id).into());
     }
-    let group = core.policy().group(&request.group)?;
+    let policy = core.policy();
+    let group = policy.group(&request.group)?;
     let duration = group.extension_for(request, asked)?;
     let mut tx = store::write(&core.db).await?;
     if let Some(waiting) = requests::waiting_extensions(&mut *tx, request.id)
@@ -110,10 +111,15 @@ pub async fn apply(
     // Approved after the end (its revocation may only be running late), it comes too late.
     let running =
         access.status == RequestStatus::Active && access.expires_at.is_some_and(|end| end > now);
-    let group = match core.policy().group(&access.group) {
+    // The provider and target the access was granted under; a group a reload removed
+    // extends nothing.
+    let policy = core.policy();
+    let group = match super::snapshot::group_to_grant(core, &policy, &access).await? {
         Ok(group) if running => group,
-        _ => return lapse(core, extension, "the access had already ended.", now).await,
+        Ok(_) => return lapse(core, extension, "the access had already ended.", now).await,
+        Err(refusal) => return lapse(core, extension, &refusal.to_string(), now).await,
     };
+    let group = &group;
     if let Err(refusal) = group.extension_for(&access, Some(extension.duration)) {
         return lapse(core, extension, &refusal.to_string(), now).await;
     }

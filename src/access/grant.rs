@@ -1,13 +1,12 @@
 //! Grant: once approved, the provider adds the person, and the clock starts.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Core, approve, directory};
 use crate::domain::Job;
 use crate::domain::{
-    AccessRequest, AuditAction, GroupPolicy, Notice, Refusal, RequestKind, RequestStatus,
+    AccessRequest, AuditAction, GroupPolicy, Notice, Policy, Refusal, RequestKind, RequestStatus,
 };
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, decisions, requests};
@@ -30,10 +29,14 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         tx.commit().await?;
         return Ok(());
     }
-    let group = core
-        .policy()
-        .group(&request.group)
-        .with_context(|| format!("group {} is no longer in the config", request.group))?;
+    // The group as the policy says now (its limits apply), granting the provider and target
+    // the request was made under; a group a reload removed is granted nothing.
+    let policy = core.policy();
+    let group = match super::snapshot::group_to_grant(core, &policy, &request).await? {
+        Ok(group) => group,
+        Err(refusal) => return refuse(core, &request, &refusal, now).await,
+    };
+    let group = &group;
     // Checked again now, not only when asked: a duration the policy no longer allows, or an
     // account disabled or made ineligible since, is not granted anything.
     if let Err(refusal) = still_allowed(core, group, &request, now).await? {
@@ -52,7 +55,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         granted_at: now,
         expires_at: Some(expires_at),
     };
-    let already_member = prior_membership(core, &request, &grant).await?;
+    let already_member = prior_membership(core, &policy, &request, &grant).await?;
     let change = if already_member {
         Change::AlreadySo
     } else {
@@ -151,6 +154,7 @@ async fn still_allowed(
 /// jitbot's, so that grant's answer is inherited.
 async fn prior_membership(
     core: &Core,
+    policy: &Policy,
     request: &AccessRequest,
     grant: &Grant<'_>,
 ) -> anyhow::Result<bool> {
@@ -162,7 +166,7 @@ async fn prior_membership(
         .for_group(grant.group)
         .is_member(grant)
         .await?;
-    let sharing = core.policy().groups_sharing_target(grant.group);
+    let sharing = super::snapshot::sharing(policy, grant.group);
     let holders =
         requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
     let prior = match holders.first() {

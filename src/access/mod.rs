@@ -20,7 +20,9 @@ pub mod extend;
 pub mod grant;
 pub mod names;
 pub mod owners;
+pub mod reload;
 pub mod requestable;
+pub mod snapshot;
 pub mod status;
 pub mod submit;
 pub mod sweep;
@@ -29,7 +31,7 @@ pub mod view;
 pub mod warn;
 pub mod withdraw;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
@@ -63,7 +65,10 @@ impl From<sqlx::Error> for AccessError {
 #[derive(Clone)]
 pub struct Core {
     pub db: Db,
-    pub policy: Arc<Policy>,
+    /// The policy in force: replaced whole by a reload (SIGHUP), read once per use case with
+    /// `policy()` so that one decision sees one policy. A lock around an `Arc` rather than a
+    /// lock-free cell: reloads are rare and a read is one clone of a pointer.
+    policy: Arc<RwLock<Arc<Policy>>>,
     pub providers: Arc<Providers>,
     /// Microsoft Graph: the directory of record, when connected.
     pub graph: Arc<Graph>,
@@ -87,7 +92,7 @@ impl Core {
     ) -> Core {
         Core {
             db,
-            policy: Arc::new(policy),
+            policy: Arc::new(RwLock::new(Arc::new(policy))),
             providers: Arc::new(providers),
             graph,
             chats: Arc::new(chats),
@@ -104,6 +109,11 @@ impl Core {
             sweep_every: every,
             ..self
         }
+    }
+
+    /// The same core reporting to `metrics`, which the outbound clients already count into.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Core {
+        Core { metrics, ..self }
     }
 
     /// The same core forwarding every audit event to `sink`.
@@ -123,8 +133,23 @@ impl Core {
         }
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// The policy in force now. Hold on to it for the whole use case: a reload in between
+    /// must not make one decision mix two policies.
+    pub fn policy(&self) -> Arc<Policy> {
+        // A panic while holding the lock cannot leave a half-written policy: the swap is one
+        // pointer assignment, so a poisoned lock still holds a whole policy.
+        self.policy
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Puts `policy` in force for every use case that starts from now on.
+    pub(crate) fn install_policy(&self, policy: Policy) {
+        *self
+            .policy
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(policy);
     }
 
     /// The chat platform an account, a thread or a card is on.

@@ -77,7 +77,8 @@ pub fn unverified_elsewhere(
 
 /// The configured group of a request, as that request shows it; `None` if it left the config.
 pub fn group_of(core: &Core, request: &AccessRequest) -> Option<GroupPolicy> {
-    let group = core.policy().group(&request.group).ok()?;
+    let policy = core.policy();
+    let group = policy.group(&request.group).ok()?;
     Some(as_requested(group, request))
 }
 

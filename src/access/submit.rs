@@ -92,7 +92,8 @@ pub async fn submit(
     submission: Submission,
     now: DateTime<Utc>,
 ) -> Result<Submitted, AccessError> {
-    let group = core.policy().group(&submission.command.group)?;
+    let policy = core.policy();
+    let group = policy.group(&submission.command.group)?;
     let (requester, submitter) = who_for(&submission)?;
     let requester = &requester;
     let (kind, duration) = kind_and_duration(group, &submission, requester)?;
@@ -137,6 +138,8 @@ pub async fn submit(
         },
     )
     .await?;
+    // What it grants is fixed now: a reload later changes neither what it gets nor what is removed.
+    store::grant_targets::record(&mut *tx, id, &group.grant_target()).await?;
     let detail = json!({
         "group": group.name,
         "duration": duration.to_string(),

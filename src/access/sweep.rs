@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Core;
-use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Sweep, wording};
+use crate::domain::{AuditAction, GroupPolicy, Job, Platform, Policy, Sweep, wording};
 use crate::graph::DirectoryUser;
-use crate::store::{self, audit, requests};
+use crate::store::{self, audit};
 
 /// What one sweep found in one Entra group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +47,15 @@ pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
 pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut swept = HashSet::new();
-    for group in &core.policy().groups {
+    let policy = core.policy();
+    for group in &policy.groups {
         if !group.provider.is_entra()
             || group.sweep == Sweep::Off
             || !swept.insert(group.target.clone())
         {
             continue;
         }
-        let finding = find(core, group).await?;
+        let finding = find(core, &policy, group).await?;
         if !finding.unexpected.is_empty() {
             findings.push(finding);
         }
@@ -69,14 +70,19 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
     Ok(findings)
 }
 
-async fn find(core: &Core, group: &GroupPolicy) -> anyhow::Result<Finding> {
+async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Result<Finding> {
     let members = core.graph.members(&group.target).await?;
-    let sharing = core.policy().groups_sharing_target(group);
-    let held: HashSet<String> = requests::holding_directory_users(&core.db.read, &sharing)
-        .await?
-        .into_iter()
-        .map(|id| id.to_ascii_lowercase())
-        .collect();
+    let sharing = policy.groups_sharing_target(group);
+    // By what each request recorded: a group a reload removed still holds its members here.
+    let held: HashSet<String> = store::grant_targets::holding_directory_users(
+        &core.db.read,
+        &group.grant_target(),
+        &sharing,
+    )
+    .await?
+    .into_iter()
+    .map(|id| id.to_ascii_lowercase())
+    .collect();
     let unexpected = members
         .iter()
         .filter(|m| !held.contains(&m.id.to_ascii_lowercase()))
@@ -98,7 +104,8 @@ async fn record(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let group = core.policy().group(&finding.group)?;
+    let policy = core.policy();
+    let group = policy.group(&finding.group)?;
     for (member, shown) in &finding.unexpected {
         if finding.remove {
             let job = Job::SweepRemove {
@@ -145,7 +152,8 @@ pub async fn remove(
     member: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let group = core.policy().group(group)?;
+    let policy = core.policy();
+    let group = policy.group(group)?;
     let removed = core.graph.remove_member(&group.target, member).await?;
     let mut tx = store::write(&core.db).await?;
     let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });

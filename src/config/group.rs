@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::place::{Mistake, Step};
 use super::provider::provider_kind;
 use crate::domain::identity::{Guid, is_guid};
 use crate::domain::{AccessDuration, GroupPolicy, Owner, Owners, Platform, ProviderKind, Sweep};
@@ -72,30 +73,48 @@ fn default_provider() -> String {
 /// The mistakes found in one group, each with the group's place and the key.
 pub(super) struct Problems<'a> {
     place: String,
-    list: &'a mut Vec<String>,
+    /// Which `[[group]]` table, from 0.
+    index: usize,
+    list: &'a mut Vec<Mistake>,
     found: usize,
 }
 
 impl Problems<'_> {
     pub(super) fn add(&mut self, key: &str, message: String) {
-        self.list.push(format!("{}, {key}: {message}", self.place));
+        self.list.push(Mistake {
+            key: group_key(self.index, key),
+            text: format!("{}, {key}: {message}", self.place),
+        });
         self.found += 1;
     }
 }
 
+/// `group[index].key`, the path of a group's key in the file.
+fn group_key(index: usize, key: &str) -> Vec<Step> {
+    vec![
+        Step::Key("group".into()),
+        Step::Index(index),
+        Step::Key(key.into()),
+    ]
+}
+
 /// Every group, in order; a name used twice is a mistake.
-pub(super) fn groups(raw: Vec<RawGroup>, problems: &mut Vec<String>) -> Vec<GroupPolicy> {
+pub(super) fn groups(raw: Vec<RawGroup>, problems: &mut Vec<Mistake>) -> Vec<GroupPolicy> {
     let mut groups: Vec<GroupPolicy> = Vec::new();
     for (index, raw_group) in raw.into_iter().enumerate() {
         let place = format!("[[group]] #{} `{}`", index + 1, raw_group.name);
         let mut found = Problems {
             place: place.clone(),
+            index,
             list: problems,
             found: 0,
         };
         if let Some(group) = group(raw_group, &mut found) {
             if groups.iter().any(|g| g.name == group.name) {
-                problems.push(format!("{place}: the name is used by another group"));
+                problems.push(Mistake {
+                    key: group_key(index, "name"),
+                    text: format!("{place}, name: the name is used by another group"),
+                });
             }
             groups.push(group);
         }

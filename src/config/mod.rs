@@ -3,6 +3,7 @@
 
 mod group;
 mod lifecycle;
+mod place;
 mod provider;
 mod teams;
 mod urls;
@@ -14,6 +15,8 @@ use serde::Deserialize;
 
 use crate::domain::identity::Guid;
 use crate::domain::{AccessDuration, Policy};
+pub use place::Located;
+use place::{Mistake, at, locate};
 use urls::{base_url, resolve_database_url};
 
 pub const DEFAULT_CONFIG_PATH: &str = "jitbot.toml";
@@ -40,7 +43,7 @@ pub struct Config {
 }
 
 /// The audit collector: its URL, and the environment variable holding the signing secret.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditWebhook {
     pub url: String,
     pub secret_env: String,
@@ -49,7 +52,7 @@ pub struct AuditWebhook {
 /// The signing secret of the audit collector, without `audit_webhook_secret_env`.
 pub const AUDIT_WEBHOOK_SECRET_ENV: &str = "JITBOT_AUDIT_WEBHOOK_SECRET";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphConfig {
     /// Microsoft Graph, ending in `/`.
     pub api_url: String,
@@ -59,13 +62,13 @@ pub struct GraphConfig {
     pub sweep_interval: AccessDuration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlackConfig {
     /// Base URL of the Web API, ending in `/`.
     pub api_url: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TeamsConfig {
     /// The Bot Framework's OpenID metadata, which names the keys that sign Teams' requests.
     pub openid_metadata_url: String,
@@ -98,12 +101,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("{path} has {} mistake(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    /// Not TOML, or keys jitbot does not know, or values of the wrong type.
+    #[error("{}", mistakes.iter().map(|m| m.in_file(path)).collect::<Vec<_>>().join("\n"))]
+    Syntax {
+        path: PathBuf,
+        mistakes: Vec<Located>,
+    },
+    /// Every mistake in the values, each with its line and key.
+    #[error("{} has {} mistake(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {}", p.in_file(path))).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: PathBuf,
-        problems: Vec<String>,
+        problems: Vec<Located>,
     },
 }
 
@@ -150,16 +158,17 @@ impl Config {
 
     /// Parses config text; relative database paths are taken relative to `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let raw: RawConfig = place::read_all(text).map_err(|mistakes| ConfigError::Syntax {
             path: PathBuf::new(),
-            message: e.to_string(),
+            mistakes,
         })?;
         let mut problems = Vec::new();
 
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen.parse().unwrap_or_else(|_| {
-            problems.push(format!(
-                "listen: `{listen}` is not an address and port such as 127.0.0.1:3978"
+            problems.push(at(
+                "listen",
+                format!("`{listen}` is not an address and port such as 127.0.0.1:3978"),
             ));
             SocketAddr::from(([127, 0, 0, 1], 3978))
         });
@@ -200,7 +209,7 @@ impl Config {
         } else {
             Err(ConfigError::Invalid {
                 path: PathBuf::new(),
-                problems,
+                problems: locate(text, problems),
             })
         }
     }
@@ -209,9 +218,9 @@ impl Config {
 impl ConfigError {
     fn at(self, file: &Path) -> Self {
         match self {
-            Self::Syntax { message, .. } => Self::Syntax {
+            Self::Syntax { mistakes, .. } => Self::Syntax {
                 path: file.to_path_buf(),
-                message,
+                mistakes,
             },
             Self::Invalid { problems, .. } => Self::Invalid {
                 path: file.to_path_buf(),
@@ -222,7 +231,7 @@ impl ConfigError {
     }
 }
 
-fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
+fn graph_config(raw: RawGraph, problems: &mut Vec<Mistake>) -> GraphConfig {
     let hour = AccessDuration::from_minutes(60).expect("an hour is valid");
     GraphConfig {
         api_url: base_url(
@@ -241,7 +250,7 @@ fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
             None => hour,
             Some(Ok(every)) => every,
             Some(Err(e)) => {
-                problems.push(format!("graph.sweep_interval: {e}"));
+                problems.push(at("graph.sweep_interval", e));
                 hour
             }
         },
@@ -252,20 +261,20 @@ fn graph_config(raw: RawGraph, problems: &mut Vec<String>) -> GraphConfig {
 fn audit_webhook(
     url: Option<String>,
     secret_env: Option<String>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Mistake>,
 ) -> Option<AuditWebhook> {
     let Some(url) = url else {
         if secret_env.is_some() {
-            problems.push("audit_webhook_secret_env: set audit_webhook too".into());
+            problems.push(at("audit_webhook_secret_env", "set audit_webhook too"));
         }
         return None;
     };
     if let Err(message) = provider::check_webhook_url(&url) {
-        problems.push(format!("audit_webhook: {message}"));
+        problems.push(at("audit_webhook", message));
     }
     let secret_env = secret_env.unwrap_or_else(|| AUDIT_WEBHOOK_SECRET_ENV.to_string());
     if let Err(message) = provider::check_secret_env(&secret_env) {
-        problems.push(format!("audit_webhook_secret_env: {message}"));
+        problems.push(at("audit_webhook_secret_env", message));
     }
     Some(AuditWebhook { url, secret_env })
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use super::place::{Mistake, at};
 use super::urls::base_url;
 use super::{DEFAULT_OPENID_METADATA_URL, DEFAULT_TEAMS_SERVICE_URL, TeamsConfig};
 use crate::domain::identity::{Guid, is_guid};
@@ -25,7 +26,7 @@ pub(super) struct RawTeams {
 pub(super) fn teams_config(
     raw: RawTeams,
     listen: SocketAddr,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Mistake>,
 ) -> TeamsConfig {
     let metadata = raw
         .openid_metadata_url
@@ -46,19 +47,22 @@ pub(super) fn teams_config(
     });
     if !crate::teams::service_hosts::ServiceHosts::new(service_hosts.clone()).permits(&service_url)
     {
-        problems.push(format!(
-            "teams.service_url: `{service_url}` is not on teams.service_hosts, so jitbot would never call it"
+        problems.push(at(
+            "teams.service_url",
+            format!("`{service_url}` is not on teams.service_hosts, so jitbot would never call it"),
         ));
     }
     if raw.trial_mode && !listen.ip().is_loopback() {
-        problems.push(format!(
-            "teams.trial_mode: local trial mode accepts activities without a token, so it needs `listen` on a loopback address such as 127.0.0.1:3978, not {listen}"
+        problems.push(at(
+            "teams.trial_mode",
+            format!("local trial mode accepts activities without a token, so it needs `listen` on a loopback address such as 127.0.0.1:3978, not {listen}"),
         ));
     }
     for tenant in &raw.allowed_tenants {
         if !is_guid(tenant) {
-            problems.push(format!(
-                "teams.allowed_tenants: `{tenant}` is not a tenant id (a GUID)"
+            problems.push(at(
+                "teams.allowed_tenants",
+                format!("`{tenant}` is not a tenant id (a GUID)"),
             ));
         }
     }

@@ -2,17 +2,20 @@
 
 use std::path::Path;
 
+use super::place::{Mistake, at};
+
 pub(super) fn resolve_database_url(
     url: &str,
     base_dir: &Path,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Mistake>,
 ) -> String {
     let Some(path) = url.strip_prefix("sqlite://") else {
         if url == "sqlite::memory:" {
             return url.to_string();
         }
-        problems.push(format!(
-            "database_url: `{url}` is not a sqlite:// URL such as sqlite://jitbot.db"
+        problems.push(at(
+            "database_url",
+            format!("`{url}` is not a sqlite:// URL such as sqlite://jitbot.db"),
         ));
         return url.to_string();
     };
@@ -31,9 +34,9 @@ pub(super) fn resolve_database_url(
     format!("sqlite://{}{query}", path.display())
 }
 
-pub(super) fn base_url(key: &str, url: &str, problems: &mut Vec<String>) -> String {
+pub(super) fn base_url(key: &str, url: &str, problems: &mut Vec<Mistake>) -> String {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        problems.push(format!("{key}: `{url}` is not an http(s) URL"));
+        problems.push(at(key, format!("`{url}` is not an http(s) URL")));
     }
     if url.ends_with('/') {
         url.to_string()

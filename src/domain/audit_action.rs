@@ -29,6 +29,7 @@ pub enum AuditAction {
     ExtensionLapsed,
     ApprovedByPolicy,
     Acknowledged,
+    PolicyReloaded,
 }
 
 impl AuditAction {
@@ -58,6 +59,7 @@ impl AuditAction {
             Self::ExtensionLapsed => "extension_lapsed",
             Self::ApprovedByPolicy => "approved_by_policy",
             Self::Acknowledged => "acknowledged",
+            Self::PolicyReloaded => "policy_reloaded",
         }
     }
 }

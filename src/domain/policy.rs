@@ -121,6 +121,31 @@ impl ProviderKind {
     }
 }
 
+/// What a request is granted, fixed when it is made: the provider and its target. Revoking
+/// uses it even when the group has changed or left the policy since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantTarget {
+    pub provider: ProviderKind,
+    pub target: String,
+}
+
+impl ProviderKind {
+    /// The kind from its name and, for a webhook, its address and secret's variable.
+    pub fn from_parts(
+        name: &str,
+        webhook_url: Option<String>,
+        secret_env: Option<String>,
+    ) -> Option<Self> {
+        match (name, webhook_url) {
+            ("local", _) => Some(Self::Local),
+            ("webhook", Some(url)) => Some(Self::Webhook { url, secret_env }),
+            ("entra-group", _) => Some(Self::EntraGroup),
+            ("entra-pim-group", _) => Some(Self::EntraPimGroup),
+            _ => None,
+        }
+    }
+}
+
 /// Who approves a group's requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owners {
@@ -197,6 +222,46 @@ impl GroupPolicy {
                 .map(Owner::key),
         );
         keys
+    }
+
+    /// What this group grants now, to be fixed on a request made now.
+    pub fn grant_target(&self) -> GrantTarget {
+        GrantTarget {
+            provider: self.provider.clone(),
+            target: self.target.clone(),
+        }
+    }
+
+    /// This group granting what a request fixed when it was made, rather than what the group
+    /// says now.
+    pub fn granting(&self, snapshot: &GrantTarget) -> GroupPolicy {
+        GroupPolicy {
+            provider: snapshot.provider.clone(),
+            target: snapshot.target.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// A group no longer in the policy, rebuilt from a request's snapshot so that the access
+    /// it granted can still be removed: no owners, no channels, nothing else allowed.
+    pub fn retired(name: &str, snapshot: &GrantTarget) -> GroupPolicy {
+        let hour = AccessDuration::from_minutes(60).expect("an hour is a valid duration");
+        GroupPolicy {
+            name: name.to_string(),
+            description: String::new(),
+            provider: snapshot.provider.clone(),
+            target: snapshot.target.clone(),
+            owners: Owners::Listed(Vec::new()),
+            default_duration: hour,
+            max_duration: hour,
+            approvals_required: 1,
+            approval_channels: Vec::new(),
+            allow_self_approval: false,
+            eligible: Vec::new(),
+            sweep: Sweep::Off,
+            permanent_members: Vec::new(),
+            lifecycle: LifecycleRules::default(),
+        }
     }
 
     /// This group with its Entra owners as they are now (`owners = "entra"`).

@@ -71,6 +71,10 @@ pub enum Refusal {
     NoSuchRequest(i64),
     #[error("You are not an owner of {group}, so you cannot decide on its requests.")]
     NotOwner { group: String },
+    #[error(
+        "Request #{id} is for `{group}`, which is no longer in jitbot's configuration, so it can be neither approved nor granted."
+    )]
+    GroupRemoved { id: i64, group: String },
     #[error("You cannot approve your own request for {group}; another owner has to.")]
     OwnRequest { group: String },
     #[error("Request #{id} was already {}{}{}.", verdict.past_tense(), by_whom(by), now_is(*verdict, *status))]

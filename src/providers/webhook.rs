@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use crate::secrets::Secret;
 
 pub const SIGNATURE_HEADER: &str = "x-jitbot-signature";
@@ -18,8 +19,12 @@ pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
 
 pub struct WebhookProvider {
     http: reqwest::Client,
-    /// Each webhook group's signing secret, by group name (resolved once, in `App::build`).
+    /// The signing secrets, by the environment variable they were read from at start
+    /// (`webhook_secret_env`, or `JITBOT_WEBHOOK_SECRET`): keyed by variable rather than by
+    /// group so that a group added by a reload, or one removed while its access is active,
+    /// still signs with its own secret.
     secrets: HashMap<String, Secret>,
+    errors: ApiErrors,
 }
 
 #[derive(Serialize)]
@@ -40,20 +45,37 @@ impl WebhookProvider {
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, secrets })
+        Ok(Self {
+            http,
+            secrets,
+            errors: ApiErrors::default(),
+        })
+    }
+
+    /// The same provider counting failed deliveries into `errors` (`GET /metrics`).
+    pub fn counting_errors(self, errors: ApiErrors) -> Self {
+        Self { errors, ..self }
+    }
+
+    /// Whether the secret in this variable (`None`: `JITBOT_WEBHOOK_SECRET`) was read at start.
+    pub fn holds_secret(&self, secret_env: Option<&str>) -> bool {
+        self.secrets.contains_key(secret_variable(secret_env))
     }
 
     async fn send(&self, action: &str, grant: &Grant<'_>) -> anyhow::Result<()> {
-        let ProviderKind::Webhook { url, .. } = &grant.group.provider else {
+        let ProviderKind::Webhook { url, secret_env } = &grant.group.provider else {
             bail!(
                 "group {} does not use the webhook provider",
                 grant.group.name
             );
         };
-        let secret = self
-            .secrets
-            .get(&grant.group.name)
-            .with_context(|| format!("no webhook secret for group {}", grant.group.name))?;
+        let variable = secret_variable(secret_env.as_deref());
+        let secret = self.secrets.get(variable).with_context(|| {
+            format!(
+                "no webhook secret for group {}: {variable} was not set when jitbot started",
+                grant.group.name
+            )
+        })?;
         let body = serde_json::to_vec(&Event {
             action,
             request_id: grant.request_id,
@@ -75,9 +97,14 @@ impl WebhookProvider {
             .await
             // Webhook addresses often carry a token in the path or query; reqwest's error would
             // print it into the logs along with the grant's failure.
+            .inspect_err(|e| self.errors.count("webhook", ApiErrorKind::of_send(e)))
             .map_err(reqwest::Error::without_url)
             .with_context(|| format!("webhook {action} for request #{}", grant.request_id))?;
         let status = response.status();
+        if !status.is_success() {
+            self.errors
+                .count("webhook", ApiErrorKind::of_status(status.as_u16()));
+        }
         if status.is_redirection() {
             let to = response
                 .headers()
@@ -94,6 +121,10 @@ impl WebhookProvider {
         }
         Ok(())
     }
+}
+
+fn secret_variable(secret_env: Option<&str>) -> &str {
+    secret_env.unwrap_or(crate::secrets::WEBHOOK_SECRET_ENV)
 }
 
 /// `v1=<hex HMAC-SHA256 of "v1:{timestamp}:{body}">`, the scheme receivers verify.

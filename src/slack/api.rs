@@ -1,5 +1,6 @@
 //! Slack's Web API, through slack-morphism: post and update messages, open DMs, look up users.
 
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct SlackApi {
     /// User id → the id of the bot's DM channel with them. Slack keeps that channel for good, so
     /// `conversations.open` is asked once per user, not once per card.
     dm_channels: Arc<Mutex<LruCache<String, String>>>,
+    /// Failed calls, counted for `GET /metrics`.
+    errors: ApiErrors,
 }
 
 /// What `users.info` says about a user, as far as jitbot relies on it.
@@ -83,7 +86,13 @@ impl SlackApi {
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
             team_id: Arc::new(tokio::sync::OnceCell::new()),
             dm_channels: Arc::new(Mutex::new(LruCache::new(DM_CHANNELS_KEPT))),
+            errors: ApiErrors::default(),
         })
+    }
+
+    /// The same client counting its failed calls into `errors` (`GET /metrics`).
+    pub fn counting_errors(self, errors: ApiErrors) -> Self {
+        Self { errors, ..self }
     }
 
     fn token(&self) -> anyhow::Result<&SlackApiToken> {
@@ -106,7 +115,12 @@ impl SlackApi {
         content.blocks = blocks;
         let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content);
         request.thread_ts = thread_ts.map(|ts| SlackTs(ts.to_string()));
-        let response = timed("chat.postMessage", session.chat_post_message(&request)).await?;
+        let response = timed(
+            &self.errors,
+            "chat.postMessage",
+            session.chat_post_message(&request),
+        )
+        .await?;
         Ok(response.ts.0)
     }
 
@@ -124,7 +138,7 @@ impl SlackApi {
             .with_blocks(blocks);
         let request =
             SlackApiChatUpdateRequest::new(channel.into(), content, SlackTs(ts.to_string()));
-        timed("chat.update", session.chat_update(&request)).await?;
+        timed(&self.errors, "chat.update", session.chat_update(&request)).await?;
         Ok(())
     }
 
@@ -136,7 +150,12 @@ impl SlackApi {
         let token = self.token()?;
         let session = self.client.open_session(token);
         let request = SlackApiConversationsOpenRequest::new().with_users(vec![user_id.into()]);
-        let response = timed("conversations.open", session.conversations_open(&request)).await?;
+        let response = timed(
+            &self.errors,
+            "conversations.open",
+            session.conversations_open(&request),
+        )
+        .await?;
         let channel = response.channel.id.0;
         self.dm_channels
             .lock()
@@ -155,7 +174,7 @@ impl SlackApi {
             session
                 .http_session_api
                 .http_get::<UsersInfo, _, _>("users.info", &params, None);
-        let info = timed("users.info", call).await?.user;
+        let info = timed(&self.errors, "users.info", call).await?.user;
         Ok(UserFacts {
             team_id: info.team_id,
             email: info
@@ -176,7 +195,7 @@ impl SlackApi {
             .get_or_try_init(|| async {
                 let token = self.token()?;
                 let session = self.client.open_session(token);
-                let answer = timed("auth.test", session.auth_test()).await?;
+                let answer = timed(&self.errors, "auth.test", session.auth_test()).await?;
                 anyhow::Ok(answer.team_id.0)
             })
             .await?;
@@ -206,7 +225,7 @@ impl SlackApi {
         let token = self.token()?;
         let session = self.client.open_session(token);
         let request = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.to_string()), view);
-        timed("views.open", session.views_open(&request)).await?;
+        timed(&self.errors, "views.open", session.views_open(&request)).await?;
         Ok(())
     }
 
@@ -233,12 +252,30 @@ impl SlackApi {
 }
 
 async fn timed<T>(
+    errors: &ApiErrors,
     method: &str,
     call: impl Future<Output = Result<T, SlackClientError>>,
 ) -> anyhow::Result<T> {
     match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(anyhow!("{method}: {error}")),
-        Err(_) => Err(anyhow!("{method} timed out after {CALL_TIMEOUT:?}")),
+        Ok(Err(error)) => {
+            errors.count("slack", kind_of(&error));
+            Err(anyhow!("{method}: {error}"))
+        }
+        Err(_) => {
+            errors.count("slack", ApiErrorKind::Timeout);
+            Err(anyhow!("{method} timed out after {CALL_TIMEOUT:?}"))
+        }
+    }
+}
+
+/// How a Web API call failed, for the metrics.
+fn kind_of(error: &SlackClientError) -> ApiErrorKind {
+    match error {
+        SlackClientError::RateLimitError(_) => ApiErrorKind::Throttled,
+        SlackClientError::ApiError(e) if e.code == "ratelimited" => ApiErrorKind::Throttled,
+        SlackClientError::ApiError(_) => ApiErrorKind::Api,
+        SlackClientError::HttpError(e) => ApiErrorKind::of_status(e.status_code.as_u16()),
+        _ => ApiErrorKind::Connect,
     }
 }

@@ -80,7 +80,7 @@ pub async fn handle(
             form::open(&app, trigger_id, view, form.response_url);
             wording::OPENING_FORM.to_string()
         }
-        Ok(answer) => text::answer(&answer, app.core.policy()),
+        Ok(answer) => text::answer(&answer, &app.core.policy()),
         Err(error) => report_internal(error),
     };
     Ok(Json(json!({ "response_type": "ephemeral", "text": reply })).into_response())

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod audit_export;
 mod audit_hash;
 pub mod decisions;
+pub mod grant_targets;
 pub mod hot_queries;
 pub mod identities;
 pub mod jobs;

@@ -1,6 +1,7 @@
 //! The Bot Connector REST API: send, reply, update and start conversations in Teams, with a
 //! client-credentials token cached until shortly before it expires.
 
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -29,6 +30,8 @@ pub struct Connector {
     hosts: ServiceHosts,
     /// `None` in local trial mode: emulators accept calls without a token.
     tokens: Option<TokenSource>,
+    /// Failed calls, counted for `GET /metrics`.
+    errors: ApiErrors,
 }
 
 /// A member's profile, as the Bot Connector returns it.
@@ -66,7 +69,13 @@ impl Connector {
             http,
             hosts,
             tokens,
+            errors: ApiErrors::default(),
         })
+    }
+
+    /// Counts this connector's failed calls into `errors` from now on.
+    pub fn count_errors_in(&mut self, errors: ApiErrors) {
+        self.errors = errors;
     }
 
     pub fn bot_id(&self) -> Option<String> {
@@ -104,8 +113,13 @@ impl Connector {
         let response = request
             .send()
             .await
+            .inspect_err(|e| self.errors.count("teams", ApiErrorKind::of_send(e)))
             .with_context(|| format!("{method} {url}"))?;
         let status = response.status();
+        if !status.is_success() {
+            self.errors
+                .count("teams", ApiErrorKind::of_status(status.as_u16()));
+        }
         let correlation = response
             .headers()
             .get("x-correlating-operationid")

@@ -91,7 +91,7 @@ async fn on_message(app: &App, activity: &Activity, now: DateTime<Utc>) -> Optio
     person::unmark_mentions(activity, &mut command);
     let conversation = &activity.conversation.id;
     match answer(&app.core, asker, conversation, command, on_behalf_of, now).await {
-        Ok(answer) => rendered(&answer, app.core.policy()),
+        Ok(answer) => rendered(&answer, &app.core.policy()),
         Err(failure) => error(report_internal(failure)),
     }
 }

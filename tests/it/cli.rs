@@ -57,14 +57,17 @@ fn check_config_explains_every_mistake_with_its_place() {
     assert!(!output.status.success());
     let error = stderr(&output);
     assert!(error.contains("2 mistake(s)"), "{error}");
+    let file = path.display();
     assert!(
-        error.contains(
-            "[[group]] #1 `prod-db`, owners: `bob` is neither an email address nor a Slack user id"
-        ),
+        error.contains(&format!(
+            "{file}:3: [[group]] #1 `prod-db`, owners: `bob` is neither an email address nor a Slack user id"
+        )),
         "{error}"
     );
     assert!(
-        error.contains("[[group]] #1 `prod-db`, max_duration: `2 weeks` is not a duration"),
+        error.contains(&format!(
+            "{file}:4: [[group]] #1 `prod-db`, max_duration: `2 weeks` is not a duration"
+        )),
         "{error}"
     );
 
@@ -77,7 +80,7 @@ fn check_config_explains_every_mistake_with_its_place() {
     let error = stderr(&output);
     assert!(!output.status.success());
     assert!(
-        error.contains("unknown field `max_duraton`") && error.contains("line 4"),
+        error.contains(&format!("{file}:4: unknown field `max_duraton`")),
         "{error}"
     );
 }

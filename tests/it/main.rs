@@ -13,6 +13,7 @@ mod metrics;
 mod on_behalf;
 mod owner_status;
 mod query_plans;
+mod reload;
 mod scheduling;
 mod shutdown;
 mod slack_decisions;

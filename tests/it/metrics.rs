@@ -63,3 +63,24 @@ async fn metrics_move_as_the_lifecycle_runs() {
     let lag = sample(&ended, "jitbot_revocation_lag_seconds_sum");
     assert!((0.2..0.5).contains(&lag), "lag {lag}");
 }
+
+#[tokio::test]
+async fn failed_calls_to_other_systems_are_counted_by_service_and_kind() {
+    let t = TestApp::spawn().await;
+    t.slack.fail_next("chat.postMessage", 1, "ratelimited");
+    let id = t.alice_requests("request billing 1h month-end close").await;
+    t.webhook.fail_next(1);
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.run_jobs().await;
+
+    let text = scrape(&t).await;
+    let errors = |service: &str, kind: &str| {
+        sample(
+            &text,
+            &format!("jitbot_api_errors_total{{service=\"{service}\",kind=\"{kind}\"}}"),
+        )
+    };
+    assert_eq!(errors("webhook", "http_5xx"), 1.0, "the receiver's 500");
+    assert_eq!(errors("slack", "throttled"), 1.0, "Slack's ratelimited");
+    assert!(!text.contains("service=\"graph\""), "{text}");
+}

@@ -237,14 +237,14 @@ async fn an_empty_duration_means_the_groups_default() {
 
     assert_eq!(submit(&t, &payload).await.status(), 200);
     let request = t.request(1).await;
-    let default = &t
+    let default = t
         .app
         .core
         .policy()
         .group("payroll")
         .unwrap()
         .default_duration;
-    assert_eq!(&request.duration, default);
+    assert_eq!(request.duration, default);
 }
 
 #[tokio::test]

@@ -297,7 +297,8 @@ async fn every_template_expands_into_a_valid_card_in_every_state() {
     }
     assert_valid_adaptive_card_1_5(&cards::help());
     let t = TestApp::spawn().await;
-    let groups = &t.app.core.policy().groups;
+    let policy = t.app.core.policy();
+    let groups = &policy.groups;
     assert_valid_adaptive_card_1_5(&form::card(groups, &FormValues::default(), None));
     let typed = FormValues {
         group: "prod-db".into(),
@@ -375,6 +376,7 @@ fn the_help_card() {
 #[tokio::test]
 async fn the_request_form_card() {
     let t = TestApp::spawn().await;
-    let groups = &t.app.core.policy().groups;
+    let policy = t.app.core.policy();
+    let groups = &policy.groups;
     insta::assert_json_snapshot!(form::card(groups, &FormValues::default(), None));
 }

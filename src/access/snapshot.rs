@@ -1,0 +1,65 @@
+//! A request keeps the provider and target it was made under (`store::grant_targets`): the
+//! group as the policy says now, granting what the request fixed — or, for a group a reload
+//! removed, the group rebuilt from the snapshot so that its access is still removed.
+
+use anyhow::bail;
+
+use super::Core;
+use crate::domain::{AccessRequest, GroupPolicy, Policy, Refusal};
+use crate::store::grant_targets;
+
+/// The group whose provider removes this request's access.
+pub async fn group_to_revoke(
+    core: &Core,
+    policy: &Policy,
+    request: &AccessRequest,
+) -> anyhow::Result<GroupPolicy> {
+    let snapshot = grant_targets::of_request(&core.db.read, request.id).await?;
+    match (policy.group(&request.group), snapshot) {
+        (Ok(group), Some(snapshot)) => Ok(group.granting(&snapshot)),
+        (Ok(group), None) => Ok(group.clone()),
+        (Err(_), Some(snapshot)) => Ok(GroupPolicy::retired(&request.group, &snapshot)),
+        (Err(_), None) => bail!(
+            "group {} is no longer in the config and request #{} recorded no provider, so its \
+             access cannot be removed: put the group back in the file and reload",
+            request.group,
+            request.id
+        ),
+    }
+}
+
+/// The group this request is granted under: still in the policy (its owners and limits apply),
+/// granting what the request fixed when it was made.
+pub async fn group_to_grant(
+    core: &Core,
+    policy: &Policy,
+    request: &AccessRequest,
+) -> anyhow::Result<Result<GroupPolicy, Refusal>> {
+    let Ok(group) = policy.group(&request.group) else {
+        return Ok(Err(gone(request)));
+    };
+    Ok(Ok(
+        match grant_targets::of_request(&core.db.read, request.id).await? {
+            Some(snapshot) => group.granting(&snapshot),
+            None => group.clone(),
+        },
+    ))
+}
+
+/// The refusal for a request whose group a reload removed.
+pub fn gone(request: &AccessRequest) -> Refusal {
+    Refusal::GroupRemoved {
+        id: request.id,
+        group: request.group.clone(),
+    }
+}
+
+/// The groups whose grants share `group`'s membership (same provider and target), the group
+/// itself included even when it is no longer in the policy.
+pub fn sharing(policy: &Policy, group: &GroupPolicy) -> Vec<String> {
+    let mut names = policy.groups_sharing_target(group);
+    if !names.contains(&group.name) {
+        names.push(group.name.clone());
+    }
+    names
+}
