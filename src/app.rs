@@ -66,7 +66,7 @@ impl App {
                 "a Teams bot is registered now: discarded what local trial mode had recorded"
             );
         }
-        let filled = store::grant_targets::fill_missing(&db, &config.policy)
+        let filled = store::grant_targets::fill_missing(&db.write, &config.policy)
             .await
             .context("recording what earlier requests grant")?;
         if filled > 0 {

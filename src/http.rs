@@ -50,7 +50,7 @@ pub fn record_request_id(request_id: i64) {
 
 async fn healthz(State(app): State<App>) -> Response {
     match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.core.db)
+        .fetch_one(&app.core.db.read)
         .await
     {
         Ok(_) if app.teams.auth.trial_mode() => (
@@ -68,7 +68,7 @@ async fn healthz(State(app): State<App>) -> Response {
 
 /// `GET /metrics`: the Prometheus text exposition, with the gauges read from the database now.
 async fn metrics(State(app): State<App>) -> Response {
-    let db = &app.core.db;
+    let db = &app.core.db.read;
     let now = chrono::Utc::now();
     let read = async {
         let active = store::requests::count_in(db, RequestStatus::Active).await?;

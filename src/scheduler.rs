@@ -3,9 +3,11 @@
 //! run the scheduler at any instant.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -27,8 +29,16 @@ const LONGEST_RETRY: Duration = Duration::from_secs(300);
 /// How long a claimed job is reserved; a job still running after it may be claimed again.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 const BATCH: i64 = 64;
+/// How many requests' jobs run at once. Jobs wait on providers and chat far more than on the
+/// CPU, so many run side by side; the bound keeps memory and outbound connections in check.
+pub const WORKERS: usize = 128;
+/// A job still running after this counts as a failed attempt and is retried. The clients time out
+/// each call sooner; this is the backstop, shorter than the lease so a job never outlives its claim.
+const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 /// Even with nothing due the scheduler looks again this often, in case a clock jumped.
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// How often a due job that could not be claimed is looked at again, at the latest.
+const BLOCKED_POLL: Duration = Duration::from_secs(1);
 
 /// The delay before retry number `attempts` (1-based): doubling from 2 s, at most 5 min, with
 /// up to 10 % jitter so that many failures do not retry in lockstep.
@@ -40,88 +50,142 @@ pub fn backoff(attempts: i64) -> Duration {
     base + base.mul_f64(rand::random::<f64>() * 0.1)
 }
 
-/// Runs every job due at `now`; jobs of one request run in order, requests in parallel.
-/// Returns how many jobs ran.
+/// Runs every job due at `now`; jobs of one request run in order, requests in parallel, and the
+/// finished ones are deleted in one transaction. Returns how many jobs ran.
 pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
     // Audit events whose move failed after their commit wait in the outbox: every pass retries.
     core.trail.flush_after_commit().await;
-    let claimed = store::jobs::claim_due(&core.db, now, LEASE, BATCH).await?;
+    let claimed = store::jobs::claim_due(&core.db.write, now, LEASE, BATCH).await?;
     let count = claimed.len();
-    let mut by_request: BTreeMap<Option<i64>, Vec<store::jobs::JobRow>> = BTreeMap::new();
-    for row in claimed {
-        by_request.entry(row.request_id).or_default().push(row);
-    }
     let mut tasks = JoinSet::new();
-    for (_, rows) in by_request {
+    for rows in by_request(claimed) {
         let core = core.clone();
-        tasks.spawn(async move {
-            for row in rows {
-                // Each job in a task of its own: a job that panics counts as a failed attempt
-                // (and is given up in time) instead of coming back with every lease.
-                let (job_core, job_row) = (core.clone(), row.clone());
-                let ran = tokio::spawn(async move { run_one(&job_core, job_row, now).await });
-                if ran.await.is_err() {
-                    panicked(&core, &row, now).await;
-                }
-            }
-        });
+        tasks.spawn(async move { run_request(&core, rows, now).await });
     }
+    let mut done = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        if let Err(error) = joined {
-            tracing::error!(%error, "a job task panicked");
+        match joined {
+            Ok(ids) => done.extend(ids),
+            Err(error) => tracing::error!(%error, "a job task panicked"),
         }
     }
+    complete(core, &done).await;
     Ok(count)
 }
 
-async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) {
+/// Claimed jobs grouped by request, each group in claim order (unattached jobs each alone).
+fn by_request(claimed: Vec<store::jobs::JobRow>) -> Vec<Vec<store::jobs::JobRow>> {
+    let mut groups: BTreeMap<i64, Vec<store::jobs::JobRow>> = BTreeMap::new();
+    let mut alone = Vec::new();
+    for row in claimed {
+        match row.request_id {
+            Some(id) => groups.entry(id).or_default().push(row),
+            None => alone.push(vec![row]),
+        }
+    }
+    groups.into_values().chain(alone).collect()
+}
+
+/// Runs one request's claimed jobs in order; returns the ids of those that are done with.
+async fn run_request(core: &Core, rows: Vec<store::jobs::JobRow>, now: DateTime<Utc>) -> Vec<i64> {
+    let mut done = Vec::new();
+    for row in rows {
+        // Each job in a task of its own: a job that panics counts as a failed attempt (and is
+        // given up in time) instead of coming back with every lease.
+        let (job_core, job_row) = (core.clone(), row.clone());
+        let ran = tokio::spawn(async move { timed_out_or_run(&job_core, job_row, now).await });
+        let finished = match ran.await {
+            Ok(finished) => finished,
+            Err(_) => panicked(core, &row, now).await,
+        };
+        if finished {
+            done.push(row.id);
+        }
+    }
+    done
+}
+
+/// Runs a job, counting one that outlives `JOB_TIMEOUT` as a failed attempt. True when the job
+/// is done with (ran, or was given up) and its row can go.
+async fn timed_out_or_run(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
+    match tokio::time::timeout(JOB_TIMEOUT, run_one(core, row.clone(), now)).await {
+        Ok(finished) => finished,
+        Err(_) => {
+            let error = anyhow::anyhow!("the job took longer than {JOB_TIMEOUT:?}");
+            match serde_json::from_str::<Job>(&row.payload) {
+                Ok(job) => recorded(
+                    row.id,
+                    failed(core, &row, row.request_id, &job, error, now).await,
+                ),
+                Err(_) => true,
+            }
+        }
+    }
+}
+
+/// Deletes finished jobs in one transaction. On failure they stay claimed and run again after a
+/// restart, as after a crash: every job is safe to repeat.
+async fn complete(core: &Core, ids: &[i64]) {
+    if ids.is_empty() {
+        return;
+    }
+    if let Err(error) = store::jobs::complete_all(&core.db.write, ids).await {
+        tracing::error!(jobs = ids.len(), %error, "could not record that jobs finished; they will run again");
+    }
+}
+
+/// Whether a job's outcome was recorded; logs when it could not be.
+fn recorded(job_id: i64, outcome: sqlx::Result<bool>) -> bool {
+    outcome.unwrap_or_else(|error| {
+        tracing::error!(job_id, %error, "could not record a job's outcome; it will run again");
+        false
+    })
+}
+
+/// Runs one job. True when it is done with: it ran, it cannot be read, or it was given up.
+async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
     let job: Job = match serde_json::from_str(&row.payload) {
         Ok(job) => job,
         Err(error) => {
             tracing::error!(job_id = row.id, %error, payload = row.payload, "dropping a job that cannot be read");
-            let _ = store::jobs::complete(&core.db, row.id).await;
-            return;
+            return true;
         }
     };
-    let Some(request_id) = row.request_id else {
-        let span = tracing::info_span!("job", job_id = row.id, kind = ?job);
-        let result = execute_unattached(core, &job, now).instrument(span).await;
-        let outcome = match result {
-            Ok(()) => store::jobs::complete(&core.db, row.id).await,
-            Err(error) => failed(core, &row, None, &job, error, now).await,
-        };
-        if let Err(error) = outcome {
-            tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
+    let span =
+        tracing::info_span!("job", job_id = row.id, request_id = row.request_id, kind = ?job);
+    let result = match row.request_id {
+        None => execute_unattached(core, &job, now).instrument(span).await,
+        Some(request_id) => {
+            execute(core, request_id, &job, row.attempts, now)
+                .instrument(span)
+                .await
         }
-        return;
     };
-    let span = tracing::info_span!("job", job_id = row.id, request_id, kind = ?job);
-    let result = execute(core, request_id, &job, row.attempts, now)
-        .instrument(span)
-        .await;
-    let outcome = match result {
-        Ok(()) => store::jobs::complete(&core.db, row.id).await,
-        Err(error) => failed(core, &row, Some(request_id), &job, error, now).await,
-    };
-    if let Err(error) = outcome {
-        tracing::error!(job_id = row.id, %error, "could not record a job's outcome; it will run again");
+    match result {
+        Ok(()) => true,
+        Err(error) => recorded(
+            row.id,
+            failed(core, &row, row.request_id, &job, error, now).await,
+        ),
     }
 }
 
-async fn panicked(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) {
+async fn panicked(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) -> bool {
     tracing::error!(job_id = row.id, "a job panicked");
-    let outcome = match serde_json::from_str::<Job>(&row.payload) {
+    match serde_json::from_str::<Job>(&row.payload) {
         Ok(job) => {
             let error = anyhow::anyhow!("the job panicked");
-            failed(core, row, row.request_id, &job, error, now).await
+            recorded(
+                row.id,
+                failed(core, row, row.request_id, &job, error, now).await,
+            )
         }
-        Err(_) => store::jobs::complete(&core.db, row.id).await,
-    };
-    if let Err(error) = outcome {
-        tracing::error!(job_id = row.id, %error, "could not record that a job panicked");
+        Err(_) => true,
     }
 }
 
+/// Records a failed attempt: retried later with backoff (false), or given up past its limit
+/// (true: the job is done with).
 async fn failed(
     core: &Core,
     row: &store::jobs::JobRow,
@@ -129,7 +193,7 @@ async fn failed(
     job: &Job,
     error: anyhow::Error,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     let attempts = row.attempts + 1;
     let message = format!("{error:#}");
     tracing::warn!(
@@ -163,7 +227,7 @@ async fn failed(
                 "could not record that a job was given up"
             );
         }
-        return store::jobs::complete(&core.db, row.id).await;
+        return Ok(true);
     }
     core.metrics.job_retry(job.name());
     let mut tx = store::write(&core.db).await?;
@@ -195,7 +259,7 @@ async fn failed(
     }
     tx.commit().await?;
     core.wake_scheduler();
-    Ok(())
+    Ok(false)
 }
 
 /// The wait a failure asked for, capped so that a bogus header cannot park a revocation.
@@ -240,7 +304,7 @@ async fn execute(
         | Job::ExpirePending
         | Job::RemindAcknowledge
         | Job::AnnounceBreakGlass => {
-            let Some(request) = store::requests::get(&core.db, request_id).await? else {
+            let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
                 return Ok(());
             };
             lifecycle(core, request, job, now).await
@@ -275,7 +339,7 @@ async fn deliver(
     job: &Job,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = store::requests::get(&core.db, request_id).await? else {
+    let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
         return Ok(());
     };
     let view = RequestView::load(core, request).await?;
@@ -312,36 +376,102 @@ async fn deliver(
     }
 }
 
-/// Runs jobs as they come due until `shutdown`; the batch in hand is finished first.
+/// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is
+/// free, independently of the others: a slow provider holds one worker, not every revocation
+/// behind it. Finished jobs are deleted in batches by one task. On shutdown the jobs in hand
+/// are finished first.
 pub async fn run(core: Core, shutdown: CancellationToken) {
-    match store::jobs::release_all(&core.db).await {
+    let core = core.in_background();
+    match store::jobs::release_all(&core.db.write).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
         Err(error) => tracing::error!(%error, "could not release stale job claims"),
     }
+    let workers = Arc::new(Semaphore::new(WORKERS));
+    let freed = Arc::new(Notify::new());
+    let (finished, to_complete) = mpsc::unbounded_channel();
+    let completer = tokio::spawn(complete_in_batches(core.clone(), to_complete));
+    let mut running = JoinSet::new();
     loop {
-        if let Err(error) = run_due(&core, Utc::now()).await {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "the scheduler could not run due jobs"
-            );
-        }
-        let wait = match store::jobs::next_due(&core.db).await {
-            Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
-            Ok(None) => IDLE_POLL,
-            Err(error) => {
-                tracing::error!(%error, "the scheduler could not read the next due job");
-                FIRST_RETRY
+        // Audit events whose move failed after their commit wait in the outbox: every pass retries.
+        core.trail.flush_after_commit().await;
+        let now = Utc::now();
+        let free = workers.available_permits().min(BATCH as usize) as i64;
+        let claimed = if free > 0 {
+            store::jobs::claim_due(&core.db.write, now, LEASE, free).await
+        } else {
+            Ok(Vec::new())
+        };
+        let more_due = match claimed {
+            Ok(claimed) => {
+                let full = free > 0 && claimed.len() as i64 == free;
+                for rows in by_request(claimed) {
+                    let Ok(permit) = workers.clone().try_acquire_owned() else {
+                        break; // cannot happen: one permit per request claimed, at most `free`
+                    };
+                    let (core, finished, freed) = (core.clone(), finished.clone(), freed.clone());
+                    running.spawn(async move {
+                        for id in run_request(&core, rows, now).await {
+                            let _ = finished.send(id);
+                        }
+                        drop(permit);
+                        freed.notify_one();
+                    });
+                }
+                full
             }
-        }
-        .min(IDLE_POLL);
+            Err(error) => {
+                tracing::error!(%error, "the scheduler could not claim due jobs");
+                false
+            }
+        };
+        while running.try_join_next().is_some() {}
+        let wait = if more_due {
+            Duration::ZERO
+        } else {
+            next_wait(&core, now).await
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = core.scheduler_woken() => {}
+            _ = freed.notified() => {}
             _ = shutdown.cancelled() => break,
         }
     }
+    while running.join_next().await.is_some() {}
+    drop(finished);
+    let _ = completer.await;
     tracing::info!("the scheduler stopped");
+}
+
+/// How long to sleep before looking for due jobs again. A job that is due but not claimable
+/// (its request has a job running, or every worker is busy) is looked at again when a worker
+/// frees up, or after a second at the latest.
+async fn next_wait(core: &Core, claimed_at: DateTime<Utc>) -> Duration {
+    match store::jobs::next_due(&core.db.read).await {
+        // Due when the claim ran, yet not claimed: blocked.
+        Ok(Some(due)) if due <= claimed_at => BLOCKED_POLL,
+        Ok(Some(due)) => (due - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(IDLE_POLL),
+        Ok(None) => IDLE_POLL,
+        Err(error) => {
+            tracing::error!(%error, "the scheduler could not read the next due job");
+            FIRST_RETRY
+        }
+    }
+}
+
+/// Deletes finished jobs, as many in one transaction as have finished meanwhile, and wakes the
+/// scheduler: the next job of their requests may run now.
+async fn complete_in_batches(core: Core, mut finished: mpsc::UnboundedReceiver<i64>) {
+    let mut ids = Vec::new();
+    while finished.recv_many(&mut ids, 4096).await > 0 {
+        complete(&core, &ids).await;
+        ids.clear();
+        core.wake_scheduler();
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub async fn act(
     action: &RequestAction,
     now: DateTime<Utc>,
 ) -> Result<Acted, AccessError> {
-    let request = requests::get(&core.db, id)
+    let request = requests::get(&core.db.read, id)
         .await?
         .ok_or(Refusal::NoSuchRequest(id))?;
     match action {

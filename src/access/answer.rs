@@ -60,7 +60,7 @@ pub async fn answer(
         Ok(Command::Status) => {
             let (owner, names) = status::of_owner(core, &asker).await?;
             Ok(Answer::Status {
-                open: requests::open_of(&core.db, &asker).await?,
+                open: requests::open_of(&core.db.read, &asker).await?,
                 owner,
                 names,
                 now,

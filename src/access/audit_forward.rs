@@ -15,7 +15,9 @@ const BATCH: i64 = 200;
 
 /// Queues the forwarder at start, unless it is queued already or nothing is forwarded.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if core.audit_sink.is_none() || store::jobs::is_waiting(&core.db, &Job::ForwardAudit).await? {
+    if core.audit_sink.is_none()
+        || store::jobs::is_waiting(&core.db.read, &Job::ForwardAudit).await?
+    {
         return Ok(());
     }
     let mut tx = store::write(&core.db).await?;
@@ -32,12 +34,12 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
         return Ok(());
     };
     let events = {
-        let mut conn = core.trail.db().acquire().await?;
+        let mut conn = core.trail.db().read.acquire().await?;
         audit::not_forwarded(&mut conn, BATCH).await?
     };
     for event in &events {
         sink.send(event).await?;
-        audit::forwarded_up_to(core.trail.db(), event.id).await?;
+        audit::forwarded_up_to(&core.trail.db().write, event.id).await?;
     }
     let next = if events.len() as i64 == BATCH {
         now

@@ -14,7 +14,7 @@ pub const PURGE_EVERY: chrono::Duration = chrono::Duration::days(1);
 /// Queues the purge at start, unless it is queued already or nothing is ever purged.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
     if core.trail.retention().is_none()
-        || store::jobs::is_waiting(&core.db, &Job::PurgeAudit).await?
+        || store::jobs::is_waiting(&core.db.read, &Job::PurgeAudit).await?
     {
         return Ok(());
     }

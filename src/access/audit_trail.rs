@@ -38,7 +38,7 @@ impl Trail {
     /// The trail in the main database, as without `audit_database_url`. Refused when the main
     /// database says its trail lives apart: starting without the audit database would split it.
     pub async fn together(main: Db) -> anyhow::Result<Trail> {
-        if audit_outbox::trail_is_apart(&main).await? {
+        if audit_outbox::trail_is_apart(&main.read).await? {
             bail!(
                 "this database's audit trail lives in its own database: set audit_database_url \
                  to that database again"
@@ -100,7 +100,7 @@ impl Trail {
             return Ok(Moved::default());
         };
         let _one_at_a_time = self.moving.lock().await;
-        let waiting = audit_outbox::waiting(&self.main).await?;
+        let waiting = audit_outbox::waiting(&self.main.read).await?;
         let Some(last) = waiting.last() else {
             return Ok(Moved::default());
         };
@@ -116,7 +116,7 @@ impl Trail {
         tx.commit()
             .await
             .context("committing to the audit database")?;
-        audit_outbox::remove_up_to(&self.main, last.id).await?;
+        audit_outbox::remove_up_to(&self.main.write, last.id).await?;
         Ok(moved)
     }
 

@@ -112,7 +112,7 @@ async fn start_of(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Option<DateTime<Utc>>, Refusal>> {
-    let Some(spec) = requests::start_spec(&core.db, request.id).await? else {
+    let Some(spec) = requests::start_spec(&core.db.read, request.id).await? else {
         return Ok(Ok(None));
     };
     let spec: StartSpec = match spec.parse() {
@@ -263,7 +263,7 @@ async fn on_behalf(
 
 /// The verified facts the check relied on: the requester's, and whoever asked for them.
 async fn audit_confirmed(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request_id: i64,
     passed: &Passed,
     now: DateTime<Utc>,
@@ -293,7 +293,7 @@ async fn audit_confirmed(
 }
 
 async fn cancel(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request_id: i64,
     reason: &str,
     now: DateTime<Utc>,

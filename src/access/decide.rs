@@ -40,7 +40,7 @@ pub async fn decide(
     let decider = &input.decider;
     // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock,
     // and only briefly: the click must be answered within Slack's 3 seconds.
-    let current_group = match requests::get(&core.db, input.request_id).await? {
+    let current_group = match requests::get(&core.db.read, input.request_id).await? {
         Some(request) => match core.policy().group(&request.group) {
             Ok(group) => Some(owners::at_click(core, group).await?),
             Err(_) => None,
@@ -110,7 +110,7 @@ pub async fn decide(
 /// The transition a valid decision makes: the audit event, and when it settles the request,
 /// the compare-and-swap and the jobs that follow.
 async fn record(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request: &AccessRequest,
     group: &GroupPolicy,
     input: &DecisionInput,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Account, AuditAction, Job, Notice};
 use crate::store::{self, audit};
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub type Tx = crate::store::WriteTx;
 
 pub async fn tell_requester(
     tx: &mut Tx,

@@ -19,7 +19,7 @@ pub async fn run(
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&core.db, request_id).await? else {
+    let Some(request) = requests::get(&core.db.read, request_id).await? else {
         return Ok(());
     };
     match request.status {
@@ -43,7 +43,7 @@ pub async fn run(
     // Another active grant of the same membership keeps it; the last one to end removes it.
     let sharing = super::snapshot::sharing(&policy, group);
     let holders =
-        requests::active_holders(&core.db, &request.requester, &sharing, request_id).await?;
+        requests::active_holders(&core.db.read, &request.requester, &sharing, request_id).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(&request, group, &user_key, now);
     let kept = request.already_member == Some(true);
@@ -112,7 +112,7 @@ struct Ended<'a> {
 
 /// The end's audit event and what people are told, in the transaction that ends the request.
 async fn record_end(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     request: &AccessRequest,
     ended: &Ended<'_>,
     now: DateTime<Utc>,
@@ -208,7 +208,7 @@ async fn undo_failed_grant(
     let group = &super::snapshot::group_to_revoke(core, &policy, request).await?;
     let sharing = super::snapshot::sharing(&policy, group);
     let holders =
-        requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
+        requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
     let change = match holders.first() {

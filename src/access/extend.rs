@@ -105,7 +105,7 @@ pub async fn apply(
     if extension.status != RequestStatus::Approved {
         return Ok(());
     }
-    let Some(access) = requests::get(&core.db, of).await? else {
+    let Some(access) = requests::get(&core.db.read, of).await? else {
         return Ok(());
     };
     // Approved after the end (its revocation may only be running late), it comes too late.

@@ -13,7 +13,7 @@ use crate::store::{self, audit, decisions, requests};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
 pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&core.db, request_id).await? else {
+    let Some(request) = requests::get(&core.db.read, request_id).await? else {
         return Ok(());
     };
     if request.status != RequestStatus::Approved {
@@ -125,7 +125,7 @@ async fn still_allowed(
             return Ok(Err(refusal));
         }
         // Approved ahead by a rule of the group (no owner decided): the rule must still hold.
-        let by_rule = decisions::of_request(&core.db, request.id)
+        let by_rule = decisions::of_request(&core.db.read, request.id)
             .await?
             .is_empty();
         if by_rule
@@ -168,16 +168,16 @@ async fn prior_membership(
         .await?;
     let sharing = super::snapshot::sharing(policy, grant.group);
     let holders =
-        requests::active_holders(&core.db, &request.requester, &sharing, request.id).await?;
+        requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
     let prior = match holders.first() {
         Some(holder) if member => holder.already_member.unwrap_or(false),
         // What a grant given up left behind, and its undo has not removed yet, is jitbot's too.
         None if member => {
-            !requests::failed_awaiting_undo(&core.db, &request.requester, &sharing).await?
+            !requests::failed_awaiting_undo(&core.db.read, &request.requester, &sharing).await?
         }
         _ => member,
     };
-    requests::record_prior_membership(&core.db, request.id, prior).await?;
+    requests::record_prior_membership(&core.db.write, request.id, prior).await?;
     Ok(prior)
 }
 

@@ -35,7 +35,6 @@ pub mod withdraw;
 
 use std::sync::{Arc, RwLock};
 
-use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use crate::audit_sink::AuditSink;
@@ -43,7 +42,7 @@ use crate::domain::{Platform, Policy, Refusal};
 use crate::graph::Graph;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
-use crate::store::Db;
+use crate::store::{Db, WriteTx};
 pub use audit_trail::Trail;
 pub use chat::Chat;
 pub use view::RequestView;
@@ -138,10 +137,19 @@ impl Core {
 
     /// Commits a transition, then moves its audit event to where the trail lives (nothing to
     /// move when it lives in the main database).
-    pub async fn commit(&self, tx: Transaction<'static, Sqlite>) -> sqlx::Result<()> {
+    pub async fn commit(&self, tx: WriteTx) -> sqlx::Result<()> {
         tx.commit().await?;
         self.trail.flush_after_commit().await;
         Ok(())
+    }
+
+    /// The same core for background work: its write transactions yield to people's requests
+    /// (`Db::for_background`).
+    pub fn in_background(self) -> Core {
+        Core {
+            db: self.db.for_background(),
+            ..self
+        }
     }
 
     /// The policy in force now. Hold on to it for the whole use case: a reload in between

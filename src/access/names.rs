@@ -62,12 +62,12 @@ impl Names {
 async fn display(db: &Db, account: &Account) -> sqlx::Result<String> {
     let any_age = DateTime::<Utc>::MIN_UTC;
     if account.platform == Platform::Teams
-        && let Some(user) = teams::user(db, &account.id).await?
+        && let Some(user) = teams::user(&db.read, &account.id).await?
         && let Some(name) = user.name
     {
         return Ok(name);
     }
-    let addresses = identities::addresses_of(db, account.platform, &account.id, any_age)
+    let addresses = identities::addresses_of(&db.read, account.platform, &account.id, any_age)
         .await?
         .unwrap_or_default();
     Ok(addresses

@@ -20,7 +20,7 @@ pub async fn requestable(
     person: &Principal,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<GroupPolicy>> {
-    let open = requests::open_of(&core.db, person).await?;
+    let open = requests::open_of(&core.db.read, person).await?;
     let mut offered = Vec::new();
     for group in &core.policy().groups {
         if open.iter().any(|request| request.group == group.name) {
@@ -32,7 +32,7 @@ pub async fn requestable(
         }
         if !group.eligible.is_empty()
             && !requests::passed_check_since(
-                &core.db,
+                &core.db.read,
                 person,
                 &group.name,
                 now - ELIGIBLE_KNOWN_FOR,

@@ -14,7 +14,7 @@ pub async fn group_to_revoke(
     policy: &Policy,
     request: &AccessRequest,
 ) -> anyhow::Result<GroupPolicy> {
-    let snapshot = grant_targets::of_request(&core.db, request.id).await?;
+    let snapshot = grant_targets::of_request(&core.db.read, request.id).await?;
     match (policy.group(&request.group), snapshot) {
         (Ok(group), Some(snapshot)) => Ok(group.granting(&snapshot)),
         (Ok(group), None) => Ok(group.clone()),
@@ -39,7 +39,7 @@ pub async fn group_to_grant(
         return Ok(Err(gone(request)));
     };
     Ok(Ok(
-        match grant_targets::of_request(&core.db, request.id).await? {
+        match grant_targets::of_request(&core.db.read, request.id).await? {
             Some(snapshot) => group.granting(&snapshot),
             None => group.clone(),
         },

@@ -21,7 +21,8 @@ pub async fn of_owner(core: &Core, asker: &Principal) -> sqlx::Result<(OwnerStat
         return Ok((OwnerStatus::default(), Names::default()));
     }
     let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    let pending = requests::in_groups(&core.db, &names, RequestStatus::Pending, SCANNED).await?;
+    let pending =
+        requests::in_groups(&core.db.read, &names, RequestStatus::Pending, SCANNED).await?;
     let bounded = pending.len() as i64 == SCANNED;
     let mut awaiting = Vec::new();
     for request in pending {
@@ -29,7 +30,7 @@ pub async fn of_owner(core: &Core, asker: &Principal) -> sqlx::Result<(OwnerStat
             awaiting.push(request);
         }
     }
-    let active = requests::in_groups(&core.db, &names, RequestStatus::Active, SCANNED).await?;
+    let active = requests::in_groups(&core.db.read, &names, RequestStatus::Active, SCANNED).await?;
     let active_bounded = active.len() as i64 == SCANNED;
     let mut holding: Vec<AccessRequest> = active
         .into_iter()
@@ -77,6 +78,6 @@ async fn awaits(
     if request.confirmed_at.is_none() || !group.is_owner(asker) {
         return Ok(false);
     }
-    let earlier = decisions::of_request(&core.db, request.id).await?;
+    let earlier = decisions::of_request(&core.db.read, request.id).await?;
     Ok(judge(request, &group, &earlier, asker, Verdict::Approve).is_ok())
 }

@@ -32,7 +32,7 @@ pub fn enabled(core: &Core) -> bool {
 /// Queues a sweep now, unless one is already waiting: at start, so that a restart neither skips
 /// nor doubles the cycle.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if !enabled(core) || store::jobs::is_waiting(&core.db, &Job::Sweep).await? {
+    if !enabled(core) || store::jobs::is_waiting(&core.db.read, &Job::Sweep).await? {
         return Ok(());
     }
     let mut tx = store::write(&core.db).await?;
@@ -74,12 +74,15 @@ async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Resu
     let members = core.graph.members(&group.target).await?;
     let sharing = policy.groups_sharing_target(group);
     // By what each request recorded: a group a reload removed still holds its members here.
-    let held: HashSet<String> =
-        store::grant_targets::holding_directory_users(&core.db, &group.grant_target(), &sharing)
-            .await?
-            .into_iter()
-            .map(|id| id.to_ascii_lowercase())
-            .collect();
+    let held: HashSet<String> = store::grant_targets::holding_directory_users(
+        &core.db.read,
+        &group.grant_target(),
+        &sharing,
+    )
+    .await?
+    .into_iter()
+    .map(|id| id.to_ascii_lowercase())
+    .collect();
     let unexpected = members
         .iter()
         .filter(|m| !held.contains(&m.id.to_ascii_lowercase()))
@@ -96,7 +99,7 @@ async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Resu
 /// One group's finding: audited when reported, a removal job per member in remove mode (each
 /// audited when done), and a report to the group's channels.
 async fn record(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut crate::store::WriteTx,
     core: &Core,
     finding: &Finding,
     now: DateTime<Utc>,

@@ -24,7 +24,7 @@ impl RequestView {
     /// Loads everything a renderer shows about `request`.
     pub async fn load(core: &Core, request: AccessRequest) -> sqlx::Result<RequestView> {
         let group = owners::group_of(core, &request);
-        let decisions = decisions::of_request(&core.db, request.id).await?;
+        let decisions = decisions::of_request(&core.db.read, request.id).await?;
         let mut people = vec![request.requester.account.clone()];
         people.extend(request.submitted_by.iter().map(|s| s.account.clone()));
         people.extend(decisions.iter().map(|d| d.decider.clone()));

@@ -39,8 +39,8 @@ pub async fn audit_export(config_path: &Path, args: ExportArgs<'_>) -> anyhow::R
         group: args.group.map(str::to_owned),
     };
     let dbs = open_trail(config_path).await?;
-    let events = audit_export::select(&dbs.trail, &filter).await?;
-    let waiting = crate::store::audit_outbox::count(&dbs.main).await?;
+    let events = audit_export::select(&dbs.trail.read, &filter).await?;
+    let waiting = crate::store::audit_outbox::count(&dbs.main.read).await?;
     if waiting > 0 {
         eprintln!(
             "note: {waiting} recent event(s) wait in the outbox and are not in this export yet"

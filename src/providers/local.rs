@@ -19,13 +19,13 @@ impl LocalProvider {
 #[async_trait]
 impl Provider for LocalProvider {
     async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool> {
-        let members = store::local_memberships::members(&self.db, &grant.group.target).await?;
+        let members = store::local_memberships::members(&self.db.read, &grant.group.target).await?;
         Ok(members.iter().any(|m| m == grant.member()))
     }
 
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let added = store::local_memberships::add(
-            &self.db,
+            &self.db.write,
             &grant.group.target,
             grant.member(),
             Utc::now(),
@@ -36,7 +36,8 @@ impl Provider for LocalProvider {
 
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let removed =
-            store::local_memberships::remove(&self.db, &grant.group.target, grant.member()).await?;
+            store::local_memberships::remove(&self.db.write, &grant.group.target, grant.member())
+                .await?;
         Ok(Change::from_made(removed))
     }
 }

@@ -1,14 +1,18 @@
 //! Slack's Web API, through slack-morphism: post and update messages, open DMs, look up users.
 
 use crate::metrics::{ApiErrorKind, ApiErrors};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use hashlink::LruCache;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use crate::secrets::Secret;
+
+/// How many users' DM channel ids are remembered (the least recently used are forgotten).
+const DM_CHANNELS_KEPT: usize = 10_000;
 
 /// How long any one Slack call may take before it counts as failed (and is retried by its job).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,6 +24,9 @@ pub struct SlackApi {
     http: reqwest::Client,
     /// The workspace the bot token belongs to (`auth.test`), learned once.
     team_id: Arc<tokio::sync::OnceCell<String>>,
+    /// User id → the id of the bot's DM channel with them. Slack keeps that channel for good, so
+    /// `conversations.open` is asked once per user, not once per card.
+    dm_channels: Arc<Mutex<LruCache<String, String>>>,
     /// Failed calls, counted for `GET /metrics`.
     errors: ApiErrors,
 }
@@ -78,6 +85,7 @@ impl SlackApi {
                 .map(|t| SlackApiToken::new(SlackApiTokenValue(t.expose().to_string()))),
             http: reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?,
             team_id: Arc::new(tokio::sync::OnceCell::new()),
+            dm_channels: Arc::new(Mutex::new(LruCache::new(DM_CHANNELS_KEPT))),
             errors: ApiErrors::default(),
         })
     }
@@ -134,8 +142,11 @@ impl SlackApi {
         Ok(())
     }
 
-    /// The DM channel with a user, opened if needed.
+    /// The DM channel with a user, opened if needed (asked of Slack once per user).
     pub async fn open_dm(&self, user_id: &str) -> anyhow::Result<String> {
+        if let Some(channel) = self.dm_channels.lock().expect("not poisoned").get(user_id) {
+            return Ok(channel.clone());
+        }
         let token = self.token()?;
         let session = self.client.open_session(token);
         let request = SlackApiConversationsOpenRequest::new().with_users(vec![user_id.into()]);
@@ -145,7 +156,12 @@ impl SlackApi {
             session.conversations_open(&request),
         )
         .await?;
-        Ok(response.channel.id.0)
+        let channel = response.channel.id.0;
+        self.dm_channels
+            .lock()
+            .expect("not poisoned")
+            .insert(user_id.to_string(), channel.clone());
+        Ok(channel)
     }
 
     /// What Slack says about a user: their workspace, email and whether it is confirmed (needs

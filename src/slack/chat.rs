@@ -56,7 +56,7 @@ impl Chat for SlackChat {
     /// there (a private channel it is not in), the thread goes to a DM with the requester.
     async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request = &view.request;
-        if !messages::find_on(&self.db, request.id, Role::Thread, Platform::Slack)
+        if !messages::find_on(&self.db.read, request.id, Role::Thread, Platform::Slack)
             .await?
             .is_empty()
         {
@@ -80,7 +80,15 @@ impl Chat for SlackChat {
             Err(error) => return Err(error),
         };
         let role = Role::Thread;
-        messages::remember(&self.db, request.id, Platform::Slack, role, &channel, &ts).await?;
+        messages::remember(
+            &self.db.write,
+            request.id,
+            Platform::Slack,
+            role,
+            &channel,
+            &ts,
+        )
+        .await?;
         Ok(())
     }
 
@@ -102,7 +110,7 @@ impl Chat for SlackChat {
                 self.api.open_dm(&user_id).await?
             }
         };
-        if messages::has(&self.db, request_id, Role::Card, &channel).await? {
+        if messages::has(&self.db.read, request_id, Role::Card, &channel).await? {
             return Ok(());
         }
         let owners = self.owner_mentions(view, now).await;
@@ -112,7 +120,7 @@ impl Chat for SlackChat {
             .post_message(&channel, None, text, Some(blocks))
             .await?;
         messages::remember(
-            &self.db,
+            &self.db.write,
             request_id,
             Platform::Slack,
             Role::Card,
@@ -127,8 +135,9 @@ impl Chat for SlackChat {
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request_id = view.request.id;
         let threads =
-            messages::find_on(&self.db, request_id, Role::Thread, Platform::Slack).await?;
-        let cards = messages::find_on(&self.db, request_id, Role::Card, Platform::Slack).await?;
+            messages::find_on(&self.db.read, request_id, Role::Thread, Platform::Slack).await?;
+        let cards =
+            messages::find_on(&self.db.read, request_id, Role::Card, Platform::Slack).await?;
         if threads.is_empty() && cards.is_empty() {
             return Ok(());
         }
@@ -153,7 +162,7 @@ impl Chat for SlackChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Slack)
+        let thread = messages::thread(&self.db.read, view.request.thread_id(), Platform::Slack)
             .await?
             .context("the request's thread has not been posted yet")?;
         let mut message = notice_text(view, notice);
@@ -209,7 +218,7 @@ impl Chat for SlackChat {
     /// Replies under every Slack approval card, mentioning the owners so that they are notified.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
         let cards =
-            messages::find_on(&self.db, view.request.id, Role::Card, Platform::Slack).await?;
+            messages::find_on(&self.db.read, view.request.id, Role::Card, Platform::Slack).await?;
         if cards.is_empty() {
             return Ok(());
         }

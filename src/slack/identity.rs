@@ -23,7 +23,7 @@ pub async fn cached(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Principal> {
     let addresses =
-        identities::addresses_of(&slack.db, Platform::Slack, user_id, now - FRESH_FOR).await?;
+        identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR).await?;
     Ok(Principal::new(account(user_id)).with_emails(addresses.unwrap_or_default()))
 }
 
@@ -34,7 +34,9 @@ pub async fn resolve(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
-    match identities::addresses_of(&slack.db, Platform::Slack, user_id, now - FRESH_FOR).await? {
+    match identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR)
+        .await?
+    {
         Some(addresses) => Ok(Ok(Principal::new(account(user_id)).with_emails(addresses))),
         None => fresh(slack, user_id, now).await,
     }
@@ -72,7 +74,7 @@ pub async fn fresh(
         )));
     }
     let addresses = verified_addresses(&facts);
-    identities::remember(&slack.db, Platform::Slack, user_id, &addresses, now).await?;
+    identities::remember(&slack.db.write, Platform::Slack, user_id, &addresses, now).await?;
     Ok(Ok(Principal::new(account(user_id)).with_emails(addresses)))
 }
 
@@ -123,7 +125,7 @@ pub async fn owner_user_id(
         Owner::Email(email) => email,
     };
     if let Some(id) =
-        identities::user_with_email(&slack.db, Platform::Slack, email, now - FRESH_FOR).await?
+        identities::user_with_email(&slack.db.read, Platform::Slack, email, now - FRESH_FOR).await?
     {
         return Ok(Some(id));
     }

@@ -30,7 +30,8 @@ pub async fn on_behalf_of(
             if asker.has_email(typed) {
                 return Ok(Err(Refusal::ForYourself));
             }
-            identities::user_with_email(&slack.db, Platform::Slack, typed, now - FRESH_FOR).await?
+            identities::user_with_email(&slack.db.read, Platform::Slack, typed, now - FRESH_FOR)
+                .await?
         }
         // `@name` arrives only with escaping off: a display name proves nothing.
         None => None,

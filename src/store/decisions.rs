@@ -32,39 +32,41 @@ pub async fn insert(
     Ok(done.rows_affected() == 1)
 }
 
+pub const OF_REQUEST: &str = "SELECT decider_key, verdict, decided_at, counted_as FROM decisions WHERE request_id = ? ORDER BY decided_at, rowid";
+
 pub async fn of_request(
     db: impl SqliteExecutor<'_>,
     request_id: i64,
 ) -> sqlx::Result<Vec<Decision>> {
-    sqlx::query(
-        "SELECT decider_key, verdict, decided_at, counted_as FROM decisions WHERE request_id = ? ORDER BY decided_at, rowid",
-    )
-    .bind(request_id)
-    .try_map(|row: sqlx::sqlite::SqliteRow| {
-        let decode = |column: &str, message: String| sqlx::Error::ColumnDecode {
-            index: column.to_string(),
-            source: message.into(),
-        };
-        let verdict: String = row.try_get("verdict")?;
-        let decider: String = row.try_get("decider_key")?;
-        let counted_as: String = row.try_get("counted_as")?;
-        let counted_as: Vec<String> = serde_json::from_str(&counted_as)
-            .map_err(|e| decode("counted_as", e.to_string()))?;
-        Ok(Decision {
-            decider: decider.parse::<Account>().map_err(|e| decode("decider_key", e))?,
-            verdict: if verdict == "deny" {
-                Verdict::Deny
-            } else {
-                Verdict::Approve
-            },
-            decided_at: from_ms(row.try_get("decided_at")?),
-            counted_as: counted_as
-                .iter()
-                .map(|key| key.parse())
-                .collect::<Result<BTreeSet<PersonKey>, _>>()
-                .map_err(|e| decode("counted_as", e))?,
+    sqlx::query(OF_REQUEST)
+        .bind(request_id)
+        .try_map(|row: sqlx::sqlite::SqliteRow| {
+            let decode = |column: &str, message: String| sqlx::Error::ColumnDecode {
+                index: column.to_string(),
+                source: message.into(),
+            };
+            let verdict: String = row.try_get("verdict")?;
+            let decider: String = row.try_get("decider_key")?;
+            let counted_as: String = row.try_get("counted_as")?;
+            let counted_as: Vec<String> = serde_json::from_str(&counted_as)
+                .map_err(|e| decode("counted_as", e.to_string()))?;
+            Ok(Decision {
+                decider: decider
+                    .parse::<Account>()
+                    .map_err(|e| decode("decider_key", e))?,
+                verdict: if verdict == "deny" {
+                    Verdict::Deny
+                } else {
+                    Verdict::Approve
+                },
+                decided_at: from_ms(row.try_get("decided_at")?),
+                counted_as: counted_as
+                    .iter()
+                    .map(|key| key.parse())
+                    .collect::<Result<BTreeSet<PersonKey>, _>>()
+                    .map_err(|e| decode("counted_as", e))?,
+            })
         })
-    })
-    .fetch_all(db)
-    .await
+        .fetch_all(db)
+        .await
 }

@@ -31,6 +31,9 @@ pub async fn remember(
     Ok(())
 }
 
+pub const ADDRESSES_OF: &str =
+    "SELECT addresses FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?";
+
 /// The cached verified addresses of an account, if fetched after `fresh_after`. `Some(empty)`:
 /// known to have none.
 pub async fn addresses_of(
@@ -39,16 +42,17 @@ pub async fn addresses_of(
     user_id: &str,
     fresh_after: DateTime<Utc>,
 ) -> sqlx::Result<Option<Vec<String>>> {
-    let addresses: Option<String> = sqlx::query_scalar(
-        "SELECT addresses FROM identities WHERE platform = ? AND user_id = ? AND fetched_at > ?",
-    )
-    .bind(platform.as_str())
-    .bind(user_id)
-    .bind(to_ms(fresh_after))
-    .fetch_optional(db)
-    .await?;
+    let addresses: Option<String> = sqlx::query_scalar(ADDRESSES_OF)
+        .bind(platform.as_str())
+        .bind(user_id)
+        .bind(to_ms(fresh_after))
+        .fetch_optional(db)
+        .await?;
     Ok(addresses.map(|text| serde_json::from_str(&text).unwrap_or_default()))
 }
+
+pub const USER_WITH_EMAIL: &str = "SELECT user_id FROM identities WHERE platform = ? AND email = ? AND fetched_at > ? \
+         ORDER BY fetched_at DESC LIMIT 1";
 
 /// The cached user id whose preferred verified address is `email`, if fetched after `fresh_after`.
 pub async fn user_with_email(
@@ -57,15 +61,12 @@ pub async fn user_with_email(
     email: &str,
     fresh_after: DateTime<Utc>,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM identities WHERE platform = ? AND email = ? AND fetched_at > ? \
-         ORDER BY fetched_at DESC LIMIT 1",
-    )
-    .bind(platform.as_str())
-    .bind(email.to_ascii_lowercase())
-    .bind(to_ms(fresh_after))
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(USER_WITH_EMAIL)
+        .bind(platform.as_str())
+        .bind(email.to_ascii_lowercase())
+        .bind(to_ms(fresh_after))
+        .fetch_optional(db)
+        .await
 }
 
 /// Forgets every cached Teams account: what local trial mode learned is not trusted later.

@@ -53,19 +53,21 @@ pub async fn enqueue_unattached(
     Ok(())
 }
 
+pub const IS_WAITING: &str = "SELECT id FROM jobs WHERE request_id IS NULL AND payload = ? LIMIT 1";
+
 /// Whether a job of no request with exactly this payload is waiting.
 pub async fn is_waiting(db: impl SqliteExecutor<'_>, job: &Job) -> sqlx::Result<bool> {
     let payload = serde_json::to_string(job).expect("jobs always serialize");
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM jobs WHERE request_id IS NULL AND payload = ? LIMIT 1")
-            .bind(payload)
-            .fetch_optional(db)
-            .await?;
+    let found: Option<i64> = sqlx::query_scalar(IS_WAITING)
+        .bind(payload)
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }
 
-/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`. One statement, so two
-/// schedulers can never claim the same row.
+pub const DISCARD: &str = "DELETE FROM jobs WHERE request_id = ? AND locked_until IS NULL \
+         AND json_extract(payload, '$.job') IN (SELECT value FROM json_each(?))";
+
 /// Drops a request's jobs of these kinds that nobody is running: reminders and expiries that no
 /// longer apply once the request has moved on.
 pub async fn discard(
@@ -74,34 +76,36 @@ pub async fn discard(
     kinds: &[&str],
 ) -> sqlx::Result<()> {
     let kinds = serde_json::to_string(kinds).expect("names serialize");
-    sqlx::query(
-        "DELETE FROM jobs WHERE request_id = ? AND locked_until IS NULL \
-         AND json_extract(payload, '$.job') IN (SELECT value FROM json_each(?))",
-    )
-    .bind(request_id)
-    .bind(kinds)
-    .execute(conn)
-    .await?;
+    sqlx::query(DISCARD)
+        .bind(request_id)
+        .bind(kinds)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
+pub const CLAIM_DUE: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
+             SELECT id FROM jobs WHERE due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
+             AND NOT EXISTS (SELECT 1 FROM jobs running WHERE running.request_id = jobs.request_id \
+                             AND running.locked_until > ?2) \
+             ORDER BY due_at, id LIMIT ?3) \
+         RETURNING id, request_id, payload, attempts";
+
+/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`: one statement, so two
+/// claims can never take the same row. A request whose job is still running has nothing else
+/// claimed meanwhile: one request's jobs run one at a time, in order.
 pub async fn claim_due(
     db: impl SqliteExecutor<'_>,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<JobRow>> {
-    let mut rows: Vec<JobRow> = sqlx::query_as(
-        "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
-             SELECT id FROM jobs WHERE due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
-             ORDER BY due_at, id LIMIT ?3) \
-         RETURNING id, request_id, payload, attempts",
-    )
-    .bind(to_ms(now + lease))
-    .bind(to_ms(now))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+    let mut rows: Vec<JobRow> = sqlx::query_as(CLAIM_DUE)
+        .bind(to_ms(now + lease))
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }
@@ -109,6 +113,16 @@ pub async fn claim_due(
 pub async fn complete(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM jobs WHERE id = ?")
         .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes finished jobs, many in one statement: the scheduler commits completions in batches.
+pub async fn complete_all(db: impl SqliteExecutor<'_>, ids: &[i64]) -> sqlx::Result<()> {
+    let ids = serde_json::to_string(ids).expect("ids serialize");
+    sqlx::query("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(ids)
         .execute(db)
         .await?;
     Ok(())
@@ -133,12 +147,12 @@ pub async fn retry_later(
     Ok(())
 }
 
+pub const NEXT_DUE: &str =
+    "SELECT MIN(due_at) FROM jobs INDEXED BY jobs_unclaimed_by_due WHERE locked_until IS NULL";
+
 /// When the next unclaimed job comes due, if any.
 pub async fn next_due(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE locked_until IS NULL")
-            .fetch_one(db)
-            .await?;
+    let ms: Option<i64> = sqlx::query_scalar(NEXT_DUE).fetch_one(db).await?;
     Ok(ms.map(from_ms))
 }
 

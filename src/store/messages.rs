@@ -52,6 +52,8 @@ pub async fn remember(
     Ok(())
 }
 
+pub const FIND_ON: &str = "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id";
+
 /// The messages of one platform, with the role given.
 pub async fn find_on(
     db: impl SqliteExecutor<'_>,
@@ -59,14 +61,12 @@ pub async fn find_on(
     role: Role,
     platform: Platform,
 ) -> sqlx::Result<Vec<MessageRef>> {
-    sqlx::query_as(
-        "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id",
-    )
-    .bind(request_id)
-    .bind(role.as_str())
-    .bind(platform.as_str())
-    .fetch_all(db)
-    .await
+    sqlx::query_as(FIND_ON)
+        .bind(request_id)
+        .bind(role.as_str())
+        .bind(platform.as_str())
+        .fetch_all(db)
+        .await
 }
 
 /// The request's thread on one platform, once it has been posted.
@@ -79,19 +79,20 @@ pub async fn thread(
     Ok(found.into_iter().next())
 }
 
+pub const HAS: &str =
+    "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?";
+
 pub async fn has(
     db: impl SqliteExecutor<'_>,
     request_id: i64,
     role: Role,
     conversation: &str,
 ) -> sqlx::Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM messages WHERE request_id = ? AND role = ? AND conversation = ?",
-    )
-    .bind(request_id)
-    .bind(role.as_str())
-    .bind(conversation)
-    .fetch_optional(db)
-    .await?;
+    let found: Option<i64> = sqlx::query_scalar(HAS)
+        .bind(request_id)
+        .bind(role.as_str())
+        .bind(conversation)
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }

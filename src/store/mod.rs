@@ -8,6 +8,7 @@ pub mod audit_outbox;
 pub mod audit_purge;
 pub mod decisions;
 pub mod grant_targets;
+pub mod hot_queries;
 pub mod identities;
 pub mod jobs;
 pub mod local_memberships;
@@ -16,14 +17,75 @@ pub mod requests;
 pub mod settings;
 pub mod teams;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub type Db = SqlitePool;
+/// The database: one writer connection and a pool of readers. Writes queue for the writer in
+/// process (first come, first served) instead of several connections polling SQLite's one write
+/// lock; WAL lets the readers run beside it. Anything that writes uses `write` (through
+/// [`write`] for a transaction); the readers are opened read-only, so a write sent to them fails
+/// loudly rather than waiting for the lock.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+    /// For background work only: its transactions take turns, one waiting for the writer at a
+    /// time, so a request's acknowledgement queues behind at most one of them.
+    turn: Option<Arc<Semaphore>>,
+}
+
+impl Db {
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// The same database for background work (the scheduler): its write transactions go to the
+    /// writer one at a time, so that people's requests, which write once each, come first.
+    pub fn for_background(&self) -> Db {
+        Db {
+            turn: Some(Arc::new(Semaphore::new(1))),
+            ..self.clone()
+        }
+    }
+}
+
+/// A write transaction (see [`write`]): derefs to the connection, like sqlx's own.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    /// Background work's turn at the writer, held until the transaction ends.
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+/// How many read connections a file database gets.
+const READERS: u32 = 8;
 
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
@@ -38,30 +100,50 @@ pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
 }
 
 async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Db> {
-    let options = SqliteConnectOptions::from_str(database_url)?
+    // Only another process (the command line, say) can hold the lock this process waits for.
+    let options =
+        SqliteConnectOptions::from_str(database_url)?.busy_timeout(Duration::from_secs(10));
+    let writer_options = options
+        .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    // An in-memory database exists per connection: keep exactly one.
-    let max_connections = if database_url.contains(":memory:") {
-        1
-    } else {
-        8
+        .foreign_keys(true);
+    // SQLite connections do not go stale: no ping before each use.
+    let pool = |size: u32| {
+        SqlitePoolOptions::new()
+            .max_connections(size)
+            .test_before_acquire(false)
     };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_with(options)
-        .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+    let write = pool(1).connect_with(writer_options).await?;
+    sqlx::migrate!("./migrations").run(&write).await?;
+    // An in-memory database exists per connection: its one connection reads too.
+    if database_url.contains(":memory:") {
+        return Ok(Db {
+            read: write.clone(),
+            write,
+            turn: None,
+        });
+    }
+    let read = pool(READERS).connect_with(options.read_only(true)).await?;
+    Ok(Db {
+        read,
+        write,
+        turn: None,
+    })
 }
 
-/// A write transaction that takes SQLite's write lock up front. Deferred transactions that read
-/// first and write later can fail with SQLITE_BUSY instead of waiting; IMMEDIATE ones queue up.
-pub async fn write(db: &Db) -> sqlx::Result<Transaction<'static, Sqlite>> {
-    db.begin_with("BEGIN IMMEDIATE").await
+/// A write transaction on the writer. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a
+/// transaction that reads first and writes later never meets another process's lock half-way.
+pub async fn write(db: &Db) -> sqlx::Result<WriteTx> {
+    let turn = match &db.turn {
+        Some(turn) => Some(turn.clone().acquire_owned().await.expect("never closed")),
+        None => None,
+    };
+    Ok(WriteTx {
+        tx: db.write.begin_with("BEGIN IMMEDIATE").await?,
+        _turn: turn,
+    })
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {

@@ -70,23 +70,33 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Ac
         .await
 }
 
+/// The statuses of an open request, written exactly as the partial indexes of migration 0011 are.
+const OPEN: &str = "status IN ('pending', 'approved', 'active', 'revoking')";
+
+/// The ids of this person's requests that match `filter`, looked up by account (`?1`, `?2`) in
+/// index `{by}_account` and by verified email (`?3`) in index `{by}_email`: an `OR` of the two
+/// would defeat both indexes. `INDEXED BY` makes a lost index an error rather than a slow scan.
+fn ids_of_person(by: &str, filter: &str) -> String {
+    format!(
+        "SELECT id FROM requests INDEXED BY {by}_account \
+         WHERE requester_platform = ?1 AND requester_id = ?2 AND {filter} \
+         UNION SELECT id FROM requests INDEXED BY {by}_email \
+         WHERE requester_email = ?3 AND {filter}"
+    )
+}
+
 /// The open request (pending, approved, active or revoking) of this person for this group, if any.
 pub async fn open_for(
     db: impl SqliteExecutor<'_>,
     person: &Principal,
     group: &str,
 ) -> sqlx::Result<Option<AccessRequest>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests WHERE group_name = ? \
-         AND status IN ('pending', 'approved', 'active', 'revoking') \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         ORDER BY id LIMIT 1"
-    );
+    let sql = open_for_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(group)
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
         .bind(person.email())
+        .bind(group)
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_optional(db)
         .await
@@ -98,18 +108,13 @@ pub async fn unreviewed_break_glass(
     person: &Principal,
     group: &str,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM requests WHERE group_name = ? AND kind = 'break_glass' \
-         AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         ORDER BY id LIMIT 1",
-    )
-    .bind(group)
-    .bind(person.account.platform.as_str())
-    .bind(&person.account.id)
-    .bind(person.email())
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(UNREVIEWED_BREAK_GLASS)
+        .bind(group)
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
+        .fetch_optional(db)
+        .await
 }
 
 /// This person's active requests for any of `groups`, other than `except`: grants that hold the
@@ -121,18 +126,13 @@ pub async fn active_holders(
     except: i64,
 ) -> sqlx::Result<Vec<AccessRequest>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests WHERE status = 'active' AND id != ? \
-         AND group_name IN (SELECT value FROM json_each(?)) \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         ORDER BY id"
-    );
+    let sql = active_holders_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(except)
-        .bind(groups)
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
         .bind(person.email())
+        .bind(groups)
+        .bind(except)
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_all(db)
         .await
@@ -146,19 +146,14 @@ pub async fn failed_awaiting_undo(
     groups: &[String],
 ) -> sqlx::Result<bool> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT r.id FROM requests r WHERE r.status = 'failed' AND r.already_member = 0 \
-         AND r.group_name IN (SELECT value FROM json_each(?)) \
-         AND ((r.requester_platform = ? AND r.requester_id = ?) OR (r.requester_email IS NOT NULL AND r.requester_email = ?)) \
-         AND EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND json_extract(j.payload, '$.job') = 'revoke') \
-         LIMIT 1",
-    )
-    .bind(groups)
-    .bind(person.account.platform.as_str())
-    .bind(&person.account.id)
-    .bind(person.email())
-    .fetch_optional(db)
-    .await?;
+    let sql = failed_awaiting_undo_sql();
+    let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
+        .bind(groups)
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -183,11 +178,7 @@ pub async fn open_of(
     db: impl SqliteExecutor<'_>,
     person: &Principal,
 ) -> sqlx::Result<Vec<AccessRequest>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests WHERE status IN ('pending', 'approved', 'active', 'revoking') \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         ORDER BY id"
-    );
+    let sql = open_of_sql();
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(person.account.platform.as_str())
         .bind(&person.account.id)
@@ -227,18 +218,15 @@ pub async fn passed_check_since(
     group: &str,
     since: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM requests WHERE group_name = ? AND confirmed_at IS NOT NULL AND confirmed_at >= ? \
-         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
-         LIMIT 1",
-    )
-    .bind(group)
-    .bind(to_ms(since))
-    .bind(person.account.platform.as_str())
-    .bind(&person.account.id)
-    .bind(person.email())
-    .fetch_optional(db)
-    .await?;
+    let sql = passed_check_since_sql();
+    let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(person.account.platform.as_str())
+        .bind(&person.account.id)
+        .bind(person.email())
+        .bind(group)
+        .bind(to_ms(since))
+        .fetch_optional(db)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -573,6 +561,55 @@ pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> s
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+pub const UNREVIEWED_BREAK_GLASS: &str = "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
+         WHERE group_name = ? AND kind = 'break_glass' \
+         AND acknowledged_at IS NULL AND status IN ('approved', 'active', 'revoking', 'ended') \
+         AND ((requester_platform = ? AND requester_id = ?) OR (requester_email IS NOT NULL AND requester_email = ?)) \
+         ORDER BY id LIMIT 1";
+
+// The SQL of the person look-ups, for the queries above and for the query-plan test.
+
+pub fn open_for_sql() -> String {
+    let ids = ids_of_person("requests_open_by", &format!("group_name = ?4 AND {OPEN}"));
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id LIMIT 1")
+}
+
+pub fn active_holders_sql() -> String {
+    // `OPEN` as well, so that the partial indexes of open requests apply.
+    let ids = ids_of_person(
+        "requests_open_by",
+        &format!(
+            "group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"
+        ),
+    );
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) AND id != ?5 ORDER BY id")
+}
+
+pub fn failed_awaiting_undo_sql() -> String {
+    let ids = ids_of_person(
+        "requests_by",
+        "group_name IN (SELECT value FROM json_each(?4)) AND status = 'failed' AND already_member = 0",
+    );
+    format!(
+        "SELECT r.id FROM requests r WHERE r.id IN ({ids}) \
+         AND EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND json_extract(j.payload, '$.job') = 'revoke') \
+         LIMIT 1"
+    )
+}
+
+pub fn open_of_sql() -> String {
+    let ids = ids_of_person("requests_open_by", OPEN);
+    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id")
+}
+
+pub fn passed_check_since_sql() -> String {
+    let ids = ids_of_person(
+        "requests_by",
+        "group_name = ?4 AND confirmed_at IS NOT NULL AND confirmed_at >= ?5",
+    );
+    format!("{ids} LIMIT 1")
 }
 
 fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {

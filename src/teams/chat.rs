@@ -57,7 +57,7 @@ impl Chat for TeamsChat {
 
     /// As the person's Teams client said on their last message (`localTimezone`).
     async fn time_zone(&self, account: &Account) -> anyhow::Result<Option<String>> {
-        Ok(teams::time_zone(&self.db, &account.id).await?)
+        Ok(teams::time_zone(&self.db.read, &account.id).await?)
     }
 
     async fn can_reach(&self, owner: &Owner, _now: DateTime<Utc>) -> anyhow::Result<bool> {
@@ -68,13 +68,13 @@ impl Chat for TeamsChat {
     /// that is the thread of the person's message — and keeps it as the request's thread.
     async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request = &view.request;
-        if !messages::find_on(&self.db, request.id, Role::Thread, Platform::Teams)
+        if !messages::find_on(&self.db.read, request.id, Role::Thread, Platform::Teams)
             .await?
             .is_empty()
         {
             return Ok(());
         }
-        let conversation = teams::conversation(&self.db, &request.origin_channel)
+        let conversation = teams::conversation(&self.db.read, &request.origin_channel)
             .await?
             .context("the conversation of the request is unknown")?;
         let card = cards::status(view, &self.refreshers(view).await?, now)?;
@@ -88,7 +88,7 @@ impl Chat for TeamsChat {
             .await?;
         let (role, conversation) = (Role::Thread, &conversation.conversation_id);
         messages::remember(
-            &self.db,
+            &self.db.write,
             request.id,
             Platform::Teams,
             role,
@@ -111,7 +111,7 @@ impl Chat for TeamsChat {
         let message = cards::message(card, &cards::summary(&view.request));
         let (conversation, activity_id) = match destination {
             CardDestination::Channel { channel } => {
-                if messages::find_on(&self.db, request_id, Role::Card, Platform::Teams)
+                if messages::find_on(&self.db.read, request_id, Role::Card, Platform::Teams)
                     .await?
                     .iter()
                     .any(|m| m.conversation.starts_with(channel.as_str()))
@@ -128,7 +128,7 @@ impl Chat for TeamsChat {
                     tracing::info!(request_id, %owner, "owner has not talked to the bot in Teams; no card sent to them there");
                     return Ok(());
                 };
-                if messages::has(&self.db, request_id, Role::Card, &conversation).await? {
+                if messages::has(&self.db.read, request_id, Role::Card, &conversation).await? {
                     return Ok(());
                 }
                 let id = self
@@ -140,7 +140,7 @@ impl Chat for TeamsChat {
         };
         let role = Role::Card;
         messages::remember(
-            &self.db,
+            &self.db.write,
             request_id,
             Platform::Teams,
             role,
@@ -155,7 +155,8 @@ impl Chat for TeamsChat {
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let refreshers = self.refreshers(view).await?;
         for role in [Role::Thread, Role::Card] {
-            let found = messages::find_on(&self.db, view.request.id, role, Platform::Teams).await?;
+            let found =
+                messages::find_on(&self.db.read, view.request.id, role, Platform::Teams).await?;
             if found.is_empty() {
                 continue;
             }
@@ -175,7 +176,7 @@ impl Chat for TeamsChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db, view.request.thread_id(), Platform::Teams)
+        let thread = messages::thread(&self.db.read, view.request.thread_id(), Platform::Teams)
             .await?
             .context("the request's thread has not been posted yet")?;
         let mut text = notice_text(view, notice);
@@ -239,7 +240,7 @@ impl Chat for TeamsChat {
     /// Replies under every Teams approval card.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
         let sent =
-            messages::find_on(&self.db, view.request.id, Role::Card, Platform::Teams).await?;
+            messages::find_on(&self.db.read, view.request.id, Role::Card, Platform::Teams).await?;
         if sent.is_empty() {
             return Ok(());
         }
@@ -303,7 +304,7 @@ impl TeamsChat {
         message: &Value,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(String, String)> {
-        let known = teams::latest_in_channel(&self.db, channel).await?;
+        let known = teams::latest_in_channel(&self.db.read, channel).await?;
         let service_url = known
             .as_ref()
             .map(|c| c.service_url.clone())
@@ -327,13 +328,19 @@ impl TeamsChat {
         } else {
             format!("{channel};messageid={activity_id}")
         };
-        teams::remember_conversation(&self.db, &thread, &service_url, tenant.as_deref(), now)
-            .await?;
+        teams::remember_conversation(
+            &self.db.write,
+            &thread,
+            &service_url,
+            tenant.as_deref(),
+            now,
+        )
+        .await?;
         Ok((thread, activity_id))
     }
 
     async fn service_url_of(&self, conversation: &str) -> anyhow::Result<String> {
-        Ok(teams::conversation(&self.db, conversation)
+        Ok(teams::conversation(&self.db.read, conversation)
             .await?
             .map(|c| c.service_url)
             .unwrap_or_else(|| self.service_url.clone()))

@@ -35,7 +35,7 @@ pub async fn remember_sender(
 ) -> sqlx::Result<()> {
     let conversation = &activity.conversation.id;
     teams::remember_conversation(
-        &teams.db,
+        &teams.db.write,
         conversation,
         &activity.service_url,
         activity.tenant_id(),
@@ -50,14 +50,14 @@ pub async fn remember_sender(
             personal_conversation_id: activity.is_personal().then(|| conversation.clone()),
             last_conversation_id: conversation.clone(),
         };
-        teams::remember_user(&teams.db, &user, now).await?;
+        teams::remember_user(&teams.db.write, &user, now).await?;
         // Only a name chrono-tz knows is kept: the client's word is read, never trusted further.
         if let Some(zone) = activity
             .local_timezone
             .as_deref()
             .filter(|zone| zone.parse::<chrono_tz::Tz>().is_ok())
         {
-            teams::set_time_zone(&teams.db, &user.aad_object_id, zone).await?;
+            teams::set_time_zone(&teams.db.write, &user.aad_object_id, zone).await?;
         }
     }
     Ok(())
@@ -101,7 +101,7 @@ async fn read_profile(
         .member(service_url, conversation, mri)
         .await?;
     let addresses = verified_addresses(teams, &member);
-    identities::remember(&teams.db, Platform::Teams, user_id, &addresses, now).await?;
+    identities::remember(&teams.db.write, Platform::Teams, user_id, &addresses, now).await?;
     Ok(addresses)
 }
 
@@ -115,7 +115,7 @@ pub async fn learn_email(
     let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
         return Ok(());
     };
-    if identities::addresses_of(&teams.db, Platform::Teams, &user_id, now - FRESH_FOR)
+    if identities::addresses_of(&teams.db.read, Platform::Teams, &user_id, now - FRESH_FOR)
         .await?
         .is_some()
     {
@@ -151,7 +151,7 @@ pub async fn cached(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Principal> {
     let addresses =
-        identities::addresses_of(&teams.db, Platform::Teams, user_id, now - FRESH_FOR).await?;
+        identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR).await?;
     Ok(principal(user_id, addresses.unwrap_or_default()))
 }
 
@@ -165,14 +165,15 @@ pub async fn resolve(
 ) -> anyhow::Result<Principal> {
     if !fresh
         && let Some(addresses) =
-            identities::addresses_of(&teams.db, Platform::Teams, user_id, now - FRESH_FOR).await?
+            identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR)
+                .await?
     {
         return Ok(principal(user_id, addresses));
     }
-    let user = teams::user(&teams.db, user_id)
+    let user = teams::user(&teams.db.read, user_id)
         .await?
         .with_context(|| format!("Teams user {user_id} has not talked to jitbot"))?;
-    let conversation = teams::conversation(&teams.db, &user.last_conversation_id)
+    let conversation = teams::conversation(&teams.db.read, &user.last_conversation_id)
         .await?
         .context("the conversation the user was last seen in is unknown")?;
     let addresses = read_profile(
@@ -205,7 +206,7 @@ pub async fn of_sender(
         Refusal::UnknownIdentity(format!("error {id}"))
     };
     if let Some(addresses) =
-        identities::addresses_of(&teams.db, Platform::Teams, &user_id, now - FRESH_FOR)
+        identities::addresses_of(&teams.db.read, Platform::Teams, &user_id, now - FRESH_FOR)
             .await
             .map_err(|e| unknown(e.into()))?
     {
@@ -235,9 +236,9 @@ pub async fn owner_mri(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<
 
 async fn known_user(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
     match owner {
-        Owner::TeamsUser(id) => teams::user(&teams.db, id.as_str()).await,
-        Owner::Directory { id, .. } => teams::user(&teams.db, id).await,
-        Owner::Email(email) => teams::user_with_email(&teams.db, email).await,
+        Owner::TeamsUser(id) => teams::user(&teams.db.read, id.as_str()).await,
+        Owner::Directory { id, .. } => teams::user(&teams.db.read, id).await,
+        Owner::Email(email) => teams::user_with_email(&teams.db.read, email).await,
         Owner::SlackUser(_) => Ok(None),
     }
 }
@@ -252,11 +253,11 @@ pub async fn dm_conversation(
     let Some(user) = known_user(teams, owner).await? else {
         return Ok(None);
     };
-    let seen_in = teams::conversation(&teams.db, &user.last_conversation_id)
+    let seen_in = teams::conversation(&teams.db.read, &user.last_conversation_id)
         .await?
         .context("the conversation the owner was last seen in is unknown")?;
     if let Some(personal) = &user.personal_conversation_id {
-        let service_url = teams::conversation(&teams.db, personal)
+        let service_url = teams::conversation(&teams.db.read, personal)
             .await?
             .map(|c| c.service_url)
             .unwrap_or(seen_in.service_url);
@@ -279,13 +280,13 @@ pub async fn dm_conversation(
         .create_conversation(&seen_in.service_url, &parameters)
         .await?;
     teams::remember_conversation(
-        &teams.db,
+        &teams.db.write,
         &conversation,
         &seen_in.service_url,
         tenant.as_deref(),
         now,
     )
     .await?;
-    teams::set_personal_conversation(&teams.db, &user.aad_object_id, &conversation).await?;
+    teams::set_personal_conversation(&teams.db.write, &user.aad_object_id, &conversation).await?;
     Ok(Some((seen_in.service_url, conversation)))
 }

@@ -149,7 +149,7 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         }
         other => return invoke_error(400, &format!("unknown verb `{other}`")),
     };
-    let answer = match requests::get(&app.core.db, request_id).await {
+    let answer = match requests::get(&app.core.db.read, request_id).await {
         Ok(Some(request)) => personal_card(app, request, &viewer).await,
         Ok(None) => return invoke_message(&Refusal::NoSuchRequest(request_id).to_string()),
         Err(error) => Err(error.into()),

@@ -23,8 +23,8 @@ pub async fn on_behalf_of(
     };
     let aad_object_id = if let Some(mentioned) = activity.mentioned(typed) {
         let known = match &mentioned.aad_object_id {
-            Some(id) if is_guid(id) => teams::user(&chat.db, id).await?,
-            _ => teams::user_with_mri(&chat.db, &mentioned.id).await?,
+            Some(id) if is_guid(id) => teams::user(&chat.db.read, id).await?,
+            _ => teams::user_with_mri(&chat.db.read, &mentioned.id).await?,
         };
         // The check reads the person's Teams profile where they last talked to jitbot: someone
         // who never has cannot be verified, and is told so now rather than after the retries.
@@ -36,7 +36,7 @@ pub async fn on_behalf_of(
         if asker.has_email(typed) {
             return Ok(Err(Refusal::ForYourself));
         }
-        teams::user_with_email(&chat.db, typed)
+        teams::user_with_email(&chat.db.read, typed)
             .await?
             .map(|user| user.aad_object_id)
     } else {

@@ -4,7 +4,8 @@
 
 use chrono::{Duration, Utc};
 use jitbot::domain::RequestStatus;
-use jitbot::store::{Db, audit};
+use jitbot::store::audit;
+use sqlx::SqlitePool;
 
 use crate::cli::{jitbot, jitbot_with, stderr, stdout};
 use crate::common::*;
@@ -18,11 +19,12 @@ async fn apart(retention: Option<&'static str>) -> TestApp {
     TestApp::spawn_with_options(DEFAULT_GROUPS, options).await
 }
 
-fn trail(t: &TestApp) -> &Db {
-    t.app.core.trail.db()
+/// The audit database's writer: tests read it and tamper with it.
+fn trail(t: &TestApp) -> &SqlitePool {
+    &t.app.core.trail.db().write
 }
 
-async fn count_in(db: &Db, table: &str) -> i64 {
+async fn count_in(db: &SqlitePool, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .fetch_one(db)
@@ -44,7 +46,7 @@ type OutboxRow = (
 );
 
 /// Every event of the trail as (id, action, hash, event id).
-async fn chain(db: &Db) -> Vec<(i64, String, String, String)> {
+async fn chain(db: &SqlitePool) -> Vec<(i64, String, String, String)> {
     sqlx::query_as("SELECT id, action, hash, event_uid FROM audit_events ORDER BY id")
         .fetch_all(db)
         .await
@@ -149,7 +151,7 @@ async fn a_crash_between_the_two_files_is_repaired_at_start_with_nothing_lost_or
         .bind(platform)
         .bind(channel)
         .bind(detail)
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     }
@@ -335,7 +337,7 @@ async fn retention_in_one_file_keeps_the_chain_verifiable() {
         .await
         .unwrap();
     t.run_jobs_at(Utc::now() + Duration::days(401)).await;
-    let left = chain(&t.app.core.db).await;
+    let left = chain(&t.app.core.db.read).await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].1, "audit_purged");
     let verified = verify(&t);

@@ -137,7 +137,7 @@ async fn requests_and_audit_show_what_happened_and_tampering_is_detected() {
     );
 
     sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE action = 'approved'")
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     let tampered = jitbot(&["audit", "--config", config, "--verify"]);
@@ -176,7 +176,7 @@ async fn an_intact_trail_prints_its_head_to_be_recorded_elsewhere() {
     let config = a_request_that_ran_its_course(&t).await;
     let last: (i64, String) =
         sqlx::query_as("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
-            .fetch_one(&t.app.core.db)
+            .fetch_one(&t.app.core.db.write)
             .await
             .unwrap();
     let verified = jitbot(&["audit", "--config", &config, "--verify"]);
@@ -197,7 +197,7 @@ async fn deleting_the_last_audit_events_is_detected_and_named() {
 
     // Events cut from the end leave a chain whose every link still matches.
     sqlx::query("DELETE FROM audit_events WHERE id > 4")
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     let cut = jitbot(&["audit", "--config", &config, "--verify"]);
@@ -214,7 +214,7 @@ async fn deleting_the_last_audit_events_is_detected_and_named() {
     );
 
     sqlx::query("DELETE FROM audit_events WHERE id = 2")
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     let holed = stderr(&jitbot(&["audit", "--config", &config, "--verify"]));
@@ -222,7 +222,7 @@ async fn deleting_the_last_audit_events_is_detected_and_named() {
     assert!(holed.contains("audit trail broken at event 3"), "{holed}");
 
     sqlx::query("DELETE FROM audit_events")
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     let emptied = jitbot(&["audit", "--config", &config, "--verify"]);

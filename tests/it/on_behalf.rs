@@ -57,7 +57,7 @@ async fn event(t: &TestApp, id: i64, action: &str) -> (String, Value) {
     )
     .bind(id)
     .bind(action)
-    .fetch_one(&t.app.core.db)
+    .fetch_one(&t.app.core.db.write)
     .await
     .unwrap();
     (actor, serde_json::from_str(&detail).unwrap())
@@ -345,7 +345,7 @@ async fn a_verified_email_names_someone_jitbot_has_seen() {
     let t = spawn().await;
     manages(&t, "alice@example.com", "dave@example.com");
     jitbot::store::identities::remember(
-        &t.app.core.db,
+        &t.app.core.db.write,
         Platform::Slack,
         "U0DAVE",
         &["dave@example.com".to_string()],

@@ -32,7 +32,7 @@ async fn reloads_audited(t: &TestApp) -> Vec<serde_json::Value> {
     sqlx::query_scalar::<_, String>(
         "SELECT detail FROM audit_events WHERE action = 'policy_reloaded' ORDER BY id",
     )
-    .fetch_all(&t.app.core.db)
+    .fetch_all(&t.app.core.db.write)
     .await
     .unwrap()
     .iter()
@@ -252,11 +252,11 @@ async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_sta
     // As a row written before migration 0010 looks.
     sqlx::query("UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?")
         .bind(id)
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     let t = t.restart(false).await;
-    let snapshot = jitbot::store::grant_targets::of_request(&t.app.core.db, id)
+    let snapshot = jitbot::store::grant_targets::of_request(&t.app.core.db.write, id)
         .await
         .unwrap()
         .expect("filled at start");

@@ -10,7 +10,7 @@ use serde_json::Value;
 /// Makes every waiting job due long ago, as if the process had been stopped meanwhile.
 async fn time_passes(t: &TestApp) {
     sqlx::query("UPDATE jobs SET due_at = 0")
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
 }
@@ -20,7 +20,7 @@ async fn time_passes(t: &TestApp) {
 async fn retried_after(t: &TestApp, at: DateTime<Utc>, attempt: i64, wait_ms: i64) {
     t.run_jobs_at(at).await;
     assert_eq!(t.webhook.deliveries().len(), attempt as usize);
-    let job = store::jobs::all(&t.app.core.db)
+    let job = store::jobs::all(&t.app.core.db.write)
         .await
         .unwrap()
         .into_iter()
@@ -283,7 +283,7 @@ async fn the_scheduler_revokes_within_a_second_of_expiry() {
 async fn a_member_before_the_grant_keeps_that_access_at_expiry() {
     let t = TestApp::spawn().await;
     store::local_memberships::add(
-        &t.app.core.db,
+        &t.app.core.db.write,
         "prod-db-writers",
         "alice@example.com",
         Utc::now(),
@@ -324,11 +324,11 @@ async fn a_grant_repeated_after_a_crash_does_not_mistake_its_own_membership_for_
     let id = t.alice_requests("request prod-db 1h deploy").await;
     t.click("U0BOB", id, "jit_approve").await;
     // The first run checked membership and granted, then the process died before recording it.
-    store::requests::record_prior_membership(&t.app.core.db, id, false)
+    store::requests::record_prior_membership(&t.app.core.db.write, id, false)
         .await
         .unwrap();
     store::local_memberships::add(
-        &t.app.core.db,
+        &t.app.core.db.write,
         "prod-db-writers",
         "alice@example.com",
         Utc::now(),

@@ -85,7 +85,7 @@ async fn two_simultaneous_approvals_decide_once() {
     );
     let grants: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE payload LIKE '%\"grant\"%'")
-            .fetch_one(&t.app.core.db)
+            .fetch_one(&t.app.core.db.write)
             .await
             .unwrap();
     assert_eq!(grants, 1, "one grant job");

@@ -141,7 +141,7 @@ async fn an_eligible_only_group_is_offered_once_a_request_for_it_passed_its_chec
     let t = TestApp::spawn_with(&groups, false).await;
     // An earlier request of alice's for finance passed its check (which asked the directory),
     // and is over.
-    let db = &t.app.core.db;
+    let db = &t.app.core.db.write;
     let alice = Principal::new(Account::new(Platform::Slack, "U0ALICE"));
     let new = store::requests::NewRequest {
         group: "finance",

@@ -38,13 +38,13 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
             personal_conversation_id: None,
             last_conversation_id: TEAMS_THREAD.into(),
         };
-        teams::remember_user(&t.app.core.db, &user, at(21, 0))
+        teams::remember_user(&t.app.core.db.write, &user, at(21, 0))
             .await
             .unwrap();
     }
     let requester = alice();
     let id = requests::insert(
-        &t.app.core.db,
+        &t.app.core.db.write,
         requests::NewRequest {
             group: "prod-db",
             requester: &requester,
@@ -59,7 +59,7 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
     )
     .await
     .unwrap();
-    let db = &t.app.core.db;
+    let db = &t.app.core.db.write;
     assert!(
         requests::confirm(db, id, &requester, at(22, 0))
             .await
@@ -321,7 +321,7 @@ async fn an_owners_own_view_of_a_pending_card_has_the_buttons_and_the_requesters
     // bob has talked to the bot, so the shared card names him for refresh and has no buttons.
     let (aad, ..) = teams_user("bob");
     store::identities::remember(
-        &t.app.core.db,
+        &t.app.core.db.write,
         Platform::Teams,
         aad,
         &["bob@example.com".to_string()],

@@ -17,7 +17,7 @@ fn verify(config: &str, with_key: bool) -> std::process::Output {
 
 async fn keyed_trail() -> (TestApp, String) {
     let t = TestApp::spawn().await;
-    trail::write(&t.app.core.db, Some(&trail::key())).await;
+    trail::write(&t.app.core.db.write, Some(&trail::key())).await;
     let config = t.config_path().to_str().unwrap().to_string();
     (t, config)
 }
@@ -31,7 +31,7 @@ fn assert_broken_at(output: &std::process::Output, message: &str) {
 async fn a_keyed_trail_verifies_with_its_key_and_not_without() {
     let (t, config) = keyed_trail().await;
     let head: String = sqlx::query_scalar("SELECT hash FROM audit_events WHERE id = 5")
-        .fetch_one(&t.app.core.db)
+        .fetch_one(&t.app.core.db.write)
         .await
         .unwrap();
 
@@ -75,7 +75,7 @@ async fn editing_a_keyed_events_detail_is_detected() {
     sqlx::query(
         "UPDATE audit_events SET detail = replace(detail, 'denied', 'approved') WHERE id = 5",
     )
-    .execute(&t.app.core.db)
+    .execute(&t.app.core.db.write)
     .await
     .unwrap();
     assert_broken_at(&verify(&config, true), "audit trail broken at event 5");
@@ -84,7 +84,7 @@ async fn editing_a_keyed_events_detail_is_detected() {
 #[tokio::test]
 async fn an_edit_rehashed_without_the_key_is_detected() {
     let (t, config) = keyed_trail().await;
-    let db = &t.app.core.db;
+    let db = &t.app.core.db.write;
     sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 4")
         .execute(db)
         .await
@@ -105,7 +105,7 @@ async fn an_edit_rehashed_without_the_key_is_detected() {
 async fn reordering_two_events_is_detected() {
     let (t, config) = keyed_trail().await;
     // Swap the content of events 3 and 4, each keeping the hashes it had.
-    let events = jitbot::store::audit::list(&t.app.core.db, None)
+    let events = jitbot::store::audit::list(&t.app.core.db.write, None)
         .await
         .unwrap();
     for (id, from) in [(3, &events[3]), (4, &events[2])] {
@@ -121,12 +121,12 @@ async fn reordering_two_events_is_detected() {
         .bind(&from.channel)
         .bind(&from.detail)
         .bind(id)
-        .execute(&t.app.core.db)
+        .execute(&t.app.core.db.write)
         .await
         .unwrap();
     }
     let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM audit_events ORDER BY id")
-        .fetch_all(&t.app.core.db)
+        .fetch_all(&t.app.core.db.write)
         .await
         .unwrap();
     assert_eq!(actors[2..4], ["teams:29:carol", "jitbot"], "swapped");
@@ -136,7 +136,7 @@ async fn reordering_two_events_is_detected() {
 #[tokio::test]
 async fn an_inserted_event_is_detected() {
     let (t, config) = keyed_trail().await;
-    let db = &t.app.core.db;
+    let db = &t.app.core.db.write;
     // Make room after event 3, then forge an event linked to it.
     sqlx::query("UPDATE audit_events SET id = -id WHERE id > 3")
         .execute(db)

@@ -4,9 +4,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jitbot::domain::AuditAction;
 use jitbot::secrets::Secret;
-use jitbot::store::{Db, audit};
+use jitbot::store::audit;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use sqlx::SqlitePool as Db;
 
 pub const KEY: &str = "k3y-for-the-trail";
 

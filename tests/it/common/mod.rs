@@ -370,7 +370,7 @@ impl TestApp {
     }
 
     pub async fn request(&self, id: i64) -> AccessRequest {
-        store::requests::get(&self.app.core.db, id)
+        store::requests::get(&self.app.core.db.write, id)
             .await
             .unwrap()
             .expect("request exists")
@@ -419,7 +419,7 @@ impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&self.app.core.db)
+            .fetch_one(&self.app.core.db.write)
             .await
             .unwrap()
     }
@@ -430,7 +430,7 @@ impl TestApp {
             "SELECT COUNT(*) FROM jobs WHERE json_extract(payload, '$.job') \
              NOT IN ('remind_pending', 'expire_pending')",
         )
-        .fetch_one(&self.app.core.db)
+        .fetch_one(&self.app.core.db.write)
         .await
         .unwrap()
     }
@@ -446,7 +446,7 @@ impl TestApp {
     }
 
     pub async fn audit_actions(&self, id: i64) -> Vec<String> {
-        store::audit::list(self.app.core.trail.db(), Some(id))
+        store::audit::list(&self.app.core.trail.db().read, Some(id))
             .await
             .unwrap()
             .into_iter()
@@ -464,7 +464,7 @@ impl TestApp {
     }
 
     pub async fn local_members(&self, target: &str) -> Vec<String> {
-        store::local_memberships::members(&self.app.core.db, target)
+        store::local_memberships::members(&self.app.core.db.write, target)
             .await
             .unwrap()
     }
@@ -647,7 +647,7 @@ impl TestApp {
         let (aad, ..) = teams_user(user);
         for _ in 0..500 {
             let known = store::identities::addresses_of(
-                &self.app.core.db,
+                &self.app.core.db.write,
                 jitbot::domain::Platform::Teams,
                 aad,
                 DateTime::<Utc>::MIN_UTC,

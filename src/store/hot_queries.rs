@@ -1,0 +1,36 @@
+//! The queries on the hot paths (submit, a click, `status`, the scheduler), by name, as the store
+//! runs them: a test checks that SQLite answers each through an index, whatever the history.
+
+use super::{decisions, identities, jobs, messages, requests};
+
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![
+        ("requests::open_for", requests::open_for_sql()),
+        ("requests::open_of", requests::open_of_sql()),
+        ("requests::active_holders", requests::active_holders_sql()),
+        (
+            "requests::failed_awaiting_undo",
+            requests::failed_awaiting_undo_sql(),
+        ),
+        (
+            "requests::passed_check_since",
+            requests::passed_check_since_sql(),
+        ),
+        (
+            "requests::unreviewed_break_glass",
+            requests::UNREVIEWED_BREAK_GLASS.into(),
+        ),
+        ("jobs::claim_due", jobs::CLAIM_DUE.into()),
+        ("jobs::next_due", jobs::NEXT_DUE.into()),
+        ("jobs::discard", jobs::DISCARD.into()),
+        ("jobs::is_waiting", jobs::IS_WAITING.into()),
+        ("decisions::of_request", decisions::OF_REQUEST.into()),
+        ("messages::find_on", messages::FIND_ON.into()),
+        ("messages::has", messages::HAS.into()),
+        ("identities::addresses_of", identities::ADDRESSES_OF.into()),
+        (
+            "identities::user_with_email",
+            identities::USER_WITH_EMAIL.into(),
+        ),
+    ]
+}

@@ -1,0 +1,71 @@
+//! Costs that do not grow with history: every hot query is answered through an index, and
+//! submit, a click and `status` behave the same with a hundred thousand requests stored.
+
+use jitbot::domain::RequestStatus;
+use jitbot::store;
+
+use crate::common::*;
+
+/// `EXPLAIN QUERY PLAN` of every hot query on the migrated database: none may read a whole table.
+/// (`SCAN json_each` walks the list of group names the query was given, not a table.)
+#[tokio::test]
+async fn every_hot_query_is_answered_through_an_index() {
+    let t = TestApp::spawn().await;
+    let mut scans = Vec::new();
+    for (name, sql) in store::hot_queries::all() {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(&t.app.core.db.read)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (.., detail) in plan {
+            if detail.starts_with("SCAN") && !detail.starts_with("SCAN json_each") {
+                scans.push(format!("{name}: {detail}"));
+            }
+        }
+    }
+    assert!(scans.is_empty(), "full scans: {scans:#?}");
+}
+
+/// 100 000 requests by 10 000 other people, 10 000 of them open, written in one statement.
+async fn seed_history(t: &TestApp) {
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+         INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
+             justification, duration_minutes, status, origin_channel, requested_at, confirmed_at) \
+         SELECT CASE i % 3 WHEN 0 THEN 'prod-db' WHEN 1 THEN 'payroll' ELSE 'billing' END, \
+             'slack', 'U0SEED' || (i % 10000), 'seed' || (i % 10000) || '@example.com', \
+             'history', 60, CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'ended' END, 'C0SEED', \
+             i, i FROM n",
+    )
+    .execute(&t.app.core.db.write)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn submit_click_and_status_behave_the_same_with_a_long_history() {
+    let t = TestApp::spawn().await;
+    seed_history(&t).await;
+    assert_eq!(t.count("requests").await, 100_000);
+
+    let id = t.alice_requests("request prod-db 1h INC-1").await;
+    assert_eq!(id, 100_001);
+    assert!(
+        t.say("U0ALICE", "request prod-db 1h again")
+            .await
+            .contains(&format!("#{id}")),
+        "the duplicate check finds alice's open request among 10 000 others"
+    );
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Active);
+
+    let status = t.say("U0ALICE", "status").await;
+    assert!(status.contains(&format!("#{id}")), "{status}");
+    assert!(
+        !status.contains("history"),
+        "only alice's own requests: {status}"
+    );
+    assert_eq!(t.count("requests").await, 100_001);
+}
