@@ -12,6 +12,7 @@ mod lifecycle;
 mod metrics;
 mod on_behalf;
 mod owner_status;
+mod properties;
 mod scheduling;
 mod shutdown;
 mod slack_decisions;

@@ -102,17 +102,30 @@ async fn api(
             if let Some(id) = card_request(&args) {
                 let decided = !text_of(&args).trim_end().ends_with("pending");
                 if decided {
-                    inner.cards.entry(id).or_default().decided.get_or_insert(now);
+                    inner
+                        .cards
+                        .entry(id)
+                        .or_default()
+                        .decided
+                        .get_or_insert(now);
                 }
             }
-            json!({ "ok": true, "channel": args["channel"], "ts": args["ts"] })
+            json!({ "ok": true, "channel": args["channel"], "ts": args["ts"], "message": { "text": args["text"] } })
         }
         "conversations.open" => {
-            let user = args["users"].as_str().unwrap_or("U0NOBODY").split(',').next().unwrap_or_default().to_string();
+            let user = args["users"]
+                .as_str()
+                .unwrap_or("U0NOBODY")
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             json!({ "ok": true, "channel": { "id": format!("D{user}") } })
         }
-        "auth.test" => json!({ "ok": true, "team_id": TEAM_ID, "team": "Bench", "user_id": "U0JITBOT",
-                               "url": "https://bench.slack.com/" }),
+        "auth.test" => {
+            json!({ "ok": true, "team_id": TEAM_ID, "team": "Bench", "user_id": "U0JITBOT",
+                               "url": "https://bench.slack.com/" })
+        }
         "users.info" => {
             let user = args["user"].as_str().unwrap_or_default();
             json!({ "ok": true, "user": { "id": user, "team_id": TEAM_ID, "is_email_confirmed": true,
@@ -120,7 +133,11 @@ async fn api(
         }
         "users.lookupByEmail" => {
             let email = args["email"].as_str().unwrap_or_default();
-            let user = email.split('@').next().unwrap_or_default().to_ascii_uppercase();
+            let user = email
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             json!({ "ok": true, "user": { "id": user } })
         }
         _ => json!({ "ok": true }),

@@ -57,18 +57,37 @@ pub async fn run(args: &FaultArgs) -> anyhow::Result<()> {
         println!("fault runs: ok");
         Ok(())
     } else {
-        anyhow::bail!("fault runs found {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))
+        anyhow::bail!(
+            "fault runs found {} problem(s):\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        )
     }
 }
 
-async fn start(args: &FaultArgs, dir: &Path, name: &str) -> anyhow::Result<(FakeSlack, FakeProvider, Server, std::path::PathBuf)> {
+async fn start(
+    args: &FaultArgs,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(FakeSlack, FakeProvider, Server, std::path::PathBuf)> {
     let slack = FakeSlack::start().await?;
     let provider = FakeProvider::start(Duration::from_millis(args.provider_delay_ms)).await?;
     let database = dir.join(format!("{name}.db"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = dir.join(format!("{name}.toml"));
-    std::fs::write(&config, server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"))?;
-    let jitbot = Server::start(Kind::Jitbot { config }, port, None, &dir.join(format!("{name}.log"))).await?;
+    std::fs::write(
+        &config,
+        server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"),
+    )?;
+    let jitbot = Server::start(
+        Kind::Jitbot { config },
+        port,
+        None,
+        &dir.join(format!("{name}.log")),
+    )
+    .await?;
     Ok((slack, provider, jitbot, database))
 }
 
@@ -77,7 +96,9 @@ async fn kill_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
     let client = SlackClient::new(&jitbot.url, &slack.url)?;
     let load_for = Duration::from_secs(args.load_secs);
     let started = Instant::now();
-    let mut kill_at: Vec<Duration> = (0..args.kills).map(|_| load_for.mul_f64(rand::random::<f64>())).collect();
+    let mut kill_at: Vec<Duration> = (0..args.kills)
+        .map(|_| load_for.mul_f64(rand::random::<f64>()))
+        .collect();
     kill_at.sort();
     let load = tokio::spawn(send_requests(client.clone(), args.rate, load_for));
     // Grants last a minute from approval; requests approved at the end of the load end last.
@@ -86,7 +107,11 @@ async fn kill_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
     for at in &kill_at {
         tokio::time::sleep_until((started + *at).into()).await;
         jitbot.restart_after_kill().await?;
-        eprintln!("kills: killed with SIGKILL at {:.1} s, serving again after {} ms", at.as_secs_f64(), jitbot.ready_after().as_millis());
+        eprintln!(
+            "kills: killed with SIGKILL at {:.1} s, serving again after {} ms",
+            at.as_secs_f64(),
+            jitbot.ready_after().as_millis()
+        );
     }
     let sent = load.await?;
     let db = open(&database).await?;
@@ -95,7 +120,11 @@ async fn kill_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
     }
     clicker.abort();
     let problems = check_kills(&db, &provider).await?;
-    eprintln!("kills: {sent} requests sent, {} kills, {} problem(s)", kill_at.len(), problems.len());
+    eprintln!(
+        "kills: {sent} requests sent, {} kills, {} problem(s)",
+        kill_at.len(),
+        problems.len()
+    );
     Ok(problems)
 }
 
@@ -107,7 +136,11 @@ async fn send_requests(client: SlackClient, rate: u32, load_for: Duration) -> u6
     let mut n = 0;
     while started.elapsed() < load_for {
         let (client, who) = (client.clone(), user("FAULT", n));
-        tokio::spawn(async move { client.command(&who, &format!("request bench {GRANT} fault run")).await });
+        tokio::spawn(async move {
+            client
+                .command(&who, &format!("request bench {GRANT} fault run"))
+                .await
+        });
         n += 1;
         tokio::time::sleep_until((started + period * n as u32).into()).await;
     }
@@ -120,7 +153,9 @@ async fn approve_every_card(client: SlackClient, slack: FakeSlack, until: Instan
     let mut clicked: HashMap<i64, Instant> = HashMap::new();
     while Instant::now() < until {
         for id in slack.carded() {
-            let recent = clicked.get(&id).is_some_and(|at| at.elapsed() < Duration::from_secs(2));
+            let recent = clicked
+                .get(&id)
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(2));
             if slack.card(id).decided.is_none() && !recent {
                 clicked.insert(id, Instant::now());
                 let client = client.clone();
@@ -142,7 +177,10 @@ async fn unfinished(db: &sqlx::SqlitePool) -> sqlx::Result<i64> {
 }
 
 /// Every request granted once and ended once, at the provider as in the database.
-async fn check_kills(db: &sqlx::SqlitePool, provider: &FakeProvider) -> anyhow::Result<Vec<String>> {
+async fn check_kills(
+    db: &sqlx::SqlitePool,
+    provider: &FakeProvider,
+) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     let rows: Vec<(i64, String, Option<i64>, Option<i64>, i64, i64)> = sqlx::query_as(
         "SELECT r.id, r.status, r.granted_at, r.expires_at, \
@@ -155,7 +193,11 @@ async fn check_kills(db: &sqlx::SqlitePool, provider: &FakeProvider) -> anyhow::
     .await?;
     let deliveries = provider.deliveries();
     let accepted = |action: &str, id: i64| -> Vec<DateTime<Utc>> {
-        deliveries.iter().filter(|d| d.accepted && d.action == action && d.request_id == id).map(|d| d.at).collect()
+        deliveries
+            .iter()
+            .filter(|d| d.accepted && d.action == action && d.request_id == id)
+            .map(|d| d.at)
+            .collect()
     };
     let (mut granted, mut repeated, mut lags) = (0, 0, Vec::new());
     for (id, status, granted_at, expires_at, grants, ends) in &rows {
@@ -165,20 +207,32 @@ async fn check_kills(db: &sqlx::SqlitePool, provider: &FakeProvider) -> anyhow::
         }
         if granted_at.is_none() {
             if !at_provider.is_empty() && revoked.is_empty() {
-                problems.push(format!("request #{id} was granted at the provider but never recorded or undone"));
+                problems.push(format!(
+                    "request #{id} was granted at the provider but never recorded or undone"
+                ));
             }
             continue;
         }
         granted += 1;
         if *grants != 1 || *ends != 1 {
-            problems.push(format!("request #{id}: {grants} `granted` and {ends} end events (want 1 and 1)"));
+            problems.push(format!(
+                "request #{id}: {grants} `granted` and {ends} end events (want 1 and 1)"
+            ));
         }
-        let (Some(first_revoke), Some(last_grant)) = (revoked.iter().min(), at_provider.iter().max()) else {
-            problems.push(format!("request #{id}: {} grants and {} revocations reached the provider", at_provider.len(), revoked.len()));
+        let (Some(first_revoke), Some(last_grant)) =
+            (revoked.iter().min(), at_provider.iter().max())
+        else {
+            problems.push(format!(
+                "request #{id}: {} grants and {} revocations reached the provider",
+                at_provider.len(),
+                revoked.len()
+            ));
             continue;
         };
         if last_grant > first_revoke {
-            problems.push(format!("request #{id} was granted again after its revocation"));
+            problems.push(format!(
+                "request #{id} was granted again after its revocation"
+            ));
         }
         repeated += at_provider.len() - 1 + revoked.len() - 1;
         if let Some(expires) = expires_at.and_then(DateTime::from_timestamp_millis) {
@@ -195,7 +249,10 @@ async fn check_kills(db: &sqlx::SqlitePool, provider: &FakeProvider) -> anyhow::
     }
     let trail = jitbot::store::audit::check_trail(db, None).await?;
     if !trail.is_intact() {
-        problems.push(format!("the audit trail does not verify: {:?}", trail.chain));
+        problems.push(format!(
+            "the audit trail does not verify: {:?}",
+            trail.chain
+        ));
     }
     if granted == 0 {
         problems.push("no request was granted: the run tested nothing".into());
@@ -222,17 +279,29 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     let slack = FakeSlack::start().await?;
     let provider = FakeProvider::start(Duration::from_millis(args.provider_delay_ms)).await?;
     provider.set_down(true);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = dir.join("outage.toml");
-    std::fs::write(&config, server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"))?;
-    let _jitbot = Server::start(Kind::Jitbot { config }, port, None, &dir.join("outage.log")).await?;
+    std::fs::write(
+        &config,
+        server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"),
+    )?;
+    let _jitbot =
+        Server::start(Kind::Jitbot { config }, port, None, &dir.join("outage.log")).await?;
     let back_at = due_at + chrono::Duration::seconds(args.outage_secs as i64);
     let wait = (back_at - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
     provider.set_down(false);
     let back_at = Utc::now();
     eprintln!("outage: provider back after {} s down", args.outage_secs);
-    let (after_return, missing) = crate::flows::revocations(&provider, &due, back_at, BACK_WITHIN + Duration::from_secs(20)).await;
+    let (after_return, missing) = crate::flows::revocations(
+        &provider,
+        &due,
+        back_at,
+        BACK_WITHIN + Duration::from_secs(20),
+    )
+    .await;
     let refused = provider.deliveries().iter().filter(|d| !d.accepted).count();
     eprintln!(
         "outage: {} grants due during a {} s outage ({refused} attempts refused); after the return: p50 {} ms, max {} ms, {missing} not revoked",
@@ -243,7 +312,9 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     );
     let mut problems = Vec::new();
     if missing > 0 {
-        problems.push(format!("outage: {missing} due revocations never reached the provider once it was back"));
+        problems.push(format!(
+            "outage: {missing} due revocations never reached the provider once it was back"
+        ));
     }
     let late = after_return.over(BACK_WITHIN.as_secs_f64() * 1000.0);
     if late > 0 {

@@ -31,7 +31,10 @@ pub async fn serve(listen: SocketAddr, database: &Path) -> anyhow::Result<()> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10));
-    let db = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+    let db = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS floor_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, \
          user_id TEXT NOT NULL, channel_id TEXT NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL)",
@@ -48,7 +51,12 @@ pub async fn serve(listen: SocketAddr, database: &Path) -> anyhow::Result<()> {
 }
 
 async fn command(State(db): State<SqlitePool>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
     let now = chrono::Utc::now();
     let verified = jitbot::slack::verify::verify(
         crate::server::SIGNING_SECRET,

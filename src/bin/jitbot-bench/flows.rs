@@ -13,11 +13,21 @@ use crate::stats::Latencies;
 
 /// Waits (up to `limit`) until every acked request of `samples` has its card; returns command
 /// (scheduled time) → card latencies and how many cards never came.
-pub async fn cards_for(slack: &FakeSlack, samples: &[Sample], limit: Duration) -> (Latencies, usize) {
+pub async fn cards_for(
+    slack: &FakeSlack,
+    samples: &[Sample],
+    limit: Duration,
+) -> (Latencies, usize) {
     let deadline = Instant::now() + limit;
-    let ids: Vec<(Instant, i64)> = samples.iter().filter_map(|s| Some((s.scheduled, s.request_id?))).collect();
+    let ids: Vec<(Instant, i64)> = samples
+        .iter()
+        .filter_map(|s| Some((s.scheduled, s.request_id?)))
+        .collect();
     loop {
-        let missing = ids.iter().filter(|(_, id)| slack.card(*id).posted.is_none()).count();
+        let missing = ids
+            .iter()
+            .filter(|(_, id)| slack.card(*id).posted.is_none())
+            .count();
         if missing == 0 || Instant::now() >= deadline {
             let latencies = ids
                 .iter()
@@ -81,7 +91,11 @@ async fn one_approval(
     user: &str,
     scheduled: Instant,
 ) -> Option<(Duration, Duration, Duration)> {
-    let id = client.command(user, "request bench 1h bench approval").await.ok()?.request_id?;
+    let id = client
+        .command(user, "request bench 1h bench approval")
+        .await
+        .ok()?
+        .request_id?;
     let card = wait(|| slack.card(id).posted).await?;
     let clicked = Instant::now();
     let clicked_at = Utc::now();
@@ -130,7 +144,9 @@ pub async fn revocations(
             first.entry(d.request_id).or_insert(d.at);
         }
         if first.len() == wanted.len() || Utc::now() >= deadline {
-            let lags = first.values().map(|at| (*at - due_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            let lags = first
+                .values()
+                .map(|at| (*at - due_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             return (Latencies::from_ms(lags), wanted.len() - first.len());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -18,7 +18,13 @@ pub struct Sample {
 }
 
 /// Sends `rate` commands a second for `secs`, each from a new user; waits for every answer.
-pub async fn open_loop(client: &SlackClient, run: &str, rate: u32, secs: f64, text: &str) -> Vec<Sample> {
+pub async fn open_loop(
+    client: &SlackClient,
+    run: &str,
+    rate: u32,
+    secs: f64,
+    text: &str,
+) -> Vec<Sample> {
     let total = (f64::from(rate) * secs).round() as u64;
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = Instant::now() + Duration::from_millis(20);
@@ -34,7 +40,12 @@ pub async fn open_loop(client: &SlackClient, run: &str, rate: u32, secs: f64, te
                 Ok(ack) => (ack.status == 200, ack.request_id),
                 Err(_) => (false, None),
             };
-            Sample { scheduled, latency, ok, request_id }
+            Sample {
+                scheduled,
+                latency,
+                ok,
+                request_id,
+            }
         }));
     }
     let mut samples = Vec::with_capacity(tasks.len());
@@ -47,18 +58,34 @@ pub async fn open_loop(client: &SlackClient, run: &str, rate: u32, secs: f64, te
 }
 
 /// `concurrency` clients sending back to back for `secs`: answered (200) commands a second.
-pub async fn saturation(client: &SlackClient, run: &str, concurrency: usize, secs: f64, text: &str) -> f64 {
+pub async fn saturation(
+    client: &SlackClient,
+    run: &str,
+    concurrency: usize,
+    secs: f64,
+    text: &str,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, done, next, run, text) = (client.clone(), done.clone(), next.clone(), run.to_string(), text.to_string());
+            let (client, done, next, run, text) = (
+                client.clone(),
+                done.clone(),
+                next.clone(),
+                run.to_string(),
+                text.to_string(),
+            );
             tokio::spawn(async move {
                 while Instant::now() < until {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if client.command(&user(&run, n), &text).await.is_ok_and(|a| a.status == 200) {
+                    if client
+                        .command(&user(&run, n), &text)
+                        .await
+                        .is_ok_and(|a| a.status == 200)
+                    {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 }

@@ -5,8 +5,8 @@
 mod fake_provider;
 mod fake_slack;
 mod fault;
-mod flows;
 mod floor;
+mod flows;
 mod load;
 mod report;
 mod run;
@@ -193,7 +193,10 @@ fn smoke_check(results: &run::Results) -> anyhow::Result<()> {
     for (name, system) in [("floor", &results.floor), ("jitbot", &results.jitbot)] {
         for rate in &system.rates {
             if rate.failed > 0 {
-                problems.push(format!("{name}: {} of the {}/s requests failed", rate.failed, rate.rate));
+                problems.push(format!(
+                    "{name}: {} of the {}/s requests failed",
+                    rate.failed, rate.rate
+                ));
             }
             if let Some((_, missing)) = rate.cards.as_ref().filter(|(_, m)| *m > 0) {
                 problems.push(format!("{name}: {missing} cards never came"));
@@ -204,10 +207,16 @@ fn smoke_check(results: &run::Results) -> anyhow::Result<()> {
         }
     }
     if results.approvals.failed > 0 {
-        problems.push(format!("{} approvals did not go through", results.approvals.failed));
+        problems.push(format!(
+            "{} approvals did not go through",
+            results.approvals.failed
+        ));
     }
     if results.revocations.missing > 0 {
-        problems.push(format!("{} due grants were not revoked", results.revocations.missing));
+        problems.push(format!(
+            "{} due grants were not revoked",
+            results.revocations.missing
+        ));
     }
     if problems.is_empty() {
         eprintln!("smoke: ok");
@@ -229,8 +238,8 @@ fn machine(plan: &run::Plan) -> String {
                 .map(|(_, m)| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let pinned = plan
-        .server_core
-        .map_or("server not pinned".into(), |c| format!("server pinned to core {c}"));
+    let pinned = plan.server_core.map_or("server not pinned".into(), |c| {
+        format!("server pinned to core {c}")
+    });
     format!("{cpus} × {model}, {pinned}")
 }

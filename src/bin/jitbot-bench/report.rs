@@ -30,7 +30,11 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
             row(
                 &format!("{rate}/s: command → card p50 / p99 ms"),
                 "–".into(),
-                format!("{} / {} ({missing} missing)", ms(cards.percentile(50.0)), ms(cards.percentile(99.0))),
+                format!(
+                    "{} / {} ({missing} missing)",
+                    ms(cards.percentile(50.0)),
+                    ms(cards.percentile(99.0))
+                ),
                 "".into(),
             );
         }
@@ -45,12 +49,20 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
     let a = &results.approvals;
     let p = |l: &Latencies| format!("{} / {}", ms(l.percentile(50.0)), ms(l.percentile(99.0)));
     row(
-        &format!("approvals ({} at {}/s): command → card p50 / p99 ms", plan.approvals, plan.approval_rate),
+        &format!(
+            "approvals ({} at {}/s): command → card p50 / p99 ms",
+            plan.approvals, plan.approval_rate
+        ),
         "–".into(),
         p(&a.to_card),
         "".into(),
     );
-    row("click → card shows approved p50 / p99 ms", "–".into(), p(&a.click_to_approved), "".into());
+    row(
+        "click → card shows approved p50 / p99 ms",
+        "–".into(),
+        p(&a.click_to_approved),
+        "".into(),
+    );
     row(
         "click → grant at the provider p50 / p99 ms",
         "–".into(),
@@ -59,9 +71,17 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
     );
     let r = &results.revocations;
     row(
-        &format!("revocation lag, {} of {} grants due in one second: p50 / p99 / max ms", plan.due, plan.grants),
+        &format!(
+            "revocation lag, {} of {} grants due in one second: p50 / p99 / max ms",
+            plan.due, plan.grants
+        ),
         "–".into(),
-        format!("{} / {} ({} not revoked)", p(&r.lag), ms(r.lag.max()), r.missing),
+        format!(
+            "{} / {} ({} not revoked)",
+            p(&r.lag),
+            ms(r.lag.max()),
+            r.missing
+        ),
         "".into(),
     );
     let jitbot_rss = max(results.jitbot.peak_rss_mib, r.peak_rss_mib);
@@ -131,7 +151,12 @@ fn system(s: &SystemResult) -> Value {
 }
 
 fn triple(l: &Latencies) -> String {
-    format!("{} / {} / {}", ms(l.percentile(50.0)), ms(l.percentile(99.0)), ms(l.percentile(99.9)))
+    format!(
+        "{} / {} / {}",
+        ms(l.percentile(50.0)),
+        ms(l.percentile(99.0)),
+        ms(l.percentile(99.9))
+    )
 }
 
 fn ratios(floor: &Latencies, jitbot: &Latencies) -> String {
@@ -141,7 +166,12 @@ fn ratios(floor: &Latencies, jitbot: &Latencies) -> String {
 
 fn served(r: &RateResult) -> String {
     let cpu = r.cpu_percent.map_or("–".into(), |c| format!("{c:.0} %"));
-    format!("{:.0}, {}, {}, {cpu}", r.served_per_sec, r.failed, r.acks.over(3000.0))
+    format!(
+        "{:.0}, {}, {}, {cpu}",
+        r.served_per_sec,
+        r.failed,
+        r.acks.over(3000.0)
+    )
 }
 
 fn opt(v: Option<f64>) -> String {

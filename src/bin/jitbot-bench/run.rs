@@ -70,7 +70,9 @@ pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
     let provider = FakeProvider::start(plan.provider_delay).await?;
     eprintln!("== floor (axum + Slack signature + one SQLite insert)");
     let floor_server = Server::start(
-        Kind::Floor { database: dir.join("floor.db") },
+        Kind::Floor {
+            database: dir.join("floor.db"),
+        },
         0,
         plan.server_core,
         &dir.join("floor.log"),
@@ -79,23 +81,51 @@ pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
     let floor = measure(plan, &floor_server, &slack, "F", None).await?;
     drop(floor_server);
 
-    eprintln!("== jitbot (history: {} requests, {} open)", plan.history, plan.open);
+    eprintln!(
+        "== jitbot (history: {} requests, {} open)",
+        plan.history, plan.open
+    );
     let database = dir.join("jitbot.db");
     let db = crate::seed::create(&database).await?;
     crate::seed::history(&db, plan.history, plan.open, Utc::now()).await?;
     db.close().await;
     let jitbot = start_jitbot(plan, dir, "jitbot", &database, &slack, &provider).await?;
     let mut result = measure(plan, &jitbot, &slack, "J", Some(plan.drain)).await?;
-    eprintln!("   approvals: {} at {}/s", plan.approvals, plan.approval_rate);
+    eprintln!(
+        "   approvals: {} at {}/s",
+        plan.approvals, plan.approval_rate
+    );
     let client = SlackClient::new(&jitbot.url, &slack.url)?;
-    let approvals = flows::approvals(&client, &slack, &provider, plan.approvals, plan.approval_rate).await;
-    eprintln!("   saturation: {} clients for {} s", plan.concurrency, plan.saturation_secs);
-    result.saturation = load::saturation(&client, "JS", plan.concurrency, plan.saturation_secs, REQUEST_TEXT).await;
+    let approvals = flows::approvals(
+        &client,
+        &slack,
+        &provider,
+        plan.approvals,
+        plan.approval_rate,
+    )
+    .await;
+    eprintln!(
+        "   saturation: {} clients for {} s",
+        plan.concurrency, plan.saturation_secs
+    );
+    result.saturation = load::saturation(
+        &client,
+        "JS",
+        plan.concurrency,
+        plan.saturation_secs,
+        REQUEST_TEXT,
+    )
+    .await;
     result.peak_rss_mib = jitbot.peak_rss_mib();
     drop(jitbot);
 
     let revocations = revocations(plan, dir, &slack, &provider).await?;
-    Ok(Results { floor, jitbot: result, approvals, revocations })
+    Ok(Results {
+        floor,
+        jitbot: result,
+        approvals,
+        revocations,
+    })
 }
 
 async fn start_jitbot(
@@ -110,7 +140,13 @@ async fn start_jitbot(
     let config = dir.join(format!("{name}.toml"));
     let text = server::jitbot_config(port, database, &slack.api_url(), &provider.url, "8h");
     std::fs::write(&config, text)?;
-    Server::start(Kind::Jitbot { config }, port, plan.server_core, &dir.join(format!("{name}.log"))).await
+    Server::start(
+        Kind::Jitbot { config },
+        port,
+        plan.server_core,
+        &dir.join(format!("{name}.log")),
+    )
+    .await
 }
 
 /// Acks at each rate (and, with `drain`, the cards they led to), then the saturation throughput
@@ -128,7 +164,14 @@ async fn measure(
         eprintln!("   {rate}/s for {} s", plan.secs);
         let cpu_before = server.cpu_seconds();
         let started = std::time::Instant::now();
-        let samples = load::open_loop(&client, &format!("{run}{rate}X"), rate, plan.secs, REQUEST_TEXT).await;
+        let samples = load::open_loop(
+            &client,
+            &format!("{run}{rate}X"),
+            rate,
+            plan.secs,
+            REQUEST_TEXT,
+        )
+        .await;
         let elapsed = started.elapsed().as_secs_f64();
         let cpu_percent = match (cpu_before, server.cpu_seconds()) {
             (Some(a), Some(b)) => Some((b - a) / elapsed * 100.0),
@@ -141,12 +184,26 @@ async fn measure(
         rates.push(rate_result(rate, &samples, elapsed, cpu_percent, cards));
     }
     let saturation = if drain.is_none() {
-        eprintln!("   saturation: {} clients for {} s", plan.concurrency, plan.saturation_secs);
-        load::saturation(&client, &format!("{run}S"), plan.concurrency, plan.saturation_secs, REQUEST_TEXT).await
+        eprintln!(
+            "   saturation: {} clients for {} s",
+            plan.concurrency, plan.saturation_secs
+        );
+        load::saturation(
+            &client,
+            &format!("{run}S"),
+            plan.concurrency,
+            plan.saturation_secs,
+            REQUEST_TEXT,
+        )
+        .await
     } else {
         0.0
     };
-    Ok(SystemResult { rates, saturation, peak_rss_mib: server.peak_rss_mib() })
+    Ok(SystemResult {
+        rates,
+        saturation,
+        peak_rss_mib: server.peak_rss_mib(),
+    })
 }
 
 fn rate_result(
@@ -176,7 +233,10 @@ async fn revocations(
     slack: &FakeSlack,
     provider: &FakeProvider,
 ) -> anyhow::Result<Revocations> {
-    eprintln!("== revocations: {} active grants, {} due in the same second", plan.grants, plan.due);
+    eprintln!(
+        "== revocations: {} active grants, {} due in the same second",
+        plan.grants, plan.due
+    );
     let database = dir.join("revocations.db");
     let db = crate::seed::create(&database).await?;
     // Seeding takes a while for large cases; the due second is set once it is done.
@@ -184,17 +244,24 @@ async fn revocations(
     let placeholder = Utc::now() + chrono::Duration::days(1);
     let due = crate::seed::grants(&db, plan.grants, plan.due, placeholder).await?;
     let due_at = Utc::now() + lead;
-    let due_at = due_at - chrono::Duration::milliseconds(i64::from(due_at.timestamp_subsec_millis()));
+    let due_at =
+        due_at - chrono::Duration::milliseconds(i64::from(due_at.timestamp_subsec_millis()));
     crate::seed::move_due(&db, &due, due_at).await?;
     db.close().await;
     let jitbot = start_jitbot(plan, dir, "revocations", &database, slack, provider).await?;
     let (lag, missing) = flows::revocations(provider, &due, due_at, Duration::from_secs(60)).await;
     let peak_rss_mib = jitbot.peak_rss_mib();
-    Ok(Revocations { lag, missing, peak_rss_mib })
+    Ok(Revocations {
+        lag,
+        missing,
+        peak_rss_mib,
+    })
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// A fresh directory for this run's databases, configs and server logs.

@@ -12,7 +12,12 @@ pub async fn create(database: &Path) -> anyhow::Result<sqlx::SqlitePool> {
 
 /// `total` earlier requests of the bench group, the first `open` of them still pending (and
 /// checked, so owners see them), the rest ended. Each from its own user.
-pub async fn history(db: &sqlx::SqlitePool, total: u64, open: u64, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn history(
+    db: &sqlx::SqlitePool,
+    total: u64,
+    open: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let now_ms = now.timestamp_millis();
     sqlx::query(
         "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) \
@@ -82,7 +87,11 @@ pub async fn grants(
 }
 
 /// Moves the expiry (and the queued revocation) of `ids` to `due_at`.
-pub async fn move_due(db: &sqlx::SqlitePool, ids: &[i64], due_at: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn move_due(
+    db: &sqlx::SqlitePool,
+    ids: &[i64],
+    due_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
         return Ok(());
     };

@@ -35,7 +35,12 @@ pub struct Server {
 
 impl Server {
     /// Starts the server on `port` (0: any free one) and waits until it answers.
-    pub async fn start(kind: Kind, port: u16, core: Option<usize>, log: &Path) -> anyhow::Result<Self> {
+    pub async fn start(
+        kind: Kind,
+        port: u16,
+        core: Option<usize>,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
         let child = spawn(&kind, port, core, log)?;
         let mut server = Self {
@@ -74,7 +79,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited with {status}; see {}", self.log.display());
+                bail!(
+                    "the server exited with {status}; see {}",
+                    self.log.display()
+                );
             }
             let probe = client.get(format!("{}/healthz", self.url)).send().await;
             if probe.is_ok_and(|r| r.status().is_success()) {
@@ -82,7 +90,10 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        bail!("the server did not answer within 30 s; see {}", self.log.display())
+        bail!(
+            "the server did not answer within 30 s; see {}",
+            self.log.display()
+        )
     }
 
     pub fn ready_after(&self) -> Duration {
@@ -103,7 +114,8 @@ impl Server {
         // Fields after the parenthesised name: state is the first; utime and stime the 12th and
         // 13th. Linux reports them in clock ticks, which are 100 a second on every usual build.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
         Some(ticks / 100.0)
     }
 }
@@ -117,7 +129,11 @@ impl Drop for Server {
 fn spawn(kind: &Kind, port: u16, core: Option<usize>, log: &Path) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("finding the bench's own executable")?;
     let mut args: Vec<String> = match kind {
-        Kind::Jitbot { config } => vec!["__jitbot".into(), "--config".into(), config.display().to_string()],
+        Kind::Jitbot { config } => vec![
+            "__jitbot".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ],
         Kind::Floor { database } => vec![
             "__floor".into(),
             "--listen".into(),
@@ -130,7 +146,10 @@ fn spawn(kind: &Kind, port: u16, core: Option<usize>, log: &Path) -> anyhow::Res
     if let Some(core) = core.filter(|_| taskset_available()) {
         args.splice(0..0, ["taskset".to_string(), "-c".into(), core.to_string()]);
     }
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     let mut command = Command::new(&args[0]);
     command
         .args(&args[1..])
@@ -159,7 +178,12 @@ pub fn taskset_available() -> bool {
 pub fn pin_self(core: usize) {
     if taskset_available() {
         let _ = std::process::Command::new("taskset")
-            .args(["-a", "-cp", &core.to_string(), &std::process::id().to_string()])
+            .args([
+                "-a",
+                "-cp",
+                &core.to_string(),
+                &std::process::id().to_string(),
+            ])
             .stdout(Stdio::null())
             .status();
     }
@@ -171,7 +195,13 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// jitbot's config for the bench: one webhook group whose cards go to the approval channel.
-pub fn jitbot_config(port: u16, database: &Path, slack_api: &str, webhook: &str, max_duration: &str) -> String {
+pub fn jitbot_config(
+    port: u16,
+    database: &Path,
+    slack_api: &str,
+    webhook: &str,
+    max_duration: &str,
+) -> String {
     format!(
         r#"listen = "127.0.0.1:{port}"
 database_url = "sqlite://{database}"

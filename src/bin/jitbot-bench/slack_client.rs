@@ -84,7 +84,11 @@ impl SlackClient {
             }]
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())])?;
-        Ok(self.post("/slack/interactions", body).await?.status().as_u16())
+        Ok(self
+            .post("/slack/interactions", body)
+            .await?
+            .status()
+            .as_u16())
     }
 
     async fn post(&self, path: &str, body: String) -> reqwest::Result<reqwest::Response> {
