@@ -17,6 +17,14 @@ use crate::server::{self, Kind, Server};
 use crate::slack_client::{SlackClient, user};
 use crate::stats::{Latencies, ms};
 
+/// `12 ms`, `1.50 s`.
+fn with_unit(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v < 1000.0 => format!("{} ms", ms(Some(v))),
+        other => ms(other),
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct FaultArgs {
     /// Seconds of load (and of random kills) in the kill run; its grants last one minute more.
@@ -260,10 +268,10 @@ async fn check_kills(
     let lags = Latencies::from_ms(lags);
     eprintln!(
         "kills: {} requests, {granted} granted and revoked; {repeated} repeated deliveries (at least once, as documented); \
-         revocation lag p50 {} ms, max {} ms; audit trail {} events, intact: {}",
+         revocation lag p50 {}, max {}; audit trail {} events, intact: {}",
         rows.len(),
-        ms(lags.percentile(50.0)),
-        ms(lags.max()),
+        with_unit(lags.percentile(50.0)),
+        with_unit(lags.max()),
         trail.events,
         trail.is_intact()
     );
@@ -304,11 +312,11 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     .await;
     let refused = provider.deliveries().iter().filter(|d| !d.accepted).count();
     eprintln!(
-        "outage: {} grants due during a {} s outage ({refused} attempts refused); after the return: p50 {} ms, max {} ms, {missing} not revoked",
+        "outage: {} grants due during a {} s outage ({refused} attempts refused); after the return: p50 {}, max {}, {missing} not revoked",
         due.len(),
         args.outage_secs,
-        ms(after_return.percentile(50.0)),
-        ms(after_return.max()),
+        with_unit(after_return.percentile(50.0)),
+        with_unit(after_return.max()),
     );
     let mut problems = Vec::new();
     if missing > 0 {
@@ -318,7 +326,7 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     }
     let late = after_return.over(BACK_WITHIN.as_secs_f64() * 1000.0);
     if late > 0 {
-        problems.push(format!("outage: {late} revocations came more than 10 s after the provider returned (max {} ms)", ms(after_return.max())));
+        problems.push(format!("outage: {late} revocations came more than 10 s after the provider returned (max {})", with_unit(after_return.max())));
     }
     Ok(problems)
 }
