@@ -326,7 +326,10 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     }
     let late = after_return.over(BACK_WITHIN.as_secs_f64() * 1000.0);
     if late > 0 {
-        problems.push(format!("outage: {late} revocations came more than 10 s after the provider returned (max {})", with_unit(after_return.max())));
+        problems.push(format!(
+            "outage: {late} revocations came more than 10 s after the provider returned (max {})",
+            with_unit(after_return.max())
+        ));
     }
     Ok(problems)
 }

@@ -1,4 +1,4 @@
-//! One bench run: the floor, then jitbot (acks at each rate, cards, approvals, saturation), then
+//! One bench run: the floor, then jitbot (approvals, acks at each rate with their cards, saturation), then
 //! jitbot again on a database of seeded grants for the revocation lag. Each server is a fresh
 //! child process on a fresh SQLite file.
 
@@ -90,7 +90,7 @@ pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
     crate::seed::history(&db, plan.history, plan.open, Utc::now()).await?;
     db.close().await;
     let jitbot = start_jitbot(plan, dir, "jitbot", &database, &slack, &provider).await?;
-    let mut result = measure(plan, &jitbot, &slack, "J", Some(plan.drain)).await?;
+    // Approvals first, on a quiet server: the rates after them leave a backlog behind.
     eprintln!(
         "   approvals: {} at {}/s",
         plan.approvals, plan.approval_rate
@@ -104,6 +104,7 @@ pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
         plan.approval_rate,
     )
     .await;
+    let mut result = measure(plan, &jitbot, &slack, "J", Some(plan.drain)).await?;
     eprintln!(
         "   saturation: {} clients for {} s",
         plan.concurrency, plan.saturation_secs
