@@ -14,6 +14,8 @@ pub struct Sample {
     pub scheduled: Instant,
     pub latency: Duration,
     pub ok: bool,
+    /// How late the request left the load generator: its own lag, not the server's.
+    pub sent_late: Duration,
     pub request_id: Option<i64>,
 }
 
@@ -34,6 +36,7 @@ pub async fn open_loop(
         tokio::time::sleep_until(scheduled.into()).await;
         let (client, user, text) = (client.clone(), user(run, n), text.to_string());
         tasks.push(tokio::spawn(async move {
+            let sent_late = scheduled.elapsed();
             let ack = client.command(&user, &text).await;
             let latency = scheduled.elapsed();
             let (ok, request_id) = match ack {
@@ -44,6 +47,7 @@ pub async fn open_loop(
                 scheduled,
                 latency,
                 ok,
+                sent_late,
                 request_id,
             }
         }));

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::run::{Plan, RateResult, Results, SystemResult};
+use crate::run::{Plan, RateResult, Results, SystemResult, max};
 use crate::stats::{Latencies, ms, ratio};
 
 pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
@@ -21,7 +21,7 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
             ratios(&floor.acks, &jitbot.acks),
         );
         row(
-            &format!("{rate}/s: served/s, failed, >3 s, server CPU"),
+            &format!("{rate}/s: served/s, failed, >3 s, server CPU, sending"),
             served(floor),
             served(jitbot),
             format!("CPU ×{}", opt(ratio(jitbot.cpu_percent, floor.cpu_percent))),
@@ -86,9 +86,9 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
     );
     let jitbot_rss = max(results.jitbot.peak_rss_mib, r.peak_rss_mib);
     row(
-        "peak RSS MiB",
+        "peak RSS MiB (jitbot: most of any step; the revocation run)",
         opt(results.floor.peak_rss_mib),
-        opt(jitbot_rss),
+        format!("{} ({})", opt(jitbot_rss), opt(r.peak_rss_mib)),
         opt(ratio(jitbot_rss, results.floor.peak_rss_mib)),
     );
     format!(
@@ -128,7 +128,7 @@ pub fn json_line(plan: &Plan, results: &Results, machine: &str) -> String {
         },
         "revocation_lag_ms": r.lag.to_json(),
         "revocations_missing": r.missing,
-        "peak_rss_mib": { "floor": results.floor.peak_rss_mib, "jitbot": max(results.jitbot.peak_rss_mib, r.peak_rss_mib) },
+        "peak_rss_mib": { "floor": results.floor.peak_rss_mib, "jitbot": max(results.jitbot.peak_rss_mib, r.peak_rss_mib), "jitbot_revocations": r.peak_rss_mib },
     })
     .to_string()
 }
@@ -140,6 +140,7 @@ fn system(s: &SystemResult) -> Value {
             "ack_ms": r.acks.to_json(),
             "over_3s": r.acks.over(3000.0),
             "failed": r.failed,
+            "client_behind_ms": r.client_behind_ms.round(),
             "served_per_sec": (r.served_per_sec * 10.0).round() / 10.0,
             "cpu_percent": r.cpu_percent.map(|c| c.round()),
             "command_to_card_ms": r.cards.as_ref().map(|(l, _)| l.to_json()),
@@ -167,20 +168,14 @@ fn ratios(floor: &Latencies, jitbot: &Latencies) -> String {
 fn served(r: &RateResult) -> String {
     let cpu = r.cpu_percent.map_or("–".into(), |c| format!("{c:.0} %"));
     format!(
-        "{:.0}, {}, {}, {cpu}",
+        "{:.0}, {}, {}, {cpu}, client ≤ {:.0} ms late",
         r.served_per_sec,
         r.failed,
-        r.acks.over(3000.0)
+        r.acks.over(3000.0),
+        r.client_behind_ms
     )
 }
 
 fn opt(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.2}"))
-}
-
-fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
 }

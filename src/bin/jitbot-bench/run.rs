@@ -1,6 +1,7 @@
-//! One bench run: the floor, then jitbot (approvals, acks at each rate with their cards, saturation), then
-//! jitbot again on a database of seeded grants for the revocation lag. Each server is a fresh
-//! child process on a fresh SQLite file.
+//! One bench run: the floor, then jitbot (approvals, acks at each rate with their cards,
+//! saturation), then jitbot on a database of seeded grants for the revocation lag. Every step
+//! gets a fresh server process on its own SQLite file (jitbot's a copy of the seeded history),
+//! so that no step pays for the backlog another left.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub struct RateResult {
     pub rate: u32,
     pub acks: Latencies,
     pub failed: usize,
+    /// How far behind its schedule the load generator itself fell (the most for one request):
+    /// large values mean the figures above are the client's as much as the server's.
+    pub client_behind_ms: f64,
     pub served_per_sec: f64,
     pub cpu_percent: Option<f64>,
     /// jitbot only: command → approval card, and cards that never came within the drain time.
@@ -66,67 +70,154 @@ pub struct Results {
 const REQUEST_TEXT: &str = "request bench 1h bench load";
 
 pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
-    let slack = FakeSlack::start().await?;
-    let provider = FakeProvider::start(plan.provider_delay).await?;
+    let bench = Bench {
+        plan,
+        dir,
+        slack: FakeSlack::start().await?,
+        provider: FakeProvider::start(plan.provider_delay).await?,
+        template: dir.join("history.db"),
+    };
     eprintln!("== floor (axum + Slack signature + one SQLite insert)");
-    let floor_server = Server::start(
-        Kind::Floor {
-            database: dir.join("floor.db"),
-        },
-        0,
-        plan.server_core,
-        &dir.join("floor.log"),
-    )
-    .await?;
-    let floor = measure(plan, &floor_server, &slack, "F", None).await?;
-    drop(floor_server);
-
+    let floor = bench.measure(System::Floor).await?;
     eprintln!(
         "== jitbot (history: {} requests, {} open)",
         plan.history, plan.open
     );
-    let database = dir.join("jitbot.db");
-    let db = crate::seed::create(&database).await?;
+    let db = crate::seed::create(&bench.template).await?;
     crate::seed::history(&db, plan.history, plan.open, Utc::now()).await?;
+    // Closing the last connection checkpoints the WAL: the file alone is the database.
     db.close().await;
-    let jitbot = start_jitbot(plan, dir, "jitbot", &database, &slack, &provider).await?;
-    // Approvals first, on a quiet server: the rates after them leave a backlog behind.
     eprintln!(
         "   approvals: {} at {}/s",
         plan.approvals, plan.approval_rate
     );
-    let client = SlackClient::new(&jitbot.url, &slack.url)?;
+    let server = bench.fresh(System::Jitbot, "approvals").await?;
+    let client = SlackClient::new(&server.url, &bench.slack.url)?;
     let approvals = flows::approvals(
         &client,
-        &slack,
-        &provider,
+        &bench.slack,
+        &bench.provider,
         plan.approvals,
         plan.approval_rate,
     )
     .await;
-    let mut result = measure(plan, &jitbot, &slack, "J", Some(plan.drain)).await?;
-    eprintln!(
-        "   saturation: {} clients for {} s",
-        plan.concurrency, plan.saturation_secs
-    );
-    result.saturation = load::saturation(
-        &client,
-        "JS",
-        plan.concurrency,
-        plan.saturation_secs,
-        REQUEST_TEXT,
-    )
-    .await;
-    result.peak_rss_mib = jitbot.peak_rss_mib();
-    drop(jitbot);
-
-    let revocations = revocations(plan, dir, &slack, &provider).await?;
+    let approvals_rss = server.peak_rss_mib();
+    drop(server);
+    let mut jitbot = bench.measure(System::Jitbot).await?;
+    jitbot.peak_rss_mib = max(jitbot.peak_rss_mib, approvals_rss);
+    let revocations = revocations(plan, dir, &bench.slack, &bench.provider).await?;
     Ok(Results {
         floor,
-        jitbot: result,
+        jitbot,
         approvals,
         revocations,
     })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum System {
+    Floor,
+    Jitbot,
+}
+
+/// What every step shares: the fakes, and the seeded database each jitbot starts from a copy of.
+struct Bench<'a> {
+    plan: &'a Plan,
+    dir: &'a Path,
+    slack: FakeSlack,
+    provider: FakeProvider,
+    template: PathBuf,
+}
+
+impl Bench<'_> {
+    /// A fresh server for one step, so that no step inherits another's backlog.
+    async fn fresh(&self, system: System, step: &str) -> anyhow::Result<Server> {
+        let name = match system {
+            System::Floor => format!("floor-{step}"),
+            System::Jitbot => format!("jitbot-{step}"),
+        };
+        let database = self.dir.join(format!("{name}.db"));
+        let log = self.dir.join(format!("{name}.log"));
+        match system {
+            System::Floor => {
+                Server::start(Kind::Floor { database }, 0, self.plan.server_core, &log).await
+            }
+            System::Jitbot => {
+                std::fs::copy(&self.template, &database)?;
+                start_jitbot(
+                    self.plan,
+                    self.dir,
+                    &name,
+                    &database,
+                    &self.slack,
+                    &self.provider,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Acks at each rate (for jitbot with the cards they led to), then the saturation throughput,
+    /// each on a fresh server.
+    async fn measure(&self, system: System) -> anyhow::Result<SystemResult> {
+        let (plan, slack) = (self.plan, &self.slack);
+        let mut rates = Vec::new();
+        let mut peak_rss_mib = None;
+        let run = if system == System::Floor { "F" } else { "J" };
+        for &rate in &plan.rates {
+            eprintln!("   {rate}/s for {} s", plan.secs);
+            let server = self.fresh(system, &rate.to_string()).await?;
+            let client = SlackClient::new(&server.url, &slack.url)?;
+            let cpu_before = server.cpu_seconds();
+            let started = std::time::Instant::now();
+            let samples = load::open_loop(
+                &client,
+                &format!("{run}{rate}X"),
+                rate,
+                plan.secs,
+                REQUEST_TEXT,
+            )
+            .await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let cpu_percent = match (cpu_before, server.cpu_seconds()) {
+                (Some(a), Some(b)) => Some((b - a) / elapsed * 100.0),
+                _ => None,
+            };
+            let cards = match system {
+                System::Jitbot => Some(flows::cards_for(slack, &samples, plan.drain).await),
+                System::Floor => None,
+            };
+            rates.push(rate_result(rate, &samples, elapsed, cpu_percent, cards));
+            peak_rss_mib = max(peak_rss_mib, server.peak_rss_mib());
+        }
+        eprintln!(
+            "   saturation: {} clients for {} s",
+            plan.concurrency, plan.saturation_secs
+        );
+        let server = self.fresh(system, "saturation").await?;
+        let client = SlackClient::new(&server.url, &slack.url)?;
+        let saturation = load::saturation(
+            &client,
+            &format!("{run}S"),
+            plan.concurrency,
+            plan.saturation_secs,
+            REQUEST_TEXT,
+        )
+        .await;
+        peak_rss_mib = max(peak_rss_mib, server.peak_rss_mib());
+        Ok(SystemResult {
+            rates,
+            saturation,
+            peak_rss_mib,
+        })
+    }
+}
+
+pub fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 async fn start_jitbot(
@@ -150,63 +241,6 @@ async fn start_jitbot(
     .await
 }
 
-/// Acks at each rate (and, with `drain`, the cards they led to), then the saturation throughput
-/// for the floor (jitbot's is measured after its approvals).
-async fn measure(
-    plan: &Plan,
-    server: &Server,
-    slack: &FakeSlack,
-    run: &str,
-    drain: Option<Duration>,
-) -> anyhow::Result<SystemResult> {
-    let client = SlackClient::new(&server.url, &slack.url)?;
-    let mut rates = Vec::new();
-    for &rate in &plan.rates {
-        eprintln!("   {rate}/s for {} s", plan.secs);
-        let cpu_before = server.cpu_seconds();
-        let started = std::time::Instant::now();
-        let samples = load::open_loop(
-            &client,
-            &format!("{run}{rate}X"),
-            rate,
-            plan.secs,
-            REQUEST_TEXT,
-        )
-        .await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let cpu_percent = match (cpu_before, server.cpu_seconds()) {
-            (Some(a), Some(b)) => Some((b - a) / elapsed * 100.0),
-            _ => None,
-        };
-        let cards = match drain {
-            Some(limit) => Some(flows::cards_for(slack, &samples, limit).await),
-            None => None,
-        };
-        rates.push(rate_result(rate, &samples, elapsed, cpu_percent, cards));
-    }
-    let saturation = if drain.is_none() {
-        eprintln!(
-            "   saturation: {} clients for {} s",
-            plan.concurrency, plan.saturation_secs
-        );
-        load::saturation(
-            &client,
-            &format!("{run}S"),
-            plan.concurrency,
-            plan.saturation_secs,
-            REQUEST_TEXT,
-        )
-        .await
-    } else {
-        0.0
-    };
-    Ok(SystemResult {
-        rates,
-        saturation,
-        peak_rss_mib: server.peak_rss_mib(),
-    })
-}
-
 fn rate_result(
     rate: u32,
     samples: &[Sample],
@@ -220,6 +254,10 @@ fn rate_result(
         // Failed requests count at their full wait: a timeout is a latency too.
         acks: Latencies::from_durations(samples.iter().map(|s| s.latency)),
         failed: samples.len() - ok.len(),
+        client_behind_ms: samples
+            .iter()
+            .map(|s| s.sent_late.as_secs_f64() * 1000.0)
+            .fold(0.0, f64::max),
         served_per_sec: ok.len() as f64 / elapsed,
         cpu_percent,
         cards,
