@@ -56,6 +56,11 @@ impl FakeProvider {
         self.inner.down.store(down, Ordering::SeqCst);
     }
 
+    /// Forgets every delivery, for a fresh database whose request ids start over.
+    pub fn reset(&self) {
+        self.inner.deliveries.lock().unwrap().clear();
+    }
+
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.inner.deliveries.lock().unwrap().clone()
     }

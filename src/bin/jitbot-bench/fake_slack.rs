@@ -56,6 +56,11 @@ impl FakeSlack {
         format!("{}/api/", self.url)
     }
 
+    /// Forgets every card: each step's fresh database numbers its requests from the same id.
+    pub fn reset(&self) {
+        self.inner.lock().unwrap().cards.clear();
+    }
+
     pub fn card(&self, request_id: i64) -> CardEvents {
         let inner = self.inner.lock().unwrap();
         inner.cards.get(&request_id).copied().unwrap_or_default()

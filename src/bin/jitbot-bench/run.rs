@@ -138,6 +138,8 @@ impl Bench<'_> {
         };
         let database = self.dir.join(format!("{name}.db"));
         let log = self.dir.join(format!("{name}.log"));
+        self.slack.reset();
+        self.provider.reset();
         match system {
             System::Floor => {
                 Server::start(Kind::Floor { database }, 0, self.plan.server_core, &log).await
@@ -276,6 +278,8 @@ async fn revocations(
         "== revocations: {} active grants, {} due in the same second",
         plan.grants, plan.due
     );
+    slack.reset();
+    provider.reset();
     let database = dir.join("revocations.db");
     let db = crate::seed::create(&database).await?;
     // Seeding takes a while for large cases; the due second is set once it is done.
