@@ -184,13 +184,16 @@ async fn unfinished(db: &sqlx::SqlitePool) -> sqlx::Result<i64> {
         .await
 }
 
+/// id, status, granted_at, expires_at, `granted` events, end events.
+type RequestRow = (i64, String, Option<i64>, Option<i64>, i64, i64);
+
 /// Every request granted once and ended once, at the provider as in the database.
 async fn check_kills(
     db: &sqlx::SqlitePool,
     provider: &FakeProvider,
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
-    let rows: Vec<(i64, String, Option<i64>, Option<i64>, i64, i64)> = sqlx::query_as(
+    let rows: Vec<RequestRow> = sqlx::query_as(
         "SELECT r.id, r.status, r.granted_at, r.expires_at, \
              (SELECT COUNT(*) FROM audit_events a WHERE a.request_id = r.id AND a.action = 'granted'), \
              (SELECT COUNT(*) FROM audit_events a WHERE a.request_id = r.id AND a.action IN \
