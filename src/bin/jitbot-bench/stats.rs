@@ -31,7 +31,8 @@ impl Latencies {
         if self.sorted_ms.is_empty() {
             return None;
         }
-        let rank = ((p / 100.0) * self.sorted_ms.len() as f64).ceil() as usize;
+        // The epsilon keeps float error (99.9 % of 1000 = 999.000…1) from moving up a rank.
+        let rank = ((p / 100.0) * self.sorted_ms.len() as f64 - 1e-9).ceil() as usize;
         Some(self.sorted_ms[rank.clamp(1, self.sorted_ms.len()) - 1])
     }
 
