@@ -13,6 +13,7 @@ mod lifecycle;
 mod metrics;
 mod on_behalf;
 mod owner_status;
+mod properties;
 mod query_plans;
 mod reload;
 mod scheduling;

@@ -1,0 +1,224 @@
+//! The servers under test, each a child process of this bench (the bench re-runs itself with a
+//! hidden subcommand): pinned to one core with `taskset` when asked and available, measured
+//! from /proc (peak RSS, CPU time), killed with SIGKILL when done — or at random, in fault runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+// std's process API: tokio's would need a feature the server itself does not use.
+use std::process::{Child, Command};
+
+/// The signing secret the bench's Slack and its servers share.
+pub const SIGNING_SECRET: &str = "bench-signing-secret-5d1c2e";
+pub const WEBHOOK_SECRET: &str = "bench-webhook-secret-9a8b7c";
+
+/// What to run in the child.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// `jitbot serve` with this config file.
+    Jitbot { config: PathBuf },
+    /// The floor: axum + Slack signature + one SQLite insert.
+    Floor { database: PathBuf },
+}
+
+pub struct Server {
+    pub url: String,
+    port: u16,
+    kind: Kind,
+    core: Option<usize>,
+    log: PathBuf,
+    child: Child,
+    started: Instant,
+}
+
+impl Server {
+    /// Starts the server on `port` (0: any free one) and waits until it answers.
+    pub async fn start(
+        kind: Kind,
+        port: u16,
+        core: Option<usize>,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let port = if port == 0 { free_port()? } else { port };
+        let child = spawn(&kind, port, core, log)?;
+        let mut server = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            kind,
+            core,
+            log: log.to_path_buf(),
+            child,
+            started: Instant::now(),
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.child.id())
+    }
+
+    /// `kill -9`: no shutdown, no flush; what is on disk is what survives.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills it and starts it again on the same port and database.
+    pub async fn restart_after_kill(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.child = spawn(&self.kind, self.port, self.core, &self.log)?;
+        self.started = Instant::now();
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the server exited with {status}; see {}",
+                    self.log.display()
+                );
+            }
+            let probe = client.get(format!("{}/healthz", self.url)).send().await;
+            if probe.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bail!(
+            "the server did not answer within 30 s; see {}",
+            self.log.display()
+        )
+    }
+
+    pub fn ready_after(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Peak resident memory so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+
+    /// CPU time (user + system) used so far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // Fields after the parenthesised name: state is the first; utime and stime the 12th and
+        // 13th. Linux reports them in clock ticks, which are 100 a second on every usual build.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(kind: &Kind, port: u16, core: Option<usize>, log: &Path) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("finding the bench's own executable")?;
+    let mut args: Vec<String> = match kind {
+        Kind::Jitbot { config } => vec![
+            "__jitbot".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ],
+        Kind::Floor { database } => vec![
+            "__floor".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--database".into(),
+            database.display().to_string(),
+        ],
+    };
+    args.insert(0, exe.display().to_string());
+    if let Some(core) = core.filter(|_| taskset_available()) {
+        args.splice(0..0, ["taskset".to_string(), "-c".into(), core.to_string()]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut command = Command::new(&args[0]);
+    command
+        .args(&args[1..])
+        // Only what the server needs: no secret of the caller's environment leaks into it.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        .env("SLACK_BOT_TOKEN", "xoxb-bench")
+        .env("JITBOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    command.spawn().context("starting the server")
+}
+
+pub fn taskset_available() -> bool {
+    std::process::Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Pins this process (the load generator and the fakes) to `core`, away from the server's.
+pub fn pin_self(core: usize) {
+    if taskset_available() {
+        let _ = std::process::Command::new("taskset")
+            .args([
+                "-a",
+                "-cp",
+                &core.to_string(),
+                &std::process::id().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// jitbot's config for the bench: one webhook group whose cards go to the approval channel.
+pub fn jitbot_config(
+    port: u16,
+    database: &Path,
+    slack_api: &str,
+    webhook: &str,
+    max_duration: &str,
+) -> String {
+    format!(
+        r#"listen = "127.0.0.1:{port}"
+database_url = "sqlite://{database}"
+[slack]
+api_url = "{slack_api}"
+[[group]]
+name = "bench"
+description = "What the bench requests"
+provider = "webhook"
+webhook_url = "{webhook}"
+target = "bench-admins"
+owners = ["{owner}"]
+max_duration = "{max_duration}"
+approval_channel = "{channel}"
+"#,
+        database = database.display(),
+        owner = crate::fake_slack::email_of(crate::fake_slack::OWNER),
+        channel = crate::fake_slack::APPROVAL_CHANNEL,
+    )
+}
