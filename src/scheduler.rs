@@ -26,6 +26,10 @@ pub const MESSAGE_ATTEMPTS: i64 = 10;
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LONGEST_RETRY: Duration = Duration::from_secs(300);
+/// Revocations back off no further than this: access that should have ended is the one failure
+/// that gets worse with time, so once a provider is back every due revocation lands within ~10 s
+/// (the fault run's target), at the price of one attempt per revocation every 8 s while it is down.
+const LONGEST_REVOKE_RETRY: Duration = Duration::from_secs(8);
 /// How long a claimed job is reserved; a job still running after it may be claimed again.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 const BATCH: i64 = 64;
@@ -43,10 +47,22 @@ const BLOCKED_POLL: Duration = Duration::from_secs(1);
 /// The delay before retry number `attempts` (1-based): doubling from 2 s, at most 5 min, with
 /// up to 10 % jitter so that many failures do not retry in lockstep.
 pub fn backoff(attempts: i64) -> Duration {
+    backoff_up_to(attempts, LONGEST_RETRY)
+}
+
+/// The delay before retry number `attempts` of `job`: revocations are capped sooner.
+fn backoff_of(job: &Job, attempts: i64) -> Duration {
+    match job {
+        Job::Revoke => backoff_up_to(attempts, LONGEST_REVOKE_RETRY),
+        _ => backoff(attempts),
+    }
+}
+
+fn backoff_up_to(attempts: i64, longest: Duration) -> Duration {
     let doublings = attempts.clamp(1, 20) as u32 - 1;
     let base = FIRST_RETRY
         .saturating_mul(2u32.saturating_pow(doublings))
-        .min(LONGEST_RETRY);
+        .min(longest);
     base + base.mul_f64(rand::random::<f64>() * 0.1)
 }
 
@@ -231,7 +247,7 @@ async fn failed(
     }
     core.metrics.job_retry(job.name());
     let mut tx = store::write(&core.db).await?;
-    let wait = error_retry_after(&error).unwrap_or_else(|| backoff(attempts));
+    let wait = error_retry_after(&error).unwrap_or_else(|| backoff_of(job, attempts));
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
     store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
     if let (Job::Grant | Job::Revoke, Some(request_id)) = (job, request_id)
@@ -486,5 +502,14 @@ mod tests {
         assert!((8.0..8.9).contains(&secs(3)));
         assert!((300.0..330.1).contains(&secs(12)));
         assert!((300.0..330.1).contains(&secs(1000)));
+    }
+
+    #[test]
+    fn revocations_retry_at_least_every_eight_seconds() {
+        let revoke = |n| backoff_of(&Job::Revoke, n).as_secs_f64();
+        assert!((2.0..2.3).contains(&revoke(1)));
+        assert!((8.0..8.9).contains(&revoke(3)));
+        assert!((8.0..8.9).contains(&revoke(50)));
+        assert!(backoff_of(&Job::Grant, 50).as_secs_f64() >= 300.0);
     }
 }
