@@ -45,7 +45,14 @@ impl App {
             source,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let config = Config::load(path)?;
+        // The very bytes hashed are the ones parsed: an edit in between cannot make the audited
+        // hash name a file that was not put in force.
+        let text = String::from_utf8(bytes).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, error),
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let config = Config::parse(&text, base_dir).map_err(|error| error.at(path))?;
         let problems = self.unmet_needs(&config.policy);
         if !problems.is_empty() {
             return Err(ReloadError::NeedsRestart {
@@ -110,6 +117,10 @@ impl App {
             ("teams", old.teams != new.teams),
             ("graph", old.graph != new.graph),
             ("audit_webhook", old.audit_webhook != new.audit_webhook),
+            (
+                "audit_database_url / audit_retention",
+                old.audit != new.audit,
+            ),
         ]
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))

@@ -32,6 +32,9 @@ const LONGEST_RETRY: Duration = Duration::from_secs(300);
 const LONGEST_REVOKE_RETRY: Duration = Duration::from_secs(8);
 /// How long a claimed job is reserved; a job still running after it may be claimed again.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a request's jobs run before the rows still waiting are claimed anew: well inside the
+/// lease, with room for one more job (`JOB_TIMEOUT`).
+const LEASE_RENEWAL: Duration = Duration::from_secs(150);
 const BATCH: i64 = 64;
 /// How many requests' jobs run at once. Jobs wait on providers and chat far more than on the
 /// CPU, so many run side by side; the bound keeps memory and outbound connections in check.
@@ -76,7 +79,11 @@ pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut tasks = JoinSet::new();
     for rows in by_request(claimed) {
         let core = core.clone();
-        tasks.spawn(async move { run_request(&core, rows, now).await });
+        tasks.spawn(async move {
+            let mut done = Vec::new();
+            run_request(&core, rows, now, |id| done.push(id)).await;
+            done
+        });
     }
     let mut done = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -102,23 +109,40 @@ fn by_request(claimed: Vec<store::jobs::JobRow>) -> Vec<Vec<store::jobs::JobRow>
     groups.into_values().chain(alone).collect()
 }
 
-/// Runs one request's claimed jobs in order; returns the ids of those that are done with.
-async fn run_request(core: &Core, rows: Vec<store::jobs::JobRow>, now: DateTime<Utc>) -> Vec<i64> {
-    let mut done = Vec::new();
-    for row in rows {
+/// Runs one request's claimed jobs in order, handing each one that is done with to `done` at
+/// once (so its row goes while the rest run). A request's jobs together may outlive the lease
+/// they were claimed with; before that can happen the rows still waiting are claimed anew, or a
+/// later pass would take them (and run them beside this one).
+async fn run_request(
+    core: &Core,
+    rows: Vec<store::jobs::JobRow>,
+    now: DateTime<Utc>,
+    mut done: impl FnMut(i64),
+) {
+    let started = tokio::time::Instant::now();
+    let mut renewed = Duration::ZERO;
+    for (index, row) in rows.iter().enumerate() {
+        let elapsed = started.elapsed();
+        if elapsed - renewed > LEASE_RENEWAL {
+            let waiting: Vec<i64> = rows[index..].iter().map(|row| row.id).collect();
+            let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
+            if let Err(error) = store::jobs::renew(&core.db.write, &waiting, until).await {
+                tracing::error!(%error, "could not renew the claim on a request's jobs");
+            }
+            renewed = elapsed;
+        }
         // Each job in a task of its own: a job that panics counts as a failed attempt (and is
         // given up in time) instead of coming back with every lease.
         let (job_core, job_row) = (core.clone(), row.clone());
         let ran = tokio::spawn(async move { timed_out_or_run(&job_core, job_row, now).await });
         let finished = match ran.await {
             Ok(finished) => finished,
-            Err(_) => panicked(core, &row, now).await,
+            Err(_) => panicked(core, row, now).await,
         };
         if finished {
-            done.push(row.id);
+            done(row.id);
         }
     }
-    done
 }
 
 /// Runs a job, counting one that outlives `JOB_TIMEOUT` as a failed attempt. True when the job
@@ -427,9 +451,10 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
                     };
                     let (core, finished, freed) = (core.clone(), finished.clone(), freed.clone());
                     running.spawn(async move {
-                        for id in run_request(&core, rows, now).await {
+                        run_request(&core, rows, now, |id| {
                             let _ = finished.send(id);
-                        }
+                        })
+                        .await;
                         drop(permit);
                         freed.notify_one();
                     });

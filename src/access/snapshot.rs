@@ -5,7 +5,7 @@
 use anyhow::bail;
 
 use super::Core;
-use crate::domain::{AccessRequest, GroupPolicy, Policy, Refusal};
+use crate::domain::{AccessRequest, GrantTarget, GroupPolicy, Policy, Refusal};
 use crate::store::grant_targets;
 
 /// The group whose provider removes this request's access.
@@ -38,12 +38,28 @@ pub async fn group_to_grant(
     let Ok(group) = policy.group(&request.group) else {
         return Ok(Err(gone(request)));
     };
-    Ok(Ok(
-        match grant_targets::of_request(&core.db.read, request.id).await? {
-            Some(snapshot) => group.granting(&snapshot),
-            None => group.clone(),
-        },
-    ))
+    match grant_targets::of_request(&core.db.read, request.id).await? {
+        Some(snapshot) => Ok(same_target(request, group, &snapshot).map(|()| group.clone())),
+        None => Ok(Ok(group.clone())),
+    }
+}
+
+/// A request is decided and granted only while its group grants what it did when the request
+/// was made: after a reload that moved the group to another provider or target, its owners
+/// (perhaps new ones) must not approve access to the old one. Fails closed.
+pub fn same_target(
+    request: &AccessRequest,
+    group: &GroupPolicy,
+    snapshot: &GrantTarget,
+) -> Result<(), Refusal> {
+    if group.grant_target() == *snapshot {
+        Ok(())
+    } else {
+        Err(Refusal::GroupRetargeted {
+            id: request.id,
+            group: request.group.clone(),
+        })
+    }
 }
 
 /// The refusal for a request whose group a reload removed.

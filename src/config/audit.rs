@@ -10,8 +10,10 @@ use super::urls::resolve_database_url;
 /// Thirty days: a shorter retention is almost surely a typo (`30m` for `30d`), and no auditor
 /// asks for less.
 pub const MIN_AUDIT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A hundred years: beyond it "now − retention" leaves the range of dates jitbot can compute.
+pub const MAX_AUDIT_RETENTION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditConfig {
     /// The trail's own SQLite file, absolute; `None`: the trail lives in the main database.
     pub database_url: Option<String>,
@@ -46,7 +48,14 @@ pub(super) fn audit_config(
         resolved
     });
     let retention = retention.and_then(|text| match humantime::parse_duration(text) {
-        Ok(keep) if keep >= MIN_AUDIT_RETENTION => Some(keep),
+        Ok(keep) if (MIN_AUDIT_RETENTION..=MAX_AUDIT_RETENTION).contains(&keep) => Some(keep),
+        Ok(keep) if keep > MAX_AUDIT_RETENTION => {
+            problems.push(at(
+                "audit_retention",
+                format!("`{text}` is longer than the maximum of 100 years (leave it out to keep everything)"),
+            ));
+            None
+        }
         Ok(_) => {
             problems.push(at(
                 "audit_retention",
@@ -123,6 +132,11 @@ mod tests {
                 None,
                 Some("30m"),
                 "audit_retention: `30m` is shorter than the minimum of 30 days",
+            ),
+            (
+                None,
+                Some("1000000years"),
+                "audit_retention: `1000000years` is longer than the maximum of 100 years",
             ),
             (
                 None,

@@ -230,7 +230,7 @@ impl Config {
 }
 
 impl ConfigError {
-    fn at(self, file: &Path) -> Self {
+    pub(crate) fn at(self, file: &Path) -> Self {
         match self {
             Self::Syntax { mistakes, .. } => Self::Syntax {
                 path: file.to_path_buf(),

@@ -75,6 +75,10 @@ pub enum Refusal {
         "Request #{id} is for `{group}`, which is no longer in jitbot's configuration, so it can be neither approved nor granted."
     )]
     GroupRemoved { id: i64, group: String },
+    #[error(
+        "Request #{id} was made when `{group}` granted something else than it does now, so it can be neither approved nor granted; ask again."
+    )]
+    GroupRetargeted { id: i64, group: String },
     #[error("You cannot approve your own request for {group}; another owner has to.")]
     OwnRequest { group: String },
     #[error("Request #{id} was already {}{}{}.", verdict.past_tense(), by_whom(by), now_is(*verdict, *status))]

@@ -110,6 +110,21 @@ pub async fn claim_due(
     Ok(rows)
 }
 
+/// Extends the claim on jobs still held until `until` (a request's jobs that run long).
+pub async fn renew(
+    db: impl SqliteExecutor<'_>,
+    ids: &[i64],
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let ids = serde_json::to_string(ids).expect("ids serialize");
+    sqlx::query("UPDATE jobs SET locked_until = ? WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(to_ms(until))
+        .bind(ids)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn complete(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM jobs WHERE id = ?")
         .bind(id)

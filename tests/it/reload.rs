@@ -164,6 +164,31 @@ async fn approving_a_request_whose_group_was_removed_is_refused_clearly() {
 }
 
 #[tokio::test]
+async fn approving_a_request_whose_group_was_retargeted_is_refused_clearly() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request billing 1h month-end close").await;
+    // The group now grants another target: its owners must not approve the old one.
+    let retargeted = DEFAULT_GROUPS.replace(
+        "target = \"billing-admins\"",
+        "target = \"billing-admins-eu\"",
+    );
+    reload_groups(&t, &retargeted).await.unwrap();
+
+    assert_eq!(t.click("U0BOB", id, "jit_approve").await, 200);
+    t.slack.wait_for("respond", 1).await;
+    t.run_jobs().await;
+    assert_eq!(t.request(id).await.status, RequestStatus::Pending);
+    assert!(t.webhook.deliveries().is_empty(), "nothing was granted");
+    let replies = t.private_replies();
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("granted something else than it does now")),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_reload_that_needs_a_secret_not_read_at_start_keeps_the_old_policy() {
     let t = TestApp::spawn().await;
     let with_new_secret = DEFAULT_GROUPS.replace(

@@ -20,6 +20,7 @@ struct Opened {
 /// A fresh, single-use WebSocket URL. It carries a ticket that lets whoever holds it receive
 /// jitbot's traffic, so it is never logged.
 pub async fn connection_url(api_url: &str, token: &Secret) -> anyhow::Result<String> {
+    check_api_url(api_url)?;
     let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
     let endpoint = format!("{}/apps.connections.open", api_url.trim_end_matches('/'));
     let opened: Opened = http
@@ -40,21 +41,56 @@ pub async fn connection_url(api_url: &str, token: &Secret) -> anyhow::Result<Str
     let url = opened
         .url
         .context("apps.connections.open answered no URL")?;
-    check_url(&url)?;
+    check_url(&url, api_url)?;
     Ok(url)
 }
 
-/// `wss://` only, but `ws://` to this machine, where tests run their fake Slack.
-fn check_url(url: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(url).context("apps.connections.open answered a malformed URL")?;
-    let loopback = match parsed.host() {
+/// Whether a URL points at this machine, where tests run their fake Slack.
+fn is_loopback(parsed: &url::Url) -> bool {
+    match parsed.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         _ => false,
-    };
+    }
+}
+
+/// In Socket Mode the channel to `api_url` is what authenticates every command and click, and it
+/// carries the app token: `https://` only, but plain HTTP to this machine.
+fn check_api_url(api_url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(api_url).context("slack.api_url is not a URL")?;
     match parsed.scheme() {
-        "wss" => Ok(()),
-        "ws" if loopback => Ok(()),
+        "https" => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        other => bail!("Socket Mode needs an https:// slack.api_url, not {other}://"),
+    }
+}
+
+/// Whether `host` shares `api`'s parent domain (`wss-primary.slack-gov.com` beside
+/// `api.slack-gov.com`). A parent of one label (`com`) is no domain of Slack's.
+fn is_sibling(host: &str, api: &str) -> bool {
+    api.split_once('.')
+        .is_some_and(|(_, parent)| parent.contains('.') && host.ends_with(&format!(".{parent}")))
+}
+
+/// `wss://` to Slack only (its own hosts, or the host `api_url` names, as for GovSlack), but
+/// `ws://` to this machine: whoever answers the WebSocket speaks as Slack, so an answer that
+/// points elsewhere is refused.
+fn check_url(url: &str, api_url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).context("apps.connections.open answered a malformed URL")?;
+    let api_host = url::Url::parse(api_url)
+        .ok()
+        .and_then(|api| api.host_str().map(str::to_owned));
+    let slack_host = parsed.host_str().is_some_and(|host| {
+        host == "slack.com"
+            || host.ends_with(".slack.com")
+            || api_host
+                .as_deref()
+                .is_some_and(|api| host == api || is_sibling(host, api))
+    });
+    match parsed.scheme() {
+        "wss" if slack_host => Ok(()),
+        "wss" => bail!("apps.connections.open answered a host that is not Slack's"),
+        "ws" if is_loopback(&parsed) => Ok(()),
         other => bail!("apps.connections.open answered a {other}:// URL; only wss:// is used"),
     }
 }
@@ -64,12 +100,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_encrypted_urls_are_used_except_on_this_machine() {
-        assert!(check_url("wss://wss-primary.slack.com/link/?ticket=x").is_ok());
-        assert!(check_url("ws://127.0.0.1:4000/link").is_ok());
-        assert!(check_url("ws://[::1]:4000/link").is_ok());
-        assert!(check_url("ws://wss-primary.slack.com/link/").is_err());
-        assert!(check_url("https://slack.com/").is_err());
-        assert!(check_url("not a url").is_err());
+    fn only_encrypted_urls_to_slack_are_used_except_on_this_machine() {
+        let api = "https://slack.com/api";
+        assert!(check_url("wss://wss-primary.slack.com/link/?ticket=x", api).is_ok());
+        assert!(check_url("ws://127.0.0.1:4000/link", api).is_ok());
+        assert!(check_url("ws://[::1]:4000/link", api).is_ok());
+        assert!(check_url("ws://wss-primary.slack.com/link/", api).is_err());
+        assert!(check_url("wss://attacker.example/link", api).is_err());
+        assert!(check_url("wss://slack.com.attacker.example/link", api).is_err());
+        assert!(check_url("wss://attacker.com/link", api).is_err());
+        assert!(check_url("https://slack.com/", api).is_err());
+        assert!(check_url("not a url", api).is_err());
+        // GovSlack: the socket is on the host api_url names, or a sibling of it.
+        let gov = "https://slack-gov.com/api";
+        assert!(
+            check_url(
+                "wss://wss-primary.slack-gov.com/link/",
+                "https://api.slack-gov.com/api"
+            )
+            .is_ok()
+        );
+        assert!(check_url("wss://slack-gov.com/link/", gov).is_ok());
+    }
+
+    #[test]
+    fn the_app_token_travels_over_https_only_except_on_this_machine() {
+        assert!(check_api_url("https://slack.com/api").is_ok());
+        assert!(check_api_url("http://127.0.0.1:9000/api").is_ok());
+        assert!(check_api_url("http://slack.example/api").is_err());
+        assert!(check_api_url("nonsense").is_err());
     }
 }
