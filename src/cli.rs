@@ -269,9 +269,15 @@ async fn open_trail(config_path: &Path) -> anyhow::Result<TrailDbs> {
              to that database"
         ),
         None => main.clone(),
-        Some(url) => store::connect_audit(url)
-            .await
-            .with_context(|| format!("opening the audit database {url}"))?,
+        Some(url) => {
+            let audit = store::connect_audit(url)
+                .await
+                .with_context(|| format!("opening the audit database {url}"))?;
+            if store::audit_outbox::trail_is_apart(&main.read).await? {
+                crate::access::audit_trail::check_pairing(&main, &audit).await?;
+            }
+            audit
+        }
     };
     Ok(TrailDbs { trail, main })
 }

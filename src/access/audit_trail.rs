@@ -34,6 +34,20 @@ pub struct Moved {
     pub already_there: usize,
 }
 
+/// Refuses an audit database that is not the one this main database's trail was moved into
+/// (deleted and created anew, or swapped): its chain would start again and verify as intact.
+pub async fn check_pairing(main: &Db, audit: &Db) -> anyhow::Result<()> {
+    let expected = audit_outbox::pairing(&main.read).await?;
+    let found = audit_outbox::pairing(&audit.read).await?;
+    if expected.is_none() || expected != found {
+        bail!(
+            "the audit database is not the one this database's audit trail was kept in (it was \
+             replaced or deleted): restore it from a backup; refusing to start a new chain"
+        );
+    }
+    Ok(())
+}
+
 impl Trail {
     /// The trail in the main database, as without `audit_database_url`. Refused when the main
     /// database says its trail lives apart: starting without the audit database would split it.
@@ -51,7 +65,9 @@ impl Trail {
     /// its appends wait in the outbox; it must not hold a trail of its own.
     pub async fn apart(main: Db, audit: Db) -> anyhow::Result<Trail> {
         let mut tx = store::write(&main).await?;
-        if !audit_outbox::trail_is_apart(&mut *tx).await? {
+        if audit_outbox::trail_is_apart(&mut *tx).await? {
+            check_pairing(&main, &audit).await?;
+        } else {
             let held = audit_outbox::events_in(&mut *tx).await?;
             if held > 0 {
                 bail!(
@@ -60,6 +76,17 @@ impl Trail {
                      audit_database_url), or start the separate trail with a new main database"
                 );
             }
+            if audit_outbox::pairing(&audit.read).await?.is_some() {
+                bail!(
+                    "the audit database is already paired with another main database: give \
+                     this one an audit database of its own"
+                );
+            }
+            // Both files carry one id from now on: the audit file first, so a crash in between
+            // leaves a main database that is not yet apart, and starting again pairs anew.
+            let id = hex::encode(rand::random::<[u8; 16]>());
+            audit_outbox::set_pairing(&audit.write, &id).await?;
+            audit_outbox::set_pairing(&mut *tx, &id).await?;
             audit_outbox::mark_apart(&mut *tx).await?;
         }
         tx.commit().await?;

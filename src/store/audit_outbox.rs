@@ -17,6 +17,19 @@ pub async fn trail_is_apart(db: impl SqliteExecutor<'_>) -> sqlx::Result<bool> {
     Ok(super::settings::get(db, TRAIL).await?.as_deref() == Some(APART))
 }
 
+/// The id both files of a trail kept apart carry, so that each knows the other: a deleted or
+/// swapped audit file would otherwise start a fresh, "intact" chain unnoticed.
+const PAIRING: &str = "audit_trail_pairing";
+
+/// The pairing id a database carries (main or audit), if any.
+pub async fn pairing(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<String>> {
+    super::settings::get(db, PAIRING).await
+}
+
+pub async fn set_pairing(db: impl SqliteExecutor<'_>, id: &str) -> sqlx::Result<()> {
+    super::settings::set(db, PAIRING, id).await
+}
+
 /// Marks this (main) database's trail as living apart, from now on.
 pub async fn mark_apart(db: impl SqliteExecutor<'_>) -> sqlx::Result<()> {
     super::settings::set(db, TRAIL, APART).await

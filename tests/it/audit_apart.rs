@@ -374,6 +374,46 @@ async fn a_trail_kept_apart_is_not_silently_split_by_dropping_the_key() {
     );
 }
 
+#[tokio::test]
+async fn a_deleted_or_swapped_audit_file_is_refused_not_started_afresh() {
+    let t = apart(None).await;
+    approved_and_granted(&t).await;
+    // A fresh file where the trail was (deleted and recreated, or another file put in place)
+    // would verify as an intact, empty chain.
+    let config = std::fs::read_to_string(t.config_path()).unwrap();
+    let swapped = t.dir.path().join("swapped-audit-db.toml");
+    std::fs::write(
+        &swapped,
+        config.replace("sqlite://audit.db", "sqlite://fresh-audit.db"),
+    )
+    .unwrap();
+    let refused = jitbot_with(
+        &["serve", "--config", swapped.to_str().unwrap()],
+        &[("JITBOT_WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("is not the one this database's audit trail was kept in"),
+        "{}",
+        stderr(&refused)
+    );
+    let verify = jitbot(&["audit", "verify", "--config", swapped.to_str().unwrap()]);
+    assert!(!verify.status.success(), "{}", stdout(&verify));
+    assert!(
+        stderr(&verify).contains("is not the one this database's audit trail was kept in"),
+        "{}",
+        stderr(&verify)
+    );
+    // The real file still verifies.
+    let verify = jitbot(&[
+        "audit",
+        "verify",
+        "--config",
+        t.config_path().to_str().unwrap(),
+    ]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
 #[test]
 fn check_config_names_the_audit_keys_it_refuses() {
     let dir = tempfile::tempdir().unwrap();
