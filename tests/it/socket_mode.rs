@@ -170,25 +170,13 @@ async fn after_a_dropped_connection_jitbot_reconnects_and_the_next_command_works
     t.slack.socket.drop_connection();
     t.slack.socket.wait_for_connections(2).await;
     let ack = socket_command(&t, "U0ALICE", "request prod-db 1h after a drop").await;
-    assert!(
-        ack["payload"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Request #1"),
-        "{ack}"
-    );
+    assert_filed(&ack, 1);
 
     // Slack's own `disconnect` (it rotates connections) is followed by a new one at once.
     t.slack.socket.ask_to_reconnect();
     t.slack.socket.wait_for_connections(3).await;
     let ack = socket_command(&t, "U0ALICE", "request payroll 1h after a refresh").await;
-    assert!(
-        ack["payload"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Request #2"),
-        "{ack}"
-    );
+    assert_filed(&ack, 2);
 }
 
 #[tokio::test]
@@ -214,13 +202,7 @@ async fn a_malformed_envelope_gets_a_clear_answer_and_changes_nothing() {
 
     // The same connection still works.
     let ack = socket_command(&t, "U0ALICE", "request prod-db 1h still here").await;
-    assert!(
-        ack["payload"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Request #1"),
-        "{ack}"
-    );
+    assert_filed(&ack, 1);
     assert_eq!(t.slack.socket.connections(), 1);
 }
 
@@ -240,11 +222,11 @@ async fn without_a_signing_secret_only_socket_mode_is_open() {
     assert_eq!(t.count("requests").await, 0);
 
     let ack = socket_command(&t, "U0ALICE", "request prod-db 1h over the socket").await;
-    assert!(
-        ack["payload"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Request #1"),
-        "{ack}"
-    );
+    assert_filed(&ack, 1);
+}
+
+/// The ack of a `/jit request` over the socket answers with the new request's number.
+fn assert_filed(ack: &serde_json::Value, id: i64) {
+    let text = ack["payload"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("Request #{id}")), "{ack}");
 }
