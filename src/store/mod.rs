@@ -8,6 +8,7 @@ pub mod audit_outbox;
 pub mod audit_purge;
 pub mod decisions;
 pub mod grant_targets;
+mod group_commit;
 pub mod hot_queries;
 pub mod identities;
 pub mod jobs;
@@ -17,25 +18,30 @@ pub mod requests;
 pub mod settings;
 pub mod teams;
 
-use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
+
+pub use group_commit::WriteTx;
+use group_commit::Writer;
 
 /// The database: one writer connection and a pool of readers. Writes queue for the writer in
 /// process (first come, first served) instead of several connections polling SQLite's one write
-/// lock; WAL lets the readers run beside it. Anything that writes uses `write` (through
-/// [`write`] for a transaction); the readers are opened read-only, so a write sent to them fails
-/// loudly rather than waiting for the lock.
+/// lock, and the transactions queued together commit together (`group_commit`); WAL lets the
+/// readers run beside it. Anything that writes uses `write` (through [`write`] for a
+/// transaction); the readers are opened read-only, so a write sent to them fails loudly rather
+/// than waiting for the lock.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// The writer's transactions, grouped.
+    writer: Arc<Writer>,
     /// For background work only: its transactions take turns, one waiting for the writer at a
     /// time, so a request's acknowledgement queues behind at most one of them.
     turn: Option<Arc<Semaphore>>,
@@ -47,6 +53,11 @@ impl Db {
         self.read.close().await;
     }
 
+    /// Write transactions committed so far, and the commits (groups) they took.
+    pub fn committed(&self) -> (u64, u64) {
+        self.writer.committed()
+    }
+
     /// The same database for background work (the scheduler): its write transactions go to the
     /// writer one at a time, so that people's requests, which write once each, come first.
     pub fn for_background(&self) -> Db {
@@ -54,33 +65,6 @@ impl Db {
             turn: Some(Arc::new(Semaphore::new(1))),
             ..self.clone()
         }
-    }
-}
-
-/// A write transaction (see [`write`]): derefs to the connection, like sqlx's own.
-pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
-    /// Background work's turn at the writer, held until the transaction ends.
-    _turn: Option<OwnedSemaphorePermit>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> sqlx::Result<()> {
-        self.tx.commit().await
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
     }
 }
 
@@ -121,6 +105,7 @@ async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Res
     if database_url.contains(":memory:") {
         return Ok(Db {
             read: write.clone(),
+            writer: Writer::new(write.clone()),
             write,
             turn: None,
         });
@@ -128,22 +113,21 @@ async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Res
     let read = pool(READERS).connect_with(options.read_only(true)).await?;
     Ok(Db {
         read,
+        writer: Writer::new(write.clone()),
         write,
         turn: None,
     })
 }
 
-/// A write transaction on the writer. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a
-/// transaction that reads first and writes later never meets another process's lock half-way.
+/// A write transaction on the writer, in the group open there (see `group_commit`). Its group's
+/// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a transaction that reads first and
+/// writes later never meets another process's lock half-way.
 pub async fn write(db: &Db) -> sqlx::Result<WriteTx> {
     let turn = match &db.turn {
         Some(turn) => Some(turn.clone().acquire_owned().await.expect("never closed")),
         None => None,
     };
-    Ok(WriteTx {
-        tx: db.write.begin_with("BEGIN IMMEDIATE").await?,
-        _turn: turn,
-    })
+    db.writer.begin(turn).await
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {

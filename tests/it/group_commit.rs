@@ -1,0 +1,108 @@
+//! Write transactions that queue for the writer commit together, yet each keeps its own outcome:
+//! a commit returns only once it is in the database, and a rollback undoes only its own part.
+
+use std::sync::Arc;
+
+use jitbot::store;
+use tokio::sync::Barrier;
+
+async fn scratch_db() -> (tempfile::TempDir, store::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jitbot.db").display());
+    let db = store::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")
+        .execute(&db.write)
+        .await
+        .unwrap();
+    (dir, db)
+}
+
+async fn stored(db: &store::Db) -> Vec<i64> {
+    sqlx::query_scalar("SELECT n FROM scratch ORDER BY n")
+        .fetch_all(&db.read)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_transactions_share_commits_and_keep_their_own_outcomes() {
+    let (_dir, db) = scratch_db().await;
+    let start = Arc::new(Barrier::new(60));
+    let mut tasks = Vec::new();
+    for n in 0..60_i64 {
+        let (db, start) = (db.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut tx = store::write(&db).await.unwrap();
+            sqlx::query("INSERT INTO scratch (n) VALUES (?)")
+                .bind(n)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            match n % 4 {
+                // Dropped: rolled back to its savepoint, the others' rows untouched.
+                0 => drop(tx),
+                // A statement that fails, then dropped, as a refusal does.
+                1 => {
+                    let duplicate = sqlx::query("INSERT INTO scratch (n) VALUES (?)")
+                        .bind(n)
+                        .execute(&mut *tx)
+                        .await;
+                    assert!(duplicate.is_err());
+                    drop(tx);
+                }
+                _ => {
+                    tx.commit().await.unwrap();
+                    // Committed means readable by everyone, at once.
+                    let seen: Option<i64> = sqlx::query_scalar("SELECT n FROM scratch WHERE n = ?")
+                        .bind(n)
+                        .fetch_optional(&db.read)
+                        .await
+                        .unwrap();
+                    assert_eq!(seen, Some(n), "row {n} not visible after its commit");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // A rollback's cleanup runs in a task of its own: the writer is free once it has.
+    let mut tx = store::write(&db).await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let expected: Vec<i64> = (0..60).filter(|n| n % 4 >= 2).collect();
+    assert_eq!(stored(&db).await, expected);
+    let (transactions, commits) = db.committed();
+    assert_eq!(transactions, expected.len() as u64 + 1);
+    assert!(
+        commits < transactions,
+        "{transactions} transactions queued together took {commits} commits"
+    );
+}
+
+#[tokio::test]
+async fn a_lone_transaction_commits_at_once_and_a_dropped_one_leaves_nothing() {
+    let (_dir, db) = scratch_db().await;
+    let mut tx = store::write(&db).await.unwrap();
+    sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+    let mut tx = store::write(&db).await.unwrap();
+    sqlx::query("INSERT INTO scratch (n) VALUES (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stored(&db).await, vec![2]);
+    // The writer's connection is free for a statement of its own between groups.
+    sqlx::query("INSERT INTO scratch (n) VALUES (3)")
+        .execute(&db.write)
+        .await
+        .unwrap();
+    assert_eq!(stored(&db).await, vec![2, 3]);
+    assert_eq!(db.committed(), (1, 1));
+}
