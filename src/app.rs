@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +14,7 @@ use crate::audit_sink::AuditSink;
 use crate::config::Config;
 use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
+use crate::http::admission::{self, Admission};
 use crate::metrics::Metrics;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
@@ -186,6 +188,10 @@ impl App {
         let socket_mode = slack::socket_mode::spawn(&self, &shutdown);
         // The peer address decides whether a tokenless activity may come in (local trial mode).
         let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
+        let listener = Admission::new(listener, admission::MAX_CONNECTIONS).tap_io(|io| {
+            // Acks are small writes answered at once: no waiting to fill a segment.
+            let _ = io.set_nodelay(true);
+        });
         let server = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let served = server.await;

@@ -1,5 +1,7 @@
 //! The router and the edge error type: what callers see when a request cannot be handled.
 
+pub mod admission;
+
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
