@@ -102,7 +102,11 @@ async fn confirm(
         }
         None => timeout::queue(tx, &confirmed, &passed.group, now).await?,
     }
-    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+    // The thread and cards posted from now on show the request confirmed; only what was posted
+    // before (the thread, when this check is a retry) needs redrawing.
+    if store::messages::any_for(&mut **tx, request.id).await? {
+        store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+    }
     Ok(true)
 }
 

@@ -102,7 +102,10 @@ impl Writer {
             });
         }
         let open = group.open.as_mut().expect("opened above");
-        if let Err(error) = savepoint(&mut open.conn, "SAVEPOINT member").await {
+        // The first member needs no savepoint: nothing came before it, so undoing it is
+        // rolling the whole group back (nobody joins while it holds the lock).
+        let savepoint_taken = open.released > 0;
+        if savepoint_taken && let Err(error) = savepoint(&mut open.conn, "SAVEPOINT member").await {
             // The members in it hear why through the group's outcome.
             let _ = end(self, &mut group, false).await;
             return Err(error);
@@ -111,6 +114,7 @@ impl Writer {
         Ok(WriteTx {
             writer: self.clone(),
             group: Some(group),
+            savepoint_taken,
             _turn: turn,
         })
     }
@@ -122,6 +126,8 @@ pub struct WriteTx {
     writer: Arc<Writer>,
     /// The group's lock, held from `begin` to `commit` or drop.
     group: Option<OwnedMutexGuard<Group>>,
+    /// Whether its own changes are inside a savepoint (it is not the group's first member).
+    savepoint_taken: bool,
     /// Background work's turn at the writer, held until the transaction ends.
     _turn: Option<OwnedSemaphorePermit>,
 }
@@ -130,8 +136,9 @@ impl WriteTx {
     /// Commits this transaction; returns once its group is committed.
     pub async fn commit(mut self) -> sqlx::Result<()> {
         let mut group = self.group.take().expect("a transaction ends once");
-        let released = savepoint(&mut open(&mut group).conn, "RELEASE member").await;
-        if let Err(error) = released {
+        if self.savepoint_taken
+            && let Err(error) = savepoint(&mut open(&mut group).conn, "RELEASE member").await
+        {
             let _ = end(&self.writer, &mut group, false).await;
             return Err(error);
         }
@@ -172,11 +179,16 @@ impl Drop for WriteTx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let writer = self.writer.clone();
+                let savepoint_taken = self.savepoint_taken;
                 runtime.spawn(async move {
                     let conn = &mut open(&mut group).conn;
-                    let undone = match savepoint(conn, "ROLLBACK TO member").await {
-                        Ok(()) => savepoint(conn, "RELEASE member").await,
-                        Err(error) => Err(error),
+                    // Without a savepoint it was the first member: `end` rolls the group back.
+                    let undone = match savepoint_taken {
+                        false => Ok(()),
+                        true => match savepoint(conn, "ROLLBACK TO member").await {
+                            Ok(()) => savepoint(conn, "RELEASE member").await,
+                            Err(error) => Err(error),
+                        },
                     };
                     // The earlier members hear how their group ended through its outcome.
                     let _ = end(&writer, &mut group, undone.is_ok()).await;

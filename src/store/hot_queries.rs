@@ -27,6 +27,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("decisions::of_request", decisions::OF_REQUEST.into()),
         ("messages::find_on", messages::FIND_ON.into()),
         ("messages::has", messages::HAS.into()),
+        ("messages::any_for", messages::ANY_FOR.into()),
         ("identities::addresses_of", identities::ADDRESSES_OF.into()),
         (
             "identities::user_with_email",

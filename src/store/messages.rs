@@ -96,3 +96,14 @@ pub async fn has(
         .await?;
     Ok(found.is_some())
 }
+
+pub const ANY_FOR: &str = "SELECT 1 FROM messages WHERE request_id = ? LIMIT 1";
+
+/// Whether anything of the request's has been posted yet, on any platform.
+pub async fn any_for(db: impl SqliteExecutor<'_>, request_id: i64) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(ANY_FOR)
+        .bind(request_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
