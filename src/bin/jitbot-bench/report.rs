@@ -26,6 +26,22 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
             served(jitbot),
             format!("CPU ×{}", opt(ratio(jitbot.cpu_percent, floor.cpu_percent))),
         );
+        row(
+            &format!("{rate}/s: per request, background work included: CPU ms, context switches"),
+            cost(floor),
+            cost(jitbot),
+            format!(
+                "{} / {}",
+                opt(ratio(
+                    jitbot.cost.map(|c| c.cpu_ms),
+                    floor.cost.map(|c| c.cpu_ms)
+                )),
+                opt(ratio(
+                    jitbot.cost.map(|c| c.context_switches),
+                    floor.cost.map(|c| c.context_switches)
+                ))
+            ),
+        );
         if let Some((cards, missing)) = &jitbot.cards {
             row(
                 &format!("{rate}/s: command → card p50 / p99 ms"),
@@ -145,6 +161,8 @@ fn system(s: &SystemResult) -> Value {
             "cpu_percent": r.cpu_percent.map(|c| c.round()),
             "command_to_card_ms": r.cards.as_ref().map(|(l, _)| l.to_json()),
             "cards_missing": r.cards.as_ref().map(|(_, m)| *m),
+            "cpu_ms_per_request": r.cost.map(|c| (c.cpu_ms * 1000.0).round() / 1000.0),
+            "context_switches_per_request": r.cost.map(|c| c.context_switches.round()),
         })).collect::<Vec<_>>(),
         "saturation_per_sec": s.saturation.round(),
         "peak_rss_mib": s.peak_rss_mib,
@@ -163,6 +181,12 @@ fn triple(l: &Latencies) -> String {
 fn ratios(floor: &Latencies, jitbot: &Latencies) -> String {
     let r = |p: f64| opt(ratio(jitbot.percentile(p), floor.percentile(p)));
     format!("{} / {} / {}", r(50.0), r(99.0), r(99.9))
+}
+
+fn cost(r: &RateResult) -> String {
+    r.cost.map_or("–".into(), |c| {
+        format!("{:.2} ms, {:.0}", c.cpu_ms, c.context_switches)
+    })
 }
 
 fn served(r: &RateResult) -> String {

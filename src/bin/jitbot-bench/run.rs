@@ -46,6 +46,16 @@ pub struct RateResult {
     pub cpu_percent: Option<f64>,
     /// jitbot only: command → approval card, and cards that never came within the drain time.
     pub cards: Option<(Latencies, usize)>,
+    /// What each served request cost the server, its background work (check, thread, card)
+    /// included: from the start of the step until its cards were in.
+    pub cost: Option<Cost>,
+}
+
+/// A request's share of the server's CPU time and context switches.
+#[derive(Clone, Copy)]
+pub struct Cost {
+    pub cpu_ms: f64,
+    pub context_switches: f64,
 }
 
 pub struct SystemResult {
@@ -171,6 +181,7 @@ impl Bench<'_> {
             let server = self.fresh(system, &rate.to_string()).await?;
             let client = SlackClient::new(&server.url, &slack.url)?;
             let cpu_before = server.cpu_seconds();
+            let switches_before = server.context_switches();
             let started = std::time::Instant::now();
             let samples = load::open_loop(
                 &client,
@@ -189,7 +200,20 @@ impl Bench<'_> {
                 System::Jitbot => Some(flows::cards_for(slack, &samples, plan.drain).await),
                 System::Floor => None,
             };
-            rates.push(rate_result(rate, &samples, elapsed, cpu_percent, cards));
+            let served = samples.iter().filter(|s| s.ok).count().max(1) as f64;
+            let cost = match (
+                (cpu_before, server.cpu_seconds()),
+                (switches_before, server.context_switches()),
+            ) {
+                ((Some(a), Some(b)), (Some(c), Some(d))) => Some(Cost {
+                    cpu_ms: (b - a) * 1000.0 / served,
+                    context_switches: d.saturating_sub(c) as f64 / served,
+                }),
+                _ => None,
+            };
+            let mut result = rate_result(rate, &samples, elapsed, cpu_percent, cards);
+            result.cost = cost;
+            rates.push(result);
             peak_rss_mib = max(peak_rss_mib, server.peak_rss_mib());
         }
         eprintln!(
@@ -263,6 +287,7 @@ fn rate_result(
         served_per_sec: ok.len() as f64 / elapsed,
         cpu_percent,
         cards,
+        cost: None,
     }
 }
 

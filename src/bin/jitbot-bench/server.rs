@@ -108,6 +108,28 @@ impl Server {
         Some(kib / 1024.0)
     }
 
+    /// Context switches of all the server's threads so far (voluntary and not): each SQLite
+    /// statement through sqlx costs two, so this counts round trips as much as CPU does. Threads
+    /// that have exited are not counted.
+    pub fn context_switches(&self) -> Option<u64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()?)).ok()?;
+        let mut switches = 0;
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            for line in status.lines() {
+                if let Some(rest) = line
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    switches += rest.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+        Some(switches)
+    }
+
     /// CPU time (user + system) used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
