@@ -24,6 +24,7 @@ pub mod names;
 pub mod owners;
 pub mod reload;
 pub mod requestable;
+pub mod shown;
 pub mod snapshot;
 pub mod status;
 pub mod submit;

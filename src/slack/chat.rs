@@ -9,6 +9,7 @@ use super::api::SlackApi;
 use super::blocks::{self, Shown};
 use super::identity;
 use super::text;
+use crate::access::shown::{self, Fingerprint};
 use crate::access::{Chat, RequestView};
 use crate::domain::buttons::Button;
 use crate::domain::{
@@ -64,6 +65,7 @@ impl Chat for SlackChat {
         }
         let owners = self.owner_mentions(view, now).await;
         let (text, blocks) = blocks::thread_root(&shown(view, &owners, now));
+        let fingerprint = fingerprint(&text, &blocks)?;
         let channel = request.origin_channel.clone();
         let (channel, ts) = match self
             .api
@@ -87,6 +89,7 @@ impl Chat for SlackChat {
             role,
             &channel,
             &ts,
+            fingerprint.as_str(),
         )
         .await?;
         Ok(())
@@ -115,6 +118,7 @@ impl Chat for SlackChat {
         }
         let owners = self.owner_mentions(view, now).await;
         let (text, blocks) = blocks::card(&shown(view, &owners, now));
+        let fingerprint = fingerprint(&text, &blocks)?;
         let ts = self
             .api
             .post_message(&channel, None, text, Some(blocks))
@@ -126,12 +130,14 @@ impl Chat for SlackChat {
             Role::Card,
             &channel,
             &ts,
+            fingerprint.as_str(),
         )
         .await?;
         Ok(())
     }
 
-    /// Re-renders the Slack thread root and every Slack card from the request's current state.
+    /// Re-renders the Slack thread root and every Slack card from the request's current state,
+    /// and updates those whose rendering differs from what they last showed.
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request_id = view.request.id;
         let threads =
@@ -147,15 +153,17 @@ impl Chat for SlackChat {
             (threads, blocks::thread_root(&shown)),
             (cards, blocks::card(&shown)),
         ] {
+            let fingerprint = fingerprint(&text, &blocks)?;
             for message in found {
-                self.api
-                    .update_message(
+                shown::update_if_changed(&self.db, &message, &fingerprint, || {
+                    self.api.update_message(
                         &message.conversation,
                         &message.message_id,
                         text.clone(),
                         blocks.clone(),
                     )
-                    .await?;
+                })
+                .await?;
             }
         }
         Ok(())
@@ -269,6 +277,12 @@ fn shown<'a>(view: &'a RequestView, owners: &'a [String], now: DateTime<Utc>) ->
         owners,
         names: &view.names,
     }
+}
+
+/// What a message with this text and these blocks shows, as `chat.postMessage` and
+/// `chat.update` send it.
+fn fingerprint(text: &str, blocks: &[SlackBlock]) -> anyhow::Result<Fingerprint> {
+    Fingerprint::of(&(text, blocks))
 }
 
 fn notice_text(view: &RequestView, notice: &Notice) -> String {

@@ -28,6 +28,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("messages::find_on", messages::FIND_ON.into()),
         ("messages::has", messages::HAS.into()),
         ("messages::any_for", messages::ANY_FOR.into()),
+        ("messages::record_shown", messages::RECORD_SHOWN.into()),
         ("identities::addresses_of", identities::ADDRESSES_OF.into()),
         (
             "identities::user_with_email",

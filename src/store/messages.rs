@@ -23,13 +23,17 @@ impl Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct MessageRef {
+    pub id: i64,
     pub platform: String,
     /// Slack channel id (C…, D…).
     pub conversation: String,
     /// Slack message `ts`.
     pub message_id: String,
+    /// The fingerprint of what the message last showed; `None` when unknown.
+    pub shown_sha256: Option<String>,
 }
 
+/// A message just posted, with the fingerprint of what it shows.
 pub async fn remember(
     db: impl SqliteExecutor<'_>,
     request_id: i64,
@@ -37,22 +41,26 @@ pub async fn remember(
     role: Role,
     conversation: &str,
     message_id: &str,
+    shown_sha256: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO messages (request_id, platform, role, conversation, message_id) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (request_id, platform, role, conversation) DO UPDATE SET message_id = excluded.message_id",
+        "INSERT INTO messages (request_id, platform, role, conversation, message_id, shown_sha256) \
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (request_id, platform, role, conversation) \
+         DO UPDATE SET message_id = excluded.message_id, shown_sha256 = excluded.shown_sha256",
     )
     .bind(request_id)
     .bind(platform.as_str())
     .bind(role.as_str())
     .bind(conversation)
     .bind(message_id)
+    .bind(shown_sha256)
     .execute(db)
     .await?;
     Ok(())
 }
 
-pub const FIND_ON: &str = "SELECT platform, conversation, message_id FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id";
+pub const FIND_ON: &str = "SELECT id, platform, conversation, message_id, shown_sha256 FROM messages WHERE request_id = ? AND role = ? AND platform = ? ORDER BY id";
 
 /// The messages of one platform, with the role given.
 pub async fn find_on(
@@ -106,4 +114,20 @@ pub async fn any_for(db: impl SqliteExecutor<'_>, request_id: i64) -> sqlx::Resu
         .fetch_optional(db)
         .await?;
     Ok(found.is_some())
+}
+
+pub const RECORD_SHOWN: &str = "UPDATE messages SET shown_sha256 = ? WHERE id = ?";
+
+/// What a message shows now, once the platform has accepted its update.
+pub async fn record_shown(
+    db: impl SqliteExecutor<'_>,
+    message_id: i64,
+    shown_sha256: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(RECORD_SHOWN)
+        .bind(shown_sha256)
+        .bind(message_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }

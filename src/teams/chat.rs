@@ -12,6 +12,7 @@ use super::cards::{self, Refreshers, Viewer};
 use super::connector::Connector;
 use super::identity;
 use super::text;
+use crate::access::shown::{self, Fingerprint};
 use crate::access::{Chat, RequestView};
 use crate::domain::buttons::Button;
 use crate::domain::identity::Guid;
@@ -78,12 +79,14 @@ impl Chat for TeamsChat {
             .await?
             .context("the conversation of the request is unknown")?;
         let card = cards::status(view, &self.refreshers(view).await?, now)?;
+        let message = cards::message(card, &cards::summary(request));
+        let fingerprint = Fingerprint::of(&message)?;
         let id = self
             .connector
             .send(
                 &conversation.service_url,
                 &conversation.conversation_id,
-                &cards::message(card, &cards::summary(request)),
+                &message,
             )
             .await?;
         let (role, conversation) = (Role::Thread, &conversation.conversation_id);
@@ -94,6 +97,7 @@ impl Chat for TeamsChat {
             role,
             conversation,
             &id,
+            fingerprint.as_str(),
         )
         .await?;
         Ok(())
@@ -109,6 +113,7 @@ impl Chat for TeamsChat {
         let refreshers = self.refreshers(view).await?;
         let card = cards::approval(view, &refreshers, Viewer::Everyone, now)?;
         let message = cards::message(card, &cards::summary(&view.request));
+        let fingerprint = Fingerprint::of(&message)?;
         let (conversation, activity_id) = match destination {
             CardDestination::Channel { channel } => {
                 if messages::find_on(&self.db.read, request_id, Role::Card, Platform::Teams)
@@ -146,12 +151,14 @@ impl Chat for TeamsChat {
             role,
             &conversation,
             &activity_id,
+            fingerprint.as_str(),
         )
         .await?;
         Ok(())
     }
 
-    /// Updates the status card and every approval card in Teams for everyone.
+    /// Updates the status card and every approval card in Teams for everyone, those whose
+    /// rendering differs from what they last showed.
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let refreshers = self.refreshers(view).await?;
         for role in [Role::Thread, Role::Card] {
@@ -165,11 +172,15 @@ impl Chat for TeamsChat {
                 Role::Card => cards::approval(view, &refreshers, Viewer::Everyone, now)?,
             };
             let message = cards::message(card, &cards::summary(&view.request));
+            let fingerprint = Fingerprint::of(&message)?;
             for sent in found {
-                let service_url = self.service_url_of(&sent.conversation).await?;
-                self.connector
-                    .update(&service_url, &sent.conversation, &sent.message_id, &message)
-                    .await?;
+                shown::update_if_changed(&self.db, &sent, &fingerprint, || async {
+                    let service_url = self.service_url_of(&sent.conversation).await?;
+                    self.connector
+                        .update(&service_url, &sent.conversation, &sent.message_id, &message)
+                        .await
+                })
+                .await?;
             }
         }
         Ok(())
