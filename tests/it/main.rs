@@ -11,6 +11,7 @@ mod entra;
 mod group_commit;
 mod layering;
 mod lifecycle;
+mod message_refresh;
 mod metrics;
 mod on_behalf;
 mod owner_status;

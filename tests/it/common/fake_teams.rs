@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,6 +59,8 @@ pub struct ConnectorCall {
     pub path: String,
     pub body: Value,
     pub authorization: Option<String>,
+    /// The HTTP status the fake answered with.
+    pub status: u16,
 }
 
 #[derive(Default)]
@@ -73,6 +75,8 @@ struct Inner {
     profiles: std::collections::HashMap<String, Value>,
     /// Members beyond `TEAMS_USERS`: (Entra object id, `29:` id, name, email).
     more_users: Vec<(String, String, String, String)>,
+    /// HTTP method → how many of its next calls answer 503 before answering normally again.
+    failures: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Clone)]
@@ -133,6 +137,12 @@ impl FakeBotFramework {
     pub fn add_user(&self, aad: &str, mri: &str, name: &str, email: &str) {
         let user = (aad.into(), mri.into(), name.into(), email.into());
         self.inner.lock().unwrap().more_users.push(user);
+    }
+
+    /// Answers the next `count` Bot Connector calls with this HTTP method (`PUT`) with 503.
+    pub fn fail_next(&self, method: &str, count: usize) {
+        let mut inner = self.inner.lock().unwrap();
+        *inner.failures.entry(method.to_string()).or_default() += count;
     }
 
     pub fn key_fetches(&self) -> usize {
@@ -293,11 +303,17 @@ async fn connector(
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> axum::Json<Value> {
+) -> (StatusCode, axum::Json<Value>) {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut inner = inner.lock().unwrap();
     inner.next_id += 1;
     let id = inner.next_id.to_string();
+    let failing = inner
+        .failures
+        .get_mut(method.as_str())
+        .filter(|left| **left > 0)
+        .map(|left| *left -= 1)
+        .is_some();
     inner.calls.push(ConnectorCall {
         method: method.to_string(),
         path: path.clone(),
@@ -305,7 +321,12 @@ async fn connector(
         authorization: headers
             .get("authorization")
             .map(|v| v.to_str().unwrap().to_string()),
+        status: if failing { 503 } else { 200 },
     });
+    if failing {
+        let error = json!({ "error": { "code": "ServiceError", "message": "unavailable" } });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(error));
+    }
     let segments: Vec<&str> = path.split('/').collect();
     let reply = match (method.as_str(), segments.as_slice()) {
         ("POST", ["conversations"]) => {
@@ -343,5 +364,5 @@ async fn connector(
         }
         _ => json!({ "id": id }),
     };
-    axum::Json(reply)
+    (StatusCode::OK, axum::Json(reply))
 }
