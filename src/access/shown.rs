@@ -52,8 +52,14 @@ mod tests {
         let card = serde_json::json!({ "text": "Request #1 is pending", "blocks": [1, 2] });
         let same = serde_json::json!({ "text": "Request #1 is pending", "blocks": [1, 2] });
         let changed = serde_json::json!({ "text": "Request #1 is approved", "blocks": [1, 2] });
-        assert_eq!(Fingerprint::of(&card).unwrap(), Fingerprint::of(&same).unwrap());
-        assert_ne!(Fingerprint::of(&card).unwrap(), Fingerprint::of(&changed).unwrap());
+        assert_eq!(
+            Fingerprint::of(&card).unwrap(),
+            Fingerprint::of(&same).unwrap()
+        );
+        assert_ne!(
+            Fingerprint::of(&card).unwrap(),
+            Fingerprint::of(&changed).unwrap()
+        );
         assert_eq!(Fingerprint::of(&card).unwrap().as_str().len(), 64);
     }
 }

@@ -80,13 +80,20 @@ async fn a_filed_slack_request_is_posted_once_and_updated_only_when_approved() {
     );
     let card = t.slack.last_update_in(APPROVAL_CHANNEL);
     assert!(card.contains("Approved by <@U0BOB>"), "{card}");
-    assert!(!card.contains("jit_approve"), "the buttons are gone: {card}");
+    assert!(
+        !card.contains("jit_approve"),
+        "the buttons are gone: {card}"
+    );
     let teams_card = last_teams_card_update(&t);
     assert!(teams_card.contains("active until"), "{teams_card}");
     // Each refresh sent a message only when its rendering changed: no two updates of one
     // message in a row carry the same content.
-    let slack = slack_updates(&t).into_iter().map(|(at, _, body)| (at, body));
-    let teams = teams_updates(&t).into_iter().map(|(at, _, body)| (at, body));
+    let slack = slack_updates(&t)
+        .into_iter()
+        .map(|(at, _, body)| (at, body));
+    let teams = teams_updates(&t)
+        .into_iter()
+        .map(|(at, _, body)| (at, body));
     for shown in [slack.collect::<Vec<_>>(), teams.collect()] {
         for (n, later) in shown.iter().enumerate() {
             let earlier = shown[..n].iter().rev().find(|(at, _)| *at == later.0);
@@ -137,7 +144,10 @@ async fn a_slack_update_that_failed_is_sent_again_on_retry() {
     assert_eq!(t.request(id).await.status, RequestStatus::Denied);
     let updates = slack_updates(&t);
     assert_eq!(updates.len(), 1, "{updates:#?}");
-    assert_eq!((updates[0].0.as_str(), updates[0].1), (REQUEST_CHANNEL, false));
+    assert_eq!(
+        (updates[0].0.as_str(), updates[0].1),
+        (REQUEST_CHANNEL, false)
+    );
 
     // The retry sends it again — it was not taken as shown — and then the card.
     t.run_jobs_at(Utc::now() + Duration::seconds(10)).await;
@@ -153,9 +163,7 @@ async fn a_slack_update_that_failed_is_sent_again_on_retry() {
     );
     assert_eq!(updates[1].2, updates[0].2, "the same content, sent again");
     assert!(t.slack.last_update_in(REQUEST_CHANNEL).contains("denied"));
-    assert!(
-        last_teams_card_update(&t).contains("Denied")
-    );
+    assert!(last_teams_card_update(&t).contains("Denied"));
     assert_eq!(t.jobs_left_but_timeouts().await, 0);
 }
 
