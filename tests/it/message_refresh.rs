@@ -203,3 +203,47 @@ async fn a_teams_update_that_failed_is_sent_again_on_retry_and_nothing_else_twic
     );
     assert_eq!(t.jobs_left_but_timeouts().await, 0);
 }
+
+#[tokio::test]
+async fn a_retried_check_redraws_the_slack_thread_but_not_the_cards_posted_after_it() {
+    let t = TestApp::spawn().await;
+    // The check fails once: the thread opens before it passes, the cards only after.
+    t.slack.fail_next("users.info", 1, "internal_error");
+    let id = t.alice_requests("request prod-db 1h INC-1").await;
+    assert!(t.request(id).await.confirmed_at.is_none());
+    let thread = t.slack.thread_in(REQUEST_CHANNEL);
+
+    t.run_jobs_at(Utc::now() + Duration::seconds(10)).await;
+    assert!(t.request(id).await.confirmed_at.is_some());
+    assert_eq!(t.slack.posts_in(APPROVAL_CHANNEL, None).len(), 1);
+    assert_eq!(t.teams.started().len(), 1, "the Teams approval card");
+    // The refresh the passed check queued redraws the thread, whose content changed, and
+    // leaves alone the cards that already show the request as it is.
+    let updates = slack_updates(&t);
+    let updated: Vec<(&str, &str)> = updates
+        .iter()
+        .map(|(channel, _, args)| (channel.as_str(), args["ts"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(updated, [(REQUEST_CHANNEL, thread.as_str())]);
+    assert!(teams_updates(&t).is_empty(), "{:#?}", teams_updates(&t));
+    assert_eq!(messages_with_unknown_content(&t).await, 0);
+}
+
+#[tokio::test]
+async fn a_message_from_before_the_upgrade_is_updated_on_its_next_refresh_and_remembered() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request prod-db 1h INC-1").await;
+    // Rows remembered before migration 0012 do not know what they show.
+    sqlx::query("UPDATE messages SET shown_sha256 = NULL")
+        .execute(&t.app.core.db.write)
+        .await
+        .unwrap();
+
+    // Carol's deny refreshes every message: each is updated once, and remembered.
+    assert_eq!(t.click("U0CAROL", id, "jit_deny").await, 200);
+    t.run_jobs().await;
+    let channels: Vec<String> = slack_updates(&t).into_iter().map(|u| u.0).collect();
+    assert_eq!(channels, [REQUEST_CHANNEL, APPROVAL_CHANNEL]);
+    assert_eq!(teams_updates(&t).len(), 1, "the Teams approval card");
+    assert_eq!(messages_with_unknown_content(&t).await, 0);
+}
