@@ -17,8 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// At most this many connections are open at once. Slack and the Bot Framework keep a few
-/// connections each; a thousand is far more than they use and a few MiB of buffers.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// connections each; 512 is far more than they use, and under overload (about 40 KiB each with
+/// a request in hand) keeps jitbot within its 64 MiB.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// A listener that accepts a connection only while fewer than its limit are open.
 pub struct Admission {
