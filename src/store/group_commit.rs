@@ -7,6 +7,8 @@
 //! unchanged: after `commit` the change is in the database and every reader sees it. A group
 //! commits as soon as nobody is queued behind its last member, or once it is `MOST_IN_A_GROUP`
 //! members or `LONGEST_GROUP` old, so a busy writer still commits every few milliseconds.
+//! Beginning and committing run in tasks of their own, so a caller that gives up half-way (its
+//! client hung up) never leaves the writer inside a group that nobody will end.
 //!
 //! Written here rather than taken from a crate: sqlx has no group commit, and this is the one
 //! place that knows which connection is the writer.
@@ -84,6 +86,16 @@ impl Writer {
         self: &Arc<Writer>,
         turn: Option<OwnedSemaphorePermit>,
     ) -> sqlx::Result<WriteTx> {
+        // In a task of its own: a caller that gives up half-way (a client that hung up) must not
+        // leave the writer inside a transaction nobody owns. The transaction it would have had
+        // is dropped, which rolls it back.
+        let writer = self.clone();
+        tokio::spawn(async move { writer.join(turn).await })
+            .await
+            .map_err(|_| group_failed("starting the transaction failed".into()))?
+    }
+
+    async fn join(self: Arc<Writer>, turn: Option<OwnedSemaphorePermit>) -> sqlx::Result<WriteTx> {
         let mut group = {
             let _queued = Queued::enter(&self.queued);
             self.group.clone().lock_owned().await
@@ -107,12 +119,12 @@ impl Writer {
         let savepoint_taken = open.released > 0;
         if savepoint_taken && let Err(error) = savepoint(&mut open.conn, "SAVEPOINT member").await {
             // The members in it hear why through the group's outcome.
-            let _ = end(self, &mut group, false).await;
+            let _ = end(&self, &mut group, false).await;
             return Err(error);
         }
         open.members += 1;
         Ok(WriteTx {
-            writer: self.clone(),
+            writer: self,
             group: Some(group),
             savepoint_taken,
             _turn: turn,
@@ -136,16 +148,23 @@ impl WriteTx {
     /// Commits this transaction; returns once its group is committed.
     pub async fn commit(mut self) -> sqlx::Result<()> {
         let mut group = self.group.take().expect("a transaction ends once");
-        if self.savepoint_taken
-            && let Err(error) = savepoint(&mut open(&mut group).conn, "RELEASE member").await
-        {
-            let _ = end(&self.writer, &mut group, false).await;
-            return Err(error);
-        }
+        let (writer, savepoint_taken) = (self.writer.clone(), self.savepoint_taken);
         self._turn = None;
-        open(&mut group).released += 1;
-        let writer = self.writer.clone();
-        settle(&writer, group).await
+        // In a task of its own, like `begin`: once released, the group's end must not depend
+        // on this caller still waiting for it.
+        let settled = tokio::spawn(async move {
+            if savepoint_taken
+                && let Err(error) = savepoint(&mut open(&mut group).conn, "RELEASE member").await
+            {
+                let _ = end(&writer, &mut group, false).await;
+                return Err(error);
+            }
+            open(&mut group).released += 1;
+            settle(&writer, group).await
+        });
+        settled
+            .await
+            .map_err(|_| group_failed("committing the transaction failed".into()))?
     }
 
     fn conn(&self) -> &SqliteConnection {
@@ -206,7 +225,9 @@ impl Drop for WriteTx {
 }
 
 /// After a member's release: the group commits now when nobody is queued behind it (or it is
-/// full or old); otherwise the lock passes on and this member waits for the group's outcome.
+/// full or old); otherwise the lock passes on and this member waits for the group's outcome —
+/// and closes the group itself if it is still open after `NUDGE` (those queued behind it gave
+/// up before their turn).
 async fn settle(writer: &Writer, mut group: OwnedMutexGuard<Group>) -> sqlx::Result<()> {
     let open = open(&mut group);
     let full = open.members >= MOST_IN_A_GROUP || open.started.elapsed() >= LONGEST_GROUP;

@@ -106,3 +106,37 @@ async fn a_lone_transaction_commits_at_once_and_a_dropped_one_leaves_nothing() {
     assert_eq!(stored(&db).await, vec![2, 3]);
     assert_eq!(db.committed(), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_give_up_half_way_leave_the_writer_free_and_the_rest_committed() {
+    let (_dir, db) = scratch_db().await;
+    let mut first = store::write(&db).await.unwrap();
+    sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    // A second caller queues for the writer, then hangs up before its turn…
+    let queued = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let _tx = store::write(&db).await;
+            std::future::pending::<()>().await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // …and so does the first, while it waits for the group it left open for the second.
+    let committing = tokio::spawn(first.commit());
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    committing.abort();
+    queued.abort();
+
+    let free = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        sqlx::query("INSERT INTO scratch (n) VALUES (2)")
+            .execute(&db.write)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert!(free.is_ok(), "the writer stayed inside an abandoned group");
+    assert_eq!(stored(&db).await, vec![1, 2]);
+}
