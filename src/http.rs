@@ -2,12 +2,15 @@
 
 pub mod admission;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
@@ -18,6 +21,10 @@ use crate::{slack, teams};
 
 /// Slack's payloads and Teams' activities are a few KiB; anything much larger is not from them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request is read and answered within this, or dropped with 408: every answer is quick (work
+/// that is slow is a job), Slack gives up after 3 s and the Bot Framework after 15 s, and a
+/// caller trickling its body must not hold one of the few open connections for long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn router(app: App) -> Router {
     Router::new()
@@ -27,6 +34,10 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .with_state(app)
 }

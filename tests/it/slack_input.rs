@@ -424,3 +424,39 @@ async fn a_timestamp_far_outside_the_window_is_rejected_like_any_stale_one() {
     assert_eq!(t.state_counts().await, [0, 0, 0, 0]);
     assert!(t.slack.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_request_whose_body_never_ends_is_dropped_with_408_and_stores_nothing() {
+    use tower::ServiceExt;
+    let t = TestApp::spawn().await;
+    // Time stands still until everything waits, then jumps to the next deadline: the request's.
+    tokio::time::pause();
+    let trickle = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    // Signed headers, so the body is read (its signature can only be checked once it is whole).
+    let request = axum::http::Request::post("/slack/commands")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-slack-request-timestamp",
+            Utc::now().timestamp().to_string(),
+        )
+        .header("x-slack-signature", format!("v0={}", "0".repeat(64)))
+        .body(axum::body::Body::from_stream(trickle))
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let answered = tokio::time::timeout(
+        Duration::from_secs(60),
+        jitbot::http::router(t.app.clone()).oneshot(request),
+    )
+    .await;
+    let response = answered
+        .expect("the request was still held after a minute")
+        .unwrap();
+    assert_eq!(response.status(), 408);
+    assert!(started.elapsed() >= jitbot::http::REQUEST_TIMEOUT);
+    tokio::time::resume();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(&t.app.core.db.read)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
