@@ -189,8 +189,9 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 impl Drop for WriteTx {
-    /// Rolls the member back to its savepoint, then ends the group (the earlier members wait
-    /// for it). Drop cannot wait, so a task does it, holding the group's lock until it is done.
+    /// Rolls the member back to its savepoint, then hands the group on, or ends it as a member's
+    /// commit would (the earlier members wait for it). Drop cannot wait, so a task does it,
+    /// holding the group's lock until it is done.
     fn drop(&mut self) {
         let Some(mut group) = self.group.take() else {
             return;
@@ -209,15 +210,23 @@ impl Drop for WriteTx {
                             Err(error) => Err(error),
                         },
                     };
-                    // The earlier members hear how their group ended through its outcome.
-                    let _ = end(&writer, &mut group, undone.is_ok()).await;
+                    match undone {
+                        // Undone cleanly: the group goes on as after a commit. The earlier
+                        // members' own waits close it if nobody else does.
+                        Ok(()) if savepoint_taken && !closes_now(&writer, open(&mut group)) => {}
+                        // The earlier members hear how their group ended through its outcome.
+                        _ => {
+                            let _ = end(&writer, &mut group, undone.is_ok()).await;
+                        }
+                    }
                 });
             }
-            // No runtime: the process is ending. The group's transaction must not go back to
-            // the pool half done; closing the connection rolls it back.
+            // No runtime: the process is ending, and returning the connection would need one.
+            // It must not go back to the pool half done: it is left to the process's exit, and
+            // SQLite rolls back what was never committed.
             Err(_) => {
-                if let Some(mut open) = group.open.take() {
-                    open.conn.close_on_drop();
+                if let Some(open) = group.open.take() {
+                    std::mem::forget(open.conn);
                 }
             }
         }
@@ -230,8 +239,7 @@ impl Drop for WriteTx {
 /// up before their turn).
 async fn settle(writer: &Writer, mut group: OwnedMutexGuard<Group>) -> sqlx::Result<()> {
     let open = open(&mut group);
-    let full = open.members >= MOST_IN_A_GROUP || open.started.elapsed() >= LONGEST_GROUP;
-    if full || writer.queued.load(Ordering::Acquire) == 0 {
+    if closes_now(writer, open) {
         return end(writer, &mut group, true).await;
     }
     let (mut outcome, generation) = (open.outcome.subscribe(), open.generation);
@@ -255,6 +263,14 @@ async fn settle(writer: &Writer, mut group: OwnedMutexGuard<Group>) -> sqlx::Res
             }
         }
     }
+}
+
+/// Whether the group ends at its current member: nobody is queued behind it, or it is full or
+/// old enough.
+fn closes_now(writer: &Writer, open: &OpenGroup) -> bool {
+    open.members >= MOST_IN_A_GROUP
+        || open.started.elapsed() >= LONGEST_GROUP
+        || writer.queued.load(Ordering::Acquire) == 0
 }
 
 /// Ends the open group: commits it when `commit` (rolls it back otherwise, or when the commit

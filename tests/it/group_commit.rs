@@ -17,6 +17,15 @@ async fn scratch_db() -> (tempfile::TempDir, store::Db) {
     (dir, db)
 }
 
+/// Inserts `n` into the scratch table.
+async fn insert(db: impl sqlx::SqliteExecutor<'_>, n: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO scratch (n) VALUES (?)")
+        .bind(n)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 async fn stored(db: &store::Db) -> Vec<i64> {
     sqlx::query_scalar("SELECT n FROM scratch ORDER BY n")
         .fetch_all(&db.read)
@@ -34,20 +43,13 @@ async fn queued_transactions_share_commits_and_keep_their_own_outcomes() {
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             let mut tx = store::write(&db).await.unwrap();
-            sqlx::query("INSERT INTO scratch (n) VALUES (?)")
-                .bind(n)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            insert(&mut *tx, n).await.unwrap();
             match n % 4 {
                 // Dropped: rolled back to its savepoint, the others' rows untouched.
                 0 => drop(tx),
                 // A statement that fails, then dropped, as a refusal does.
                 1 => {
-                    let duplicate = sqlx::query("INSERT INTO scratch (n) VALUES (?)")
-                        .bind(n)
-                        .execute(&mut *tx)
-                        .await;
+                    let duplicate = insert(&mut *tx, n).await;
                     assert!(duplicate.is_err());
                     drop(tx);
                 }
@@ -86,23 +88,14 @@ async fn queued_transactions_share_commits_and_keep_their_own_outcomes() {
 async fn a_lone_transaction_commits_at_once_and_a_dropped_one_leaves_nothing() {
     let (_dir, db) = scratch_db().await;
     let mut tx = store::write(&db).await.unwrap();
-    sqlx::query("INSERT INTO scratch (n) VALUES (1)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    insert(&mut *tx, 1).await.unwrap();
     drop(tx);
     let mut tx = store::write(&db).await.unwrap();
-    sqlx::query("INSERT INTO scratch (n) VALUES (2)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    insert(&mut *tx, 2).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(stored(&db).await, vec![2]);
     // The writer's connection is free for a statement of its own between groups.
-    sqlx::query("INSERT INTO scratch (n) VALUES (3)")
-        .execute(&db.write)
-        .await
-        .unwrap();
+    insert(&db.write, 3).await.unwrap();
     assert_eq!(stored(&db).await, vec![2, 3]);
     assert_eq!(db.committed(), (1, 1));
 }
@@ -111,10 +104,7 @@ async fn a_lone_transaction_commits_at_once_and_a_dropped_one_leaves_nothing() {
 async fn callers_that_give_up_half_way_leave_the_writer_free_and_the_rest_committed() {
     let (_dir, db) = scratch_db().await;
     let mut first = store::write(&db).await.unwrap();
-    sqlx::query("INSERT INTO scratch (n) VALUES (1)")
-        .execute(&mut *first)
-        .await
-        .unwrap();
+    insert(&mut *first, 1).await.unwrap();
     // A second caller queues for the writer, then hangs up before its turn…
     let queued = {
         let db = db.clone();
@@ -131,12 +121,56 @@ async fn callers_that_give_up_half_way_leave_the_writer_free_and_the_rest_commit
     queued.abort();
 
     let free = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        sqlx::query("INSERT INTO scratch (n) VALUES (2)")
-            .execute(&db.write)
-            .await
-            .unwrap();
+        insert(&db.write, 2).await.unwrap();
     })
     .await;
     assert!(free.is_ok(), "the writer stayed inside an abandoned group");
     assert_eq!(stored(&db).await, vec![1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_is_told_it_committed_exactly_when_its_change_is_kept() {
+    let (_dir, db) = scratch_db().await;
+    // Checked only at COMMIT: one member's orphan sinks its whole group. (jitbot's own schema
+    // has no deferred constraints, so no member can sink another's work this way.)
+    sqlx::query(
+        "CREATE TABLE child (parent INTEGER REFERENCES scratch (n) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .execute(&db.write)
+    .await
+    .unwrap();
+    let start = Arc::new(Barrier::new(30));
+    let mut tasks = Vec::new();
+    for n in 0..30_i64 {
+        let (db, start) = (db.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut tx = store::write(&db).await.unwrap();
+            match n {
+                0 => sqlx::query("INSERT INTO child (parent) VALUES (42)")
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+                    .unwrap(),
+                _ => insert(&mut *tx, n).await.unwrap(),
+            }
+            (n, tx.commit().await.is_ok())
+        }));
+    }
+    let mut told = Vec::new();
+    for task in tasks {
+        told.push(task.await.unwrap());
+    }
+    let kept = stored(&db).await;
+    for (n, committed) in told {
+        match n {
+            0 => assert!(!committed, "the orphan was told it committed"),
+            _ => assert_eq!(committed, kept.contains(&n), "member {n}: told {committed}"),
+        }
+    }
+    let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM child")
+        .fetch_one(&db.read)
+        .await
+        .unwrap();
+    assert_eq!(children, 0);
 }

@@ -403,39 +403,3 @@ async fn jobs_waiting_at_a_stop_run_after_the_restart() {
     assert!(!t.slack.thread_in(REQUEST_CHANNEL).is_empty());
     assert!(!t.slack.thread_in(APPROVAL_CHANNEL).is_empty());
 }
-
-#[tokio::test]
-async fn a_request_checked_at_once_is_posted_once_and_not_redrawn() {
-    let t = TestApp::spawn().await;
-    let id = t.alice_requests("request prod-db 1h INC-1").await;
-    assert!(t.request(id).await.confirmed_at.is_some());
-    assert_eq!(
-        t.slack.calls_to("chat.postMessage").len(),
-        2,
-        "thread and card"
-    );
-    assert!(
-        t.slack.calls_to("chat.update").is_empty(),
-        "what was just posted already shows the request checked"
-    );
-}
-
-#[tokio::test]
-async fn a_check_retried_after_the_thread_was_posted_redraws_the_thread() {
-    let t = TestApp::spawn().await;
-    t.slack.fail_next("users.info", 1, "internal_error");
-    let id = t.alice_requests("request prod-db 1h INC-1").await;
-    assert!(t.request(id).await.confirmed_at.is_none());
-    let thread = t.slack.thread_in(REQUEST_CHANNEL);
-    assert!(t.slack.calls_to("chat.update").is_empty());
-
-    t.run_jobs_at(Utc::now() + Duration::seconds(10)).await;
-    assert!(t.request(id).await.confirmed_at.is_some());
-    let updates = t.slack.calls_to("chat.update");
-    assert!(
-        updates
-            .iter()
-            .any(|u| u["channel"] == REQUEST_CHANNEL && u["ts"] == thread.as_str()),
-        "the thread posted before the check passed is redrawn: {updates:?}"
-    );
-}
