@@ -1,5 +1,7 @@
 //! The `audit_events` table: an append-only, hash-chained record of every transition.
 
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
 
@@ -91,10 +93,14 @@ impl Event {
 /// also serialises appends. When the trail lives apart (`audit_database_url`), the event waits in
 /// the main database's outbox instead, committed with the change, until it is moved.
 pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {
-    if super::audit_outbox::trail_is_apart(&mut *conn).await? {
-        return super::audit_outbox::put(conn, &new_uid(), &event).await;
+    let recorded = Recorded::of(&event);
+    if chain_after_guess(conn, installed_key(), &recorded, Apart::Checked).await? {
+        return Ok(());
     }
-    append_with(conn, installed_key(), event).await
+    if super::audit_outbox::trail_is_apart(&mut *conn).await? {
+        return super::audit_outbox::put(conn, &recorded.event_uid, &event).await;
+    }
+    chain(conn, installed_key(), &recorded).await
 }
 
 /// `append` with an explicit key (`None`: plain SHA-256), always into this database's chain.
@@ -103,17 +109,7 @@ pub async fn append_with(
     key: Option<&Secret>,
     event: NewEvent<'_>,
 ) -> sqlx::Result<()> {
-    let recorded = Recorded {
-        event_uid: new_uid(),
-        at: to_ms(event.at),
-        request_id: event.request_id,
-        actor: event.actor.to_string(),
-        action: event.action.as_str().to_string(),
-        platform: event.platform.map(str::to_owned),
-        channel: event.channel.map(str::to_owned),
-        detail: event.detail.to_string(),
-    };
-    chain(conn, key, &recorded).await
+    chain(conn, key, &Recorded::of(&event)).await
 }
 
 /// An event as recorded, before it is chained: what the outbox holds.
@@ -130,6 +126,22 @@ pub struct Recorded {
     pub detail: String,
 }
 
+impl Recorded {
+    /// `event` as it is recorded, under a fresh id.
+    fn of(event: &NewEvent<'_>) -> Recorded {
+        Recorded {
+            event_uid: new_uid(),
+            at: to_ms(event.at),
+            request_id: event.request_id,
+            actor: event.actor.to_string(),
+            action: event.action.as_str().to_string(),
+            platform: event.platform.map(str::to_owned),
+            channel: event.channel.map(str::to_owned),
+            detail: event.detail.to_string(),
+        }
+    }
+}
+
 /// A fresh event id: 128 random bits, hex.
 fn new_uid() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -141,13 +153,92 @@ pub(super) async fn chain(
     key: Option<&Secret>,
     event: &Recorded,
 ) -> sqlx::Result<()> {
+    if chain_after_guess(conn, key, event, Apart::Unchecked).await? {
+        return Ok(());
+    }
     let prev_hash: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     let prev_hash = prev_hash.unwrap_or_else(|| GENESIS.to_string());
+    if let Some(hash) = insert(conn, key, event, &prev_hash, INSERT).await? {
+        guess_last_hash(hash);
+    }
+    Ok(())
+}
+
+/// The hash of the event this process chained last: nearly always the head of the trail it
+/// appends to next. An append first chains after it in one statement that checks it still is
+/// the head, instead of reading the head first: one round trip to the writer instead of three
+/// (with the check that the trail is not apart). A wrong guess (a member of a group rolled
+/// back, another database of the same process) inserts nothing, and the append reads the head.
+static LAST_HASH: Mutex<Option<String>> = Mutex::new(None);
+
+fn guess_last_hash(hash: String) {
+    *LAST_HASH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(hash);
+}
+
+/// Whether the statement also checks that this database's trail does not live apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apart {
+    Checked,
+    Unchecked,
+}
+
+const INSERT: &str = "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+/// `INSERT`, when `?8` (the previous hash) is the head of the trail.
+const INSERT_AFTER_HEAD: &str = "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+     WHERE (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) = ?8";
+
+/// `INSERT_AFTER_HEAD`, when the trail is not kept apart either (`audit_outbox::trail_is_apart`).
+const INSERT_AFTER_HEAD_HERE: &str = "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+     WHERE (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) = ?8 \
+     AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'audit_trail' AND value = 'apart')";
+
+/// Chains `event` after the guessed head, if it is the head. True when the event was chained.
+async fn chain_after_guess(
+    conn: &mut SqliteConnection,
+    key: Option<&Secret>,
+    event: &Recorded,
+    apart: Apart,
+) -> sqlx::Result<bool> {
+    let guess = LAST_HASH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let Some(guess) = guess else {
+        return Ok(false);
+    };
+    let statement = match apart {
+        Apart::Checked => INSERT_AFTER_HEAD_HERE,
+        Apart::Unchecked => INSERT_AFTER_HEAD,
+    };
+    match insert(conn, key, event, &guess, statement).await? {
+        Some(hash) => {
+            guess_last_hash(hash);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Inserts `event` chained after `prev_hash` with `statement`; returns its hash, or nothing when
+/// the statement's condition did not hold.
+async fn insert(
+    conn: &mut SqliteConnection,
+    key: Option<&Secret>,
+    event: &Recorded,
+    prev_hash: &str,
+    statement: &'static str,
+) -> sqlx::Result<Option<String>> {
     let (kind, hash) = Content {
-        prev_hash: &prev_hash,
+        prev_hash,
         at: event.at,
         request_id: event.request_id,
         actor: &event.actor,
@@ -157,24 +248,21 @@ pub(super) async fn chain(
         detail: &event.detail,
     }
     .hash(key);
-    sqlx::query(
-        "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(event.at)
-    .bind(event.request_id)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(event.platform.as_deref())
-    .bind(event.channel.as_deref())
-    .bind(&event.detail)
-    .bind(prev_hash)
-    .bind(hash)
-    .bind(kind.as_str())
-    .bind(&event.event_uid)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let inserted = sqlx::query(statement)
+        .bind(event.at)
+        .bind(event.request_id)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(event.platform.as_deref())
+        .bind(event.channel.as_deref())
+        .bind(&event.detail)
+        .bind(prev_hash)
+        .bind(&hash)
+        .bind(kind.as_str())
+        .bind(&event.event_uid)
+        .execute(conn)
+        .await?;
+    Ok((inserted.rows_affected() == 1).then_some(hash))
 }
 
 /// Whether the event with this id is in this database's trail already.

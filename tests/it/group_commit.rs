@@ -174,3 +174,55 @@ async fn a_member_is_told_it_committed_exactly_when_its_change_is_kept() {
         .unwrap();
     assert_eq!(children, 0);
 }
+
+/// Appends chain after the hash the process appended last without reading the head first; a
+/// guess made stale by a rolled-back member, or by another database's trail, must fall back to
+/// the head: each trail stays one intact chain of exactly the events kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_appends_stay_one_chain_through_rollbacks_and_two_databases() {
+    use jitbot::domain::AuditAction;
+    use jitbot::store::audit;
+
+    let ((_one, first), (_two, second)) = (scratch_db().await, scratch_db().await);
+    let start = Arc::new(Barrier::new(48));
+    let mut tasks = Vec::new();
+    for n in 0..48_i64 {
+        let db = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut tx = store::write(&db).await.unwrap();
+            let detail = serde_json::json!({ "n": n });
+            let event =
+                audit::NewEvent::by_jitbot(None, AuditAction::Expiring, detail, chrono::Utc::now());
+            audit::append(&mut tx, event).await.unwrap();
+            // Every third is rolled back after its append: the next append's guess is stale.
+            if n % 3 == 0 {
+                drop(tx);
+            } else {
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for (db, parity) in [(&first, 0), (&second, 1)] {
+        let kept: Vec<i64> = (0..48).filter(|n| n % 2 == parity && n % 3 != 0).collect();
+        assert_eq!(
+            audit::verify(&db.read).await.unwrap(),
+            audit::ChainCheck::Intact { events: kept.len() }
+        );
+        let mut recorded: Vec<i64> =
+            sqlx::query_scalar("SELECT json_extract(detail, '$.n') FROM audit_events")
+                .fetch_all(&db.read)
+                .await
+                .unwrap();
+        recorded.sort();
+        assert_eq!(recorded, kept);
+    }
+}

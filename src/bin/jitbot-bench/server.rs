@@ -181,6 +181,11 @@ fn spawn(kind: &Kind, port: u16, core: Option<usize>, log: &Path) -> anyhow::Res
         .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
         .env("SLACK_BOT_TOKEN", "xoxb-bench")
         .env("JITBOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        // The log filter passes through, so a run can log what the server does (its statements).
+        .env(
+            "RUST_LOG",
+            std::env::var_os("RUST_LOG").unwrap_or_else(|| "info".into()),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
