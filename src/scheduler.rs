@@ -81,7 +81,9 @@ pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let claimed = store::jobs::claim_due(&core.db.write, now, LEASE, BATCH).await?;
     let count = claimed.len();
     let mut tasks = JoinSet::new();
-    for rows in by_request(claimed) {
+    let groups = by_request(claimed);
+    start_revocations(core, &groups, now).await;
+    for rows in groups {
         let core = core.clone();
         tasks.spawn(async move {
             let mut done = Vec::new();
@@ -111,6 +113,28 @@ fn by_request(claimed: Vec<store::jobs::JobRow>) -> Vec<Vec<store::jobs::JobRow>
         }
     }
     groups.into_values().chain(alone).collect()
+}
+
+/// Starts together the revocations that come first in their request's claimed jobs (the
+/// others start when their turn comes): one transaction for a pass, where each alone would take
+/// one of its own. A failure here only logs: each `Revoke` job starts its own revocation anyway.
+async fn start_revocations(core: &Core, groups: &[Vec<store::jobs::JobRow>], now: DateTime<Utc>) {
+    let due: Vec<i64> = groups
+        .iter()
+        .filter_map(|rows| rows.first())
+        .filter(|row| serde_json::from_str::<Job>(&row.payload).is_ok_and(|job| job == Job::Revoke))
+        .filter_map(|row| row.request_id)
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    if let Err(error) = access::expire::start_all(core, &due, now).await {
+        tracing::error!(
+            revocations = due.len(),
+            error = format!("{error:#}"),
+            "could not start due revocations together; each starts alone"
+        );
+    }
 }
 
 /// Runs one request's claimed jobs in order, handing each one that is done with to `done` at
@@ -450,7 +474,9 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         let more_due = match claimed {
             Ok(claimed) => {
                 let full = free > 0 && claimed.len() as i64 == free;
-                for rows in by_request(claimed) {
+                let groups = by_request(claimed);
+                start_revocations(&core, &groups, now).await;
+                for rows in groups {
                     let Ok(permit) = workers.clone().try_acquire_owned() else {
                         break; // cannot happen: one permit per request claimed, at most `free`
                     };

@@ -81,21 +81,32 @@ async fn start_revoking(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_revoking(&mut *tx, request.id, now).await? {
-        // A concurrent revocation moved it on (go on: it is idempotent); or an
-        // extension moved the end (stop: the revocation queued with it ends the access).
-        let current = requests::get(&mut *tx, request.id).await?;
-        return Ok(current.is_some_and(|r| r.status == RequestStatus::Revoking));
+    if start_all(core, &[request.id], now).await? == [request.id] {
+        return Ok(true);
     }
-    let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now),
-    )
-    .await?;
+    // A concurrent revocation moved it on (go on: it is idempotent); or an extension moved the
+    // end (stop: the revocation queued with it ends the access).
+    let current = requests::get(&core.db.read, request.id).await?;
+    Ok(current.is_some_and(|r| r.status == RequestStatus::Revoking))
+}
+
+/// `active → revoking` for each of `ids` whose time is up, audited, in one transaction: the
+/// scheduler starts every revocation it claims in a pass together, so ten thousand grants ending
+/// in the same second cost the writer a few hundred transactions, not ten thousand. Each one's
+/// `Revoke` job then finds it revoking. Returns the ids started.
+pub async fn start_all(core: &Core, ids: &[i64], now: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+    let mut tx = store::write(&core.db).await?;
+    let started = requests::mark_revoking(&mut *tx, ids, now).await?;
+    for (id, expires_at) in &started {
+        let detail = json!({ "expires_at": expires_at.map(|at| at.to_rfc3339()) });
+        audit::append(
+            &mut tx,
+            audit::NewEvent::by_jitbot(Some(*id), AuditAction::Expiring, detail, now),
+        )
+        .await?;
+    }
     core.commit(tx).await?;
-    Ok(true)
+    Ok(started.into_iter().map(|(id, _)| id).collect())
 }
 
 /// How one request's access ended.

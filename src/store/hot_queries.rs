@@ -20,6 +20,7 @@ pub fn all() -> Vec<(&'static str, String)> {
             "requests::unreviewed_break_glass",
             requests::UNREVIEWED_BREAK_GLASS.into(),
         ),
+        ("requests::mark_revoking", requests::MARK_REVOKING.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::next_due", jobs::NEXT_DUE.into()),
         ("jobs::discard", jobs::DISCARD.into()),

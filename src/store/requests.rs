@@ -366,22 +366,28 @@ pub async fn record_prior_membership(
     Ok(())
 }
 
-/// Compare-and-swap `active → revoking` once the time is up: an extension applied meanwhile
-/// (a later `expires_at`) keeps the access.
+pub const MARK_REVOKING: &str = "UPDATE requests SET status = 'revoking' \
+     WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'active' AND expires_at <= ?2 \
+     RETURNING id, expires_at";
+
+/// Compare-and-swap `active → revoking` of each of `ids` whose time is up, in one statement (the
+/// scheduler starts every revocation due in a pass at once): an extension applied meanwhile (a
+/// later `expires_at`) keeps the access. Returns the ids moved, each with its end.
 pub async fn mark_revoking(
     db: impl SqliteExecutor<'_>,
-    id: i64,
+    ids: &[i64],
     now: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'revoking' WHERE id = ? AND status = 'active' \
-         AND expires_at <= ?",
-    )
-    .bind(id)
-    .bind(to_ms(now))
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+) -> sqlx::Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+    let ids = serde_json::to_string(ids).expect("ids serialize");
+    let moved: Vec<(i64, Option<i64>)> = sqlx::query_as(MARK_REVOKING)
+        .bind(ids)
+        .bind(to_ms(now))
+        .fetch_all(db)
+        .await?;
+    Ok(moved
+        .into_iter()
+        .map(|(id, expires_at)| (id, expires_at.map(from_ms)))
+        .collect())
 }
 
 /// Compare-and-swap `revoking → ended`.

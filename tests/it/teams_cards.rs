@@ -106,7 +106,7 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
                     .await
                     .unwrap();
                 if matches!(later, RequestStatus::Revoking | RequestStatus::Ended) {
-                    requests::mark_revoking(db, id, at(22, 1) + Duration::hours(2))
+                    requests::mark_revoking(db, &[id], at(22, 1) + Duration::hours(2))
                         .await
                         .unwrap();
                 }
