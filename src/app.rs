@@ -1,11 +1,9 @@
 //! The application: everything a handler or job needs, built once from config and secrets.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +12,7 @@ use crate::audit_sink::AuditSink;
 use crate::config::Config;
 use crate::domain::{Policy, ProviderKind};
 use crate::graph::Graph;
-use crate::http::admission::{self, Admission};
+use crate::http::serve::ConnectionLimits;
 use crate::metrics::Metrics;
 use crate::providers::{
     EntraGroupProvider, EntraPimProvider, LocalProvider, Providers, WebhookProvider,
@@ -130,6 +128,18 @@ impl App {
         shutdown: CancellationToken,
         background: bool,
     ) -> anyhow::Result<()> {
+        self.serve_with(listener, shutdown, background, ConnectionLimits::default())
+            .await
+    }
+
+    /// [`App::serve`] with other bounds on connections (tests shorten the timeouts).
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        background: bool,
+        limits: ConnectionLimits,
+    ) -> anyhow::Result<()> {
         match (
             &self.secrets.slack_signing_secret,
             &self.secrets.slack_app_token,
@@ -186,15 +196,7 @@ impl App {
                 .context("queueing the audit purge")?;
         }
         let socket_mode = slack::socket_mode::spawn(&self, &shutdown);
-        // The peer address decides whether a tokenless activity may come in (local trial mode).
-        let service = http::router(self).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = Admission::new(listener, admission::MAX_CONNECTIONS).tap_io(|io| {
-            // Acks are small writes answered at once: no waiting to fill a segment.
-            let _ = io.set_nodelay(true);
-        });
-        let server = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let served = server.await;
+        http::serve::serve(listener, http::router(self), limits, shutdown.clone()).await;
         shutdown.cancel();
         if let Some(socket_mode) = socket_mode {
             socket_mode.await.context("Slack Socket Mode panicked")?;
@@ -202,7 +204,7 @@ impl App {
         if let Some(scheduler) = scheduler {
             scheduler.await.context("the scheduler panicked")?;
         }
-        served.context("the HTTP server failed")
+        Ok(())
     }
 }
 

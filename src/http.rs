@@ -1,6 +1,7 @@
 //! The router and the edge error type: what callers see when a request cannot be handled.
 
 pub mod admission;
+pub mod serve;
 
 use std::time::Duration;
 

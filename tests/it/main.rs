@@ -7,6 +7,7 @@ mod common;
 mod audit_apart;
 mod audit_forward;
 mod cli;
+mod connections;
 mod entra;
 mod group_commit;
 mod layering;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use jitbot::domain::AccessRequest;
+use jitbot::http::serve::ConnectionLimits;
 use jitbot::secrets::Secret;
 use jitbot::{App, Config, Secrets, scheduler, store};
 use serde_json::{Value, json};
@@ -84,6 +85,8 @@ pub struct Options {
     pub slack_socket_mode: bool,
     /// `SLACK_SIGNING_SECRET`: Slack over HTTP.
     pub slack_signing_secret: bool,
+    /// How the listener bounds connections (jitbot's own unless a test shortens them).
+    pub connections: ConnectionLimits,
 }
 
 /// The ways jitbot can get Graph tokens.
@@ -113,6 +116,7 @@ impl Default for Options {
             audit_retention: None,
             slack_socket_mode: false,
             slack_signing_secret: true,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -235,9 +239,12 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         // Served as `jitbot serve` serves: the same router, and with `scheduler` the same
         // background loops.
-        let served = app
-            .clone()
-            .serve(listener, shutdown.clone(), options.scheduler);
+        let served = app.clone().serve_with(
+            listener,
+            shutdown.clone(),
+            options.scheduler,
+            options.connections,
+        );
         let served = Some(tokio::spawn(async move { served.await.unwrap() }));
         Self {
             app,
