@@ -46,7 +46,8 @@ pub async fn history(
 }
 
 /// `total` active grants of the bench group, `due` of them expiring at `due_at` and the rest a
-/// day later, each with its revocation job queued as a grant queues it. Returns the ids due.
+/// day later, each with its revocation job queued as a grant queues it and its thread and card
+/// posted. Returns the ids due.
 pub async fn grants(
     db: &sqlx::SqlitePool,
     total: u64,
@@ -71,6 +72,17 @@ pub async fn grants(
     .bind(total as i64)
     .bind(due as i64)
     .bind(due_ms)
+    .execute(db)
+    .await?;
+    // Each granted request has its thread and its approval card, as a real one does: the end is
+    // told in the thread and shown on both.
+    sqlx::query(
+        "INSERT INTO messages (request_id, platform, role, conversation, message_id) \
+         SELECT id, 'slack', 'thread', 'C0REQUESTS', '1700000000.' || id FROM requests WHERE id >= ?1 \
+         UNION ALL \
+         SELECT id, 'slack', 'card', 'C0APPROVALS', '1700000001.' || id FROM requests WHERE id >= ?1",
+    )
+    .bind(first)
     .execute(db)
     .await?;
     sqlx::query(

@@ -30,6 +30,9 @@ impl SlackClient {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(4096)
+            // jitbot closes a connection idle for 10 s: the client lets go of it first, so no
+            // request is sent on a connection the server is closing.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             base: base.to_string(),
