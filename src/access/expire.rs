@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Core;
+use super::ends::End;
 use crate::domain::job::WARN_OWNERS_AFTER;
 use crate::domain::{
     AccessRequest, AuditAction, GroupPolicy, Job, Notice, ProviderKind, RequestStatus, wording,
@@ -59,12 +60,13 @@ pub async fn run(
         change,
         attempts: earlier_failures + 1,
     };
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_ended(&mut *tx, request_id, now).await? {
+    if !core
+        .ends
+        .record(core, end_of(&request, &ended, now))
+        .await?
+    {
         return Ok(());
     }
-    record_end(&mut tx, &request, &ended, now).await?;
-    core.commit(tx).await?;
     core.wake_scheduler();
     // Lag counts for ends at their time; an early end had no due time to be late for.
     if let (None, Some(due)) = (&request.ended_early, request.expires_at) {
@@ -121,13 +123,9 @@ struct Ended<'a> {
     attempts: i64,
 }
 
-/// The end's audit event and what people are told, in the transaction that ends the request.
-async fn record_end(
-    tx: &mut crate::store::WriteTx,
-    request: &AccessRequest,
-    ended: &Ended<'_>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+/// The end's audit event and what people are told, recorded with the ends finishing beside it
+/// (`ends`), which also lapses the extensions still waiting.
+fn end_of(request: &AccessRequest, ended: &Ended<'_>, now: DateTime<Utc>) -> End {
     let group = ended.grant.group;
     let action = match (ended.kept, ended.still_held_by) {
         (true, _) => AuditAction::EndedKeptPriorMembership,
@@ -142,23 +140,14 @@ async fn record_end(
         "still_held_by": ended.still_held_by,
         "account": { "member": ended.grant.member(), "directory_id": ended.grant.directory_id },
     });
-    audit::append(
-        tx,
-        audit::NewEvent::by_jitbot(Some(request.id), action, detail, now),
-    )
-    .await?;
+    let mut jobs = Vec::new();
     // Who ended it early was told then; an end at its time is told now.
-    let mut notices = Vec::new();
     if request.ended_early.is_none() {
         let notice = Notice::Ended {
             kept: ended.kept,
             still_held_by: ended.still_held_by,
         };
-        notices.push((notice, true));
-    }
-    for extension in requests::waiting_extensions(&mut **tx, request.id).await? {
-        let reason = "the access ended before the extension was approved.";
-        super::extend::lapse_in(tx, &extension, reason, now).await?;
+        jobs.push(Job::NotifyRequester { notice });
     }
     // PIM ends memberships itself: jitbot removing one at (not before) its end means Entra had not.
     let ended_on_time = request.expires_at.is_some_and(|at| now >= at);
@@ -167,22 +156,24 @@ async fn record_end(
         && ended_on_time
     {
         let detail = wording::pim_disagreement(request.id, &group.name);
-        notices.push((Notice::Disagreement { detail }, false));
+        jobs.push(Job::NotifyOwners {
+            notice: Notice::Disagreement { detail },
+        });
     }
     if ended.attempts > WARN_OWNERS_AFTER {
         let action = "revocation".into();
-        notices.push((Notice::Recovered { action }, false));
+        jobs.push(Job::NotifyOwners {
+            notice: Notice::Recovered { action },
+        });
     }
-    for (notice, to_requester) in notices {
-        let job = if to_requester {
-            Job::NotifyRequester { notice }
-        } else {
-            Job::NotifyOwners { notice }
-        };
-        store::jobs::enqueue_job(tx, request.id, &job, now).await?;
+    jobs.push(Job::RefreshMessages);
+    End {
+        request_id: request.id,
+        at: now,
+        action,
+        detail,
+        jobs,
     }
-    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
-    Ok(())
 }
 
 /// What the provider is told about one request's access.

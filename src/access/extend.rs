@@ -36,7 +36,7 @@ pub async fn ask(
     let group = policy.group(&request.group)?;
     let duration = group.extension_for(request, asked)?;
     let mut tx = store::write(&core.db).await?;
-    if let Some(waiting) = requests::waiting_extensions(&mut *tx, request.id)
+    if let Some(waiting) = requests::waiting_extensions(&mut *tx, &[request.id])
         .await?
         .first()
     {

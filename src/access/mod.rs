@@ -17,6 +17,7 @@ pub mod decide;
 pub mod directory;
 mod effects;
 pub mod end_early;
+pub mod ends;
 pub mod expire;
 pub mod extend;
 pub mod grant;
@@ -86,6 +87,8 @@ pub struct Core {
     pub audit_sink: Option<Arc<AuditSink>>,
     /// Where the audit trail lives (`audit_database_url`) and how long it is kept.
     pub trail: Trail,
+    /// Revocations' ends waiting to be recorded together.
+    pub ends: Arc<ends::Ends>,
 }
 
 impl Core {
@@ -107,6 +110,7 @@ impl Core {
             sweep_every: chrono::Duration::hours(1),
             metrics: Arc::new(Metrics::new()),
             audit_sink: None,
+            ends: Arc::default(),
         }
     }
 

@@ -103,6 +103,20 @@ pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
     chain(conn, installed_key(), &recorded).await
 }
 
+/// Appends `events` in order, as `append` appends each: after the guessed head in one statement
+/// for all of them when the guess holds (the scheduler records hundreds of ends together), else
+/// one by one.
+pub async fn append_all(conn: &mut SqliteConnection, events: &[NewEvent<'_>]) -> sqlx::Result<()> {
+    let recorded: Vec<Recorded> = events.iter().map(Recorded::of).collect();
+    if chain_all_after_guess(conn, installed_key(), &recorded).await? {
+        return Ok(());
+    }
+    for event in events {
+        append(conn, event.clone()).await?;
+    }
+    Ok(())
+}
+
 /// `append` with an explicit key (`None`: plain SHA-256), always into this database's chain.
 pub async fn append_with(
     conn: &mut SqliteConnection,
@@ -127,6 +141,20 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// What its hash covers, chained after `prev_hash`.
+    fn content<'a>(&'a self, prev_hash: &'a str) -> Content<'a> {
+        Content {
+            prev_hash,
+            at: self.at,
+            request_id: self.request_id,
+            actor: &self.actor,
+            action: &self.action,
+            platform: self.platform.as_deref(),
+            channel: self.channel.as_deref(),
+            detail: &self.detail,
+        }
+    }
+
     /// `event` as it is recorded, under a fresh id.
     fn of(event: &NewEvent<'_>) -> Recorded {
         Recorded {
@@ -228,6 +256,62 @@ async fn chain_after_guess(
     }
 }
 
+/// `INSERT_AFTER_HEAD_HERE` for many events, each a row of the JSON array `?1`, chained after
+/// `?2`.
+const INSERT_ALL_AFTER_HEAD_HERE: &str = "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
+         json_extract(value, '$[9]'), json_extract(value, '$[10]') \
+     FROM json_each(?1) \
+     WHERE (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) = ?2 \
+     AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'audit_trail' AND value = 'apart') \
+     ORDER BY key";
+
+/// Chains `events`, in order, after the guessed head, if it is the head. True when they were.
+async fn chain_all_after_guess(
+    conn: &mut SqliteConnection,
+    key: Option<&Secret>,
+    events: &[Recorded],
+) -> sqlx::Result<bool> {
+    let guess = LAST_HASH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let Some(guess) = guess else {
+        return Ok(false);
+    };
+    let mut prev_hash = guess.clone();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let (kind, hash) = event.content(&prev_hash).hash(key);
+        rows.push(serde_json::json!([
+            event.at,
+            event.request_id,
+            event.actor,
+            event.action,
+            event.platform,
+            event.channel,
+            event.detail,
+            prev_hash,
+            hash,
+            kind.as_str(),
+            event.event_uid,
+        ]));
+        prev_hash = hash;
+    }
+    let inserted = sqlx::query(INSERT_ALL_AFTER_HEAD_HERE)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(&guess)
+        .execute(conn)
+        .await?;
+    if inserted.rows_affected() as usize != events.len() {
+        return Ok(false);
+    }
+    guess_last_hash(prev_hash);
+    Ok(true)
+}
+
 /// Inserts `event` chained after `prev_hash` with `statement`; returns its hash, or nothing when
 /// the statement's condition did not hold.
 async fn insert(
@@ -237,17 +321,7 @@ async fn insert(
     prev_hash: &str,
     statement: &'static str,
 ) -> sqlx::Result<Option<String>> {
-    let (kind, hash) = Content {
-        prev_hash,
-        at: event.at,
-        request_id: event.request_id,
-        actor: &event.actor,
-        action: &event.action,
-        platform: event.platform.as_deref(),
-        channel: event.channel.as_deref(),
-        detail: &event.detail,
-    }
-    .hash(key);
+    let (kind, hash) = event.content(prev_hash).hash(key);
     let inserted = sqlx::query(statement)
         .bind(event.at)
         .bind(event.request_id)

@@ -21,6 +21,12 @@ pub fn all() -> Vec<(&'static str, String)> {
             requests::UNREVIEWED_BREAK_GLASS.into(),
         ),
         ("requests::mark_revoking", requests::MARK_REVOKING.into()),
+        ("requests::mark_ended", requests::MARK_ENDED.into()),
+        (
+            "requests::waiting_extensions",
+            requests::waiting_extensions_sql(),
+        ),
+        ("jobs::enqueue_all", jobs::ENQUEUE_ALL.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::next_due", jobs::NEXT_DUE.into()),
         ("jobs::discard", jobs::DISCARD.into()),

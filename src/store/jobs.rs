@@ -42,6 +42,31 @@ pub async fn enqueue_job(
     Ok(())
 }
 
+pub const ENQUEUE_ALL: &str = "INSERT INTO jobs (request_id, payload, due_at) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
+     FROM json_each(?) ORDER BY key";
+
+/// Enqueues many requests' jobs in one statement, in the order given (a request's jobs run in
+/// the order they were queued): each is its request, the job, and when it is due.
+pub async fn enqueue_all(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[(i64, Job, DateTime<Utc>)],
+) -> sqlx::Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, String, i64)> = jobs
+        .iter()
+        .map(|(request_id, job, due_at)| {
+            let payload = serde_json::to_string(job).expect("jobs always serialize");
+            (*request_id, payload, to_ms(*due_at))
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).expect("rows serialize");
+    sqlx::query(ENQUEUE_ALL).bind(rows).execute(conn).await?;
+    Ok(())
+}
+
 /// Enqueues a job of no request (the drift sweep's) inside the caller's transaction.
 pub async fn enqueue_unattached(
     conn: &mut sqlx::SqliteConnection,

@@ -390,20 +390,23 @@ pub async fn mark_revoking(
         .collect())
 }
 
-/// Compare-and-swap `revoking → ended`.
+pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', \
+     ended_at = (SELECT json_extract(value, '$[1]') FROM json_each(?1) WHERE json_extract(value, '$[0]') = requests.id) \
+     WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)) AND status = 'revoking' \
+     RETURNING id";
+
+/// Compare-and-swap `revoking → ended` of each request of `ends` (its id, and when it ended),
+/// in one statement. Returns the ids moved.
 pub async fn mark_ended(
     db: impl SqliteExecutor<'_>,
-    id: i64,
-    at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'ended', ended_at = ? WHERE id = ? AND status = 'revoking'",
-    )
-    .bind(to_ms(at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    ends: &[(i64, DateTime<Utc>)],
+) -> sqlx::Result<Vec<i64>> {
+    let ends: Vec<(i64, i64)> = ends.iter().map(|(id, at)| (*id, to_ms(*at))).collect();
+    let ends = serde_json::to_string(&ends).expect("pairs serialize");
+    sqlx::query_scalar(MARK_ENDED)
+        .bind(ends)
+        .fetch_all(db)
+        .await
 }
 
 /// Compare-and-swap `pending → cancelled`, or `approved → cancelled` while a scheduled start
@@ -503,15 +506,20 @@ pub async fn extend_until(
     Ok(done.rows_affected() == 1)
 }
 
-/// The extensions of request `of` still waiting: pending, or approved and not applied yet.
+pub fn waiting_extensions_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM requests WHERE extends_id IN (SELECT value FROM json_each(?)) \
+         AND status IN ('pending', 'approved') ORDER BY id"
+    )
+}
+
+/// The extensions of the requests `of` still waiting: pending, or approved and not applied yet.
 pub async fn waiting_extensions(
     db: impl SqliteExecutor<'_>,
-    of: i64,
+    of: &[i64],
 ) -> sqlx::Result<Vec<AccessRequest>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests WHERE extends_id = ? AND status IN ('pending', 'approved') ORDER BY id"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let of = serde_json::to_string(of).expect("ids serialize");
+    sqlx::query(sqlx::AssertSqlSafe(waiting_extensions_sql()))
         .bind(of)
         .try_map(|row: SqliteRow| from_row(&row))
         .fetch_all(db)

@@ -8,6 +8,7 @@ mod audit_apart;
 mod audit_forward;
 mod cli;
 mod connections;
+mod ends;
 mod entra;
 mod group_commit;
 mod layering;

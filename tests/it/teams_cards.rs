@@ -111,7 +111,7 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
                         .unwrap();
                 }
                 if later == RequestStatus::Ended {
-                    requests::mark_ended(db, id, at(0, 1) + Duration::days(1))
+                    requests::mark_ended(db, &[(id, at(0, 1) + Duration::days(1))])
                         .await
                         .unwrap();
                 }

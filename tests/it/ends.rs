@@ -1,0 +1,169 @@
+//! Revocations' ends are recorded together (`access::ends`): many ends in one transaction, each
+//! ended once, audited once and told once, and nothing recorded for a request something else
+//! ended first.
+
+use crate::common::*;
+use chrono::{Duration, Utc};
+use jitbot::access::ends::End;
+use jitbot::domain::{AuditAction, Job, RequestStatus};
+use jitbot::store::{self, audit, requests};
+
+/// Alice holds prod-db, payroll and billing for an hour, approved by their owners; returns the
+/// request ids.
+async fn alice_holds_three(t: &TestApp) -> Vec<i64> {
+    let prod_db = t.alice_requests("request prod-db 1h deploy").await;
+    let payroll = t.alice_requests("request payroll 1h quarter close").await;
+    let billing = t.alice_requests("request billing 1h refunds").await;
+    t.click("U0BOB", prod_db, "jit_approve").await;
+    t.click("U0BOB", payroll, "jit_approve").await;
+    t.click("U0CAROL", payroll, "jit_approve").await;
+    t.click("U0BOB", billing, "jit_approve").await;
+    t.run_jobs().await;
+    for id in [prod_db, payroll, billing] {
+        assert_eq!(t.request(id).await.status, RequestStatus::Active, "#{id}");
+    }
+    vec![prod_db, payroll, billing]
+}
+
+/// Every reply jitbot posted in a thread, oldest first.
+fn thread_replies(t: &TestApp) -> Vec<String> {
+    t.slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|m| !m["thread_ts"].is_null())
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
+
+#[tokio::test]
+async fn grants_ending_together_are_each_ended_audited_and_told_once_and_a_waiting_extension_lapses()
+ {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let asked = t.say("U0ALICE", &format!("extend {} 30m", ids[0])).await;
+    assert!(asked.contains("30m more"), "{asked}");
+    t.run_jobs().await;
+    let extension = ids[2] + 1;
+    assert_eq!(t.request(extension).await.status, RequestStatus::Pending);
+    let told_before = thread_replies(&t);
+
+    let last_end = t.request(ids[2]).await.expires_at.unwrap();
+    t.run_jobs_at(last_end + Duration::seconds(1)).await;
+
+    for id in &ids {
+        let request = t.request(*id).await;
+        assert_eq!(request.status, RequestStatus::Ended, "#{id}");
+        let actions = t.audit_actions(*id).await;
+        assert_eq!(count(&actions, "expiring"), 1, "#{id}: {actions:?}");
+        assert_eq!(count(&actions, "revoked"), 1, "#{id}: {actions:?}");
+    }
+    assert_eq!(t.request(extension).await.status, RequestStatus::Cancelled);
+    assert!(
+        t.audit_actions(extension)
+            .await
+            .contains(&"extension_lapsed".to_string())
+    );
+    // Each requester hears of each end once, in its thread.
+    let told = &thread_replies(&t)[told_before.len()..];
+    let time_up = "🔒 Time is up: the access has been removed.";
+    let lapsed =
+        "⌛ The extension was not applied: the access ended before the extension was approved.";
+    assert_eq!(
+        told.iter().filter(|m| *m == time_up).count(),
+        ids.len(),
+        "{told:?}"
+    );
+    assert_eq!(told.iter().filter(|m| *m == lapsed).count(), 1, "{told:?}");
+    assert_eq!(told.len(), ids.len() + 1, "{told:?}");
+    assert_eq!(
+        audit::verify(&t.app.core.db.read).await.unwrap(),
+        audit::ChainCheck::Intact {
+            events: t.count("audit_events").await as usize
+        }
+    );
+    assert_eq!(t.jobs_left_but_timeouts().await, 0);
+}
+
+/// What `expire` hands over for one request's end at `at`.
+fn end_of(id: i64, at: chrono::DateTime<Utc>) -> End {
+    End {
+        request_id: id,
+        at,
+        action: AuditAction::Revoked,
+        detail: serde_json::json!({ "request": id }),
+        jobs: vec![
+            Job::NotifyRequester {
+                notice: jitbot::domain::Notice::Ended {
+                    kept: false,
+                    still_held_by: None,
+                },
+            },
+            Job::RefreshMessages,
+        ],
+    }
+}
+
+#[tokio::test]
+async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    // Two are revoking; the third was ended by something else first and must be left alone.
+    requests::mark_revoking(&core.db.write, &ids, after_end)
+        .await
+        .unwrap();
+    requests::mark_ended(&core.db.write, &[(ids[2], after_end)])
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM jobs")
+        .execute(&core.db.write)
+        .await
+        .unwrap();
+    let (transactions_before, _) = core.db.committed();
+
+    // On this one-thread runtime the first end takes the turn alone; the two arriving while it
+    // is recorded are recorded together after it.
+    let record = |id: i64| core.ends.record(core, end_of(id, after_end));
+    let (first, second, third) = tokio::join!(record(ids[0]), record(ids[1]), record(ids[2]));
+    let ended = [first.unwrap(), second.unwrap(), third.unwrap()];
+    assert_eq!(ended, [true, true, false]);
+    let (transactions, _) = core.db.committed();
+    assert_eq!(
+        transactions - transactions_before,
+        2,
+        "one for the first, one for the rest"
+    );
+
+    for id in &ids[..2] {
+        assert_eq!(t.request(*id).await.status, RequestStatus::Ended);
+        assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1);
+    }
+    assert_eq!(count(&t.audit_actions(ids[2]).await, "revoked"), 0);
+    // Each ended request's jobs, in the order given; none for the one left alone.
+    let queued: Vec<(Option<i64>, String)> = store::jobs::all(&core.db.read)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| (job.request_id, job.payload))
+        .collect();
+    let expected: Vec<(Option<i64>, String)> = ids[..2]
+        .iter()
+        .flat_map(|id| {
+            end_of(*id, after_end)
+                .jobs
+                .iter()
+                .map(|job| (Some(*id), serde_json::to_string(job).unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(queued, expected);
+    assert!(matches!(
+        audit::verify(&core.db.read).await.unwrap(),
+        audit::ChainCheck::Intact { .. }
+    ));
+}
