@@ -99,14 +99,14 @@ async fn start_revoking(
 pub async fn start_all(core: &Core, ids: &[i64], now: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
     let mut tx = store::write(&core.db).await?;
     let started = requests::mark_revoking(&mut *tx, ids, now).await?;
-    for (id, expires_at) in &started {
-        let detail = json!({ "expires_at": expires_at.map(|at| at.to_rfc3339()) });
-        audit::append(
-            &mut tx,
-            audit::NewEvent::by_jitbot(Some(*id), AuditAction::Expiring, detail, now),
-        )
-        .await?;
-    }
+    let events: Vec<audit::NewEvent> = started
+        .iter()
+        .map(|(id, expires_at)| {
+            let detail = json!({ "expires_at": expires_at.map(|at| at.to_rfc3339()) });
+            audit::NewEvent::by_jitbot(Some(*id), AuditAction::Expiring, detail, now)
+        })
+        .collect();
+    audit::append_all(&mut tx, &events).await?;
     core.commit(tx).await?;
     Ok(started.into_iter().map(|(id, _)| id).collect())
 }
