@@ -150,8 +150,8 @@ pub async fn submit(
     });
     audit_requested(&mut tx, id, &submission, detail, now).await?;
     // The check first: when it passes at once, the thread opens showing the request pending.
-    store::jobs::enqueue_job(&mut tx, id, &Job::CheckRequester, now).await?;
-    store::jobs::enqueue_job(&mut tx, id, &Job::Announce, now).await?;
+    let jobs = [(id, Job::CheckRequester, now), (id, Job::Announce, now)];
+    store::jobs::enqueue_all(&mut tx, &jobs).await?;
     core.commit(tx).await?;
     core.wake_scheduler();
     // The HTTP span that carried the form learns the new request's id here (a no-op elsewhere):
