@@ -61,6 +61,7 @@ pub async fn ask(
             kind: RequestKind::Extension { of: request.id },
             start_spec: None,
             submitted_by: on_behalf.then_some(person),
+            grant_target: None,
         },
     )
     .await?;

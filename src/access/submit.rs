@@ -135,11 +135,10 @@ pub async fn submit(
             kind,
             start_spec: start_spec.as_deref(),
             submitted_by: submitter,
+            grant_target: Some(&group.grant_target()),
         },
     )
     .await?;
-    // What it grants is fixed now: a reload later changes neither what it gets nor what is removed.
-    store::grant_targets::record(&mut *tx, id, &group.grant_target()).await?;
     let detail = json!({
         "group": group.name,
         "duration": duration.to_string(),

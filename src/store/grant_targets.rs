@@ -4,26 +4,6 @@ use sqlx::{Row, SqliteExecutor};
 
 use crate::domain::{GrantTarget, Policy, ProviderKind};
 
-pub async fn record(
-    db: impl SqliteExecutor<'_>,
-    request_id: i64,
-    snapshot: &GrantTarget,
-) -> sqlx::Result<()> {
-    let (url, secret_env) = webhook_parts(&snapshot.provider);
-    sqlx::query(
-        "UPDATE requests SET provider = ?, provider_target = ?, webhook_url = ?, \
-         webhook_secret_env = ? WHERE id = ?",
-    )
-    .bind(snapshot.provider.name())
-    .bind(&snapshot.target)
-    .bind(url)
-    .bind(secret_env)
-    .bind(request_id)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// The request's snapshot; `None` for a request made before snapshots whose group has left
 /// the policy (or one that does not exist).
 pub async fn of_request(
@@ -78,7 +58,7 @@ pub async fn fill_missing(
     Ok(filled)
 }
 
-fn webhook_parts(provider: &ProviderKind) -> (Option<&str>, Option<&str>) {
+pub(super) fn webhook_parts(provider: &ProviderKind) -> (Option<&str>, Option<&str>) {
     match provider {
         ProviderKind::Webhook { url, secret_env } => (Some(url.as_str()), secret_env.as_deref()),
         _ => (None, None),

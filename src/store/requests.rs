@@ -6,7 +6,8 @@ use sqlx::{Row, SqliteExecutor};
 
 use super::{from_ms, to_ms};
 use crate::domain::{
-    AccessDuration, AccessRequest, Account, EarlyEnd, Principal, RequestKind, RequestStatus,
+    AccessDuration, AccessRequest, Account, EarlyEnd, GrantTarget, Principal, RequestKind,
+    RequestStatus,
 };
 
 pub struct NewRequest<'a> {
@@ -21,6 +22,9 @@ pub struct NewRequest<'a> {
     pub start_spec: Option<&'a str>,
     /// Who asked on the requester's behalf, with the facts known when they asked.
     pub submitted_by: Option<&'a Principal>,
+    /// What it grants (`grant_targets`), fixed now so that a reload later changes neither what
+    /// it gets nor what is removed; an extension grants what the request it extends does.
+    pub grant_target: Option<&'a GrantTarget>,
 }
 
 const COLUMNS: &str = "id, group_name, requester_platform, requester_id, requester_email, \
@@ -30,12 +34,17 @@ const COLUMNS: &str = "id, group_name, requester_platform, requester_id, request
      submitter_addresses, submitter_entra_id, end_reason, ended_by, end_note, acknowledged_by, acknowledged_at";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
+    let target = new.grant_target;
+    let (url, secret_env) = target.map_or((None, None), |t| {
+        super::grant_targets::webhook_parts(&t.provider)
+    });
     let row = sqlx::query(
         "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
          requester_addresses, directory_user_id, justification, duration_minutes, status, \
          origin_channel, requested_at, kind, extends_id, start_spec, submitted_by, \
-         submitter_addresses, submitter_entra_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         submitter_addresses, submitter_entra_id, provider, provider_target, webhook_url, \
+         webhook_secret_env) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.group)
     .bind(new.requester.account.platform.as_str())
@@ -56,6 +65,10 @@ pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::R
     .bind(new.submitted_by.map(|s| s.account.key()))
     .bind(new.submitted_by.map(addresses))
     .bind(new.submitted_by.and_then(|s| s.entra_id.as_deref()))
+    .bind(target.map(|target| target.provider.name()))
+    .bind(target.map(|target| target.target.as_str()))
+    .bind(url)
+    .bind(secret_env)
     .fetch_one(db)
     .await?;
     row.try_get(0)

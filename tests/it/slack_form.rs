@@ -153,6 +153,7 @@ async fn an_eligible_only_group_is_offered_once_a_request_for_it_passed_its_chec
         kind: jitbot::domain::RequestKind::Access,
         start_spec: None,
         submitted_by: None,
+        grant_target: None,
     };
     let id = store::requests::insert(db, new).await.unwrap();
     let at = Utc::now() - Duration::days(3);

@@ -55,6 +55,7 @@ async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::Acces
             kind: jitbot::domain::RequestKind::Access,
             start_spec: None,
             submitted_by: None,
+            grant_target: None,
         },
     )
     .await
