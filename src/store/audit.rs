@@ -202,6 +202,13 @@ pub(super) async fn chain(
 /// back, another database of the same process) inserts nothing, and the append reads the head.
 static LAST_HASH: Mutex<Option<String>> = Mutex::new(None);
 
+fn last_hash_guess() -> Option<String> {
+    LAST_HASH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
 fn guess_last_hash(hash: String) {
     *LAST_HASH
         .lock()
@@ -236,11 +243,7 @@ async fn chain_after_guess(
     event: &Recorded,
     apart: Apart,
 ) -> sqlx::Result<bool> {
-    let guess = LAST_HASH
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
-    let Some(guess) = guess else {
+    let Some(guess) = last_hash_guess() else {
         return Ok(false);
     };
     let statement = match apart {
@@ -274,11 +277,7 @@ async fn chain_all_after_guess(
     key: Option<&Secret>,
     events: &[Recorded],
 ) -> sqlx::Result<bool> {
-    let guess = LAST_HASH
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
-    let Some(guess) = guess else {
+    let Some(guess) = last_hash_guess() else {
         return Ok(false);
     };
     let mut prev_hash = guess.clone();
