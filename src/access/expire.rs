@@ -40,7 +40,7 @@ pub async fn run(
     }
     // The provider and target the request was made under, even if a reload changed the group.
     let policy = core.policy();
-    let group = &super::snapshot::group_to_revoke(core, &policy, &request).await?;
+    let group = &super::snapshot::group_to_revoke(&policy, &request)?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
     let sharing = super::snapshot::sharing(&policy, group);
     let holders =
@@ -207,7 +207,7 @@ async fn undo_failed_grant(
         return Ok(());
     }
     let policy = core.policy();
-    let group = &super::snapshot::group_to_revoke(core, &policy, request).await?;
+    let group = &super::snapshot::group_to_revoke(&policy, request)?;
     let sharing = super::snapshot::sharing(&policy, group);
     let holders =
         requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;

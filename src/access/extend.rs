@@ -115,7 +115,7 @@ pub async fn apply(
     // The provider and target the access was granted under; a group a reload removed
     // extends nothing.
     let policy = core.policy();
-    let group = match super::snapshot::group_to_grant(core, &policy, &access).await? {
+    let group = match super::snapshot::group_to_grant(&policy, &access) {
         Ok(group) if running => group,
         Ok(_) => return lapse(core, extension, "the access had already ended.", now).await,
         Err(refusal) => return lapse(core, extension, &refusal.to_string(), now).await,

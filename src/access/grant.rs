@@ -32,7 +32,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     // The group as the policy says now (its limits apply), granting the provider and target
     // the request was made under; a group a reload removed is granted nothing.
     let policy = core.policy();
-    let group = match super::snapshot::group_to_grant(core, &policy, &request).await? {
+    let group = match super::snapshot::group_to_grant(&policy, &request) {
         Ok(group) => group,
         Err(refusal) => return refuse(core, &request, &refusal, now).await,
     };

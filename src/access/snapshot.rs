@@ -4,21 +4,14 @@
 
 use anyhow::bail;
 
-use super::Core;
 use crate::domain::{AccessRequest, GrantTarget, GroupPolicy, Policy, Refusal};
-use crate::store::grant_targets;
 
 /// The group whose provider removes this request's access.
-pub async fn group_to_revoke(
-    core: &Core,
-    policy: &Policy,
-    request: &AccessRequest,
-) -> anyhow::Result<GroupPolicy> {
-    let snapshot = grant_targets::of_request(&core.db.read, request.id).await?;
-    match (policy.group(&request.group), snapshot) {
-        (Ok(group), Some(snapshot)) => Ok(group.granting(&snapshot)),
+pub fn group_to_revoke(policy: &Policy, request: &AccessRequest) -> anyhow::Result<GroupPolicy> {
+    match (policy.group(&request.group), &request.grant_target) {
+        (Ok(group), Some(snapshot)) => Ok(group.granting(snapshot)),
         (Ok(group), None) => Ok(group.clone()),
-        (Err(_), Some(snapshot)) => Ok(GroupPolicy::retired(&request.group, &snapshot)),
+        (Err(_), Some(snapshot)) => Ok(GroupPolicy::retired(&request.group, snapshot)),
         (Err(_), None) => bail!(
             "group {} is no longer in the config and request #{} recorded no provider, so its \
              access cannot be removed: put the group back in the file and reload",
@@ -30,17 +23,13 @@ pub async fn group_to_revoke(
 
 /// The group this request is granted under: still in the policy (its owners and limits apply),
 /// granting what the request fixed when it was made.
-pub async fn group_to_grant(
-    core: &Core,
-    policy: &Policy,
-    request: &AccessRequest,
-) -> anyhow::Result<Result<GroupPolicy, Refusal>> {
+pub fn group_to_grant(policy: &Policy, request: &AccessRequest) -> Result<GroupPolicy, Refusal> {
     let Ok(group) = policy.group(&request.group) else {
-        return Ok(Err(gone(request)));
+        return Err(gone(request));
     };
-    match grant_targets::of_request(&core.db.read, request.id).await? {
-        Some(snapshot) => Ok(same_target(request, group, &snapshot).map(|()| group.clone())),
-        None => Ok(Ok(group.clone())),
+    match &request.grant_target {
+        Some(snapshot) => same_target(request, group, snapshot).map(|()| group.clone()),
+        None => Ok(group.clone()),
     }
 }
 

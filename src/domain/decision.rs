@@ -169,6 +169,7 @@ mod tests {
             submitted_by: None,
             ended_early: None,
             acknowledged: None,
+            grant_target: None,
         }
     }
 

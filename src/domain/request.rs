@@ -174,6 +174,9 @@ pub struct AccessRequest {
     pub ended_early: Option<EarlyEnd>,
     /// For break-glass access: the owner who reviewed it, and when.
     pub acknowledged: Option<(super::Account, chrono::DateTime<chrono::Utc>)>,
+    /// What it grants, fixed when it was made (`None`: an extension, which grants what the
+    /// request it extends does, or a request older than snapshots whose group has left).
+    pub grant_target: Option<super::GrantTarget>,
 }
 
 /// A scheduled request can be withdrawn until this long before its start: a click read its

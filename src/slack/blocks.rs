@@ -224,6 +224,7 @@ mod tests {
             submitted_by: None,
             ended_early: None,
             acknowledged: None,
+            grant_target: None,
             confirmed_at: Some(at(22, 0)),
         }
     }

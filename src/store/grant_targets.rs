@@ -1,5 +1,6 @@
 //! What each request grants (provider and target), fixed on the request when it is made.
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteExecutor};
 
 use crate::domain::{GrantTarget, Policy, ProviderKind};
@@ -17,10 +18,18 @@ pub async fn of_request(
     .bind(request_id)
     .fetch_optional(db)
     .await?;
-    let Some(row) = row else {
+    match row {
+        Some(row) => from_row(&row),
+        None => Ok(None),
+    }
+}
+
+/// The snapshot in a row with the columns `provider`, `provider_target`, `webhook_url` and
+/// `webhook_secret_env`.
+pub(super) fn from_row(row: &SqliteRow) -> sqlx::Result<Option<GrantTarget>> {
+    let Some(name) = row.try_get::<Option<String>, _>("provider")? else {
         return Ok(None);
     };
-    let name: String = row.try_get("provider")?;
     let provider = ProviderKind::from_parts(
         &name,
         row.try_get("webhook_url")?,

@@ -31,7 +31,8 @@ const COLUMNS: &str = "id, group_name, requester_platform, requester_id, request
      requester_addresses, justification, duration_minutes, status, origin_channel, requested_at, \
      decided_at, granted_at, expires_at, ended_at, already_member, failure, directory_user_id, \
      owner_snapshot, confirmed_at, kind, extends_id, start_spec, starts_at, submitted_by, \
-     submitter_addresses, submitter_entra_id, end_reason, ended_by, end_note, acknowledged_by, acknowledged_at";
+     submitter_addresses, submitter_entra_id, end_reason, ended_by, end_note, acknowledged_by, acknowledged_at, \
+     provider, provider_target, webhook_url, webhook_secret_env";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
     let target = new.grant_target;
@@ -675,6 +676,7 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
             (Some(by), Some(at)) => Some((by, at)),
             _ => None,
         },
+        grant_target: super::grant_targets::from_row(row)?,
     })
 }
 
