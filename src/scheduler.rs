@@ -2,7 +2,7 @@
 //! Jobs are rows, so everything waiting survives a restart; time is an argument, so tests can
 //! run the scheduler at any instant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,8 +81,8 @@ pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let claimed = store::jobs::claim_due(&core.db.write, now, LEASE, BATCH).await?;
     let count = claimed.len();
     let mut tasks = JoinSet::new();
-    let groups = by_request(claimed);
-    start_revocations(core, &groups, now).await;
+    let mut groups = by_request(claimed);
+    start_revocations(core, &mut groups, now).await;
     for rows in groups {
         let core = core.clone();
         tasks.spawn(async move {
@@ -118,7 +118,11 @@ fn by_request(claimed: Vec<store::jobs::JobRow>) -> Vec<Vec<store::jobs::JobRow>
 /// Starts together the revocations that come first in their request's claimed jobs (the
 /// others start when their turn comes): one transaction for a pass, where each alone would take
 /// one of its own. A failure here only logs: each `Revoke` job starts its own revocation anyway.
-async fn start_revocations(core: &Core, groups: &[Vec<store::jobs::JobRow>], now: DateTime<Utc>) {
+async fn start_revocations(
+    core: &Core,
+    groups: &mut [Vec<store::jobs::JobRow>],
+    now: DateTime<Utc>,
+) {
     let due: Vec<i64> = groups
         .iter()
         .filter_map(|rows| rows.first())
@@ -128,12 +132,26 @@ async fn start_revocations(core: &Core, groups: &[Vec<store::jobs::JobRow>], now
     if due.is_empty() {
         return;
     }
-    if let Err(error) = access::expire::start_all(core, &due, now).await {
-        tracing::error!(
-            revocations = due.len(),
-            error = format!("{error:#}"),
-            "could not start due revocations together; each starts alone"
-        );
+    let started = match access::expire::start_all(core, &due, now).await {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::error!(
+                revocations = due.len(),
+                error = format!("{error:#}"),
+                "could not start due revocations together; each starts alone"
+            );
+            return;
+        }
+    };
+    // Each job gets its request as the start left it: it need not read it again.
+    let mut started: HashMap<i64, crate::domain::AccessRequest> = started
+        .into_iter()
+        .map(|request| (request.id, request))
+        .collect();
+    for first in groups.iter_mut().filter_map(|rows| rows.first_mut()) {
+        if let Some(request) = first.request_id.and_then(|id| started.remove(&id)) {
+            first.request = Some(request);
+        }
     }
 }
 
@@ -211,7 +229,7 @@ fn recorded(job_id: i64, outcome: sqlx::Result<bool>) -> bool {
 }
 
 /// Runs one job. True when it is done with: it ran, it cannot be read, or it was given up.
-async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
+async fn run_one(core: &Core, mut row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
     let job: Job = match serde_json::from_str(&row.payload) {
         Ok(job) => job,
         Err(error) => {
@@ -224,9 +242,16 @@ async fn run_one(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> b
     let result = match row.request_id {
         None => execute_unattached(core, &job, now).instrument(span).await,
         Some(request_id) => {
-            execute(core, request_id, &job, row.attempts, now)
-                .instrument(span)
-                .await
+            execute(
+                core,
+                request_id,
+                row.request.take(),
+                &job,
+                row.attempts,
+                now,
+            )
+            .instrument(span)
+            .await
         }
     };
     match result {
@@ -359,13 +384,14 @@ async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyho
 async fn execute(
     core: &Core,
     request_id: i64,
+    read: Option<crate::domain::AccessRequest>,
     job: &Job,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match job {
         Job::Grant => access::grant::run(core, request_id, now).await,
-        Job::Revoke => access::expire::run(core, request_id, earlier_failures, now).await,
+        Job::Revoke => access::expire::run(core, request_id, read, earlier_failures, now).await,
         Job::CheckRequester
         | Job::WarnEnding { .. }
         | Job::RemindPending
@@ -474,8 +500,8 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         let more_due = match claimed {
             Ok(claimed) => {
                 let full = free > 0 && claimed.len() as i64 == free;
-                let groups = by_request(claimed);
-                start_revocations(&core, &groups, now).await;
+                let mut groups = by_request(claimed);
+                start_revocations(&core, &mut groups, now).await;
                 for rows in groups {
                     let Ok(permit) = workers.clone().try_acquire_owned() else {
                         break; // cannot happen: one permit per request claimed, at most `free`

@@ -13,15 +13,21 @@ use crate::domain::{
 use crate::providers::{Change, Grant};
 use crate::store::{self, audit, requests};
 
-/// The `Revoke` job. `earlier_failures` tells whether owners were warned and must hear it worked.
+/// The `Revoke` job, with its request when the scheduler read it already (`start_all`).
+/// `earlier_failures` tells whether owners were warned and must hear it worked.
 pub async fn run(
     core: &Core,
     request_id: i64,
+    read: Option<AccessRequest>,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&core.db.read, request_id).await? else {
-        return Ok(());
+    let request = match read {
+        Some(request) => request,
+        None => match requests::get(&core.db.read, request_id).await? {
+            Some(request) => request,
+            None => return Ok(()),
+        },
     };
     match request.status {
         // Extended since this job was queued: the revocation queued with the extension ends it.
@@ -83,7 +89,7 @@ async fn start_revoking(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    if start_all(core, &[request.id], now).await? == [request.id] {
+    if !start_all(core, &[request.id], now).await?.is_empty() {
         return Ok(true);
     }
     // A concurrent revocation moved it on (go on: it is idempotent); or an extension moved the
@@ -95,20 +101,24 @@ async fn start_revoking(
 /// `active → revoking` for each of `ids` whose time is up, audited, in one transaction: the
 /// scheduler starts every revocation it claims in a pass together, so ten thousand grants ending
 /// in the same second cost the writer a few hundred transactions, not ten thousand. Each one's
-/// `Revoke` job then finds it revoking. Returns the ids started.
-pub async fn start_all(core: &Core, ids: &[i64], now: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+/// `Revoke` job then finds it revoking. Returns the requests started, as they are now.
+pub async fn start_all(
+    core: &Core,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<AccessRequest>> {
     let mut tx = store::write(&core.db).await?;
     let started = requests::mark_revoking(&mut *tx, ids, now).await?;
     let events: Vec<audit::NewEvent> = started
         .iter()
-        .map(|(id, expires_at)| {
-            let detail = json!({ "expires_at": expires_at.map(|at| at.to_rfc3339()) });
-            audit::NewEvent::by_jitbot(Some(*id), AuditAction::Expiring, detail, now)
+        .map(|request| {
+            let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
+            audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now)
         })
         .collect();
     audit::append_all(&mut tx, &events).await?;
     core.commit(tx).await?;
-    Ok(started.into_iter().map(|(id, _)| id).collect())
+    Ok(started)
 }
 
 /// How one request's access ended.

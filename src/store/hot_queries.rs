@@ -20,7 +20,7 @@ pub fn all() -> Vec<(&'static str, String)> {
             "requests::unreviewed_break_glass",
             requests::UNREVIEWED_BREAK_GLASS.into(),
         ),
-        ("requests::mark_revoking", requests::MARK_REVOKING.into()),
+        ("requests::mark_revoking", requests::mark_revoking_sql()),
         ("requests::mark_ended", requests::MARK_ENDED.into()),
         (
             "requests::waiting_extensions",

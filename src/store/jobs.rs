@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, SqliteExecutor};
 
 use super::{from_ms, to_ms};
-use crate::domain::Job;
+use crate::domain::{AccessRequest, Job};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {
@@ -12,6 +12,10 @@ pub struct JobRow {
     pub request_id: Option<i64>,
     pub payload: String,
     pub attempts: i64,
+    /// Its request as the scheduler's pass already read it (a revocation it started), so that
+    /// the job need not read it again.
+    #[sqlx(skip)]
+    pub request: Option<AccessRequest>,
 }
 
 pub async fn enqueue(

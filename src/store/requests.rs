@@ -380,28 +380,29 @@ pub async fn record_prior_membership(
     Ok(())
 }
 
-pub const MARK_REVOKING: &str = "UPDATE requests SET status = 'revoking' \
-     WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'active' AND expires_at <= ?2 \
-     RETURNING id, expires_at";
+pub fn mark_revoking_sql() -> String {
+    format!(
+        "UPDATE requests SET status = 'revoking' \
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'active' AND expires_at <= ?2 \
+         RETURNING {COLUMNS}"
+    )
+}
 
 /// Compare-and-swap `active → revoking` of each of `ids` whose time is up, in one statement (the
 /// scheduler starts every revocation due in a pass at once): an extension applied meanwhile (a
-/// later `expires_at`) keeps the access. Returns the ids moved, each with its end.
+/// later `expires_at`) keeps the access. Returns the requests moved, as they are now.
 pub async fn mark_revoking(
     db: impl SqliteExecutor<'_>,
     ids: &[i64],
     now: DateTime<Utc>,
-) -> sqlx::Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+) -> sqlx::Result<Vec<AccessRequest>> {
     let ids = serde_json::to_string(ids).expect("ids serialize");
-    let moved: Vec<(i64, Option<i64>)> = sqlx::query_as(MARK_REVOKING)
+    sqlx::query(sqlx::AssertSqlSafe(mark_revoking_sql()))
         .bind(ids)
         .bind(to_ms(now))
+        .try_map(|row: SqliteRow| from_row(&row))
         .fetch_all(db)
-        .await?;
-    Ok(moved
-        .into_iter()
-        .map(|(id, expires_at)| (id, expires_at.map(from_ms)))
-        .collect())
+        .await
 }
 
 pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', \
