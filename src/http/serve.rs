@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 
 use super::admission::{Admission, MAX_CONNECTIONS};
@@ -27,6 +28,12 @@ use super::admission::{Admission, MAX_CONNECTIONS};
 /// of opening, or of the previous response on a kept-alive connection — or it is closed. Slack
 /// and the Bot Framework send theirs at once; 10 s leaves room for a slow network.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection whose writes make no progress for this long is closed: a client that sends
+/// requests and never reads the answers fills the socket's buffers, and hyper, which has no
+/// write timeout of its own, would wait for ever holding one of the capped places. A slow reader
+/// that keeps reading is never cut off: each bit written starts the clock again.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// After a shutdown is asked for, connections get this long to finish the requests in hand. Longer
 /// than [`super::REQUEST_TIMEOUT`], so that every request already read is answered; shorter than
@@ -40,6 +47,8 @@ pub struct ConnectionLimits {
     pub max_open: usize,
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// See [`WRITE_STALL_TIMEOUT`].
+    pub write_stall_timeout: Duration,
     /// See [`DRAIN_TIMEOUT`].
     pub drain_timeout: Duration,
 }
@@ -49,6 +58,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             max_open: MAX_CONNECTIONS,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
         }
     }
@@ -86,7 +96,9 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             router.call(request)
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_stall_timeout));
+        let connection = http.serve_connection(TokioIo::new(Box::pin(stream)), service);
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);

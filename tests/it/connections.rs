@@ -18,6 +18,7 @@ fn quick(max_open: usize, header_read_timeout: Duration, drain_timeout: Duration
             max_open,
             header_read_timeout,
             drain_timeout,
+            ..ConnectionLimits::default()
         },
         ..Options::default()
     }
@@ -216,4 +217,46 @@ async fn a_connection_stalled_at_shutdown_holds_it_no_longer_than_the_grace_peri
     assert!(took < grace * 4, "took {took:?}");
     let (_, closed) = read_until_closed(&mut halfway, Duration::from_secs(5)).await;
     assert!(closed, "the stalled connection outlived the shutdown");
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_closed_and_frees_its_place() {
+    // One place only: while the staller holds it, nobody else gets in.
+    let options = Options {
+        connections: ConnectionLimits {
+            max_open: 1,
+            write_stall_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        },
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window, so the answers it never reads fill the buffers quickly.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let staller = socket.connect(address(&t).parse().unwrap()).await.unwrap();
+    let (_unread, mut sending) = staller.into_split();
+    let requests = b"GET /healthz HTTP/1.1\r\nHost: jitbot\r\n\r\n".repeat(1024);
+    let pipelining = tokio::spawn(async move {
+        // Sends until the server stops taking requests, then until it closes the connection.
+        for _ in 0..1024 {
+            if sending.write_all(&requests).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    let started = tokio::time::Instant::now();
+    let served = tokio::time::timeout(Duration::from_secs(30), async {
+        reqwest::get(format!("{}/healthz", t.url)).await
+    })
+    .await
+    .expect("the place held by a client that reads nothing is freed")
+    .unwrap();
+    assert!(served.status().is_success());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "not before the stall timeout"
+    );
+    pipelining.abort();
 }
