@@ -348,7 +348,7 @@ async fn failed(
             attempts: attempts as u32,
             error_id,
         };
-        store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
+        store::jobs::queue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now);
     }
     tx.commit().await?;
     core.wake_scheduler();

@@ -52,8 +52,8 @@ pub async fn acknowledge(
     let notice = Notice::Acknowledged {
         by: person.account.clone(),
     };
-    tell_owners(&mut tx, request.id, notice, now).await?;
-    refresh(&mut tx, request.id, now).await?;
+    tell_owners(&mut tx, request.id, notice, now);
+    refresh(&mut tx, request.id, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     Ok(Acted::Acknowledged { id: request.id })

@@ -13,17 +13,13 @@ use crate::store::{self, requests};
 
 /// Queues the grant: at the scheduled start when that is ahead (the requester hears when), else
 /// now.
-pub async fn queue_grant(
-    tx: &mut Tx,
-    request: &AccessRequest,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub fn queue_grant(tx: &mut Tx, request: &AccessRequest, now: DateTime<Utc>) {
     match request.starts_at.filter(|start| *start > now) {
         Some(starts_at) => {
-            store::jobs::enqueue_job(tx, request.id, &Job::Grant, starts_at).await?;
-            tell_requester(tx, request.id, Notice::Scheduled { starts_at }, now).await
+            store::jobs::queue_job(tx, request.id, &Job::Grant, starts_at);
+            tell_requester(tx, request.id, Notice::Scheduled { starts_at }, now);
         }
-        None => store::jobs::enqueue_job(tx, request.id, &Job::Grant, now).await,
+        None => store::jobs::queue_job(tx, request.id, &Job::Grant, now),
     }
 }
 
@@ -75,8 +71,8 @@ pub async fn by_rule(
     let notice = Notice::ApprovedByPolicy {
         rule: rule.to_string(),
     };
-    tell_requester(tx, request.id, notice, now).await?;
-    queue_grant(tx, request, now).await?;
-    refresh(tx, request.id, now).await?;
+    tell_requester(tx, request.id, notice, now);
+    queue_grant(tx, request, now);
+    refresh(tx, request.id, now);
     Ok(true)
 }

@@ -10,10 +10,10 @@ use crate::domain::{AccessRequest, Job, Notice, wording};
 use crate::store;
 
 /// After a break-glass use is approved: the announcement and the first reminder.
-pub async fn queue_review(tx: &mut Tx, request_id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
-    store::jobs::enqueue_job(tx, request_id, &Job::AnnounceBreakGlass, now).await?;
+pub fn queue_review(tx: &mut Tx, request_id: i64, now: DateTime<Utc>) {
+    store::jobs::queue_job(tx, request_id, &Job::AnnounceBreakGlass, now);
     let next = now + ACKNOWLEDGE_REMINDER_EVERY;
-    store::jobs::enqueue_job(tx, request_id, &Job::RemindAcknowledge, next).await
+    store::jobs::queue_job(tx, request_id, &Job::RemindAcknowledge, next);
 }
 
 /// The `AnnounceBreakGlass` job: every security channel of the group hears of it.
@@ -47,9 +47,9 @@ pub async fn remind(
         return Ok(());
     }
     let mut tx = store::write(&core.db).await?;
-    tell_owners(&mut tx, request.id, Notice::AcknowledgeReminder, now).await?;
+    tell_owners(&mut tx, request.id, Notice::AcknowledgeReminder, now);
     let next = now + ACKNOWLEDGE_REMINDER_EVERY;
-    store::jobs::enqueue_job(&mut tx, request.id, &Job::RemindAcknowledge, next).await?;
+    store::jobs::queue_job(&mut tx, request.id, &Job::RemindAcknowledge, next);
     core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())

@@ -87,7 +87,7 @@ async fn confirm(
     }
     audit_confirmed(tx, request.id, passed, now).await?;
     for job in &passed.cards {
-        store::jobs::enqueue_job(tx, request.id, job, now).await?;
+        store::jobs::queue_job(tx, request.id, job, now);
     }
     let confirmed = AccessRequest {
         starts_at: passed.starts_at,
@@ -97,15 +97,15 @@ async fn confirm(
         Some(rule) => {
             approve::by_rule(tx, &confirmed, rule, now).await?;
             if request.kind == RequestKind::BreakGlass {
-                break_glass::queue_review(tx, request.id, now).await?;
+                break_glass::queue_review(tx, request.id, now);
             }
         }
-        None => timeout::queue(tx, &confirmed, &passed.group, now).await?,
+        None => timeout::queue(tx, &confirmed, &passed.group, now),
     }
     // The thread and cards posted from now on show the request confirmed; only what was posted
     // before (the thread, when this check is a retry) needs redrawing.
     if store::messages::any_for(&mut **tx, request.id).await? {
-        store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+        store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
     }
     Ok(true)
 }
@@ -116,7 +116,7 @@ async fn start_of(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Option<DateTime<Utc>>, Refusal>> {
-    let Some(spec) = requests::start_spec(&core.db.read, request.id).await? else {
+    let Some(spec) = &request.start_spec else {
         return Ok(Ok(None));
     };
     let spec: StartSpec = match spec.parse() {
@@ -261,7 +261,7 @@ async fn on_behalf(
             by: submitter.account.clone(),
         },
     };
-    store::jobs::enqueue_job(tx, request_id, &job, now).await?;
+    store::jobs::queue_job(tx, request_id, &job, now);
     Ok(())
 }
 
@@ -318,8 +318,8 @@ async fn cancel(
     let notice = Notice::Cancelled {
         reason: reason.to_string(),
     };
-    store::jobs::enqueue_job(tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-    store::jobs::enqueue_job(tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::queue_job(tx, request_id, &Job::NotifyRequester { notice }, now);
+    store::jobs::queue_job(tx, request_id, &Job::RefreshMessages, now);
     tracing::info!(
         request_id,
         reason,

@@ -140,7 +140,7 @@ async fn record(
     let (action, notice) = match judged.status {
         RequestStatus::Pending => {
             audit::append(tx, event(AuditAction::ApprovalRecorded)).await?;
-            store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+            store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
             return Ok(());
         }
         RequestStatus::Denied => (
@@ -169,10 +169,10 @@ async fn record(
     }
     audit::append(tx, event(action)).await?;
     super::timeout::discard(tx, request.id).await?;
-    store::jobs::enqueue_job(tx, request.id, &Job::NotifyRequester { notice }, now).await?;
+    store::jobs::queue_job(tx, request.id, &Job::NotifyRequester { notice }, now);
     if judged.status == RequestStatus::Approved {
-        super::approve::queue_grant(tx, request, now).await?;
+        super::approve::queue_grant(tx, request, now);
     }
-    store::jobs::enqueue_job(tx, request.id, &Job::RefreshMessages, now).await?;
+    store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
     Ok(())
 }

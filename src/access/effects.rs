@@ -8,26 +8,16 @@ use crate::store::{self, audit};
 
 pub type Tx = crate::store::WriteTx;
 
-pub async fn tell_requester(
-    tx: &mut Tx,
-    request_id: i64,
-    notice: Notice,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    store::jobs::enqueue_job(tx, request_id, &Job::NotifyRequester { notice }, now).await
+pub fn tell_requester(tx: &mut Tx, request_id: i64, notice: Notice, now: DateTime<Utc>) {
+    store::jobs::queue_job(tx, request_id, &Job::NotifyRequester { notice }, now);
 }
 
-pub async fn tell_owners(
-    tx: &mut Tx,
-    request_id: i64,
-    notice: Notice,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    store::jobs::enqueue_job(tx, request_id, &Job::NotifyOwners { notice }, now).await
+pub fn tell_owners(tx: &mut Tx, request_id: i64, notice: Notice, now: DateTime<Utc>) {
+    store::jobs::queue_job(tx, request_id, &Job::NotifyOwners { notice }, now);
 }
 
-pub async fn refresh(tx: &mut Tx, request_id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
-    store::jobs::enqueue_job(tx, request_id, &Job::RefreshMessages, now).await
+pub fn refresh(tx: &mut Tx, request_id: i64, now: DateTime<Utc>) {
+    store::jobs::queue_job(tx, request_id, &Job::RefreshMessages, now);
 }
 
 /// An audit event caused by a person, from their account and platform.

@@ -97,13 +97,13 @@ async fn end(
         now,
     )
     .await?;
-    store::jobs::enqueue_job(&mut tx, request.id, &Job::Revoke, now).await?;
+    store::jobs::queue_job(&mut tx, request.id, &Job::Revoke, now);
     store::jobs::discard(&mut tx, request.id, &["warn_ending"]).await?;
-    tell_requester(&mut tx, request.id, notice.clone(), now).await?;
+    tell_requester(&mut tx, request.id, notice.clone(), now);
     if matches!(early, EarlyEnd::Revoked { .. }) {
-        tell_owners(&mut tx, request.id, notice, now).await?;
+        tell_owners(&mut tx, request.id, notice, now);
     }
-    refresh(&mut tx, request.id, now).await?;
+    refresh(&mut tx, request.id, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, how = ?audit_action, "access ending early");

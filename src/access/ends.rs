@@ -118,7 +118,7 @@ async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
                 .map(|job| (end.request_id, job.clone(), end.at))
         })
         .collect();
-    store::jobs::enqueue_all(&mut tx, &jobs).await?;
+    store::jobs::queue_jobs(&mut tx, &jobs);
     core.commit(tx).await?;
     Ok(ended)
 }

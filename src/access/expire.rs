@@ -246,7 +246,7 @@ async fn undo_failed_grant(
     )
     .await?;
     let notice = Notice::FailedGrantUndone;
-    store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
+    store::jobs::queue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, "a failed grant was undone");

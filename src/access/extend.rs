@@ -77,12 +77,12 @@ pub async fn ask(
     )
     .await?;
     // Checked like any request before owners see it; the thread is the one of the access.
-    store::jobs::enqueue_job(&mut tx, extension, &Job::CheckRequester, now).await?;
+    store::jobs::queue_job(&mut tx, extension, &Job::CheckRequester, now);
     let notice = Notice::ExtensionAsked {
         extension,
         duration: duration.to_string(),
     };
-    tell_requester(&mut tx, extension, notice, now).await?;
+    tell_requester(&mut tx, extension, notice, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, extension, "extension asked");
@@ -152,10 +152,10 @@ pub async fn apply(
     }
     let detail = json!({ "group": access.group, "extension": extension.id, "from": old_end.to_rfc3339(), "until": until.to_rfc3339() });
     audit_by_jitbot(&mut tx, access.id, AuditAction::Extended, detail, now).await?;
-    schedule_end(&mut tx, &access, group, until, now).await?;
-    tell_requester(&mut tx, access.id, Notice::Extended { until }, now).await?;
-    refresh(&mut tx, access.id, now).await?;
-    refresh(&mut tx, extension.id, now).await?;
+    schedule_end(&mut tx, &access, group, until, now);
+    tell_requester(&mut tx, access.id, Notice::Extended { until }, now);
+    refresh(&mut tx, access.id, now);
+    refresh(&mut tx, extension.id, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = access.id, extension = extension.id, %until, "access extended");
@@ -164,23 +164,22 @@ pub async fn apply(
 
 /// The revocation at `until` and the warning before it. An earlier revocation job finds the
 /// access still running and leaves it to this one.
-pub async fn schedule_end(
+pub fn schedule_end(
     tx: &mut Tx,
     access: &AccessRequest,
     group: &crate::domain::GroupPolicy,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    store::jobs::enqueue_job(tx, access.id, &Job::Revoke, until).await?;
+) {
+    store::jobs::queue_job(tx, access.id, &Job::Revoke, until);
     if let Some(warn_before) = group.lifecycle.warn_before {
         let warn_at = until - warn_before.to_chrono();
         // Access shorter than the warning gets none: it would come at the grant.
         if warn_at > now {
             let job = Job::WarnEnding { expires_at: until };
-            store::jobs::enqueue_job(tx, access.id, &job, warn_at).await?;
+            store::jobs::queue_job(tx, access.id, &job, warn_at);
         }
     }
-    Ok(())
 }
 
 /// An approved extension that cannot be applied: it fails, and the requester hears why.
@@ -218,7 +217,7 @@ pub async fn lapse_in(
     let notice = Notice::ExtensionLapsed {
         reason: reason.to_string(),
     };
-    tell_requester(tx, extension.id, notice, now).await?;
-    refresh(tx, extension.id, now).await?;
+    tell_requester(tx, extension.id, notice, now);
+    refresh(tx, extension.id, now);
     Ok(())
 }

@@ -25,7 +25,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     if let Some(starts_at) = request.starts_at.filter(|start| *start > now) {
         // Not yet: a job that ran early (a clock stepped back) waits for the start.
         let mut tx = store::write(&core.db).await?;
-        store::jobs::enqueue_job(&mut tx, request_id, &Job::Grant, starts_at).await?;
+        store::jobs::queue_job(&mut tx, request_id, &Job::Grant, starts_at);
         core.commit(tx).await?;
         return Ok(());
     }
@@ -66,7 +66,7 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
         // Withdrawn while the provider was granting: what it added is removed again, durably
         // (the revocation undoes a grant of a request that is no longer approved).
         if change == Change::Made {
-            store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
+            store::jobs::queue_job(&mut tx, request_id, &Job::Revoke, now);
             core.commit(tx).await?;
             core.wake_scheduler();
             tracing::warn!(request_id, "a grant lost to a cancellation; undoing it");
@@ -84,10 +84,10 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     });
     let event = audit::NewEvent::by_jitbot(Some(request_id), AuditAction::Granted, detail, now);
     audit::append(&mut tx, event).await?;
-    super::extend::schedule_end(&mut tx, &request, group, expires_at, now).await?;
+    super::extend::schedule_end(&mut tx, &request, group, expires_at, now);
     let notice = Notice::Granted { expires_at };
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now).await?;
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    store::jobs::queue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now);
+    store::jobs::queue_job(&mut tx, request_id, &Job::RefreshMessages, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
@@ -201,9 +201,9 @@ async fn refuse(
     let to_requester = Job::NotifyRequester {
         notice: notice.clone(),
     };
-    store::jobs::enqueue_job(&mut tx, request.id, &to_requester, now).await?;
-    store::jobs::enqueue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now).await?;
-    store::jobs::enqueue_job(&mut tx, request.id, &Job::RefreshMessages, now).await?;
+    store::jobs::queue_job(&mut tx, request.id, &to_requester, now);
+    store::jobs::queue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now);
+    store::jobs::queue_job(&mut tx, request.id, &Job::RefreshMessages, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
@@ -240,18 +240,17 @@ pub async fn give_up(
     )
     .await?;
     let notice = Notice::GrantFailed { error_id };
-    store::jobs::enqueue_job(
+    store::jobs::queue_job(
         &mut tx,
         request_id,
         &Job::NotifyRequester {
             notice: notice.clone(),
         },
         now,
-    )
-    .await?;
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now).await?;
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::Revoke, now).await?;
-    store::jobs::enqueue_job(&mut tx, request_id, &Job::RefreshMessages, now).await?;
+    );
+    store::jobs::queue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now);
+    store::jobs::queue_job(&mut tx, request_id, &Job::Revoke, now);
+    store::jobs::queue_job(&mut tx, request_id, &Job::RefreshMessages, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())

@@ -150,7 +150,7 @@ pub async fn submit(
     audit_requested(&mut tx, id, &submission, detail, now).await?;
     // The check first: when it passes at once, the thread opens showing the request pending.
     let jobs = [(id, Job::CheckRequester, now), (id, Job::Announce, now)];
-    store::jobs::enqueue_all(&mut tx, &jobs).await?;
+    store::jobs::queue_jobs(&mut tx, &jobs);
     core.commit(tx).await?;
     core.wake_scheduler();
     // The HTTP span that carried the form learns the new request's id here (a no-op elsewhere):

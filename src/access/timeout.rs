@@ -12,19 +12,14 @@ use crate::domain::{
 use crate::store::{self, requests};
 
 /// The reminder halfway and the expiry at the end, counted from when the request was made.
-pub async fn queue(
-    tx: &mut Tx,
-    request: &AccessRequest,
-    group: &GroupPolicy,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub fn queue(tx: &mut Tx, request: &AccessRequest, group: &GroupPolicy, now: DateTime<Utc>) {
     let timeout = group.lifecycle.pending_timeout.to_chrono();
     let expires_at = request.requested_at + timeout;
     let remind_at = request.requested_at + timeout / 2;
     if remind_at > now {
-        store::jobs::enqueue_job(tx, request.id, &Job::RemindPending, remind_at).await?;
+        store::jobs::queue_job(tx, request.id, &Job::RemindPending, remind_at);
     }
-    store::jobs::enqueue_job(tx, request.id, &Job::ExpirePending, expires_at.max(now)).await
+    store::jobs::queue_job(tx, request.id, &Job::ExpirePending, expires_at.max(now));
 }
 
 /// Drops the reminder and the expiry of a request that is no longer pending.
@@ -48,7 +43,7 @@ pub async fn remind(
         .unwrap_or(LifecycleRules::default().pending_timeout);
     let expires_at = request.requested_at + timeout.to_chrono();
     let mut tx = store::write(&core.db).await?;
-    tell_owners(&mut tx, request.id, Notice::Reminder { expires_at }, now).await?;
+    tell_owners(&mut tx, request.id, Notice::Reminder { expires_at }, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
@@ -66,7 +61,7 @@ pub async fn expire(
         let due = request.requested_at + group.lifecycle.pending_timeout.to_chrono();
         if due > now && request.status == RequestStatus::Pending {
             let mut tx = store::write(&core.db).await?;
-            store::jobs::enqueue_job(&mut tx, request.id, &Job::ExpirePending, due).await?;
+            store::jobs::queue_job(&mut tx, request.id, &Job::ExpirePending, due);
             core.commit(tx).await?;
             return Ok(());
         }
@@ -78,11 +73,11 @@ pub async fn expire(
     let detail =
         json!({ "group": request.group, "requested_at": request.requested_at.to_rfc3339() });
     audit_by_jitbot(&mut tx, request.id, AuditAction::Expired, detail, now).await?;
-    tell_requester(&mut tx, request.id, Notice::Expired, now).await?;
+    tell_requester(&mut tx, request.id, Notice::Expired, now);
     if request.confirmed_at.is_some() {
-        tell_owners(&mut tx, request.id, Notice::Expired, now).await?;
+        tell_owners(&mut tx, request.id, Notice::Expired, now);
     }
-    refresh(&mut tx, request.id, now).await?;
+    refresh(&mut tx, request.id, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(

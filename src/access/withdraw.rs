@@ -45,11 +45,11 @@ pub async fn cancel(
     let notice = Notice::Cancelled {
         reason: REASON.to_string(),
     };
-    tell_requester(&mut tx, request.id, notice.clone(), now).await?;
+    tell_requester(&mut tx, request.id, notice.clone(), now);
     if request.confirmed_at.is_some() {
-        tell_owners(&mut tx, request.id, notice, now).await?;
+        tell_owners(&mut tx, request.id, notice, now);
     }
-    refresh(&mut tx, request.id, now).await?;
+    refresh(&mut tx, request.id, now);
     core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(

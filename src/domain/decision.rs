@@ -165,6 +165,7 @@ mod tests {
             confirmed_at: Some(DateTime::<Utc>::MIN_UTC),
             owner_snapshot: None,
             kind: crate::domain::RequestKind::Access,
+            start_spec: None,
             starts_at: None,
             submitted_by: None,
             ended_early: None,

@@ -165,6 +165,9 @@ pub struct AccessRequest {
     pub owner_snapshot: Option<String>,
     /// What is asked: access, more time on an active grant, or break-glass access.
     pub kind: RequestKind,
+    /// A scheduled start as typed (`tomorrow 09:00`), read in the requester's time zone by
+    /// the check.
+    pub start_spec: Option<String>,
     /// A scheduled start: approved ahead, granted at this moment.
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Who asked on the requester's behalf (their manager or a delegate), if someone did, with

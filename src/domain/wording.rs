@@ -555,6 +555,7 @@ mod tests {
             confirmed_at: None,
             owner_snapshot: None,
             kind: crate::domain::RequestKind::Access,
+            start_spec: None,
             starts_at: None,
             submitted_by: None,
             ended_early: None,

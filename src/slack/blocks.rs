@@ -220,6 +220,7 @@ mod tests {
             failure: None,
             owner_snapshot: None,
             kind: crate::domain::RequestKind::Access,
+            start_spec: None,
             starts_at: None,
             submitted_by: None,
             ended_early: None,

@@ -21,6 +21,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, watch};
 
+use super::jobs::QueuedJob;
+
 /// At most this many transactions share one commit…
 const MOST_IN_A_GROUP: usize = 64;
 /// …and a group takes in new members for at most this long.
@@ -128,6 +130,7 @@ impl Writer {
             group: Some(group),
             savepoint_taken,
             _turn: turn,
+            jobs: Vec::new(),
         })
     }
 }
@@ -142,11 +145,22 @@ pub struct WriteTx {
     savepoint_taken: bool,
     /// Background work's turn at the writer, held until the transaction ends.
     _turn: Option<OwnedSemaphorePermit>,
+    /// Jobs queued in this transaction: inserted together when it commits.
+    jobs: Vec<QueuedJob>,
 }
 
 impl WriteTx {
+    /// Queues a job to be inserted when this transaction commits, after those queued before it
+    /// (see [`super::jobs::queue_job`]).
+    pub(super) fn queue_job(&mut self, job: QueuedJob) {
+        self.jobs.push(job);
+    }
+
     /// Commits this transaction; returns once its group is committed.
     pub async fn commit(mut self) -> sqlx::Result<()> {
+        // A failure here drops `self`, which rolls the transaction back.
+        let jobs = std::mem::take(&mut self.jobs);
+        super::jobs::insert_queued(&mut self, &jobs).await?;
         let mut group = self.group.take().expect("a transaction ends once");
         let (writer, savepoint_taken) = (self.writer.clone(), self.savepoint_taken);
         self._turn = None;

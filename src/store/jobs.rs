@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, SqliteExecutor};
 
+use super::WriteTx;
 use super::{from_ms, to_ms};
 use crate::domain::{AccessRequest, Job};
 
@@ -18,7 +19,7 @@ pub struct JobRow {
     pub request: Option<AccessRequest>,
 }
 
-pub async fn enqueue(
+async fn enqueue(
     db: impl SqliteExecutor<'_>,
     request_id: Option<i64>,
     payload: &str,
@@ -34,37 +35,48 @@ pub async fn enqueue(
     .await
 }
 
-/// Enqueues a job of a request inside the caller's transaction, due at `due_at`.
-pub async fn enqueue_job(
-    conn: &mut sqlx::SqliteConnection,
+/// A request's job queued in a write transaction, not yet inserted.
+#[derive(Debug)]
+pub struct QueuedJob {
     request_id: i64,
-    job: &Job,
-    due_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let payload = serde_json::to_string(job).expect("jobs always serialize");
-    enqueue(conn, Some(request_id), &payload, due_at).await?;
-    Ok(())
+    payload: String,
+    due_at: i64,
+}
+
+/// Queues a job of a request in the caller's write transaction, due at `due_at`. The jobs a
+/// transaction queues are inserted together, in the order queued, as it commits (one statement
+/// instead of one each: every statement is a round trip to the writer's thread); a request's
+/// jobs run in that order. Nothing in a transaction reads back the jobs it queued.
+pub fn queue_job(tx: &mut WriteTx, request_id: i64, job: &Job, due_at: DateTime<Utc>) {
+    tx.queue_job(QueuedJob {
+        request_id,
+        payload: serde_json::to_string(job).expect("jobs always serialize"),
+        due_at: to_ms(due_at),
+    });
+}
+
+/// Queues many jobs, as [`queue_job`] does each: its request, the job, and when it is due.
+pub fn queue_jobs(tx: &mut WriteTx, jobs: &[(i64, Job, DateTime<Utc>)]) {
+    for (request_id, job, due_at) in jobs {
+        queue_job(tx, *request_id, job, *due_at);
+    }
 }
 
 pub const ENQUEUE_ALL: &str = "INSERT INTO jobs (request_id, payload, due_at) \
      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
      FROM json_each(?) ORDER BY key";
 
-/// Enqueues many requests' jobs in one statement, in the order given (a request's jobs run in
-/// the order they were queued): each is its request, the job, and when it is due.
-pub async fn enqueue_all(
+/// Inserts a committing transaction's queued jobs in one statement, in the order queued.
+pub(super) async fn insert_queued(
     conn: &mut sqlx::SqliteConnection,
-    jobs: &[(i64, Job, DateTime<Utc>)],
+    jobs: &[QueuedJob],
 ) -> sqlx::Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, String, i64)> = jobs
+    let rows: Vec<(i64, &str, i64)> = jobs
         .iter()
-        .map(|(request_id, job, due_at)| {
-            let payload = serde_json::to_string(job).expect("jobs always serialize");
-            (*request_id, payload, to_ms(*due_at))
-        })
+        .map(|job| (job.request_id, job.payload.as_str(), job.due_at))
         .collect();
     let rows = serde_json::to_string(&rows).expect("rows serialize");
     sqlx::query(ENQUEUE_ALL).bind(rows).execute(conn).await?;

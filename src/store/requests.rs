@@ -498,15 +498,6 @@ pub async fn set_starts_at(
     Ok(())
 }
 
-/// The scheduled start as typed, for the check to read.
-pub async fn start_spec(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT start_spec FROM requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
-}
-
 /// Moves the end of an active grant (an extension applied). False when it is no longer active.
 pub async fn extend_until(
     db: impl SqliteExecutor<'_>,
@@ -670,6 +661,7 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
         owner_snapshot: row.try_get("owner_snapshot")?,
         confirmed_at: time("confirmed_at")?,
         kind: kind(row)?,
+        start_spec: row.try_get("start_spec")?,
         starts_at: time("starts_at")?,
         submitted_by: submitter(row)?,
         ended_early: ended_early(row)?,

@@ -100,6 +100,47 @@ async fn a_lone_transaction_commits_at_once_and_a_dropped_one_leaves_nothing() {
     assert_eq!(db.committed(), (1, 1));
 }
 
+/// The jobs in the table, in the order they run: their request and kind.
+async fn jobs_queued(db: &store::Db) -> Vec<(i64, String)> {
+    store::jobs::all(&db.read)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| {
+            let kind = serde_json::from_str::<serde_json::Value>(&job.payload).unwrap()["job"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (job.request_id.unwrap(), kind)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn jobs_queued_in_a_transaction_are_stored_as_it_commits_in_order_and_not_when_it_is_dropped()
+{
+    use jitbot::domain::Job;
+    let (_dir, db) = scratch_db().await;
+    let now = chrono::Utc::now();
+    let mut tx = store::write(&db).await.unwrap();
+    store::jobs::queue_job(&mut tx, 7, &Job::Revoke, now);
+    insert(&mut *tx, 1).await.unwrap();
+    drop(tx);
+    let mut tx = store::write(&db).await.unwrap();
+    store::jobs::queue_job(&mut tx, 1, &Job::CheckRequester, now);
+    store::jobs::queue_jobs(&mut tx, &[(2, Job::Grant, now), (1, Job::Announce, now)]);
+    // Not in the table before the commit: they go in with it, in one statement.
+    let inside: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(inside, 0);
+    tx.commit().await.unwrap();
+    let expected = [(1, "check_requester"), (2, "grant"), (1, "announce")];
+    let expected: Vec<(i64, String)> = expected.map(|(id, kind)| (id, kind.into())).into();
+    assert_eq!(jobs_queued(&db).await, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_give_up_half_way_leave_the_writer_free_and_the_rest_committed() {
     let (_dir, db) = scratch_db().await;
