@@ -132,21 +132,41 @@ pub const CLAIM_DUE: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
              ORDER BY due_at, id LIMIT ?3) \
          RETURNING id, request_id, payload, attempts";
 
-/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`: one statement, so two
-/// claims can never take the same row. A request whose job is still running has nothing else
-/// claimed meanwhile: one request's jobs run one at a time, in order.
+/// Due revocations that nobody holds, none of whose request's earlier jobs is due or running:
+/// claimed before anything else (migration `0013_revocations_first`).
+pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
+             SELECT id FROM jobs INDEXED BY jobs_revocations_by_due \
+             WHERE json_extract(payload, '$.job') = 'revoke' \
+             AND due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
+             AND NOT EXISTS (SELECT 1 FROM jobs other WHERE other.request_id = jobs.request_id \
+                             AND (other.locked_until > ?2 \
+                                  OR (other.id < jobs.id AND other.due_at <= ?2))) \
+             ORDER BY due_at, id LIMIT ?3) \
+         RETURNING id, request_id, payload, attempts";
+
+/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`, due revocations first:
+/// whatever else is due (the notices of the revocations before them, say), access ends on time.
+/// Each claim is one statement, so two claims can never take the same row. A request whose job
+/// is still running has nothing else claimed meanwhile: one request's jobs run one at a time, in
+/// order. Returned in the order they were queued.
 pub async fn claim_due(
-    db: impl SqliteExecutor<'_>,
+    db: &sqlx::SqlitePool,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<JobRow>> {
-    let mut rows: Vec<JobRow> = sqlx::query_as(CLAIM_DUE)
-        .bind(to_ms(now + lease))
-        .bind(to_ms(now))
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
+    let claim = |sql: &'static str, limit: i64| {
+        sqlx::query_as::<_, JobRow>(sql)
+            .bind(to_ms(now + lease))
+            .bind(to_ms(now))
+            .bind(limit)
+            .fetch_all(db)
+    };
+    let mut rows = claim(CLAIM_REVOCATIONS, limit).await?;
+    let left = limit - rows.len() as i64;
+    if left > 0 {
+        rows.extend(claim(CLAIM_DUE, left).await?);
+    }
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod audit_apart;
 mod audit_forward;
+mod claims;
 mod cli;
 mod connections;
 mod ends;

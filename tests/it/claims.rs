@@ -1,0 +1,95 @@
+//! What the scheduler claims first: due revocations come before every other due job, so access
+//! ends on time whatever else waits; yet a request's own jobs still run in the order queued.
+
+use chrono::{DateTime, Duration, Utc};
+use jitbot::domain::{Job, Notice};
+use jitbot::store;
+
+async fn scratch_db() -> (tempfile::TempDir, store::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jitbot.db").display());
+    (dir, store::connect(&url).await.unwrap())
+}
+
+async fn queue(db: &store::Db, jobs: &[(i64, Job, DateTime<Utc>)]) {
+    let mut tx = store::write(db).await.unwrap();
+    store::jobs::queue_jobs(&mut tx, jobs);
+    tx.commit().await.unwrap();
+}
+
+/// Claims up to `limit` jobs at `now`: each as its request and kind.
+async fn claim(db: &store::Db, now: DateTime<Utc>, limit: i64) -> Vec<(i64, String)> {
+    store::jobs::claim_due(&db.write, now, Duration::minutes(5), limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| {
+            let job: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
+            (
+                row.request_id.unwrap(),
+                job["job"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn told() -> Job {
+    Job::NotifyRequester {
+        notice: Notice::Expired,
+    }
+}
+
+#[tokio::test]
+async fn due_revocations_are_claimed_before_notices_due_earlier() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let earlier = now - Duration::seconds(1);
+    // Five notices of other requests due a second ago, then two revocations due now.
+    let notices: Vec<_> = (1..=5).map(|id| (id, told(), earlier)).collect();
+    queue(&db, &notices).await;
+    queue(&db, &[(10, Job::Revoke, now), (11, Job::Revoke, now)]).await;
+    let first = claim(&db, now, 3).await;
+    assert_eq!(
+        first,
+        [(1, "notify_requester"), (10, "revoke"), (11, "revoke")]
+            .map(|(id, kind)| (id, kind.into()))
+    );
+    // The rest in due order; nothing is claimed twice.
+    let rest = claim(&db, now, 10).await;
+    let rest: Vec<i64> = rest.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(rest, [2, 3, 4, 5]);
+    assert!(claim(&db, now, 10).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_revocation_waits_for_its_own_requests_earlier_jobs() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let earlier = now - Duration::seconds(1);
+    // Request 1: a notice queued before its revocation, both due. Request 2: a notice retried
+    // later (not due yet) queued before its revocation.
+    queue(&db, &[(1, told(), earlier), (1, Job::Revoke, now)]).await;
+    queue(
+        &db,
+        &[
+            (2, told(), now + Duration::minutes(1)),
+            (2, Job::Revoke, now),
+        ],
+    )
+    .await;
+    // Request 2's revocation goes first; request 1's waits for its notice, and both come in the
+    // order they were queued, in the same claim.
+    assert_eq!(claim(&db, now, 1).await, [(2, "revoke".to_string())]);
+    assert_eq!(
+        claim(&db, now, 10).await,
+        [(1, "notify_requester"), (1, "revoke")].map(|(id, kind)| (id, kind.into()))
+    );
+    // A revocation whose request has a job running is not claimed beside it.
+    queue(&db, &[(3, told(), earlier)]).await;
+    assert_eq!(
+        claim(&db, now, 1).await,
+        [(3, "notify_requester".to_string())]
+    );
+    queue(&db, &[(3, Job::Revoke, earlier)]).await;
+    assert!(claim(&db, now, 10).await.is_empty());
+}
