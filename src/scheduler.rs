@@ -38,7 +38,7 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(150);
 const BATCH: i64 = 64;
 /// How many requests' jobs run at once. Jobs wait on providers and chat far more than on the
 /// CPU, so many run side by side; the bound keeps memory and outbound connections in check.
-pub const WORKERS: usize = 512;
+pub const WORKERS: usize = 256;
 /// A job still running after this counts as a failed attempt and is retried. The clients time out
 /// each call sooner; this is the backstop, shorter than the lease so a job never outlives its claim.
 const JOB_TIMEOUT: Duration = Duration::from_secs(120);
