@@ -78,7 +78,7 @@ fn backoff_up_to(attempts: i64, longest: Duration) -> Duration {
 pub async fn run_due(core: &Core, now: DateTime<Utc>) -> anyhow::Result<usize> {
     // Audit events whose move failed after their commit wait in the outbox: every pass retries.
     core.trail.flush_after_commit().await;
-    let claimed = store::jobs::claim_due(&core.db.write, now, LEASE, BATCH).await?;
+    let claimed = claim(core, now, BATCH).await?;
     let count = claimed.len();
     let mut tasks = JoinSet::new();
     let mut groups = by_request(claimed);
@@ -215,9 +215,27 @@ async fn complete(core: &Core, ids: &[i64]) {
     if ids.is_empty() {
         return;
     }
-    if let Err(error) = store::jobs::complete_all(&core.db.write, ids).await {
+    let deleted = async {
+        let mut tx = store::write(&core.db).await?;
+        store::jobs::complete_all(&mut *tx, ids).await?;
+        tx.commit().await
+    };
+    if let Err(error) = deleted.await {
         tracing::error!(jobs = ids.len(), %error, "could not record that jobs finished; they will run again");
     }
+}
+
+/// Claims due jobs (`store::jobs::claim_due`) in a write transaction: in the group commit, the
+/// claim shares its commit with the transactions beside it.
+async fn claim(
+    core: &Core,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<store::jobs::JobRow>> {
+    let mut tx = store::write(&core.db).await?;
+    let claimed = store::jobs::claim_due(&mut tx, now, LEASE, limit).await?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// Whether a job's outcome was recorded; logs when it could not be.
@@ -493,7 +511,7 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         let now = Utc::now();
         let free = workers.available_permits().min(BATCH as usize) as i64;
         let claimed = if free > 0 {
-            store::jobs::claim_due(&core.db.write, now, LEASE, free).await
+            claim(&core, now, free).await
         } else {
             Ok(Vec::new())
         };

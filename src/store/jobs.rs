@@ -150,7 +150,7 @@ pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id 
 /// is still running has nothing else claimed meanwhile: one request's jobs run one at a time, in
 /// order. Returned in the order they were queued.
 pub async fn claim_due(
-    db: &sqlx::SqlitePool,
+    conn: &mut sqlx::SqliteConnection,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
@@ -160,12 +160,13 @@ pub async fn claim_due(
             .bind(to_ms(now + lease))
             .bind(to_ms(now))
             .bind(limit)
-            .fetch_all(db)
     };
-    let mut rows = claim(CLAIM_REVOCATIONS, limit).await?;
+    let mut rows = claim(CLAIM_REVOCATIONS, limit)
+        .fetch_all(&mut *conn)
+        .await?;
     let left = limit - rows.len() as i64;
     if left > 0 {
-        rows.extend(claim(CLAIM_DUE, left).await?);
+        rows.extend(claim(CLAIM_DUE, left).fetch_all(&mut *conn).await?);
     }
     rows.sort_by_key(|row| row.id);
     Ok(rows)

@@ -19,9 +19,12 @@ async fn queue(db: &store::Db, jobs: &[(i64, Job, DateTime<Utc>)]) {
 
 /// Claims up to `limit` jobs at `now`: each as its request and kind.
 async fn claim(db: &store::Db, now: DateTime<Utc>, limit: i64) -> Vec<(i64, String)> {
-    store::jobs::claim_due(&db.write, now, Duration::minutes(5), limit)
+    let mut tx = store::write(db).await.unwrap();
+    let claimed = store::jobs::claim_due(&mut tx, now, Duration::minutes(5), limit)
         .await
-        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    claimed
         .into_iter()
         .map(|row| {
             let job: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
