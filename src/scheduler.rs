@@ -172,7 +172,10 @@ async fn run_request(
         if elapsed - renewed > LEASE_RENEWAL {
             let waiting: Vec<i64> = rows[index..].iter().map(|row| row.id).collect();
             let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
-            if let Err(error) = store::jobs::renew(&core.db.write, &waiting, until).await {
+            let renewal = store::write_alone(&core.db, async |conn| {
+                store::jobs::renew(conn, &waiting, until).await
+            });
+            if let Err(error) = renewal.await {
                 tracing::error!(%error, "could not renew the claim on a request's jobs");
             }
             renewed = elapsed;
@@ -215,27 +218,24 @@ async fn complete(core: &Core, ids: &[i64]) {
     if ids.is_empty() {
         return;
     }
-    let deleted = async {
-        let mut tx = store::write(&core.db).await?;
-        store::jobs::complete_all(&mut *tx, ids).await?;
-        tx.commit().await
-    };
+    let deleted = store::write_alone(&core.db, async |conn| {
+        store::jobs::complete_all(conn, ids).await
+    });
     if let Err(error) = deleted.await {
         tracing::error!(jobs = ids.len(), %error, "could not record that jobs finished; they will run again");
     }
 }
 
-/// Claims due jobs (`store::jobs::claim_due`) in a write transaction: in the group commit, the
-/// claim shares its commit with the transactions beside it.
+/// Claims up to `limit` due jobs (`store::jobs::claim_due`).
 async fn claim(
     core: &Core,
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<store::jobs::JobRow>> {
-    let mut tx = store::write(&core.db).await?;
-    let claimed = store::jobs::claim_due(&mut tx, now, LEASE, limit).await?;
-    tx.commit().await?;
-    Ok(claimed)
+    store::write_alone(&core.db, async |conn| {
+        store::jobs::claim_due(conn, now, LEASE, limit).await
+    })
+    .await
 }
 
 /// Whether a job's outcome was recorded; logs when it could not be.

@@ -177,7 +177,10 @@ async fn prior_membership(
         }
         _ => member,
     };
-    requests::record_prior_membership(&core.db.write, request.id, prior).await?;
+    store::write_alone(&core.db, async |conn| {
+        requests::record_prior_membership(conn, request.id, prior).await
+    })
+    .await?;
     Ok(prior)
 }
 

@@ -39,7 +39,10 @@ where
         return Ok(false);
     }
     update().await?;
-    messages::record_shown(&db.write, message.id, shown.as_str()).await?;
+    crate::store::write_alone(db, async |conn| {
+        messages::record_shown(conn, message.id, shown.as_str()).await
+    })
+    .await?;
     Ok(true)
 }
 

@@ -24,20 +24,20 @@ impl Provider for LocalProvider {
     }
 
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
-        let added = store::local_memberships::add(
-            &self.db.write,
-            &grant.group.target,
-            grant.member(),
-            Utc::now(),
-        )
+        let (group, member) = (&grant.group.target, grant.member());
+        let added = store::write_alone(&self.db, async |conn| {
+            store::local_memberships::add(conn, group, member, Utc::now()).await
+        })
         .await?;
         Ok(Change::from_made(added))
     }
 
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
-        let removed =
-            store::local_memberships::remove(&self.db.write, &grant.group.target, grant.member())
-                .await?;
+        let (group, member) = (&grant.group.target, grant.member());
+        let removed = store::write_alone(&self.db, async |conn| {
+            store::local_memberships::remove(conn, group, member).await
+        })
+        .await?;
         Ok(Change::from_made(removed))
     }
 }

@@ -15,8 +15,8 @@ use crate::domain::buttons::Button;
 use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
-use crate::store::Db;
 use crate::store::messages::{self, Role};
+use crate::store::{self, Db};
 use slack_morphism::prelude::*;
 
 /// The Slack Web API and what jitbot remembers of Slack.
@@ -82,15 +82,19 @@ impl Chat for SlackChat {
             Err(error) => return Err(error),
         };
         let role = Role::Thread;
-        messages::remember(
-            &self.db.write,
-            request.id,
-            Platform::Slack,
-            role,
-            &channel,
-            &ts,
-            fingerprint.as_str(),
-        )
+        store::write_alone(&self.db, async |conn| {
+            let shown = fingerprint.as_str();
+            messages::remember(
+                conn,
+                request.id,
+                Platform::Slack,
+                role,
+                &channel,
+                &ts,
+                shown,
+            )
+            .await
+        })
         .await?;
         Ok(())
     }
@@ -123,15 +127,19 @@ impl Chat for SlackChat {
             .api
             .post_message(&channel, None, text, Some(blocks))
             .await?;
-        messages::remember(
-            &self.db.write,
-            request_id,
-            Platform::Slack,
-            Role::Card,
-            &channel,
-            &ts,
-            fingerprint.as_str(),
-        )
+        store::write_alone(&self.db, async |conn| {
+            let shown = fingerprint.as_str();
+            messages::remember(
+                conn,
+                request_id,
+                Platform::Slack,
+                Role::Card,
+                &channel,
+                &ts,
+                shown,
+            )
+            .await
+        })
         .await?;
         Ok(())
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::api::UserFacts;
 use super::chat::SlackChat;
 use crate::domain::{Account, Owner, Platform, Principal, Refusal};
-use crate::store::identities;
+use crate::store::{self, identities};
 
 /// How long looked-up facts are trusted before Slack is asked again.
 pub(super) const FRESH_FOR: Duration = Duration::hours(24);
@@ -74,7 +74,10 @@ pub async fn fresh(
         )));
     }
     let addresses = verified_addresses(&facts);
-    identities::remember(&slack.db.write, Platform::Slack, user_id, &addresses, now).await?;
+    store::write_alone(&slack.db, async |conn| {
+        identities::remember(conn, Platform::Slack, user_id, &addresses, now).await
+    })
+    .await?;
     Ok(Ok(Principal::new(account(user_id)).with_emails(addresses)))
 }
 

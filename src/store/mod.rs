@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Semaphore;
 
 pub use group_commit::WriteTx;
@@ -33,9 +33,10 @@ use group_commit::Writer;
 /// The database: one writer connection and a pool of readers. Writes queue for the writer in
 /// process (first come, first served) instead of several connections polling SQLite's one write
 /// lock, and the transactions queued together commit together (`group_commit`); WAL lets the
-/// readers run beside it. Anything that writes uses `write` (through [`write`] for a
-/// transaction); the readers are opened read-only, so a write sent to them fails loudly rather
-/// than waiting for the lock.
+/// readers run beside it. Anything that writes goes through [`write`] (or [`write_alone`] for a
+/// single write), so that it shares a group's commit; the `write` pool itself is used directly
+/// only before anything else runs (migrations, start-up repairs). The readers are opened
+/// read-only, so a write sent to them fails loudly rather than waiting for the lock.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub read: SqlitePool,
@@ -128,6 +129,19 @@ pub async fn write(db: &Db) -> sqlx::Result<WriteTx> {
         None => None,
     };
     db.writer.begin(turn).await
+}
+
+/// A write of its own (a statement or a few) as a transaction in the group commit: it shares
+/// its group's commit, where a statement sent straight to the writer would pay for one alone.
+/// Returns once it is committed.
+pub async fn write_alone<T>(
+    db: &Db,
+    work: impl AsyncFnOnce(&mut SqliteConnection) -> sqlx::Result<T>,
+) -> sqlx::Result<T> {
+    let mut tx = write(db).await?;
+    let done = work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {

@@ -20,7 +20,7 @@ use crate::domain::{
     Account, CardDestination, Notice, Owner, Platform, Principal, Refusal, wording,
 };
 use crate::store::messages::{self, Role};
-use crate::store::{Db, teams};
+use crate::store::{self, Db, teams};
 
 /// Teams lets at most 60 users get a refreshed, personal view of a card.
 pub const MAX_REFRESH_USERS: usize = 60;
@@ -90,15 +90,19 @@ impl Chat for TeamsChat {
             )
             .await?;
         let (role, conversation) = (Role::Thread, &conversation.conversation_id);
-        messages::remember(
-            &self.db.write,
-            request.id,
-            Platform::Teams,
-            role,
-            conversation,
-            &id,
-            fingerprint.as_str(),
-        )
+        store::write_alone(&self.db, async |conn| {
+            let shown = fingerprint.as_str();
+            messages::remember(
+                conn,
+                request.id,
+                Platform::Teams,
+                role,
+                conversation,
+                &id,
+                shown,
+            )
+            .await
+        })
         .await?;
         Ok(())
     }
@@ -144,15 +148,19 @@ impl Chat for TeamsChat {
             }
         };
         let role = Role::Card;
-        messages::remember(
-            &self.db.write,
-            request_id,
-            Platform::Teams,
-            role,
-            &conversation,
-            &activity_id,
-            fingerprint.as_str(),
-        )
+        store::write_alone(&self.db, async |conn| {
+            let (shown, id) = (fingerprint.as_str(), &activity_id);
+            messages::remember(
+                conn,
+                request_id,
+                Platform::Teams,
+                role,
+                &conversation,
+                id,
+                shown,
+            )
+            .await
+        })
         .await?;
         Ok(())
     }
@@ -339,13 +347,9 @@ impl TeamsChat {
         } else {
             format!("{channel};messageid={activity_id}")
         };
-        teams::remember_conversation(
-            &self.db.write,
-            &thread,
-            &service_url,
-            tenant.as_deref(),
-            now,
-        )
+        store::write_alone(&self.db, async |conn| {
+            teams::remember_conversation(conn, &thread, &service_url, tenant.as_deref(), now).await
+        })
         .await?;
         Ok((thread, activity_id))
     }

@@ -13,7 +13,7 @@ use super::activity::Activity;
 use super::chat::TeamsChat;
 use super::connector::Member;
 use crate::domain::{Account, Owner, Platform, Principal, Refusal};
-use crate::store::{identities, teams};
+use crate::store::{self, identities, teams};
 
 /// How long addresses read from Teams are trusted before they are read again.
 const FRESH_FOR: Duration = Duration::hours(24);
@@ -34,14 +34,9 @@ pub async fn remember_sender(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let conversation = &activity.conversation.id;
-    teams::remember_conversation(
-        &teams.db.write,
-        conversation,
-        &activity.service_url,
-        activity.tenant_id(),
-        now,
-    )
-    .await?;
+    let mut tx = store::write(&teams.db).await?;
+    let (service_url, tenant) = (&activity.service_url, activity.tenant_id());
+    teams::remember_conversation(&mut *tx, conversation, service_url, tenant, now).await?;
     if let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) {
         let user = teams::TeamsUser {
             aad_object_id: user_id,
@@ -50,16 +45,17 @@ pub async fn remember_sender(
             personal_conversation_id: activity.is_personal().then(|| conversation.clone()),
             last_conversation_id: conversation.clone(),
         };
-        teams::remember_user(&teams.db.write, &user, now).await?;
+        teams::remember_user(&mut *tx, &user, now).await?;
         // Only a name chrono-tz knows is kept: the client's word is read, never trusted further.
         if let Some(zone) = activity
             .local_timezone
             .as_deref()
             .filter(|zone| zone.parse::<chrono_tz::Tz>().is_ok())
         {
-            teams::set_time_zone(&teams.db.write, &user.aad_object_id, zone).await?;
+            teams::set_time_zone(&mut *tx, &user.aad_object_id, zone).await?;
         }
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -101,7 +97,10 @@ async fn read_profile(
         .member(service_url, conversation, mri)
         .await?;
     let addresses = verified_addresses(teams, &member);
-    identities::remember(&teams.db.write, Platform::Teams, user_id, &addresses, now).await?;
+    store::write_alone(&teams.db, async |conn| {
+        identities::remember(conn, Platform::Teams, user_id, &addresses, now).await
+    })
+    .await?;
     Ok(addresses)
 }
 
@@ -279,14 +278,10 @@ pub async fn dm_conversation(
         .connector
         .create_conversation(&seen_in.service_url, &parameters)
         .await?;
-    teams::remember_conversation(
-        &teams.db.write,
-        &conversation,
-        &seen_in.service_url,
-        tenant.as_deref(),
-        now,
-    )
-    .await?;
-    teams::set_personal_conversation(&teams.db.write, &user.aad_object_id, &conversation).await?;
+    let mut tx = store::write(&teams.db).await?;
+    let (service_url, tenant) = (&seen_in.service_url, tenant.as_deref());
+    teams::remember_conversation(&mut *tx, &conversation, service_url, tenant, now).await?;
+    teams::set_personal_conversation(&mut *tx, &user.aad_object_id, &conversation).await?;
+    tx.commit().await?;
     Ok(Some((seen_in.service_url, conversation)))
 }
