@@ -29,6 +29,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("jobs::enqueue_all", jobs::ENQUEUE_ALL.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::claim_revocations", jobs::CLAIM_REVOCATIONS.into()),
+        ("jobs::release_expired", jobs::RELEASE_EXPIRED.into()),
         ("jobs::next_due", jobs::NEXT_DUE.into()),
         ("jobs::discard", jobs::DISCARD.into()),
         ("jobs::is_waiting", jobs::IS_WAITING.into()),

@@ -125,8 +125,11 @@ pub async fn discard(
     Ok(())
 }
 
+/// Due jobs that nobody holds, none of whose request's jobs is running. Held jobs are not in the
+/// index it reads (`jobs_unclaimed_by_due`), so a claim does not step over the jobs running.
 pub const CLAIM_DUE: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
-             SELECT id FROM jobs WHERE due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
+             SELECT id FROM jobs INDEXED BY jobs_unclaimed_by_due \
+             WHERE locked_until IS NULL AND due_at <= ?2 \
              AND NOT EXISTS (SELECT 1 FROM jobs running WHERE running.request_id = jobs.request_id \
                              AND running.locked_until > ?2) \
              ORDER BY due_at, id LIMIT ?3) \
@@ -136,25 +139,34 @@ pub const CLAIM_DUE: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
 /// claimed before anything else (migration `0013_revocations_first`).
 pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
              SELECT id FROM jobs INDEXED BY jobs_revocations_by_due \
-             WHERE json_extract(payload, '$.job') = 'revoke' \
-             AND due_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
+             WHERE json_extract(payload, '$.job') = 'revoke' AND locked_until IS NULL \
+             AND due_at <= ?2 \
              AND NOT EXISTS (SELECT 1 FROM jobs other WHERE other.request_id = jobs.request_id \
                              AND (other.locked_until > ?2 \
                                   OR (other.id < jobs.id AND other.due_at <= ?2))) \
              ORDER BY due_at, id LIMIT ?3) \
          RETURNING id, request_id, payload, attempts";
 
+/// Claims whose lease ran out (a job that outlived it): released, to be claimed again.
+pub const RELEASE_EXPIRED: &str = "UPDATE jobs INDEXED BY jobs_by_lease SET locked_until = NULL \
+     WHERE locked_until IS NOT NULL AND locked_until <= ?";
+
 /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`, due revocations first:
 /// whatever else is due (the notices of the revocations before them, say), access ends on time.
-/// Each claim is one statement, so two claims can never take the same row. A request whose job
-/// is still running has nothing else claimed meanwhile: one request's jobs run one at a time, in
-/// order. Returned in the order they were queued.
+/// Claims whose lease ran out are released first and claimed like the rest. Each claim is one
+/// statement, so two claims can never take the same row. A request whose job is still running
+/// has nothing else claimed meanwhile: one request's jobs run one at a time, in order. Returned
+/// in the order they were queued.
 pub async fn claim_due(
     conn: &mut sqlx::SqliteConnection,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<JobRow>> {
+    sqlx::query(RELEASE_EXPIRED)
+        .bind(to_ms(now))
+        .execute(&mut *conn)
+        .await?;
     let claim = |sql: &'static str, limit: i64| {
         sqlx::query_as::<_, JobRow>(sql)
             .bind(to_ms(now + lease))

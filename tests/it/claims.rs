@@ -96,3 +96,18 @@ async fn a_revocation_waits_for_its_own_requests_earlier_jobs() {
     queue(&db, &[(3, Job::Revoke, earlier)]).await;
     assert!(claim(&db, now, 10).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_claim_whose_lease_ran_out_is_claimed_again_and_a_held_one_is_not() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    queue(&db, &[(1, told(), now), (2, Job::Revoke, now)]).await;
+    assert_eq!(claim(&db, now, 10).await.len(), 2);
+    // Held for five minutes: nothing to claim within them…
+    assert!(claim(&db, now + Duration::minutes(4), 10).await.is_empty());
+    // …and both again once the lease ran out (a job that outlived it), the revocation first.
+    let again = claim(&db, now + Duration::minutes(6), 1).await;
+    assert_eq!(again, [(2, "revoke".to_string())]);
+    let again = claim(&db, now + Duration::minutes(6), 10).await;
+    assert_eq!(again, [(1, "notify_requester".to_string())]);
+}
