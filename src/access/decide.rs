@@ -11,7 +11,7 @@ use crate::domain::{
     AccessRequest, AuditAction, Decision, GroupPolicy, Judged, Notice, Principal, Refusal,
     RequestStatus, Verdict,
 };
-use crate::store::{self, audit, decisions, grant_targets, requests};
+use crate::store::{self, audit, decisions, requests};
 
 pub struct DecisionInput {
     pub request_id: i64,
@@ -58,8 +58,8 @@ pub async fn decide(
     let group = current_group
         .filter(|group| group.name == request.group)
         .ok_or_else(|| super::snapshot::gone(&request))?;
-    if let Some(snapshot) = grant_targets::of_request(&mut *tx, request.id).await? {
-        super::snapshot::same_target(&request, &group, &snapshot)?;
+    if let Some(snapshot) = &request.grant_target {
+        super::snapshot::same_target(&request, &group, snapshot)?;
     }
     if owners::unverified_elsewhere(core, &group, decider, &request.requester) {
         return Err(Refusal::UnverifiedIdentity.into());

@@ -5,26 +5,7 @@ use sqlx::{Row, SqliteExecutor};
 
 use crate::domain::{GrantTarget, Policy, ProviderKind};
 
-/// The request's snapshot; `None` for a request made before snapshots whose group has left
-/// the policy (or one that does not exist).
-pub async fn of_request(
-    db: impl SqliteExecutor<'_>,
-    request_id: i64,
-) -> sqlx::Result<Option<GrantTarget>> {
-    let row = sqlx::query(
-        "SELECT provider, provider_target, webhook_url, webhook_secret_env FROM requests \
-         WHERE id = ? AND provider IS NOT NULL",
-    )
-    .bind(request_id)
-    .fetch_optional(db)
-    .await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Ok(None),
-    }
-}
-
-/// The snapshot in a row with the columns `provider`, `provider_target`, `webhook_url` and
+/// The request's snapshot (`AccessRequest::grant_target`) in a row with the columns `provider`, `provider_target`, `webhook_url` and
 /// `webhook_secret_env`.
 pub(super) fn from_row(row: &SqliteRow) -> sqlx::Result<Option<GrantTarget>> {
     let Some(name) = row.try_get::<Option<String>, _>("provider")? else {

@@ -199,14 +199,6 @@ pub async fn renew(
     Ok(())
 }
 
-pub async fn complete(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM jobs WHERE id = ?")
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// Deletes finished jobs, many in one statement: the scheduler commits completions in batches.
 pub async fn complete_all(db: impl SqliteExecutor<'_>, ids: &[i64]) -> sqlx::Result<()> {
     let ids = serde_json::to_string(ids).expect("ids serialize");

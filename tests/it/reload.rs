@@ -267,10 +267,7 @@ async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_sta
         .await
         .unwrap();
     let t = t.restart(false).await;
-    let snapshot = jitbot::store::grant_targets::of_request(&t.app.core.db.write, id)
-        .await
-        .unwrap()
-        .expect("filled at start");
+    let snapshot = t.request(id).await.grant_target.expect("filled at start");
     assert_eq!(snapshot.target, "prod-db-writers");
     assert_eq!(snapshot.provider.name(), "local");
 }
