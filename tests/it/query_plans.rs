@@ -27,6 +27,24 @@ async fn every_hot_query_is_answered_through_an_index() {
     assert!(scans.is_empty(), "full scans: {scans:#?}");
 }
 
+/// Ends recorded together look each request up by its id, once per end: starting from the
+/// revoking requests instead would walk the list of ends once per request.
+#[tokio::test]
+async fn ends_are_marked_by_looking_each_request_up_by_id() {
+    let t = TestApp::spawn().await;
+    let sql = format!("EXPLAIN QUERY PLAN {}", store::requests::MARK_ENDED);
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&t.app.core.db.read)
+        .await
+        .unwrap();
+    let steps: Vec<&str> = plan.iter().map(|(.., detail)| detail.as_str()).collect();
+    assert!(steps[0].starts_with("SCAN json_each"), "{steps:?}");
+    assert_eq!(
+        steps[1], "SEARCH requests USING INTEGER PRIMARY KEY (rowid=?)",
+        "{steps:?}"
+    );
+}
+
 /// 100 000 requests by 10 000 other people, 10 000 of them open, written in one statement.
 async fn seed_history(t: &TestApp) {
     sqlx::query(
