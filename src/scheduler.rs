@@ -138,20 +138,18 @@ async fn start_revocations(
             tracing::error!(
                 revocations = due.len(),
                 error = format!("{error:#}"),
-                "could not start due revocations together; each starts alone"
+                "could not start due revocations together, or read who else holds them; each goes on alone"
             );
             return;
         }
     };
     // Each job gets its request as the start left it: it need not read it again.
-    let mut started: HashMap<i64, crate::domain::AccessRequest> = started
+    let mut started: HashMap<i64, store::jobs::StartedRevocation> = started
         .into_iter()
-        .map(|request| (request.id, request))
+        .map(|started| (started.request.id, started))
         .collect();
     for first in groups.iter_mut().filter_map(|rows| rows.first_mut()) {
-        if let Some(request) = first.request_id.and_then(|id| started.remove(&id)) {
-            first.request = Some(request);
-        }
+        first.started = first.request_id.and_then(|id| started.remove(&id));
     }
 }
 
@@ -263,7 +261,7 @@ async fn run_one(core: &Core, mut row: store::jobs::JobRow, now: DateTime<Utc>) 
             execute(
                 core,
                 request_id,
-                row.request.take(),
+                row.started.take(),
                 &job,
                 row.attempts,
                 now,
@@ -402,14 +400,14 @@ async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyho
 async fn execute(
     core: &Core,
     request_id: i64,
-    read: Option<crate::domain::AccessRequest>,
+    started: Option<store::jobs::StartedRevocation>,
     job: &Job,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match job {
         Job::Grant => access::grant::run(core, request_id, now).await,
-        Job::Revoke => access::expire::run(core, request_id, read, earlier_failures, now).await,
+        Job::Revoke => access::expire::run(core, request_id, started, earlier_failures, now).await,
         Job::CheckRequester
         | Job::WarnEnding { .. }
         | Job::RemindPending

@@ -11,21 +11,23 @@ use crate::domain::{
     AccessRequest, AuditAction, GroupPolicy, Job, Notice, ProviderKind, RequestStatus, wording,
 };
 use crate::providers::{Change, Grant};
+use crate::store::jobs::StartedRevocation;
 use crate::store::{self, audit, requests};
 
-/// The `Revoke` job, with its request when the scheduler read it already (`start_all`).
-/// `earlier_failures` tells whether owners were warned and must hear it worked.
+/// The `Revoke` job, with its request and who else holds its membership when the scheduler's
+/// pass started it (`start_all`). `earlier_failures` tells whether owners were warned and must
+/// hear it worked.
 pub async fn run(
     core: &Core,
     request_id: i64,
-    read: Option<AccessRequest>,
+    started: Option<StartedRevocation>,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let request = match read {
-        Some(request) => request,
+    let (request, known_holder) = match started {
+        Some(started) => (started.request, Some(started.still_held_by)),
         None => match requests::get(&core.db.read, request_id).await? {
-            Some(request) => request,
+            Some(request) => (request, None),
             None => return Ok(()),
         },
     };
@@ -48,13 +50,19 @@ pub async fn run(
     let policy = core.policy();
     let group = &super::snapshot::group_to_revoke(&policy, &request)?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
-    let sharing = super::snapshot::sharing(&policy, group);
-    let holders =
-        requests::active_holders(&core.db.read, &request.requester, &sharing, request_id).await?;
+    let still_held_by = match known_holder {
+        Some(known) => known,
+        None => {
+            let sharing = super::snapshot::sharing(&policy, group);
+            requests::first_holder(&core.db.read, request_id, &request.requester, &sharing)
+                .await?
+                .map(|holder| holder.id)
+        }
+    };
     let user_key = request.requester.account.key();
     let grant = grant_of(&request, group, &user_key, now);
     let kept = request.already_member == Some(true);
-    let change = if kept || !holders.is_empty() {
+    let change = if kept || still_held_by.is_some() {
         None
     } else {
         Some(core.providers.for_group(group).revoke(&grant).await?)
@@ -62,7 +70,7 @@ pub async fn run(
     let ended = Ended {
         grant: &grant,
         kept,
-        still_held_by: holders.first().map(|holder| holder.id),
+        still_held_by,
         change,
         attempts: earlier_failures + 1,
     };
@@ -89,7 +97,7 @@ async fn start_revoking(
     request: &AccessRequest,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    if !start_all(core, &[request.id], now).await?.is_empty() {
+    if !mark_revoking(core, &[request.id], now).await?.is_empty() {
         return Ok(true);
     }
     // A concurrent revocation moved it on (go on: it is idempotent); or an extension moved the
@@ -100,9 +108,46 @@ async fn start_revoking(
 
 /// `active → revoking` for each of `ids` whose time is up, audited, in one transaction: the
 /// scheduler starts every revocation it claims in a pass together, so ten thousand grants ending
-/// in the same second cost the writer a few hundred transactions, not ten thousand. Each one's
-/// `Revoke` job then finds it revoking. Returns the requests started, as they are now.
+/// in the same second cost the writer a few hundred transactions, not ten thousand. Who else
+/// holds each one's membership is then read in one statement too, once they are revoking (two
+/// ending together must not each keep the membership for the other). Each one's `Revoke` job
+/// finds it revoking, with what was read. Returns the revocations started.
 pub async fn start_all(
+    core: &Core,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<StartedRevocation>> {
+    let started = mark_revoking(core, ids, now).await?;
+    let policy = core.policy();
+    // A request whose group cannot be resolved is left out: its job fails on that by itself.
+    let sharing: Vec<(&AccessRequest, Vec<String>)> = started
+        .iter()
+        .filter_map(|request| {
+            let group = super::snapshot::group_to_revoke(&policy, request).ok()?;
+            Some((request, super::snapshot::sharing(&policy, &group)))
+        })
+        .collect();
+    let asked: Vec<requests::HoldersOf> = sharing
+        .iter()
+        .map(|(request, groups)| requests::HoldersOf {
+            request_id: request.id,
+            person: &request.requester,
+            groups,
+        })
+        .collect();
+    let mut holders = requests::first_holders(&core.db.read, &asked).await?;
+    Ok(started
+        .into_iter()
+        .map(|request| StartedRevocation {
+            still_held_by: holders.remove(&request.id).map(|holder| holder.id),
+            request,
+        })
+        .collect())
+}
+
+/// `active → revoking` for each of `ids` whose time is up, audited, in one transaction. Returns
+/// the requests moved, as they are now.
+async fn mark_revoking(
     core: &Core,
     ids: &[i64],
     now: DateTime<Utc>,
@@ -219,11 +264,11 @@ async fn undo_failed_grant(
     let policy = core.policy();
     let group = &super::snapshot::group_to_revoke(&policy, request)?;
     let sharing = super::snapshot::sharing(&policy, group);
-    let holders =
-        requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
+    let holder =
+        requests::first_holder(&core.db.read, request.id, &request.requester, &sharing).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
-    let change = match holders.first() {
+    let change = match holder {
         Some(_) => None,
         None => Some(core.providers.for_group(group).revoke(&grant).await?),
     };
@@ -232,7 +277,7 @@ async fn undo_failed_grant(
         "group": group.name,
         "target": group.target,
         "provider_result": change.map(Change::as_str),
-        "still_held_by": holders.first().map(|holder| holder.id),
+        "still_held_by": holder.map(|holder| holder.id),
         "account": { "member": grant.member(), "directory_id": grant.directory_id },
     });
     audit::append(

@@ -167,9 +167,9 @@ async fn prior_membership(
         .is_member(grant)
         .await?;
     let sharing = super::snapshot::sharing(policy, grant.group);
-    let holders =
-        requests::active_holders(&core.db.read, &request.requester, &sharing, request.id).await?;
-    let prior = match holders.first() {
+    let holder =
+        requests::first_holder(&core.db.read, request.id, &request.requester, &sharing).await?;
+    let prior = match holder {
         Some(holder) if member => holder.already_member.unwrap_or(false),
         // What a grant given up left behind, and its undo has not removed yet, is jitbot's too.
         None if member => {

@@ -7,7 +7,7 @@ pub fn all() -> Vec<(&'static str, String)> {
     vec![
         ("requests::open_for", requests::open_for_sql()),
         ("requests::open_of", requests::open_of_sql()),
-        ("requests::active_holders", requests::active_holders_sql()),
+        ("requests::first_holders", requests::first_holders_sql()),
         (
             "requests::failed_awaiting_undo",
             requests::failed_awaiting_undo_sql(),

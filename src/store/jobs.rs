@@ -13,10 +13,18 @@ pub struct JobRow {
     pub request_id: Option<i64>,
     pub payload: String,
     pub attempts: i64,
-    /// Its request as the scheduler's pass already read it (a revocation it started), so that
-    /// the job need not read it again.
+    /// A revocation the scheduler's pass started, as the pass read it: the job need not read
+    /// it again.
     #[sqlx(skip)]
-    pub request: Option<AccessRequest>,
+    pub started: Option<StartedRevocation>,
+}
+
+/// A revocation started (`active → revoking`), as read once it was.
+#[derive(Debug, Clone)]
+pub struct StartedRevocation {
+    pub request: AccessRequest,
+    /// Another active request of the person's holding the same membership, which keeps it.
+    pub still_held_by: Option<i64>,
 }
 
 async fn enqueue(

@@ -1,5 +1,8 @@
 //! The `requests` table.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteExecutor};
@@ -128,27 +131,6 @@ pub async fn unreviewed_break_glass(
         .bind(&person.account.id)
         .bind(person.email())
         .fetch_optional(db)
-        .await
-}
-
-/// This person's active requests for any of `groups`, other than `except`: grants that hold the
-/// same membership.
-pub async fn active_holders(
-    db: impl SqliteExecutor<'_>,
-    person: &Principal,
-    groups: &[String],
-    except: i64,
-) -> sqlx::Result<Vec<AccessRequest>> {
-    let groups = serde_json::to_string(groups).expect("names serialize");
-    let sql = active_holders_sql();
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .bind(groups)
-        .bind(except)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
         .await
 }
 
@@ -600,15 +582,99 @@ pub fn open_for_sql() -> String {
     format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id LIMIT 1")
 }
 
-pub fn active_holders_sql() -> String {
-    // `OPEN` as well, so that the partial indexes of open requests apply.
-    let ids = ids_of_person(
-        "requests_open_by",
-        &format!(
-            "group_name IN (SELECT value FROM json_each(?4)) AND {OPEN} AND status = 'active'"
-        ),
+/// Another active request of the same person holding the same membership: it keeps the
+/// membership when a request of theirs ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub id: i64,
+    /// Whether the person was a member before that request's grant.
+    pub already_member: Option<bool>,
+}
+
+/// One request asked about in [`first_holders`]: its person, and the groups that share its
+/// membership.
+pub struct HoldersOf<'a> {
+    pub request_id: i64,
+    pub person: &'a Principal,
+    pub groups: &'a [String],
+}
+
+/// Every holder of each asked request, in one statement: looked up by account and by verified
+/// email in the partial indexes of open requests (`OPEN` as well, so that they apply).
+pub fn first_holders_sql() -> String {
+    let holders = |by: &str, person: &str| {
+        format!(
+            "SELECT asked.value ->> 0, r.id, r.already_member FROM json_each(?1) AS asked \
+             JOIN requests r INDEXED BY requests_open_by_{by} ON {person} \
+             AND r.group_name IN (SELECT value FROM json_each(asked.value -> 4)) \
+             WHERE r.{OPEN} AND r.status = 'active' AND r.id != asked.value ->> 0"
+        )
+    };
+    let by_account = holders(
+        "account",
+        "r.requester_platform = asked.value ->> 1 AND r.requester_id = asked.value ->> 2",
     );
-    format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) AND id != ?5 ORDER BY id")
+    let by_email = holders("email", "r.requester_email = asked.value ->> 3");
+    format!("{by_account} UNION ALL {by_email}")
+}
+
+static FIRST_HOLDERS: LazyLock<String> = LazyLock::new(first_holders_sql);
+
+/// For each asked request that another active request of its person's holds the same membership
+/// for, the first of those (the lowest id). Many revocations starting together ask once.
+pub async fn first_holders(
+    db: impl SqliteExecutor<'_>,
+    asked: &[HoldersOf<'_>],
+) -> sqlx::Result<HashMap<i64, Holder>> {
+    if asked.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let asked: Vec<serde_json::Value> = asked
+        .iter()
+        .map(|asked| {
+            let account = &asked.person.account;
+            serde_json::json!([
+                asked.request_id,
+                account.platform.as_str(),
+                account.id,
+                asked.person.email(),
+                asked.groups
+            ])
+        })
+        .collect();
+    let asked = serde_json::to_string(&asked).expect("questions serialize");
+    let rows: Vec<(i64, i64, Option<bool>)> = sqlx::query_as(FIRST_HOLDERS.as_str())
+        .bind(asked)
+        .fetch_all(db)
+        .await?;
+    let mut first: HashMap<i64, Holder> = HashMap::new();
+    for (asked, id, already_member) in rows {
+        let holder = Holder { id, already_member };
+        first
+            .entry(asked)
+            .and_modify(|known| {
+                if holder.id < known.id {
+                    *known = holder;
+                }
+            })
+            .or_insert(holder);
+    }
+    Ok(first)
+}
+
+/// The first holder of `request_id`'s membership ([`first_holders`] for one request).
+pub async fn first_holder(
+    db: impl SqliteExecutor<'_>,
+    request_id: i64,
+    person: &Principal,
+    groups: &[String],
+) -> sqlx::Result<Option<Holder>> {
+    let asked = HoldersOf {
+        request_id,
+        person,
+        groups,
+    };
+    Ok(first_holders(db, &[asked]).await?.remove(&request_id))
 }
 
 pub fn failed_awaiting_undo_sql() -> String {

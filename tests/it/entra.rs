@@ -250,6 +250,32 @@ async fn overlapping_grants_share_one_membership_removed_when_the_last_ends() {
     assert_eq!(t.graph.calls_to("DELETE", "members").len(), 1);
 }
 
+/// Grants of one membership ending in the same pass start together, and neither keeps the
+/// membership for the other: who else holds it is read once both are being revoked.
+#[tokio::test]
+async fn overlapping_grants_ending_together_both_remove_the_membership() {
+    let t = spawn().await;
+    let first = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    let second = approved(&t, "U0ALICE", "azure-admins-incident").await;
+    t.run_jobs().await;
+    assert_eq!(t.request(second).await.status, RequestStatus::Active);
+    let last_end = t.request(second).await.expires_at.unwrap();
+    assert!(t.request(first).await.expires_at.unwrap() <= last_end);
+
+    t.run_jobs_at(last_end + Duration::minutes(1)).await;
+
+    for id in [first, second] {
+        assert_eq!(t.request(id).await.status, RequestStatus::Ended, "#{id}");
+        let actions = t.audit_actions(id).await;
+        assert!(
+            actions.contains(&"revoked".to_string()),
+            "#{id}: {actions:?}"
+        );
+    }
+    assert!(t.graph.members(ADMINS).is_empty());
+}
+
 #[tokio::test]
 async fn throttling_honours_retry_after_and_revocations_are_retried_until_they_succeed() {
     let t = spawn().await;

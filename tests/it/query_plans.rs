@@ -7,7 +7,7 @@ use jitbot::store;
 use crate::common::*;
 
 /// `EXPLAIN QUERY PLAN` of every hot query on the migrated database: none may read a whole table.
-/// (`SCAN json_each` walks the list of group names the query was given, not a table.)
+/// (A scan of `json_each` walks a list the query was given, not a table.)
 #[tokio::test]
 async fn every_hot_query_is_answered_through_an_index() {
     let t = TestApp::spawn().await;
@@ -19,7 +19,7 @@ async fn every_hot_query_is_answered_through_an_index() {
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         for (.., detail) in plan {
-            if detail.starts_with("SCAN") && !detail.starts_with("SCAN json_each") {
+            if detail.starts_with("SCAN") && !detail.contains("VIRTUAL TABLE") {
                 scans.push(format!("{name}: {detail}"));
             }
         }
