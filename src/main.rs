@@ -5,6 +5,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use jitbot::cli;
 
+/// jemalloc rather than the system's allocator: under load the server spent about a fifth of its
+/// runtime thread in glibc's malloc and free (`perf record`). With jemalloc a request at
+/// 1 000/s took 6–14 % less CPU and revocations came 6–9 % sooner, for 6 MiB more peak RSS in
+/// the revocation run.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(version, about = "Just-in-time access, requested and approved in chat")]
 struct Cli {

@@ -22,6 +22,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The allocator `jitbot` itself uses (see `src/main.rs`): the server the bench starts runs from
+/// this binary, and must be what `jitbot serve` runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(about = "Benchmark jitbot against a floor server, or run its fault checks")]
 #[command(args_conflicts_with_subcommands = true)]
