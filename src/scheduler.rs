@@ -138,7 +138,7 @@ async fn start_revocations(
             tracing::error!(
                 revocations = due.len(),
                 error = format!("{error:#}"),
-                "could not start due revocations together, or read who else holds them; each goes on alone"
+                "could not start due revocations together; each starts alone"
             );
             return;
         }

@@ -53,10 +53,12 @@ impl Ends {
             let batch = std::mem::take(&mut *self.lock_waiting());
             if !batch.is_empty() {
                 let (ends, told): (Vec<End>, Vec<_>) = batch.into_iter().unzip();
-                let recorded = record_all(core, &ends).await;
+                let mut recorded = record_all(core, &ends).await;
                 for (end, told) in ends.iter().zip(told) {
-                    let outcome = match &recorded {
-                        Ok(ended) => Ok(ended.contains(&end.request_id)),
+                    // A request ended twice in one batch (two runs of its job) was ended by the
+                    // first of them.
+                    let outcome = match &mut recorded {
+                        Ok(ended) => Ok(ended.remove(&end.request_id)),
                         Err(error) => Err(format!("{error:#}")),
                     };
                     let _ = told.send(outcome);
@@ -83,7 +85,8 @@ impl Ends {
 }
 
 /// Records `ends` in one transaction; returns the requests it ended (a request ended meanwhile
-/// by something else is left as it is, and nothing is recorded for it).
+/// by something else is left as it is, and nothing is recorded for it). A request given twice
+/// is recorded once, as its first end.
 async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
     let mut tx = store::write(&core.db).await?;
     let at: Vec<(i64, DateTime<Utc>)> = ends.iter().map(|end| (end.request_id, end.at)).collect();
@@ -91,9 +94,10 @@ async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
         .await?
         .into_iter()
         .collect();
+    let mut first = HashSet::new();
     let ends: Vec<&End> = ends
         .iter()
-        .filter(|end| ended.contains(&end.request_id))
+        .filter(|end| ended.contains(&end.request_id) && first.insert(end.request_id))
         .collect();
     let events: Vec<audit::NewEvent> = ends
         .iter()

@@ -24,8 +24,11 @@ pub async fn run(
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let (request, known_holder) = match started {
-        Some(started) => (started.request, Some(started.still_held_by)),
+    let (request, known) = match started {
+        Some(started) => (
+            started.request,
+            Some((started.sharing, started.still_held_by)),
+        ),
         None => match requests::get(&core.db.read, request_id).await? {
             Some(request) => (request, None),
             None => return Ok(()),
@@ -50,11 +53,14 @@ pub async fn run(
     let policy = core.policy();
     let group = &super::snapshot::group_to_revoke(&policy, &request)?;
     // Another active grant of the same membership keeps it; the last one to end removes it.
-    let still_held_by = match known_holder {
-        Some(known) => known,
-        None => {
-            let sharing = super::snapshot::sharing(&policy, group);
-            requests::first_holder(&core.db.read, request_id, &request.requester, &sharing)
+    // What the start read holds only for the groups it was read for: a reload since may have
+    // changed which groups share this membership.
+    let sharing = super::snapshot::sharing(&policy, group);
+    let still_held_by = match known {
+        Some((read_for, still_held_by)) if read_for == sharing => still_held_by,
+        _ => {
+            let (person, holding) = (&request.requester, requests::Holding::Active);
+            requests::first_holder(&core.db.read, request_id, person, &sharing, holding)
                 .await?
                 .map(|holder| holder.id)
         }
@@ -110,8 +116,9 @@ async fn start_revoking(
 /// scheduler starts every revocation it claims in a pass together, so ten thousand grants ending
 /// in the same second cost the writer a few hundred transactions, not ten thousand. Who else
 /// holds each one's membership is then read in one statement too, once they are revoking (two
-/// ending together must not each keep the membership for the other). Each one's `Revoke` job
-/// finds it revoking, with what was read. Returns the revocations started.
+/// ending together must not each keep the membership for the other). Returns the revocations
+/// started whose holders were read: their jobs find them revoking, with what was read. The
+/// others' jobs find them revoking too, and read their holders themselves.
 pub async fn start_all(
     core: &Core,
     ids: &[i64],
@@ -120,11 +127,12 @@ pub async fn start_all(
     let started = mark_revoking(core, ids, now).await?;
     let policy = core.policy();
     // A request whose group cannot be resolved is left out: its job fails on that by itself.
-    let sharing: Vec<(&AccessRequest, Vec<String>)> = started
-        .iter()
+    let sharing: Vec<(AccessRequest, Vec<String>)> = started
+        .into_iter()
         .filter_map(|request| {
-            let group = super::snapshot::group_to_revoke(&policy, request).ok()?;
-            Some((request, super::snapshot::sharing(&policy, &group)))
+            let group = super::snapshot::group_to_revoke(&policy, &request).ok()?;
+            let sharing = super::snapshot::sharing(&policy, &group);
+            Some((request, sharing))
         })
         .collect();
     let asked: Vec<requests::HoldersOf> = sharing
@@ -135,11 +143,23 @@ pub async fn start_all(
             groups,
         })
         .collect();
-    let mut holders = requests::first_holders(&core.db.read, &asked).await?;
-    Ok(started
+    let holding = requests::Holding::Active;
+    let mut holders = match requests::first_holders(&core.db.read, &asked, holding).await {
+        Ok(holders) => holders,
+        Err(error) => {
+            tracing::warn!(
+                revocations = asked.len(),
+                %error,
+                "could not read who else holds the memberships of revocations started together; each job reads its own"
+            );
+            return Ok(Vec::new());
+        }
+    };
+    Ok(sharing
         .into_iter()
-        .map(|request| StartedRevocation {
+        .map(|(request, sharing)| StartedRevocation {
             still_held_by: holders.remove(&request.id).map(|holder| holder.id),
+            sharing,
             request,
         })
         .collect())
@@ -264,8 +284,9 @@ async fn undo_failed_grant(
     let policy = core.policy();
     let group = &super::snapshot::group_to_revoke(&policy, request)?;
     let sharing = super::snapshot::sharing(&policy, group);
+    let (person, holding) = (&request.requester, requests::Holding::Active);
     let holder =
-        requests::first_holder(&core.db.read, request.id, &request.requester, &sharing).await?;
+        requests::first_holder(&core.db.read, request.id, person, &sharing, holding).await?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
     let change = match holder {

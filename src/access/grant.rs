@@ -150,8 +150,8 @@ async fn still_allowed(
 
 /// Whether the person held this access before jitbot's grant — checked once and recorded before
 /// granting: after a crash mid-grant, the retry must not take jitbot's own membership for access
-/// the person had before. Membership that another of the person's active grants holds is
-/// jitbot's, so that grant's answer is inherited.
+/// the person had before. Membership that another of the person's grants holds, active or being
+/// revoked, is jitbot's, so that grant's answer is inherited.
 async fn prior_membership(
     core: &Core,
     policy: &Policy,
@@ -167,8 +167,11 @@ async fn prior_membership(
         .is_member(grant)
         .await?;
     let sharing = super::snapshot::sharing(policy, grant.group);
+    // A membership there now is another request's if one of the person's holds it, or is
+    // being revoked and has not removed it yet: prior access only if that one's was.
+    let (person, holding) = (&request.requester, requests::Holding::ActiveOrRevoking);
     let holder =
-        requests::first_holder(&core.db.read, request.id, &request.requester, &sharing).await?;
+        requests::first_holder(&core.db.read, request.id, person, &sharing, holding).await?;
     let prior = match holder {
         Some(holder) if member => holder.already_member.unwrap_or(false),
         // What a grant given up left behind, and its undo has not removed yet, is jitbot's too.

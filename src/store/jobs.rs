@@ -23,7 +23,9 @@ pub struct JobRow {
 #[derive(Debug, Clone)]
 pub struct StartedRevocation {
     pub request: AccessRequest,
-    /// Another active request of the person's holding the same membership, which keeps it.
+    /// The groups sharing its membership when its holders were read…
+    pub sharing: Vec<String>,
+    /// …and another active request of the person's for one of them, which keeps it.
     pub still_held_by: Option<i64>,
 }
 

@@ -86,19 +86,19 @@ pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
 
 async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Db> {
     // Only another process (the command line, say) can hold the lock this process waits for.
-    let options = SqliteConnectOptions::from_str(database_url)?
-        .busy_timeout(Duration::from_secs(10))
-        // Savepoints (each transaction of a group is one) and statements keep the pages they
-        // change in a sub-journal, to undo them; by default it spills to a temporary file past
-        // 64 KiB, and every group then pays for writes and a file of its own. In memory it costs
-        // a copy of each page.
-        .pragma("temp_store", "memory");
+    let options =
+        SqliteConnectOptions::from_str(database_url)?.busy_timeout(Duration::from_secs(10));
     let writer_options = options
         .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Savepoints (each transaction of a group is one) and statements keep the pages they
+        // change in a sub-journal, to undo them; by default it spills to a temporary file past
+        // 64 KiB, and every group then pays for writes and a file of its own. In memory it costs
+        // a copy of each page. Only the writer: readers keep spilling large sorts to disk.
+        .pragma("temp_store", "memory");
     // SQLite connections do not go stale: no ping before each use.
     let pool = |size: u32| {
         SqlitePoolOptions::new()

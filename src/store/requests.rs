@@ -397,12 +397,17 @@ pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', ended_at = e
      RETURNING requests.id";
 
 /// Compare-and-swap `revoking → ended` of each request of `ends` (its id, and when it ended),
-/// in one statement. Returns the ids moved.
+/// in one statement; a request given twice ends at its first time. Returns the ids moved.
 pub async fn mark_ended(
     db: impl SqliteExecutor<'_>,
     ends: &[(i64, DateTime<Utc>)],
 ) -> sqlx::Result<Vec<i64>> {
-    let ends: Vec<(i64, i64)> = ends.iter().map(|(id, at)| (*id, to_ms(*at))).collect();
+    let mut seen = std::collections::HashSet::new();
+    let ends: Vec<(i64, i64)> = ends
+        .iter()
+        .filter(|(id, _)| seen.insert(*id))
+        .map(|(id, at)| (*id, to_ms(*at)))
+        .collect();
     let ends = serde_json::to_string(&ends).expect("pairs serialize");
     sqlx::query_scalar(MARK_ENDED)
         .bind(ends)
@@ -591,6 +596,16 @@ pub struct Holder {
     pub already_member: Option<bool>,
 }
 
+/// Which of a person's requests count as holding a membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// Active ones: what keeps a membership when another request of theirs ends.
+    Active,
+    /// Active ones and those being revoked: where a membership there now came from. (A
+    /// revocation in progress has not removed its membership yet.)
+    ActiveOrRevoking,
+}
+
 /// One request asked about in [`first_holders`]: its person, and the groups that share its
 /// membership.
 pub struct HoldersOf<'a> {
@@ -600,14 +615,16 @@ pub struct HoldersOf<'a> {
 }
 
 /// Every holder of each asked request, in one statement: looked up by account and by verified
-/// email in the partial indexes of open requests (`OPEN` as well, so that they apply).
+/// email in the partial indexes of open requests (`OPEN` as well, so that they apply; its
+/// `status` can only be the request's, `json_each` has no column of that name).
 pub fn first_holders_sql() -> String {
     let holders = |by: &str, person: &str| {
         format!(
             "SELECT asked.value ->> 0, r.id, r.already_member FROM json_each(?1) AS asked \
              JOIN requests r INDEXED BY requests_open_by_{by} ON {person} \
              AND r.group_name IN (SELECT value FROM json_each(asked.value -> 4)) \
-             WHERE r.{OPEN} AND r.status = 'active' AND r.id != asked.value ->> 0"
+             WHERE {OPEN} AND (r.status = 'active' OR (?2 AND r.status = 'revoking')) \
+             AND r.id != asked.value ->> 0"
         )
     };
     let by_account = holders(
@@ -620,11 +637,13 @@ pub fn first_holders_sql() -> String {
 
 static FIRST_HOLDERS: LazyLock<String> = LazyLock::new(first_holders_sql);
 
-/// For each asked request that another active request of its person's holds the same membership
-/// for, the first of those (the lowest id). Many revocations starting together ask once.
+/// For each asked request that another request of its person's holds the same membership for
+/// (as `holding` counts them), the first of those (the lowest id). Many revocations starting
+/// together ask once.
 pub async fn first_holders(
     db: impl SqliteExecutor<'_>,
     asked: &[HoldersOf<'_>],
+    holding: Holding,
 ) -> sqlx::Result<HashMap<i64, Holder>> {
     if asked.is_empty() {
         return Ok(HashMap::new());
@@ -645,6 +664,7 @@ pub async fn first_holders(
     let asked = serde_json::to_string(&asked).expect("questions serialize");
     let rows: Vec<(i64, i64, Option<bool>)> = sqlx::query_as(FIRST_HOLDERS.as_str())
         .bind(asked)
+        .bind(holding == Holding::ActiveOrRevoking)
         .fetch_all(db)
         .await?;
     let mut first: HashMap<i64, Holder> = HashMap::new();
@@ -668,13 +688,16 @@ pub async fn first_holder(
     request_id: i64,
     person: &Principal,
     groups: &[String],
+    holding: Holding,
 ) -> sqlx::Result<Option<Holder>> {
     let asked = HoldersOf {
         request_id,
         person,
         groups,
     };
-    Ok(first_holders(db, &[asked]).await?.remove(&request_id))
+    Ok(first_holders(db, &[asked], holding)
+        .await?
+        .remove(&request_id))
 }
 
 pub fn failed_awaiting_undo_sql() -> String {

@@ -180,11 +180,15 @@ async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_request
         .unwrap();
     let at = |seconds: i64| after_end + Duration::seconds(seconds);
 
-    let ended = requests::mark_ended(db, &[(ids[1], at(7)), (ids[2], at(9)), (ids[0], at(3))])
-        .await
-        .unwrap();
+    // ids[0] twice (two runs of its job): the first end counts.
+    let ends = [
+        (ids[1], at(7)),
+        (ids[2], at(9)),
+        (ids[0], at(3)),
+        (ids[0], at(5)),
+    ];
+    let mut ended = requests::mark_ended(db, &ends).await.unwrap();
 
-    let mut ended = ended;
     ended.sort();
     assert_eq!(ended, ids[..2]);
     for (id, seconds) in [(ids[0], 3), (ids[1], 7)] {
@@ -209,4 +213,26 @@ async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_request
             .map(|at| at.timestamp_millis()),
         Some(at(3).timestamp_millis())
     );
+}
+
+#[tokio::test]
+async fn an_end_recorded_twice_in_one_batch_counts_once() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    requests::mark_revoking(&core.db.write, &ids[..2], after_end)
+        .await
+        .unwrap();
+
+    // The first end takes the turn alone; the two arriving meanwhile, the same request's twice
+    // (two runs of its job), are recorded together after it.
+    let record = |id: i64| core.ends.record(core, end_of(id, after_end));
+    let (first, second, again) = tokio::join!(record(ids[0]), record(ids[1]), record(ids[1]));
+    let ended = [first.unwrap(), second.unwrap(), again.unwrap()];
+    assert_eq!(ended, [true, true, false]);
+    for id in &ids[..2] {
+        assert_eq!(t.request(*id).await.status, RequestStatus::Ended);
+        assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1, "#{id}");
+    }
 }

@@ -276,6 +276,37 @@ async fn overlapping_grants_ending_together_both_remove_the_membership() {
     assert!(t.graph.members(ADMINS).is_empty());
 }
 
+/// A grant while another grant of the same membership is being revoked (its removal failed
+/// once): the membership there is jitbot's, not access the person had before, so the last of
+/// the two to end removes it.
+#[tokio::test]
+async fn a_grant_while_the_same_membership_is_being_revoked_is_not_taken_for_prior_access() {
+    let t = spawn().await;
+    let alice = directory_id("alice@example.com");
+    let first = approved(&t, "U0ALICE", "azure-admins").await;
+    t.run_jobs().await;
+    let first_end = t.request(first).await.expires_at.unwrap();
+    t.graph.fail_next("DELETE", "members", 503, None, 1);
+    t.run_jobs_at(first_end).await;
+    assert_eq!(t.request(first).await.status, RequestStatus::Revoking);
+    assert_eq!(t.graph.members(ADMINS), [alice]);
+
+    let second = approved(&t, "U0ALICE", "azure-admins-incident").await;
+    t.run_jobs_at(first_end).await;
+    assert_eq!(t.request(second).await.status, RequestStatus::Active);
+    assert_eq!(t.request(second).await.already_member, Some(false));
+
+    // The first's retry finds the second holding the membership, and leaves it.
+    t.run_jobs_at(first_end + Duration::minutes(1)).await;
+    assert_eq!(t.request(first).await.status, RequestStatus::Ended);
+    assert_eq!(t.graph.members(ADMINS), [alice]);
+    // The second ends: the membership goes.
+    t.run_jobs_at(t.request(second).await.expires_at.unwrap())
+        .await;
+    assert_eq!(t.request(second).await.status, RequestStatus::Ended);
+    assert!(t.graph.members(ADMINS).is_empty());
+}
+
 #[tokio::test]
 async fn throttling_honours_retry_after_and_revocations_are_retried_until_they_succeed() {
     let t = spawn().await;

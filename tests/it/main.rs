@@ -12,6 +12,7 @@ mod connections;
 mod ends;
 mod entra;
 mod group_commit;
+mod holders;
 mod layering;
 mod lifecycle;
 mod message_refresh;
