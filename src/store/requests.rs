@@ -1,6 +1,6 @@
 //! The `requests` table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -402,7 +402,7 @@ pub async fn mark_ended(
     db: impl SqliteExecutor<'_>,
     ends: &[(i64, DateTime<Utc>)],
 ) -> sqlx::Result<Vec<i64>> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let ends: Vec<(i64, i64)> = ends
         .iter()
         .filter(|(id, _)| seen.insert(*id))
@@ -587,8 +587,8 @@ pub fn open_for_sql() -> String {
     format!("SELECT {COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id LIMIT 1")
 }
 
-/// Another active request of the same person holding the same membership: it keeps the
-/// membership when a request of theirs ends.
+/// Another request of the same person holding the same membership (see [`Holding`]): while
+/// active, it keeps the membership when a request of theirs ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Holder {
     pub id: i64,
