@@ -66,9 +66,11 @@ impl App {
                 "a Teams bot is registered now: discarded what local trial mode had recorded"
             );
         }
-        let filled = store::grant_targets::fill_missing(&db.write, &config.policy)
-            .await
-            .context("recording what earlier requests grant")?;
+        let filled = store::write(&db, |tx| {
+            store::grant_targets::fill_missing(tx, &config.policy)
+        })
+        .await
+        .context("recording what earlier requests grant")?;
         if filled > 0 {
             tracing::info!(
                 requests = filled,

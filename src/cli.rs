@@ -264,7 +264,7 @@ async fn open_trail(config_path: &Path) -> anyhow::Result<TrailDbs> {
         .with_context(|| format!("opening {}", config.database_url))?;
     let trail = match &config.audit.database_url {
         // Reading the main database's empty table would report an intact, empty trail.
-        None if store::audit_outbox::trail_is_apart(&main.read).await? => bail!(
+        None if store::audit_outbox::trail_is_apart(&*main.read()?)? => bail!(
             "this database's audit trail lives in its own database: set audit_database_url \
              to that database"
         ),
@@ -273,7 +273,7 @@ async fn open_trail(config_path: &Path) -> anyhow::Result<TrailDbs> {
             let audit = store::connect_audit(url)
                 .await
                 .with_context(|| format!("opening the audit database {url}"))?;
-            if store::audit_outbox::trail_is_apart(&main.read).await? {
+            if store::audit_outbox::trail_is_apart(&*main.read()?)? {
                 crate::access::audit_trail::check_pairing(&main, &audit).await?;
             }
             audit
@@ -295,7 +295,7 @@ pub async fn requests(config_path: &Path, status: Option<&str>, limit: i64) -> a
         .map(|s| s.parse().map_err(anyhow::Error::msg))
         .transpose()?;
     let db = open_db(config_path).await?;
-    let rows = store::requests::list(&db.read, status, limit).await?;
+    let rows = store::requests::list(&*db.read()?, status, limit)?;
     println!(
         "{:>6}  {:<10}  {:<20}  {:<28}  {:>8}  {:<20}  justification",
         "id", "status", "group", "requester", "duration", "requested"

@@ -63,10 +63,14 @@ pub fn record_request_id(request_id: i64) {
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.core.db.read)
-        .await
-    {
+    let answer = || -> store::Result<i64> {
+        let db = app.core.db.read()?;
+        let one = db
+            .prepare_cached("SELECT 1")?
+            .query_row([], |row| row.get(0))?;
+        Ok(one)
+    };
+    match answer() {
         Ok(_) if app.teams.auth.trial_mode() => (
             StatusCode::OK,
             "ok\nteams: LOCAL TRIAL MODE — activities without a token are accepted from this machine\n",
@@ -82,14 +86,14 @@ async fn healthz(State(app): State<App>) -> Response {
 
 /// `GET /metrics`: the Prometheus text exposition, with the gauges read from the database now.
 async fn metrics(State(app): State<App>) -> Response {
-    let db = &app.core.db.read;
     let now = chrono::Utc::now();
-    let read = async {
-        let active = store::requests::count_in(db, RequestStatus::Active).await?;
-        let (queued, earliest) = store::jobs::queue(db).await?;
-        Ok::<_, sqlx::Error>((active, queued, earliest))
+    let read = || {
+        let db = app.core.db.read()?;
+        let active = store::requests::count_in(&db, RequestStatus::Active)?;
+        let (queued, earliest) = store::jobs::queue(&db)?;
+        Ok::<_, store::Error>((active, queued, earliest))
     };
-    match read.await {
+    match read() {
         Ok((active_grants, jobs_queued, earliest)) => {
             let waited = earliest.map_or(0, |due| (now - due).num_seconds().max(0));
             let text = app.core.metrics.render(Gauges {

@@ -170,9 +170,7 @@ async fn run_request(
         if elapsed - renewed > LEASE_RENEWAL {
             let waiting: Vec<i64> = rows[index..].iter().map(|row| row.id).collect();
             let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
-            let renewal = store::write_alone(&core.db, async |conn| {
-                store::jobs::renew(conn, &waiting, until).await
-            });
+            let renewal = store::write(&core.db, |tx| store::jobs::renew(tx, &waiting, until));
             if let Err(error) = renewal.await {
                 tracing::error!(%error, "could not renew the claim on a request's jobs");
             }
@@ -216,9 +214,7 @@ async fn complete(core: &Core, ids: &[i64]) {
     if ids.is_empty() {
         return;
     }
-    let deleted = store::write_alone(&core.db, async |conn| {
-        store::jobs::complete_all(conn, ids).await
-    });
+    let deleted = store::write(&core.db, |tx| store::jobs::complete_all(tx, ids));
     if let Err(error) = deleted.await {
         tracing::error!(jobs = ids.len(), %error, "could not record that jobs finished; they will run again");
     }
@@ -229,15 +225,12 @@ async fn claim(
     core: &Core,
     now: DateTime<Utc>,
     limit: i64,
-) -> sqlx::Result<Vec<store::jobs::JobRow>> {
-    store::write_alone(&core.db, async |conn| {
-        store::jobs::claim_due(conn, now, LEASE, limit).await
-    })
-    .await
+) -> store::Result<Vec<store::jobs::JobRow>> {
+    store::write(&core.db, |tx| store::jobs::claim_due(tx, now, LEASE, limit)).await
 }
 
 /// Whether a job's outcome was recorded; logs when it could not be.
-fn recorded(job_id: i64, outcome: sqlx::Result<bool>) -> bool {
+fn recorded(job_id: i64, outcome: store::Result<bool>) -> bool {
     outcome.unwrap_or_else(|error| {
         tracing::error!(job_id, %error, "could not record a job's outcome; it will run again");
         false
@@ -302,7 +295,7 @@ async fn failed(
     job: &Job,
     error: anyhow::Error,
     now: DateTime<Utc>,
-) -> sqlx::Result<bool> {
+) -> store::Result<bool> {
     let attempts = row.attempts + 1;
     let message = format!("{error:#}");
     tracing::warn!(
@@ -339,10 +332,9 @@ async fn failed(
         return Ok(true);
     }
     core.metrics.job_retry(job.name());
-    let mut tx = store::write(&core.db).await?;
     let wait = error_retry_after(&error).unwrap_or_else(|| backoff_of(job, attempts));
     let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-    store::jobs::retry_later(&mut *tx, row.id, attempts, retry_at, &message).await?;
+    let mut tell_owners = None;
     if let (Job::Grant | Job::Revoke, Some(request_id)) = (job, request_id)
         && attempts == WARN_OWNERS_AFTER
     {
@@ -364,9 +356,16 @@ async fn failed(
             attempts: attempts as u32,
             error_id,
         };
-        store::jobs::queue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now);
+        tell_owners = Some((request_id, Job::NotifyOwners { notice }));
     }
-    tx.commit().await?;
+    store::write(&core.db, |tx| {
+        store::jobs::retry_later(tx, row.id, attempts, retry_at, &message)?;
+        if let Some((request_id, notify)) = &tell_owners {
+            store::jobs::queue_job(tx, *request_id, notify, now);
+        }
+        Ok::<_, store::Error>(())
+    })
+    .await?;
     core.wake_scheduler();
     Ok(false)
 }
@@ -414,7 +413,7 @@ async fn execute(
         | Job::ExpirePending
         | Job::RemindAcknowledge
         | Job::AnnounceBreakGlass => {
-            let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
+            let Some(request) = store::requests::get(&*core.db.read()?, request_id)? else {
                 return Ok(());
             };
             lifecycle(core, request, job, now).await
@@ -449,7 +448,7 @@ async fn deliver(
     job: &Job,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let Some(request) = store::requests::get(&core.db.read, request_id).await? else {
+    let Some(request) = store::requests::get(&*core.db.read()?, request_id)? else {
         return Ok(());
     };
     let view = RequestView::load(core, request).await?;
@@ -492,7 +491,7 @@ async fn deliver(
 /// are finished first.
 pub async fn run(core: Core, shutdown: CancellationToken) {
     let core = core.in_background();
-    match store::jobs::release_all(&core.db.write).await {
+    match store::write(&core.db, |tx| store::jobs::release_all(tx)).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
         Err(error) => tracing::error!(%error, "could not release stale job claims"),
@@ -568,7 +567,8 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
 /// (its request has a job running, or every worker is busy) is looked at again when a worker
 /// frees up, or after a second at the latest.
 async fn next_wait(core: &Core, claimed_at: DateTime<Utc>) -> Duration {
-    match store::jobs::next_due(&core.db.read).await {
+    let next_due = core.db.read().and_then(|db| store::jobs::next_due(&db));
+    match next_due {
         // Due when the claim ran, yet not claimed: blocked.
         Ok(Some(due)) if due <= claimed_at => BLOCKED_POLL,
         Ok(Some(due)) => (due - Utc::now())

@@ -7,7 +7,7 @@ use super::act::Acted;
 use super::effects::{audit_by, refresh, tell_owners};
 use super::{AccessError, Core, owners};
 use crate::domain::{AccessRequest, AuditAction, Notice, Principal, Refusal, RequestKind};
-use crate::store::{self, requests};
+use crate::store::requests;
 
 /// An owner of the group — not the person who broke the glass — reviews the use.
 pub async fn acknowledge(
@@ -35,26 +35,27 @@ pub async fn acknowledge(
     {
         return Err(Refusal::OwnRequest { group: group.name }.into());
     }
-    let mut tx = store::write(&core.db).await?;
-    if !requests::acknowledge(&mut *tx, request.id, &person.account, now).await? {
-        return Err(Refusal::AlreadyAcknowledged(request.id).into());
-    }
-    let detail = json!({ "group": request.group });
-    audit_by(
-        &mut tx,
-        &person.account,
-        request.id,
-        AuditAction::Acknowledged,
-        detail,
-        now,
-    )
+    core.write(|tx| {
+        if !requests::acknowledge(tx, request.id, &person.account, now)? {
+            return Err(Refusal::AlreadyAcknowledged(request.id).into());
+        }
+        let detail = json!({ "group": request.group });
+        audit_by(
+            tx,
+            &person.account,
+            request.id,
+            AuditAction::Acknowledged,
+            detail,
+            now,
+        )?;
+        let notice = Notice::Acknowledged {
+            by: person.account.clone(),
+        };
+        tell_owners(tx, request.id, notice, now);
+        refresh(tx, request.id, now);
+        Ok::<_, AccessError>(())
+    })
     .await?;
-    let notice = Notice::Acknowledged {
-        by: person.account.clone(),
-    };
-    tell_owners(&mut tx, request.id, notice, now);
-    refresh(&mut tx, request.id, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(Acted::Acknowledged { id: request.id })
 }

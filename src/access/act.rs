@@ -17,9 +17,7 @@ pub async fn act(
     action: &RequestAction,
     now: DateTime<Utc>,
 ) -> Result<Acted, AccessError> {
-    let request = requests::get(&core.db.read, id)
-        .await?
-        .ok_or(Refusal::NoSuchRequest(id))?;
+    let request = requests::get(&*core.db.read()?, id)?.ok_or(Refusal::NoSuchRequest(id))?;
     match action {
         RequestAction::Cancel => withdraw::cancel(core, person, &request, now).await,
         RequestAction::Release => end_early::release(core, person, &request, now).await,

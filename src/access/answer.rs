@@ -59,8 +59,9 @@ pub async fn answer(
         Ok(Command::Groups) => Ok(Answer::Groups),
         Ok(Command::Status) => {
             let (owner, names) = status::of_owner(core, &asker).await?;
+            let open = requests::open_of(&*core.db.read()?, &asker)?;
             Ok(Answer::Status {
-                open: requests::open_of(&core.db.read, &asker).await?,
+                open,
                 owner,
                 names,
                 now,

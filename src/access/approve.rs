@@ -57,17 +57,17 @@ pub async fn rule_for(
 
 /// `pending → approved` by `rule`, in the caller's transaction: audited with the rule, the
 /// requester told, the grant queued. False when the request had moved on.
-pub async fn by_rule(
+pub fn by_rule(
     tx: &mut Tx,
     request: &AccessRequest,
     rule: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    if !requests::mark_decided(&mut **tx, request.id, RequestStatus::Approved, now).await? {
+    if !requests::mark_decided(tx, request.id, RequestStatus::Approved, now)? {
         return Ok(false);
     }
     let detail = json!({ "group": request.group, "rule": rule, "kind": request.kind.as_str() });
-    audit_by_jitbot(tx, request.id, AuditAction::ApprovedByPolicy, detail, now).await?;
+    audit_by_jitbot(tx, request.id, AuditAction::ApprovedByPolicy, detail, now)?;
     let notice = Notice::ApprovedByPolicy {
         rule: rule.to_string(),
     };

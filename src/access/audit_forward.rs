@@ -14,15 +14,15 @@ pub const FORWARD_EVERY: chrono::Duration = chrono::Duration::seconds(5);
 const BATCH: i64 = 200;
 
 /// Queues the forwarder at start, unless it is queued already or nothing is forwarded.
-pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if core.audit_sink.is_none()
-        || store::jobs::is_waiting(&core.db.read, &Job::ForwardAudit).await?
+pub async fn schedule(core: &Core, now: DateTime<Utc>) -> store::Result<()> {
+    if core.audit_sink.is_none() || store::jobs::is_waiting(&*core.db.read()?, &Job::ForwardAudit)?
     {
         return Ok(());
     }
-    let mut tx = store::write(&core.db).await?;
-    store::jobs::enqueue_unattached(&mut tx, &Job::ForwardAudit, now).await?;
-    tx.commit().await?;
+    store::write(&core.db, |tx| {
+        store::jobs::enqueue_unattached(tx, &Job::ForwardAudit, now)
+    })
+    .await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -33,21 +33,19 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
     let Some(sink) = &core.audit_sink else {
         return Ok(());
     };
-    let events = {
-        let mut conn = core.trail.db().read.acquire().await?;
-        audit::not_forwarded(&mut conn, BATCH).await?
-    };
+    let events = audit::not_forwarded(&*core.trail.db().read()?, BATCH)?;
     for event in &events {
         sink.send(event).await?;
-        audit::forwarded_up_to(&core.trail.db().write, event.id).await?;
+        store::write(core.trail.db(), |tx| audit::forwarded_up_to(tx, event.id)).await?;
     }
     let next = if events.len() as i64 == BATCH {
         now
     } else {
         now + FORWARD_EVERY
     };
-    let mut tx = store::write(&core.db).await?;
-    store::jobs::enqueue_unattached(&mut tx, &Job::ForwardAudit, next).await?;
-    tx.commit().await?;
+    store::write(&core.db, |tx| {
+        store::jobs::enqueue_unattached(tx, &Job::ForwardAudit, next)
+    })
+    .await?;
     Ok(())
 }

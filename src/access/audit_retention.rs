@@ -12,15 +12,16 @@ use crate::store::{self, audit, audit_purge};
 pub const PURGE_EVERY: chrono::Duration = chrono::Duration::days(1);
 
 /// Queues the purge at start, unless it is queued already or nothing is ever purged.
-pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn schedule(core: &Core, now: DateTime<Utc>) -> store::Result<()> {
     if core.trail.retention().is_none()
-        || store::jobs::is_waiting(&core.db.read, &Job::PurgeAudit).await?
+        || store::jobs::is_waiting(&*core.db.read()?, &Job::PurgeAudit)?
     {
         return Ok(());
     }
-    let mut tx = store::write(&core.db).await?;
-    store::jobs::enqueue_unattached(&mut tx, &Job::PurgeAudit, now).await?;
-    tx.commit().await?;
+    store::write(&core.db, |tx| {
+        store::jobs::enqueue_unattached(tx, &Job::PurgeAudit, now)
+    })
+    .await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -31,14 +32,15 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
     let Some(keep) = core.trail.retention() else {
         return Ok(());
     };
-    let mut tx = store::write(core.trail.db()).await?;
-    // An event the collector has not had yet is kept until it has.
-    let at_most = match core.audit_sink {
-        Some(_) => Some(audit::forwarded(&mut *tx).await?),
-        None => None,
-    };
-    let purged = audit_purge::purge(&mut tx, now - keep, at_most, now).await?;
-    tx.commit().await?;
+    let purged = store::write(core.trail.db(), |tx| {
+        // An event the collector has not had yet is kept until it has.
+        let at_most = match core.audit_sink {
+            Some(_) => Some(audit::forwarded(tx)?),
+            None => None,
+        };
+        audit_purge::purge(tx, now - keep, at_most, now)
+    })
+    .await?;
     if let Some(purged) = purged {
         tracing::info!(
             events = purged.events,
@@ -46,8 +48,9 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
             "purged audit events older than audit_retention"
         );
     }
-    let mut tx = store::write(&core.db).await?;
-    store::jobs::enqueue_unattached(&mut tx, &Job::PurgeAudit, now + PURGE_EVERY).await?;
-    tx.commit().await?;
+    store::write(&core.db, |tx| {
+        store::jobs::enqueue_unattached(tx, &Job::PurgeAudit, now + PURGE_EVERY)
+    })
+    .await?;
     Ok(())
 }

@@ -37,8 +37,8 @@ pub struct Moved {
 /// Refuses an audit database that is not the one this main database's trail was moved into
 /// (deleted and created anew, or swapped): its chain would start again and verify as intact.
 pub async fn check_pairing(main: &Db, audit: &Db) -> anyhow::Result<()> {
-    let expected = audit_outbox::pairing(&main.read).await?;
-    let found = audit_outbox::pairing(&audit.read).await?;
+    let expected = audit_outbox::pairing(&*main.read()?)?;
+    let found = audit_outbox::pairing(&*audit.read()?)?;
     if expected.is_none() || expected != found {
         bail!(
             "the audit database is not the one this database's audit trail was kept in (it was \
@@ -52,7 +52,7 @@ impl Trail {
     /// The trail in the main database, as without `audit_database_url`. Refused when the main
     /// database says its trail lives apart: starting without the audit database would split it.
     pub async fn together(main: Db) -> anyhow::Result<Trail> {
-        if audit_outbox::trail_is_apart(&main.read).await? {
+        if audit_outbox::trail_is_apart(&*main.read()?)? {
             bail!(
                 "this database's audit trail lives in its own database: set audit_database_url \
                  to that database again"
@@ -64,32 +64,43 @@ impl Trail {
     /// The trail in its own database `audit`. The main database is marked so that from now on
     /// its appends wait in the outbox; it must not hold a trail of its own.
     pub async fn apart(main: Db, audit: Db) -> anyhow::Result<Trail> {
-        let mut tx = store::write(&main).await?;
-        if audit_outbox::trail_is_apart(&mut *tx).await? {
+        if audit_outbox::trail_is_apart(&*main.read()?)? {
             check_pairing(&main, &audit).await?;
-        } else {
-            let held = audit_outbox::events_in(&mut *tx).await?;
-            if held > 0 {
-                bail!(
-                    "audit_database_url is set, but the main database already holds an audit \
-                     trail of {held} event(s): keep it in the main database (remove \
-                     audit_database_url), or start the separate trail with a new main database"
-                );
-            }
-            if audit_outbox::pairing(&audit.read).await?.is_some() {
-                bail!(
-                    "the audit database is already paired with another main database: give \
-                     this one an audit database of its own"
-                );
-            }
-            // Both files carry one id from now on: the audit file first, so a crash in between
-            // leaves a main database that is not yet apart, and starting again pairs anew.
-            let id = hex::encode(rand::random::<[u8; 16]>());
-            audit_outbox::set_pairing(&audit.write, &id).await?;
-            audit_outbox::set_pairing(&mut *tx, &id).await?;
-            audit_outbox::mark_apart(&mut *tx).await?;
+            return Ok(Self::new(main, Some(audit)));
         }
-        tx.commit().await?;
+        let held = audit_outbox::events_in(&*main.read()?)?;
+        if held > 0 {
+            bail!(
+                "audit_database_url is set, but the main database already holds an audit trail \
+                 of {held} event(s): keep it in the main database (remove audit_database_url), \
+                 or start the separate trail with a new main database"
+            );
+        }
+        if audit_outbox::pairing(&*audit.read()?)?.is_some() {
+            bail!(
+                "the audit database is already paired with another main database: give this one \
+                 an audit database of its own"
+            );
+        }
+        // Both files carry one id from now on: the audit file first, so a crash in between
+        // leaves a main database that is not yet apart, and starting again pairs anew. A write
+        // transaction cannot wait for another database's, so the audit file is written before
+        // the main database's transaction, which checks again that nothing changed meanwhile
+        // (another process, the command line, could have written in between).
+        let id = hex::encode(rand::random::<[u8; 16]>());
+        store::write(&audit, |tx| audit_outbox::set_pairing(tx, &id)).await?;
+        store::write(&main, |tx| {
+            if audit_outbox::trail_is_apart(tx)? || audit_outbox::events_in(tx)? > 0 {
+                bail!(
+                    "the main database changed while its audit trail was being paired with the \
+                     audit database: start again"
+                );
+            }
+            audit_outbox::set_pairing(tx, &id)?;
+            audit_outbox::mark_apart(tx)?;
+            Ok(())
+        })
+        .await?;
         Ok(Self::new(main, Some(audit)))
     }
 
@@ -127,23 +138,24 @@ impl Trail {
             return Ok(Moved::default());
         };
         let _one_at_a_time = self.moving.lock().await;
-        let waiting = audit_outbox::waiting(&self.main.read).await?;
+        let waiting = audit_outbox::waiting(&*self.main.read()?)?;
         let Some(last) = waiting.last() else {
             return Ok(Moved::default());
         };
-        let mut moved = Moved::default();
-        let mut tx = store::write(audit_db).await?;
-        for event in &waiting {
-            if audit_outbox::chain_once(&mut tx, &event.event).await? {
-                moved.chained += 1;
-            } else {
-                moved.already_there += 1;
+        let moved = store::write(audit_db, |tx| {
+            let mut moved = Moved::default();
+            for event in &waiting {
+                if audit_outbox::chain_once(tx, &event.event)? {
+                    moved.chained += 1;
+                } else {
+                    moved.already_there += 1;
+                }
             }
-        }
-        tx.commit()
-            .await
-            .context("committing to the audit database")?;
-        audit_outbox::remove_up_to(&self.main.write, last.id).await?;
+            Ok::<_, store::Error>(moved)
+        })
+        .await
+        .context("committing to the audit database")?;
+        store::write(&self.main, |tx| audit_outbox::remove_up_to(tx, last.id)).await?;
         Ok(moved)
     }
 
@@ -165,9 +177,7 @@ impl Trail {
         );
         let detail = json!({ "moved": moved.chained, "already_there": moved.already_there });
         let event = audit::NewEvent::by_jitbot(None, AuditAction::AuditMovedAtStart, detail, now);
-        let mut tx = store::write(&self.main).await?;
-        audit::append(&mut tx, event).await?;
-        tx.commit().await?;
+        store::write(&self.main, |tx| audit::append(tx, event)).await?;
         self.flush().await?;
         Ok(())
     }

@@ -46,11 +46,13 @@ pub async fn remind(
     if request.acknowledged.is_some() {
         return Ok(());
     }
-    let mut tx = store::write(&core.db).await?;
-    tell_owners(&mut tx, request.id, Notice::AcknowledgeReminder, now);
-    let next = now + ACKNOWLEDGE_REMINDER_EVERY;
-    store::jobs::queue_job(&mut tx, request.id, &Job::RemindAcknowledge, next);
-    core.commit(tx).await?;
+    core.write(|tx| {
+        tell_owners(tx, request.id, Notice::AcknowledgeReminder, now);
+        let next = now + ACKNOWLEDGE_REMINDER_EVERY;
+        store::jobs::queue_job(tx, request.id, &Job::RemindAcknowledge, next);
+        Ok::<_, store::Error>(())
+    })
+    .await?;
     core.wake_scheduler();
     Ok(())
 }

@@ -38,16 +38,18 @@ pub async fn run(core: &Core, request: &AccessRequest, now: DateTime<Utc>) -> an
             }
         }
     };
-    let mut tx = store::write(&core.db).await?;
-    match verdict {
-        Ok(passed) => {
-            if !confirm(&mut tx, request, &passed, now).await? {
-                return Ok(());
+    let changed = core
+        .write(|tx| match verdict {
+            Ok(passed) => confirm(tx, request, &passed, now),
+            Err(refusal) => {
+                cancel(tx, request.id, &refusal.to_string(), now)?;
+                Ok(true)
             }
-        }
-        Err(refusal) => cancel(&mut tx, request.id, &refusal.to_string(), now).await?,
+        })
+        .await?;
+    if !changed {
+        return Ok(());
     }
-    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -66,26 +68,26 @@ struct Passed {
 
 /// Confirms the request in the caller's transaction, and queues what follows: the cards and
 /// the pending timeout, or — approved by a rule — the grant. False when it had moved on.
-async fn confirm(
+fn confirm(
     tx: &mut Tx,
     request: &AccessRequest,
     passed: &Passed,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    if !requests::confirm(&mut **tx, request.id, &passed.requester, now).await? {
+    if !requests::confirm(tx, request.id, &passed.requester, now)? {
         return Ok(false);
     }
     if let Some(submitter) = &passed.submitter {
-        on_behalf(tx, request.id, &passed.requester, submitter, now).await?;
+        on_behalf(tx, request.id, &passed.requester, submitter, now)?;
     }
     if let Some(starts_at) = passed.starts_at {
-        requests::set_starts_at(&mut **tx, request.id, starts_at).await?;
+        requests::set_starts_at(tx, request.id, starts_at)?;
     }
     if let Owners::EntraGroup(entra) = &passed.group.owners {
         let snapshot = owners::to_json(entra);
-        requests::set_owner_snapshot(&mut **tx, request.id, &snapshot).await?;
+        requests::set_owner_snapshot(tx, request.id, &snapshot)?;
     }
-    audit_confirmed(tx, request.id, passed, now).await?;
+    audit_confirmed(tx, request.id, passed, now)?;
     for job in &passed.cards {
         store::jobs::queue_job(tx, request.id, job, now);
     }
@@ -95,7 +97,7 @@ async fn confirm(
     };
     match &passed.rule {
         Some(rule) => {
-            approve::by_rule(tx, &confirmed, rule, now).await?;
+            approve::by_rule(tx, &confirmed, rule, now)?;
             if request.kind == RequestKind::BreakGlass {
                 break_glass::queue_review(tx, request.id, now);
             }
@@ -104,7 +106,7 @@ async fn confirm(
     }
     // The thread and cards posted from now on show the request confirmed; only what was posted
     // before (the thread, when this check is a retry) needs redrawing.
-    if store::messages::any_for(&mut **tx, request.id).await? {
+    if store::messages::any_for(tx, request.id)? {
         store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
     }
     Ok(true)
@@ -135,10 +137,8 @@ async fn start_of(
 
 /// Cancels a request whose check could not run after every retry: failing closed, with a reason.
 pub async fn give_up(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let mut tx = store::write(&core.db).await?;
     let reason = "jitbot could not check your account just now, so the owners were not asked. Please ask again later.";
-    cancel(&mut tx, request_id, reason, now).await?;
-    core.commit(tx).await?;
+    core.write(|tx| cancel(tx, request_id, reason, now)).await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -247,14 +247,14 @@ async fn card_jobs(
 
 /// Records the submitter's verified facts, and tells the person asked for — directly: the
 /// request's thread is where the submitter asked.
-async fn on_behalf(
+fn on_behalf(
     tx: &mut Tx,
     request_id: i64,
     requester: &Principal,
     submitter: &Principal,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    requests::set_submitter(&mut **tx, request_id, submitter).await?;
+    requests::set_submitter(tx, request_id, submitter)?;
     let job = Job::NotifyPerson {
         person: requester.account.clone(),
         notice: Notice::OnBehalf {
@@ -266,8 +266,8 @@ async fn on_behalf(
 }
 
 /// The verified facts the check relied on: the requester's, and whoever asked for them.
-async fn audit_confirmed(
-    tx: &mut crate::store::WriteTx,
+fn audit_confirmed(
+    tx: &mut Tx,
     request_id: i64,
     passed: &Passed,
     now: DateTime<Utc>,
@@ -291,18 +291,12 @@ async fn audit_confirmed(
             detail,
             now,
         ),
-    )
-    .await?;
+    )?;
     Ok(())
 }
 
-async fn cancel(
-    tx: &mut crate::store::WriteTx,
-    request_id: i64,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    if !requests::mark_cancelled(&mut **tx, request_id, now, reason).await? {
+fn cancel(tx: &mut Tx, request_id: i64, reason: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if !requests::mark_cancelled(tx, request_id, now, reason)? {
         return Ok(());
     }
     audit::append(
@@ -313,8 +307,7 @@ async fn cancel(
             json!({ "reason": reason }),
             now,
         ),
-    )
-    .await?;
+    )?;
     let notice = Notice::Cancelled {
         reason: reason.to_string(),
     };

@@ -40,58 +40,61 @@ pub async fn decide(
     let decider = &input.decider;
     // The owners as they are now — for Entra-owned groups Graph is asked, before the write lock,
     // and only briefly: the click must be answered within Slack's 3 seconds.
-    let current_group = match requests::get(&core.db.read, input.request_id).await? {
+    let stored = requests::get(&*core.db.read()?, input.request_id)?;
+    let current_group = match stored {
         Some(request) => match core.policy().group(&request.group) {
             Ok(group) => Some(owners::at_click(core, group).await?),
             Err(_) => None,
         },
         None => None,
     };
-    let mut tx = store::write(&core.db).await?;
-    let request = requests::get(&mut *tx, input.request_id)
-        .await?
-        .ok_or(Refusal::NoSuchRequest(input.request_id))?;
-    let earlier = decisions::of_request(&mut *tx, request.id).await?;
-    settled(&request, &earlier)?;
-    // The policy as it is now, not as it was when the request was made.
-    // A group a reload removed has nobody left to decide: fail closed, and say so.
-    let group = current_group
-        .filter(|group| group.name == request.group)
-        .ok_or_else(|| super::snapshot::gone(&request))?;
-    if let Some(snapshot) = &request.grant_target {
-        super::snapshot::same_target(&request, &group, snapshot)?;
-    }
-    if owners::unverified_elsewhere(core, &group, decider, &request.requester) {
-        return Err(Refusal::UnverifiedIdentity.into());
-    }
-    // A decision is never applied to a request older than the group's pending timeout: its
-    // expiry job may simply not have run yet.
-    if now >= request.requested_at + group.lifecycle.pending_timeout.to_chrono() {
-        return Err(Refusal::TooOld {
-            id: request.id,
-            group: group.name.clone(),
-            timeout: group.lifecycle.pending_timeout,
-        }
-        .into());
-    }
-    let judged = judge(&request, &group, &earlier, decider, input.verdict)?;
-    let decision = Decision {
-        decider: decider.account.clone(),
-        verdict: input.verdict,
-        decided_at: now,
-        counted_as: judged.counted_as.clone(),
-    };
-    if !decisions::insert(&mut *tx, request.id, &decision).await? {
-        return Err(Refusal::AlreadyApproved {
-            id: request.id,
-            missing: judged
-                .required
-                .saturating_sub(judged.approvals.saturating_sub(1)),
-        }
-        .into());
-    }
-    record(&mut tx, &request, &group, &input, &judged, now).await?;
-    core.commit(tx).await?;
+    let (request, judged) = core
+        .write(|tx| {
+            let request = requests::get(tx, input.request_id)?
+                .ok_or(Refusal::NoSuchRequest(input.request_id))?;
+            let earlier = decisions::of_request(tx, request.id)?;
+            settled(&request, &earlier)?;
+            // The policy as it is now, not as it was when the request was made.
+            // A group a reload removed has nobody left to decide: fail closed, and say so.
+            let group = current_group
+                .filter(|group| group.name == request.group)
+                .ok_or_else(|| super::snapshot::gone(&request))?;
+            if let Some(snapshot) = &request.grant_target {
+                super::snapshot::same_target(&request, &group, snapshot)?;
+            }
+            if owners::unverified_elsewhere(core, &group, decider, &request.requester) {
+                return Err(Refusal::UnverifiedIdentity.into());
+            }
+            // A decision is never applied to a request older than the group's pending timeout:
+            // its expiry job may simply not have run yet.
+            if now >= request.requested_at + group.lifecycle.pending_timeout.to_chrono() {
+                return Err(Refusal::TooOld {
+                    id: request.id,
+                    group: group.name.clone(),
+                    timeout: group.lifecycle.pending_timeout,
+                }
+                .into());
+            }
+            let judged = judge(&request, &group, &earlier, decider, input.verdict)?;
+            let decision = Decision {
+                decider: decider.account.clone(),
+                verdict: input.verdict,
+                decided_at: now,
+                counted_as: judged.counted_as.clone(),
+            };
+            if !decisions::insert(tx, request.id, &decision)? {
+                return Err(Refusal::AlreadyApproved {
+                    id: request.id,
+                    missing: judged
+                        .required
+                        .saturating_sub(judged.approvals.saturating_sub(1)),
+                }
+                .into());
+            }
+            record(tx, &request, &group, &input, &judged, now)?;
+            Ok::<_, AccessError>((request, judged))
+        })
+        .await?;
     core.wake_scheduler();
     if judged.status != RequestStatus::Pending {
         let waited = now - request.requested_at;
@@ -112,7 +115,7 @@ pub async fn decide(
 
 /// The transition a valid decision makes: the audit event, and when it settles the request,
 /// the compare-and-swap and the jobs that follow.
-async fn record(
+fn record(
     tx: &mut crate::store::WriteTx,
     request: &AccessRequest,
     group: &GroupPolicy,
@@ -139,7 +142,7 @@ async fn record(
     };
     let (action, notice) = match judged.status {
         RequestStatus::Pending => {
-            audit::append(tx, event(AuditAction::ApprovalRecorded)).await?;
+            audit::append(tx, event(AuditAction::ApprovalRecorded))?;
             store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
             return Ok(());
         }
@@ -158,7 +161,7 @@ async fn record(
     };
     // The transaction holds the write lock, so this compare-and-swap cannot lose; it still
     // guards the invariant should that ever change.
-    if !requests::mark_decided(&mut **tx, request.id, judged.status, now).await? {
+    if !requests::mark_decided(tx, request.id, judged.status, now)? {
         return Err(Refusal::AlreadyDecided {
             id: request.id,
             verdict: input.verdict,
@@ -167,8 +170,8 @@ async fn record(
         }
         .into());
     }
-    audit::append(tx, event(action)).await?;
-    super::timeout::discard(tx, request.id).await?;
+    audit::append(tx, event(action))?;
+    super::timeout::discard(tx, request.id)?;
     store::jobs::queue_job(tx, request.id, &Job::NotifyRequester { notice }, now);
     if judged.status == RequestStatus::Approved {
         super::approve::queue_grant(tx, request, now);

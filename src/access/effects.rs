@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Account, AuditAction, Job, Notice};
 use crate::store::{self, audit};
 
-pub type Tx = crate::store::WriteTx;
+pub type Tx<'c> = crate::store::WriteTx<'c>;
 
 pub fn tell_requester(tx: &mut Tx, request_id: i64, notice: Notice, now: DateTime<Utc>) {
     store::jobs::queue_job(tx, request_id, &Job::NotifyRequester { notice }, now);
@@ -21,14 +21,14 @@ pub fn refresh(tx: &mut Tx, request_id: i64, now: DateTime<Utc>) {
 }
 
 /// An audit event caused by a person, from their account and platform.
-pub async fn audit_by(
+pub fn audit_by(
     tx: &mut Tx,
     person: &Account,
     request_id: i64,
     action: AuditAction,
     detail: serde_json::Value,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     let actor = person.key();
     audit::append(
         tx,
@@ -42,22 +42,18 @@ pub async fn audit_by(
             detail,
         },
     )
-    .await?;
-    Ok(())
 }
 
 /// An audit event of jitbot's own.
-pub async fn audit_by_jitbot(
+pub fn audit_by_jitbot(
     tx: &mut Tx,
     request_id: i64,
     action: AuditAction,
     detail: serde_json::Value,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     audit::append(
         tx,
         audit::NewEvent::by_jitbot(Some(request_id), action, detail, now),
     )
-    .await?;
-    Ok(())
 }

@@ -64,47 +64,42 @@ async fn end(
     if request.status != RequestStatus::Active {
         return Err(wrong_state(request, action));
     }
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_ending_early(&mut *tx, request.id, &early).await? {
-        let current = requests::get(&mut *tx, request.id).await?;
-        return Err(wrong_state(current.as_ref().unwrap_or(request), action));
-    }
-    let (audit_action, notice) = match &early {
-        EarlyEnd::Released => (AuditAction::Released, Notice::Released),
-        EarlyEnd::Revoked { by, reason } => (
-            AuditAction::RevokedEarly,
-            Notice::Revoked {
-                by: by.clone(),
-                reason: reason.clone(),
-            },
-        ),
-    };
-    let reason = match &early {
-        EarlyEnd::Revoked { reason, .. } => Some(reason.as_str()),
-        EarlyEnd::Released => None,
-    };
-    let detail = json!({
-        "group": request.group,
-        "expires_at": request.expires_at.map(|at| at.to_rfc3339()),
-        "reason": reason,
-    });
-    audit_by(
-        &mut tx,
-        &person.account,
-        request.id,
-        audit_action,
-        detail,
-        now,
-    )
-    .await?;
-    store::jobs::queue_job(&mut tx, request.id, &Job::Revoke, now);
-    store::jobs::discard(&mut tx, request.id, &["warn_ending"]).await?;
-    tell_requester(&mut tx, request.id, notice.clone(), now);
-    if matches!(early, EarlyEnd::Revoked { .. }) {
-        tell_owners(&mut tx, request.id, notice, now);
-    }
-    refresh(&mut tx, request.id, now);
-    core.commit(tx).await?;
+    let audit_action = core
+        .write(|tx| {
+            if !requests::mark_ending_early(tx, request.id, &early)? {
+                let current = requests::get(tx, request.id)?;
+                return Err(wrong_state(current.as_ref().unwrap_or(request), action));
+            }
+            let (audit_action, notice) = match &early {
+                EarlyEnd::Released => (AuditAction::Released, Notice::Released),
+                EarlyEnd::Revoked { by, reason } => (
+                    AuditAction::RevokedEarly,
+                    Notice::Revoked {
+                        by: by.clone(),
+                        reason: reason.clone(),
+                    },
+                ),
+            };
+            let reason = match &early {
+                EarlyEnd::Revoked { reason, .. } => Some(reason.as_str()),
+                EarlyEnd::Released => None,
+            };
+            let detail = json!({
+                "group": request.group,
+                "expires_at": request.expires_at.map(|at| at.to_rfc3339()),
+                "reason": reason,
+            });
+            audit_by(tx, &person.account, request.id, audit_action, detail, now)?;
+            store::jobs::queue_job(tx, request.id, &Job::Revoke, now);
+            store::jobs::discard(tx, request.id, &["warn_ending"])?;
+            tell_requester(tx, request.id, notice.clone(), now);
+            if matches!(early, EarlyEnd::Revoked { .. }) {
+                tell_owners(tx, request.id, notice, now);
+            }
+            refresh(tx, request.id, now);
+            Ok::<_, AccessError>(audit_action)
+        })
+        .await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, how = ?audit_action, "access ending early");
     Ok(())

@@ -88,41 +88,46 @@ impl Ends {
 /// by something else is left as it is, and nothing is recorded for it). A request given twice
 /// is recorded once, as its first end.
 async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
-    let mut tx = store::write(&core.db).await?;
     let at: Vec<(i64, DateTime<Utc>)> = ends.iter().map(|end| (end.request_id, end.at)).collect();
-    let ended: HashSet<i64> = requests::mark_ended(&mut *tx, &at)
-        .await?
-        .into_iter()
-        .collect();
-    let mut first = HashSet::new();
-    let ends: Vec<&End> = ends
-        .iter()
-        .filter(|end| ended.contains(&end.request_id) && first.insert(end.request_id))
-        .collect();
-    let events: Vec<audit::NewEvent> = ends
-        .iter()
-        .map(|end| {
-            audit::NewEvent::by_jitbot(Some(end.request_id), end.action, end.detail.clone(), end.at)
-        })
-        .collect();
-    audit::append_all(&mut tx, &events).await?;
-    let ids: Vec<i64> = ends.iter().map(|end| end.request_id).collect();
-    for extension in requests::waiting_extensions(&mut *tx, &ids).await? {
-        let extended = extension.thread_id();
-        let Some(end) = ends.iter().find(|end| end.request_id == extended) else {
-            continue;
-        };
-        super::extend::lapse_in(&mut tx, &extension, LAPSED, end.at).await?;
-    }
-    let jobs: Vec<(i64, Job, DateTime<Utc>)> = ends
-        .iter()
-        .flat_map(|end| {
-            end.jobs
+    let ended = core
+        .write(|tx| {
+            let ended: HashSet<i64> = requests::mark_ended(tx, &at)?.into_iter().collect();
+            let mut first = HashSet::new();
+            let ends: Vec<&End> = ends
                 .iter()
-                .map(|job| (end.request_id, job.clone(), end.at))
+                .filter(|end| ended.contains(&end.request_id) && first.insert(end.request_id))
+                .collect();
+            let events: Vec<audit::NewEvent> = ends
+                .iter()
+                .map(|end| {
+                    audit::NewEvent::by_jitbot(
+                        Some(end.request_id),
+                        end.action,
+                        end.detail.clone(),
+                        end.at,
+                    )
+                })
+                .collect();
+            audit::append_all(tx, &events)?;
+            let ids: Vec<i64> = ends.iter().map(|end| end.request_id).collect();
+            for extension in requests::waiting_extensions(tx, &ids)? {
+                let extended = extension.thread_id();
+                let Some(end) = ends.iter().find(|end| end.request_id == extended) else {
+                    continue;
+                };
+                super::extend::lapse_in(tx, &extension, LAPSED, end.at)?;
+            }
+            let jobs: Vec<(i64, Job, DateTime<Utc>)> = ends
+                .iter()
+                .flat_map(|end| {
+                    end.jobs
+                        .iter()
+                        .map(|job| (end.request_id, job.clone(), end.at))
+                })
+                .collect();
+            store::jobs::queue_jobs(tx, &jobs);
+            Ok::<_, store::Error>(ended)
         })
-        .collect();
-    store::jobs::queue_jobs(&mut tx, &jobs);
-    core.commit(tx).await?;
+        .await?;
     Ok(ended)
 }

@@ -29,7 +29,7 @@ pub async fn run(
             started.request,
             Some((started.sharing, started.still_held_by)),
         ),
-        None => match requests::get(&core.db.read, request_id).await? {
+        None => match requests::get(&*core.db.read()?, request_id)? {
             Some(request) => (request, None),
             None => return Ok(()),
         },
@@ -60,8 +60,7 @@ pub async fn run(
         Some((read_for, still_held_by)) if read_for == sharing => still_held_by,
         _ => {
             let (person, holding) = (&request.requester, requests::Holding::Active);
-            requests::first_holder(&core.db.read, request_id, person, &sharing, holding)
-                .await?
+            requests::first_holder(&*core.db.read()?, request_id, person, &sharing, holding)?
                 .map(|holder| holder.id)
         }
     };
@@ -108,7 +107,7 @@ async fn start_revoking(
     }
     // A concurrent revocation moved it on (go on: it is idempotent); or an extension moved the
     // end (stop: the revocation queued with it ends the access).
-    let current = requests::get(&core.db.read, request.id).await?;
+    let current = requests::get(&*core.db.read()?, request.id)?;
     Ok(current.is_some_and(|r| r.status == RequestStatus::Revoking))
 }
 
@@ -144,7 +143,12 @@ pub async fn start_all(
         })
         .collect();
     let holding = requests::Holding::Active;
-    let mut holders = match requests::first_holders(&core.db.read, &asked, holding).await {
+    // Read after `mark_revoking` committed: the holders counted are those still active then.
+    let read = core
+        .db
+        .read()
+        .and_then(|db| requests::first_holders(&db, &asked, holding));
+    let mut holders = match read {
         Ok(holders) => holders,
         Err(error) => {
             tracing::warn!(
@@ -172,17 +176,21 @@ async fn mark_revoking(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<AccessRequest>> {
-    let mut tx = store::write(&core.db).await?;
-    let started = requests::mark_revoking(&mut *tx, ids, now).await?;
-    let events: Vec<audit::NewEvent> = started
-        .iter()
-        .map(|request| {
-            let detail = json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
-            audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now)
+    let started = core
+        .write(|tx| {
+            let started = requests::mark_revoking(tx, ids, now)?;
+            let events: Vec<audit::NewEvent> = started
+                .iter()
+                .map(|request| {
+                    let detail =
+                        json!({ "expires_at": request.expires_at.map(|at| at.to_rfc3339()) });
+                    audit::NewEvent::by_jitbot(Some(request.id), AuditAction::Expiring, detail, now)
+                })
+                .collect();
+            audit::append_all(tx, &events)?;
+            Ok::<_, store::Error>(started)
         })
-        .collect();
-    audit::append_all(&mut tx, &events).await?;
-    core.commit(tx).await?;
+        .await?;
     Ok(started)
 }
 
@@ -285,15 +293,13 @@ async fn undo_failed_grant(
     let group = &super::snapshot::group_to_revoke(&policy, request)?;
     let sharing = super::snapshot::sharing(&policy, group);
     let (person, holding) = (&request.requester, requests::Holding::Active);
-    let holder =
-        requests::first_holder(&core.db.read, request.id, person, &sharing, holding).await?;
+    let holder = requests::first_holder(&*core.db.read()?, request.id, person, &sharing, holding)?;
     let user_key = request.requester.account.key();
     let grant = grant_of(request, group, &user_key, now);
     let change = match holder {
         Some(_) => None,
         None => Some(core.providers.for_group(group).revoke(&grant).await?),
     };
-    let mut tx = store::write(&core.db).await?;
     let detail = json!({
         "group": group.name,
         "target": group.target,
@@ -301,19 +307,21 @@ async fn undo_failed_grant(
         "still_held_by": holder.map(|holder| holder.id),
         "account": { "member": grant.member(), "directory_id": grant.directory_id },
     });
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(
-            Some(request.id),
-            AuditAction::FailedGrantUndone,
-            detail,
-            now,
-        ),
-    )
+    core.write(|tx| {
+        audit::append(
+            tx,
+            audit::NewEvent::by_jitbot(
+                Some(request.id),
+                AuditAction::FailedGrantUndone,
+                detail,
+                now,
+            ),
+        )?;
+        let notice = Notice::FailedGrantUndone;
+        store::jobs::queue_job(tx, request.id, &Job::NotifyOwners { notice }, now);
+        Ok::<_, store::Error>(())
+    })
     .await?;
-    let notice = Notice::FailedGrantUndone;
-    store::jobs::queue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, "a failed grant was undone");
     Ok(())

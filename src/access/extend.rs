@@ -35,55 +35,52 @@ pub async fn ask(
     let policy = core.policy();
     let group = policy.group(&request.group)?;
     let duration = group.extension_for(request, asked)?;
-    let mut tx = store::write(&core.db).await?;
-    if let Some(waiting) = requests::waiting_extensions(&mut *tx, &[request.id])
-        .await?
-        .first()
-    {
-        return Err(Refusal::ExtensionWaiting {
-            id: request.id,
-            extension: waiting.id,
-        }
-        .into());
-    }
-    // Whoever asked on the requester's behalf asks for the extension on it too: checked again as
-    // manager or delegate, and never the one who approves it.
-    let on_behalf = person.own_keys().is_disjoint(&request.requester.own_keys());
-    let extension = requests::insert(
-        &mut *tx,
-        requests::NewRequest {
-            group: &request.group,
-            requester: &request.requester,
-            justification: &request.justification,
-            duration,
-            origin_channel: &request.origin_channel,
-            requested_at: now,
-            kind: RequestKind::Extension { of: request.id },
-            start_spec: None,
-            submitted_by: on_behalf.then_some(person),
-            grant_target: None,
-        },
-    )
-    .await?;
-    let detail =
-        json!({ "group": request.group, "extends": request.id, "duration": duration.to_string() });
-    audit_by(
-        &mut tx,
-        &person.account,
-        extension,
-        AuditAction::ExtensionRequested,
-        detail,
-        now,
-    )
-    .await?;
-    // Checked like any request before owners see it; the thread is the one of the access.
-    store::jobs::queue_job(&mut tx, extension, &Job::CheckRequester, now);
-    let notice = Notice::ExtensionAsked {
-        extension,
-        duration: duration.to_string(),
-    };
-    tell_requester(&mut tx, extension, notice, now);
-    core.commit(tx).await?;
+    let extension = core
+        .write(|tx| {
+            if let Some(waiting) = requests::waiting_extensions(tx, &[request.id])?.first() {
+                return Err(Refusal::ExtensionWaiting {
+                    id: request.id,
+                    extension: waiting.id,
+                }
+                .into());
+            }
+            // Whoever asked on the requester's behalf asks for the extension on it too: checked
+            // again as manager or delegate, and never the one who approves it.
+            let on_behalf = person.own_keys().is_disjoint(&request.requester.own_keys());
+            let extension = requests::insert(
+                tx,
+                requests::NewRequest {
+                    group: &request.group,
+                    requester: &request.requester,
+                    justification: &request.justification,
+                    duration,
+                    origin_channel: &request.origin_channel,
+                    requested_at: now,
+                    kind: RequestKind::Extension { of: request.id },
+                    start_spec: None,
+                    submitted_by: on_behalf.then_some(person),
+                    grant_target: None,
+                },
+            )?;
+            let detail = json!({ "group": request.group, "extends": request.id, "duration": duration.to_string() });
+            audit_by(
+                tx,
+                &person.account,
+                extension,
+                AuditAction::ExtensionRequested,
+                detail,
+                now,
+            )?;
+            // Checked like any request before owners see it; the thread is the one of the access.
+            store::jobs::queue_job(tx, extension, &Job::CheckRequester, now);
+            let notice = Notice::ExtensionAsked {
+                extension,
+                duration: duration.to_string(),
+            };
+            tell_requester(tx, extension, notice, now);
+            Ok::<_, AccessError>(extension)
+        })
+        .await?;
     core.wake_scheduler();
     tracing::info!(request_id = request.id, extension, "extension asked");
     Ok(Acted::ExtensionAsked {
@@ -106,7 +103,7 @@ pub async fn apply(
     if extension.status != RequestStatus::Approved {
         return Ok(());
     }
-    let Some(access) = requests::get(&core.db.read, of).await? else {
+    let Some(access) = requests::get(&*core.db.read()?, of)? else {
         return Ok(());
     };
     // Approved after the end (its revocation may only be running late), it comes too late.
@@ -141,25 +138,49 @@ pub async fn apply(
         };
         core.providers.for_group(group).extend(&grant).await?;
     }
-    let mut tx = store::write(&core.db).await?;
-    // Applied once: a retried job finds the extension applied and moves nothing again.
-    if !requests::mark_applied(&mut *tx, extension.id, now, until).await? {
-        return Ok(());
+    let applied = core
+        .write(|tx| {
+            // Applied once: a retried job finds the extension applied and moves nothing again.
+            if !requests::mark_applied(tx, extension.id, now, until)? {
+                return Ok(false);
+            }
+            if !requests::extend_until(tx, access.id, until)? {
+                // Rolls back the extension's mark: it lapses instead, in a transaction of its own.
+                return Err(NotApplied::Ended);
+            }
+            let detail = json!({ "group": access.group, "extension": extension.id, "from": old_end.to_rfc3339(), "until": until.to_rfc3339() });
+            audit_by_jitbot(tx, access.id, AuditAction::Extended, detail, now)?;
+            schedule_end(tx, &access, group, until, now);
+            tell_requester(tx, access.id, Notice::Extended { until }, now);
+            refresh(tx, access.id, now);
+            refresh(tx, extension.id, now);
+            Ok(true)
+        })
+        .await;
+    match applied {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(NotApplied::Ended) => {
+            return lapse(core, extension, "the access had already ended.", now).await;
+        }
+        Err(NotApplied::Store(error)) => return Err(error.into()),
     }
-    if !requests::extend_until(&mut *tx, access.id, until).await? {
-        drop(tx);
-        return lapse(core, extension, "the access had already ended.", now).await;
-    }
-    let detail = json!({ "group": access.group, "extension": extension.id, "from": old_end.to_rfc3339(), "until": until.to_rfc3339() });
-    audit_by_jitbot(&mut tx, access.id, AuditAction::Extended, detail, now).await?;
-    schedule_end(&mut tx, &access, group, until, now);
-    tell_requester(&mut tx, access.id, Notice::Extended { until }, now);
-    refresh(&mut tx, access.id, now);
-    refresh(&mut tx, extension.id, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id = access.id, extension = extension.id, %until, "access extended");
     Ok(())
+}
+
+/// Why `apply`'s transaction was rolled back.
+enum NotApplied {
+    /// The access ended between reading it and now.
+    Ended,
+    Store(store::Error),
+}
+
+impl From<store::Error> for NotApplied {
+    fn from(error: store::Error) -> Self {
+        NotApplied::Store(error)
+    }
 }
 
 /// The revocation at `until` and the warning before it. An earlier revocation job finds the
@@ -189,31 +210,28 @@ async fn lapse(
     reason: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = store::write(&core.db).await?;
-    lapse_in(&mut tx, extension, reason, now).await?;
-    core.commit(tx).await?;
+    core.write(|tx| lapse_in(tx, extension, reason, now))
+        .await?;
     core.wake_scheduler();
     Ok(())
 }
 
 /// Ends a waiting extension — pending or approved — in the caller's transaction.
-pub async fn lapse_in(
+pub fn lapse_in(
     tx: &mut Tx,
     extension: &AccessRequest,
     reason: &str,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+) -> store::Result<()> {
     let ended = match extension.status {
-        RequestStatus::Pending => {
-            requests::mark_cancelled(&mut **tx, extension.id, now, reason).await?
-        }
-        _ => requests::mark_failed(&mut **tx, extension.id, reason).await?,
+        RequestStatus::Pending => requests::mark_cancelled(tx, extension.id, now, reason)?,
+        _ => requests::mark_failed(tx, extension.id, reason)?,
     };
     if !ended {
         return Ok(());
     }
     let detail = json!({ "group": extension.group, "reason": reason });
-    audit_by_jitbot(tx, extension.id, AuditAction::ExtensionLapsed, detail, now).await?;
+    audit_by_jitbot(tx, extension.id, AuditAction::ExtensionLapsed, detail, now)?;
     let notice = Notice::ExtensionLapsed {
         reason: reason.to_string(),
     };

@@ -13,7 +13,7 @@ use crate::store::{self, audit, decisions, requests};
 
 /// The `Grant` job. Safe to repeat: a request that is no longer `approved` is left alone.
 pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(request) = requests::get(&core.db.read, request_id).await? else {
+    let Some(request) = requests::get(&*core.db.read()?, request_id)? else {
         return Ok(());
     };
     if request.status != RequestStatus::Approved {
@@ -24,9 +24,11 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     }
     if let Some(starts_at) = request.starts_at.filter(|start| *start > now) {
         // Not yet: a job that ran early (a clock stepped back) waits for the start.
-        let mut tx = store::write(&core.db).await?;
-        store::jobs::queue_job(&mut tx, request_id, &Job::Grant, starts_at);
-        core.commit(tx).await?;
+        core.write(|tx| {
+            store::jobs::queue_job(tx, request_id, &Job::Grant, starts_at);
+            Ok::<_, store::Error>(())
+        })
+        .await?;
         return Ok(());
     }
     // The group as the policy says now (its limits apply), granting the provider and target
@@ -61,37 +63,59 @@ pub async fn run(core: &Core, request_id: i64, now: DateTime<Utc>) -> anyhow::Re
     } else {
         provider.grant(&grant).await?
     };
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_active(&mut *tx, request_id, now, expires_at).await? {
-        // Withdrawn while the provider was granting: what it added is removed again, durably
-        // (the revocation undoes a grant of a request that is no longer approved).
-        if change == Change::Made {
-            store::jobs::queue_job(&mut tx, request_id, &Job::Revoke, now);
-            core.commit(tx).await?;
+    let granted = core
+        .write(|tx| {
+            if !requests::mark_active(tx, request_id, now, expires_at)? {
+                // Withdrawn while the provider was granting: what it added is removed again,
+                // durably (the revocation undoes a grant of a request that is no longer
+                // approved).
+                if change == Change::Made {
+                    store::jobs::queue_job(tx, request_id, &Job::Revoke, now);
+                    return Ok(Granted::Undoing);
+                }
+                return Ok(Granted::Lost);
+            }
+            let detail = json!({
+                "group": group.name,
+                "provider": group.provider.name(),
+                "target": group.target,
+                "expires_at": expires_at.to_rfc3339(),
+                "already_member": already_member,
+                "provider_result": change.as_str(),
+                "account": { "member": grant.member(), "directory_id": grant.directory_id },
+            });
+            let event =
+                audit::NewEvent::by_jitbot(Some(request_id), AuditAction::Granted, detail, now);
+            audit::append(tx, event)?;
+            super::extend::schedule_end(tx, &request, group, expires_at, now);
+            let notice = Notice::Granted { expires_at };
+            store::jobs::queue_job(tx, request_id, &Job::NotifyRequester { notice }, now);
+            store::jobs::queue_job(tx, request_id, &Job::RefreshMessages, now);
+            Ok::<_, store::Error>(Granted::Active)
+        })
+        .await?;
+    match granted {
+        Granted::Active => {}
+        Granted::Undoing => {
             core.wake_scheduler();
             tracing::warn!(request_id, "a grant lost to a cancellation; undoing it");
+            return Ok(());
         }
-        return Ok(());
+        // Nothing was added, so there is nothing to undo.
+        Granted::Lost => return Ok(()),
     }
-    let detail = json!({
-        "group": group.name,
-        "provider": group.provider.name(),
-        "target": group.target,
-        "expires_at": expires_at.to_rfc3339(),
-        "already_member": already_member,
-        "provider_result": change.as_str(),
-        "account": { "member": grant.member(), "directory_id": grant.directory_id },
-    });
-    let event = audit::NewEvent::by_jitbot(Some(request_id), AuditAction::Granted, detail, now);
-    audit::append(&mut tx, event).await?;
-    super::extend::schedule_end(&mut tx, &request, group, expires_at, now);
-    let notice = Notice::Granted { expires_at };
-    store::jobs::queue_job(&mut tx, request_id, &Job::NotifyRequester { notice }, now);
-    store::jobs::queue_job(&mut tx, request_id, &Job::RefreshMessages, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(request_id, %expires_at, "access granted");
     Ok(())
+}
+
+/// How `run`'s transaction ended.
+enum Granted {
+    Active,
+    /// Lost to a cancellation after the provider added the person: a revocation was queued.
+    Undoing,
+    /// Lost to a cancellation, and the provider had changed nothing.
+    Lost,
 }
 
 /// The checks at the moment of the grant: the duration against the policy in force now, the
@@ -125,9 +149,7 @@ async fn still_allowed(
             return Ok(Err(refusal));
         }
         // Approved ahead by a rule of the group (no owner decided): the rule must still hold.
-        let by_rule = decisions::of_request(&core.db.read, request.id)
-            .await?
-            .is_empty();
+        let by_rule = decisions::of_request(&*core.db.read()?, request.id)?.is_empty();
         if by_rule
             && request.kind == RequestKind::Access
             && approve::rule_for(core, group, request, &request.requester)
@@ -170,18 +192,17 @@ async fn prior_membership(
     // A membership there now is another request's if one of the person's holds it, or is
     // being revoked and has not removed it yet: prior access only if that one's was.
     let (person, holding) = (&request.requester, requests::Holding::ActiveOrRevoking);
-    let holder =
-        requests::first_holder(&core.db.read, request.id, person, &sharing, holding).await?;
+    let holder = requests::first_holder(&*core.db.read()?, request.id, person, &sharing, holding)?;
     let prior = match holder {
         Some(holder) if member => holder.already_member.unwrap_or(false),
         // What a grant given up left behind, and its undo has not removed yet, is jitbot's too.
         None if member => {
-            !requests::failed_awaiting_undo(&core.db.read, &request.requester, &sharing).await?
+            !requests::failed_awaiting_undo(&*core.db.read()?, &request.requester, &sharing)?
         }
         _ => member,
     };
-    store::write_alone(&core.db, async |conn| {
-        requests::record_prior_membership(conn, request.id, prior).await
+    store::write(&core.db, |tx| {
+        requests::record_prior_membership(tx, request.id, prior)
     })
     .await?;
     Ok(prior)
@@ -196,21 +217,28 @@ async fn refuse(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let reason = refusal.to_string();
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_failed(&mut *tx, request.id, &reason).await? {
+    let failed = core
+        .write(|tx| {
+            if !requests::mark_failed(tx, request.id, &reason)? {
+                return Ok(false);
+            }
+            let detail = json!({ "refused": reason });
+            let event =
+                audit::NewEvent::by_jitbot(Some(request.id), AuditAction::GrantFailed, detail, now);
+            audit::append(tx, event)?;
+            let notice = Notice::GrantRefused { reason };
+            let to_requester = Job::NotifyRequester {
+                notice: notice.clone(),
+            };
+            store::jobs::queue_job(tx, request.id, &to_requester, now);
+            store::jobs::queue_job(tx, request.id, &Job::NotifyOwners { notice }, now);
+            store::jobs::queue_job(tx, request.id, &Job::RefreshMessages, now);
+            Ok::<_, store::Error>(true)
+        })
+        .await?;
+    if !failed {
         return Ok(());
     }
-    let detail = json!({ "refused": reason });
-    let event = audit::NewEvent::by_jitbot(Some(request.id), AuditAction::GrantFailed, detail, now);
-    audit::append(&mut tx, event).await?;
-    let notice = Notice::GrantRefused { reason };
-    let to_requester = Job::NotifyRequester {
-        notice: notice.clone(),
-    };
-    store::jobs::queue_job(&mut tx, request.id, &to_requester, now);
-    store::jobs::queue_job(&mut tx, request.id, &Job::NotifyOwners { notice }, now);
-    store::jobs::queue_job(&mut tx, request.id, &Job::RefreshMessages, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
         request_id = request.id,
@@ -228,36 +256,42 @@ pub async fn give_up(
     error: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_failed(&mut *tx, request_id, error).await? {
+    let failed = core
+        .write(|tx| {
+            if !requests::mark_failed(tx, request_id, error)? {
+                return Ok(false);
+            }
+            // Chat hears an error id; the chain (with URLs and ids) stays in the log and the
+            // audit trail.
+            let error_id = crate::error_id::new();
+            tracing::error!(request_id, error_id, error, "a grant was given up");
+            audit::append(
+                tx,
+                audit::NewEvent::by_jitbot(
+                    Some(request_id),
+                    AuditAction::GrantFailed,
+                    json!({ "error": error, "error_id": error_id }),
+                    now,
+                ),
+            )?;
+            let notice = Notice::GrantFailed { error_id };
+            store::jobs::queue_job(
+                tx,
+                request_id,
+                &Job::NotifyRequester {
+                    notice: notice.clone(),
+                },
+                now,
+            );
+            store::jobs::queue_job(tx, request_id, &Job::NotifyOwners { notice }, now);
+            store::jobs::queue_job(tx, request_id, &Job::Revoke, now);
+            store::jobs::queue_job(tx, request_id, &Job::RefreshMessages, now);
+            Ok::<_, store::Error>(true)
+        })
+        .await?;
+    if !failed {
         return Ok(());
     }
-    // Chat hears an error id; the chain (with URLs and ids) stays in the log and the audit trail.
-    let error_id = crate::error_id::new();
-    tracing::error!(request_id, error_id, error, "a grant was given up");
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(
-            Some(request_id),
-            AuditAction::GrantFailed,
-            json!({ "error": error, "error_id": error_id }),
-            now,
-        ),
-    )
-    .await?;
-    let notice = Notice::GrantFailed { error_id };
-    store::jobs::queue_job(
-        &mut tx,
-        request_id,
-        &Job::NotifyRequester {
-            notice: notice.clone(),
-        },
-        now,
-    );
-    store::jobs::queue_job(&mut tx, request_id, &Job::NotifyOwners { notice }, now);
-    store::jobs::queue_job(&mut tx, request_id, &Job::Revoke, now);
-    store::jobs::queue_job(&mut tx, request_id, &Job::RefreshMessages, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     Ok(())
 }

@@ -59,8 +59,8 @@ pub enum AccessError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for AccessError {
-    fn from(error: sqlx::Error) -> Self {
+impl From<crate::store::Error> for AccessError {
+    fn from(error: crate::store::Error) -> Self {
         Self::Internal(error.into())
     }
 }
@@ -140,12 +140,16 @@ impl Core {
         Core { trail, ..self }
     }
 
-    /// Commits a transition, then moves its audit event to where the trail lives (nothing to
-    /// move when it lives in the main database).
-    pub async fn commit(&self, tx: WriteTx) -> sqlx::Result<()> {
-        tx.commit().await?;
+    /// Runs a transition as one write transaction (`store::write`), then moves its audit event
+    /// to where the trail lives (nothing to move when it lives in the main database). `work`
+    /// runs on this thread and cannot wait: ask other services before.
+    pub async fn write<T, E: From<crate::store::Error>>(
+        &self,
+        work: impl FnOnce(&mut WriteTx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let done = crate::store::write(&self.db, work).await?;
         self.trail.flush_after_commit().await;
-        Ok(())
+        Ok(done)
     }
 
     /// The same core for background work: its write transactions yield to people's requests

@@ -6,24 +6,28 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Account, Platform, Refusal};
-use crate::store::{Db, identities, teams};
+use crate::store::{self, Connection, Db, identities, teams};
 
 #[derive(Debug, Default)]
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    pub async fn load(db: &Db, accounts: Vec<Account>) -> sqlx::Result<Names> {
+    pub async fn load(db: &Db, accounts: Vec<Account>) -> store::Result<Names> {
         let mut names = HashMap::new();
+        if accounts.is_empty() {
+            return Ok(Names(names));
+        }
+        let db = db.read()?;
         for account in accounts {
             if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(account.key()) {
-                entry.insert(display(db, &account).await?);
+                entry.insert(display(&db, &account)?);
             }
         }
         Ok(Names(names))
     }
 
     /// The names of the people a refusal speaks of.
-    pub async fn for_refusal(db: &Db, refusal: &Refusal) -> sqlx::Result<Names> {
+    pub async fn for_refusal(db: &Db, refusal: &Refusal) -> store::Result<Names> {
         let accounts = match refusal {
             Refusal::AlreadyDecided { by, .. } => by.clone(),
             _ => Vec::new(),
@@ -59,17 +63,16 @@ impl Names {
 }
 
 /// A person's name as Teams knows it, else their preferred verified address, else their key.
-async fn display(db: &Db, account: &Account) -> sqlx::Result<String> {
+fn display(db: &Connection, account: &Account) -> store::Result<String> {
     let any_age = DateTime::<Utc>::MIN_UTC;
     if account.platform == Platform::Teams
-        && let Some(user) = teams::user(&db.read, &account.id).await?
+        && let Some(user) = teams::user(db, &account.id)?
         && let Some(name) = user.name
     {
         return Ok(name);
     }
-    let addresses = identities::addresses_of(&db.read, account.platform, &account.id, any_age)
-        .await?
-        .unwrap_or_default();
+    let addresses =
+        identities::addresses_of(db, account.platform, &account.id, any_age)?.unwrap_or_default();
     Ok(addresses
         .into_iter()
         .next()

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::Core;
 use crate::domain::{AuditAction, Policy};
-use crate::store::{self, audit};
+use crate::store::audit;
 
 /// Audits `policy_reloaded` (the file's SHA-256, the groups added and removed), then swaps
 /// the policy. What is in flight keeps the provider and target it snapshotted at submit.
@@ -27,13 +27,13 @@ pub async fn install(
         "added": added,
         "removed": removed,
     });
-    let mut tx = store::write(&core.db).await?;
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(None, AuditAction::PolicyReloaded, detail, now),
-    )
+    core.write(|tx| {
+        audit::append(
+            tx,
+            audit::NewEvent::by_jitbot(None, AuditAction::PolicyReloaded, detail, now),
+        )
+    })
     .await?;
-    core.commit(tx).await?;
     core.install_policy(policy);
     Ok(())
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Core;
 use crate::domain::{GroupPolicy, Principal};
-use crate::store::requests;
+use crate::store::{self, requests};
 
 /// How long a passed check counts as knowing that someone is eligible for a group.
 const ELIGIBLE_KNOWN_FOR: Duration = Duration::days(30);
@@ -19,8 +19,9 @@ pub async fn requestable(
     core: &Core,
     person: &Principal,
     now: DateTime<Utc>,
-) -> sqlx::Result<Vec<GroupPolicy>> {
-    let open = requests::open_of(&core.db.read, person).await?;
+) -> store::Result<Vec<GroupPolicy>> {
+    let db = core.db.read()?;
+    let open = requests::open_of(&db, person)?;
     let mut offered = Vec::new();
     for group in &core.policy().groups {
         if open.iter().any(|request| request.group == group.name) {
@@ -31,13 +32,7 @@ pub async fn requestable(
             continue;
         }
         if !group.eligible.is_empty()
-            && !requests::passed_check_since(
-                &core.db.read,
-                person,
-                &group.name,
-                now - ELIGIBLE_KNOWN_FOR,
-            )
-            .await?
+            && !requests::passed_check_since(&db, person, &group.name, now - ELIGIBLE_KNOWN_FOR)?
         {
             continue;
         }

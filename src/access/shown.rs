@@ -4,8 +4,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::store::Db;
 use crate::store::messages::{self, MessageRef};
+use crate::store::{self, Db};
 
 /// The SHA-256 (hex) of a payload's JSON, serialised exactly as it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,8 @@ where
         return Ok(false);
     }
     update().await?;
-    crate::store::write_alone(db, async |conn| {
-        messages::record_shown(conn, message.id, shown.as_str()).await
+    store::write(db, |tx| {
+        messages::record_shown(tx, message.id, shown.as_str())
     })
     .await?;
     Ok(true)

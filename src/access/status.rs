@@ -7,7 +7,7 @@ use crate::domain::decision::judge;
 use crate::domain::{
     AccessRequest, GroupPolicy, Listing, OwnerStatus, Principal, RequestStatus, Verdict,
 };
-use crate::store::{decisions, requests};
+use crate::store::{self, Connection, decisions, requests};
 
 /// How many requests each list shows.
 pub const SHOWN: usize = 50;
@@ -15,22 +15,24 @@ pub const SHOWN: usize = 50;
 const SCANNED: i64 = 500;
 
 /// What `status` adds for someone who owns groups, with the names of the requesters it lists.
-pub async fn of_owner(core: &Core, asker: &Principal) -> sqlx::Result<(OwnerStatus, Names)> {
+pub async fn of_owner(core: &Core, asker: &Principal) -> store::Result<(OwnerStatus, Names)> {
     let groups = maybe_owned(core, asker);
     if groups.is_empty() {
         return Ok((OwnerStatus::default(), Names::default()));
     }
     let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    let pending =
-        requests::in_groups(&core.db.read, &names, RequestStatus::Pending, SCANNED).await?;
+    let db = core.db.read()?;
+    let pending = requests::in_groups(&db, &names, RequestStatus::Pending, SCANNED)?;
     let bounded = pending.len() as i64 == SCANNED;
     let mut awaiting = Vec::new();
     for request in pending {
-        if awaits(core, &groups, asker, &request).await? {
+        if awaits(&db, &groups, asker, &request)? {
             awaiting.push(request);
         }
     }
-    let active = requests::in_groups(&core.db.read, &names, RequestStatus::Active, SCANNED).await?;
+    let active = requests::in_groups(&db, &names, RequestStatus::Active, SCANNED)?;
+    // Given back before the names are looked up.
+    drop(db);
     let active_bounded = active.len() as i64 == SCANNED;
     let mut holding: Vec<AccessRequest> = active
         .into_iter()
@@ -66,18 +68,18 @@ fn as_requested(groups: &[GroupPolicy], request: &AccessRequest) -> Option<Group
 }
 
 /// Whether a click of the asker's would count now: an owner, not the requester, not decided yet.
-async fn awaits(
-    core: &Core,
+fn awaits(
+    db: &Connection,
     groups: &[GroupPolicy],
     asker: &Principal,
     request: &AccessRequest,
-) -> sqlx::Result<bool> {
+) -> store::Result<bool> {
     let Some(group) = as_requested(groups, request) else {
         return Ok(false);
     };
     if request.confirmed_at.is_none() || !group.is_owner(asker) {
         return Ok(false);
     }
-    let earlier = decisions::of_request(&core.db.read, request.id).await?;
+    let earlier = decisions::of_request(db, request.id)?;
     Ok(judge(request, &group, &earlier, asker, Verdict::Approve).is_ok())
 }

@@ -105,53 +105,56 @@ pub async fn submit(
     }
     let start_spec = submission.command.start.as_ref().map(|s| s.to_string());
 
-    let mut tx = store::write(&core.db).await?;
-    if kind == RequestKind::BreakGlass
-        && let Some(id) = requests::unreviewed_break_glass(&mut *tx, requester, &group.name).await?
-    {
-        return Err(Refusal::BreakGlassUnreviewed {
-            id,
-            group: group.name.clone(),
-        }
-        .into());
-    }
-    if let Some(open) = requests::open_for(&mut *tx, requester, &group.name).await? {
-        let (id, group, status) = (open.id, group.name.clone(), open.status);
-        return Err(match submitter {
-            Some(_) => Refusal::TheyHaveOpen { id, group, status },
-            None => Refusal::AlreadyOpen { id, group, status },
-        }
-        .into());
-    }
-    let id = requests::insert(
-        &mut *tx,
-        requests::NewRequest {
-            group: &group.name,
-            requester,
-            justification: &submission.command.justification,
-            duration,
-            origin_channel: &submission.origin_channel,
-            requested_at: now,
-            kind,
-            start_spec: start_spec.as_deref(),
-            submitted_by: submitter,
-            grant_target: Some(&group.grant_target()),
-        },
-    )
-    .await?;
-    let detail = json!({
-        "group": group.name,
-        "duration": duration.to_string(),
-        "justification": submission.command.justification,
-        "kind": kind.as_str(),
-        "starts": start_spec,
-        "on_behalf_of": submitter.map(|_| requester.account.key()),
-    });
-    audit_requested(&mut tx, id, &submission, detail, now).await?;
-    // The check first: when it passes at once, the thread opens showing the request pending.
-    let jobs = [(id, Job::CheckRequester, now), (id, Job::Announce, now)];
-    store::jobs::queue_jobs(&mut tx, &jobs);
-    core.commit(tx).await?;
+    let id = core
+        .write(|tx| {
+            if kind == RequestKind::BreakGlass
+                && let Some(id) = requests::unreviewed_break_glass(tx, requester, &group.name)?
+            {
+                return Err(Refusal::BreakGlassUnreviewed {
+                    id,
+                    group: group.name.clone(),
+                }
+                .into());
+            }
+            if let Some(open) = requests::open_for(tx, requester, &group.name)? {
+                let (id, group, status) = (open.id, group.name.clone(), open.status);
+                return Err(match submitter {
+                    Some(_) => Refusal::TheyHaveOpen { id, group, status },
+                    None => Refusal::AlreadyOpen { id, group, status },
+                }
+                .into());
+            }
+            let id = requests::insert(
+                tx,
+                requests::NewRequest {
+                    group: &group.name,
+                    requester,
+                    justification: &submission.command.justification,
+                    duration,
+                    origin_channel: &submission.origin_channel,
+                    requested_at: now,
+                    kind,
+                    start_spec: start_spec.as_deref(),
+                    submitted_by: submitter,
+                    grant_target: Some(&group.grant_target()),
+                },
+            )?;
+            let detail = json!({
+                "group": group.name,
+                "duration": duration.to_string(),
+                "justification": submission.command.justification,
+                "kind": kind.as_str(),
+                "starts": start_spec,
+                "on_behalf_of": submitter.map(|_| requester.account.key()),
+            });
+            audit_requested(tx, id, &submission, detail, now)?;
+            // The check first: when it passes at once, the thread opens showing the request
+            // pending.
+            let jobs = [(id, Job::CheckRequester, now), (id, Job::Announce, now)];
+            store::jobs::queue_jobs(tx, &jobs);
+            Ok::<_, AccessError>(id)
+        })
+        .await?;
     core.wake_scheduler();
     // The HTTP span that carried the form learns the new request's id here (a no-op elsewhere):
     // the lines after it, and the reply's, are then found by it like a click's.
@@ -169,13 +172,13 @@ pub async fn submit(
 
 /// The `requested` event, by whoever typed the command (the submitter, when they asked for
 /// someone else), where they typed it.
-async fn audit_requested(
+fn audit_requested(
     tx: &mut Tx,
     id: i64,
     submission: &Submission,
     detail: serde_json::Value,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     let asker = &submission.requester.account;
     audit::append(
         tx,
@@ -189,6 +192,4 @@ async fn audit_requested(
             detail,
         },
     )
-    .await?;
-    Ok(())
 }

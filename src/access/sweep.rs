@@ -31,13 +31,12 @@ pub fn enabled(core: &Core) -> bool {
 
 /// Queues a sweep now, unless one is already waiting: at start, so that a restart neither skips
 /// nor doubles the cycle.
-pub async fn schedule(core: &Core, now: DateTime<Utc>) -> sqlx::Result<()> {
-    if !enabled(core) || store::jobs::is_waiting(&core.db.read, &Job::Sweep).await? {
+pub async fn schedule(core: &Core, now: DateTime<Utc>) -> store::Result<()> {
+    if !enabled(core) || store::jobs::is_waiting(&*core.db.read()?, &Job::Sweep)? {
         return Ok(());
     }
-    let mut tx = store::write(&core.db).await?;
-    store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now).await?;
-    core.commit(tx).await?;
+    core.write(|tx| store::jobs::enqueue_unattached(tx, &Job::Sweep, now))
+        .await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -60,12 +59,14 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<Vec<Finding>
             findings.push(finding);
         }
     }
-    let mut tx = store::write(&core.db).await?;
-    for finding in &findings {
-        record(&mut tx, core, finding, now).await?;
-    }
-    store::jobs::enqueue_unattached(&mut tx, &Job::Sweep, now + core.sweep_every).await?;
-    core.commit(tx).await?;
+    core.write(|tx| {
+        for finding in &findings {
+            record(tx, core, finding, now)?;
+        }
+        store::jobs::enqueue_unattached(tx, &Job::Sweep, now + core.sweep_every)?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .await?;
     core.wake_scheduler();
     Ok(findings)
 }
@@ -75,11 +76,10 @@ async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Resu
     let sharing = policy.groups_sharing_target(group);
     // By what each request recorded: a group a reload removed still holds its members here.
     let held: HashSet<String> = store::grant_targets::holding_directory_users(
-        &core.db.read,
+        &*core.db.read()?,
         &group.grant_target(),
         &sharing,
-    )
-    .await?
+    )?
     .into_iter()
     .map(|id| id.to_ascii_lowercase())
     .collect();
@@ -98,7 +98,7 @@ async fn find(core: &Core, policy: &Policy, group: &GroupPolicy) -> anyhow::Resu
 
 /// One group's finding: audited when reported, a removal job per member in remove mode (each
 /// audited when done), and a report to the group's channels.
-async fn record(
+fn record(
     tx: &mut crate::store::WriteTx,
     core: &Core,
     finding: &Finding,
@@ -112,14 +112,13 @@ async fn record(
                 group: group.name.clone(),
                 member: member.clone(),
             };
-            store::jobs::enqueue_unattached(tx, &job, now).await?;
+            store::jobs::enqueue_unattached(tx, &job, now)?;
         } else {
             let detail = json!({ "group": group.name, "target": group.target, "member": member, "shown": shown });
             audit::append(
                 tx,
                 audit::NewEvent::by_jitbot(None, AuditAction::SweepFound, detail, now),
-            )
-            .await?;
+            )?;
         }
     }
     let members: Vec<String> = finding.unexpected.iter().map(|(_, s)| s.clone()).collect();
@@ -132,7 +131,7 @@ async fn record(
             members: members.clone(),
             removed: finding.remove,
         };
-        store::jobs::enqueue_unattached(tx, &report, now).await?;
+        store::jobs::enqueue_unattached(tx, &report, now)?;
         reported = true;
     }
     if !reported {
@@ -155,14 +154,14 @@ pub async fn remove(
     let policy = core.policy();
     let group = policy.group(group)?;
     let removed = core.graph.remove_member(&group.target, member).await?;
-    let mut tx = store::write(&core.db).await?;
     let detail = json!({ "group": group.name, "target": group.target, "member": member, "removed": removed });
-    audit::append(
-        &mut tx,
-        audit::NewEvent::by_jitbot(None, AuditAction::SweepRemoved, detail, now),
-    )
+    core.write(|tx| {
+        audit::append(
+            tx,
+            audit::NewEvent::by_jitbot(None, AuditAction::SweepRemoved, detail, now),
+        )
+    })
     .await?;
-    core.commit(tx).await?;
     Ok(())
 }
 

@@ -23,8 +23,8 @@ pub fn queue(tx: &mut Tx, request: &AccessRequest, group: &GroupPolicy, now: Dat
 }
 
 /// Drops the reminder and the expiry of a request that is no longer pending.
-pub async fn discard(tx: &mut Tx, request_id: i64) -> sqlx::Result<()> {
-    store::jobs::discard(tx, request_id, &["remind_pending", "expire_pending"]).await
+pub fn discard(tx: &mut Tx, request_id: i64) -> store::Result<()> {
+    store::jobs::discard(tx, request_id, &["remind_pending", "expire_pending"])
 }
 
 /// The `RemindPending` job: the owners hear that the request still waits, if it does.
@@ -42,9 +42,11 @@ pub async fn remind(
         .map(|group| group.lifecycle.pending_timeout)
         .unwrap_or(LifecycleRules::default().pending_timeout);
     let expires_at = request.requested_at + timeout.to_chrono();
-    let mut tx = store::write(&core.db).await?;
-    tell_owners(&mut tx, request.id, Notice::Reminder { expires_at }, now);
-    core.commit(tx).await?;
+    core.write(|tx| {
+        tell_owners(tx, request.id, Notice::Reminder { expires_at }, now);
+        Ok::<_, store::Error>(())
+    })
+    .await?;
     core.wake_scheduler();
     Ok(())
 }
@@ -60,25 +62,32 @@ pub async fn expire(
     if let Ok(group) = core.policy().group(&request.group) {
         let due = request.requested_at + group.lifecycle.pending_timeout.to_chrono();
         if due > now && request.status == RequestStatus::Pending {
-            let mut tx = store::write(&core.db).await?;
-            store::jobs::queue_job(&mut tx, request.id, &Job::ExpirePending, due);
-            core.commit(tx).await?;
+            core.write(|tx| {
+                store::jobs::queue_job(tx, request.id, &Job::ExpirePending, due);
+                Ok::<_, store::Error>(())
+            })
+            .await?;
             return Ok(());
         }
     }
-    let mut tx = store::write(&core.db).await?;
-    if !requests::mark_expired(&mut *tx, request.id, now).await? {
+    let expired = core
+        .write(|tx| {
+            if !requests::mark_expired(tx, request.id, now)? {
+                return Ok(false);
+            }
+            let detail = json!({ "group": request.group, "requested_at": request.requested_at.to_rfc3339() });
+            audit_by_jitbot(tx, request.id, AuditAction::Expired, detail, now)?;
+            tell_requester(tx, request.id, Notice::Expired, now);
+            if request.confirmed_at.is_some() {
+                tell_owners(tx, request.id, Notice::Expired, now);
+            }
+            refresh(tx, request.id, now);
+            Ok::<_, store::Error>(true)
+        })
+        .await?;
+    if !expired {
         return Ok(());
     }
-    let detail =
-        json!({ "group": request.group, "requested_at": request.requested_at.to_rfc3339() });
-    audit_by_jitbot(&mut tx, request.id, AuditAction::Expired, detail, now).await?;
-    tell_requester(&mut tx, request.id, Notice::Expired, now);
-    if request.confirmed_at.is_some() {
-        tell_owners(&mut tx, request.id, Notice::Expired, now);
-    }
-    refresh(&mut tx, request.id, now);
-    core.commit(tx).await?;
     core.wake_scheduler();
     tracing::info!(
         request_id = request.id,

@@ -8,7 +8,7 @@ use crate::domain::{
     AccessRequest, CardDestination, Decision, GroupPolicy, Owner, Principal, RequestKind,
     RequestStatus, Verdict,
 };
-use crate::store::decisions;
+use crate::store::{self, decisions};
 
 pub struct RequestView {
     pub request: AccessRequest,
@@ -22,9 +22,9 @@ pub struct RequestView {
 
 impl RequestView {
     /// Loads everything a renderer shows about `request`.
-    pub async fn load(core: &Core, request: AccessRequest) -> sqlx::Result<RequestView> {
+    pub async fn load(core: &Core, request: AccessRequest) -> store::Result<RequestView> {
         let group = owners::group_of(core, &request);
-        let decisions = decisions::of_request(&core.db.read, request.id).await?;
+        let decisions = decisions::of_request(&*core.db.read()?, request.id)?;
         let mut people = vec![request.requester.account.clone()];
         people.extend(request.submitted_by.iter().map(|s| s.account.clone()));
         people.extend(decisions.iter().map(|d| d.decider.clone()));

@@ -39,8 +39,11 @@ pub async fn audit_export(config_path: &Path, args: ExportArgs<'_>) -> anyhow::R
         group: args.group.map(str::to_owned),
     };
     let dbs = open_trail(config_path).await?;
-    let events = audit_export::select(&dbs.trail.read, &filter).await?;
-    let waiting = crate::store::audit_outbox::count(&dbs.main.read).await?;
+    let events = dbs
+        .trail
+        .read_apart(move |conn| audit_export::select(conn, &filter))
+        .await?;
+    let waiting = crate::store::audit_outbox::count(&*dbs.main.read()?)?;
     if waiting > 0 {
         eprintln!(
             "note: {waiting} recent event(s) wait in the outbox and are not in this export yet"

@@ -13,7 +13,11 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
     if verify {
         return verify_audit(&dbs).await;
     }
-    for event in audit::list(&dbs.trail.read, request).await? {
+    let events = dbs
+        .trail
+        .read_apart(move |conn| audit::list(conn, request))
+        .await?;
+    for event in events {
         println!(
             "{:>6}  {}  request {:<6}  {:<28}  {:<28}  {}  {}",
             event.id,
@@ -38,8 +42,11 @@ pub async fn audit(config_path: &Path, request: Option<i64>, verify: bool) -> an
 /// `audit --verify`: the chain, no event missing, and the head to record elsewhere.
 async fn verify_audit(dbs: &TrailDbs) -> anyhow::Result<()> {
     let key = Secrets::from_env().audit_key;
-    let check = audit::check_trail(&dbs.trail.read, key.as_ref()).await?;
-    let waiting = store::audit_outbox::count(&dbs.main.read).await?;
+    let check = dbs
+        .trail
+        .read_apart(move |conn| audit::check_trail(conn, key.as_ref()))
+        .await?;
+    let waiting = store::audit_outbox::count(&*dbs.main.read()?)?;
     if waiting > 0 {
         // Not tampering: committed with their changes, they are moved at the next commit,
         // scheduler pass or start.

@@ -19,14 +19,14 @@ impl LocalProvider {
 #[async_trait]
 impl Provider for LocalProvider {
     async fn is_member(&self, grant: &Grant<'_>) -> anyhow::Result<bool> {
-        let members = store::local_memberships::members(&self.db.read, &grant.group.target).await?;
+        let members = store::local_memberships::members(&*self.db.read()?, &grant.group.target)?;
         Ok(members.iter().any(|m| m == grant.member()))
     }
 
     async fn grant(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let (group, member) = (&grant.group.target, grant.member());
-        let added = store::write_alone(&self.db, async |conn| {
-            store::local_memberships::add(conn, group, member, Utc::now()).await
+        let added = store::write(&self.db, |tx| {
+            store::local_memberships::add(tx, group, member, Utc::now())
         })
         .await?;
         Ok(Change::from_made(added))
@@ -34,8 +34,8 @@ impl Provider for LocalProvider {
 
     async fn revoke(&self, grant: &Grant<'_>) -> anyhow::Result<Change> {
         let (group, member) = (&grant.group.target, grant.member());
-        let removed = store::write_alone(&self.db, async |conn| {
-            store::local_memberships::remove(conn, group, member).await
+        let removed = store::write(&self.db, |tx| {
+            store::local_memberships::remove(tx, group, member)
         })
         .await?;
         Ok(Change::from_made(removed))

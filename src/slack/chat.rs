@@ -57,8 +57,7 @@ impl Chat for SlackChat {
     /// there (a private channel it is not in), the thread goes to a DM with the requester.
     async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request = &view.request;
-        if !messages::find_on(&self.db.read, request.id, Role::Thread, Platform::Slack)
-            .await?
+        if !messages::find_on(&*self.db.read()?, request.id, Role::Thread, Platform::Slack)?
             .is_empty()
         {
             return Ok(());
@@ -82,18 +81,9 @@ impl Chat for SlackChat {
             Err(error) => return Err(error),
         };
         let role = Role::Thread;
-        store::write_alone(&self.db, async |conn| {
+        store::write(&self.db, |tx| {
             let shown = fingerprint.as_str();
-            messages::remember(
-                conn,
-                request.id,
-                Platform::Slack,
-                role,
-                &channel,
-                &ts,
-                shown,
-            )
-            .await
+            messages::remember(tx, request.id, Platform::Slack, role, &channel, &ts, shown)
         })
         .await?;
         Ok(())
@@ -117,7 +107,7 @@ impl Chat for SlackChat {
                 self.api.open_dm(&user_id).await?
             }
         };
-        if messages::has(&self.db.read, request_id, Role::Card, &channel).await? {
+        if messages::has(&*self.db.read()?, request_id, Role::Card, &channel)? {
             return Ok(());
         }
         let owners = self.owner_mentions(view, now).await;
@@ -127,10 +117,10 @@ impl Chat for SlackChat {
             .api
             .post_message(&channel, None, text, Some(blocks))
             .await?;
-        store::write_alone(&self.db, async |conn| {
+        store::write(&self.db, |tx| {
             let shown = fingerprint.as_str();
             messages::remember(
-                conn,
+                tx,
                 request_id,
                 Platform::Slack,
                 Role::Card,
@@ -138,7 +128,6 @@ impl Chat for SlackChat {
                 &ts,
                 shown,
             )
-            .await
         })
         .await?;
         Ok(())
@@ -148,10 +137,13 @@ impl Chat for SlackChat {
     /// and updates those whose rendering differs from what they last showed.
     async fn refresh(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request_id = view.request.id;
-        let threads =
-            messages::find_on(&self.db.read, request_id, Role::Thread, Platform::Slack).await?;
-        let cards =
-            messages::find_on(&self.db.read, request_id, Role::Card, Platform::Slack).await?;
+        let (threads, cards) = {
+            let db = self.db.read()?;
+            (
+                messages::find_on(&db, request_id, Role::Thread, Platform::Slack)?,
+                messages::find_on(&db, request_id, Role::Card, Platform::Slack)?,
+            )
+        };
         if threads.is_empty() && cards.is_empty() {
             return Ok(());
         }
@@ -178,9 +170,9 @@ impl Chat for SlackChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db.read, view.request.thread_id(), Platform::Slack)
-            .await?
-            .context("the request's thread has not been posted yet")?;
+        let thread =
+            messages::thread(&*self.db.read()?, view.request.thread_id(), Platform::Slack)?
+                .context("the request's thread has not been posted yet")?;
         let mut message = notice_text(view, notice);
         // A reason meant for the requester alone goes to their DM when the thread is in a
         // channel (DM channel ids start with `D`); the thread only says that it happened.
@@ -233,8 +225,12 @@ impl Chat for SlackChat {
 
     /// Replies under every Slack approval card, mentioning the owners so that they are notified.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let cards =
-            messages::find_on(&self.db.read, view.request.id, Role::Card, Platform::Slack).await?;
+        let cards = messages::find_on(
+            &*self.db.read()?,
+            view.request.id,
+            Role::Card,
+            Platform::Slack,
+        )?;
         if cards.is_empty() {
             return Ok(());
         }

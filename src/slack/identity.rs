@@ -21,9 +21,13 @@ pub async fn cached(
     slack: &SlackChat,
     user_id: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<Principal> {
-    let addresses =
-        identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR).await?;
+) -> store::Result<Principal> {
+    let addresses = identities::addresses_of(
+        &*slack.db.read()?,
+        Platform::Slack,
+        user_id,
+        now - FRESH_FOR,
+    )?;
     Ok(Principal::new(account(user_id)).with_emails(addresses.unwrap_or_default()))
 }
 
@@ -34,9 +38,13 @@ pub async fn resolve(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Principal, Refusal>> {
-    match identities::addresses_of(&slack.db.read, Platform::Slack, user_id, now - FRESH_FOR)
-        .await?
-    {
+    let cached = identities::addresses_of(
+        &*slack.db.read()?,
+        Platform::Slack,
+        user_id,
+        now - FRESH_FOR,
+    )?;
+    match cached {
         Some(addresses) => Ok(Ok(Principal::new(account(user_id)).with_emails(addresses))),
         None => fresh(slack, user_id, now).await,
     }
@@ -74,8 +82,8 @@ pub async fn fresh(
         )));
     }
     let addresses = verified_addresses(&facts);
-    store::write_alone(&slack.db, async |conn| {
-        identities::remember(conn, Platform::Slack, user_id, &addresses, now).await
+    store::write(&slack.db, |tx| {
+        identities::remember(tx, Platform::Slack, user_id, &addresses, now)
     })
     .await?;
     Ok(Ok(Principal::new(account(user_id)).with_emails(addresses)))
@@ -127,9 +135,9 @@ pub async fn owner_user_id(
         },
         Owner::Email(email) => email,
     };
-    if let Some(id) =
-        identities::user_with_email(&slack.db.read, Platform::Slack, email, now - FRESH_FOR).await?
-    {
+    let cached =
+        identities::user_with_email(&*slack.db.read()?, Platform::Slack, email, now - FRESH_FOR)?;
+    if let Some(id) = cached {
         return Ok(Some(id));
     }
     let Some(id) = slack.api.user_by_email(email).await? else {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::chat::SlackChat;
 use super::identity::FRESH_FOR;
 use crate::domain::{Account, Command, Platform, Principal, Refusal};
-use crate::store::identities;
+use crate::store::{self, identities};
 
 /// The account a request's `for` names, `None` when it names nobody, or why it cannot be used.
 /// Only the cache is read: Slack's 3 seconds must not wait on Slack; the check verifies the
@@ -16,7 +16,7 @@ pub async fn on_behalf_of(
     asker: &Principal,
     command: &Result<Command, Refusal>,
     now: DateTime<Utc>,
-) -> sqlx::Result<Result<Option<Account>, Refusal>> {
+) -> store::Result<Result<Option<Account>, Refusal>> {
     let Ok(Command::Request(request)) = command else {
         return Ok(Ok(None));
     };
@@ -30,8 +30,12 @@ pub async fn on_behalf_of(
             if asker.has_email(typed) {
                 return Ok(Err(Refusal::ForYourself));
             }
-            identities::user_with_email(&slack.db.read, Platform::Slack, typed, now - FRESH_FOR)
-                .await?
+            identities::user_with_email(
+                &*slack.db.read()?,
+                Platform::Slack,
+                typed,
+                now - FRESH_FOR,
+            )?
         }
         // `@name` arrives only with escaping off: a display name proves nothing.
         None => None,

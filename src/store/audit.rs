@@ -3,10 +3,10 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor, SqlitePool};
+use rusqlite::Row;
 
 use super::audit_hash::{Content, installed_key};
-use super::{from_ms, to_ms};
+use super::{Connection, OptionalExtension, Result, from_ms, to_ms};
 use crate::domain::AuditAction;
 use crate::secrets::Secret;
 
@@ -50,7 +50,7 @@ impl NewEvent<'static> {
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub id: i64,
     pub at: i64,
@@ -66,6 +66,22 @@ pub struct Event {
 }
 
 impl Event {
+    pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Event {
+            id: row.get("id")?,
+            at: row.get("at")?,
+            request_id: row.get("request_id")?,
+            actor: row.get("actor")?,
+            action: row.get("action")?,
+            platform: row.get("platform")?,
+            channel: row.get("channel")?,
+            detail: row.get("detail")?,
+            prev_hash: row.get("prev_hash")?,
+            hash: row.get("hash")?,
+            hash_kind: row.get("hash_kind")?,
+        })
+    }
+
     pub fn at(&self) -> DateTime<Utc> {
         from_ms(self.at)
     }
@@ -92,42 +108,38 @@ impl Event {
 /// serve` installed one. Call it inside the transaction that makes the change it records, which
 /// also serialises appends. When the trail lives apart (`audit_database_url`), the event waits in
 /// the main database's outbox instead, committed with the change, until it is moved.
-pub async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {
+pub fn append(conn: &Connection, event: NewEvent<'_>) -> Result<()> {
     let recorded = Recorded::of(&event);
-    if chain_after_guess(conn, installed_key(), &recorded, Apart::Checked).await? {
+    if chain_after_guess(conn, installed_key(), &recorded, Apart::Checked)? {
         return Ok(());
     }
-    if super::audit_outbox::trail_is_apart(&mut *conn).await? {
-        return super::audit_outbox::put(conn, &recorded.event_uid, &event).await;
+    if super::audit_outbox::trail_is_apart(conn)? {
+        return super::audit_outbox::put(conn, &recorded.event_uid, &event);
     }
-    chain(conn, installed_key(), &recorded).await
+    chain(conn, installed_key(), &recorded)
 }
 
 /// Appends `events` in order, as `append` appends each: after the guessed head in one statement
 /// for all of them when the guess holds (the scheduler records hundreds of ends together), else
 /// one by one.
-pub async fn append_all(conn: &mut SqliteConnection, events: &[NewEvent<'_>]) -> sqlx::Result<()> {
+pub fn append_all(conn: &Connection, events: &[NewEvent<'_>]) -> Result<()> {
     let recorded: Vec<Recorded> = events.iter().map(Recorded::of).collect();
-    if chain_all_after_guess(conn, installed_key(), &recorded).await? {
+    if chain_all_after_guess(conn, installed_key(), &recorded)? {
         return Ok(());
     }
     for event in events {
-        append(conn, event.clone()).await?;
+        append(conn, event.clone())?;
     }
     Ok(())
 }
 
 /// `append` with an explicit key (`None`: plain SHA-256), always into this database's chain.
-pub async fn append_with(
-    conn: &mut SqliteConnection,
-    key: Option<&Secret>,
-    event: NewEvent<'_>,
-) -> sqlx::Result<()> {
-    chain(conn, key, &Recorded::of(&event)).await
+pub fn append_with(conn: &Connection, key: Option<&Secret>, event: NewEvent<'_>) -> Result<()> {
+    chain(conn, key, &Recorded::of(&event))
 }
 
 /// An event as recorded, before it is chained: what the outbox holds.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Recorded {
     /// Random, given once: moving the same event twice finds it already chained.
     pub event_uid: String,
@@ -141,6 +153,21 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Reads the recorded event's columns of `row` (the outbox's, or the trail's with
+    /// `event_uid`).
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Recorded {
+            event_uid: row.get("event_uid")?,
+            at: row.get("at")?,
+            request_id: row.get("request_id")?,
+            actor: row.get("actor")?,
+            action: row.get("action")?,
+            platform: row.get("platform")?,
+            channel: row.get("channel")?,
+            detail: row.get("detail")?,
+        })
+    }
+
     /// What its hash covers, chained after `prev_hash`.
     fn content<'a>(&'a self, prev_hash: &'a str) -> Content<'a> {
         Content {
@@ -176,20 +203,16 @@ fn new_uid() -> String {
 }
 
 /// Chains a recorded event after the last one of this database's trail.
-pub(super) async fn chain(
-    conn: &mut SqliteConnection,
-    key: Option<&Secret>,
-    event: &Recorded,
-) -> sqlx::Result<()> {
-    if chain_after_guess(conn, key, event, Apart::Unchecked).await? {
+pub(super) fn chain(conn: &Connection, key: Option<&Secret>, event: &Recorded) -> Result<()> {
+    if chain_after_guess(conn, key, event, Apart::Unchecked)? {
         return Ok(());
     }
-    let prev_hash: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let prev_hash: Option<String> = conn
+        .prepare_cached("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
     let prev_hash = prev_hash.unwrap_or_else(|| GENESIS.to_string());
-    if let Some(hash) = insert(conn, key, event, &prev_hash, INSERT).await? {
+    if let Some(hash) = insert(conn, key, event, &prev_hash, INSERT)? {
         guess_last_hash(hash);
     }
     Ok(())
@@ -197,8 +220,8 @@ pub(super) async fn chain(
 
 /// The hash of the event this process chained last: nearly always the head of the trail it
 /// appends to next. An append first chains after it in one statement that checks it still is
-/// the head, instead of reading the head first: one round trip to the writer instead of three
-/// (with the check that the trail is not apart). A wrong guess (a member of a group rolled
+/// the head, instead of reading the head first: one statement instead of three (with the check
+/// that the trail is not apart). A wrong guess (a member of a group rolled
 /// back, another database of the same process) inserts nothing, and the append reads the head.
 static LAST_HASH: Mutex<Option<String>> = Mutex::new(None);
 
@@ -237,12 +260,12 @@ const INSERT_AFTER_HEAD_HERE: &str = "INSERT INTO audit_events (at, request_id, 
      AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'audit_trail' AND value = 'apart')";
 
 /// Chains `event` after the guessed head, if it is the head. True when the event was chained.
-async fn chain_after_guess(
-    conn: &mut SqliteConnection,
+fn chain_after_guess(
+    conn: &Connection,
     key: Option<&Secret>,
     event: &Recorded,
     apart: Apart,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let Some(guess) = last_hash_guess() else {
         return Ok(false);
     };
@@ -250,7 +273,7 @@ async fn chain_after_guess(
         Apart::Checked => INSERT_AFTER_HEAD_HERE,
         Apart::Unchecked => INSERT_AFTER_HEAD,
     };
-    match insert(conn, key, event, &guess, statement).await? {
+    match insert(conn, key, event, &guess, statement)? {
         Some(hash) => {
             guess_last_hash(hash);
             Ok(true)
@@ -272,11 +295,11 @@ const INSERT_ALL_AFTER_HEAD_HERE: &str = "INSERT INTO audit_events (at, request_
      ORDER BY key";
 
 /// Chains `events`, in order, after the guessed head, if it is the head. True when they were.
-async fn chain_all_after_guess(
-    conn: &mut SqliteConnection,
+fn chain_all_after_guess(
+    conn: &Connection,
     key: Option<&Secret>,
     events: &[Recorded],
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let Some(guess) = last_hash_guess() else {
         return Ok(false);
     };
@@ -299,12 +322,10 @@ async fn chain_all_after_guess(
         ]));
         prev_hash = hash;
     }
-    let inserted = sqlx::query(INSERT_ALL_AFTER_HEAD_HERE)
-        .bind(serde_json::Value::Array(rows).to_string())
-        .bind(&guess)
-        .execute(conn)
-        .await?;
-    if inserted.rows_affected() as usize != events.len() {
+    let inserted = conn
+        .prepare_cached(INSERT_ALL_AFTER_HEAD_HERE)?
+        .execute((serde_json::Value::Array(rows).to_string(), &guess))?;
+    if inserted != events.len() {
         return Ok(false);
     }
     guess_last_hash(prev_hash);
@@ -313,50 +334,44 @@ async fn chain_all_after_guess(
 
 /// Inserts `event` chained after `prev_hash` with `statement`; returns its hash, or nothing when
 /// the statement's condition did not hold.
-async fn insert(
-    conn: &mut SqliteConnection,
+fn insert(
+    conn: &Connection,
     key: Option<&Secret>,
     event: &Recorded,
     prev_hash: &str,
     statement: &'static str,
-) -> sqlx::Result<Option<String>> {
+) -> Result<Option<String>> {
     let (kind, hash) = event.content(prev_hash).hash(key);
-    let inserted = sqlx::query(statement)
-        .bind(event.at)
-        .bind(event.request_id)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(event.platform.as_deref())
-        .bind(event.channel.as_deref())
-        .bind(&event.detail)
-        .bind(prev_hash)
-        .bind(&hash)
-        .bind(kind.as_str())
-        .bind(&event.event_uid)
-        .execute(conn)
-        .await?;
-    Ok((inserted.rows_affected() == 1).then_some(hash))
+    let inserted = conn.prepare_cached(statement)?.execute((
+        event.at,
+        event.request_id,
+        &event.actor,
+        &event.action,
+        event.platform.as_deref(),
+        event.channel.as_deref(),
+        &event.detail,
+        prev_hash,
+        &hash,
+        kind.as_str(),
+        &event.event_uid,
+    ))?;
+    Ok((inserted == 1).then_some(hash))
 }
 
 /// Whether the event with this id is in this database's trail already.
-pub(super) async fn has_uid(conn: &mut SqliteConnection, event_uid: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_events WHERE event_uid = ?)")
-        .bind(event_uid)
-        .fetch_one(conn)
-        .await
+pub(super) fn has_uid(conn: &Connection, event_uid: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE event_uid = ?)")?
+        .query_row([event_uid], |row| row.get(0))?)
 }
 
-pub async fn list(
-    db: impl SqliteExecutor<'_>,
-    request_id: Option<i64>,
-) -> sqlx::Result<Vec<Event>> {
-    sqlx::query_as(
+pub fn list(db: &Connection, request_id: Option<i64>) -> Result<Vec<Event>> {
+    let mut statement = db.prepare_cached(
         "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
          FROM audit_events WHERE (?1 IS NULL OR request_id = ?1) ORDER BY id",
-    )
-    .bind(request_id)
-    .fetch_all(db)
-    .await
+    )?;
+    let events = statement.query_map([request_id], Event::from_row)?;
+    Ok(events.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Where the chain is broken, if anywhere: the first event whose hash or link does not match.
@@ -382,8 +397,8 @@ pub enum ChainCheck {
 }
 
 /// Checks the chain with the process's installed key, if any.
-pub async fn verify(db: impl SqliteExecutor<'_>) -> sqlx::Result<ChainCheck> {
-    let events = list(db, None).await?;
+pub fn verify(db: &Connection) -> Result<ChainCheck> {
+    let events = list(db, None)?;
     Ok(check_chain(&events, &Base::of(&events), installed_key()))
 }
 
@@ -498,16 +513,18 @@ impl TrailCheck {
     }
 }
 
-/// Checks the hash chain and that every id ever issued is still there, and names the head.
-pub async fn check_trail(db: &SqlitePool, key: Option<&Secret>) -> sqlx::Result<TrailCheck> {
+/// Checks the hash chain and that every id ever issued is still there, and names the head. It
+/// reads the whole trail: run it on a reader of its own (`Db::read_apart`), outside any
+/// transaction.
+pub fn check_trail(db: &Connection, key: Option<&Secret>) -> Result<TrailCheck> {
     // One read transaction: events appended meanwhile are neither listed nor counted.
-    let mut tx = db.begin().await?;
-    let events = list(&mut *tx, None).await?;
-    let sequence: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'")
-            .fetch_optional(&mut *tx)
-            .await?;
-    tx.commit().await?;
+    let tx = db.unchecked_transaction()?;
+    let events = list(&tx, None)?;
+    let sequence: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    tx.commit()?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     let base = Base::of(&events);
     Ok(TrailCheck {
@@ -556,29 +573,26 @@ fn gaps(ids: &[i64], sequence: i64, first: i64) -> Vec<Gap> {
 const FORWARDED_UP_TO: &str = "audit_forwarded_up_to";
 
 /// The events after the last one forwarded to the collector, oldest first, at most `limit`.
-pub async fn not_forwarded(conn: &mut SqliteConnection, limit: i64) -> sqlx::Result<Vec<Event>> {
-    let after = forwarded(&mut *conn).await?;
-    sqlx::query_as(
+pub fn not_forwarded(conn: &Connection, limit: i64) -> Result<Vec<Event>> {
+    let after = forwarded(conn)?;
+    let mut statement = conn.prepare_cached(
         "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
          FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    )?;
+    let events = statement.query_map((after, limit), Event::from_row)?;
+    Ok(events.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The last event the collector has (0: none yet).
-pub async fn forwarded(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
-    Ok(super::settings::get(db, FORWARDED_UP_TO)
-        .await?
+pub fn forwarded(db: &Connection) -> Result<i64> {
+    Ok(super::settings::get(db, FORWARDED_UP_TO)?
         .and_then(|id| id.parse().ok())
         .unwrap_or(0))
 }
 
 /// Records that every event up to `id` reached the collector.
-pub async fn forwarded_up_to(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<()> {
-    super::settings::set(db, FORWARDED_UP_TO, &id.to_string()).await
+pub fn forwarded_up_to(db: &Connection, id: i64) -> Result<()> {
+    super::settings::set(db, FORWARDED_UP_TO, &id.to_string())
 }
 
 #[cfg(test)]

@@ -2,10 +2,9 @@
 //! removes history.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteExecutor;
 
 use super::audit::Event;
-use super::to_ms;
+use super::{Connection, Result, to_ms};
 
 /// Which events to export; every bound is optional.
 #[derive(Debug, Clone, Default)]
@@ -18,18 +17,23 @@ pub struct Filter {
     pub group: Option<String>,
 }
 
-/// The events the filter selects, oldest first.
-pub async fn select(db: impl SqliteExecutor<'_>, filter: &Filter) -> sqlx::Result<Vec<Event>> {
-    sqlx::query_as(
+/// The events the filter selects, oldest first. It may read the whole trail: run it on a reader
+/// of its own (`Db::read_apart`).
+pub fn select(db: &Connection, filter: &Filter) -> Result<Vec<Event>> {
+    let mut statement = db.prepare_cached(
         "SELECT id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind \
          FROM audit_events \
          WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) \
            AND (?3 IS NULL OR json_extract(detail, '$.group') = ?3) \
          ORDER BY id",
-    )
-    .bind(filter.since.map(to_ms))
-    .bind(filter.until.map(to_ms))
-    .bind(filter.group.as_deref())
-    .fetch_all(db)
-    .await
+    )?;
+    let events = statement.query_map(
+        (
+            filter.since.map(to_ms),
+            filter.until.map(to_ms),
+            filter.group.as_deref(),
+        ),
+        Event::from_row,
+    )?;
+    Ok(events.collect::<rusqlite::Result<_>>()?)
 }

@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use super::audit::{self, NewEvent};
 use super::audit_hash::installed_key;
-use super::to_ms;
+use super::{Connection, OptionalExtension, Result, to_ms};
 use crate::domain::AuditAction;
 
 /// What one purge removed.
@@ -22,31 +21,30 @@ pub struct Purged {
 /// Only a run of the oldest ids is removed: an old event after a newer one (a clock stepped
 /// back) waits for the newer one, so that what remains is one unbroken chain. Call it inside a
 /// write transaction on the database the trail lives in.
-pub async fn purge(
-    conn: &mut SqliteConnection,
+pub fn purge(
+    conn: &Connection,
     before: DateTime<Utc>,
     at_most: Option<i64>,
     now: DateTime<Utc>,
-) -> sqlx::Result<Option<Purged>> {
+) -> Result<Option<Purged>> {
     // The last id of the leading run of old events: just before the first young one, or the
     // head when every event is old.
-    let up_to: Option<i64> = sqlx::query_scalar(
-        "SELECT COALESCE((SELECT MIN(id) - 1 FROM audit_events WHERE at >= ?1), \
-                         (SELECT MAX(id) FROM audit_events))",
-    )
-    .bind(to_ms(before))
-    .fetch_one(&mut *conn)
-    .await?;
+    let up_to: Option<i64> = conn
+        .prepare_cached(
+            "SELECT COALESCE((SELECT MIN(id) - 1 FROM audit_events WHERE at >= ?1), \
+                             (SELECT MAX(id) FROM audit_events))",
+        )?
+        .query_row([to_ms(before)], |row| row.get(0))?;
     let Some(up_to) = up_to.map(|id| at_most.map_or(id, |most| id.min(most))) else {
         return Ok(None);
     };
-    let removed: Option<(i64, String)> = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM audit_events WHERE id <= ?1), hash \
-         FROM audit_events WHERE id = ?1",
-    )
-    .bind(up_to)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let removed: Option<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT (SELECT COUNT(*) FROM audit_events WHERE id <= ?1), hash \
+             FROM audit_events WHERE id = ?1",
+        )?
+        .query_row([up_to], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
     let Some((events, hash)) = removed else {
         // Nothing old, or already removed by an earlier purge.
         return Ok(None);
@@ -58,10 +56,8 @@ pub async fn purge(
         "before": before.to_rfc3339(),
     });
     let event = NewEvent::by_jitbot(None, AuditAction::AuditPurged, detail, now);
-    audit::append_with(&mut *conn, installed_key(), event).await?;
-    sqlx::query("DELETE FROM audit_events WHERE id <= ?")
-        .bind(up_to)
-        .execute(&mut *conn)
-        .await?;
+    audit::append_with(conn, installed_key(), event)?;
+    conn.prepare_cached("DELETE FROM audit_events WHERE id <= ?")?
+        .execute([up_to])?;
     Ok(Some(Purged { events, up_to }))
 }

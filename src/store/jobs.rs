@@ -1,13 +1,12 @@
 //! The `jobs` table: durable side effects waiting to run.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, SqliteExecutor};
 
 use super::WriteTx;
-use super::{from_ms, to_ms};
+use super::{Connection, OptionalExtension, Result, from_ms, to_ms};
 use crate::domain::{AccessRequest, Job};
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: i64,
     pub request_id: Option<i64>,
@@ -15,8 +14,20 @@ pub struct JobRow {
     pub attempts: i64,
     /// A revocation the scheduler's pass started, as the pass read it: the job need not read
     /// it again.
-    #[sqlx(skip)]
     pub started: Option<StartedRevocation>,
+}
+
+impl JobRow {
+    /// A row of `id, request_id, payload, attempts`; nothing started yet.
+    pub fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(JobRow {
+            id: row.get("id")?,
+            request_id: row.get("request_id")?,
+            payload: row.get("payload")?,
+            attempts: row.get("attempts")?,
+            started: None,
+        })
+    }
 }
 
 /// A revocation started (`active → revoking`), as read once it was.
@@ -29,20 +40,18 @@ pub struct StartedRevocation {
     pub still_held_by: Option<i64>,
 }
 
-async fn enqueue(
-    db: impl SqliteExecutor<'_>,
+fn enqueue(
+    db: &Connection,
     request_id: Option<i64>,
     payload: &str,
     due_at: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?) RETURNING id",
-    )
-    .bind(request_id)
-    .bind(payload)
-    .bind(to_ms(due_at))
-    .fetch_one(db)
-    .await
+) -> Result<i64> {
+    let id = db
+        .prepare_cached(
+            "INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?) RETURNING id",
+        )?
+        .query_row((request_id, payload, to_ms(due_at)), |row| row.get(0))?;
+    Ok(id)
 }
 
 /// A request's job queued in a write transaction, not yet inserted.
@@ -54,9 +63,9 @@ pub struct QueuedJob {
 }
 
 /// Queues a job of a request in the caller's write transaction, due at `due_at`. The jobs a
-/// transaction queues are inserted together, in the order queued, as it commits (one statement
-/// instead of one each: every statement is a round trip to the writer's thread); a request's
-/// jobs run in that order. Nothing in a transaction reads back the jobs it queued.
+/// transaction queues are inserted together, in the order queued, once its work is done (one
+/// statement instead of one each); a request's jobs run in that order. Nothing in a transaction
+/// reads back the jobs it queued.
 pub fn queue_job(tx: &mut WriteTx, request_id: i64, job: &Job, due_at: DateTime<Utc>) {
     tx.queue_job(QueuedJob {
         request_id,
@@ -76,11 +85,9 @@ pub const ENQUEUE_ALL: &str = "INSERT INTO jobs (request_id, payload, due_at) \
      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
      FROM json_each(?) ORDER BY key";
 
-/// Inserts a committing transaction's queued jobs in one statement, in the order queued.
-pub(super) async fn insert_queued(
-    conn: &mut sqlx::SqliteConnection,
-    jobs: &[QueuedJob],
-) -> sqlx::Result<()> {
+/// Inserts a transaction's queued jobs in one statement, in the order queued, once its work is
+/// done.
+pub(super) fn insert_queued(conn: &Connection, jobs: &[QueuedJob]) -> Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -89,30 +96,26 @@ pub(super) async fn insert_queued(
         .map(|job| (job.request_id, job.payload.as_str(), job.due_at))
         .collect();
     let rows = serde_json::to_string(&rows).expect("rows serialize");
-    sqlx::query(ENQUEUE_ALL).bind(rows).execute(conn).await?;
+    conn.prepare_cached(ENQUEUE_ALL)?.execute([rows])?;
     Ok(())
 }
 
 /// Enqueues a job of no request (the drift sweep's) inside the caller's transaction.
-pub async fn enqueue_unattached(
-    conn: &mut sqlx::SqliteConnection,
-    job: &Job,
-    due_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub fn enqueue_unattached(db: &Connection, job: &Job, due_at: DateTime<Utc>) -> Result<()> {
     let payload = serde_json::to_string(job).expect("jobs always serialize");
-    enqueue(conn, None, &payload, due_at).await?;
+    enqueue(db, None, &payload, due_at)?;
     Ok(())
 }
 
 pub const IS_WAITING: &str = "SELECT id FROM jobs WHERE request_id IS NULL AND payload = ? LIMIT 1";
 
 /// Whether a job of no request with exactly this payload is waiting.
-pub async fn is_waiting(db: impl SqliteExecutor<'_>, job: &Job) -> sqlx::Result<bool> {
+pub fn is_waiting(db: &Connection, job: &Job) -> Result<bool> {
     let payload = serde_json::to_string(job).expect("jobs always serialize");
-    let found: Option<i64> = sqlx::query_scalar(IS_WAITING)
-        .bind(payload)
-        .fetch_optional(db)
-        .await?;
+    let found: Option<i64> = db
+        .prepare_cached(IS_WAITING)?
+        .query_row([payload], |row| row.get(0))
+        .optional()?;
     Ok(found.is_some())
 }
 
@@ -121,17 +124,9 @@ pub const DISCARD: &str = "DELETE FROM jobs WHERE request_id = ? AND locked_unti
 
 /// Drops a request's jobs of these kinds that nobody is running: reminders and expiries that no
 /// longer apply once the request has moved on.
-pub async fn discard(
-    conn: &mut sqlx::SqliteConnection,
-    request_id: i64,
-    kinds: &[&str],
-) -> sqlx::Result<()> {
+pub fn discard(db: &Connection, request_id: i64, kinds: &[&str]) -> Result<()> {
     let kinds = serde_json::to_string(kinds).expect("names serialize");
-    sqlx::query(DISCARD)
-        .bind(request_id)
-        .bind(kinds)
-        .execute(conn)
-        .await?;
+    db.prepare_cached(DISCARD)?.execute((request_id, kinds))?;
     Ok(())
 }
 
@@ -167,74 +162,57 @@ pub const RELEASE_EXPIRED: &str = "UPDATE jobs INDEXED BY jobs_by_lease SET lock
 /// statement, so two claims can never take the same row. A request whose job is still running
 /// has nothing else claimed meanwhile: one request's jobs run one at a time, in order. Returned
 /// in the order they were queued.
-pub async fn claim_due(
-    conn: &mut sqlx::SqliteConnection,
+pub fn claim_due(
+    db: &Connection,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
-) -> sqlx::Result<Vec<JobRow>> {
-    sqlx::query(RELEASE_EXPIRED)
-        .bind(to_ms(now))
-        .execute(&mut *conn)
-        .await?;
-    let claim = |sql: &'static str, limit: i64| {
-        sqlx::query_as::<_, JobRow>(sql)
-            .bind(to_ms(now + lease))
-            .bind(to_ms(now))
-            .bind(limit)
+) -> Result<Vec<JobRow>> {
+    db.prepare_cached(RELEASE_EXPIRED)?.execute([to_ms(now)])?;
+    let claim = |sql: &'static str, limit: i64| -> Result<Vec<JobRow>> {
+        let mut statement = db.prepare_cached(sql)?;
+        let rows =
+            statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     };
-    let mut rows = claim(CLAIM_REVOCATIONS, limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut rows = claim(CLAIM_REVOCATIONS, limit)?;
     let left = limit - rows.len() as i64;
     if left > 0 {
-        rows.extend(claim(CLAIM_DUE, left).fetch_all(&mut *conn).await?);
+        rows.extend(claim(CLAIM_DUE, left)?);
     }
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }
 
 /// Extends the claim on jobs still held until `until` (a request's jobs that run long).
-pub async fn renew(
-    db: impl SqliteExecutor<'_>,
-    ids: &[i64],
-    until: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub fn renew(db: &Connection, ids: &[i64], until: DateTime<Utc>) -> Result<()> {
     let ids = serde_json::to_string(ids).expect("ids serialize");
-    sqlx::query("UPDATE jobs SET locked_until = ? WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(to_ms(until))
-        .bind(ids)
-        .execute(db)
-        .await?;
+    db.prepare_cached(
+        "UPDATE jobs SET locked_until = ? WHERE id IN (SELECT value FROM json_each(?))",
+    )?
+    .execute((to_ms(until), ids))?;
     Ok(())
 }
 
 /// Deletes finished jobs, many in one statement: the scheduler commits completions in batches.
-pub async fn complete_all(db: impl SqliteExecutor<'_>, ids: &[i64]) -> sqlx::Result<()> {
+pub fn complete_all(db: &Connection, ids: &[i64]) -> Result<()> {
     let ids = serde_json::to_string(ids).expect("ids serialize");
-    sqlx::query("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(ids)
-        .execute(db)
-        .await?;
+    db.prepare_cached("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))")?
+        .execute([ids])?;
     Ok(())
 }
 
-pub async fn retry_later(
-    db: impl SqliteExecutor<'_>,
+pub fn retry_later(
+    db: &Connection,
     id: i64,
     attempts: i64,
     due_at: DateTime<Utc>,
     error: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> Result<()> {
+    db.prepare_cached(
         "UPDATE jobs SET attempts = ?, due_at = ?, last_error = ?, locked_until = NULL WHERE id = ?",
-    )
-    .bind(attempts)
-    .bind(to_ms(due_at))
-    .bind(error)
-    .bind(id)
-    .execute(db)
-    .await?;
+    )?
+    .execute((attempts, to_ms(due_at), error, id))?;
     Ok(())
 }
 
@@ -242,21 +220,23 @@ pub const NEXT_DUE: &str =
     "SELECT MIN(due_at) FROM jobs INDEXED BY jobs_unclaimed_by_due WHERE locked_until IS NULL";
 
 /// When the next unclaimed job comes due, if any.
-pub async fn next_due(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = sqlx::query_scalar(NEXT_DUE).fetch_one(db).await?;
+pub fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let ms: Option<i64> = db
+        .prepare_cached(NEXT_DUE)?
+        .query_row([], |row| row.get(0))?;
     Ok(ms.map(from_ms))
 }
 
 /// Frees jobs claimed by a process that is gone. jitbot runs as one process per database, so at
 /// start every claim is stale.
-pub async fn release_all(db: impl SqliteExecutor<'_>) -> sqlx::Result<u64> {
-    let done = sqlx::query("UPDATE jobs SET locked_until = NULL WHERE locked_until IS NOT NULL")
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+pub fn release_all(db: &Connection) -> Result<u64> {
+    let done = db
+        .prepare_cached("UPDATE jobs SET locked_until = NULL WHERE locked_until IS NOT NULL")?
+        .execute([])?;
+    Ok(done as u64)
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct PendingJob {
     pub id: i64,
     pub request_id: Option<i64>,
@@ -266,19 +246,32 @@ pub struct PendingJob {
     pub last_error: Option<String>,
 }
 
-pub async fn all(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<PendingJob>> {
-    sqlx::query_as(
+impl PendingJob {
+    /// A row of `id, request_id, payload, due_at, attempts, last_error`.
+    pub fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(PendingJob {
+            id: row.get("id")?,
+            request_id: row.get("request_id")?,
+            payload: row.get("payload")?,
+            due_at: row.get("due_at")?,
+            attempts: row.get("attempts")?,
+            last_error: row.get("last_error")?,
+        })
+    }
+}
+
+pub fn all(db: &Connection) -> Result<Vec<PendingJob>> {
+    let mut statement = db.prepare_cached(
         "SELECT id, request_id, payload, due_at, attempts, last_error FROM jobs ORDER BY id",
-    )
-    .fetch_all(db)
-    .await
+    )?;
+    let rows = statement.query_map([], PendingJob::from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// How many jobs wait, and when the earliest of them is due (index `jobs_by_due`).
-pub async fn queue(db: impl SqliteExecutor<'_>) -> sqlx::Result<(i64, Option<DateTime<Utc>>)> {
-    let (count, earliest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(due_at) FROM jobs")
-            .fetch_one(db)
-            .await?;
+pub fn queue(db: &Connection) -> Result<(i64, Option<DateTime<Utc>>)> {
+    let (count, earliest): (i64, Option<i64>) = db
+        .prepare_cached("SELECT COUNT(*), MIN(due_at) FROM jobs")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok((count, earliest.map(super::from_ms)))
 }

@@ -1,11 +1,16 @@
-//! SQL only: one function per query. Connections come in as executors so that callers decide
-//! what runs inside one transaction.
+//! SQL only: one function per query. Each takes the connection it runs on, so that callers decide
+//! what runs inside one transaction: a reader (`Db::read`) or a write transaction (`write`).
+//!
+//! Queries run through rusqlite on the caller's own thread. A statement takes microseconds, and
+//! a driver that runs each one on a connection thread of its own (sqlx) costs two thread switches
+//! per statement, which on one core was most of a request's time. sqlx only runs the migrations.
 
 pub mod audit;
 pub mod audit_export;
 mod audit_hash;
 pub mod audit_outbox;
 pub mod audit_purge;
+mod connections;
 pub mod decisions;
 pub mod grant_targets;
 mod group_commit;
@@ -18,29 +23,47 @@ pub mod requests;
 pub mod settings;
 pub mod teams;
 
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Semaphore;
 
+pub use connections::Reader;
+use connections::Readers;
 pub use group_commit::WriteTx;
 use group_commit::Writer;
+pub use rusqlite::{Connection, OptionalExtension, params};
 
-/// The database: one writer connection and a pool of readers. Writes queue for the writer in
-/// process (first come, first served) instead of several connections polling SQLite's one write
-/// lock, and the transactions queued together commit together (`group_commit`); WAL lets the
-/// readers run beside it. Anything that writes goes through [`write`] (or [`write_alone`] for a
-/// single write), so that it shares a group's commit; the `write` pool itself is used directly
-/// only before anything else runs (migrations, start-up repairs). The readers are opened
-/// read-only, so a write sent to them fails loudly rather than waiting for the lock.
-#[derive(Clone, Debug)]
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The write ran, but the group it was part of did not commit: nothing of it was kept.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
+    #[error("the database could not be opened: {0}")]
+    Open(String),
+}
+
+/// A stored value that does not read back as what it should be (a column written by hand, say):
+/// an error of the row's mapping, as rusqlite's own are.
+pub fn decode_error(column: &str, why: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("column {column}: {why}").into(),
+    )
+}
+
+/// The database: one writer connection and readers. Writes queue for the writer in process
+/// (first come, first served) and the transactions queued together commit together
+/// (`group_commit`); WAL lets the readers run beside it. Anything that writes goes through
+/// [`write`]. The readers are opened read-only, so a write sent to them fails loudly.
+#[derive(Clone)]
 pub struct Db {
-    pub read: SqlitePool,
-    pub write: SqlitePool,
+    readers: Arc<Readers>,
     /// The writer's transactions, grouped.
     writer: Arc<Writer>,
     /// For background work only: its transactions take turns, one waiting for the writer at a
@@ -48,10 +71,35 @@ pub struct Db {
     turn: Option<Arc<Semaphore>>,
 }
 
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
 impl Db {
+    /// A reader for queries that run now, on this thread: `requests::get(&db.read()?, id)`.
+    /// Give it back (drop it) before waiting on anything.
+    pub fn read(&self) -> Result<Reader> {
+        self.readers.get()
+    }
+
+    /// A long read (an export, a check of the whole trail) on a thread of the blocking pool,
+    /// so that it does not hold up everything else on this one.
+    pub async fn read_apart<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let reader = self.read()?;
+        tokio::task::spawn_blocking(move || work(&reader))
+            .await
+            .map_err(|e| Error::Open(format!("the read was cancelled: {e}")))?
+    }
+
+    /// Commits what is still waiting for its group's commit. Readers and the writer close as
+    /// the last clone of the `Db` goes.
     pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
+        self.writer.flush().await;
     }
 
     /// Write transactions committed so far, and the commits (groups) they took.
@@ -69,84 +117,41 @@ impl Db {
     }
 }
 
-/// How many read connections a file database gets.
-const READERS: u32 = 8;
-
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
-    open(database_url, SqliteSynchronous::Normal).await
+    open(database_url, connections::Durability::Normal).await
 }
 
 /// Opens the audit database of a trail kept apart (`audit_database_url`), with the same schema.
 /// Its commits reach the disk before they return (`synchronous = FULL`): an event is removed
 /// from the main database's outbox only after that, so a power cut cannot lose it in between.
 pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
-    open(database_url, SqliteSynchronous::Full).await
+    open(database_url, connections::Durability::Full).await
 }
 
-async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Db> {
-    // Only another process (the command line, say) can hold the lock this process waits for.
-    let options =
-        SqliteConnectOptions::from_str(database_url)?.busy_timeout(Duration::from_secs(10));
-    let writer_options = options
-        .clone()
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(synchronous)
-        .foreign_keys(true)
-        // Savepoints (each transaction of a group is one) and statements keep the pages they
-        // change in a sub-journal, to undo them; by default it spills to a temporary file past
-        // 64 KiB, and every group then pays for writes and a file of its own. In memory it costs
-        // a copy of each page. Only the writer: readers keep spilling large sorts to disk.
-        .pragma("temp_store", "memory");
-    // SQLite connections do not go stale: no ping before each use.
-    let pool = |size: u32| {
-        SqlitePoolOptions::new()
-            .max_connections(size)
-            .test_before_acquire(false)
-    };
-    let write = pool(1).connect_with(writer_options).await?;
-    sqlx::migrate!("./migrations").run(&write).await?;
-    // An in-memory database exists per connection: its one connection reads too.
-    if database_url.contains(":memory:") {
-        return Ok(Db {
-            read: write.clone(),
-            writer: Writer::new(write.clone()),
-            write,
-            turn: None,
-        });
-    }
-    let read = pool(READERS).connect_with(options.read_only(true)).await?;
+async fn open(database_url: &str, durability: connections::Durability) -> anyhow::Result<Db> {
+    let place = connections::Place::of(database_url)?;
+    let writer = connections::migrate_and_open_writer(&place, durability).await?;
     Ok(Db {
-        read,
-        writer: Writer::new(write.clone()),
-        write,
+        readers: Arc::new(Readers::new(place)?),
+        writer: Writer::new(writer),
         turn: None,
     })
 }
 
-/// A write transaction on the writer, in the group open there (see `group_commit`). Its group's
-/// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a transaction that reads first and
-/// writes later never meets another process's lock half-way.
-pub async fn write(db: &Db) -> sqlx::Result<WriteTx> {
+/// Runs `work` as a write transaction on the writer, in the group open there (see
+/// `group_commit`), and returns once its group has committed. When `work` fails, nothing it did
+/// is kept. `work` runs on this thread and cannot wait on anything: read from other services
+/// first, then write.
+pub async fn write<T, E: From<Error>>(
+    db: &Db,
+    work: impl FnOnce(&mut WriteTx) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     let turn = match &db.turn {
         Some(turn) => Some(turn.clone().acquire_owned().await.expect("never closed")),
         None => None,
     };
-    db.writer.begin(turn).await
-}
-
-/// A write of its own (a statement or a few) as a transaction in the group commit: it shares
-/// its group's commit, where a statement sent straight to the writer would pay for one alone.
-/// Returns once it is committed.
-pub async fn write_alone<T>(
-    db: &Db,
-    work: impl AsyncFnOnce(&mut SqliteConnection) -> sqlx::Result<T>,
-) -> sqlx::Result<T> {
-    let mut tx = write(db).await?;
-    let done = work(&mut tx).await?;
-    tx.commit().await?;
-    Ok(done)
+    db.writer.run(turn, work).await
 }
 
 pub fn to_ms(at: DateTime<Utc>) -> i64 {

@@ -4,10 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteExecutor};
+use rusqlite::Row;
 
-use super::{from_ms, to_ms};
+use super::{Connection, OptionalExtension, Result, decode_error, from_ms, to_ms};
 use crate::domain::{
     AccessDuration, AccessRequest, Account, EarlyEnd, GrantTarget, Principal, RequestKind,
     RequestStatus,
@@ -37,54 +36,56 @@ const COLUMNS: &str = "id, group_name, requester_platform, requester_id, request
      submitter_addresses, submitter_entra_id, end_reason, ended_by, end_note, acknowledged_by, acknowledged_at, \
      provider, provider_target, webhook_url, webhook_secret_env";
 
-pub async fn insert(db: impl SqliteExecutor<'_>, new: NewRequest<'_>) -> sqlx::Result<i64> {
+pub fn insert(db: &Connection, new: NewRequest<'_>) -> Result<i64> {
     let target = new.grant_target;
     let (url, secret_env) = target.map_or((None, None), |t| {
         super::grant_targets::webhook_parts(&t.provider)
     });
-    let row = sqlx::query(
+    let id = db.prepare_cached(
         "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
          requester_addresses, directory_user_id, justification, duration_minutes, status, \
          origin_channel, requested_at, kind, extends_id, start_spec, submitted_by, \
          submitter_addresses, submitter_entra_id, provider, provider_target, webhook_url, \
          webhook_secret_env) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(new.group)
-    .bind(new.requester.account.platform.as_str())
-    .bind(&new.requester.account.id)
-    .bind(new.requester.email())
-    .bind(addresses(new.requester))
-    .bind(&new.requester.entra_id)
-    .bind(new.justification)
-    .bind(new.duration.minutes())
-    .bind(new.origin_channel)
-    .bind(to_ms(new.requested_at))
-    .bind(new.kind.as_str())
-    .bind(match new.kind {
-        RequestKind::Extension { of } => Some(of),
-        _ => None,
-    })
-    .bind(new.start_spec)
-    .bind(new.submitted_by.map(|s| s.account.key()))
-    .bind(new.submitted_by.map(addresses))
-    .bind(new.submitted_by.and_then(|s| s.entra_id.as_deref()))
-    .bind(target.map(|target| target.provider.name()))
-    .bind(target.map(|target| target.target.as_str()))
-    .bind(url)
-    .bind(secret_env)
-    .fetch_one(db)
-    .await?;
-    row.try_get(0)
+    )?
+    .query_row(
+        rusqlite::params![
+            new.group,
+            new.requester.account.platform.as_str(),
+            new.requester.account.id,
+            new.requester.email(),
+            addresses(new.requester),
+            new.requester.entra_id,
+            new.justification,
+            new.duration.minutes(),
+            new.origin_channel,
+            to_ms(new.requested_at),
+            new.kind.as_str(),
+            match new.kind {
+                RequestKind::Extension { of } => Some(of),
+                _ => None,
+            },
+            new.start_spec,
+            new.submitted_by.map(|s| s.account.key()),
+            new.submitted_by.map(addresses),
+            new.submitted_by.and_then(|s| s.entra_id.as_deref()),
+            target.map(|target| target.provider.name()),
+            target.map(|target| target.target.as_str()),
+            url,
+            secret_env,
+        ],
+        |row| row.get(0),
+    )?;
+    Ok(id)
 }
 
-pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<AccessRequest>> {
+pub fn get(db: &Connection, id: i64) -> Result<Option<AccessRequest>> {
     let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = ?");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_optional(db)
-        .await
+    Ok(db
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 /// The statuses of an open request, written exactly as the partial indexes of migration 0011 are.
@@ -103,192 +104,187 @@ fn ids_of_person(by: &str, filter: &str) -> String {
 }
 
 /// The open request (pending, approved, active or revoking) of this person for this group, if any.
-pub async fn open_for(
-    db: impl SqliteExecutor<'_>,
-    person: &Principal,
-    group: &str,
-) -> sqlx::Result<Option<AccessRequest>> {
+pub fn open_for(db: &Connection, person: &Principal, group: &str) -> Result<Option<AccessRequest>> {
     let sql = open_for_sql();
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .bind(group)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_optional(db)
-        .await
+    Ok(db
+        .prepare_cached(&sql)?
+        .query_row(
+            (
+                person.account.platform.as_str(),
+                &person.account.id,
+                person.email(),
+                group,
+            ),
+            from_row,
+        )
+        .optional()?)
 }
 
 /// A break-glass use of this person's for `group` that no owner has reviewed yet.
-pub async fn unreviewed_break_glass(
-    db: impl SqliteExecutor<'_>,
+pub fn unreviewed_break_glass(
+    db: &Connection,
     person: &Principal,
     group: &str,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(UNREVIEWED_BREAK_GLASS)
-        .bind(group)
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .fetch_optional(db)
-        .await
+) -> Result<Option<i64>> {
+    Ok(db
+        .prepare_cached(UNREVIEWED_BREAK_GLASS)?
+        .query_row(
+            (
+                group,
+                person.account.platform.as_str(),
+                &person.account.id,
+                person.email(),
+            ),
+            |row| row.get(0),
+        )
+        .optional()?)
 }
 
 /// Whether a failed grant of this person's for any of `groups` still waits to be undone: any
 /// membership it left is jitbot's, not access the person had before.
-pub async fn failed_awaiting_undo(
-    db: impl SqliteExecutor<'_>,
+pub fn failed_awaiting_undo(
+    db: &Connection,
     person: &Principal,
     groups: &[String],
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let groups = serde_json::to_string(groups).expect("names serialize");
     let sql = failed_awaiting_undo_sql();
-    let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .bind(groups)
-        .fetch_optional(db)
-        .await?;
+    let found: Option<i64> = db
+        .prepare_cached(&sql)?
+        .query_row(
+            (
+                person.account.platform.as_str(),
+                &person.account.id,
+                person.email(),
+                groups,
+            ),
+            |row| row.get(0),
+        )
+        .optional()?;
     Ok(found.is_some())
 }
 
 /// The Entra object ids that requests for any of `groups` hold or are about to: approved,
 /// active or being revoked.
-pub async fn holding_directory_users(
-    db: impl SqliteExecutor<'_>,
-    groups: &[String],
-) -> sqlx::Result<Vec<String>> {
+pub fn holding_directory_users(db: &Connection, groups: &[String]) -> Result<Vec<String>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    sqlx::query_scalar(
+    let mut statement = db.prepare_cached(
         "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
          AND status IN ('approved', 'active', 'revoking') AND group_name IN (SELECT value FROM json_each(?))",
-    )
-    .bind(groups)
-    .fetch_all(db)
-    .await
+    )?;
+    let users = statement.query_map([groups], |row| row.get(0))?;
+    Ok(users.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Every open request of this person, oldest first.
-pub async fn open_of(
-    db: impl SqliteExecutor<'_>,
-    person: &Principal,
-) -> sqlx::Result<Vec<AccessRequest>> {
+pub fn open_of(db: &Connection, person: &Principal) -> Result<Vec<AccessRequest>> {
     let sql = open_of_sql();
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(&sql)?;
+    let requests = statement.query_map(
+        (
+            person.account.platform.as_str(),
+            &person.account.id,
+            person.email(),
+        ),
+        from_row,
+    )?;
+    Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Requests for any of `groups` in `status`, oldest first, at most `limit`: what owners are
 /// shown (index `requests_by_group_status`).
-pub async fn in_groups(
-    db: impl SqliteExecutor<'_>,
+pub fn in_groups(
+    db: &Connection,
     groups: &[String],
     status: RequestStatus,
     limit: i64,
-) -> sqlx::Result<Vec<AccessRequest>> {
+) -> Result<Vec<AccessRequest>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
     let sql = format!(
         "SELECT {COLUMNS} FROM requests WHERE status = ? \
          AND group_name IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status.as_str())
-        .bind(groups)
-        .bind(limit)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(&sql)?;
+    let requests = statement.query_map((status.as_str(), groups, limit), from_row)?;
+    Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Whether a request of this person's for `group` passed its check (which asks the directory
 /// about eligibility) since `since`.
-pub async fn passed_check_since(
-    db: impl SqliteExecutor<'_>,
+pub fn passed_check_since(
+    db: &Connection,
     person: &Principal,
     group: &str,
     since: DateTime<Utc>,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let sql = passed_check_since_sql();
-    let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(person.account.platform.as_str())
-        .bind(&person.account.id)
-        .bind(person.email())
-        .bind(group)
-        .bind(to_ms(since))
-        .fetch_optional(db)
-        .await?;
+    let found: Option<i64> = db
+        .prepare_cached(&sql)?
+        .query_row(
+            (
+                person.account.platform.as_str(),
+                &person.account.id,
+                person.email(),
+                group,
+                to_ms(since),
+            ),
+            |row| row.get(0),
+        )
+        .optional()?;
     Ok(found.is_some())
 }
 
 /// How many requests are in `status` now (index `requests_by_status`).
-pub async fn count_in(db: impl SqliteExecutor<'_>, status: RequestStatus) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM requests WHERE status = ?")
-        .bind(status.as_str())
-        .fetch_one(db)
-        .await
+pub fn count_in(db: &Connection, status: RequestStatus) -> Result<i64> {
+    Ok(db
+        .prepare_cached("SELECT COUNT(*) FROM requests WHERE status = ?")?
+        .query_row([status.as_str()], |row| row.get(0))?)
 }
 
 /// The newest requests, optionally only those in one status.
-pub async fn list(
-    db: impl SqliteExecutor<'_>,
+pub fn list(
+    db: &Connection,
     status: Option<RequestStatus>,
     limit: i64,
-) -> sqlx::Result<Vec<AccessRequest>> {
+) -> Result<Vec<AccessRequest>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM requests WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(RequestStatus::as_str))
-        .bind(limit)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(&sql)?;
+    let requests = statement.query_map((status.map(RequestStatus::as_str), limit), from_row)?;
+    Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Records the requester's verified facts and that the request passed its checks — once, and
 /// only while it is still pending. False when it had moved on (or was confirmed already).
-pub async fn confirm(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    requester: &Principal,
-    at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET requester_email = ?, requester_addresses = ?, directory_user_id = ?, \
-         confirmed_at = ? WHERE id = ? AND status = 'pending' AND confirmed_at IS NULL",
-    )
-    .bind(requester.email())
-    .bind(addresses(requester))
-    .bind(&requester.entra_id)
-    .bind(to_ms(at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub fn confirm(db: &Connection, id: i64, requester: &Principal, at: DateTime<Utc>) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET requester_email = ?, requester_addresses = ?, directory_user_id = ?, \
+             confirmed_at = ? WHERE id = ? AND status = 'pending' AND confirmed_at IS NULL",
+        )?
+        .execute((
+            requester.email(),
+            addresses(requester),
+            &requester.entra_id,
+            to_ms(at),
+            id,
+        ))?;
+    Ok(done == 1)
 }
 
 /// Records the submitter's facts as the check verified them, before it confirms the request.
-pub async fn set_submitter(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    submitter: &Principal,
-) -> sqlx::Result<()> {
-    sqlx::query(
+pub fn set_submitter(db: &Connection, id: i64, submitter: &Principal) -> Result<()> {
+    db.prepare_cached(
         "UPDATE requests SET submitter_addresses = ?, submitter_entra_id = ? \
          WHERE id = ? AND submitted_by = ?",
-    )
-    .bind(addresses(submitter))
-    .bind(&submitter.entra_id)
-    .bind(id)
-    .bind(submitter.account.key())
-    .execute(db)
-    .await?;
+    )?
+    .execute((
+        addresses(submitter),
+        &submitter.entra_id,
+        id,
+        submitter.account.key(),
+    ))?;
     Ok(())
 }
 
@@ -296,69 +292,51 @@ fn addresses(person: &Principal) -> String {
     serde_json::to_string(&person.emails).expect("strings serialize")
 }
 
-pub async fn set_owner_snapshot(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    owners: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET owner_snapshot = ? WHERE id = ?")
-        .bind(owners)
-        .bind(id)
-        .execute(db)
-        .await?;
+pub fn set_owner_snapshot(db: &Connection, id: i64, owners: &str) -> Result<()> {
+    db.prepare_cached("UPDATE requests SET owner_snapshot = ? WHERE id = ?")?
+        .execute((owners, id))?;
     Ok(())
 }
 
 /// Compare-and-swap `pending → approved | denied`. False when someone else moved it first.
-pub async fn mark_decided(
-    db: impl SqliteExecutor<'_>,
+pub fn mark_decided(
+    db: &Connection,
     id: i64,
     to: RequestStatus,
     at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     debug_assert!(RequestStatus::Pending.can_become(to));
-    let done = sqlx::query(
-        "UPDATE requests SET status = ?, decided_at = ? WHERE id = ? AND status = 'pending'",
-    )
-    .bind(to.as_str())
-    .bind(to_ms(at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = ?, decided_at = ? WHERE id = ? AND status = 'pending'",
+        )?
+        .execute((to.as_str(), to_ms(at), id))?;
+    Ok(done == 1)
 }
 
 /// Compare-and-swap `approved → active`, starting the clock at the grant.
-pub async fn mark_active(
-    db: impl SqliteExecutor<'_>,
+pub fn mark_active(
+    db: &Connection,
     id: i64,
     granted_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'active', granted_at = ?, expires_at = ? \
-         WHERE id = ? AND status = 'approved'",
-    )
-    .bind(to_ms(granted_at))
-    .bind(to_ms(expires_at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'active', granted_at = ?, expires_at = ? \
+             WHERE id = ? AND status = 'approved'",
+        )?
+        .execute((to_ms(granted_at), to_ms(expires_at), id))?;
+    Ok(done == 1)
 }
 
 /// Records, once, whether the person was a member before the grant. Later calls keep the first
 /// answer, so a grant retried after a crash does not see its own membership as prior access.
-pub async fn record_prior_membership(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    already_member: bool,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET already_member = ? WHERE id = ? AND already_member IS NULL")
-        .bind(already_member)
-        .bind(id)
-        .execute(db)
-        .await?;
+pub fn record_prior_membership(db: &Connection, id: i64, already_member: bool) -> Result<()> {
+    db.prepare_cached(
+        "UPDATE requests SET already_member = ? WHERE id = ? AND already_member IS NULL",
+    )?
+    .execute((already_member, id))?;
     Ok(())
 }
 
@@ -373,18 +351,15 @@ pub fn mark_revoking_sql() -> String {
 /// Compare-and-swap `active → revoking` of each of `ids` whose time is up, in one statement (the
 /// scheduler starts every revocation due in a pass at once): an extension applied meanwhile (a
 /// later `expires_at`) keeps the access. Returns the requests moved, as they are now.
-pub async fn mark_revoking(
-    db: impl SqliteExecutor<'_>,
+pub fn mark_revoking(
+    db: &Connection,
     ids: &[i64],
     now: DateTime<Utc>,
-) -> sqlx::Result<Vec<AccessRequest>> {
+) -> Result<Vec<AccessRequest>> {
     let ids = serde_json::to_string(ids).expect("ids serialize");
-    sqlx::query(sqlx::AssertSqlSafe(mark_revoking_sql()))
-        .bind(ids)
-        .bind(to_ms(now))
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(&mark_revoking_sql())?;
+    let requests = statement.query_map((ids, to_ms(now)), from_row)?;
+    Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Each end is joined to its request by id, so the statement costs one lookup per end. (Picking
@@ -398,10 +373,7 @@ pub const MARK_ENDED: &str = "UPDATE requests SET status = 'ended', ended_at = e
 
 /// Compare-and-swap `revoking → ended` of each request of `ends` (its id, and when it ended),
 /// in one statement; a request given twice ends at its first time. Returns the ids moved.
-pub async fn mark_ended(
-    db: impl SqliteExecutor<'_>,
-    ends: &[(i64, DateTime<Utc>)],
-) -> sqlx::Result<Vec<i64>> {
+pub fn mark_ended(db: &Connection, ends: &[(i64, DateTime<Utc>)]) -> Result<Vec<i64>> {
     let mut seen = HashSet::new();
     let ends: Vec<(i64, i64)> = ends
         .iter()
@@ -409,98 +381,66 @@ pub async fn mark_ended(
         .map(|(id, at)| (*id, to_ms(*at)))
         .collect();
     let ends = serde_json::to_string(&ends).expect("pairs serialize");
-    sqlx::query_scalar(MARK_ENDED)
-        .bind(ends)
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(MARK_ENDED)?;
+    let ended = statement.query_map([ends], |row| row.get(0))?;
+    Ok(ended.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Compare-and-swap `pending → cancelled`, or `approved → cancelled` while a scheduled start
 /// is still ahead, keeping the reason.
-pub async fn mark_cancelled(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    at: DateTime<Utc>,
-    reason: &str,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'cancelled', ended_at = ?1, failure = ?2 WHERE id = ?3 \
-         AND (status = 'pending' OR (status = 'approved' AND starts_at > ?4))",
-    )
-    .bind(to_ms(at))
-    .bind(reason)
-    .bind(id)
-    .bind(to_ms(at + crate::domain::request::CANCEL_BEFORE_START))
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub fn mark_cancelled(db: &Connection, id: i64, at: DateTime<Utc>, reason: &str) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'cancelled', ended_at = ?1, failure = ?2 WHERE id = ?3 \
+             AND (status = 'pending' OR (status = 'approved' AND starts_at > ?4))",
+        )?
+        .execute((
+            to_ms(at),
+            reason,
+            id,
+            to_ms(at + crate::domain::request::CANCEL_BEFORE_START),
+        ))?;
+    Ok(done == 1)
 }
 
 /// Compare-and-swap `pending → expired`: nobody decided in time.
-pub async fn mark_expired(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'expired', ended_at = ? WHERE id = ? AND status = 'pending'",
-    )
-    .bind(to_ms(at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub fn mark_expired(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'expired', ended_at = ? WHERE id = ? AND status = 'pending'",
+        )?
+        .execute((to_ms(at), id))?;
+    Ok(done == 1)
 }
 
 /// Compare-and-swap `active → revoking` before the time is up, saying why.
-pub async fn mark_ending_early(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    early: &EarlyEnd,
-) -> sqlx::Result<bool> {
+pub fn mark_ending_early(db: &Connection, id: i64, early: &EarlyEnd) -> Result<bool> {
     let (reason, by, note) = match early {
         EarlyEnd::Released => ("released", None, None),
         EarlyEnd::Revoked { by, reason } => ("revoked", Some(by.key()), Some(reason.as_str())),
     };
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'revoking', end_reason = ?, ended_by = ?, end_note = ? \
-         WHERE id = ? AND status = 'active'",
-    )
-    .bind(reason)
-    .bind(by)
-    .bind(note)
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'revoking', end_reason = ?, ended_by = ?, end_note = ? \
+             WHERE id = ? AND status = 'active'",
+        )?
+        .execute((reason, by, note, id))?;
+    Ok(done == 1)
 }
 
 /// The scheduled start, once read in the requester's time zone.
-pub async fn set_starts_at(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET starts_at = ? WHERE id = ?")
-        .bind(to_ms(at))
-        .bind(id)
-        .execute(db)
-        .await?;
+pub fn set_starts_at(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<()> {
+    db.prepare_cached("UPDATE requests SET starts_at = ? WHERE id = ?")?
+        .execute((to_ms(at), id))?;
     Ok(())
 }
 
 /// Moves the end of an active grant (an extension applied). False when it is no longer active.
-pub async fn extend_until(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    expires_at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE requests SET expires_at = ? WHERE id = ? AND status = 'active'")
-        .bind(to_ms(expires_at))
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+pub fn extend_until(db: &Connection, id: i64, expires_at: DateTime<Utc>) -> Result<bool> {
+    let done = db
+        .prepare_cached("UPDATE requests SET expires_at = ? WHERE id = ? AND status = 'active'")?
+        .execute((to_ms(expires_at), id))?;
+    Ok(done == 1)
 }
 
 pub fn waiting_extensions_sql() -> String {
@@ -511,67 +451,49 @@ pub fn waiting_extensions_sql() -> String {
 }
 
 /// The extensions of the requests `of` still waiting: pending, or approved and not applied yet.
-pub async fn waiting_extensions(
-    db: impl SqliteExecutor<'_>,
-    of: &[i64],
-) -> sqlx::Result<Vec<AccessRequest>> {
+pub fn waiting_extensions(db: &Connection, of: &[i64]) -> Result<Vec<AccessRequest>> {
     let of = serde_json::to_string(of).expect("ids serialize");
-    sqlx::query(sqlx::AssertSqlSafe(waiting_extensions_sql()))
-        .bind(of)
-        .try_map(|row: SqliteRow| from_row(&row))
-        .fetch_all(db)
-        .await
+    let mut statement = db.prepare_cached(&waiting_extensions_sql())?;
+    let requests = statement.query_map([of], from_row)?;
+    Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Compare-and-swap `approved → ended` for an extension: its time was added to the request it
 /// extends.
-pub async fn mark_applied(
-    db: impl SqliteExecutor<'_>,
+pub fn mark_applied(
+    db: &Connection,
     id: i64,
     at: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'ended', granted_at = ?1, ended_at = ?1, expires_at = ?2 \
-         WHERE id = ?3 AND status = 'approved' AND kind = 'extension'",
-    )
-    .bind(to_ms(at))
-    .bind(to_ms(until))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'ended', granted_at = ?1, ended_at = ?1, expires_at = ?2 \
+             WHERE id = ?3 AND status = 'approved' AND kind = 'extension'",
+        )?
+        .execute((to_ms(at), to_ms(until), id))?;
+    Ok(done == 1)
 }
 
 /// Records, once, that an owner reviewed a break-glass use.
-pub async fn acknowledge(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-    by: &Account,
-    at: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET acknowledged_by = ?, acknowledged_at = ? \
-         WHERE id = ? AND kind = 'break_glass' AND acknowledged_at IS NULL",
-    )
-    .bind(by.key())
-    .bind(to_ms(at))
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub fn acknowledge(db: &Connection, id: i64, by: &Account, at: DateTime<Utc>) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET acknowledged_by = ?, acknowledged_at = ? \
+             WHERE id = ? AND kind = 'break_glass' AND acknowledged_at IS NULL",
+        )?
+        .execute((by.key(), to_ms(at), id))?;
+    Ok(done == 1)
 }
 
 /// Compare-and-swap `approved → failed`, keeping the last error.
-pub async fn mark_failed(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET status = 'failed', failure = ? WHERE id = ? AND status = 'approved'",
-    )
-    .bind(error)
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub fn mark_failed(db: &Connection, id: i64, error: &str) -> Result<bool> {
+    let done = db
+        .prepare_cached(
+            "UPDATE requests SET status = 'failed', failure = ? WHERE id = ? AND status = 'approved'",
+        )?
+        .execute((error, id))?;
+    Ok(done == 1)
 }
 
 pub const UNREVIEWED_BREAK_GLASS: &str = "SELECT id FROM requests INDEXED BY requests_unreviewed_break_glass \
@@ -640,11 +562,11 @@ static FIRST_HOLDERS: LazyLock<String> = LazyLock::new(first_holders_sql);
 /// For each asked request that another request of its person's holds the same membership for
 /// (as `holding` counts them), the first of those (the lowest id). Many revocations starting
 /// together ask once.
-pub async fn first_holders(
-    db: impl SqliteExecutor<'_>,
+pub fn first_holders(
+    db: &Connection,
     asked: &[HoldersOf<'_>],
     holding: Holding,
-) -> sqlx::Result<HashMap<i64, Holder>> {
+) -> Result<HashMap<i64, Holder>> {
     if asked.is_empty() {
         return Ok(HashMap::new());
     }
@@ -662,11 +584,12 @@ pub async fn first_holders(
         })
         .collect();
     let asked = serde_json::to_string(&asked).expect("questions serialize");
-    let rows: Vec<(i64, i64, Option<bool>)> = sqlx::query_as(FIRST_HOLDERS.as_str())
-        .bind(asked)
-        .bind(holding == Holding::ActiveOrRevoking)
-        .fetch_all(db)
-        .await?;
+    let mut statement = db.prepare_cached(FIRST_HOLDERS.as_str())?;
+    let rows = statement
+        .query_map((asked, holding == Holding::ActiveOrRevoking), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<(i64, i64, Option<bool>)>>>()?;
     let mut first: HashMap<i64, Holder> = HashMap::new();
     for (asked, id, already_member) in rows {
         let holder = Holder { id, already_member };
@@ -683,21 +606,19 @@ pub async fn first_holders(
 }
 
 /// The first holder of `request_id`'s membership ([`first_holders`] for one request).
-pub async fn first_holder(
-    db: impl SqliteExecutor<'_>,
+pub fn first_holder(
+    db: &Connection,
     request_id: i64,
     person: &Principal,
     groups: &[String],
     holding: Holding,
-) -> sqlx::Result<Option<Holder>> {
+) -> Result<Option<Holder>> {
     let asked = HoldersOf {
         request_id,
         person,
         groups,
     };
-    Ok(first_holders(db, &[asked], holding)
-        .await?
-        .remove(&request_id))
+    Ok(first_holders(db, &[asked], holding)?.remove(&request_id))
 }
 
 pub fn failed_awaiting_undo_sql() -> String {
@@ -725,36 +646,32 @@ pub fn passed_check_since_sql() -> String {
     format!("{ids} LIMIT 1")
 }
 
-fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
-    let decode = |column: &str, message: String| sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: message.into(),
-    };
-    let status: String = row.try_get("status")?;
-    let minutes: u32 = row.try_get("duration_minutes")?;
-    let time = |column: &str| -> sqlx::Result<Option<DateTime<Utc>>> {
-        Ok(row.try_get::<Option<i64>, _>(column)?.map(from_ms))
+fn from_row(row: &Row) -> rusqlite::Result<AccessRequest> {
+    let status: String = row.get("status")?;
+    let minutes: u32 = row.get("duration_minutes")?;
+    let time = |column: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(row.get::<_, Option<i64>>(column)?.map(from_ms))
     };
     Ok(AccessRequest {
-        id: row.try_get("id")?,
-        group: row.try_get("group_name")?,
-        requester: requester(row).map_err(|e| decode("requester", e))?,
-        justification: row.try_get("justification")?,
+        id: row.get("id")?,
+        group: row.get("group_name")?,
+        requester: requester(row)?,
+        justification: row.get("justification")?,
         duration: AccessDuration::from_minutes(minutes)
-            .ok_or_else(|| decode("duration_minutes", format!("{minutes} minutes")))?,
-        status: status.parse().map_err(|e| decode("status", e))?,
-        origin_channel: row.try_get("origin_channel")?,
-        requested_at: from_ms(row.try_get("requested_at")?),
+            .ok_or_else(|| decode_error("duration_minutes", format!("{minutes} minutes")))?,
+        status: status.parse().map_err(|e| decode_error("status", e))?,
+        origin_channel: row.get("origin_channel")?,
+        requested_at: from_ms(row.get("requested_at")?),
         decided_at: time("decided_at")?,
         granted_at: time("granted_at")?,
         expires_at: time("expires_at")?,
         ended_at: time("ended_at")?,
-        already_member: row.try_get("already_member")?,
-        failure: row.try_get("failure")?,
-        owner_snapshot: row.try_get("owner_snapshot")?,
+        already_member: row.get("already_member")?,
+        failure: row.get("failure")?,
+        owner_snapshot: row.get("owner_snapshot")?,
         confirmed_at: time("confirmed_at")?,
         kind: kind(row)?,
-        start_spec: row.try_get("start_spec")?,
+        start_spec: row.get("start_spec")?,
         starts_at: time("starts_at")?,
         submitted_by: submitter(row)?,
         ended_early: ended_early(row)?,
@@ -766,16 +683,9 @@ fn from_row(row: &SqliteRow) -> sqlx::Result<AccessRequest> {
     })
 }
 
-fn decode_error(column: &str, message: impl Into<String>) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: message.into().into(),
-    }
-}
-
-fn kind(row: &SqliteRow) -> sqlx::Result<RequestKind> {
-    let kind: String = row.try_get("kind")?;
-    match (kind.as_str(), row.try_get::<Option<i64>, _>("extends_id")?) {
+fn kind(row: &Row) -> rusqlite::Result<RequestKind> {
+    let kind: String = row.get("kind")?;
+    match (kind.as_str(), row.get::<_, Option<i64>>("extends_id")?) {
         ("access", _) => Ok(RequestKind::Access),
         ("break_glass", _) => Ok(RequestKind::BreakGlass),
         ("extension", Some(of)) => Ok(RequestKind::Extension { of }),
@@ -787,8 +697,8 @@ fn kind(row: &SqliteRow) -> sqlx::Result<RequestKind> {
 }
 
 /// An account stored as its key (`slack:U…`).
-fn account(row: &SqliteRow, column: &str) -> sqlx::Result<Option<Account>> {
-    let Some(key) = row.try_get::<Option<String>, _>(column)? else {
+fn account(row: &Row, column: &str) -> rusqlite::Result<Option<Account>> {
+    let Some(key) = row.get::<_, Option<String>>(column)? else {
         return Ok(None);
     };
     key.parse::<Account>()
@@ -797,22 +707,22 @@ fn account(row: &SqliteRow, column: &str) -> sqlx::Result<Option<Account>> {
 }
 
 /// Who asked on the requester's behalf, with their verified facts as stored.
-fn submitter(row: &SqliteRow) -> sqlx::Result<Option<Principal>> {
+fn submitter(row: &Row) -> rusqlite::Result<Option<Principal>> {
     let Some(account) = account(row, "submitted_by")? else {
         return Ok(None);
     };
-    let addresses: Option<String> = row.try_get("submitter_addresses")?;
+    let addresses: Option<String> = row.get("submitter_addresses")?;
     let addresses: Vec<String> = serde_json::from_str(addresses.as_deref().unwrap_or("[]"))
-        .map_err(|e| decode_error("submitter_addresses", e.to_string()))?;
+        .map_err(|e| decode_error("submitter_addresses", e))?;
     Ok(Some(
         Principal::new(account)
             .with_emails(addresses)
-            .with_entra_id(row.try_get("submitter_entra_id")?),
+            .with_entra_id(row.get("submitter_entra_id")?),
     ))
 }
 
-fn ended_early(row: &SqliteRow) -> sqlx::Result<Option<EarlyEnd>> {
-    let reason: Option<String> = row.try_get("end_reason")?;
+fn ended_early(row: &Row) -> rusqlite::Result<Option<EarlyEnd>> {
+    let reason: Option<String> = row.get("end_reason")?;
     match reason.as_deref() {
         None => Ok(None),
         Some("released") => Ok(Some(EarlyEnd::Released)),
@@ -820,7 +730,7 @@ fn ended_early(row: &SqliteRow) -> sqlx::Result<Option<EarlyEnd>> {
             by: account(row, "ended_by")?
                 .ok_or_else(|| decode_error("ended_by", "a revocation names who revoked"))?,
             reason: row
-                .try_get::<Option<String>, _>("end_note")?
+                .get::<_, Option<String>>("end_note")?
                 .unwrap_or_default(),
         })),
         Some(other) => Err(decode_error("end_reason", format!("unknown end `{other}`"))),
@@ -828,18 +738,18 @@ fn ended_early(row: &SqliteRow) -> sqlx::Result<Option<EarlyEnd>> {
 }
 
 /// The requester as stored: account, verified addresses (the preferred first) and Entra id.
-fn requester(row: &SqliteRow) -> Result<Principal, String> {
-    let column = |name: &str| -> Result<Option<String>, String> {
-        row.try_get(name).map_err(|e| e.to_string())
-    };
+fn requester(row: &Row) -> rusqlite::Result<Principal> {
+    let column = |name: &str| -> rusqlite::Result<Option<String>> { row.get(name) };
     let platform = column("requester_platform")?.unwrap_or_default();
     let account = Account::new(
-        platform.parse()?,
+        platform
+            .parse()
+            .map_err(|e| decode_error("requester_platform", e))?,
         column("requester_id")?.unwrap_or_default(),
     );
     let addresses: Vec<String> =
         serde_json::from_str(&column("requester_addresses")?.unwrap_or_else(|| "[]".into()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| decode_error("requester_addresses", e))?;
     let preferred = column("requester_email")?;
     Ok(Principal::new(account)
         .with_emails(preferred.into_iter().chain(addresses))

@@ -58,26 +58,25 @@ impl Chat for TeamsChat {
 
     /// As the person's Teams client said on their last message (`localTimezone`).
     async fn time_zone(&self, account: &Account) -> anyhow::Result<Option<String>> {
-        Ok(teams::time_zone(&self.db.read, &account.id).await?)
+        Ok(teams::time_zone(&*self.db.read()?, &account.id)?)
     }
 
     async fn can_reach(&self, owner: &Owner, _now: DateTime<Utc>) -> anyhow::Result<bool> {
-        Ok(identity::owner_mri(self, owner).await?.is_some())
+        Ok(identity::owner_mri(self, owner)?.is_some())
     }
 
     /// Posts the status card into the conversation where the request was made — in a channel
     /// that is the thread of the person's message — and keeps it as the request's thread.
     async fn announce(&self, view: &RequestView, now: DateTime<Utc>) -> anyhow::Result<()> {
         let request = &view.request;
-        if !messages::find_on(&self.db.read, request.id, Role::Thread, Platform::Teams)
-            .await?
-            .is_empty()
-        {
-            return Ok(());
-        }
-        let conversation = teams::conversation(&self.db.read, &request.origin_channel)
-            .await?
-            .context("the conversation of the request is unknown")?;
+        let conversation = {
+            let db = self.db.read()?;
+            if !messages::find_on(&db, request.id, Role::Thread, Platform::Teams)?.is_empty() {
+                return Ok(());
+            }
+            teams::conversation(&db, &request.origin_channel)?
+                .context("the conversation of the request is unknown")?
+        };
         let card = cards::status(view, &self.refreshers(view).await?, now)?;
         let message = cards::message(card, &cards::summary(request));
         let fingerprint = Fingerprint::of(&message)?;
@@ -90,10 +89,10 @@ impl Chat for TeamsChat {
             )
             .await?;
         let (role, conversation) = (Role::Thread, &conversation.conversation_id);
-        store::write_alone(&self.db, async |conn| {
+        store::write(&self.db, |tx| {
             let shown = fingerprint.as_str();
             messages::remember(
-                conn,
+                tx,
                 request.id,
                 Platform::Teams,
                 role,
@@ -101,7 +100,6 @@ impl Chat for TeamsChat {
                 &id,
                 shown,
             )
-            .await
         })
         .await?;
         Ok(())
@@ -120,8 +118,7 @@ impl Chat for TeamsChat {
         let fingerprint = Fingerprint::of(&message)?;
         let (conversation, activity_id) = match destination {
             CardDestination::Channel { channel } => {
-                if messages::find_on(&self.db.read, request_id, Role::Card, Platform::Teams)
-                    .await?
+                if messages::find_on(&*self.db.read()?, request_id, Role::Card, Platform::Teams)?
                     .iter()
                     .any(|m| m.conversation.starts_with(channel.as_str()))
                 {
@@ -137,7 +134,7 @@ impl Chat for TeamsChat {
                     tracing::info!(request_id, %owner, "owner has not talked to the bot in Teams; no card sent to them there");
                     return Ok(());
                 };
-                if messages::has(&self.db.read, request_id, Role::Card, &conversation).await? {
+                if messages::has(&*self.db.read()?, request_id, Role::Card, &conversation)? {
                     return Ok(());
                 }
                 let id = self
@@ -148,10 +145,10 @@ impl Chat for TeamsChat {
             }
         };
         let role = Role::Card;
-        store::write_alone(&self.db, async |conn| {
+        store::write(&self.db, |tx| {
             let (shown, id) = (fingerprint.as_str(), &activity_id);
             messages::remember(
-                conn,
+                tx,
                 request_id,
                 Platform::Teams,
                 role,
@@ -159,7 +156,6 @@ impl Chat for TeamsChat {
                 id,
                 shown,
             )
-            .await
         })
         .await?;
         Ok(())
@@ -171,7 +167,7 @@ impl Chat for TeamsChat {
         let refreshers = self.refreshers(view).await?;
         for role in [Role::Thread, Role::Card] {
             let found =
-                messages::find_on(&self.db.read, view.request.id, role, Platform::Teams).await?;
+                messages::find_on(&*self.db.read()?, view.request.id, role, Platform::Teams)?;
             if found.is_empty() {
                 continue;
             }
@@ -183,7 +179,7 @@ impl Chat for TeamsChat {
             let fingerprint = Fingerprint::of(&message)?;
             for sent in found {
                 shown::update_if_changed(&self.db, &sent, &fingerprint, || async {
-                    let service_url = self.service_url_of(&sent.conversation).await?;
+                    let service_url = self.service_url_of(&sent.conversation)?;
                     self.connector
                         .update(&service_url, &sent.conversation, &sent.message_id, &message)
                         .await
@@ -195,9 +191,9 @@ impl Chat for TeamsChat {
     }
 
     async fn tell_requester(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let thread = messages::thread(&self.db.read, view.request.thread_id(), Platform::Teams)
-            .await?
-            .context("the request's thread has not been posted yet")?;
+        let thread =
+            messages::thread(&*self.db.read()?, view.request.thread_id(), Platform::Teams)?
+                .context("the request's thread has not been posted yet")?;
         let mut text = notice_text(view, notice);
         if notice.is_private()
             && let Some((service_url, personal)) =
@@ -211,7 +207,7 @@ impl Chat for TeamsChat {
                 .await?;
             text = text::with_style(&view.names, |style| wording::told_privately(notice, style));
         }
-        let service_url = self.service_url_of(&thread.conversation).await?;
+        let service_url = self.service_url_of(&thread.conversation)?;
         // The warning before the end carries what can be done about it, in a card that shows the
         // end in the reader's own zone.
         let message = match notice {
@@ -258,8 +254,12 @@ impl Chat for TeamsChat {
 
     /// Replies under every Teams approval card.
     async fn tell_owners(&self, view: &RequestView, notice: &Notice) -> anyhow::Result<()> {
-        let sent =
-            messages::find_on(&self.db.read, view.request.id, Role::Card, Platform::Teams).await?;
+        let sent = messages::find_on(
+            &*self.db.read()?,
+            view.request.id,
+            Role::Card,
+            Platform::Teams,
+        )?;
         if sent.is_empty() {
             return Ok(());
         }
@@ -269,7 +269,7 @@ impl Chat for TeamsChat {
             notice_text(view, notice)
         );
         for card in sent {
-            let service_url = self.service_url_of(&card.conversation).await?;
+            let service_url = self.service_url_of(&card.conversation)?;
             self.connector
                 .send(
                     &service_url,
@@ -292,11 +292,11 @@ impl Chat for TeamsChat {
 
 impl TeamsChat {
     /// The owners Teams can name (they have talked to the bot), for `refresh.userIds`.
-    pub async fn refreshers(&self, view: &RequestView) -> sqlx::Result<Refreshers> {
+    pub async fn refreshers(&self, view: &RequestView) -> store::Result<Refreshers> {
         let mut mris = Vec::new();
         let mut all_named = true;
         for owner in view.owners() {
-            match identity::owner_mri(self, owner).await? {
+            match identity::owner_mri(self, owner)? {
                 Some(mri) => mris.push(mri),
                 None => all_named = false,
             }
@@ -323,7 +323,7 @@ impl TeamsChat {
         message: &Value,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(String, String)> {
-        let known = teams::latest_in_channel(&self.db.read, channel).await?;
+        let known = teams::latest_in_channel(&*self.db.read()?, channel)?;
         let service_url = known
             .as_ref()
             .map(|c| c.service_url.clone())
@@ -347,16 +347,15 @@ impl TeamsChat {
         } else {
             format!("{channel};messageid={activity_id}")
         };
-        store::write_alone(&self.db, async |conn| {
-            teams::remember_conversation(conn, &thread, &service_url, tenant.as_deref(), now).await
+        store::write(&self.db, |tx| {
+            teams::remember_conversation(tx, &thread, &service_url, tenant.as_deref(), now)
         })
         .await?;
         Ok((thread, activity_id))
     }
 
-    async fn service_url_of(&self, conversation: &str) -> anyhow::Result<String> {
-        Ok(teams::conversation(&self.db.read, conversation)
-            .await?
+    fn service_url_of(&self, conversation: &str) -> store::Result<String> {
+        Ok(teams::conversation(&*self.db.read()?, conversation)?
             .map(|c| c.service_url)
             .unwrap_or_else(|| self.service_url.clone()))
     }

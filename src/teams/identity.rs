@@ -32,31 +32,35 @@ pub async fn remember_sender(
     teams: &TeamsChat,
     activity: &Activity,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     let conversation = &activity.conversation.id;
-    let mut tx = store::write(&teams.db).await?;
     let (service_url, tenant) = (&activity.service_url, activity.tenant_id());
-    teams::remember_conversation(&mut *tx, conversation, service_url, tenant, now).await?;
-    if let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) {
-        let user = teams::TeamsUser {
+    let user = match (&activity.from, user_id(activity)) {
+        (Some(from), Some(user_id)) => Some(teams::TeamsUser {
             aad_object_id: user_id,
             mri: from.id.clone(),
             name: from.name.clone(),
             personal_conversation_id: activity.is_personal().then(|| conversation.clone()),
             last_conversation_id: conversation.clone(),
-        };
-        teams::remember_user(&mut *tx, &user, now).await?;
-        // Only a name chrono-tz knows is kept: the client's word is read, never trusted further.
-        if let Some(zone) = activity
-            .local_timezone
-            .as_deref()
-            .filter(|zone| zone.parse::<chrono_tz::Tz>().is_ok())
-        {
-            teams::set_time_zone(&mut *tx, &user.aad_object_id, zone).await?;
+        }),
+        _ => None,
+    };
+    // Only a name chrono-tz knows is kept: the client's word is read, never trusted further.
+    let zone = activity
+        .local_timezone
+        .as_deref()
+        .filter(|zone| zone.parse::<chrono_tz::Tz>().is_ok());
+    store::write(&teams.db, |tx| {
+        teams::remember_conversation(tx, conversation, service_url, tenant, now)?;
+        if let Some(user) = &user {
+            teams::remember_user(tx, user, now)?;
+            if let Some(zone) = zone {
+                teams::set_time_zone(tx, &user.aad_object_id, zone)?;
+            }
         }
-    }
-    tx.commit().await?;
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// The addresses of a Teams profile that say who someone is: only a member of our own tenant's.
@@ -97,8 +101,8 @@ async fn read_profile(
         .member(service_url, conversation, mri)
         .await?;
     let addresses = verified_addresses(teams, &member);
-    store::write_alone(&teams.db, async |conn| {
-        identities::remember(conn, Platform::Teams, user_id, &addresses, now).await
+    store::write(&teams.db, |tx| {
+        identities::remember(tx, Platform::Teams, user_id, &addresses, now)
     })
     .await?;
     Ok(addresses)
@@ -110,13 +114,17 @@ pub async fn learn_email(
     teams: &std::sync::Arc<TeamsChat>,
     activity: &Activity,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     let (Some(from), Some(user_id)) = (&activity.from, user_id(activity)) else {
         return Ok(());
     };
-    if identities::addresses_of(&teams.db.read, Platform::Teams, &user_id, now - FRESH_FOR)
-        .await?
-        .is_some()
+    if identities::addresses_of(
+        &*teams.db.read()?,
+        Platform::Teams,
+        &user_id,
+        now - FRESH_FOR,
+    )?
+    .is_some()
     {
         return Ok(());
     }
@@ -148,9 +156,13 @@ pub async fn cached(
     teams: &TeamsChat,
     user_id: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<Principal> {
-    let addresses =
-        identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR).await?;
+) -> store::Result<Principal> {
+    let addresses = identities::addresses_of(
+        &*teams.db.read()?,
+        Platform::Teams,
+        user_id,
+        now - FRESH_FOR,
+    )?;
     Ok(principal(user_id, addresses.unwrap_or_default()))
 }
 
@@ -162,19 +174,20 @@ pub async fn resolve(
     fresh: bool,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Principal> {
-    if !fresh
-        && let Some(addresses) =
-            identities::addresses_of(&teams.db.read, Platform::Teams, user_id, now - FRESH_FOR)
-                .await?
-    {
-        return Ok(principal(user_id, addresses));
-    }
-    let user = teams::user(&teams.db.read, user_id)
-        .await?
-        .with_context(|| format!("Teams user {user_id} has not talked to jitbot"))?;
-    let conversation = teams::conversation(&teams.db.read, &user.last_conversation_id)
-        .await?
-        .context("the conversation the user was last seen in is unknown")?;
+    let (user, conversation) = {
+        let db = teams.db.read()?;
+        if !fresh
+            && let Some(addresses) =
+                identities::addresses_of(&db, Platform::Teams, user_id, now - FRESH_FOR)?
+        {
+            return Ok(principal(user_id, addresses));
+        }
+        let user = teams::user(&db, user_id)?
+            .with_context(|| format!("Teams user {user_id} has not talked to jitbot"))?;
+        let conversation = teams::conversation(&db, &user.last_conversation_id)?
+            .context("the conversation the user was last seen in is unknown")?;
+        (user, conversation)
+    };
     let addresses = read_profile(
         teams,
         user_id,
@@ -204,11 +217,11 @@ pub async fn of_sender(
         tracing::warn!(error_id = %id, error = format!("{error:#}"), "could not read a Teams profile at a click");
         Refusal::UnknownIdentity(format!("error {id}"))
     };
-    if let Some(addresses) =
-        identities::addresses_of(&teams.db.read, Platform::Teams, &user_id, now - FRESH_FOR)
-            .await
-            .map_err(|e| unknown(e.into()))?
-    {
+    let cached = teams
+        .db
+        .read()
+        .and_then(|db| identities::addresses_of(&db, Platform::Teams, &user_id, now - FRESH_FOR));
+    if let Some(addresses) = cached.map_err(|e| unknown(e.into()))? {
         return Ok(principal(&user_id, addresses));
     }
     let read = read_profile(
@@ -229,15 +242,15 @@ pub async fn of_sender(
 }
 
 /// The MRI (`29:` id) of an owner who has talked to the bot: what `refresh.userIds` lists.
-pub async fn owner_mri(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<String>> {
-    Ok(known_user(teams, owner).await?.map(|user| user.mri))
+pub fn owner_mri(teams: &TeamsChat, owner: &Owner) -> store::Result<Option<String>> {
+    Ok(known_user(teams, owner)?.map(|user| user.mri))
 }
 
-async fn known_user(teams: &TeamsChat, owner: &Owner) -> sqlx::Result<Option<teams::TeamsUser>> {
+fn known_user(teams: &TeamsChat, owner: &Owner) -> store::Result<Option<teams::TeamsUser>> {
     match owner {
-        Owner::TeamsUser(id) => teams::user(&teams.db.read, id.as_str()).await,
-        Owner::Directory { id, .. } => teams::user(&teams.db.read, id).await,
-        Owner::Email(email) => teams::user_with_email(&teams.db.read, email).await,
+        Owner::TeamsUser(id) => teams::user(&*teams.db.read()?, id.as_str()),
+        Owner::Directory { id, .. } => teams::user(&*teams.db.read()?, id),
+        Owner::Email(email) => teams::user_with_email(&*teams.db.read()?, email),
         Owner::SlackUser(_) => Ok(None),
     }
 }
@@ -249,15 +262,13 @@ pub async fn dm_conversation(
     owner: &Owner,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let Some(user) = known_user(teams, owner).await? else {
+    let Some(user) = known_user(teams, owner)? else {
         return Ok(None);
     };
-    let seen_in = teams::conversation(&teams.db.read, &user.last_conversation_id)
-        .await?
+    let seen_in = teams::conversation(&*teams.db.read()?, &user.last_conversation_id)?
         .context("the conversation the owner was last seen in is unknown")?;
     if let Some(personal) = &user.personal_conversation_id {
-        let service_url = teams::conversation(&teams.db.read, personal)
-            .await?
+        let service_url = teams::conversation(&*teams.db.read()?, personal)?
             .map(|c| c.service_url)
             .unwrap_or(seen_in.service_url);
         return Ok(Some((service_url, personal.clone())));
@@ -278,10 +289,11 @@ pub async fn dm_conversation(
         .connector
         .create_conversation(&seen_in.service_url, &parameters)
         .await?;
-    let mut tx = store::write(&teams.db).await?;
     let (service_url, tenant) = (&seen_in.service_url, tenant.as_deref());
-    teams::remember_conversation(&mut *tx, &conversation, service_url, tenant, now).await?;
-    teams::set_personal_conversation(&mut *tx, &user.aad_object_id, &conversation).await?;
-    tx.commit().await?;
+    store::write(&teams.db, |tx| {
+        teams::remember_conversation(tx, &conversation, service_url, tenant, now)?;
+        teams::set_personal_conversation(tx, &user.aad_object_id, &conversation)
+    })
+    .await?;
     Ok(Some((seen_in.service_url, conversation)))
 }

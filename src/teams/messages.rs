@@ -149,7 +149,13 @@ async fn on_card_action(app: &App, activity: &Activity, now: DateTime<Utc>) -> V
         }
         other => return invoke_error(400, &format!("unknown verb `{other}`")),
     };
-    let answer = match requests::get(&app.core.db.read, request_id).await {
+    // Read before the match: the reader goes back before the card is built (which waits).
+    let found = app
+        .core
+        .db
+        .read()
+        .and_then(|db| requests::get(&db, request_id));
+    let answer = match found {
         Ok(Some(request)) => personal_card(app, request, &viewer).await,
         Ok(None) => return invoke_message(&Refusal::NoSuchRequest(request_id).to_string()),
         Err(error) => Err(error.into()),

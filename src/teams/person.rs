@@ -5,7 +5,7 @@ use super::activity::Activity;
 use super::chat::TeamsChat;
 use crate::domain::identity::is_guid;
 use crate::domain::{Account, Command, Platform, Principal, Refusal, RequestAction};
-use crate::store::teams;
+use crate::store::{self, teams};
 
 /// The account a request's `for` names, `None` when it names nobody, or why it cannot be used.
 /// Only the database is read; the check verifies the person afresh.
@@ -14,7 +14,7 @@ pub async fn on_behalf_of(
     activity: &Activity,
     asker: &Principal,
     command: &Result<Command, Refusal>,
-) -> sqlx::Result<Result<Option<Account>, Refusal>> {
+) -> store::Result<Result<Option<Account>, Refusal>> {
     let Ok(Command::Request(request)) = command else {
         return Ok(Ok(None));
     };
@@ -23,8 +23,8 @@ pub async fn on_behalf_of(
     };
     let aad_object_id = if let Some(mentioned) = activity.mentioned(typed) {
         let known = match &mentioned.aad_object_id {
-            Some(id) if is_guid(id) => teams::user(&chat.db.read, id).await?,
-            _ => teams::user_with_mri(&chat.db.read, &mentioned.id).await?,
+            Some(id) if is_guid(id) => teams::user(&*chat.db.read()?, id)?,
+            _ => teams::user_with_mri(&*chat.db.read()?, &mentioned.id)?,
         };
         // The check reads the person's Teams profile where they last talked to jitbot: someone
         // who never has cannot be verified, and is told so now rather than after the retries.
@@ -36,9 +36,7 @@ pub async fn on_behalf_of(
         if asker.has_email(typed) {
             return Ok(Err(Refusal::ForYourself));
         }
-        teams::user_with_email(&chat.db.read, typed)
-            .await?
-            .map(|user| user.aad_object_id)
+        teams::user_with_email(&*chat.db.read()?, typed)?.map(|user| user.aad_object_id)
     } else {
         None
     };

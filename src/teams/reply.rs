@@ -69,16 +69,14 @@ async fn in_place(app: &App, activity: &Activity, mut message: Value) -> anyhow:
 /// In the sender's personal chat with the bot if jitbot knows it; else a short reply in place.
 async fn privately(app: &App, activity: &Activity, message: Value) -> anyhow::Result<()> {
     let personal = match identity::user_id(activity) {
-        Some(user_id) => teams::user(&app.teams.db.read, &user_id)
-            .await?
+        Some(user_id) => teams::user(&*app.teams.db.read()?, &user_id)?
             .and_then(|user| user.personal_conversation_id),
         None => None,
     };
     let Some(personal) = personal else {
         return in_place(app, activity, cards::text_message(ASK_DIRECTLY)).await;
     };
-    let service_url = teams::conversation(&app.teams.db.read, &personal)
-        .await?
+    let service_url = teams::conversation(&*app.teams.db.read()?, &personal)?
         .map(|c| c.service_url)
         .unwrap_or_else(|| activity.service_url.clone());
     app.teams

@@ -4,8 +4,7 @@
 
 use chrono::{Duration, Utc};
 use jitbot::domain::RequestStatus;
-use jitbot::store::audit;
-use sqlx::SqlitePool;
+use jitbot::store::{self, Db, OptionalExtension, audit};
 
 use crate::cli::{jitbot, jitbot_with, stderr, stdout};
 use crate::common::*;
@@ -19,17 +18,9 @@ async fn apart(retention: Option<&'static str>) -> TestApp {
     TestApp::spawn_with_options(DEFAULT_GROUPS, options).await
 }
 
-/// The audit database's writer: tests read it and tamper with it.
-fn trail(t: &TestApp) -> &SqlitePool {
-    &t.app.core.trail.db().write
-}
-
-async fn count_in(db: &SqlitePool, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_one(db)
-        .await
-        .unwrap()
+/// The audit database: tests read it and tamper with it.
+fn trail(t: &TestApp) -> &Db {
+    t.app.core.trail.db()
 }
 
 /// An event as the outbox holds it: event id, time, request, actor, action, platform, channel,
@@ -46,10 +37,17 @@ type OutboxRow = (
 );
 
 /// Every event of the trail as (id, action, hash, event id).
-async fn chain(db: &SqlitePool) -> Vec<(i64, String, String, String)> {
-    sqlx::query_as("SELECT id, action, hash, event_uid FROM audit_events ORDER BY id")
-        .fetch_all(db)
-        .await
+async fn chain(db: &Db) -> Vec<(i64, String, String, String)> {
+    let reader = db.read().unwrap();
+    let mut statement = reader
+        .prepare("SELECT id, action, hash, event_uid FROM audit_events ORDER BY id")
+        .unwrap();
+    statement
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
         .unwrap()
 }
 
@@ -97,9 +95,9 @@ async fn with_an_audit_database_the_lifecycle_is_recorded_only_there() {
         "the main file holds no event"
     );
     assert_eq!(t.count("audit_outbox").await, 0, "every event was moved");
-    assert_eq!(count_in(trail(&t), "requests").await, 0);
+    assert_eq!(count_in(trail(&t), "requests"), 0);
     assert_eq!(
-        audit::verify(trail(&t)).await.unwrap(),
+        audit::verify(&trail(&t).read().unwrap()).unwrap(),
         audit::ChainCheck::Intact { events: 6 }
     );
 
@@ -131,38 +129,47 @@ async fn a_crash_between_the_two_files_is_repaired_at_start_with_nothing_lost_or
     // The state jitbot would be in after two crashes: event 2 was moved but not yet removed
     // from the outbox, and the audit file's last commit (events 3 and 4) never reached the disk
     // while the main file's outbox still held them.
-    let moved: Vec<OutboxRow> = sqlx::query_as(
-        "SELECT event_uid, at, request_id, actor, action, platform, channel, detail \
-             FROM audit_events WHERE id >= 2 ORDER BY id",
-    )
-    .fetch_all(trail(&t))
-    .await
-    .unwrap();
-    for (uid, at, request_id, actor, action, platform, channel, detail) in moved {
-        sqlx::query(
+    let moved: Vec<OutboxRow> = {
+        let reader = trail(&t).read().unwrap();
+        let mut statement = reader
+            .prepare(
+                "SELECT event_uid, at, request_id, actor, action, platform, channel, detail \
+                 FROM audit_events WHERE id >= 2 ORDER BY id",
+            )
+            .unwrap();
+        statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    for row in moved {
+        execute(
+            &t.app.core.db,
             "INSERT INTO audit_outbox (event_uid, at, request_id, actor, action, platform, channel, detail) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
         )
-        .bind(uid)
-        .bind(at)
-        .bind(request_id)
-        .bind(actor)
-        .bind(action)
-        .bind(platform)
-        .bind(channel)
-        .bind(detail)
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+        .await;
     }
-    sqlx::query("DELETE FROM audit_events WHERE id >= 3")
-        .execute(trail(&t))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE sqlite_sequence SET seq = 2 WHERE name = 'audit_events'")
-        .execute(trail(&t))
-        .await
-        .unwrap();
+    execute(trail(&t), "DELETE FROM audit_events WHERE id >= 3", []).await;
+    execute(
+        trail(&t),
+        "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'audit_events'",
+        [],
+    )
+    .await;
     let cut = verify(&t);
     assert!(
         stdout(&cut).contains("3 event(s) wait in the main database's outbox"),
@@ -175,10 +182,11 @@ async fn a_crash_between_the_two_files_is_repaired_at_start_with_nothing_lost_or
     assert_eq!(after[..4], before[..], "the same events, ids and hashes");
     assert_eq!(after.len(), 5, "nothing doubled: {after:?}");
     assert_eq!(after[4].1, "audit_moved_at_start");
-    let detail: String = sqlx::query_scalar("SELECT detail FROM audit_events WHERE id = 5")
-        .fetch_one(trail(&t))
-        .await
-        .unwrap();
+    let detail: String = query_one(
+        trail(&t),
+        "SELECT detail FROM audit_events WHERE id = 5",
+        [],
+    );
     assert_eq!(detail, r#"{"already_there":1,"moved":2}"#);
     assert_eq!(t.count("audit_outbox").await, 0);
     assert_eq!(t.count("audit_events").await, 0);
@@ -211,15 +219,13 @@ async fn concurrent_changes_keep_one_linear_chain() {
     for n in 0..20 {
         let core = t.app.core.clone();
         tasks.spawn(async move {
-            let mut tx = jitbot::store::write(&core.db).await.unwrap();
             let event = audit::NewEvent::by_jitbot(
                 None,
                 jitbot::domain::AuditAction::SweepFound,
                 serde_json::json!({ "n": n }),
                 Utc::now(),
             );
-            audit::append(&mut tx, event).await.unwrap();
-            core.commit(tx).await.unwrap();
+            core.write(|tx| audit::append(tx, event)).await.unwrap();
         });
     }
     t.run_jobs().await;
@@ -235,7 +241,7 @@ async fn concurrent_changes_keep_one_linear_chain() {
     );
     let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
     assert_eq!(ids, (1..=32).collect::<Vec<_>>());
-    let check = audit::check_trail(trail(&t), None).await.unwrap();
+    let check = audit::check_trail(&trail(&t).read().unwrap(), None).unwrap();
     assert!(check.is_intact(), "{check:?}");
     assert_eq!(t.count("audit_outbox").await, 0);
 }
@@ -275,10 +281,12 @@ async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
     assert_eq!(chain(trail(&t)).await.len(), 3);
 
     // Tampering after a purge is still detected: an edit …
-    sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 6")
-        .execute(trail(&t))
-        .await
-        .unwrap();
+    execute(
+        trail(&t),
+        "UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 6",
+        [],
+    )
+    .await;
     let edited = verify(&t);
     assert!(!edited.status.success());
     assert!(
@@ -286,16 +294,15 @@ async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
         "{}",
         stderr(&edited)
     );
-    sqlx::query("UPDATE audit_events SET actor = 'jitbot' WHERE id = 6")
-        .execute(trail(&t))
-        .await
-        .unwrap();
+    execute(
+        trail(&t),
+        "UPDATE audit_events SET actor = 'jitbot' WHERE id = 6",
+        [],
+    )
+    .await;
     assert!(verify(&t).status.success());
     // … and removing more than the purge recorded.
-    sqlx::query("DELETE FROM audit_events WHERE id = 5")
-        .execute(trail(&t))
-        .await
-        .unwrap();
+    execute(trail(&t), "DELETE FROM audit_events WHERE id = 5", []).await;
     let removed = verify(&t);
     assert!(!removed.status.success());
     assert!(
@@ -337,7 +344,7 @@ async fn retention_in_one_file_keeps_the_chain_verifiable() {
         .await
         .unwrap();
     t.run_jobs_at(Utc::now() + Duration::days(401)).await;
-    let left = chain(&t.app.core.db.read).await;
+    let left = chain(&t.app.core.db).await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].1, "audit_purged");
     let verified = verify(&t);
@@ -489,12 +496,17 @@ async fn the_collector_gets_the_events_from_the_audit_file() {
     // The forwarder moves its cursor right after the collector answers.
     let mut cursor = String::new();
     for _ in 0..500 {
-        cursor =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'audit_forwarded_up_to'")
-                .fetch_optional(trail(&t))
-                .await
-                .unwrap()
-                .unwrap_or_default();
+        cursor = trail(&t)
+            .read()
+            .unwrap()
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'audit_forwarded_up_to'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .unwrap()
+            .unwrap_or_default();
         if cursor == "4" {
             break;
         }
@@ -514,7 +526,7 @@ async fn retention_never_purges_what_the_collector_has_not_had() {
     let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
     approved_and_granted(&t).await;
     // The collector has had the first two events only.
-    jitbot::store::audit::forwarded_up_to(trail(&t), 2)
+    store::write(trail(&t), |tx| audit::forwarded_up_to(tx, 2))
         .await
         .unwrap();
     jitbot::access::audit_retention::run(&t.app.core, Utc::now() + Duration::days(31))

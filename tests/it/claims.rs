@@ -12,18 +12,21 @@ async fn scratch_db() -> (tempfile::TempDir, store::Db) {
 }
 
 async fn queue(db: &store::Db, jobs: &[(i64, Job, DateTime<Utc>)]) {
-    let mut tx = store::write(db).await.unwrap();
-    store::jobs::queue_jobs(&mut tx, jobs);
-    tx.commit().await.unwrap();
+    store::write(db, |tx| {
+        store::jobs::queue_jobs(tx, jobs);
+        Ok::<_, store::Error>(())
+    })
+    .await
+    .unwrap();
 }
 
 /// Claims up to `limit` jobs at `now`: each as its request and kind.
 async fn claim(db: &store::Db, now: DateTime<Utc>, limit: i64) -> Vec<(i64, String)> {
-    let mut tx = store::write(db).await.unwrap();
-    let claimed = store::jobs::claim_due(&mut tx, now, Duration::minutes(5), limit)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let claimed = store::write(db, |tx| {
+        store::jobs::claim_due(tx, now, Duration::minutes(5), limit)
+    })
+    .await
+    .unwrap();
     claimed
         .into_iter()
         .map(|row| {

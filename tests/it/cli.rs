@@ -136,10 +136,12 @@ async fn requests_and_audit_show_what_happened_and_tampering_is_detected() {
         stdout(&verified)
     );
 
-    sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE action = 'approved'")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(
+        &t.app.core.db,
+        "UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE action = 'approved'",
+        [],
+    )
+    .await;
     let tampered = jitbot(&["audit", "--config", config, "--verify"]);
     assert!(!tampered.status.success());
     assert!(
@@ -174,11 +176,18 @@ async fn an_intact_trail_prints_its_head_to_be_recorded_elsewhere() {
     );
 
     let config = a_request_that_ran_its_course(&t).await;
-    let last: (i64, String) =
-        sqlx::query_as("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
-            .fetch_one(&t.app.core.db.write)
-            .await
-            .unwrap();
+    let last: (i64, String) = t
+        .app
+        .core
+        .db
+        .read()
+        .unwrap()
+        .query_row(
+            "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
     let verified = jitbot(&["audit", "--config", &config, "--verify"]);
     assert!(verified.status.success(), "{}", stderr(&verified));
     let out = stdout(&verified);
@@ -196,10 +205,7 @@ async fn deleting_the_last_audit_events_is_detected_and_named() {
     let config = a_request_that_ran_its_course(&t).await;
 
     // Events cut from the end leave a chain whose every link still matches.
-    sqlx::query("DELETE FROM audit_events WHERE id > 4")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(&t.app.core.db, "DELETE FROM audit_events WHERE id > 4", []).await;
     let cut = jitbot(&["audit", "--config", &config, "--verify"]);
     assert!(!cut.status.success());
     assert!(
@@ -213,18 +219,12 @@ async fn deleting_the_last_audit_events_is_detected_and_named() {
         stdout(&cut)
     );
 
-    sqlx::query("DELETE FROM audit_events WHERE id = 2")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(&t.app.core.db, "DELETE FROM audit_events WHERE id = 2", []).await;
     let holed = stderr(&jitbot(&["audit", "--config", &config, "--verify"]));
     assert!(holed.contains("event 2 is missing"), "{holed}");
     assert!(holed.contains("audit trail broken at event 3"), "{holed}");
 
-    sqlx::query("DELETE FROM audit_events")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(&t.app.core.db, "DELETE FROM audit_events", []).await;
     let emptied = jitbot(&["audit", "--config", &config, "--verify"]);
     assert!(!emptied.status.success());
     assert!(

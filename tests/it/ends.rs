@@ -80,7 +80,7 @@ async fn grants_ending_together_are_each_ended_audited_and_told_once_and_a_waiti
     assert_eq!(told.iter().filter(|m| *m == lapsed).count(), 1, "{told:?}");
     assert_eq!(told.len(), ids.len() + 1, "{told:?}");
     assert_eq!(
-        audit::verify(&t.app.core.db.read).await.unwrap(),
+        audit::verify(&t.app.core.db.read().unwrap()).unwrap(),
         audit::ChainCheck::Intact {
             events: t.count("audit_events").await as usize
         }
@@ -114,16 +114,14 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
     let core = &t.app.core;
     let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
     // Two are revoking; the third was ended by something else first and must be left alone.
-    requests::mark_revoking(&core.db.write, &ids, after_end)
-        .await
-        .unwrap();
-    requests::mark_ended(&core.db.write, &[(ids[2], after_end)])
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM jobs")
-        .execute(&core.db.write)
-        .await
-        .unwrap();
+    store::write(&core.db, |tx| {
+        requests::mark_revoking(tx, &ids, after_end)?;
+        requests::mark_ended(tx, &[(ids[2], after_end)])?;
+        tx.execute("DELETE FROM jobs", [])?;
+        Ok::<_, store::Error>(())
+    })
+    .await
+    .unwrap();
     let (transactions_before, _) = core.db.committed();
 
     // On this one-thread runtime the first end takes the turn alone; the two arriving while it
@@ -145,8 +143,7 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
     }
     assert_eq!(count(&t.audit_actions(ids[2]).await, "revoked"), 0);
     // Each ended request's jobs, in the order given; none for the one left alone.
-    let queued: Vec<(Option<i64>, String)> = store::jobs::all(&core.db.read)
-        .await
+    let queued: Vec<(Option<i64>, String)> = store::jobs::all(&core.db.read().unwrap())
         .unwrap()
         .into_iter()
         .map(|job| (job.request_id, job.payload))
@@ -163,7 +160,7 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
         .collect();
     assert_eq!(queued, expected);
     assert!(matches!(
-        audit::verify(&core.db.read).await.unwrap(),
+        audit::verify(&core.db.read().unwrap()).unwrap(),
         audit::ChainCheck::Intact { .. }
     ));
 }
@@ -172,10 +169,10 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
 async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_requests_end() {
     let t = TestApp::spawn().await;
     let ids = alice_holds_three(&t).await;
-    let db = &t.app.core.db.write;
+    let db = &t.app.core.db;
     let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
     // The first two are being revoked; the third is still active and must stay so.
-    requests::mark_revoking(db, &ids[..2], after_end)
+    store::write(db, |tx| requests::mark_revoking(tx, &ids[..2], after_end))
         .await
         .unwrap();
     let at = |seconds: i64| after_end + Duration::seconds(seconds);
@@ -187,7 +184,9 @@ async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_request
         (ids[0], at(3)),
         (ids[0], at(5)),
     ];
-    let mut ended = requests::mark_ended(db, &ends).await.unwrap();
+    let mut ended = store::write(db, |tx| requests::mark_ended(tx, &ends))
+        .await
+        .unwrap();
 
     ended.sort();
     assert_eq!(ended, ids[..2]);
@@ -204,7 +203,9 @@ async fn ends_marked_together_each_keep_their_own_time_and_only_revoking_request
     assert_eq!(untouched.status, RequestStatus::Active);
     assert_eq!(untouched.ended_at, None);
     // Ended once: a second batch finds nothing revoking.
-    let again = requests::mark_ended(db, &[(ids[0], at(20))]).await.unwrap();
+    let again = store::write(db, |tx| requests::mark_ended(tx, &[(ids[0], at(20))]))
+        .await
+        .unwrap();
     assert!(again.is_empty());
     assert_eq!(
         t.request(ids[0])
@@ -221,9 +222,11 @@ async fn an_end_recorded_twice_in_one_batch_counts_once() {
     let ids = alice_holds_three(&t).await;
     let core = &t.app.core;
     let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
-    requests::mark_revoking(&core.db.write, &ids[..2], after_end)
-        .await
-        .unwrap();
+    store::write(&core.db, |tx| {
+        requests::mark_revoking(tx, &ids[..2], after_end)
+    })
+    .await
+    .unwrap();
 
     // The first end takes the turn alone; the two arriving meanwhile, the same request's twice
     // (two runs of its job), are recorded together after it.

@@ -89,9 +89,7 @@ async fn a_grant_adds_the_member_and_expiry_removes_them_with_ref() {
     assert!(t.graph.members(ADMINS).is_empty());
     // The audit trail names the account both times: by email, and by Entra object id.
     for action in ["granted", "revoked"] {
-        let events = jitbot::store::audit::list(&t.app.core.db.write, Some(id))
-            .await
-            .unwrap();
+        let events = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), Some(id)).unwrap();
         let event = events.iter().find(|e| e.action == action).unwrap();
         let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
         assert_eq!(
@@ -158,9 +156,7 @@ async fn already_a_member_on_add_and_not_a_member_on_remove_are_success() {
         RequestStatus::Active,
         "already a member is success"
     );
-    let events = jitbot::store::audit::list(&t.app.core.db.write, Some(id))
-        .await
-        .unwrap();
+    let events = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), Some(id)).unwrap();
     let granted = events.iter().find(|e| e.action == "granted").unwrap();
     assert!(
         granted
@@ -174,9 +170,7 @@ async fn already_a_member_on_add_and_not_a_member_on_remove_are_success() {
     t.run_jobs_at(request.expires_at.unwrap()).await;
 
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
-    let events = jitbot::store::audit::list(&t.app.core.db.write, Some(id))
-        .await
-        .unwrap();
+    let events = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), Some(id)).unwrap();
     let revoked = events.iter().find(|e| e.action == "revoked").unwrap();
     assert!(
         revoked
@@ -314,8 +308,7 @@ async fn throttling_honours_retry_after_and_revocations_are_retried_until_they_s
     t.graph.fail_next("POST", "members/$ref", 429, Some(7), 1);
     let now = Utc::now();
     t.run_jobs_at(now).await;
-    let job = jitbot::store::jobs::all(&t.app.core.db.write)
-        .await
+    let job = jitbot::store::jobs::all(&t.app.core.db.read().unwrap())
         .unwrap()
         .into_iter()
         .find(|j| j.attempts == 1)
@@ -623,8 +616,7 @@ async fn the_sweep_reports_members_jitbot_holds_no_grant_for_across_pages() {
             && report.contains("carol@example.com"),
         "{report}"
     );
-    let found = jitbot::store::audit::list(&t.app.core.db.write, None)
-        .await
+    let found = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), None)
         .unwrap()
         .into_iter()
         .filter(|e| e.action == "sweep_found")
@@ -649,8 +641,7 @@ async fn the_sweep_removes_drift_in_remove_mode_and_audits_it() {
         t.graph.calls_to("DELETE", "members")[0].path,
         format!("groups/{FINANCE}/members/{carol}/$ref")
     );
-    let removed: Vec<String> = jitbot::store::audit::list(&t.app.core.db.write, None)
-        .await
+    let removed: Vec<String> = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), None)
         .unwrap()
         .into_iter()
         .filter(|e| e.action == "sweep_removed")
@@ -659,9 +650,7 @@ async fn the_sweep_removes_drift_in_remove_mode_and_audits_it() {
     assert_eq!(removed.len(), 1);
     assert!(removed[0].contains(carol));
     assert_eq!(
-        jitbot::store::audit::verify(&t.app.core.db.write)
-            .await
-            .unwrap(),
+        jitbot::store::audit::verify(&t.app.core.db.read().unwrap()).unwrap(),
         jitbot::store::audit::ChainCheck::Intact { events: 1 }
     );
     let report = t.slack.posts_in(APPROVAL_CHANNEL, None).last().unwrap()["text"].to_string();
@@ -679,25 +668,21 @@ async fn the_sweep_comes_round_again_and_a_restart_neither_skips_nor_doubles_it(
     jitbot::access::sweep::schedule(core, now).await.unwrap();
     jitbot::access::sweep::schedule(core, now).await.unwrap();
     let waiting = |t: &TestApp| {
-        let db = t.app.core.db.read.clone();
-        async move {
-            jitbot::store::jobs::all(&db)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter(|j| j.payload.contains("\"sweep\""))
-                .map(|j| j.due_at)
-                .collect::<Vec<i64>>()
-        }
+        jitbot::store::jobs::all(&t.app.core.db.read().unwrap())
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.payload.contains("\"sweep\""))
+            .map(|j| j.due_at)
+            .collect::<Vec<i64>>()
     };
     assert_eq!(
-        waiting(&t).await.len(),
+        waiting(&t).len(),
         1,
         "one sweep waits, however often it is queued"
     );
 
     t.run_jobs_at(now).await;
-    let next = waiting(&t).await;
+    let next = waiting(&t);
     assert_eq!(next.len(), 1);
     let expected = (now + Duration::hours(1)).timestamp_millis();
     assert!(

@@ -15,18 +15,16 @@ async fn stored(
     status: &str,
     already_member: Option<bool>,
 ) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
-         justification, duration_minutes, status, origin_channel, requested_at, already_member) \
-         VALUES (?, ?, ?, ?, 'test', 60, ?, 'C0TEST', 0, ?) RETURNING id",
-    )
-    .bind(group)
-    .bind(platform)
-    .bind(user)
-    .bind(email)
-    .bind(status)
-    .bind(already_member)
-    .fetch_one(&t.app.core.db.write)
+    jitbot::store::write(&t.app.core.db, |tx| {
+        tx.query_row(
+            "INSERT INTO requests (group_name, requester_platform, requester_id, requester_email, \
+             justification, duration_minutes, status, origin_channel, requested_at, already_member) \
+             VALUES (?, ?, ?, ?, 'test', 60, ?, 'C0TEST', 0, ?) RETURNING id",
+            (group, platform, user, email, status, already_member),
+            |row| row.get(0),
+        )
+        .map_err(jitbot::store::Error::from)
+    })
     .await
     .unwrap()
 }
@@ -78,11 +76,9 @@ async fn each_request_asked_about_gets_the_first_of_its_own_persons_holders() {
         asked(bob_ending, &bob, &prod_db[..1]),
         asked(dave_ending, &dave, &prod_db[..1]),
     ];
-    let db = &t.app.core.db.read;
+    let db = &t.app.core.db.read().unwrap();
 
-    let active = requests::first_holders(db, &questions, Holding::Active)
-        .await
-        .unwrap();
+    let active = requests::first_holders(db, &questions, Holding::Active).unwrap();
     // Alice's: the lowest id among her active prod-db and prod-db-b requests (not the pending
     // one, not payroll); her billing grant is held by her Teams account, found by email. Bob's
     // other request is itself being revoked; Dave has no verified email, and Eve's request
@@ -105,9 +101,7 @@ async fn each_request_asked_about_gets_the_first_of_its_own_persons_holders() {
     ];
     assert_eq!(active, expected.into_iter().collect());
 
-    let with_revoking = requests::first_holders(db, &questions, Holding::ActiveOrRevoking)
-        .await
-        .unwrap();
+    let with_revoking = requests::first_holders(db, &questions, Holding::ActiveOrRevoking).unwrap();
     assert_eq!(
         with_revoking.get(&bob_ending),
         Some(&Holder {

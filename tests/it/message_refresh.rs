@@ -44,10 +44,11 @@ fn last_teams_card_update(t: &TestApp) -> String {
 }
 
 async fn messages_with_unknown_content(t: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE shown_sha256 IS NULL")
-        .fetch_one(&t.app.core.db.read)
-        .await
-        .unwrap()
+    query_one(
+        &t.app.core.db,
+        "SELECT COUNT(*) FROM messages WHERE shown_sha256 IS NULL",
+        [],
+    )
 }
 
 #[tokio::test]
@@ -234,10 +235,12 @@ async fn a_message_from_before_the_upgrade_is_updated_on_its_next_refresh_and_re
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request prod-db 1h INC-1").await;
     // Rows remembered before migration 0012 do not know what they show.
-    sqlx::query("UPDATE messages SET shown_sha256 = NULL")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(
+        &t.app.core.db,
+        "UPDATE messages SET shown_sha256 = NULL",
+        [],
+    )
+    .await;
 
     // Carol's deny refreshes every message: each is updated once, and remembered.
     assert_eq!(t.click("U0CAROL", id, "jit_deny").await, 200);

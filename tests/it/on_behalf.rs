@@ -52,14 +52,18 @@ fn manages(t: &TestApp, manager: &str, report: &str) {
 
 /// The actor and detail of request `id`'s audit event `action`.
 async fn event(t: &TestApp, id: i64, action: &str) -> (String, Value) {
-    let (actor, detail): (String, String) = sqlx::query_as(
-        "SELECT actor, detail FROM audit_events WHERE request_id = ? AND action = ?",
-    )
-    .bind(id)
-    .bind(action)
-    .fetch_one(&t.app.core.db.write)
-    .await
-    .unwrap();
+    let (actor, detail): (String, String) = t
+        .app
+        .core
+        .db
+        .read()
+        .unwrap()
+        .query_row(
+            "SELECT actor, detail FROM audit_events WHERE request_id = ? AND action = ?",
+            (id, action),
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
     (actor, serde_json::from_str(&detail).unwrap())
 }
 
@@ -344,13 +348,15 @@ async fn a_mention_of_an_account_slack_does_not_know_is_cancelled_at_the_check()
 async fn a_verified_email_names_someone_jitbot_has_seen() {
     let t = spawn().await;
     manages(&t, "alice@example.com", "dave@example.com");
-    jitbot::store::identities::remember(
-        &t.app.core.db.write,
-        Platform::Slack,
-        "U0DAVE",
-        &["dave@example.com".to_string()],
-        chrono::Utc::now(),
-    )
+    jitbot::store::write(&t.app.core.db, |tx| {
+        jitbot::store::identities::remember(
+            tx,
+            Platform::Slack,
+            "U0DAVE",
+            &["dave@example.com".to_string()],
+            chrono::Utc::now(),
+        )
+    })
     .await
     .unwrap();
 

@@ -29,12 +29,11 @@ async fn reload_groups(t: &TestApp, groups: &str) -> Result<Reloaded, ReloadErro
 }
 
 async fn reloads_audited(t: &TestApp) -> Vec<serde_json::Value> {
-    sqlx::query_scalar::<_, String>(
+    query_column::<String>(
+        &t.app.core.db,
         "SELECT detail FROM audit_events WHERE action = 'policy_reloaded' ORDER BY id",
+        [],
     )
-    .fetch_all(&t.app.core.db.write)
-    .await
-    .unwrap()
     .iter()
     .map(|detail| serde_json::from_str(detail).unwrap())
     .collect()
@@ -261,11 +260,12 @@ async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_sta
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
     // As a row written before migration 0010 looks.
-    sqlx::query("UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?")
-        .bind(id)
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(
+        &t.app.core.db,
+        "UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?",
+        [id],
+    )
+    .await;
     let t = t.restart(false).await;
     let snapshot = t.request(id).await.grant_target.expect("filled at start");
     assert_eq!(snapshot.target, "prod-db-writers");

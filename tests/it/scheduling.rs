@@ -9,10 +9,7 @@ use serde_json::Value;
 
 /// Makes every waiting job due long ago, as if the process had been stopped meanwhile.
 async fn time_passes(t: &TestApp) {
-    sqlx::query("UPDATE jobs SET due_at = 0")
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(&t.app.core.db, "UPDATE jobs SET due_at = 0", []).await;
 }
 
 /// Runs the jobs at `at`, where the webhook fails for the `attempt`-th time, and checks that the
@@ -20,8 +17,7 @@ async fn time_passes(t: &TestApp) {
 async fn retried_after(t: &TestApp, at: DateTime<Utc>, attempt: i64, wait_ms: i64) {
     t.run_jobs_at(at).await;
     assert_eq!(t.webhook.deliveries().len(), attempt as usize);
-    let job = store::jobs::all(&t.app.core.db.write)
-        .await
+    let job = store::jobs::all(&t.app.core.db.read().unwrap())
         .unwrap()
         .into_iter()
         .find(|j| j.attempts > 0)
@@ -282,12 +278,9 @@ async fn the_scheduler_revokes_within_a_second_of_expiry() {
 #[tokio::test]
 async fn a_member_before_the_grant_keeps_that_access_at_expiry() {
     let t = TestApp::spawn().await;
-    store::local_memberships::add(
-        &t.app.core.db.write,
-        "prod-db-writers",
-        "alice@example.com",
-        Utc::now(),
-    )
+    store::write(&t.app.core.db, |tx| {
+        store::local_memberships::add(tx, "prod-db-writers", "alice@example.com", Utc::now())
+    })
     .await
     .unwrap();
     let id = t.alice_requests("request prod-db 1h deploy").await;
@@ -324,15 +317,10 @@ async fn a_grant_repeated_after_a_crash_does_not_mistake_its_own_membership_for_
     let id = t.alice_requests("request prod-db 1h deploy").await;
     t.click("U0BOB", id, "jit_approve").await;
     // The first run checked membership and granted, then the process died before recording it.
-    store::requests::record_prior_membership(&t.app.core.db.write, id, false)
-        .await
-        .unwrap();
-    store::local_memberships::add(
-        &t.app.core.db.write,
-        "prod-db-writers",
-        "alice@example.com",
-        Utc::now(),
-    )
+    store::write(&t.app.core.db, |tx| {
+        store::requests::record_prior_membership(tx, id, false)?;
+        store::local_memberships::add(tx, "prod-db-writers", "alice@example.com", Utc::now())
+    })
     .await
     .unwrap();
 

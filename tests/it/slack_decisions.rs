@@ -83,11 +83,11 @@ async fn two_simultaneous_approvals_decide_once() {
         1,
         "{actions:?}"
     );
-    let grants: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE payload LIKE '%\"grant\"%'")
-            .fetch_one(&t.app.core.db.write)
-            .await
-            .unwrap();
+    let grants: i64 = query_one(
+        &t.app.core.db,
+        "SELECT COUNT(*) FROM jobs WHERE payload LIKE '%\"grant\"%'",
+        [],
+    );
     assert_eq!(grants, 1, "one grant job");
     t.slack.wait_for("respond", 2).await;
     let loser = t

@@ -94,9 +94,7 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
         ]
     );
     assert_eq!(
-        jitbot::store::audit::verify(&t.app.core.db.write)
-            .await
-            .unwrap(),
+        jitbot::store::audit::verify(&t.app.core.db.read().unwrap()).unwrap(),
         jitbot::store::audit::ChainCheck::Intact { events: 6 }
     );
     assert_eq!(t.count("jobs").await, 0, "no job is left behind");

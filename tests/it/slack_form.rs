@@ -141,7 +141,6 @@ async fn an_eligible_only_group_is_offered_once_a_request_for_it_passed_its_chec
     let t = TestApp::spawn_with(&groups, false).await;
     // An earlier request of alice's for finance passed its check (which asked the directory),
     // and is over.
-    let db = &t.app.core.db.write;
     let alice = Principal::new(Account::new(Platform::Slack, "U0ALICE"));
     let new = store::requests::NewRequest {
         group: "finance",
@@ -155,14 +154,15 @@ async fn an_eligible_only_group_is_offered_once_a_request_for_it_passed_its_chec
         submitted_by: None,
         grant_target: None,
     };
-    let id = store::requests::insert(db, new).await.unwrap();
     let at = Utc::now() - Duration::days(3);
-    assert!(store::requests::confirm(db, id, &alice, at).await.unwrap());
-    assert!(
-        store::requests::mark_cancelled(db, id, at, "test")
-            .await
-            .unwrap()
-    );
+    store::write(&t.app.core.db, |tx| {
+        let id = store::requests::insert(tx, new)?;
+        assert!(store::requests::confirm(tx, id, &alice, at)?);
+        assert!(store::requests::mark_cancelled(tx, id, at, "test")?);
+        Ok::<_, store::Error>(())
+    })
+    .await
+    .unwrap();
 
     assert_eq!(t.say("U0ALICE", "").await, "Opening the request form…");
     let view = &t.slack.wait_for("views.open", 1).await[0]["view"];

@@ -454,9 +454,5 @@ async fn a_request_whose_body_never_ends_is_dropped_with_408_and_stores_nothing(
     assert_eq!(response.status(), 408);
     assert!(started.elapsed() >= jitbot::http::REQUEST_TIMEOUT);
     tokio::time::resume();
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
-        .fetch_one(&t.app.core.db.read)
-        .await
-        .unwrap();
-    assert_eq!(stored, 0);
+    assert_eq!(count_in(&t.app.core.db, "requests"), 0);
 }

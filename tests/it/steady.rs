@@ -29,18 +29,18 @@ async fn granted_billing(t: &TestApp, user: &str) -> i64 {
 /// The access of request `id` ends now: its revocation comes due, and the scheduler hears it.
 async fn comes_due_now(t: &TestApp, id: i64) {
     let now = jitbot::store::to_ms(Utc::now());
-    sqlx::query("UPDATE requests SET expires_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE jobs SET due_at = ? WHERE request_id = ? AND payload LIKE '%\"revoke\"%'")
-        .bind(now)
-        .bind(id)
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+    execute(
+        &t.app.core.db,
+        "UPDATE requests SET expires_at = ? WHERE id = ?",
+        (now, id),
+    )
+    .await;
+    execute(
+        &t.app.core.db,
+        "UPDATE jobs SET due_at = ? WHERE request_id = ? AND payload LIKE '%\"revoke\"%'",
+        (now, id),
+    )
+    .await;
     t.app.core.wake_scheduler();
 }
 

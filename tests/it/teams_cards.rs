@@ -29,97 +29,80 @@ fn bob() -> Principal {
 /// Alice's request #1 for prod-db, asked at 22:00 and, depending on `status`, decided by Bob at
 /// 22:01 and granted until 00:01.
 async fn request_in(t: &TestApp, status: RequestStatus) -> jitbot::domain::AccessRequest {
-    for name in ["alice", "bob"] {
-        let (aad, mri, display, _) = teams_user(name);
-        let user = teams::TeamsUser {
-            aad_object_id: aad.into(),
-            mri: mri.into(),
-            name: Some(display.into()),
-            personal_conversation_id: None,
-            last_conversation_id: TEAMS_THREAD.into(),
-        };
-        teams::remember_user(&t.app.core.db.write, &user, at(21, 0))
-            .await
-            .unwrap();
-    }
     let requester = alice();
-    let id = requests::insert(
-        &t.app.core.db.write,
-        requests::NewRequest {
-            group: "prod-db",
-            requester: &requester,
-            justification: "fixing INC-4711",
-            duration: AccessDuration::parse("2h").unwrap(),
-            origin_channel: TEAMS_THREAD,
-            requested_at: at(22, 0),
-            kind: jitbot::domain::RequestKind::Access,
-            start_spec: None,
-            submitted_by: None,
-            grant_target: None,
-        },
-    )
-    .await
-    .unwrap();
-    let db = &t.app.core.db.write;
-    assert!(
-        requests::confirm(db, id, &requester, at(22, 0))
-            .await
-            .unwrap()
-    );
-    let decided = |verdict| async move {
-        let decision = Decision {
-            decider: bob().account,
-            verdict,
-            decided_at: at(22, 1),
-            counted_as: bob().own_keys(),
+    let id = store::write(&t.app.core.db, |tx| {
+        let db: &store::Connection = tx;
+        for name in ["alice", "bob"] {
+            let (aad, mri, display, _) = teams_user(name);
+            let user = teams::TeamsUser {
+                aad_object_id: aad.into(),
+                mri: mri.into(),
+                name: Some(display.into()),
+                personal_conversation_id: None,
+                last_conversation_id: TEAMS_THREAD.into(),
+            };
+            teams::remember_user(db, &user, at(21, 0))?;
+        }
+        let id = requests::insert(
+            db,
+            requests::NewRequest {
+                group: "prod-db",
+                requester: &requester,
+                justification: "fixing INC-4711",
+                duration: AccessDuration::parse("2h").unwrap(),
+                origin_channel: TEAMS_THREAD,
+                requested_at: at(22, 0),
+                kind: jitbot::domain::RequestKind::Access,
+                start_spec: None,
+                submitted_by: None,
+                grant_target: None,
+            },
+        )?;
+        assert!(requests::confirm(db, id, &requester, at(22, 0))?);
+        let decided = |verdict| {
+            let decision = Decision {
+                decider: bob().account,
+                verdict,
+                decided_at: at(22, 1),
+                counted_as: bob().own_keys(),
+            };
+            decisions::insert(db, id, &decision)
         };
-        decisions::insert(db, id, &decision).await.unwrap();
-    };
-    match status {
-        RequestStatus::Pending => {}
-        RequestStatus::Denied => {
-            decided(Verdict::Deny).await;
-            requests::mark_decided(db, id, RequestStatus::Denied, at(22, 1))
-                .await
-                .unwrap();
-        }
-        RequestStatus::Cancelled => {
-            requests::mark_cancelled(db, id, at(22, 1), "nobody else can approve")
-                .await
-                .unwrap();
-        }
-        RequestStatus::Expired => {
-            requests::mark_expired(db, id, at(22, 1) + Duration::days(1))
-                .await
-                .unwrap();
-        }
-        later => {
-            decided(Verdict::Approve).await;
-            requests::mark_decided(db, id, RequestStatus::Approved, at(22, 1))
-                .await
-                .unwrap();
-            if later == RequestStatus::Failed {
-                requests::mark_failed(db, id, "provider down")
-                    .await
-                    .unwrap();
-            } else if later != RequestStatus::Approved {
-                requests::mark_active(db, id, at(22, 1), at(22, 1) + Duration::hours(2))
-                    .await
-                    .unwrap();
-                if matches!(later, RequestStatus::Revoking | RequestStatus::Ended) {
-                    requests::mark_revoking(db, &[id], at(22, 1) + Duration::hours(2))
-                        .await
-                        .unwrap();
-                }
-                if later == RequestStatus::Ended {
-                    requests::mark_ended(db, &[(id, at(0, 1) + Duration::days(1))])
-                        .await
-                        .unwrap();
+        match status {
+            RequestStatus::Pending => {}
+            RequestStatus::Denied => {
+                decided(Verdict::Deny)?;
+                requests::mark_decided(db, id, RequestStatus::Denied, at(22, 1))?;
+            }
+            RequestStatus::Cancelled => {
+                requests::mark_cancelled(db, id, at(22, 1), "nobody else can approve")?;
+            }
+            RequestStatus::Expired => {
+                requests::mark_expired(db, id, at(22, 1) + Duration::days(1))?;
+            }
+            later => {
+                decided(Verdict::Approve)?;
+                requests::mark_decided(db, id, RequestStatus::Approved, at(22, 1))?;
+                if later == RequestStatus::Failed {
+                    requests::mark_failed(db, id, "provider down")?;
+                } else if later != RequestStatus::Approved {
+                    requests::mark_active(db, id, at(22, 1), at(22, 1) + Duration::hours(2))?;
+                    if matches!(later, RequestStatus::Revoking | RequestStatus::Ended) {
+                        requests::mark_revoking(db, &[id], at(22, 1) + Duration::hours(2))?;
+                    }
+                    if later == RequestStatus::Ended {
+                        requests::mark_ended(db, &[(id, at(0, 1) + Duration::days(1))])?;
+                    }
                 }
             }
         }
-    }
-    let request = requests::get(db, id).await.unwrap().unwrap();
+        Ok::<_, store::Error>(id)
+    })
+    .await
+    .unwrap();
+    let request = requests::get(&t.app.core.db.read().unwrap(), id)
+        .unwrap()
+        .unwrap();
     assert_eq!(request.status, status);
     request
 }
@@ -321,13 +304,15 @@ async fn an_owners_own_view_of_a_pending_card_has_the_buttons_and_the_requesters
     let t = TestApp::spawn().await;
     // bob has talked to the bot, so the shared card names him for refresh and has no buttons.
     let (aad, ..) = teams_user("bob");
-    store::identities::remember(
-        &t.app.core.db.write,
-        Platform::Teams,
-        aad,
-        &["bob@example.com".to_string()],
-        at(21, 0),
-    )
+    store::write(&t.app.core.db, |tx| {
+        store::identities::remember(
+            tx,
+            Platform::Teams,
+            aad,
+            &["bob@example.com".to_string()],
+            at(21, 0),
+        )
+    })
     .await
     .unwrap();
     let request = request_in(&t, RequestStatus::Pending).await;

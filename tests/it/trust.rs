@@ -140,9 +140,7 @@ mod transport {
         assert_eq!(t.request(1).await.status, RequestStatus::Cancelled);
         assert_eq!(t.count("teams_users").await, 0);
         assert_eq!(t.count("teams_conversations").await, 0);
-        let discarded = jitbot::store::audit::list(&t.app.core.db.write, None)
-            .await
-            .unwrap();
+        let discarded = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), None).unwrap();
         assert!(discarded.iter().any(|e| e.action == "trial_data_discarded"));
     }
 }

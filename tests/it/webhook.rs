@@ -93,8 +93,7 @@ async fn a_redirecting_receiver_is_not_followed_and_the_grant_is_retried() {
     t.run_jobs_at(t0).await;
     assert_eq!(t.webhook.deliveries().len(), 1);
     assert_eq!(t.request(id).await.status, RequestStatus::Approved);
-    let job = store::jobs::all(&t.app.core.db.write)
-        .await
+    let job = store::jobs::all(&t.app.core.db.read().unwrap())
         .unwrap()
         .into_iter()
         .find(|j| j.attempts > 0)

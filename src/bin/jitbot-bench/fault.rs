@@ -127,7 +127,7 @@ async fn kill_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     clicker.abort();
-    let problems = check_kills(&db, &provider).await?;
+    let problems = check_kills(&db, &database, &provider).await?;
     eprintln!(
         "kills: {sent} requests sent, {} kills, {} problem(s)",
         kill_at.len(),
@@ -190,6 +190,7 @@ type RequestRow = (i64, String, Option<i64>, Option<i64>, i64, i64);
 /// Every request granted once and ended once, at the provider as in the database.
 async fn check_kills(
     db: &sqlx::SqlitePool,
+    database: &Path,
     provider: &FakeProvider,
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
@@ -258,7 +259,7 @@ async fn check_kills(
     if left > 0 {
         problems.push(format!("{left} jobs are still queued"));
     }
-    let trail = jitbot::store::audit::check_trail(db, None).await?;
+    let trail = check_trail(database).await?;
     if !trail.is_intact() {
         problems.push(format!(
             "the audit trail does not verify: {:?}",
@@ -279,6 +280,21 @@ async fn check_kills(
         trail.is_intact()
     );
     Ok(problems)
+}
+
+/// jitbot's own check of the audit trail, on a read-only connection to the file (jitbot may
+/// still be running), off the runtime's threads: the outage run goes on beside it.
+async fn check_trail(database: &Path) -> anyhow::Result<jitbot::store::audit::TrailCheck> {
+    let database = database.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let conn = jitbot::store::Connection::open_with_flags(
+            &database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(jitbot::store::audit::check_trail(&conn, None)?)
+    })
+    .await?
 }
 
 async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {

@@ -5,11 +5,19 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-/// Creates and migrates the database as jitbot would; seeding writes through its writer.
+/// Creates and migrates the database as jitbot would; seeding then writes through one sqlx
+/// connection of its own, as an outside tool would (the file is in WAL mode from its creation).
 pub async fn create(database: &Path) -> anyhow::Result<sqlx::SqlitePool> {
     let db = jitbot::store::connect(&format!("sqlite://{}", database.display())).await?;
-    db.read.close().await;
-    Ok(db.write)
+    db.close().await;
+    drop(db);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(database)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    Ok(sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
 }
 
 /// `total` earlier requests of the bench group, the first `open` of them still pending (and

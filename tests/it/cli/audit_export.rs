@@ -6,7 +6,7 @@ use crate::common::*;
 
 async fn exported(args: &[&str]) -> (TestApp, std::process::Output) {
     let t = TestApp::spawn().await;
-    trail::write(&t.app.core.db.write, Some(&trail::key())).await;
+    trail::write(&t.app.core.db, Some(&trail::key())).await;
     let config = t.config_path().to_str().unwrap().to_string();
     let mut all = vec!["audit", "--config", &config, "export"];
     all.extend_from_slice(args);

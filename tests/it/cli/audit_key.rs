@@ -17,7 +17,7 @@ fn verify(config: &str, with_key: bool) -> std::process::Output {
 
 async fn keyed_trail() -> (TestApp, String) {
     let t = TestApp::spawn().await;
-    trail::write(&t.app.core.db.write, Some(&trail::key())).await;
+    trail::write(&t.app.core.db, Some(&trail::key())).await;
     let config = t.config_path().to_str().unwrap().to_string();
     (t, config)
 }
@@ -30,10 +30,11 @@ fn assert_broken_at(output: &std::process::Output, message: &str) {
 #[tokio::test]
 async fn a_keyed_trail_verifies_with_its_key_and_not_without() {
     let (t, config) = keyed_trail().await;
-    let head: String = sqlx::query_scalar("SELECT hash FROM audit_events WHERE id = 5")
-        .fetch_one(&t.app.core.db.write)
-        .await
-        .unwrap();
+    let head: String = query_one(
+        &t.app.core.db,
+        "SELECT hash FROM audit_events WHERE id = 5",
+        [],
+    );
 
     let keyed = verify(&config, true);
     assert!(keyed.status.success(), "{}", stderr(&keyed));
@@ -72,23 +73,25 @@ async fn a_keyed_trail_verifies_with_its_key_and_not_without() {
 #[tokio::test]
 async fn editing_a_keyed_events_detail_is_detected() {
     let (t, config) = keyed_trail().await;
-    sqlx::query(
+    execute(
+        &t.app.core.db,
         "UPDATE audit_events SET detail = replace(detail, 'denied', 'approved') WHERE id = 5",
+        [],
     )
-    .execute(&t.app.core.db.write)
-    .await
-    .unwrap();
+    .await;
     assert_broken_at(&verify(&config, true), "audit trail broken at event 5");
 }
 
 #[tokio::test]
 async fn an_edit_rehashed_without_the_key_is_detected() {
     let (t, config) = keyed_trail().await;
-    let db = &t.app.core.db.write;
-    sqlx::query("UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 4")
-        .execute(db)
-        .await
-        .unwrap();
+    let db = &t.app.core.db;
+    execute(
+        db,
+        "UPDATE audit_events SET actor = 'slack:U0MALLORY' WHERE id = 4",
+        [],
+    )
+    .await;
 
     // Still marked keyed: the plain hash is not the HMAC.
     trail::rehash_plainly(db, 4, "hmac-sha256").await;
@@ -105,30 +108,30 @@ async fn an_edit_rehashed_without_the_key_is_detected() {
 async fn reordering_two_events_is_detected() {
     let (t, config) = keyed_trail().await;
     // Swap the content of events 3 and 4, each keeping the hashes it had.
-    let events = jitbot::store::audit::list(&t.app.core.db.write, None)
-        .await
-        .unwrap();
+    let events = jitbot::store::audit::list(&t.app.core.db.read().unwrap(), None).unwrap();
     for (id, from) in [(3, &events[3]), (4, &events[2])] {
-        sqlx::query(
+        execute(
+            &t.app.core.db,
             "UPDATE audit_events SET at = ?, request_id = ?, actor = ?, action = ?, platform = ?, \
              channel = ?, detail = ? WHERE id = ?",
+            (
+                from.at,
+                from.request_id,
+                &from.actor,
+                &from.action,
+                &from.platform,
+                &from.channel,
+                &from.detail,
+                id,
+            ),
         )
-        .bind(from.at)
-        .bind(from.request_id)
-        .bind(&from.actor)
-        .bind(&from.action)
-        .bind(&from.platform)
-        .bind(&from.channel)
-        .bind(&from.detail)
-        .bind(id)
-        .execute(&t.app.core.db.write)
-        .await
-        .unwrap();
+        .await;
     }
-    let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM audit_events ORDER BY id")
-        .fetch_all(&t.app.core.db.write)
-        .await
-        .unwrap();
+    let actors: Vec<String> = query_column(
+        &t.app.core.db,
+        "SELECT actor FROM audit_events ORDER BY id",
+        [],
+    );
     assert_eq!(actors[2..4], ["teams:29:carol", "jitbot"], "swapped");
     assert_broken_at(&verify(&config, true), "audit trail broken at event 3");
 }
@@ -136,24 +139,18 @@ async fn reordering_two_events_is_detected() {
 #[tokio::test]
 async fn an_inserted_event_is_detected() {
     let (t, config) = keyed_trail().await;
-    let db = &t.app.core.db.write;
+    let db = &t.app.core.db;
     // Make room after event 3, then forge an event linked to it.
-    sqlx::query("UPDATE audit_events SET id = -id WHERE id > 3")
-        .execute(db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_events SET id = 1 - id WHERE id < 0")
-        .execute(db)
-        .await
-        .unwrap();
-    sqlx::query(
+    execute(db, "UPDATE audit_events SET id = -id WHERE id > 3", []).await;
+    execute(db, "UPDATE audit_events SET id = 1 - id WHERE id < 0", []).await;
+    execute(
+        db,
         "INSERT INTO audit_events (id, at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind) \
          SELECT 4, at + 1, 1, 'slack:U0MALLORY', 'approved', 'slack', NULL, '{\"group\":\"prod-db\"}', hash, '', 'hmac-sha256' \
          FROM audit_events WHERE id = 3",
+        [],
     )
-    .execute(db)
-    .await
-    .unwrap();
+    .await;
     trail::rehash_plainly(db, 4, "hmac-sha256").await;
     assert_broken_at(&verify(&config, true), "audit trail broken at event 4");
 }

@@ -4,10 +4,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jitbot::domain::AuditAction;
 use jitbot::secrets::Secret;
-use jitbot::store::audit;
+use jitbot::store::{self, Db, audit};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool as Db;
+
+use crate::common::execute;
 
 pub const KEY: &str = "k3y-for-the-trail";
 
@@ -68,7 +69,6 @@ pub async fn write(db: &Db, key: Option<&Secret>) {
     for (i, (request_id, actor, action, platform, channel, detail)) in
         events.into_iter().enumerate()
     {
-        let mut tx = db.begin().await.unwrap();
         let event = audit::NewEvent {
             at: at(i as i64 * 7),
             request_id: Some(request_id),
@@ -78,17 +78,17 @@ pub async fn write(db: &Db, key: Option<&Secret>) {
             channel,
             detail,
         };
-        audit::append_with(&mut tx, key.filter(|_| i >= 2), event)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        store::write(db, |tx| {
+            audit::append_with(tx, key.filter(|_| i >= 2), event)
+        })
+        .await
+        .unwrap();
     }
 }
 
 /// The plain SHA-256 of event `id` as it now stands: what anyone can compute without the key.
 pub async fn plain_hash(db: &Db, id: i64) -> String {
-    let event = audit::list(db, None)
-        .await
+    let event = audit::list(&db.read().unwrap(), None)
         .unwrap()
         .into_iter()
         .find(|e| e.id == id)
@@ -117,11 +117,10 @@ pub async fn plain_hash(db: &Db, id: i64) -> String {
 /// Gives event `id` the plain hash of its content, marked as `kind`.
 pub async fn rehash_plainly(db: &Db, id: i64, kind: &str) {
     let hash = plain_hash(db, id).await;
-    sqlx::query("UPDATE audit_events SET hash = ?, hash_kind = ? WHERE id = ?")
-        .bind(hash)
-        .bind(kind)
-        .bind(id)
-        .execute(db)
-        .await
-        .unwrap();
+    execute(
+        db,
+        "UPDATE audit_events SET hash = ?, hash_kind = ? WHERE id = ?",
+        (hash, kind, id),
+    )
+    .await;
 }

@@ -377,8 +377,7 @@ impl TestApp {
     }
 
     pub async fn request(&self, id: i64) -> AccessRequest {
-        store::requests::get(&self.app.core.db.write, id)
-            .await
+        store::requests::get(&self.app.core.db.read().unwrap(), id)
             .unwrap()
             .expect("request exists")
     }
@@ -424,22 +423,17 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&self.app.core.db.write)
-            .await
-            .unwrap()
+        count_in(&self.app.core.db, table)
     }
 
     /// Jobs left other than a pending request's reminder and expiry, which wait a day.
     pub async fn jobs_left_but_timeouts(&self) -> i64 {
-        sqlx::query_scalar(
+        query_one(
+            &self.app.core.db,
             "SELECT COUNT(*) FROM jobs WHERE json_extract(payload, '$.job') \
              NOT IN ('remind_pending', 'expire_pending')",
+            [],
         )
-        .fetch_one(&self.app.core.db.write)
-        .await
-        .unwrap()
     }
 
     /// Rows in every table that a request or a decision changes, to assert that nothing changed.
@@ -453,8 +447,7 @@ impl TestApp {
     }
 
     pub async fn audit_actions(&self, id: i64) -> Vec<String> {
-        store::audit::list(&self.app.core.trail.db().read, Some(id))
-            .await
+        store::audit::list(&self.app.core.trail.db().read().unwrap(), Some(id))
             .unwrap()
             .into_iter()
             .map(|e| e.action)
@@ -471,9 +464,7 @@ impl TestApp {
     }
 
     pub async fn local_members(&self, target: &str) -> Vec<String> {
-        store::local_memberships::members(&self.app.core.db.write, target)
-            .await
-            .unwrap()
+        store::local_memberships::members(&self.app.core.db.read().unwrap(), target).unwrap()
     }
 
     /// Submits a request as alice and runs the jobs that post its thread and card; returns its id.
@@ -654,12 +645,11 @@ impl TestApp {
         let (aad, ..) = teams_user(user);
         for _ in 0..500 {
             let known = store::identities::addresses_of(
-                &self.app.core.db.write,
+                &self.app.core.db.read().unwrap(),
                 jitbot::domain::Platform::Teams,
                 aad,
                 DateTime::<Utc>::MIN_UTC,
             )
-            .await
             .unwrap();
             if known.is_some() {
                 return;
@@ -680,6 +670,47 @@ impl TestApp {
     pub fn has_teams_app(&self) -> bool {
         self.options.teams_app
     }
+}
+
+/// Runs one statement that changes rows, as a write transaction of its own (the writer is the
+/// only connection that may write): how tests tamper with what is stored. Returns the rows
+/// changed.
+pub async fn execute(db: &store::Db, sql: &str, params: impl rusqlite::Params) -> usize {
+    store::write(db, |tx| Ok::<_, store::Error>(tx.execute(sql, params)?))
+        .await
+        .unwrap()
+}
+
+/// The one value `sql` selects, read as committed now.
+pub fn query_one<T: rusqlite::types::FromSql>(
+    db: &store::Db,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> T {
+    db.read()
+        .unwrap()
+        .query_row(sql, params, |row| row.get(0))
+        .unwrap()
+}
+
+/// Every value of the one column `sql` selects, read as committed now.
+pub fn query_column<T: rusqlite::types::FromSql>(
+    db: &store::Db,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Vec<T> {
+    let reader = db.read().unwrap();
+    let mut statement = reader.prepare(sql).unwrap();
+    statement
+        .query_map(params, |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// The rows in `table`.
+pub fn count_in(db: &store::Db, table: &str) -> i64 {
+    query_one(db, &format!("SELECT COUNT(*) FROM {table}"), [])
 }
 
 fn rand_id() -> u64 {

@@ -1,0 +1,196 @@
+//! Opening the database: where it is, the migrations (sqlx's), the writer connection and a
+//! small pool of readers.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use super::{Error, Result};
+
+/// Only another process (the command line, say) can hold the lock a connection waits for.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readers kept open when idle. Reads run on the calling thread, so more than this are only
+/// open at once when that many threads read at once; those are closed after use.
+const IDLE_READERS: usize = 8;
+/// Prepared statements each connection keeps (rusqlite's default is 16; the store has about a
+/// hundred distinct statements, and preparing one costs more than running it).
+const STATEMENT_CACHE: usize = 256;
+
+/// How durable a commit is before it returns.
+#[derive(Clone, Copy)]
+pub enum Durability {
+    /// In the WAL, synced at checkpoints: a power cut may lose the last commits, never corrupts.
+    Normal,
+    /// Synced before the commit returns.
+    Full,
+}
+
+/// Where the database lives: a file, or memory shared by this process's connections to it.
+pub enum Place {
+    File(PathBuf),
+    /// `sqlite::memory:`: a named in-memory database in SQLite's shared cache, so that the
+    /// writer and the readers see one database. It lives while the writer is open.
+    Memory(String),
+}
+
+impl Place {
+    pub fn of(database_url: &str) -> anyhow::Result<Place> {
+        if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("jitbot-memory-{}-{n}", std::process::id());
+            return Ok(Place::Memory(name));
+        }
+        // sqlx's parser, so that every URL the config accepts means what it meant before.
+        let options = SqliteConnectOptions::from_str(database_url)?;
+        Ok(Place::File(options.get_filename().to_path_buf()))
+    }
+
+    fn uri(&self) -> String {
+        match self {
+            Place::File(path) => path.display().to_string(),
+            Place::Memory(name) => format!("file:{name}?mode=memory&cache=shared"),
+        }
+    }
+
+    fn sqlx_options(&self) -> SqliteConnectOptions {
+        match self {
+            Place::File(path) => SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal),
+            Place::Memory(name) => SqliteConnectOptions::new()
+                .filename(format!("file:{name}"))
+                .in_memory(true)
+                .shared_cache(true),
+        }
+    }
+}
+
+/// Creates the database if needed, runs the migrations through sqlx, and opens the writer.
+/// The writer opens before sqlx's connection closes, so an in-memory database outlives it.
+pub async fn migrate_and_open_writer(
+    place: &Place,
+    durability: Durability,
+) -> anyhow::Result<Connection> {
+    let migrator = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(place.sqlx_options().busy_timeout(BUSY_TIMEOUT))
+        .await?;
+    sqlx::migrate!("./migrations").run(&migrator).await?;
+    let writer = open_writer(place, durability)?;
+    migrator.close().await;
+    Ok(writer)
+}
+
+fn open_writer(place: &Place, durability: Durability) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        place.uri(),
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    set_up(&conn)?;
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // Savepoints (each transaction of a group is one) and statements keep the pages they change
+    // in a sub-journal, to undo them; by default it spills to a temporary file past 64 KiB, and
+    // every group then pays for writes and a file of its own. In memory it costs a copy of each
+    // page. Only the writer: readers keep spilling large sorts to disk.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
+}
+
+fn open_reader(place: &Place) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        place.uri(),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    set_up(&conn)?;
+    if let Place::Memory(_) = place {
+        // The shared cache locks tables, and the writer keeps a transaction open across a
+        // group's members: without this a reader would wait for every commit. It then sees
+        // what the group's members wrote before the group commits; an in-memory database is
+        // for trying jitbot out, and loses everything when it stops anyway.
+        conn.pragma_update(None, "read_uncommitted", true)?;
+    }
+    Ok(conn)
+}
+
+fn set_up(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// The read connections: taken for a read and given back after it.
+pub struct Readers {
+    place: Place,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub fn new(place: Place) -> Result<Readers> {
+        // One opened now, so that a database that cannot be read fails at start.
+        let first = open_reader(&place)?;
+        Ok(Readers {
+            place,
+            idle: Mutex::new(vec![first]),
+        })
+    }
+
+    pub fn get(self: &std::sync::Arc<Readers>) -> Result<Reader> {
+        let idle = self.idle.lock().expect("never poisoned").pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_reader(&self.place)
+                .map_err(|e| Error::Open(format!("a reader could not be opened: {e}")))?,
+        };
+        Ok(Reader {
+            readers: self.clone(),
+            conn: Some(conn),
+        })
+    }
+}
+
+/// A read connection, given back when dropped.
+pub struct Reader {
+    readers: std::sync::Arc<Readers>,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // A reader left inside a transaction (a read that failed half-way) is closed instead.
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.readers.idle.lock().expect("never poisoned");
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
