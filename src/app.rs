@@ -184,8 +184,13 @@ impl App {
         }
         let groups = self.core.policy().groups.len();
         tracing::info!(address = %listener.local_addr()?, groups, "jitbot is listening");
-        let scheduler =
-            background.then(|| tokio::spawn(scheduler::run(self.core.clone(), shutdown.clone())));
+        let scheduler = match background {
+            true => Some(
+                scheduler::run_apart(self.core.clone(), shutdown.clone())
+                    .context("starting the scheduler's thread")?,
+            ),
+            false => None,
+        };
         if background {
             access::sweep::schedule(&self.core, chrono::Utc::now())
                 .await

@@ -485,6 +485,40 @@ async fn deliver(
     }
 }
 
+/// Runs the scheduler (`run`) on a thread of its own, with a runtime of its own, until
+/// `shutdown`; the returned handle finishes when it has. Queries run on the thread that asks
+/// (`store`), so background work on the runtime that answers people would queue every
+/// acknowledgement behind the jobs ready before it. On a thread of its own, the operating
+/// system shares the CPU between the two, and the thread that answers people, idle most of the
+/// time, runs as soon as a request arrives.
+pub fn run_apart(
+    core: Core,
+    shutdown: CancellationToken,
+) -> std::io::Result<impl Future<Output = Result<(), tokio::sync::oneshot::error::RecvError>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("jitbot-scheduler")
+        .build()?;
+    // The scheduler also stops when the runtime that started it ends (a test's, say) without
+    // cancelling `shutdown`: that runtime's tasks are dropped, and with them this guard.
+    let stop = shutdown.child_token();
+    let guard = stop.clone().drop_guard();
+    let stopped = stop.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        stopped.cancelled().await;
+    });
+    let (finished, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("jitbot-scheduler".into())
+        .spawn(move || {
+            runtime.block_on(run(core, stop));
+            // Dropped unsent when `run` panics: the caller learns that.
+            let _ = finished.send(());
+        })?;
+    Ok(done)
+}
+
 /// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is
 /// free, independently of the others: a slow provider holds one worker, not every revocation
 /// behind it. Finished jobs are deleted in batches by one task. On shutdown the jobs in hand

@@ -29,6 +29,9 @@ use super::{Error, Result};
 /// The writer connection and the group open on it, if any.
 pub struct Writer {
     state: Arc<Mutex<State>>,
+    /// The runtime the database was opened on: committers run there, whichever runtime the
+    /// group's first member ran on (the scheduler has one of its own).
+    runtime: tokio::runtime::Handle,
     /// Groups committed so far: with `transactions`, how much grouping saves.
     commits: AtomicU64,
     transactions: AtomicU64,
@@ -52,6 +55,7 @@ impl Writer {
     pub fn new(conn: Connection) -> Arc<Writer> {
         Arc::new(Writer {
             state: Arc::new(Mutex::new(State { conn, group: None })),
+            runtime: tokio::runtime::Handle::current(),
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
         })
@@ -103,7 +107,7 @@ impl Writer {
             kept: 0,
             outcome: watch::Sender::new(None),
         });
-        tokio::spawn(self.clone().commit_soon());
+        self.runtime.spawn(self.clone().commit_soon());
         Ok(())
     }
 
@@ -119,16 +123,18 @@ impl Writer {
         let Some(group) = state.group.take() else {
             return;
         };
-        let ended = tokio::task::spawn_blocking(move || {
-            let committed = state.conn.execute_batch("COMMIT");
-            if committed.is_err() {
-                // Still inside the transaction when the commit failed: undo it all.
-                let _ = state.conn.execute_batch("ROLLBACK");
-            }
-            committed.map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("the commit was cancelled: {e}")));
+        let ended = self
+            .runtime
+            .spawn_blocking(move || {
+                let committed = state.conn.execute_batch("COMMIT");
+                if committed.is_err() {
+                    // Still inside the transaction when the commit failed: undo it all.
+                    let _ = state.conn.execute_batch("ROLLBACK");
+                }
+                committed.map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the commit was cancelled: {e}")));
         if ended.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
             self.transactions.fetch_add(group.kept, Ordering::Relaxed);
