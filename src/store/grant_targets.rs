@@ -23,12 +23,18 @@ pub(super) fn from_row(row: &Row) -> rusqlite::Result<Option<GrantTarget>> {
 }
 
 /// Requests made before snapshots existed take theirs from the policy at start, once: from
-/// then on a reload no longer changes what they grant. Returns how many were filled.
-pub fn fill_missing(db: &Connection, policy: &Policy) -> Result<u64> {
+/// then on a reload no longer changes what they grant. Fills those with ids in `ids`, so that
+/// the caller can go through a large table in transactions of bounded size (a transaction keeps
+/// a copy of every page it changes until it ends). Returns how many were filled.
+pub fn fill_missing(
+    db: &Connection,
+    policy: &Policy,
+    ids: std::ops::RangeInclusive<i64>,
+) -> Result<u64> {
     let mut filled = 0;
     let mut statement = db.prepare_cached(
         "UPDATE requests SET provider = ?, provider_target = ?, webhook_url = ?, \
-         webhook_secret_env = ? WHERE group_name = ? AND provider IS NULL",
+         webhook_secret_env = ? WHERE id BETWEEN ? AND ? AND group_name = ? AND provider IS NULL",
     )?;
     for group in &policy.groups {
         let snapshot = group.grant_target();
@@ -38,10 +44,19 @@ pub fn fill_missing(db: &Connection, policy: &Policy) -> Result<u64> {
             &snapshot.target,
             url,
             secret_env,
+            ids.start(),
+            ids.end(),
             &group.name,
         ))? as u64;
     }
     Ok(filled)
+}
+
+/// The highest request id (0 when there are none): how far `fill_missing` has to go.
+pub fn last_request_id(db: &Connection) -> Result<i64> {
+    Ok(db
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM requests")?
+        .query_row([], |row| row.get(0))?)
 }
 
 pub(super) fn webhook_parts(provider: &ProviderKind) -> (Option<&str>, Option<&str>) {

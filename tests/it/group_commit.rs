@@ -410,3 +410,29 @@ async fn undo_copies_of_savepoints_and_statements_stay_in_memory() {
     assert_eq!(on_writer, 2);
     assert_eq!(temp_store(&db.read().unwrap()), 0);
 }
+
+/// `sqlite::memory:`: the migrations, the writer and the readers share one database, and two
+/// in-memory databases opened in one process are two databases.
+#[tokio::test]
+async fn an_in_memory_database_is_one_database_for_its_writer_and_readers() {
+    let db = store::connect("sqlite::memory:").await.unwrap();
+    let other = store::connect("sqlite::memory:").await.unwrap();
+    let count = |db: &store::Db| -> i64 {
+        db.read()
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM settings", [], |row| row.get(0))
+            .unwrap()
+    };
+    let before = count(&db);
+    store::write(&db, |tx| {
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('in-memory-test', 'x')",
+            [],
+        )
+        .map_err(store::Error::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(count(&db), before + 1, "a reader sees the writer's commit");
+    assert_eq!(count(&other), before, "another in-memory database is apart");
+}

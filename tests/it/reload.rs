@@ -258,18 +258,34 @@ fn sighup_reloads_a_running_jitbot_serve() {
 #[tokio::test]
 async fn requests_made_before_snapshots_take_their_target_from_the_policy_at_start() {
     let t = TestApp::spawn().await;
-    let id = t.alice_requests("request prod-db 1h fixing INC-4711").await;
-    // As a row written before migration 0010 looks.
+    let first = t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    // The next id far on: start-up fills the table 10 000 ids at a time, and must reach it.
     execute(
         &t.app.core.db,
-        "UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?",
-        [id],
+        "UPDATE sqlite_sequence SET seq = 25000 WHERE name = 'requests'",
+        [],
     )
     .await;
+    let far = t.alice_requests("request billing 1h fixing INC-4712").await;
+    assert!(far > 25000, "{far}");
+    for id in [first, far] {
+        // As a row written before migration 0010 looks.
+        execute(
+            &t.app.core.db,
+            "UPDATE requests SET provider = NULL, provider_target = NULL WHERE id = ?",
+            [id],
+        )
+        .await;
+    }
     let t = t.restart(false).await;
-    let snapshot = t.request(id).await.grant_target.expect("filled at start");
-    assert_eq!(snapshot.target, "prod-db-writers");
-    assert_eq!(snapshot.provider.name(), "local");
+    for (id, target, provider) in [
+        (first, "prod-db-writers", "local"),
+        (far, "billing-admins", "webhook"),
+    ] {
+        let snapshot = t.request(id).await.grant_target.expect("filled at start");
+        assert_eq!(snapshot.target, target);
+        assert_eq!(snapshot.provider.name(), provider);
+    }
 }
 
 const FINANCE: &str = "5f5f5f5f-6a6a-4b7b-8c8c-9d9d9d9d9d9d";
