@@ -76,19 +76,24 @@ impl Trail {
                  or start the separate trail with a new main database"
             );
         }
-        if audit_outbox::pairing(&*audit.read()?)?.is_some() {
-            bail!(
-                "the audit database is already paired with another main database: give this one \
-                 an audit database of its own"
-            );
-        }
         // Both files carry one id from now on: the audit file first, so a crash in between
         // leaves a main database that is not yet apart, and starting again pairs anew. A write
         // transaction cannot wait for another database's, so the audit file is written before
         // the main database's transaction, which checks again that nothing changed meanwhile
         // (another process, the command line, could have written in between).
         let id = hex::encode(rand::random::<[u8; 16]>());
-        store::write(&audit, |tx| audit_outbox::set_pairing(tx, &id)).await?;
+        store::write(&audit, |tx| {
+            // Checked where it is set, so that two main databases cannot both pair with it.
+            if audit_outbox::pairing(tx)?.is_some() {
+                bail!(
+                    "the audit database is already paired with another main database: give \
+                     this one an audit database of its own"
+                );
+            }
+            audit_outbox::set_pairing(tx, &id)?;
+            Ok(())
+        })
+        .await?;
         store::write(&main, |tx| {
             if audit_outbox::trail_is_apart(tx)? || audit_outbox::events_in(tx)? > 0 {
                 bail!(

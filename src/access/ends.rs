@@ -68,8 +68,9 @@ impl Ends {
         match outcome.await {
             Ok(Ok(ended)) => Ok(ended),
             Ok(Err(error)) => Err(anyhow::anyhow!(error)),
-            // The end that held the turn was dropped half-way (its job timed out): nothing of
-            // this end was committed, and its job runs again.
+            // The end that held the turn was dropped half-way (its job timed out): whether this
+            // end was committed is unknown (a batch whose work ran commits with its group), so
+            // its job runs again; the `revoking → ended` compare-and-swap makes that safe.
             Err(_) => Err(anyhow::anyhow!(
                 "the ends recorded with this one were given up"
             )),

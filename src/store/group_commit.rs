@@ -24,6 +24,10 @@ use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, watch};
 
 use super::jobs::QueuedJob;
+
+/// How often a member waiting for its group's commit checks that the group still has a
+/// committer (see `Writer::wait_for`).
+const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 use super::{Error, Result};
 
 /// The writer connection and the group open on it, if any.
@@ -49,6 +53,9 @@ struct Group {
     /// Members that kept their part (the others rolled theirs back).
     kept: u64,
     outcome: watch::Sender<Outcome>,
+    /// Its committer: finished while the group is still open only when its runtime shut down
+    /// before it could commit (the members then commit it themselves, see `wait_for`).
+    committer: tokio::task::JoinHandle<()>,
 }
 
 impl Writer {
@@ -94,7 +101,7 @@ impl Writer {
         drop(state);
         drop(turn);
         let done = ran?;
-        wait_for(outcome).await?;
+        self.wait_for(outcome).await?;
         Ok(done)
     }
 
@@ -102,12 +109,17 @@ impl Writer {
     /// and writes later never meets another process's lock half-way. Only another process (the
     /// command line) can hold it, so the wait for it here is rare and short.
     fn open_group(self: &Arc<Writer>, state: &mut State) -> Result<()> {
+        if !state.conn.is_autocommit() {
+            // A group whose commit was dropped unstarted (its runtime shut down): its members
+            // were told it did not commit, so it is undone.
+            state.conn.execute_batch("ROLLBACK")?;
+        }
         state.conn.execute_batch("BEGIN IMMEDIATE")?;
         state.group = Some(Group {
             kept: 0,
             outcome: watch::Sender::new(None),
+            committer: self.runtime.spawn(self.clone().commit_soon()),
         });
-        self.runtime.spawn(self.clone().commit_soon());
         Ok(())
     }
 
@@ -125,21 +137,50 @@ impl Writer {
         };
         let ended = self
             .runtime
-            .spawn_blocking(move || {
-                let committed = state.conn.execute_batch("COMMIT");
-                if committed.is_err() {
-                    // Still inside the transaction when the commit failed: undo it all.
-                    let _ = state.conn.execute_batch("ROLLBACK");
-                }
-                committed.map_err(|e| e.to_string())
-            })
+            .spawn_blocking(move || commit_or_undo(&state.conn))
             .await
             .unwrap_or_else(|e| Err(format!("the commit was cancelled: {e}")));
+        self.tell(group, ended);
+    }
+
+    fn tell(&self, group: Group, ended: std::result::Result<(), String>) {
         if ended.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
             self.transactions.fetch_add(group.kept, Ordering::Relaxed);
         }
         group.outcome.send_replace(Some(ended));
+    }
+
+    /// Waits for the group's outcome. Should its committer be gone with the group still open
+    /// (the database's runtime shut down while this one runs on), this member commits the
+    /// group itself, on its own thread, rather than wait for ever.
+    async fn wait_for(&self, mut outcome: watch::Receiver<Outcome>) -> Result<()> {
+        loop {
+            let waited = tokio::time::timeout(ORPHAN_CHECK, outcome.wait_for(Option::is_some))
+                .await
+                .map(|ended| ended.map(|ended| ended.clone()));
+            match waited {
+                Ok(Ok(ended)) => {
+                    return match ended.expect("waited for it") {
+                        Ok(()) => Ok(()),
+                        Err(why) => Err(Error::NotCommitted(why)),
+                    };
+                }
+                Ok(Err(_)) => return Err(Error::NotCommitted("the group ended unheard".into())),
+                Err(_) => {
+                    let mut state = self.state.clone().lock_owned().await;
+                    let orphaned = state.group.as_ref().is_some_and(|group| {
+                        group.committer.is_finished()
+                            && outcome.same_channel(&group.outcome.subscribe())
+                    });
+                    if orphaned {
+                        let group = state.group.take().expect("checked above");
+                        let ended = commit_or_undo(&state.conn);
+                        self.tell(group, ended);
+                    }
+                }
+            }
+        }
     }
 
     /// Commits the group still open, if any (when the database closes).
@@ -191,14 +232,14 @@ fn run_member<T, E: From<Error>>(
     }
 }
 
-async fn wait_for(mut outcome: watch::Receiver<Outcome>) -> Result<()> {
-    match outcome.wait_for(Option::is_some).await {
-        Ok(ended) => match ended.as_ref().expect("waited for it") {
-            Ok(()) => Ok(()),
-            Err(why) => Err(Error::NotCommitted(why.clone())),
-        },
-        Err(_) => Err(Error::NotCommitted("the group ended unheard".into())),
+/// Commits the open transaction; when that fails, undoes it, so that the connection is out of
+/// it either way (or, should even the rollback fail, the next group's start undoes it).
+fn commit_or_undo(conn: &Connection) -> std::result::Result<(), String> {
+    let committed = conn.execute_batch("COMMIT");
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
     }
+    committed.map_err(|e| e.to_string())
 }
 
 /// Runs one of the transaction-control statements (prepared once, cached by the connection).

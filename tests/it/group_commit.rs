@@ -436,3 +436,30 @@ async fn an_in_memory_database_is_one_database_for_its_writer_and_readers() {
     assert_eq!(count(&db), before + 1, "a reader sees the writer's commit");
     assert_eq!(count(&other), before, "another in-memory database is apart");
 }
+
+/// The scheduler writes from a runtime of its own: once the runtime the database was opened on
+/// has ended (a test's, or at shutdown), no committer can start there, and a write's members
+/// commit their group themselves instead of waiting for ever.
+#[test]
+fn writes_still_commit_once_the_runtime_the_database_was_opened_on_has_ended() {
+    let opened_on = tokio::runtime::Runtime::new().unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    drop(opened_on);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    other.block_on(async {
+        for n in [1, 2] {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                store::write(&db, |tx| insert(tx, n)),
+            )
+            .await
+            .expect("the write does not hang")
+            .unwrap();
+        }
+    });
+    assert_eq!(stored(&db), vec![1, 2]);
+    drop(dir);
+}
