@@ -45,6 +45,9 @@ pub enum Error {
     NotCommitted(String),
     #[error("the database could not be opened: {0}")]
     Open(String),
+    /// A read on the blocking pool that the runtime's shutdown stopped.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 /// A stored value that does not read back as what it should be (a column written by hand, say):
@@ -91,9 +94,13 @@ impl Db {
         work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let reader = self.read()?;
-        tokio::task::spawn_blocking(move || work(&reader))
-            .await
-            .map_err(|e| Error::Open(format!("the read was cancelled: {e}")))?
+        match tokio::task::spawn_blocking(move || work(&reader)).await {
+            Ok(read) => read,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(_) => Err(Error::Interrupted(
+                "the runtime shut down during the read".into(),
+            )),
+        }
     }
 
     /// Commits what is still waiting for its group's commit. Readers and the writer close as
