@@ -1,25 +1,21 @@
 //! What each request grants (provider and target), fixed on the request when it is made.
 
-use rusqlite::Row;
-
 use super::{Connection, Result};
 use crate::domain::{GrantTarget, Policy, ProviderKind};
 
-/// The request's snapshot (`AccessRequest::grant_target`) in a row with the columns `provider`, `provider_target`, `webhook_url` and
-/// `webhook_secret_env`.
-pub(super) fn from_row(row: &Row) -> rusqlite::Result<Option<GrantTarget>> {
-    let Some(name) = row.get::<_, Option<String>>("provider")? else {
-        return Ok(None);
-    };
-    let provider = ProviderKind::from_parts(
-        &name,
-        row.get("webhook_url")?,
-        row.get("webhook_secret_env")?,
-    );
-    Ok(provider.map(|provider| GrantTarget {
+/// The request's snapshot (`AccessRequest::grant_target`) from its columns `provider`,
+/// `provider_target`, `webhook_url` and `webhook_secret_env`.
+pub(super) fn from_parts(
+    provider: Option<String>,
+    target: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret_env: Option<String>,
+) -> Option<GrantTarget> {
+    let provider = ProviderKind::from_parts(&provider?, webhook_url, webhook_secret_env)?;
+    Some(GrantTarget {
         provider,
-        target: row.get("provider_target").unwrap_or_default(),
-    }))
+        target: target.unwrap_or_default(),
+    })
 }
 
 /// Requests made before snapshots existed take theirs from the policy at start, once: from

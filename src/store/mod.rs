@@ -10,6 +10,7 @@ pub mod audit_export;
 mod audit_hash;
 pub mod audit_outbox;
 pub mod audit_purge;
+mod columns;
 mod connections;
 pub mod decisions;
 pub mod grant_targets;

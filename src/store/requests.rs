@@ -646,46 +646,65 @@ pub fn passed_check_since_sql() -> String {
     format!("{ids} LIMIT 1")
 }
 
+/// The position of a column of `COLUMNS`, found when compiling: rows are read by position.
+macro_rules! col {
+    ($name:literal) => {
+        const { super::columns::position(COLUMNS, $name) }
+    };
+}
+
+/// A row of `COLUMNS`, in that order.
 fn from_row(row: &Row) -> rusqlite::Result<AccessRequest> {
-    let status: String = row.get("status")?;
-    let minutes: u32 = row.get("duration_minutes")?;
-    let time = |column: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let status: String = row.get(col!("status"))?;
+    let minutes: u32 = row.get(col!("duration_minutes"))?;
+    let time = |column: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         Ok(row.get::<_, Option<i64>>(column)?.map(from_ms))
     };
     Ok(AccessRequest {
-        id: row.get("id")?,
-        group: row.get("group_name")?,
+        id: row.get(col!("id"))?,
+        group: row.get(col!("group_name"))?,
         requester: requester(row)?,
-        justification: row.get("justification")?,
+        justification: row.get(col!("justification"))?,
         duration: AccessDuration::from_minutes(minutes)
             .ok_or_else(|| decode_error("duration_minutes", format!("{minutes} minutes")))?,
         status: status.parse().map_err(|e| decode_error("status", e))?,
-        origin_channel: row.get("origin_channel")?,
-        requested_at: from_ms(row.get("requested_at")?),
-        decided_at: time("decided_at")?,
-        granted_at: time("granted_at")?,
-        expires_at: time("expires_at")?,
-        ended_at: time("ended_at")?,
-        already_member: row.get("already_member")?,
-        failure: row.get("failure")?,
-        owner_snapshot: row.get("owner_snapshot")?,
-        confirmed_at: time("confirmed_at")?,
+        origin_channel: row.get(col!("origin_channel"))?,
+        requested_at: from_ms(row.get(col!("requested_at"))?),
+        decided_at: time(col!("decided_at"))?,
+        granted_at: time(col!("granted_at"))?,
+        expires_at: time(col!("expires_at"))?,
+        ended_at: time(col!("ended_at"))?,
+        already_member: row.get(col!("already_member"))?,
+        failure: row.get(col!("failure"))?,
+        owner_snapshot: row.get(col!("owner_snapshot"))?,
+        confirmed_at: time(col!("confirmed_at"))?,
         kind: kind(row)?,
-        start_spec: row.get("start_spec")?,
-        starts_at: time("starts_at")?,
+        start_spec: row.get(col!("start_spec"))?,
+        starts_at: time(col!("starts_at"))?,
         submitted_by: submitter(row)?,
         ended_early: ended_early(row)?,
-        acknowledged: match (account(row, "acknowledged_by")?, time("acknowledged_at")?) {
+        acknowledged: match (
+            account(row, col!("acknowledged_by"), "acknowledged_by")?,
+            time(col!("acknowledged_at"))?,
+        ) {
             (Some(by), Some(at)) => Some((by, at)),
             _ => None,
         },
-        grant_target: super::grant_targets::from_row(row)?,
+        grant_target: super::grant_targets::from_parts(
+            row.get(col!("provider"))?,
+            row.get(col!("provider_target"))?,
+            row.get(col!("webhook_url"))?,
+            row.get(col!("webhook_secret_env"))?,
+        ),
     })
 }
 
 fn kind(row: &Row) -> rusqlite::Result<RequestKind> {
-    let kind: String = row.get("kind")?;
-    match (kind.as_str(), row.get::<_, Option<i64>>("extends_id")?) {
+    let kind: String = row.get(col!("kind"))?;
+    match (
+        kind.as_str(),
+        row.get::<_, Option<i64>>(col!("extends_id"))?,
+    ) {
         ("access", _) => Ok(RequestKind::Access),
         ("break_glass", _) => Ok(RequestKind::BreakGlass),
         ("extension", Some(of)) => Ok(RequestKind::Extension { of }),
@@ -696,41 +715,41 @@ fn kind(row: &Row) -> rusqlite::Result<RequestKind> {
     }
 }
 
-/// An account stored as its key (`slack:U…`).
-fn account(row: &Row, column: &str) -> rusqlite::Result<Option<Account>> {
-    let Some(key) = row.get::<_, Option<String>>(column)? else {
+/// An account stored as its key (`slack:U…`), in the column at `position` named `name`.
+fn account(row: &Row, position: usize, name: &str) -> rusqlite::Result<Option<Account>> {
+    let Some(key) = row.get::<_, Option<String>>(position)? else {
         return Ok(None);
     };
     key.parse::<Account>()
         .map(Some)
-        .map_err(|e| decode_error(column, e))
+        .map_err(|e| decode_error(name, e))
 }
 
 /// Who asked on the requester's behalf, with their verified facts as stored.
 fn submitter(row: &Row) -> rusqlite::Result<Option<Principal>> {
-    let Some(account) = account(row, "submitted_by")? else {
+    let Some(account) = account(row, col!("submitted_by"), "submitted_by")? else {
         return Ok(None);
     };
-    let addresses: Option<String> = row.get("submitter_addresses")?;
+    let addresses: Option<String> = row.get(col!("submitter_addresses"))?;
     let addresses: Vec<String> = serde_json::from_str(addresses.as_deref().unwrap_or("[]"))
         .map_err(|e| decode_error("submitter_addresses", e))?;
     Ok(Some(
         Principal::new(account)
             .with_emails(addresses)
-            .with_entra_id(row.get("submitter_entra_id")?),
+            .with_entra_id(row.get(col!("submitter_entra_id"))?),
     ))
 }
 
 fn ended_early(row: &Row) -> rusqlite::Result<Option<EarlyEnd>> {
-    let reason: Option<String> = row.get("end_reason")?;
+    let reason: Option<String> = row.get(col!("end_reason"))?;
     match reason.as_deref() {
         None => Ok(None),
         Some("released") => Ok(Some(EarlyEnd::Released)),
         Some("revoked") => Ok(Some(EarlyEnd::Revoked {
-            by: account(row, "ended_by")?
+            by: account(row, col!("ended_by"), "ended_by")?
                 .ok_or_else(|| decode_error("ended_by", "a revocation names who revoked"))?,
             reason: row
-                .get::<_, Option<String>>("end_note")?
+                .get::<_, Option<String>>(col!("end_note"))?
                 .unwrap_or_default(),
         })),
         Some(other) => Err(decode_error("end_reason", format!("unknown end `{other}`"))),
@@ -739,19 +758,19 @@ fn ended_early(row: &Row) -> rusqlite::Result<Option<EarlyEnd>> {
 
 /// The requester as stored: account, verified addresses (the preferred first) and Entra id.
 fn requester(row: &Row) -> rusqlite::Result<Principal> {
-    let column = |name: &str| -> rusqlite::Result<Option<String>> { row.get(name) };
-    let platform = column("requester_platform")?.unwrap_or_default();
+    let column = |position: usize| -> rusqlite::Result<Option<String>> { row.get(position) };
+    let platform = column(col!("requester_platform"))?.unwrap_or_default();
     let account = Account::new(
         platform
             .parse()
             .map_err(|e| decode_error("requester_platform", e))?,
-        column("requester_id")?.unwrap_or_default(),
+        column(col!("requester_id"))?.unwrap_or_default(),
     );
     let addresses: Vec<String> =
-        serde_json::from_str(&column("requester_addresses")?.unwrap_or_else(|| "[]".into()))
+        serde_json::from_str(&column(col!("requester_addresses"))?.unwrap_or_else(|| "[]".into()))
             .map_err(|e| decode_error("requester_addresses", e))?;
-    let preferred = column("requester_email")?;
+    let preferred = column(col!("requester_email"))?;
     Ok(Principal::new(account)
         .with_emails(preferred.into_iter().chain(addresses))
-        .with_entra_id(column("directory_user_id")?))
+        .with_entra_id(column(col!("directory_user_id"))?))
 }
