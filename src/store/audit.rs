@@ -197,9 +197,12 @@ impl Recorded {
     }
 }
 
-/// A fresh event id: 128 random bits, hex.
+/// A fresh event id, 32 hex digits: the time in milliseconds (48 bits), then 80 random bits.
+/// Time first, so that the unique index of ids grows at its end like the trail itself: with
+/// random ids every event changed a page of the index of its own, which each commit then wrote.
 fn new_uid() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
+    let millis = Utc::now().timestamp_millis() as u64 & 0xffff_ffff_ffff;
+    format!("{millis:012x}{}", hex::encode(rand::random::<[u8; 10]>()))
 }
 
 /// Chains a recorded event after the last one of this database's trail.
@@ -598,6 +601,19 @@ pub fn forwarded_up_to(db: &Connection, id: i64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_are_32_hex_digits_and_later_ones_sort_after() {
+        let first = new_uid();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let (second, third) = (new_uid(), new_uid());
+        for uid in [&first, &second, &third] {
+            assert_eq!(uid.len(), 32, "{uid}");
+            assert!(uid.bytes().all(|b| b.is_ascii_hexdigit()), "{uid}");
+        }
+        assert!(first < second, "{first} then {second}");
+        assert_ne!(second, third, "two ids made in the same millisecond differ");
+    }
 
     fn events(first: i64, last: i64, at_end: bool) -> Gap {
         Gap::Events {
