@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use super::{Error, Result};
 
 /// Only another process (the command line, say) can hold the lock a connection waits for.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Readers kept open when idle. Reads run on the calling thread, so more than this are only
 /// open at once when that many threads read at once; those are closed after use.
 const IDLE_READERS: usize = 8;

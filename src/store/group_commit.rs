@@ -19,6 +19,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, watch};
@@ -28,6 +29,7 @@ use super::jobs::QueuedJob;
 /// How often a member waiting for its group's commit checks that the group still has a
 /// committer (see `Writer::wait_for`).
 const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
+use super::connections::BUSY_TIMEOUT;
 use super::{Error, Result};
 
 /// The writer connection and the group open on it, if any.
@@ -85,7 +87,7 @@ impl Writer {
     ) -> std::result::Result<T, E> {
         let mut state = self.state.clone().lock_owned().await;
         if state.group.is_none() {
-            self.open_group(&mut state)?;
+            state = self.open_group(state).await?;
         }
         let ran = run_member(&mut state, work);
         let outcome = match &mut state.group {
@@ -107,20 +109,43 @@ impl Writer {
 
     /// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a transaction that reads first
     /// and writes later never meets another process's lock half-way. Only another process (the
-    /// command line) can hold it, so the wait for it here is rare and short.
-    fn open_group(self: &Arc<Writer>, state: &mut State) -> Result<()> {
+    /// command line) can hold it: the lock is tried without waiting, and only when it is held is
+    /// it waited for (up to the busy timeout), on the blocking pool. Waiting here would hold the
+    /// caller's runtime thread, and every acknowledgement queued on it, for that long.
+    async fn open_group(
+        self: &Arc<Writer>,
+        mut state: OwnedMutexGuard<State>,
+    ) -> Result<OwnedMutexGuard<State>> {
         if !state.conn.is_autocommit() {
-            // A group whose commit was dropped unstarted (its runtime shut down): its members
-            // were told it did not commit, so it is undone.
+            // A group whose commit was dropped unstarted (its runtime shut down), or whose
+            // `BEGIN` below was given up: its members were told it did not commit, so it is undone.
             state.conn.execute_batch("ROLLBACK")?;
         }
-        state.conn.execute_batch("BEGIN IMMEDIATE")?;
+        state.conn.busy_timeout(Duration::ZERO)?;
+        let began = state.conn.execute_batch("BEGIN IMMEDIATE");
+        state.conn.busy_timeout(BUSY_TIMEOUT)?;
+        match began {
+            Ok(()) => {}
+            Err(error) if is_busy(&error) => {
+                let (waited, began) = self
+                    .runtime
+                    .spawn_blocking(move || {
+                        let began = state.conn.execute_batch("BEGIN IMMEDIATE");
+                        (state, began)
+                    })
+                    .await
+                    .map_err(|e| Error::Interrupted(format!("the wait for the write lock: {e}")))?;
+                state = waited;
+                began?;
+            }
+            Err(error) => return Err(error.into()),
+        }
         state.group = Some(Group {
             kept: 0,
             outcome: watch::Sender::new(None),
             committer: self.runtime.spawn(self.clone().commit_soon()),
         });
-        Ok(())
+        Ok(state)
     }
 
     /// The committer of the group just opened.
@@ -270,4 +295,9 @@ impl std::ops::Deref for WriteTx<'_> {
     fn deref(&self) -> &Connection {
         self.conn
     }
+}
+
+/// Whether SQLite refused because another connection holds the lock.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
 }

@@ -463,3 +463,34 @@ fn writes_still_commit_once_the_runtime_the_database_was_opened_on_has_ended() {
     assert_eq!(stored(&db), vec![1, 2]);
     drop(dir);
 }
+
+/// Another process (the command line) holding SQLite's write lock makes a write wait for it, on
+/// the blocking pool: the thread that answers people goes on meanwhile. Waiting inline held it,
+/// and every acknowledgement behind it, for up to the 10 s busy timeout.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_waiting_for_another_processs_lock_leaves_the_runtime_thread_free() {
+    let (dir, db) = scratch_db().await;
+    let other = rusqlite::Connection::open(dir.path().join("jitbot.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    other
+        .execute("INSERT INTO scratch (n) VALUES (1)", [])
+        .unwrap();
+    let write = {
+        let db = db.clone();
+        tokio::spawn(async move { store::write(&db, |tx| insert(tx, 2)).await })
+    };
+    let asked = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waited = asked.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the runtime's only thread was held for {waited:?}"
+    );
+    assert!(
+        !write.is_finished(),
+        "the write went through another's lock"
+    );
+    other.execute_batch("COMMIT").unwrap();
+    write.await.unwrap().unwrap();
+    assert_eq!(stored(&db), vec![1, 2]);
+}
