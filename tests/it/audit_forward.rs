@@ -67,6 +67,56 @@ async fn a_collector_that_was_down_gets_every_event_in_order() {
     assert_eq!(delivery.header("x-jitbot-signature"), expected);
 }
 
+/// A round moves the collector's cursor once, past the events the collector took, and stops at
+/// the first it refuses: the next round starts at that one and sends none of the earlier again.
+#[tokio::test]
+async fn a_round_moves_the_cursor_once_and_the_next_starts_at_the_refused_event() {
+    let options = Options {
+        audit_webhook: true,
+        ..Options::default()
+    };
+    let t = TestApp::spawn_with_options(DEFAULT_GROUPS, options).await;
+    t.alice_requests("request prod-db 1h fixing INC-4711").await;
+    t.alice_requests("request payroll 1h month end").await;
+    let ids = |t: &TestApp| -> Vec<i64> {
+        forwarded(t)
+            .iter()
+            .map(|e| e["event_id"].as_i64().unwrap())
+            .collect()
+    };
+    let sent_before = ids(&t).len();
+    let last_taken = ids(&t).last().copied().unwrap_or(0);
+    let events = t.count("audit_events").await;
+    assert!(
+        events - last_taken >= 4,
+        "events waiting: {}",
+        events - last_taken
+    );
+    let core = &t.app.core;
+
+    t.webhook.fail_one_after(2);
+    let (transactions, _) = core.db.committed();
+    let refused = jitbot::access::audit_forward::run(core, chrono::Utc::now()).await;
+    assert!(refused.is_err(), "the refused event stops the round");
+    assert_eq!(
+        core.db.committed().0 - transactions,
+        1,
+        "one write moves the cursor past the two events taken"
+    );
+
+    jitbot::access::audit_forward::run(core, chrono::Utc::now())
+        .await
+        .unwrap();
+    let round_ids = ids(&t)[sent_before..].to_vec();
+    let first = last_taken + 1;
+    let mut expected = vec![first, first + 1, first + 2];
+    expected.extend(first + 2..=events);
+    assert_eq!(
+        round_ids, expected,
+        "the refused event again, then the rest"
+    );
+}
+
 #[test]
 fn an_audit_webhook_over_plain_http_elsewhere_is_refused() {
     let text = "audit_webhook = \"http://collector.example.com/ingest\"\n";

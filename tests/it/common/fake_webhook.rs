@@ -31,6 +31,8 @@ impl Delivery {
 struct Inner {
     deliveries: Vec<Delivery>,
     failures_left: usize,
+    /// Deliveries still answered 200 before one is answered 500.
+    fail_after: Option<usize>,
     /// Answers for the next deliveries: a 3xx status and its `Location`.
     redirects: Vec<(StatusCode, String)>,
     /// `METHOD /path` of every call to a path other than `/hook`.
@@ -61,6 +63,11 @@ impl FakeWebhook {
     /// Answers the next `count` deliveries with 500.
     pub fn fail_next(&self, count: usize) {
         self.inner.lock().unwrap().failures_left = count;
+    }
+
+    /// Answers 200 to the next `ok` deliveries, then 500 to one.
+    pub fn fail_one_after(&self, ok: usize) {
+        self.inner.lock().unwrap().fail_after = Some(ok);
     }
 
     /// Answers the next deliveries with these redirects (301, 302, 307, 308 …), one each, all
@@ -114,6 +121,13 @@ async fn receive(
     } else if inner.failures_left > 0 {
         inner.failures_left -= 1;
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    } else if let Some(ok) = inner.fail_after {
+        inner.fail_after = ok.checked_sub(1);
+        if ok == 0 {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        } else {
+            StatusCode::OK.into_response()
+        }
     } else {
         StatusCode::OK.into_response()
     }
