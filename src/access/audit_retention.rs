@@ -26,27 +26,37 @@ pub async fn schedule(core: &Core, now: DateTime<Utc>) -> store::Result<()> {
     Ok(())
 }
 
-/// The `PurgeAudit` job: one transaction on the trail's database removes the old events and
-/// chains the `audit_purged` event that lets the rest verify; then the next purge is queued.
+/// Events removed per transaction (`audit_purge::purge`): a few MiB of pages.
+const PURGE_AT_ONCE: i64 = 10_000;
+
+/// The `PurgeAudit` job: transactions on the trail's database remove the old events, up to
+/// `PURGE_AT_ONCE` each, and each chains an `audit_purged` event that lets the rest verify;
+/// then the next purge is queued.
 pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
     let Some(keep) = core.trail.retention() else {
         return Ok(());
     };
-    let purged = store::write(core.trail.db(), |tx| {
-        // An event the collector has not had yet is kept until it has.
-        let at_most = match core.audit_sink {
-            Some(_) => Some(audit::forwarded(tx)?),
-            None => None,
+    loop {
+        let purged = store::write(core.trail.db(), |tx| {
+            // An event the collector has not had yet is kept until it has.
+            let at_most = match core.audit_sink {
+                Some(_) => Some(audit::forwarded(tx)?),
+                None => None,
+            };
+            audit_purge::purge(tx, now - keep, at_most, PURGE_AT_ONCE, now)
+        })
+        .await?;
+        let Some(purged) = purged else {
+            break;
         };
-        audit_purge::purge(tx, now - keep, at_most, now)
-    })
-    .await?;
-    if let Some(purged) = purged {
         tracing::info!(
             events = purged.events,
             up_to = purged.up_to,
             "purged audit events older than audit_retention"
         );
+        if purged.events < PURGE_AT_ONCE {
+            break;
+        }
     }
     store::write(&core.db, |tx| {
         store::jobs::enqueue_unattached(tx, &Job::PurgeAudit, now + PURGE_EVERY)

@@ -16,25 +16,31 @@ pub struct Purged {
     pub up_to: i64,
 }
 
-/// Removes the events recorded before `before`, never past `at_most` (the last event the
-/// collector has, when the trail is forwarded), and chains an `audit_purged` event saying so.
-/// Only a run of the oldest ids is removed: an old event after a newer one (a clock stepped
-/// back) waits for the newer one, so that what remains is one unbroken chain. Call it inside a
-/// write transaction on the database the trail lives in.
+/// Removes the oldest events recorded before `before`, at most `limit` of them and never past
+/// `at_most` (the last event the collector has, when the trail is forwarded), and chains an
+/// `audit_purged` event saying so. Only a run of the oldest ids is removed: an old event after a
+/// newer one (a clock stepped back) waits for the newer one, so that what remains is one
+/// unbroken chain. Call it inside a write transaction on the database the trail lives in, and
+/// again while it removes `limit`: a transaction keeps a copy of every page it changes until it
+/// ends, so the first purge of a long trail in one would hold the trail in memory, and the
+/// writer for as long.
 pub fn purge(
     conn: &Connection,
     before: DateTime<Utc>,
     at_most: Option<i64>,
+    limit: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Purged>> {
-    // The last id of the leading run of old events: just before the first young one, or the
-    // head when every event is old.
+    // The last id of the leading run of old events among the oldest `limit`: just before the
+    // first young one, or the last of them when all are old. Read in id order, so it costs
+    // `limit` rows however long the trail.
     let up_to: Option<i64> = conn
         .prepare_cached(
-            "SELECT COALESCE((SELECT MIN(id) - 1 FROM audit_events WHERE at >= ?1), \
-                             (SELECT MAX(id) FROM audit_events))",
+            "WITH oldest AS (SELECT id, at FROM audit_events ORDER BY id LIMIT ?2) \
+             SELECT COALESCE((SELECT MIN(id) - 1 FROM oldest WHERE at >= ?1), \
+                             (SELECT MAX(id) FROM oldest))",
         )?
-        .query_row([to_ms(before)], |row| row.get(0))?;
+        .query_row((to_ms(before), limit), |row| row.get(0))?;
     let Some(up_to) = up_to.map(|id| at_most.map_or(id, |most| id.min(most))) else {
         return Ok(None);
     };

@@ -313,6 +313,49 @@ async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
     );
 }
 
+/// A purge removes at most as many events as it is given, so a long trail is purged over several
+/// transactions; after each the trail verifies, starting after the last event removed.
+#[tokio::test]
+async fn a_purge_of_more_than_its_limit_takes_several_transactions_each_leaving_a_whole_chain() {
+    let t = apart(Some("30d")).await;
+    let id = approved_and_granted(&t).await;
+    let expires_at = t.request(id).await.expires_at.unwrap();
+    t.run_jobs_at(expires_at + Duration::seconds(1)).await;
+    assert_eq!(chain(trail(&t)).await.len(), 6);
+    // The first four events are older than this; the last two are not.
+    let before = expires_at - Duration::milliseconds(1);
+    let purge = || {
+        store::write(trail(&t), move |tx| {
+            store::audit_purge::purge(tx, before, None, 3, Utc::now())
+        })
+    };
+
+    let first = purge()
+        .await
+        .unwrap()
+        .expect("three of the four old events");
+    assert_eq!((first.events, first.up_to), (3, 3));
+    let intact = audit::check_trail(&trail(&t).read().unwrap(), None).unwrap();
+    assert!(intact.is_intact(), "{intact:?}");
+    let second = purge().await.unwrap().expect("the fourth");
+    assert_eq!((second.events, second.up_to), (1, 4));
+    assert_eq!(purge().await.unwrap(), None, "nothing old is left");
+
+    let left = chain(trail(&t)).await;
+    let actions: Vec<&str> = left.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["expiring", "revoked", "audit_purged", "audit_purged"]
+    );
+    let verified = verify(&t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        stdout(&verified).contains("events 1–4 were purged"),
+        "{}",
+        stdout(&verified)
+    );
+}
+
 /// alice's request, granted and ended at expiry: six events.
 async fn granted_and_ended(t: &TestApp) {
     let id = approved_and_granted(t).await;
