@@ -12,6 +12,9 @@ use crate::store::{self, audit};
 pub const FORWARD_EVERY: chrono::Duration = chrono::Duration::seconds(5);
 /// Events sent per round; a full round is followed by the next at once.
 const BATCH: i64 = 200;
+/// No event is sent after a round has run this long: with the collector's 10 s per call, the
+/// round and its cursor's write end well within the scheduler's 2 minutes for a job.
+const ROUND_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Queues the forwarder at start, unless it is queued already or nothing is forwarded.
 pub async fn schedule(core: &Core, now: DateTime<Utc>) -> store::Result<()> {
@@ -36,9 +39,15 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
     let events = audit::not_forwarded(&*core.trail.db().read()?, BATCH)?;
     // The cursor moves once per round, past the events the collector took: a write for each
     // event cost the writer thousands of transactions a second under load. A crash in between
-    // sends the round's events again, which the collector drops by id.
-    let (mut taken, mut refused) = (None, None);
+    // sends the round's events again, which the collector drops by id. A round also ends after
+    // `ROUND_TIME`, so that a slow collector's progress is kept well before the job's timeout.
+    let started = std::time::Instant::now();
+    let (mut taken, mut refused, mut cut_short) = (None, None, false);
     for event in &events {
+        if started.elapsed() > ROUND_TIME {
+            cut_short = true;
+            break;
+        }
         match sink.send(event).await {
             Ok(()) => taken = Some(event.id),
             Err(error) => {
@@ -48,12 +57,16 @@ pub async fn run(core: &Core, now: DateTime<Utc>) -> anyhow::Result<()> {
         }
     }
     if let Some(last) = taken {
-        store::write(core.trail.db(), |tx| audit::forwarded_up_to(tx, last)).await?;
+        let moved = store::write(core.trail.db(), |tx| audit::forwarded_up_to(tx, last)).await;
+        if let (Err(_), Some(refusal)) = (&moved, &refused) {
+            tracing::warn!(error = %format!("{refusal:#}"), "the audit collector refused an event");
+        }
+        moved?;
     }
     if let Some(error) = refused {
         return Err(error);
     }
-    let next = if events.len() as i64 == BATCH {
+    let next = if events.len() as i64 == BATCH || cut_short {
         now
     } else {
         now + FORWARD_EVERY

@@ -141,7 +141,7 @@ pub fn append_with(conn: &Connection, key: Option<&Secret>, event: NewEvent<'_>)
 /// An event as recorded, before it is chained: what the outbox holds.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// Random, given once: moving the same event twice finds it already chained.
+    /// Unique, given once: moving the same event twice finds it already chained.
     pub event_uid: String,
     pub at: i64,
     pub request_id: Option<i64>,

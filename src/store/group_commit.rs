@@ -127,15 +127,15 @@ impl Writer {
         match began {
             Ok(()) => {}
             Err(error) if is_busy(&error) => {
-                let (waited, began) = self
+                let (mut waited, began) = self
                     .runtime
                     .spawn_blocking(move || {
                         let began = state.conn.execute_batch("BEGIN IMMEDIATE");
-                        (state, began)
+                        (Begun(Some(state)), began)
                     })
                     .await
                     .map_err(|e| Error::Interrupted(format!("the wait for the write lock: {e}")))?;
-                state = waited;
+                state = waited.0.take().expect("taken once");
                 began?;
             }
             Err(error) => return Err(error.into()),
@@ -294,6 +294,22 @@ impl std::ops::Deref for WriteTx<'_> {
 
     fn deref(&self) -> &Connection {
         self.conn
+    }
+}
+
+/// The writer just past a `BEGIN` that waited on the blocking pool. Dropped untaken (the write
+/// that waited was given up meanwhile), it rolls back: the write lock goes back to the other
+/// process at once, instead of when the next group starts.
+struct Begun(Option<OwnedMutexGuard<State>>);
+
+impl Drop for Begun {
+    fn drop(&mut self) {
+        if let Some(state) = &self.0
+            && state.group.is_none()
+            && !state.conn.is_autocommit()
+        {
+            let _ = state.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 

@@ -692,7 +692,9 @@ fn from_row(row: &Row) -> rusqlite::Result<AccessRequest> {
         },
         grant_target: super::grant_targets::from_parts(
             row.get(col!("provider"))?,
-            row.get(col!("provider_target"))?,
+            // As before snapshots were read by position: a target that does not read as text
+            // is taken as none rather than making the request unreadable.
+            row.get(col!("provider_target")).unwrap_or_default(),
             row.get(col!("webhook_url"))?,
             row.get(col!("webhook_secret_env"))?,
         ),

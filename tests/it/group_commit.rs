@@ -494,3 +494,30 @@ async fn a_write_waiting_for_another_processs_lock_leaves_the_runtime_thread_fre
     write.await.unwrap().unwrap();
     assert_eq!(stored(&db), vec![1, 2]);
 }
+
+/// A write given up while it waits for another process's lock (its caller went away) does not
+/// keep the lock once it gets it: the other process can take it again at once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_given_up_while_it_waits_for_anothers_lock_does_not_keep_it() {
+    let (dir, db) = scratch_db().await;
+    let other = rusqlite::Connection::open(dir.path().join("jitbot.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let write = {
+        let db = db.clone();
+        tokio::spawn(async move { store::write(&db, |tx| insert(tx, 2)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    write.abort();
+    assert!(write.await.unwrap_err().is_cancelled());
+    other.execute_batch("COMMIT").unwrap();
+    // The abandoned wait now gets the lock (SQLite's busy handler looks again within 100 ms),
+    // and lets it go.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    other.busy_timeout(Duration::from_millis(500)).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the lock is free again");
+    other.execute_batch("ROLLBACK").unwrap();
+    store::write(&db, |tx| insert(tx, 3)).await.unwrap();
+    assert_eq!(stored(&db), vec![3]);
+}
