@@ -318,9 +318,7 @@ async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
 #[tokio::test]
 async fn a_purge_of_more_than_its_limit_takes_several_transactions_each_leaving_a_whole_chain() {
     let t = apart(Some("30d")).await;
-    let id = approved_and_granted(&t).await;
-    let expires_at = t.request(id).await.expires_at.unwrap();
-    t.run_jobs_at(expires_at + Duration::seconds(1)).await;
+    let expires_at = granted_and_ended(&t).await;
     assert_eq!(chain(trail(&t)).await.len(), 6);
     // The first four events are older than this; the last two are not.
     let before = expires_at - Duration::milliseconds(1);
@@ -357,11 +355,13 @@ async fn a_purge_of_more_than_its_limit_takes_several_transactions_each_leaving_
 }
 
 /// alice's request, granted and ended at expiry: six events.
-async fn granted_and_ended(t: &TestApp) {
+/// Returns when it expired.
+async fn granted_and_ended(t: &TestApp) -> chrono::DateTime<Utc> {
     let id = approved_and_granted(t).await;
     let expires_at = t.request(id).await.expires_at.unwrap();
     t.run_jobs_at(expires_at + Duration::seconds(1)).await;
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
+    expires_at
 }
 
 #[tokio::test]
