@@ -24,13 +24,13 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, watch};
 
+use super::connections::BUSY_TIMEOUT;
 use super::jobs::QueuedJob;
+use super::{Error, Result};
 
 /// How often a member waiting for its group's commit checks that the group still has a
 /// committer (see `Writer::wait_for`).
-const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
-use super::connections::BUSY_TIMEOUT;
-use super::{Error, Result};
+const ORPHAN_CHECK: Duration = Duration::from_millis(200);
 
 /// The writer connection and the group open on it, if any.
 pub struct Writer {
