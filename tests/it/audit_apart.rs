@@ -51,6 +51,13 @@ async fn chain(db: &Db) -> Vec<(i64, String, String, String)> {
         .unwrap()
 }
 
+/// `audit verify` passes, and its report says `said`.
+fn assert_verifies_saying(t: &TestApp, said: &str) {
+    let verified = verify(t);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(stdout(&verified).contains(said), "{}", stdout(&verified));
+}
+
 fn verify(t: &TestApp) -> std::process::Output {
     jitbot(&[
         "audit",
@@ -103,13 +110,7 @@ async fn with_an_audit_database_the_lifecycle_is_recorded_only_there() {
 
     let config = t.config_path();
     let config = config.to_str().unwrap();
-    let verified = verify(&t);
-    assert!(verified.status.success(), "{}", stderr(&verified));
-    assert!(
-        stdout(&verified).contains("audit trail intact: 6 event(s)"),
-        "{}",
-        stdout(&verified)
-    );
+    assert_verifies_saying(&t, "audit trail intact: 6 event(s)");
     let export = jitbot(&["audit", "export", "--format", "jsonl", "--config", config]);
     assert!(export.status.success(), "{}", stderr(&export));
     let lines: Vec<String> = stdout(&export).lines().map(str::to_owned).collect();
@@ -267,13 +268,7 @@ async fn retention_purges_only_old_events_and_the_rest_still_verifies() {
     // History is kept: the request itself stays.
     assert_eq!(t.request(id).await.status, RequestStatus::Ended);
 
-    let verified = verify(&t);
-    assert!(verified.status.success(), "{}", stderr(&verified));
-    assert!(
-        stdout(&verified).contains("events 1–4 were purged"),
-        "{}",
-        stdout(&verified)
-    );
+    assert_verifies_saying(&t, "events 1–4 were purged");
     // A second purge finds nothing more that is old.
     jitbot::access::audit_retention::run(&t.app.core, purged_at + Duration::minutes(30))
         .await
@@ -345,13 +340,7 @@ async fn a_purge_of_more_than_its_limit_takes_several_transactions_each_leaving_
         actions,
         ["expiring", "revoked", "audit_purged", "audit_purged"]
     );
-    let verified = verify(&t);
-    assert!(verified.status.success(), "{}", stderr(&verified));
-    assert!(
-        stdout(&verified).contains("events 1–4 were purged"),
-        "{}",
-        stdout(&verified)
-    );
+    assert_verifies_saying(&t, "events 1–4 were purged");
 }
 
 /// alice's request, granted and ended at expiry: six events.
