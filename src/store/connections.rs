@@ -30,6 +30,15 @@ pub enum Durability {
     Full,
 }
 
+impl Durability {
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+}
+
 /// Where the database lives: a file, or memory shared by this process's connections to it.
 pub enum Place {
     File(PathBuf),
@@ -97,18 +106,34 @@ fn open_writer(place: &Place, durability: Durability) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     set_up(&conn)?;
-    let synchronous = match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
-    };
-    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // Savepoints (each transaction of a group is one) and statements keep the pages they change
     // in a sub-journal, to undo them; by default it spills to a temporary file past 64 KiB, and
     // every group then pays for writes and a file of its own. In memory it costs a copy of each
     // page. Only the writer: readers keep spilling large sorts to disk.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Commits never copy the WAL back into the database: `checkpoint` does, beside them.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
+}
+
+/// The connection that copies the WAL back into the database (`checkpoint`), for a file:
+/// an in-memory database has no WAL. Its syncs are as durable as the writer's commits.
+pub fn open_checkpointer(place: &Place, durability: Durability) -> Result<Option<Connection>> {
+    let Place::File(_) = place else {
+        return Ok(None);
+    };
+    let conn = Connection::open_with_flags(
+        place.uri(),
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(Some(conn))
 }
 
 fn open_reader(place: &Place) -> Result<Connection> {

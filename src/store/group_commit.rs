@@ -18,7 +18,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -41,6 +41,9 @@ pub struct Writer {
     /// Groups committed so far: with `transactions`, how much grouping saves.
     commits: AtomicU64,
     transactions: AtomicU64,
+    /// Set by the checkpointer after a copy of the WAL: the next commit copies what was
+    /// committed during it (`checkpoint`).
+    finish_checkpoint: AtomicBool,
 }
 
 struct State {
@@ -67,7 +70,14 @@ impl Writer {
             runtime: tokio::runtime::Handle::current(),
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
+            finish_checkpoint: AtomicBool::new(false),
         })
+    }
+
+    /// Asks the next commit to copy into the database what was committed during the
+    /// checkpointer's copy, so that the WAL can start over (see `checkpoint`).
+    pub(super) fn finish_checkpoint_after_next_commit(&self) {
+        self.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
     /// Transactions committed, and the commits (groups) they took.
@@ -160,12 +170,28 @@ impl Writer {
         let Some(group) = state.group.take() else {
             return;
         };
-        let ended = self
+        let committed = self
             .runtime
-            .spawn_blocking(move || commit_or_undo(&state.conn))
-            .await
-            .unwrap_or_else(|e| Err(format!("the commit was cancelled: {e}")));
-        self.tell(group, ended);
+            .spawn_blocking(move || (commit_or_undo(&state.conn), state))
+            .await;
+        let state = match committed {
+            Ok((ended, state)) => {
+                self.tell(group, ended);
+                state
+            }
+            Err(e) => return self.tell(group, Err(format!("the commit was cancelled: {e}"))),
+        };
+        if self.finish_checkpoint.swap(false, Ordering::Relaxed) {
+            // Its members have been told; the writer is still held, so nothing is committed
+            // while this copies the few pages committed since the checkpointer's copy.
+            let copied = self
+                .runtime
+                .spawn_blocking(move || super::checkpoint::copy(&state.conn))
+                .await;
+            if let Ok(Err(error)) = copied {
+                tracing::warn!(%error, "could not finish copying the WAL into the database");
+            }
+        }
     }
 
     fn tell(&self, group: Group, ended: std::result::Result<(), String>) {

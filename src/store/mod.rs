@@ -10,6 +10,7 @@ pub mod audit_export;
 mod audit_hash;
 pub mod audit_outbox;
 pub mod audit_purge;
+mod checkpoint;
 mod columns;
 mod connections;
 pub mod decisions;
@@ -139,10 +140,13 @@ pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
 
 async fn open(database_url: &str, durability: connections::Durability) -> anyhow::Result<Db> {
     let place = connections::Place::of(database_url)?;
-    let writer = connections::migrate_and_open_writer(&place, durability).await?;
+    let writer = Writer::new(connections::migrate_and_open_writer(&place, durability).await?);
+    if let Some(checkpointer) = connections::open_checkpointer(&place, durability)? {
+        checkpoint::start(checkpointer, &writer);
+    }
     Ok(Db {
         readers: Arc::new(Readers::new(place)?),
-        writer: Writer::new(writer),
+        writer,
         turn: None,
     })
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod audit_apart;
 mod audit_forward;
+mod checkpoints;
 mod claims;
 mod cli;
 mod connections;

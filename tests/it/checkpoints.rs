@@ -1,0 +1,115 @@
+//! The WAL is copied back into the database file beside the writer, never inside a commit, and
+//! it still starts over, so it does not grow without end.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jitbot::store;
+
+/// Pages of 4 KiB: one row is about one page.
+const PAGE: usize = 4096;
+
+async fn db_with_pages_table() -> (tempfile::TempDir, PathBuf, store::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jitbot.db");
+    let db = store::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    store::write(&db, |tx| {
+        tx.execute("CREATE TABLE pages (body BLOB)", [])
+            .map_err(store::Error::from)
+    })
+    .await
+    .unwrap();
+    (dir, file, db)
+}
+
+/// Writes `count` rows of nearly a page each in one transaction.
+async fn write_pages(db: &store::Db, count: usize) {
+    store::write(db, |tx| {
+        let mut insert = tx.prepare_cached("INSERT INTO pages (body) VALUES (zeroblob(?))")?;
+        for _ in 0..count {
+            insert.execute([PAGE as i64 - 200])?;
+        }
+        Ok::<_, store::Error>(())
+    })
+    .await
+    .unwrap();
+}
+
+fn size(file: &Path) -> u64 {
+    std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
+}
+
+fn wal(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Waits until the database file holds what was written: the checkpointer has copied it.
+async fn until_copied(file: &Path, at_least: u64) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while size(file) < at_least {
+        assert!(
+            Instant::now() < give_up,
+            "the WAL was never copied into the database"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_commit_leaves_the_wal_in_place_and_the_checkpointer_copies_it_soon_after() {
+    let (_dir, file, db) = db_with_pages_table().await;
+    // SQLite's own default would copy these 2 000 pages inside the commit that wrote them.
+    // The checkpointer could happen to copy them in the moment between the commit and the
+    // look; that it never leaves them in place, in three tries, means the commit copied them.
+    let mut left_in_place = false;
+    for _ in 0..3 {
+        let before = size(&file);
+        write_pages(&db, 2_000).await;
+        left_in_place |= size(&file) == before;
+        until_copied(&file, before + 2_000 * PAGE as u64).await;
+    }
+    assert!(left_in_place, "the commit copied the WAL into the database");
+}
+
+#[tokio::test]
+async fn the_wal_starts_over_once_copied() {
+    let (_dir, file, db) = db_with_pages_table().await;
+    let per_burst = 2_000;
+    for burst in 1..=3_u64 {
+        write_pages(&db, per_burst).await;
+        until_copied(&file, burst * (per_burst * PAGE) as u64).await;
+        // The file reaches its size as the copy starts; time for the copy to end.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The first commit after the copy finishes it; the one after starts the WAL over.
+        write_pages(&db, 1).await;
+        write_pages(&db, 1).await;
+    }
+    // Without the copies and the new start the WAL would hold all three bursts.
+    let frames = size(&wal(&file)) / (PAGE as u64 + 24);
+    assert!(
+        frames < 2 * per_burst as u64,
+        "the WAL holds {frames} pages: it never started over"
+    );
+}
+
+/// The checkpointer's copy ends a little behind writes that go on; the commit after it copies
+/// the rest, or the WAL would never start over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_starts_over_under_writes_that_never_pause() {
+    let (_dir, file, db) = db_with_pages_table().await;
+    let until = Instant::now() + Duration::from_millis(1_500);
+    let mut written = 0_u64;
+    while Instant::now() < until {
+        write_pages(&db, 4).await;
+        written += 4;
+    }
+    let frames = size(&wal(&file)) / (PAGE as u64 + 24);
+    assert!(
+        frames < written / 3,
+        "the WAL holds {frames} pages of {written} written: it never started over"
+    );
+}
