@@ -140,7 +140,8 @@ pub async fn connect_audit(database_url: &str) -> anyhow::Result<Db> {
 
 async fn open(database_url: &str, durability: connections::Durability) -> anyhow::Result<Db> {
     let place = connections::Place::of(database_url)?;
-    let writer = Writer::new(connections::migrate_and_open_writer(&place, durability).await?);
+    let writer = connections::migrate_and_open_writer(&place, durability).await?;
+    let writer = Writer::new(writer, durability);
     if let Some(checkpointer) = connections::open_checkpointer(&place, durability)? {
         checkpoint::start(checkpointer, &writer);
     }

@@ -521,3 +521,36 @@ async fn a_write_given_up_while_it_waits_for_anothers_lock_does_not_keep_it() {
     store::write(&db, |tx| insert(tx, 3)).await.unwrap();
     assert_eq!(stored(&db), vec![3]);
 }
+
+/// Background work takes the writer only when it is free: let go while people's writes wait for
+/// it, it goes to them first, even to those that came after the background write. (A fair lock
+/// would hand it to the background write, whose thread may run it only much later.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first() {
+    let (_dir, db) = scratch_db().await;
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let write = |db: store::Db, n: i64| {
+        let order = order.clone();
+        tokio::spawn(async move {
+            store::write(&db, |tx| {
+                if n == 1 {
+                    // Holds the writer while the others queue.
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                order.lock().unwrap().push(n);
+                insert(tx, n)
+            })
+            .await
+        })
+    };
+    let holder = write(db.clone(), 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let background = write(db.for_background(), 2);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let person = write(db.clone(), 3);
+    for task in [holder, background, person] {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![1, 3, 2]);
+    assert_eq!(stored(&db), vec![1, 2, 3]);
+}

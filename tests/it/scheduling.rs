@@ -391,3 +391,41 @@ async fn jobs_waiting_at_a_stop_run_after_the_restart() {
     assert!(!t.slack.thread_in(REQUEST_CHANNEL).is_empty());
     assert!(!t.slack.thread_in(APPROVAL_CHANNEL).is_empty());
 }
+
+/// The scheduler's thread lowers its own priority as it starts, so that the threads that answer
+/// people come first when both want the core.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_scheduler_thread_runs_below_the_threads_that_answer_people() {
+    let t = TestApp::spawn().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let done = jitbot::scheduler::run_apart(t.app.core.clone(), stop.clone()).unwrap();
+    let nice_of_schedulers = || -> Vec<i64> {
+        let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+            .filter(|stat| stat.contains("(jitbot-schedule"))
+            // The fields after the name: state is the first, nice the 17th.
+            .filter_map(|stat| {
+                stat.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(16)?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !nice_of_schedulers().contains(&i64::from(jitbot::scheduler::NICE)) {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "no scheduler thread at nice {}: {:?}",
+            jitbot::scheduler::NICE,
+            nice_of_schedulers()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    done.await.unwrap();
+}
