@@ -517,36 +517,11 @@ pub fn run_apart(
     std::thread::Builder::new()
         .name("jitbot-scheduler".into())
         .spawn(move || {
-            yield_to_acknowledgements();
             runtime.block_on(run(core, stop));
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());
         })?;
     Ok(done)
-}
-
-/// The scheduler thread's nice value. With the core busy, a thread at 5 gets about a quarter
-/// of what one at 0 does: people's acknowledgements come first, and the backlog still drains.
-/// At 0 the two shared the core evenly, and an acknowledgement that came while the scheduler had
-/// the core waited for its turn: saturation was 0.6 of the floor's; with 5, 0.86, the cards
-/// at 500/s a few milliseconds later (p99 20 → 24 ms). 10 starved the cards (p99 75–140 ms at
-/// 1 000/s). Background writes never hold up acknowledgements on the writer's lock for it
-/// (`store::group_commit`'s `lock_when_free`).
-pub const NICE: i32 = 5;
-
-/// Lowers this thread's priority to [`NICE`] (Linux only: there `setpriority` applies to the
-/// calling thread alone; elsewhere it would lower the whole process). Written by hand: one libc
-/// call, which no maintained crate wraps for a single thread.
-fn yield_to_acknowledgements() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: `setpriority` reads its three integer arguments and nothing else.
-        let lowered = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) };
-        if lowered != 0 {
-            let error = std::io::Error::last_os_error();
-            tracing::warn!(%error, "the scheduler runs at the same priority as acknowledgements");
-        }
-    }
 }
 
 /// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is

@@ -3,15 +3,15 @@
 //! By default SQLite checkpoints in the commit that takes the WAL past 1 000 pages: that commit
 //! copies every page the WAL holds into the database file and syncs both, with the writer held.
 //! At 1 000 requests a second that was a commit of about 5 ms some 35 times a second, and every
-//! acknowledgement queued behind one waited for it. Here commits never checkpoint
-//! (`wal_autocheckpoint = 0`): a task copies the WAL every [`EVERY`] on a connection of its
-//! own, while the writer goes on appending (a passive checkpoint takes no writer lock), and a
-//! page written many times in between is copied once.
+//! acknowledgement queued behind one waited for it. Here commits do not checkpoint (short of
+//! the backstop, `connections::WAL_BACKSTOP`): a thread of its own copies the WAL every
+//! [`EVERY`] on a connection of its own, while the writer goes on appending (a passive
+//! checkpoint takes no writer lock), and a page written many times in between is copied once.
 //!
 //! The WAL starts over from its beginning only when a write transaction begins with every page
 //! of it copied. Commits go on while the copy runs, so it ends a little behind; the next commit
-//! copies the rest (the pages committed meanwhile, a few) right after it has told its
-//! members, with the writer still held, so that the group after it starts the WAL over.
+//! copies the rest (the pages committed meanwhile) right after it has told its members, with the
+//! writer still held, so that the group after it starts the WAL over.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -23,43 +23,43 @@ use super::group_commit::Writer;
 /// How often the WAL is copied into the database: often enough that it stays a few thousand
 /// pages at most under load, seldom enough that a page written again and again is copied once.
 pub const EVERY: Duration = Duration::from_millis(100);
+/// After a copy that failed, the next try waits this much longer.
+const AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// Copies the WAL every [`EVERY`] on `conn` for as long as `writer` is open.
-pub(super) fn start(conn: Connection, writer: &Arc<Writer>) {
-    tokio::spawn(run(conn, Arc::downgrade(writer)));
+/// Copies the WAL every [`EVERY`] on `conn`, on a thread of its own, for as long as `writer` is
+/// open.
+pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<()> {
+    let writer = Arc::downgrade(writer);
+    std::thread::Builder::new()
+        .name("jitbot-wal-copy".into())
+        .spawn(move || run(&conn, &writer))?;
+    Ok(())
 }
 
-async fn run(mut conn: Connection, writer: Weak<Writer>) {
+fn run(conn: &Connection, writer: &Weak<Writer>) {
     loop {
-        tokio::time::sleep(EVERY).await;
+        std::thread::sleep(EVERY);
         if writer.strong_count() == 0 {
             return;
         }
-        let copied = tokio::task::spawn_blocking(move || {
-            let copied = copy(&conn);
-            (conn, copied)
-        })
-        .await;
-        let in_wal = match copied {
-            Ok((kept, copied)) => {
-                conn = kept;
-                copied
-            }
-            // The runtime is shutting down.
-            Err(_) => return,
+        let copied = copy(conn);
+        let Some(writer) = writer.upgrade() else {
+            return;
         };
-        match (in_wal, writer.upgrade()) {
-            (Ok(0), _) | (_, None) => {}
-            (Ok(_), Some(writer)) => writer.finish_checkpoint_after_next_commit(),
-            (Err(error), _) => {
-                tracing::warn!(%error, "could not copy the WAL into the database; trying again")
+        match copied {
+            Ok(0) => {}
+            Ok(_) => writer.finish_checkpoint_after_next_commit(),
+            Err(error) => {
+                tracing::warn!(%error, "could not copy the WAL into the database; trying again");
+                std::thread::sleep(AFTER_FAILURE);
             }
         }
     }
 }
 
 /// Copies into the database what the WAL holds and no reader still needs, without waiting for
-/// anyone: the pages the WAL holds (0 once it has started over).
+/// anyone. Returns the pages written to the WAL since it last started over, as it stood when
+/// the copy began (-1 when another connection was copying it).
 pub(super) fn copy(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }

@@ -34,6 +34,10 @@ use super::{Error, Result};
 /// committer (see `Writer::wait_for`).
 const ORPHAN_CHECK: Duration = Duration::from_millis(200);
 
+/// How long background work waits for the writer to be free before it queues for it
+/// (`Writer::lock_when_free`).
+const BACKGROUND_PATIENCE: Duration = Duration::from_millis(20);
+
 /// The writer connection and the group open on it, if any.
 pub struct Writer {
     state: Arc<Mutex<State>>,
@@ -50,6 +54,10 @@ pub struct Writer {
     /// Set by the checkpointer after a copy of the WAL: the next commit copies what was
     /// committed during it (`checkpoint`).
     finish_checkpoint: AtomicBool,
+    /// Set when the next commit may be the first since the WAL was all copied: the first pages
+    /// written to a WAL that starts over sync its header to the disk, even with
+    /// `synchronous = NORMAL`, so that commit runs on the blocking pool.
+    wal_may_start_over: AtomicBool,
 }
 
 struct State {
@@ -79,12 +87,14 @@ impl Writer {
             transactions: AtomicU64::new(0),
             commits_wait_for_disk: matches!(durability, Durability::Full),
             finish_checkpoint: AtomicBool::new(false),
+            wal_may_start_over: AtomicBool::new(false),
         })
     }
 
     /// Asks the next commit to copy into the database what was committed during the
     /// checkpointer's copy, so that the WAL can start over (see `checkpoint`).
     pub(super) fn finish_checkpoint_after_next_commit(&self) {
+        self.wal_may_start_over.store(true, Ordering::Relaxed);
         self.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
@@ -96,10 +106,14 @@ impl Writer {
     /// The writer, once it is free, for background work. The lock is fair: let go while others
     /// wait, it passes straight to the first of them. A background task first in line would
     /// then hold it from that moment, though its thread (the scheduler's) runs it only after
-    /// the tasks ahead of it there, and the acknowledgements queued behind it would wait for
-    /// all of those. So background work never queues: it takes the writer only when it is
-    /// free, at a moment its own thread runs, and otherwise waits to be told it was let go.
+    /// the tasks ahead of it there, and the acknowledgements queued behind it
+    /// would wait for all of those. So background work takes the writer when it is free, at a
+    /// moment its own thread runs, and otherwise waits to be told it was let go, for at most
+    /// [`BACKGROUND_PATIENCE`]: then it queues like everyone else, so that a steady stream of
+    /// people's writes cannot hold it (revocations) off, nor a release nobody was told of (the
+    /// lock passed to a queued write that was dropped before it ran) leave it waiting.
     async fn lock_when_free(&self) -> Held {
+        let give_up = tokio::time::Instant::now() + BACKGROUND_PATIENCE;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -108,7 +122,9 @@ impl Writer {
             if let Ok(guard) = self.state.clone().try_lock_owned() {
                 return self.held(guard);
             }
-            released.await;
+            if tokio::time::timeout_at(give_up, released).await.is_err() {
+                return self.lock().await;
+            }
         }
     }
 
@@ -208,12 +224,14 @@ impl Writer {
     /// the WAL (about 13 pages a group at 1 000 requests a second, ~80 µs) runs right here: on
     /// one core, handing it to another thread only added two thread switches and a wait for
     /// that thread's turn. One that waits for the disk (`Durability::Full`, the audit database
-    /// kept apart) runs on the blocking pool, so that this thread answers people meanwhile.
+    /// kept apart; or the first after the WAL was all copied, which may start it over) runs on
+    /// the blocking pool, so that this thread answers people meanwhile.
     async fn commit(&self, mut state: Held) {
         let Some(group) = state.group.take() else {
             return;
         };
-        let state = if self.commits_wait_for_disk {
+        let may_sync = self.wal_may_start_over.swap(false, Ordering::Relaxed);
+        let state = if self.commits_wait_for_disk || may_sync {
             let committed = self
                 .runtime
                 .spawn_blocking(move || (commit_or_undo(&state.conn), state))
@@ -231,7 +249,9 @@ impl Writer {
         };
         if self.finish_checkpoint.swap(false, Ordering::Relaxed) {
             // Its members have been told; the writer is still held, so nothing is committed
-            // while this copies the few pages committed since the checkpointer's copy.
+            // while this copies the pages committed since the checkpointer's copy (a few, or
+            // one large transaction's). The next commit may start the WAL over.
+            self.wal_may_start_over.store(true, Ordering::Relaxed);
             let copied = self
                 .runtime
                 .spawn_blocking(move || super::checkpoint::copy(&state.conn))

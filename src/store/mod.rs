@@ -63,7 +63,8 @@ pub fn decode_error(column: &str, why: impl std::fmt::Display) -> rusqlite::Erro
 }
 
 /// The database: one writer connection and readers. Writes queue for the writer in process
-/// (first come, first served) and the transactions queued together commit together
+/// (people's first come, first served; background work's when it is free) and the
+/// transactions queued together commit together
 /// (`group_commit`); WAL lets the readers run beside it. Anything that writes goes through
 /// [`write`]. The readers are opened read-only, so a write sent to them fails loudly.
 #[derive(Clone)]
@@ -72,7 +73,8 @@ pub struct Db {
     /// The writer's transactions, grouped.
     writer: Arc<Writer>,
     /// For background work only: its transactions take turns, one waiting for the writer at a
-    /// time, so a request's acknowledgement queues behind at most one of them.
+    /// time, and take it when it is free (`group_commit`), so a request's acknowledgement
+    /// rarely waits for one of them.
     turn: Option<Arc<Semaphore>>,
 }
 
@@ -143,7 +145,7 @@ async fn open(database_url: &str, durability: connections::Durability) -> anyhow
     let writer = connections::migrate_and_open_writer(&place, durability).await?;
     let writer = Writer::new(writer, durability);
     if let Some(checkpointer) = connections::open_checkpointer(&place, durability)? {
-        checkpoint::start(checkpointer, &writer);
+        checkpoint::start(checkpointer, &writer)?;
     }
     Ok(Db {
         readers: Arc::new(Readers::new(place)?),

@@ -82,8 +82,8 @@ async fn the_wal_starts_over_once_copied() {
     for burst in 1..=3_u64 {
         write_pages(&db, per_burst).await;
         until_copied(&file, burst * (per_burst * PAGE) as u64).await;
-        // The file reaches its size as the copy starts; time for the copy to end.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The file reaches its size as the copy starts; time for the copy to end (8 MiB).
+        tokio::time::sleep(Duration::from_secs(1)).await;
         // The first commit after the copy finishes it; the one after starts the WAL over.
         write_pages(&db, 1).await;
         write_pages(&db, 1).await;

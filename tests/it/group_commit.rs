@@ -524,7 +524,8 @@ async fn a_write_given_up_while_it_waits_for_anothers_lock_does_not_keep_it() {
 
 /// Background work takes the writer only when it is free: let go while people's writes wait for
 /// it, it goes to them first, even to those that came after the background write. (A fair lock
-/// would hand it to the background write, whose thread may run it only much later.)
+/// would hand it to the background write, whose thread may run it only much later.) Past its
+/// patience the background write queues, behind the person's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first() {
     let (_dir, db) = scratch_db().await;
@@ -546,7 +547,8 @@ async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first()
     let holder = write(db.clone(), 1);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let background = write(db.for_background(), 2);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Soon after: background work waits for a free writer for 20 ms before it queues.
+    tokio::time::sleep(Duration::from_millis(1)).await;
     let person = write(db.clone(), 3);
     for task in [holder, background, person] {
         task.await.unwrap().unwrap();

@@ -110,7 +110,7 @@ impl Server {
 
     /// Context switches of all the server's threads so far (voluntary and not): each SQLite
     /// statement through sqlx (the floor's) costs two, where jitbot's run on the calling thread
-    /// and its commits on the blocking pool, so this counts round trips as much as CPU does.
+    /// and its commits on the committer's, so this counts round trips as much as CPU does.
     /// Threads that have exited are not counted.
     pub fn context_switches(&self) -> Option<u64> {
         let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()?)).ok()?;
