@@ -12,7 +12,7 @@
 //! the writer's lock is fair, so everyone queued before the committer joins the group — and
 //! commits (a commit appends to the WAL; copying the WAL into the database is `checkpoint`'s).
 //! Transactions that arrive during a commit queue for the next group. Background work (the
-//! scheduler's) never queues for the writer: it takes it only when it is free
+//! scheduler's) takes the writer when it is free, and queues for it only after a while
 //! (`lock_when_free`).
 //!
 //! Written here rather than taken from a crate: no SQLite crate has a group commit, and this is
@@ -106,9 +106,9 @@ impl Writer {
     /// The writer, once it is free, for background work. The lock is fair: let go while others
     /// wait, it passes straight to the first of them. A background task first in line would
     /// then hold it from that moment, though its thread (the scheduler's) runs it only after
-    /// the tasks ahead of it there, and the acknowledgements queued behind it
-    /// would wait for all of those. So background work takes the writer when it is free, at a
-    /// moment its own thread runs, and otherwise waits to be told it was let go, for at most
+    /// the tasks ahead of it there, and the acknowledgements queued behind it would wait for
+    /// all of those. So background work takes the writer when it is free, at a moment its own
+    /// thread runs, and otherwise waits to be told it was let go, for at most
     /// [`BACKGROUND_PATIENCE`]: then it queues like everyone else, so that a steady stream of
     /// people's writes cannot hold it (revocations) off, nor a release nobody was told of (the
     /// lock passed to a queued write that was dropped before it ran) leave it waiting.
