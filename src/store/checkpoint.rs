@@ -22,7 +22,7 @@ use super::group_commit::Writer;
 
 /// How often the WAL is copied into the database: often enough that it stays a few thousand
 /// pages at most under load, seldom enough that a page written again and again is copied once.
-pub const EVERY: Duration = Duration::from_millis(100);
+const EVERY: Duration = Duration::from_millis(100);
 /// After a copy that failed, the next try waits this much longer.
 const AFTER_FAILURE: Duration = Duration::from_secs(1);
 
@@ -39,14 +39,11 @@ pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<(
 fn run(conn: &Connection, writer: &Weak<Writer>) {
     loop {
         std::thread::sleep(EVERY);
-        if writer.strong_count() == 0 {
-            return;
-        }
-        let copied = copy(conn);
+        // Held for the copy's few milliseconds at most; gone once the database is closed.
         let Some(writer) = writer.upgrade() else {
             return;
         };
-        match copied {
+        match copy(conn) {
             Ok(0) => {}
             Ok(_) => writer.finish_checkpoint_after_next_commit(),
             Err(error) => {

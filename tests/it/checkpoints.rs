@@ -41,10 +41,12 @@ fn size(file: &Path) -> u64 {
     std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
 }
 
-fn wal(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
+/// The pages the WAL file has room for: as many as it ever held at once since it was created.
+fn wal_pages(file: &Path) -> u64 {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    // Each page in the WAL has a 24-byte frame header.
+    size(Path::new(&wal)) / (PAGE as u64 + 24)
 }
 
 /// Waits until the database file holds what was written: the checkpointer has copied it.
@@ -89,7 +91,7 @@ async fn the_wal_starts_over_once_copied() {
         write_pages(&db, 1).await;
     }
     // Without the copies and the new start the WAL would hold all three bursts.
-    let frames = size(&wal(&file)) / (PAGE as u64 + 24);
+    let frames = wal_pages(&file);
     assert!(
         frames < 2 * per_burst as u64,
         "the WAL holds {frames} pages: it never started over"
@@ -107,7 +109,7 @@ async fn the_wal_starts_over_under_writes_that_never_pause() {
         write_pages(&db, 4).await;
         written += 4;
     }
-    let frames = size(&wal(&file)) / (PAGE as u64 + 24);
+    let frames = wal_pages(&file);
     assert!(
         frames < written / 3,
         "the WAL holds {frames} pages of {written} written: it never started over"
