@@ -119,9 +119,8 @@ pub fn append(conn: &Connection, event: NewEvent<'_>) -> Result<()> {
     chain(conn, installed_key(), &recorded)
 }
 
-/// Appends `events` in order, as `append` appends each: after the guessed head in one statement
-/// for all of them when the guess holds (the scheduler records hundreds of ends together), else
-/// one by one.
+/// Appends `events` in order, as `append` appends each: all after the guessed head, checked
+/// once, when the guess holds (the scheduler records hundreds of ends together), else one by one.
 pub fn append_all(conn: &Connection, events: &[NewEvent<'_>]) -> Result<()> {
     let recorded: Vec<Recorded> = events.iter().map(Recorded::of).collect();
     if chain_all_after_guess(conn, installed_key(), &recorded)? {
@@ -285,54 +284,42 @@ fn chain_after_guess(
     }
 }
 
-/// `INSERT_AFTER_HEAD_HERE` for many events, each a row of the JSON array `?1`, chained after
-/// `?2`.
-const INSERT_ALL_AFTER_HEAD_HERE: &str = "INSERT INTO audit_events (at, request_id, actor, action, platform, channel, detail, prev_hash, hash, hash_kind, event_uid) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
-         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
-         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
-         json_extract(value, '$[9]'), json_extract(value, '$[10]') \
-     FROM json_each(?1) \
-     WHERE (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) = ?2 \
-     AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'audit_trail' AND value = 'apart') \
-     ORDER BY key";
-
 /// Chains `events`, in order, after the guessed head, if it is the head. True when they were.
+/// The first is inserted by the statement that checks the guess (and that the trail is here);
+/// the others follow it in the same transaction, where nothing else can append, each through a
+/// cached plain `INSERT`. (One statement over a JSON array of all of them cost more: SQLite
+/// parsed each element again for each of its eleven columns.)
 fn chain_all_after_guess(
     conn: &Connection,
     key: Option<&Secret>,
     events: &[Recorded],
 ) -> Result<bool> {
+    let Some((first, rest)) = events.split_first() else {
+        return Ok(true);
+    };
     let Some(guess) = last_hash_guess() else {
         return Ok(false);
     };
-    let mut prev_hash = guess.clone();
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
-        let (kind, hash) = event.content(&prev_hash).hash(key);
-        rows.push(serde_json::json!([
-            event.at,
-            event.request_id,
-            event.actor,
-            event.action,
-            event.platform,
-            event.channel,
-            event.detail,
-            prev_hash,
-            hash,
-            kind.as_str(),
-            event.event_uid,
-        ]));
-        prev_hash = hash;
-    }
-    let inserted = conn
-        .prepare_cached(INSERT_ALL_AFTER_HEAD_HERE)?
-        .execute((serde_json::Value::Array(rows).to_string(), &guess))?;
-    if inserted != events.len() {
+    let Some(mut prev_hash) = insert(conn, key, first, &guess, INSERT_AFTER_HEAD_HERE)? else {
         return Ok(false);
+    };
+    for event in rest {
+        prev_hash = insert_after(conn, key, event, &prev_hash)?;
     }
     guess_last_hash(prev_hash);
     Ok(true)
+}
+
+/// Inserts `event` chained after `prev_hash`, unconditionally; returns its hash.
+fn insert_after(
+    conn: &Connection,
+    key: Option<&Secret>,
+    event: &Recorded,
+    prev_hash: &str,
+) -> Result<String> {
+    let (kind, hash) = event.content(prev_hash).hash(key);
+    execute(conn, INSERT, event, prev_hash, &hash, kind.as_str())?;
+    Ok(hash)
 }
 
 /// Inserts `event` chained after `prev_hash` with `statement`; returns its hash, or nothing when
@@ -345,7 +332,20 @@ fn insert(
     statement: &'static str,
 ) -> Result<Option<String>> {
     let (kind, hash) = event.content(prev_hash).hash(key);
-    let inserted = conn.prepare_cached(statement)?.execute((
+    let inserted = execute(conn, statement, event, prev_hash, &hash, kind.as_str())?;
+    Ok((inserted == 1).then_some(hash))
+}
+
+/// Runs one of the inserts above for `event`; returns how many rows it inserted.
+fn execute(
+    conn: &Connection,
+    statement: &'static str,
+    event: &Recorded,
+    prev_hash: &str,
+    hash: &str,
+    hash_kind: &str,
+) -> Result<usize> {
+    Ok(conn.prepare_cached(statement)?.execute((
         event.at,
         event.request_id,
         &event.actor,
@@ -354,11 +354,10 @@ fn insert(
         event.channel.as_deref(),
         &event.detail,
         prev_hash,
-        &hash,
-        kind.as_str(),
+        hash,
+        hash_kind,
         &event.event_uid,
-    ))?;
-    Ok((inserted == 1).then_some(hash))
+    ))?)
 }
 
 /// Whether the event with this id is in this database's trail already.

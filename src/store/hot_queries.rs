@@ -26,7 +26,7 @@ pub fn all() -> Vec<(&'static str, String)> {
             "requests::waiting_extensions",
             requests::waiting_extensions_sql(),
         ),
-        ("jobs::insert_queued", jobs::ENQUEUE_ALL.into()),
+        ("jobs::insert_queued", jobs::ENQUEUE.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::claim_revocations", jobs::CLAIM_REVOCATIONS.into()),
         ("jobs::release_expired", jobs::RELEASE_EXPIRED.into()),
