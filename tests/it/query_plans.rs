@@ -99,3 +99,88 @@ async fn submit_click_and_status_behave_the_same_with_a_long_history() {
     );
     assert_eq!(t.count("requests").await, 100_001);
 }
+
+/// The root pages a statement itself opens for writing (`OpenWrite` in its `EXPLAIN` bytecode).
+/// The programs of its triggers, listed after its own (their addresses start again at 0), are
+/// left out: a trigger runs only when its `WHEN` holds.
+fn pages_written(t: &TestApp, sql: &str) -> Vec<i64> {
+    let reader = t.app.core.db.read().unwrap();
+    let mut statement = reader.prepare(&format!("EXPLAIN {sql}")).unwrap();
+    let steps: Vec<(i64, String, i64)> = statement
+        .raw_query()
+        .mapped(|row| Ok((row.get("addr")?, row.get("opcode")?, row.get("p2")?)))
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let own = steps
+        .iter()
+        .enumerate()
+        .take_while(|(index, (addr, _, _))| *index == 0 || *addr > 0);
+    own.filter(|(_, (_, opcode, _))| opcode == "OpenWrite")
+        .map(|(_, (_, _, page))| *page)
+        .collect()
+}
+
+/// The partial indexes of open requests are keyed by person, so each entry rewritten is a page
+/// of its own for the commit to write: a move between open statuses (here the revocations'
+/// `active → revoking`, and any other) must leave them alone; closing takes a request out.
+#[tokio::test]
+async fn moves_between_open_statuses_leave_the_indexes_of_open_requests_alone() {
+    let t = TestApp::spawn().await;
+    let root = |index: &str| -> i64 {
+        query_one(
+            &t.app.core.db,
+            "SELECT rootpage FROM sqlite_schema WHERE name = ?",
+            [index],
+        )
+    };
+    let open_indexes = [
+        root("requests_open_by_account"),
+        root("requests_open_by_email"),
+    ];
+    let moves = [
+        store::requests::mark_revoking_sql(),
+        "UPDATE requests SET status = 'approved' WHERE id = 1".to_string(),
+    ];
+    for sql in moves {
+        let written = pages_written(&t, &sql);
+        assert!(
+            !written.iter().any(|page| open_indexes.contains(page)),
+            "{sql} writes {written:?}; open indexes at {open_indexes:?}"
+        );
+    }
+    let closing = pages_written(&t, store::requests::MARK_ENDED);
+    assert!(
+        open_indexes.iter().all(|page| closing.contains(page)),
+        "ending writes {closing:?}; open indexes at {open_indexes:?}"
+    );
+}
+
+/// `closed`, which the indexes of open requests are conditioned on, follows `status` whichever
+/// statement sets it: inserted closed, closed, or (never in practice) opened again.
+#[tokio::test]
+async fn a_request_is_closed_exactly_when_its_status_is_closed() {
+    let t = TestApp::spawn().await;
+    let db = &t.app.core.db;
+    let insert = "INSERT INTO requests (group_name, requester_platform, requester_id, \
+                  justification, duration_minutes, status, origin_channel, requested_at) \
+                  VALUES ('prod-db', 'slack', 'U0SEED', 'test', 60, ?, 'C0SEED', 0)";
+    for status in RequestStatus::ALL {
+        execute(db, insert, [status.as_str()]).await;
+    }
+    let moves = [
+        "UPDATE requests SET status = 'denied' WHERE status = 'pending'",
+        "UPDATE requests SET status = 'revoking' WHERE status = 'active'",
+        "UPDATE requests SET status = 'cancelled' WHERE status = 'approved'",
+        "UPDATE requests SET status = 'pending' WHERE status = 'expired'",
+        "UPDATE requests SET status = 'ended', closed = 1 WHERE status = 'revoking'",
+    ];
+    let mismatched = "SELECT COUNT(*) FROM requests \
+                      WHERE closed != (status NOT IN ('pending', 'approved', 'active', 'revoking'))";
+    assert_eq!(query_one::<i64>(db, mismatched, []), 0, "as inserted");
+    for sql in moves {
+        execute(db, sql, []).await;
+        assert_eq!(query_one::<i64>(db, mismatched, []), 0, "after {sql}");
+    }
+    let open: i64 = query_one(db, "SELECT COUNT(*) FROM requests WHERE closed = 0", []);
+    assert_eq!(open, 1, "only the expired request opened again as pending");
+}
