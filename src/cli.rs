@@ -1,5 +1,6 @@
 //! What the `jitbot` subcommands do, kept out of `main.rs` so that it stays a table of contents.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -32,8 +33,10 @@ pub fn init_tracing() -> anyhow::Result<()> {
         // tungstenite traces the WebSocket handshake, whose path carries the Socket Mode ticket
         // (a credential): never shown, whatever RUST_LOG asks for.
         .add_directive("tungstenite=off".parse()?);
+    // Colours only for a person at a terminal: in a file or the journal they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format.trim() {
         "" | "text" => builder.init(),
