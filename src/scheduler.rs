@@ -2,7 +2,7 @@
 //! Jobs are rows, so everything waiting survives a restart; time is an argument, so tests can
 //! run the scheduler at any instant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +38,9 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// lease, with room for one more job (`JOB_TIMEOUT`).
 const LEASE_RENEWAL: Duration = Duration::from_secs(150);
 const BATCH: i64 = 64;
+/// How many times a request's worker claims what its own jobs queued before leaving the rest to
+/// the next pass: a job that queued another every time must not keep a worker for ever.
+const FOLLOW_UPS: usize = 4;
 /// How many requests' jobs run at once. Jobs wait on providers and chat far more than on the
 /// CPU, so many run side by side; the bound keeps memory and outbound connections in check.
 /// With a provider answering in 50 ms, 256 workers and not the CPU kept the last of ten thousand
@@ -160,42 +163,88 @@ async fn start_revocations(
     }
 }
 
-/// Runs one request's claimed jobs in order, handing each one that is done with to `done` at
-/// once (so its row goes while the rest run). A request's jobs together may outlive the lease
-/// they were claimed with; before that can happen the rows still waiting are claimed anew, or a
-/// later pass would take them (and run them beside this one).
+/// Runs one request's claimed jobs in order, handing each one that is done with to `done` (so
+/// its row goes while the rest run), then the jobs they queued for it that are due already: an
+/// approval card follows the check that queued it at once, not a pass and a completion later.
+/// The last job done is handed over only after those are claimed: while its row is held, no
+/// pass can take the request's next jobs and run them beside these. A request's jobs together
+/// may outlive the lease they were claimed with; before that can happen the rows still waiting
+/// are claimed anew, or a later pass would take them (and run them beside this one).
 async fn run_request(
     core: &Core,
     rows: Vec<store::jobs::JobRow>,
     now: DateTime<Utc>,
     mut done: impl FnMut(i64),
 ) {
+    let request_id = rows.first().and_then(|row| row.request_id);
+    let mut rows = VecDeque::from(rows);
     let started = tokio::time::Instant::now();
     let mut renewed = Duration::ZERO;
-    for (index, row) in rows.iter().enumerate() {
-        let elapsed = started.elapsed();
-        if elapsed - renewed > LEASE_RENEWAL {
-            let waiting: Vec<i64> = rows[index..].iter().map(|row| row.id).collect();
-            let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
-            let renewal = store::write(&core.db, |tx| store::jobs::renew(tx, &waiting, until));
-            if let Err(error) = renewal.await {
-                tracing::error!(%error, "could not renew the claim on a request's jobs");
+    let mut held = None;
+    let mut follow_ups = 0;
+    loop {
+        while let Some(row) = rows.pop_front() {
+            let elapsed = started.elapsed();
+            if elapsed - renewed > LEASE_RENEWAL {
+                let waiting: Vec<i64> = std::iter::once(row.id)
+                    .chain(rows.iter().map(|row| row.id))
+                    .collect();
+                let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
+                let renewal = store::write(&core.db, |tx| store::jobs::renew(tx, &waiting, until));
+                if let Err(error) = renewal.await {
+                    tracing::error!(%error, "could not renew the claim on a request's jobs");
+                }
+                renewed = elapsed;
             }
-            renewed = elapsed;
+            if run_caught(core, &row, now).await
+                && let Some(previous) = held.replace(row.id)
+            {
+                done(previous);
+            }
         }
-        // A job that panics counts as a failed attempt (and is given up in time) instead of
-        // coming back with every lease. Caught here rather than by a task of its own for each
-        // job: a task cost a second allocation and hand-over for every job.
-        let ran = AssertUnwindSafe(timed_out_or_run(core, row.clone(), now))
-            .catch_unwind()
-            .await;
-        let finished = match ran {
-            Ok(finished) => finished,
-            Err(_) => panicked(core, row, now).await,
+        // Only while a job of the request is held: with none, a pass may be taking them too.
+        let (Some(request_id), Some(_)) = (request_id, held) else {
+            break;
         };
-        if finished {
-            done(row.id);
+        if follow_ups == FOLLOW_UPS || !queued_by(core, request_id, now) {
+            break;
         }
+        follow_ups += 1;
+        let claimed = store::write(&core.db, |tx| {
+            store::jobs::claim_queued_by(tx, request_id, now, LEASE, BATCH)
+        });
+        match claimed.await {
+            Ok(next) if !next.is_empty() => rows.extend(next),
+            Ok(_) => break,
+            Err(error) => {
+                tracing::error!(request_id, %error, "could not claim the jobs a request's jobs queued; the next pass takes them");
+                break;
+            }
+        }
+    }
+    if let Some(last) = held {
+        done(last);
+    }
+}
+
+/// Whether the request has jobs due at `now` that nobody holds (a failed read: none, the next
+/// pass finds them).
+fn queued_by(core: &Core, request_id: i64, now: DateTime<Utc>) -> bool {
+    let read = core.db.read();
+    read.and_then(|db| store::jobs::any_queued_by(&db, request_id, now))
+        .unwrap_or(false)
+}
+
+/// Runs a job; true when it is done with. A job that panics counts as a failed attempt (and is
+/// given up in time) instead of coming back with every lease. Caught here rather than by a task
+/// of its own for each job: a task cost a second allocation and hand-over for every job.
+async fn run_caught(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) -> bool {
+    let ran = AssertUnwindSafe(timed_out_or_run(core, row.clone(), now))
+        .catch_unwind()
+        .await;
+    match ran {
+        Ok(finished) => finished,
+        Err(_) => panicked(core, row, now).await,
     }
 }
 

@@ -29,6 +29,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("jobs::insert_queued", jobs::ENQUEUE.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::claim_revocations", jobs::CLAIM_REVOCATIONS.into()),
+        ("jobs::claim_queued_by", jobs::CLAIM_QUEUED_BY.into()),
+        ("jobs::any_queued_by", jobs::ANY_QUEUED_BY.into()),
         ("jobs::release_expired", jobs::RELEASE_EXPIRED.into()),
         ("jobs::next_due", jobs::NEXT_DUE.into()),
         ("jobs::discard", jobs::DISCARD.into()),

@@ -178,6 +178,52 @@ pub fn claim_due(
     Ok(rows)
 }
 
+/// A request's jobs due at `?2` that nobody holds, oldest first, at most `?4`: those the jobs
+/// just run for it queued (`claim_queued_by`). Read through `jobs_by_request`.
+pub const CLAIM_QUEUED_BY: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
+             SELECT id FROM jobs INDEXED BY jobs_by_request \
+             WHERE request_id = ?3 AND locked_until IS NULL AND due_at <= ?2 \
+             ORDER BY id LIMIT ?4) \
+         RETURNING id, request_id, payload, attempts";
+
+pub const ANY_QUEUED_BY: &str = "SELECT 1 FROM jobs INDEXED BY jobs_by_request \
+     WHERE request_id = ?1 AND locked_until IS NULL AND due_at <= ?2 \
+     AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_revocations_by_due \
+                     WHERE json_extract(payload, '$.job') = 'revoke' AND locked_until IS NULL \
+                     AND due_at <= ?2) \
+     LIMIT 1";
+
+/// Whether `request_id` has a job due at `now` that nobody holds, and no revocation is due that
+/// nobody holds: those go first (`claim_due`), so a request's follow-ups then wait for a pass.
+/// Read before claiming them, since most often there is none and a read costs far less than a
+/// write.
+pub fn any_queued_by(db: &Connection, request_id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let found: Option<i64> = db
+        .prepare_cached(ANY_QUEUED_BY)?
+        .query_row((request_id, to_ms(now)), |row| row.get(0))
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Claims, for `lease`, up to `limit` jobs of `request_id` due at `now` that nobody holds, in
+/// the order queued. Its caller holds a job of the request, so no pass takes these meanwhile.
+pub fn claim_queued_by(
+    db: &Connection,
+    request_id: i64,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<JobRow>> {
+    let mut statement = db.prepare_cached(CLAIM_QUEUED_BY)?;
+    let rows = statement.query_map(
+        (to_ms(now + lease), to_ms(now), request_id, limit),
+        JobRow::from_row,
+    )?;
+    let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
+}
+
 /// Extends the claim on jobs still held until `until` (a request's jobs that run long).
 pub fn renew(db: &Connection, ids: &[i64], until: DateTime<Utc>) -> Result<()> {
     let ids = serde_json::to_string(ids).expect("ids serialize");

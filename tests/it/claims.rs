@@ -114,3 +114,30 @@ async fn a_claim_whose_lease_ran_out_is_claimed_again_and_a_held_one_is_not() {
     let again = claim(&db, now + Duration::minutes(6), 10).await;
     assert_eq!(again, [(1, "notify_requester".to_string())]);
 }
+
+/// What a request's jobs queued for it runs right after them (`scheduler::run_request`), unless
+/// a revocation is due that nobody holds: that goes first, and the follow-ups wait for a pass.
+#[tokio::test]
+async fn a_request_s_follow_ups_wait_while_a_revocation_is_due() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let queued_by = |request_id| {
+        let reader = db.read().unwrap();
+        store::jobs::any_queued_by(&reader, request_id, now).unwrap()
+    };
+    queue(&db, &[(1, told(), now)]).await;
+    assert!(queued_by(1), "a follow-up due now");
+    assert!(!queued_by(3), "none of another request's");
+
+    queue(&db, &[(2, Job::Revoke, now + Duration::seconds(1))]).await;
+    assert!(queued_by(1), "a revocation due later does not hold it");
+
+    queue(&db, &[(3, Job::Revoke, now)]).await;
+    assert!(!queued_by(1), "a revocation due now goes first");
+
+    assert_eq!(claim(&db, now, 1).await, [(3, "revoke".to_string())]);
+    assert!(
+        queued_by(1),
+        "once the revocation is claimed, the follow-up may go"
+    );
+}

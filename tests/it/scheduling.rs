@@ -391,3 +391,33 @@ async fn jobs_waiting_at_a_stop_run_after_the_restart() {
     assert!(!t.slack.thread_in(REQUEST_CHANNEL).is_empty());
     assert!(!t.slack.thread_in(APPROVAL_CHANNEL).is_empty());
 }
+
+/// The jobs a job queues for its own request run right after it, in the same pass: the approval
+/// card that the requester's check queues is posted without waiting for a later pass.
+#[tokio::test]
+async fn the_jobs_a_job_queues_for_its_request_run_in_the_same_pass() {
+    let t = TestApp::spawn().await;
+    let reply = t.say("U0ALICE", "request prod-db 1h INC-4711").await;
+    assert!(reply.contains('#'), "{reply}");
+    let now = Utc::now();
+
+    jitbot::scheduler::run_due(&t.app.core, now).await.unwrap();
+
+    let cards: Vec<Value> = t
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|post| post.to_string().contains("jit_approve"))
+        .collect();
+    assert_eq!(cards.len(), 1, "the card, in the pass that ran the check");
+    let left: Vec<_> = store::jobs::all(&t.app.core.db.read().unwrap())
+        .unwrap()
+        .into_iter()
+        .filter(|job| job.due_at <= now.timestamp_millis())
+        .map(|job| job.payload)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing due left for the next pass: {left:?}"
+    );
+}
