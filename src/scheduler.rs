@@ -186,7 +186,10 @@ async fn run_request(
         while let Some(row) = rows.pop_front() {
             let elapsed = started.elapsed();
             if elapsed - renewed > LEASE_RENEWAL {
-                let waiting: Vec<i64> = std::iter::once(row.id)
+                // The held row too: it keeps passes off the request's jobs.
+                let waiting: Vec<i64> = held
+                    .into_iter()
+                    .chain(std::iter::once(row.id))
                     .chain(rows.iter().map(|row| row.id))
                     .collect();
                 let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
@@ -203,15 +206,19 @@ async fn run_request(
             }
         }
         // Only while a job of the request is held: with none, a pass may be taking them too.
-        let (Some(request_id), Some(_)) = (request_id, held) else {
+        let (Some(request_id), Some(held)) = (request_id, held) else {
             break;
         };
         if follow_ups == FOLLOW_UPS || !queued_by(core, request_id, now) {
             break;
         }
         follow_ups += 1;
+        // What is due is judged at the pass's time, at which the jobs run (a revocation run
+        // "before" its due time would take the access as extended); leases from the pass's
+        // time moved on by how long its jobs have run, as renewals are.
+        let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
         let claimed = store::write(&core.db, |tx| {
-            store::jobs::claim_queued_by(tx, request_id, now, LEASE, BATCH)
+            store::jobs::claim_queued_by(tx, request_id, held, now, at, LEASE, BATCH)
         });
         match claimed.await {
             Ok(next) if !next.is_empty() => rows.extend(next),

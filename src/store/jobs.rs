@@ -205,20 +205,28 @@ pub fn any_queued_by(db: &Connection, request_id: i64, now: DateTime<Utc>) -> Re
     Ok(found.is_some())
 }
 
-/// Claims, for `lease`, up to `limit` jobs of `request_id` due at `now` that nobody holds, in
-/// the order queued. Its caller holds a job of the request, so no pass takes these meanwhile.
+/// Claims up to `limit` jobs of `request_id` due at `due_by` that nobody holds, in the order
+/// queued, for a caller holding the request's job `held`: at `now`, for `lease`, and `held`'s
+/// claim is renewed with them. Nothing is claimed when `held`'s lease ran out: a pass may then be
+/// taking the request's jobs too.
 pub fn claim_queued_by(
     db: &Connection,
     request_id: i64,
+    held: i64,
+    due_by: DateTime<Utc>,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<JobRow>> {
+    let until = to_ms(now + lease);
+    let renewed = db
+        .prepare_cached("UPDATE jobs SET locked_until = ?1 WHERE id = ?2 AND locked_until > ?3")?
+        .execute((until, held, to_ms(now)))?;
+    if renewed == 0 {
+        return Ok(Vec::new());
+    }
     let mut statement = db.prepare_cached(CLAIM_QUEUED_BY)?;
-    let rows = statement.query_map(
-        (to_ms(now + lease), to_ms(now), request_id, limit),
-        JobRow::from_row,
-    )?;
+    let rows = statement.query_map((until, to_ms(due_by), request_id, limit), JobRow::from_row)?;
     let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     rows.sort_by_key(|row| row.id);
     Ok(rows)

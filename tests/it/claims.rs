@@ -141,3 +141,53 @@ async fn a_request_s_follow_ups_wait_while_a_revocation_is_due() {
         "once the revocation is claimed, the follow-up may go"
     );
 }
+
+/// A worker claims its request's follow-ups only while it still holds the request's job it ran
+/// last, and renews that claim with theirs: once its lease ran out, a pass may be taking the
+/// request's jobs, and two workers must never run one request's jobs side by side.
+#[tokio::test]
+async fn follow_ups_are_claimed_only_while_the_request_s_last_job_is_still_held() {
+    let (_dir, db) = scratch_db().await;
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    queue(&db, &[(1, Job::Announce, t0)]).await;
+    let held = store::write(&db, |tx| store::jobs::claim_due(tx, t0, lease, 10))
+        .await
+        .unwrap()[0]
+        .id;
+    queue(&db, &[(1, told(), t0)]).await;
+    let follow_ups = |at: DateTime<Utc>| {
+        let db = db.clone();
+        async move {
+            store::write(&db, |tx| {
+                store::jobs::claim_queued_by(tx, 1, held, t0, at, lease, 10)
+            })
+            .await
+            .unwrap()
+        }
+    };
+
+    assert!(
+        follow_ups(t0 + Duration::minutes(6)).await.is_empty(),
+        "lease ran out"
+    );
+    let claimed = follow_ups(t0 + Duration::minutes(4)).await;
+    assert_eq!(claimed.len(), 1, "still held: the follow-up is claimed");
+    let locked_until: Vec<(i64, Option<i64>)> = {
+        let reader = db.read().unwrap();
+        let mut statement = reader
+            .prepare("SELECT id, locked_until FROM jobs ORDER BY id")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let renewed = (t0 + Duration::minutes(9)).timestamp_millis();
+    assert_eq!(
+        locked_until,
+        [(held, Some(renewed)), (claimed[0].id, Some(renewed))],
+        "the held job's claim renewed with the follow-up's"
+    );
+}
