@@ -61,8 +61,7 @@ pub struct QueuedJob {
 
 /// Queues a job of a request in the caller's write transaction, due at `due_at`. The jobs a
 /// transaction queues are inserted together, in the order queued, once its work is done; a
-/// request's jobs run in that order. Nothing in a transaction
-/// reads back the jobs it queued.
+/// request's jobs run in that order. Nothing in a transaction reads back the jobs it queued.
 pub fn queue_job(tx: &mut WriteTx, request_id: i64, job: &Job, due_at: DateTime<Utc>) {
     tx.queue_job(QueuedJob {
         request_id,

@@ -58,8 +58,8 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Open-loop rates, requests a second.
-    #[arg(long, value_delimiter = ',', default_value = "200,1000,3000")]
+    /// Open-loop rates, requests a second (500: issue 11's target for cards is stated there).
+    #[arg(long, value_delimiter = ',', default_value = "200,500,1000,3000")]
     rates: Vec<u32>,
     /// Seconds at each rate.
     #[arg(long, default_value_t = 10.0)]
