@@ -184,3 +184,38 @@ async fn a_request_is_closed_exactly_when_its_status_is_closed() {
     let open: i64 = query_one(db, "SELECT COUNT(*) FROM requests WHERE closed = 0", []);
     assert_eq!(open, 1, "only the expired request opened again as pending");
 }
+
+/// Every hot query is compiled once per connection and then only run: SQLite compiles a
+/// statement again, at its next run, whenever a parameter whose value its plan used is bound
+/// anew (a bare `LIMIT ?` is one), which for the scheduler's claims was every time.
+#[tokio::test]
+async fn no_hot_query_is_compiled_again_when_its_parameters_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jitbot.db");
+    let _db = store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut recompiled = Vec::new();
+    for (name, sql) in store::hot_queries::all() {
+        let mut statement = conn.prepare(&sql).unwrap();
+        for run in 1..=3_i64 {
+            for index in 1..=statement.parameter_count() {
+                statement
+                    .raw_bind_parameter(index, run * 10 + index as i64)
+                    .unwrap();
+            }
+            let mut rows = statement.raw_query();
+            while rows
+                .next()
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .is_some()
+            {}
+        }
+        let times = statement.get_status(rusqlite::StatementStatus::RePrepare);
+        if times > 0 {
+            recompiled.push(format!("{name}: compiled again {times} times"));
+        }
+    }
+    assert!(recompiled.is_empty(), "{recompiled:#?}");
+}
