@@ -187,7 +187,7 @@ impl Writer {
             state.conn.execute_batch("ROLLBACK")?;
         }
         state.conn.busy_timeout(Duration::ZERO)?;
-        let began = state.conn.execute_batch("BEGIN IMMEDIATE");
+        let began = control(&state.conn, "BEGIN IMMEDIATE");
         state.conn.busy_timeout(BUSY_TIMEOUT)?;
         match began {
             Ok(()) => {}
@@ -195,7 +195,7 @@ impl Writer {
                 let (mut waited, began) = self
                     .runtime
                     .spawn_blocking(move || {
-                        let began = state.conn.execute_batch("BEGIN IMMEDIATE");
+                        let began = control(&state.conn, "BEGIN IMMEDIATE");
                         (Begun(Some(state)), began)
                     })
                     .await
@@ -354,15 +354,21 @@ fn run_member<T, E: From<Error>>(
 /// Commits the open transaction; when that fails, undoes it, so that the connection is out of
 /// it either way (or, should even the rollback fail, the next group's start undoes it).
 fn commit_or_undo(conn: &Connection) -> std::result::Result<(), String> {
-    let committed = conn.execute_batch("COMMIT");
+    let committed = control(conn, "COMMIT");
     if committed.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     committed.map_err(|e| e.to_string())
 }
 
-/// Runs one of the transaction-control statements (prepared once, cached by the connection).
+/// Runs a savepoint's statement (`control`).
 fn savepoint(conn: &Connection, statement: &'static str) -> Result<()> {
+    Ok(control(conn, statement)?)
+}
+
+/// Runs one of the transaction-control statements, prepared once and cached by the connection
+/// (`execute_batch` compiled it at every group).
+fn control(conn: &Connection, statement: &'static str) -> rusqlite::Result<()> {
     conn.prepare_cached(statement)?.execute([])?;
     Ok(())
 }
