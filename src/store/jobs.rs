@@ -208,9 +208,9 @@ pub fn any_queued_by(db: &Connection, request_id: i64, now: DateTime<Utc>) -> Re
 }
 
 /// Claims up to `limit` jobs of `request_id` due at `due_by` that nobody holds, in the order
-/// queued, for a caller holding the request's job `held`: at `now`, for `lease`, and `held`'s
-/// claim is renewed with them. Nothing is claimed when `held`'s lease ran out: a pass may then be
-/// taking the request's jobs too.
+/// queued, for a caller holding the request's job `held`. The claim, and `held`'s with it, runs
+/// until `now + lease`. Nothing is claimed when `held`'s lease has run out by `now`: a pass may
+/// then be taking the request's jobs too.
 pub fn claim_queued_by(
     db: &Connection,
     request_id: i64,
