@@ -18,6 +18,7 @@ use crate::access::{self, Core, RequestView};
 use crate::domain::{Job, Notice};
 use crate::retry::{RetryAfter, retry_after_of};
 use crate::store;
+use crate::store::follow_ups::Claimant;
 
 pub use crate::domain::job::WARN_OWNERS_AFTER;
 /// Grants are given up (the request fails) after this many attempts, about a quarter of an hour;
@@ -38,8 +39,9 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// lease, with room for one more job (`JOB_TIMEOUT`).
 const LEASE_RENEWAL: Duration = Duration::from_secs(150);
 const BATCH: i64 = 64;
-/// How many times a request's worker claims what its own jobs queued before leaving the rest to
-/// the next pass: a job that queued another every time must not keep a worker for ever.
+/// How many rounds of follow-ups (jobs queued by the request's jobs just run) a request's worker
+/// claims before leaving the rest to the next pass: a job that queued another every time must
+/// not keep a worker for ever.
 const FOLLOW_UPS: usize = 4;
 /// How many requests' jobs run at once. Jobs wait on providers and chat far more than on the
 /// CPU, so many run side by side; the bound keeps memory and outbound connections in check.
@@ -166,10 +168,10 @@ async fn start_revocations(
 /// Runs one request's claimed jobs in order, handing each one that is done with to `done` (so
 /// its row goes while the rest run), then the jobs they queued for it that are due already: an
 /// approval card follows the check that queued it at once, not a pass and a completion later.
-/// The last job done is handed over only after those are claimed: while its row is held, no
-/// pass can take the request's next jobs and run them beside these. A request's jobs together
-/// may outlive the lease they were claimed with; before that can happen the rows still waiting
-/// are claimed anew, or a later pass would take them (and run them beside this one).
+/// Those are claimed for this worker in the transaction that queues them (`store::follow_ups`),
+/// so no pass can take them and run them beside these. A request's jobs together may outlive
+/// the lease they were claimed with; before that can happen the rows still waiting are claimed
+/// anew, or a later pass would take them (and run them beside this one).
 async fn run_request(
     core: &Core,
     rows: Vec<store::jobs::JobRow>,
@@ -177,69 +179,40 @@ async fn run_request(
     mut done: impl FnMut(i64),
 ) {
     let request_id = rows.first().and_then(|row| row.request_id);
-    let mut rows = VecDeque::from(rows);
+    // Each row with the round of follow-ups it came in (0: claimed by the pass).
+    let mut rows: VecDeque<_> = rows.into_iter().map(|row| (row, 0)).collect();
     let started = tokio::time::Instant::now();
     let mut renewed = Duration::ZERO;
-    let mut held = None;
-    let mut follow_ups = 0;
-    loop {
-        while let Some(row) = rows.pop_front() {
-            let elapsed = started.elapsed();
-            if elapsed - renewed > LEASE_RENEWAL {
-                // The held row too: it keeps passes off the request's jobs.
-                let waiting: Vec<i64> = held
-                    .into_iter()
-                    .chain(std::iter::once(row.id))
-                    .chain(rows.iter().map(|row| row.id))
-                    .collect();
-                let until = now + chrono::Duration::from_std(elapsed).unwrap_or_default() + LEASE;
-                let renewal = store::write(&core.db, |tx| store::jobs::renew(tx, &waiting, until));
-                if let Err(error) = renewal.await {
-                    tracing::error!(%error, "could not renew the claim on a request's jobs");
-                }
-                renewed = elapsed;
+    while let Some((row, round)) = rows.pop_front() {
+        let elapsed = started.elapsed();
+        // Leases from the pass's time moved on by how long its jobs have run.
+        let at = now + chrono::Duration::from_std(elapsed).unwrap_or_default();
+        if elapsed - renewed > LEASE_RENEWAL {
+            let waiting: Vec<i64> = std::iter::once(row.id)
+                .chain(rows.iter().map(|(row, _)| row.id))
+                .collect();
+            let renewal = store::write(&core.db, |tx| store::jobs::renew(tx, &waiting, at + LEASE));
+            if let Err(error) = renewal.await {
+                tracing::error!(%error, "could not renew the claim on a request's jobs");
             }
-            if run_caught(core, &row, now).await
-                && let Some(previous) = held.replace(row.id)
-            {
-                done(previous);
-            }
+            renewed = elapsed;
         }
-        // Only while a job of the request is held: with none, a pass may be taking them too.
-        let (Some(request_id), Some(held)) = (request_id, held) else {
-            break;
+        let finished = match request_id {
+            // What is due is judged at the pass's time, at which the jobs run (a revocation run
+            // "before" its due time would take the access as extended).
+            Some(request_id) if round < FOLLOW_UPS => {
+                let claimant = Claimant::new(request_id, row.id, now, at, LEASE);
+                let finished = claimant.scope(run_caught(core, &row, now)).await;
+                rows.extend(claimant.take().into_iter().map(|row| (row, round + 1)));
+                rows.make_contiguous().sort_by_key(|(row, _)| row.id);
+                finished
+            }
+            _ => run_caught(core, &row, now).await,
         };
-        if follow_ups == FOLLOW_UPS || !queued_by(core, request_id, now) {
-            break;
-        }
-        follow_ups += 1;
-        // What is due is judged at the pass's time, at which the jobs run (a revocation run
-        // "before" its due time would take the access as extended); leases from the pass's
-        // time moved on by how long its jobs have run, as renewals are.
-        let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-        let claimed = store::write(&core.db, |tx| {
-            store::jobs::claim_queued_by(tx, request_id, held, now, at, LEASE, BATCH)
-        });
-        match claimed.await {
-            Ok(next) if !next.is_empty() => rows.extend(next),
-            Ok(_) => break,
-            Err(error) => {
-                tracing::error!(request_id, %error, "could not claim the jobs a request's jobs queued; the next pass takes them");
-                break;
-            }
+        if finished {
+            done(row.id);
         }
     }
-    if let Some(last) = held {
-        done(last);
-    }
-}
-
-/// Whether the request has jobs due at `now` that nobody holds (a failed read: none, the next
-/// pass finds them).
-fn queued_by(core: &Core, request_id: i64, now: DateTime<Utc>) -> bool {
-    let read = core.db.read();
-    read.and_then(|db| store::jobs::any_queued_by(&db, request_id, now))
-        .unwrap_or(false)
 }
 
 /// Runs a job; true when it is done with. A job that panics counts as a failed attempt (and is

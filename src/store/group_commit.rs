@@ -27,7 +27,8 @@ use rusqlite::Connection;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, OwnedSemaphorePermit, watch};
 
 use super::connections::{BUSY_TIMEOUT, Durability};
-use super::jobs::QueuedJob;
+use super::follow_ups::{self, Claimant};
+use super::jobs::{JobRow, QueuedJob};
 use super::{Error, Result};
 
 /// How often a member waiting for its group's commit checks that the group still has a
@@ -71,6 +72,8 @@ type Outcome = Option<std::result::Result<(), String>>;
 struct Group {
     /// Members that kept their part (the others rolled theirs back).
     kept: u64,
+    /// The follow-ups its members claimed, handed to their workers once it commits.
+    follow_ups: Vec<(Claimant, Vec<JobRow>)>,
     outcome: watch::Sender<Outcome>,
     /// Its committer: finished while the group is still open only when its runtime shut down
     /// before it could commit (the members then commit it themselves, see `wait_for`).
@@ -207,6 +210,7 @@ impl Writer {
         }
         state.group = Some(Group {
             kept: 0,
+            follow_ups: Vec::new(),
             outcome: watch::Sender::new(None),
             committer: self.runtime.spawn(self.clone().commit_soon()),
         });
@@ -262,10 +266,16 @@ impl Writer {
         }
     }
 
+    /// Tells the group's members how it ended; the follow-ups they claimed go to their workers
+    /// first, here rather than in the members, so that a member given up while it waited cannot
+    /// leave rows claimed that no worker knows of.
     fn tell(&self, group: Group, ended: std::result::Result<(), String>) {
         if ended.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
             self.transactions.fetch_add(group.kept, Ordering::Relaxed);
+            for (claimant, rows) in group.follow_ups {
+                claimant.give(rows);
+            }
         }
         group.outcome.send_replace(Some(ended));
     }
@@ -309,9 +319,9 @@ impl Writer {
     }
 }
 
-/// Runs one member inside a savepoint, and inserts the jobs it queued. On failure (or a panic)
-/// its savepoint is rolled back; should even that fail, the whole group is, and its members are
-/// told so.
+/// Runs one member inside a savepoint, inserts the jobs it queued, and claims those that are
+/// follow-ups of the job it runs for (`follow_ups`). On failure (or a panic) its savepoint is
+/// rolled back; should even that fail, the whole group is, and its members are told so.
 fn run_member<T, E: From<Error>>(
     state: &mut State,
     work: impl FnOnce(&mut WriteTx) -> std::result::Result<T, E>,
@@ -322,9 +332,11 @@ fn run_member<T, E: From<Error>>(
         conn,
         jobs: Vec::new(),
     };
+    let claimant = follow_ups::claimant();
+    let mut claimed = Vec::new();
     let ran = catch_unwind(AssertUnwindSafe(|| {
         let done = work(&mut tx)?;
-        super::jobs::insert_queued(conn, &tx.jobs)?;
+        claimed = follow_ups::insert(conn, claimant.as_ref(), &tx.jobs)?;
         Ok::<T, E>(done)
     }));
     let kept = matches!(ran, Ok(Ok(_)));
@@ -344,6 +356,16 @@ fn run_member<T, E: From<Error>>(
             resume_unwind(panic);
         }
         return Err(error.into());
+    }
+    if kept
+        && !claimed.is_empty()
+        && let Some(claimant) = claimant
+    {
+        let group = state
+            .group
+            .as_mut()
+            .expect("a member runs in an open group");
+        group.follow_ups.push((claimant, claimed));
     }
     match ran {
         Ok(done) => done,

@@ -1,7 +1,7 @@
 //! The queries on the hot paths (submit, a click, `status`, the scheduler), by name, as the store
 //! runs them: a test checks that SQLite answers each through an index, whatever the history.
 
-use super::{decisions, identities, jobs, messages, requests};
+use super::{decisions, follow_ups, identities, jobs, messages, requests};
 
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -29,8 +29,16 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("jobs::insert_queued", jobs::ENQUEUE.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::claim_revocations", jobs::CLAIM_REVOCATIONS.into()),
-        ("jobs::claim_queued_by", jobs::CLAIM_QUEUED_BY.into()),
-        ("jobs::any_queued_by", jobs::ANY_QUEUED_BY.into()),
+        ("follow_ups::left_before", follow_ups::LEFT_BEFORE.into()),
+        (
+            "follow_ups::renew_running",
+            follow_ups::RENEW_RUNNING.into(),
+        ),
+        ("jobs::insert_claimed", jobs::ENQUEUE_CLAIMED.into()),
+        (
+            "follow_ups::revocation_waiting",
+            follow_ups::REVOCATION_WAITING.into(),
+        ),
         ("jobs::release_expired", jobs::RELEASE_EXPIRED.into()),
         ("jobs::next_due", jobs::NEXT_DUE.into()),
         ("jobs::discard", jobs::DISCARD.into()),

@@ -54,9 +54,9 @@ fn enqueue(
 /// A request's job queued in a write transaction, not yet inserted.
 #[derive(Debug)]
 pub struct QueuedJob {
-    request_id: i64,
+    pub(super) request_id: i64,
     payload: String,
-    due_at: i64,
+    pub(super) due_at: i64,
 }
 
 /// Queues a job of a request in the caller's write transaction, due at `due_at`. The jobs a
@@ -78,19 +78,44 @@ pub fn queue_jobs(tx: &mut WriteTx, jobs: &[(i64, Job, DateTime<Utc>)]) {
 }
 
 pub const ENQUEUE: &str = "INSERT INTO jobs (request_id, payload, due_at) VALUES (?, ?, ?)";
+pub const ENQUEUE_CLAIMED: &str =
+    "INSERT INTO jobs (request_id, payload, due_at, locked_until) VALUES (?, ?, ?, ?)";
 
 /// Inserts a transaction's queued jobs, in the order queued, once its work is done: one cached
 /// statement run for each, with the writer held once for all. (One statement over a JSON array
-/// of them cost more: SQLite parsed each element again for each column.)
-pub(super) fn insert_queued(conn: &Connection, jobs: &[QueuedJob]) -> Result<()> {
-    if jobs.is_empty() {
-        return Ok(());
-    }
-    let mut statement = conn.prepare_cached(ENQUEUE)?;
+/// of them cost more: SQLite parsed each element again for each column.) A job for which
+/// `claimed_until` gives a time goes in claimed until then, and is returned (the follow-ups of
+/// the job running, see `follow_ups`).
+pub(super) fn insert_queued(
+    conn: &Connection,
+    jobs: &[QueuedJob],
+    claimed_until: impl Fn(&QueuedJob) -> Option<i64>,
+) -> Result<Vec<JobRow>> {
+    let mut claimed = Vec::new();
+    let mut enqueue = conn.prepare_cached(ENQUEUE)?;
     for job in jobs {
-        statement.execute((job.request_id, job.payload.as_str(), job.due_at))?;
+        match claimed_until(job) {
+            None => {
+                enqueue.execute((job.request_id, job.payload.as_str(), job.due_at))?;
+            }
+            Some(until) => {
+                conn.prepare_cached(ENQUEUE_CLAIMED)?.execute((
+                    job.request_id,
+                    job.payload.as_str(),
+                    job.due_at,
+                    until,
+                ))?;
+                claimed.push(JobRow {
+                    id: conn.last_insert_rowid(),
+                    request_id: Some(job.request_id),
+                    payload: job.payload.clone(),
+                    attempts: 0,
+                    started: None,
+                });
+            }
+        }
     }
-    Ok(())
+    Ok(claimed)
 }
 
 /// Enqueues a job of no request (the drift sweep's) inside the caller's transaction.
@@ -176,60 +201,6 @@ pub fn claim_due(
     if left > 0 {
         rows.extend(claim(CLAIM_DUE, left)?);
     }
-    rows.sort_by_key(|row| row.id);
-    Ok(rows)
-}
-
-/// A request's jobs due at `?2` that nobody holds, oldest first, at most `?4`: those the jobs
-/// just run for it queued (`claim_queued_by`). Read through `jobs_by_request`.
-pub const CLAIM_QUEUED_BY: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
-             SELECT id FROM jobs INDEXED BY jobs_by_request \
-             WHERE request_id = ?3 AND locked_until IS NULL AND due_at <= ?2 \
-             ORDER BY id LIMIT CAST(?4 AS INTEGER)) \
-         RETURNING id, request_id, payload, attempts";
-
-pub const ANY_QUEUED_BY: &str = "SELECT 1 FROM jobs INDEXED BY jobs_by_request \
-     WHERE request_id = ?1 AND locked_until IS NULL AND due_at <= ?2 \
-     AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_revocations_by_due \
-                     WHERE json_extract(payload, '$.job') = 'revoke' AND locked_until IS NULL \
-                     AND due_at <= ?2) \
-     LIMIT 1";
-
-/// Whether `request_id` has a job due at `now` that nobody holds, and no revocation is due that
-/// nobody holds: those go first (`claim_due`), so a request's follow-ups then wait for a pass.
-/// Read before claiming them, since most often there is none and a read costs far less than a
-/// write.
-pub fn any_queued_by(db: &Connection, request_id: i64, now: DateTime<Utc>) -> Result<bool> {
-    let found: Option<i64> = db
-        .prepare_cached(ANY_QUEUED_BY)?
-        .query_row((request_id, to_ms(now)), |row| row.get(0))
-        .optional()?;
-    Ok(found.is_some())
-}
-
-/// Claims up to `limit` jobs of `request_id` due at `due_by` that nobody holds, in the order
-/// queued, for a caller holding the request's job `held`. The claim, and `held`'s with it, runs
-/// until `now + lease`. Nothing is claimed when `held`'s lease has run out by `now`: a pass may
-/// then be taking the request's jobs too.
-pub fn claim_queued_by(
-    db: &Connection,
-    request_id: i64,
-    held: i64,
-    due_by: DateTime<Utc>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-    limit: i64,
-) -> Result<Vec<JobRow>> {
-    let until = to_ms(now + lease);
-    let renewed = db
-        .prepare_cached("UPDATE jobs SET locked_until = ?1 WHERE id = ?2 AND locked_until > ?3")?
-        .execute((until, held, to_ms(now)))?;
-    if renewed == 0 {
-        return Ok(Vec::new());
-    }
-    let mut statement = db.prepare_cached(CLAIM_QUEUED_BY)?;
-    let rows = statement.query_map((until, to_ms(due_by), request_id, limit), JobRow::from_row)?;
-    let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }

@@ -14,6 +14,7 @@ mod checkpoint;
 mod columns;
 mod connections;
 pub mod decisions;
+pub mod follow_ups;
 pub mod grant_targets;
 mod group_commit;
 pub mod hot_queries;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use jitbot::domain::{Job, Notice};
 use jitbot::store;
+use jitbot::store::follow_ups::Claimant;
 
 async fn scratch_db() -> (tempfile::TempDir, store::Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -115,79 +116,147 @@ async fn a_claim_whose_lease_ran_out_is_claimed_again_and_a_held_one_is_not() {
     assert_eq!(again, [(1, "notify_requester".to_string())]);
 }
 
-/// What a request's jobs queued for it runs right after them (`scheduler::run_request`), unless
-/// a revocation is due that nobody holds: that goes first, and the follow-ups wait for a pass.
-#[tokio::test]
-async fn a_request_s_follow_ups_wait_while_a_revocation_is_due() {
-    let (_dir, db) = scratch_db().await;
-    let now = Utc::now();
-    let queued_by = |request_id| {
-        let reader = db.read().unwrap();
-        store::jobs::any_queued_by(&reader, request_id, now).unwrap()
-    };
-    queue(&db, &[(1, told(), now)]).await;
-    assert!(queued_by(1), "a follow-up due now");
-    assert!(!queued_by(3), "none of another request's");
-
-    queue(&db, &[(2, Job::Revoke, now + Duration::seconds(1))]).await;
-    assert!(queued_by(1), "a revocation due later does not hold it");
-
-    queue(&db, &[(3, Job::Revoke, now)]).await;
-    assert!(!queued_by(1), "a revocation due now goes first");
-
-    assert_eq!(claim(&db, now, 1).await, [(3, "revoke".to_string())]);
-    assert!(
-        queued_by(1),
-        "once the revocation is claimed, the follow-up may go"
-    );
+/// Each job as its request, kind and claim (`locked_until`), in the order queued.
+fn rows(db: &store::Db) -> Vec<(i64, String, Option<i64>)> {
+    let reader = db.read().unwrap();
+    let mut statement = reader
+        .prepare(
+            "SELECT request_id, json_extract(payload, '$.job'), locked_until FROM jobs ORDER BY id",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
-/// A worker claims its request's follow-ups only while it still holds the request's job it ran
-/// last, and renews that claim with theirs: once its lease ran out, a pass may be taking the
-/// request's jobs, and two workers must never run one request's jobs side by side.
+/// Claims request 1's `Announce`, due at `t0`, as a pass would: the job a worker then runs.
+async fn running_announce(db: &store::Db, t0: DateTime<Utc>) -> i64 {
+    queue(db, &[(1, Job::Announce, t0)]).await;
+    let claimed = store::write(db, |tx| {
+        store::jobs::claim_due(tx, t0, Duration::minutes(5), 10)
+    })
+    .await
+    .unwrap();
+    claimed[0].id
+}
+
+/// Queues `jobs` in a write run for `claimant` (inside one of its request's jobs); returns the
+/// follow-ups handed to it.
+async fn queue_for(
+    db: &store::Db,
+    claimant: &Claimant,
+    jobs: &[(i64, Job, DateTime<Utc>)],
+) -> Vec<(i64, String)> {
+    claimant.scope(queue(db, jobs)).await;
+    claimant
+        .take()
+        .into_iter()
+        .map(|row| {
+            let job: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
+            (row.request_id.unwrap(), job["job"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+/// The jobs a request's running job queues for it, due already, are claimed for its worker in
+/// the same transaction and handed to it once that commits (`scheduler::run_request` runs them
+/// next); later ones, and other requests', are left for the passes.
 #[tokio::test]
-async fn follow_ups_are_claimed_only_while_the_request_s_last_job_is_still_held() {
+async fn a_running_job_s_follow_ups_are_claimed_as_they_are_queued() {
     let (_dir, db) = scratch_db().await;
     let t0 = Utc::now();
     let lease = Duration::minutes(5);
-    queue(&db, &[(1, Job::Announce, t0)]).await;
-    let held = store::write(&db, |tx| store::jobs::claim_due(tx, t0, lease, 10))
-        .await
-        .unwrap()[0]
-        .id;
-    queue(&db, &[(1, told(), t0)]).await;
-    let follow_ups = |at: DateTime<Utc>| {
-        let db = db.clone();
-        async move {
-            store::write(&db, |tx| {
-                store::jobs::claim_queued_by(tx, 1, held, t0, at, lease, 10)
-            })
-            .await
-            .unwrap()
-        }
-    };
-
-    assert!(
-        follow_ups(t0 + Duration::minutes(6)).await.is_empty(),
-        "lease ran out"
-    );
-    let claimed = follow_ups(t0 + Duration::minutes(4)).await;
-    assert_eq!(claimed.len(), 1, "still held: the follow-up is claimed");
-    let locked_until: Vec<(i64, Option<i64>)> = {
-        let reader = db.read().unwrap();
-        let mut statement = reader
-            .prepare("SELECT id, locked_until FROM jobs ORDER BY id")
-            .unwrap();
-        statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    let renewed = (t0 + Duration::minutes(9)).timestamp_millis();
+    let running = running_announce(&db, t0).await;
+    let at = t0 + Duration::seconds(1);
+    let claimant = Claimant::new(1, running, t0, at, lease);
+    let later = t0 + Duration::minutes(1);
+    let handed = queue_for(
+        &db,
+        &claimant,
+        &[(1, told(), t0), (1, told(), later), (2, told(), t0)],
+    )
+    .await;
+    assert_eq!(handed, [(1, "notify_requester".to_string())]);
+    let until = Some((at + lease).timestamp_millis());
     assert_eq!(
-        locked_until,
-        [(held, Some(renewed)), (claimed[0].id, Some(renewed))],
-        "the held job's claim renewed with the follow-up's"
+        rows(&db),
+        [
+            (1, "announce".to_string(), until),
+            (1, "notify_requester".to_string(), until),
+            (1, "notify_requester".to_string(), None),
+            (2, "notify_requester".to_string(), None),
+        ],
+        "the follow-up claimed with the running job's claim renewed; the rest left for passes"
     );
+
+    // A write that fails keeps nothing, and hands nothing over.
+    let failed = claimant
+        .scope(store::write(&db, |tx| {
+            store::jobs::queue_job(tx, 1, &told(), t0);
+            Err::<(), _>(store::Error::Interrupted("the write's own failure".into()))
+        }))
+        .await;
+    assert!(failed.is_err());
+    assert!(claimant.take().is_empty());
+    assert_eq!(rows(&db).len(), 4);
+
+    // The same write outside any job claims nothing.
+    queue(&db, &[(1, told(), t0)]).await;
+    assert_eq!(rows(&db)[4].2, None);
+    assert!(claimant.take().is_empty());
+}
+
+/// While a revocation is due that nobody holds, follow-ups wait for a pass: passes claim
+/// revocations first.
+#[tokio::test]
+async fn a_request_s_follow_ups_wait_while_a_revocation_is_due() {
+    let (_dir, db) = scratch_db().await;
+    let t0 = Utc::now();
+    let running = running_announce(&db, t0).await;
+    let claimant = Claimant::new(1, running, t0, t0, Duration::minutes(5));
+
+    queue(&db, &[(2, Job::Revoke, t0 + Duration::seconds(1))]).await;
+    let handed = queue_for(&db, &claimant, &[(1, told(), t0)]).await;
+    assert_eq!(handed.len(), 1, "a revocation due later does not hold it");
+
+    queue(&db, &[(3, Job::Revoke, t0)]).await;
+    let handed = queue_for(&db, &claimant, &[(1, told(), t0)]).await;
+    assert!(handed.is_empty(), "a revocation due now goes first");
+
+    assert_eq!(claim(&db, t0, 1).await, [(3, "revoke".to_string())]);
+    let handed = queue_for(&db, &claimant, &[(1, told(), t0)]).await;
+    assert!(
+        handed.is_empty(),
+        "the follow-up left unclaimed goes first: the ones after it wait for a pass too"
+    );
+    let claims: Vec<Option<i64>> = rows(&db).into_iter().map(|(_, _, until)| until).collect();
+    assert_eq!(claims[4..], [None, None], "both left for a pass");
+}
+
+/// A worker claims its request's follow-ups only while it still holds the job it runs: once its
+/// lease ran out, a pass may be taking the request's jobs, and two workers must never run one
+/// request's jobs side by side.
+#[tokio::test]
+async fn follow_ups_are_claimed_only_while_the_running_job_is_still_held() {
+    let (_dir, db) = scratch_db().await;
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    let running = running_announce(&db, t0).await;
+
+    let in_time = Claimant::new(1, running, t0, t0 + Duration::minutes(4), lease);
+    let handed = queue_for(&db, &in_time, &[(1, told(), t0)]).await;
+    assert_eq!(handed.len(), 1, "still held: the follow-up is claimed");
+    let renewed = Some((t0 + Duration::minutes(9)).timestamp_millis());
+    let claims: Vec<Option<i64>> = rows(&db).into_iter().map(|(_, _, until)| until).collect();
+    assert_eq!(
+        claims, [renewed; 2],
+        "the running job's claim renewed with it"
+    );
+
+    let late = Claimant::new(1, running, t0, t0 + Duration::minutes(10), lease);
+    let handed = queue_for(&db, &late, &[(1, told(), t0)]).await;
+    assert!(handed.is_empty(), "lease ran out");
+    assert_eq!(rows(&db)[2].2, None);
 }
