@@ -239,6 +239,7 @@ async fn timed_out_or_run(core: &Core, row: store::jobs::JobRow, now: DateTime<U
     match tokio::time::timeout(JOB_TIMEOUT, run_one(core, row.clone(), now)).await {
         Ok(finished) => finished,
         Err(_) => {
+            settle_dropped_writes(core).await;
             let error = anyhow::anyhow!("the job took longer than {JOB_TIMEOUT:?}");
             match serde_json::from_str::<Job>(&row.payload) {
                 Ok(job) => recorded(
@@ -248,6 +249,19 @@ async fn timed_out_or_run(core: &Core, row: store::jobs::JobRow, now: DateTime<U
                 Err(_) => true,
             }
         }
+    }
+}
+
+/// Waits until a write the timed-out job left waiting for its group's commit has committed (or
+/// not): an empty write joins that group or the next, and returns after it. A write that was
+/// dropped still commits with its group, and the follow-ups it claimed for this worker are handed
+/// over then (`store::follow_ups`); without the wait, a job given up after its timeout could
+/// finish before that, and the rows would stay claimed, with nobody to run them, until their
+/// lease ran out, keeping the request's other jobs (a revocation) waiting as long.
+async fn settle_dropped_writes(core: &Core) {
+    let settled = store::write(&core.db, |_| Ok::<_, store::Error>(()));
+    if let Err(error) = settled.await {
+        tracing::warn!(%error, "could not wait for the writes of a job that timed out");
     }
 }
 

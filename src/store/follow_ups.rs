@@ -82,10 +82,11 @@ pub const REVOCATION_WAITING: &str = "SELECT 1 FROM jobs INDEXED BY jobs_revocat
      WHERE json_extract(payload, '$.job') = 'revoke' AND locked_until IS NULL AND due_at <= ? \
      LIMIT 1";
 
-/// A job of the request due that nobody holds, queued before: follow-ups claimed now would run
-/// before it.
+/// A job of the request due that nobody holds (or whose claim ran out), queued before:
+/// follow-ups claimed now would run before it.
 pub const LEFT_BEFORE: &str = "SELECT 1 FROM jobs INDEXED BY jobs_by_request \
-     WHERE request_id = ? AND locked_until IS NULL AND due_at <= ? LIMIT 1";
+     WHERE request_id = ?1 AND (locked_until IS NULL OR locked_until <= ?3) AND due_at <= ?2 \
+     LIMIT 1";
 
 /// The running job's claim, renewed with the follow-ups' while it has not run out.
 pub const RENEW_RUNNING: &str =
@@ -118,7 +119,7 @@ pub(super) fn insert(
 }
 
 fn may_claim(conn: &Connection, claimant: &Claimant) -> Result<bool> {
-    let due_by = to_ms(claimant.due_by);
+    let (due_by, now) = (to_ms(claimant.due_by), to_ms(claimant.now));
     let found = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool> {
         let row = conn.prepare_cached(sql)?.query_row(params, |_| Ok(()));
         Ok(row.optional()?.is_some())
@@ -126,14 +127,12 @@ fn may_claim(conn: &Connection, claimant: &Claimant) -> Result<bool> {
     if found(REVOCATION_WAITING, &[&due_by])? {
         return Ok(false);
     }
-    if found(LEFT_BEFORE, &[&claimant.request_id, &due_by])? {
+    if found(LEFT_BEFORE, &[&claimant.request_id, &due_by, &now])? {
         return Ok(false);
     }
     let until = to_ms(claimant.now + claimant.lease);
-    let renewed = conn.prepare_cached(RENEW_RUNNING)?.execute((
-        until,
-        claimant.running,
-        to_ms(claimant.now),
-    ))?;
+    let renewed = conn
+        .prepare_cached(RENEW_RUNNING)?
+        .execute((until, claimant.running, now))?;
     Ok(renewed == 1)
 }

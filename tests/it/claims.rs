@@ -260,3 +260,32 @@ async fn follow_ups_are_claimed_only_while_the_running_job_is_still_held() {
     assert!(handed.is_empty(), "lease ran out");
     assert_eq!(rows(&db)[2].2, None);
 }
+
+/// A write dropped while it waits for its group's commit (its job timed out) still commits with
+/// the group, and the follow-ups it claimed reach the worker then: a write made after it (what
+/// the scheduler does before giving a timed-out job up) returns only once they have.
+#[tokio::test]
+async fn the_follow_ups_of_a_write_dropped_before_its_commit_still_reach_the_worker() {
+    use futures_util::FutureExt;
+
+    let (_dir, db) = scratch_db().await;
+    let t0 = Utc::now();
+    let running = running_announce(&db, t0).await;
+    let claimant = Claimant::new(1, running, t0, t0, Duration::minutes(5));
+    let dropped = claimant
+        .scope(queue(&db, &[(1, told(), t0)]))
+        .now_or_never();
+    assert!(
+        dropped.is_none(),
+        "the write was left waiting for its commit"
+    );
+    store::write(&db, |_| Ok::<_, store::Error>(()))
+        .await
+        .unwrap();
+    let handed: Vec<i64> = claimant.take().iter().map(|row| row.id).collect();
+    assert_eq!(handed.len(), 1, "handed over by the commit");
+    assert_eq!(
+        rows(&db)[1].2,
+        Some((t0 + Duration::minutes(5)).timestamp_millis())
+    );
+}
