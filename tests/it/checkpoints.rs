@@ -99,19 +99,22 @@ async fn the_wal_starts_over_once_copied() {
 }
 
 /// The checkpointer's copy ends a little behind writes that go on; the commit after it copies
-/// the rest, or the WAL would never start over.
+/// the rest, or the WAL would start over only when it reached the backstop (10 000 pages, when
+/// a commit copies it as SQLite's default does), and the WAL file would grow to that. Counted in
+/// pages written rather than time: on a busy machine the copying falls further behind (the
+/// WAL reached 9 000 pages once when the tests ran beside a build), but only without the commit
+/// that finishes each copy does it reach the backstop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_starts_over_under_writes_that_never_pause() {
     let (_dir, file, db) = db_with_pages_table().await;
-    let until = Instant::now() + Duration::from_millis(1_500);
     let mut written = 0_u64;
-    while Instant::now() < until {
+    while written < 24_000 {
         write_pages(&db, 4).await;
         written += 4;
     }
     let frames = wal_pages(&file);
     assert!(
-        frames < written / 3,
-        "the WAL holds {frames} pages of {written} written: it never started over"
+        frames < 10_000,
+        "the WAL grew to {frames} pages of {written} written: it started over only at the backstop"
     );
 }
