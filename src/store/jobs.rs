@@ -92,6 +92,9 @@ pub(super) fn insert_queued(
     claimed_until: impl Fn(&QueuedJob) -> Option<i64>,
 ) -> Result<Vec<JobRow>> {
     let mut claimed = Vec::new();
+    if jobs.is_empty() {
+        return Ok(claimed);
+    }
     let mut enqueue = conn.prepare_cached(ENQUEUE)?;
     for job in jobs {
         match claimed_until(job) {
