@@ -62,7 +62,7 @@ const BLOCKED_POLL: Duration = Duration::from_secs(1);
 /// Passes are at least this far apart unless the last one left due jobs behind: under load every
 /// filed request wakes the scheduler, and one claim for the jobs of a few milliseconds costs the
 /// writer far less than one claim for each.
-const GATHER: Duration = Duration::from_millis(3);
+const GATHER: Duration = Duration::from_millis(1);
 
 /// The delay before retry number `attempts` (1-based): doubling from 2 s, at most 5 min, with
 /// up to 10 % jitter so that many failures do not retry in lockstep.
