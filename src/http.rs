@@ -15,7 +15,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
-use crate::domain::RequestStatus;
 use crate::metrics::Gauges;
 use crate::store;
 use crate::{slack, teams};
@@ -89,7 +88,7 @@ async fn metrics(State(app): State<App>) -> Response {
     let now = chrono::Utc::now();
     let read = || {
         let db = app.core.db.read()?;
-        let active = store::requests::count_in(&db, RequestStatus::Active)?;
+        let active = store::requests::count_active(&db)?;
         let (queued, earliest) = store::jobs::queue(&db)?;
         Ok::<_, store::Error>((active, queued, earliest))
     };

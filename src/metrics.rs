@@ -153,7 +153,7 @@ impl Metrics {
         );
         registry.register(
             "oldest_due_job_seconds",
-            "How long the oldest due job has waited (0 when none is due)",
+            "How long the oldest due job not running yet has waited (0 when none is due)",
             oldest_due_job_seconds.clone(),
         );
         Metrics {

@@ -72,15 +72,21 @@ pub fn holding_directory_users(
 ) -> Result<Vec<String>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
     let (url, _) = webhook_parts(&snapshot.provider);
-    let mut statement = db.prepare_cached(
-        "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
-         AND status IN ('approved', 'active', 'revoking') \
-         AND ((provider = ? AND provider_target = ? AND webhook_url IS ?) \
-              OR (provider IS NULL AND group_name IN (SELECT value FROM json_each(?))))",
-    )?;
+    let mut statement = db.prepare_cached(&holders_sql())?;
     let users = statement.query_map(
         (snapshot.provider.name(), &snapshot.target, url, groups),
         |row| row.get(0),
     )?;
     Ok(users.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `holding_directory_users`' query: through index `requests_holding`, whatever the history.
+pub fn holders_sql() -> String {
+    let holding = super::requests::HOLDING;
+    format!(
+        "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
+         AND {holding} \
+         AND ((provider = ? AND provider_target = ? AND webhook_url IS ?) \
+              OR (provider IS NULL AND group_name IN (SELECT value FROM json_each(?))))"
+    )
 }

@@ -1,7 +1,7 @@
 //! The queries on the hot paths (submit, a click, `status`, the scheduler), by name, as the store
 //! runs them: a test checks that SQLite answers each through an index, whatever the history.
 
-use super::{decisions, follow_ups, identities, jobs, messages, requests};
+use super::{decisions, follow_ups, grant_targets, identities, jobs, messages, requests};
 
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -21,6 +21,9 @@ pub fn all() -> Vec<(&'static str, String)> {
             requests::UNREVIEWED_BREAK_GLASS.into(),
         ),
         ("requests::mark_revoking", requests::mark_revoking_sql()),
+        // The metrics' gauge and the drift sweep run on a timer, over however long a history.
+        ("requests::count_active", requests::count_active_sql()),
+        ("grant_targets::holders", grant_targets::holders_sql()),
         ("requests::mark_ended", requests::MARK_ENDED.into()),
         (
             "requests::waiting_extensions",

@@ -292,10 +292,11 @@ pub fn all(db: &Connection) -> Result<Vec<PendingJob>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// How many jobs wait, and when the earliest of them is due (index `jobs_by_due`).
+/// How many jobs there are, and when the earliest of those not running yet is due (the index
+/// of unclaimed jobs, `NEXT_DUE`).
 pub fn queue(db: &Connection) -> Result<(i64, Option<DateTime<Utc>>)> {
-    let (count, earliest): (i64, Option<i64>) = db
-        .prepare_cached("SELECT COUNT(*), MIN(due_at) FROM jobs")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok((count, earliest.map(super::from_ms)))
+    let count: i64 = db
+        .prepare_cached("SELECT COUNT(*) FROM jobs")?
+        .query_row([], |row| row.get(0))?;
+    Ok((count, next_due(db)?))
 }

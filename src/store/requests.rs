@@ -93,6 +93,10 @@ pub fn get(db: &Connection, id: i64) -> Result<Option<AccessRequest>> {
 /// `status`).
 const OPEN: &str = "closed = 0";
 
+/// A request holding access, or about to (approved, active or revoking), written exactly as the
+/// condition of index `requests_holding` (migration 0015), which only such queries can use.
+pub const HOLDING: &str = "status IN ('approved', 'active', 'revoking')";
+
 /// The ids of this person's requests that match `filter`, looked up by account (`?1`, `?2`) in
 /// index `{by}_account` and by verified email (`?3`) in index `{by}_email`: an `OR` of the two
 /// would defeat both indexes. `INDEXED BY` makes a lost index an error rather than a slow scan.
@@ -170,10 +174,10 @@ pub fn failed_awaiting_undo(
 /// active or being revoked.
 pub fn holding_directory_users(db: &Connection, groups: &[String]) -> Result<Vec<String>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
-    let mut statement = db.prepare_cached(
+    let mut statement = db.prepare_cached(&format!(
         "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
-         AND status IN ('approved', 'active', 'revoking') AND group_name IN (SELECT value FROM json_each(?))",
-    )?;
+         AND {HOLDING} AND group_name IN (SELECT value FROM json_each(?))"
+    ))?;
     let users = statement.query_map([groups], |row| row.get(0))?;
     Ok(users.collect::<rusqlite::Result<_>>()?)
 }
@@ -236,11 +240,17 @@ pub fn passed_check_since(
     Ok(found.is_some())
 }
 
-/// How many requests are in `status` now (index `requests_by_status`).
-pub fn count_in(db: &Connection, status: RequestStatus) -> Result<i64> {
+/// How many requests are active now (index `requests_holding`).
+pub fn count_active(db: &Connection) -> Result<i64> {
     Ok(db
-        .prepare_cached("SELECT COUNT(*) FROM requests WHERE status = ?")?
-        .query_row([status.as_str()], |row| row.get(0))?)
+        .prepare_cached(&count_active_sql())?
+        .query_row([], |row| row.get(0))?)
+}
+
+pub fn count_active_sql() -> String {
+    format!(
+        "SELECT COUNT(*) FROM requests INDEXED BY requests_holding WHERE {HOLDING} AND status = 'active'"
+    )
 }
 
 /// The newest requests, optionally only those in one status.

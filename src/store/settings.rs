@@ -42,7 +42,7 @@ pub async fn enter_teams_mode(db: &Db, trial: bool, now: DateTime<Utc>) -> Resul
             "DELETE FROM teams_conversations",
             "DELETE FROM messages WHERE platform = 'teams'",
             "DELETE FROM decisions WHERE decider_key LIKE 'teams:%' \
-             AND request_id IN (SELECT id FROM requests WHERE status = 'pending')",
+             AND request_id IN (SELECT id FROM requests WHERE closed = 0 AND status = 'pending')",
         ] {
             discarded += tx.prepare_cached(sql)?.execute([])? as u64;
         }

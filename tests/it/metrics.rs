@@ -65,6 +65,30 @@ async fn metrics_move_as_the_lifecycle_runs() {
 }
 
 #[tokio::test]
+async fn the_oldest_due_job_is_one_waiting_to_run_not_one_running() {
+    let t = TestApp::spawn().await;
+    let db = &t.app.core.db;
+    execute(db, "DELETE FROM jobs", []).await;
+    let due = (chrono::Utc::now() - Duration::seconds(90)).timestamp_millis();
+    execute(
+        db,
+        "INSERT INTO jobs (payload, due_at) VALUES ('{\"job\":\"sweep\"}', ?)",
+        [due],
+    )
+    .await;
+    let waiting = scrape(&t).await;
+    let waited = sample(&waiting, "jitbot_oldest_due_job_seconds");
+    assert!((90.0..120.0).contains(&waited), "waited {waited}");
+    assert_eq!(sample(&waiting, "jitbot_jobs_queued"), 1.0);
+
+    let lease = (chrono::Utc::now() + Duration::minutes(5)).timestamp_millis();
+    execute(db, "UPDATE jobs SET locked_until = ?", [lease]).await;
+    let running = scrape(&t).await;
+    assert_eq!(sample(&running, "jitbot_oldest_due_job_seconds"), 0.0);
+    assert_eq!(sample(&running, "jitbot_jobs_queued"), 1.0);
+}
+
+#[tokio::test]
 async fn failed_calls_to_other_systems_are_counted_by_service_and_kind() {
     let t = TestApp::spawn().await;
     t.slack.fail_next("chat.postMessage", 1, "ratelimited");
