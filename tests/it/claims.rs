@@ -131,6 +131,11 @@ fn rows(db: &store::Db) -> Vec<(i64, String, Option<i64>)> {
         .collect()
 }
 
+/// Each job's claim (`locked_until`), in the order queued.
+fn claims(db: &store::Db) -> Vec<Option<i64>> {
+    rows(db).into_iter().map(|(_, _, until)| until).collect()
+}
+
 /// Claims request 1's `Announce`, due at `t0`, as a pass would: the job a worker then runs.
 async fn running_announce(db: &store::Db, t0: DateTime<Utc>) -> i64 {
     queue(db, &[(1, Job::Announce, t0)]).await;
@@ -231,8 +236,7 @@ async fn a_request_s_follow_ups_wait_while_a_revocation_is_due() {
         handed.is_empty(),
         "the follow-up left unclaimed goes first: the ones after it wait for a pass too"
     );
-    let claims: Vec<Option<i64>> = rows(&db).into_iter().map(|(_, _, until)| until).collect();
-    assert_eq!(claims[4..], [None, None], "both left for a pass");
+    assert_eq!(claims(&db)[4..], [None, None], "both left for a pass");
 }
 
 /// A worker claims its request's follow-ups only while it still holds the job it runs: once its
@@ -249,9 +253,9 @@ async fn follow_ups_are_claimed_only_while_the_running_job_is_still_held() {
     let handed = queue_for(&db, &in_time, &[(1, told(), t0)]).await;
     assert_eq!(handed.len(), 1, "still held: the follow-up is claimed");
     let renewed = Some((t0 + Duration::minutes(9)).timestamp_millis());
-    let claims: Vec<Option<i64>> = rows(&db).into_iter().map(|(_, _, until)| until).collect();
     assert_eq!(
-        claims, [renewed; 2],
+        claims(&db),
+        [renewed; 2],
         "the running job's claim renewed with it"
     );
 
