@@ -80,7 +80,7 @@ pub fn holding_directory_users(
     Ok(users.collect::<rusqlite::Result<_>>()?)
 }
 
-/// `holding_directory_users`' query: through index `requests_holding`, whatever the history.
+/// `holding_directory_users`' query: through index `requests_live`, whatever the history.
 pub fn holders_sql() -> String {
     let holding = super::requests::HOLDING;
     format!(

@@ -93,9 +93,10 @@ pub fn get(db: &Connection, id: i64) -> Result<Option<AccessRequest>> {
 /// `status`).
 const OPEN: &str = "closed = 0";
 
-/// A request holding access, or about to (approved, active or revoking), written exactly as the
-/// condition of index `requests_holding` (migration 0015), which only such queries can use.
-pub const HOLDING: &str = "status IN ('approved', 'active', 'revoking')";
+/// A request holding access, or about to (approved, active or revoking). It names `closed = 0`
+/// too, the condition of index `requests_live` (migration 0016): SQLite uses a partial index
+/// only for a query whose condition names the index's own.
+pub const HOLDING: &str = "closed = 0 AND status IN ('approved', 'active', 'revoking')";
 
 /// The ids of this person's requests that match `filter`, looked up by account (`?1`, `?2`) in
 /// index `{by}_account` and by verified email (`?3`) in index `{by}_email`: an `OR` of the two
@@ -197,8 +198,8 @@ pub fn open_of(db: &Connection, person: &Principal) -> Result<Vec<AccessRequest>
     Ok(requests.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Requests for any of `groups` in `status`, oldest first, at most `limit`: what owners are
-/// shown (index `requests_by_group_status`).
+/// Open requests for any of `groups` in `status` (pending or active), oldest first, at most
+/// `limit`: what owners are shown (index `requests_live`).
 pub fn in_groups(
     db: &Connection,
     groups: &[String],
@@ -207,7 +208,7 @@ pub fn in_groups(
 ) -> Result<Vec<AccessRequest>> {
     let groups = serde_json::to_string(groups).expect("names serialize");
     let sql = format!(
-        "SELECT {COLUMNS} FROM requests WHERE status = ? \
+        "SELECT {COLUMNS} FROM requests WHERE {OPEN} AND status = ? \
          AND group_name IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?"
     );
     let mut statement = db.prepare_cached(&sql)?;
@@ -240,7 +241,7 @@ pub fn passed_check_since(
     Ok(found.is_some())
 }
 
-/// How many requests are active now (index `requests_holding`).
+/// How many requests are active now (index `requests_live`).
 pub fn count_active(db: &Connection) -> Result<i64> {
     Ok(db
         .prepare_cached(&count_active_sql())?
@@ -251,7 +252,7 @@ pub fn count_active(db: &Connection) -> Result<i64> {
 /// whole history at every scrape.
 pub fn count_active_sql() -> String {
     format!(
-        "SELECT COUNT(*) FROM requests INDEXED BY requests_holding WHERE {HOLDING} AND status = 'active'"
+        "SELECT COUNT(*) FROM requests INDEXED BY requests_live WHERE {OPEN} AND status = 'active'"
     )
 }
 
