@@ -556,3 +556,91 @@ async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first()
     assert_eq!(*order.lock().unwrap(), vec![1, 3, 2]);
     assert_eq!(stored(&db), vec![1, 2, 3]);
 }
+
+/// Runs `work` on a thread of its own until `release` says so (or 10 s pass), so that nothing
+/// else runs on the runtime thread that called it meanwhile. Tells `blocking` when it starts;
+/// `released` is set once it has let go.
+fn hold_the_thread(
+    blocking: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let _ = blocking.send(());
+    let _ = release.recv_timeout(Duration::from_secs(10));
+    released.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The scheduler commits the groups it opens on its own thread: handed to the runtime the
+/// database was opened on, each commit cost two thread switches, and waited for that runtime's
+/// turn. Here that runtime's one thread is held while a background write commits.
+#[test]
+fn background_work_commits_its_groups_without_the_runtime_the_database_was_opened_on() {
+    let opened_on = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    let (blocking, started) = std::sync::mpsc::channel();
+    let (release, wait) = std::sync::mpsc::channel();
+    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = released.clone();
+    opened_on.spawn(async move { hold_the_thread(blocking, wait, held) });
+    started.recv().unwrap();
+    let scheduler = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    scheduler
+        .block_on(store::write(&db.for_background(), |tx| insert(tx, 1)))
+        .unwrap();
+    assert!(
+        !released.load(std::sync::atomic::Ordering::SeqCst),
+        "the background write committed while the database's runtime was held"
+    );
+    release.send(()).unwrap();
+    assert_eq!(stored(&db), vec![1]);
+    drop(opened_on);
+    drop(dir);
+}
+
+/// A person's write that joins a group opened by background work does not wait for the
+/// background thread to run that group's committer: the group gets one on the database's
+/// runtime as well. Here the background thread is held right after its write has run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_s_write_joining_a_background_group_does_not_wait_for_the_background_thread() {
+    let (_dir, db) = scratch_db().await;
+    let (blocking, started) = std::sync::mpsc::channel();
+    let (release, wait) = std::sync::mpsc::channel();
+    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = released.clone();
+    let background = db.for_background();
+    let scheduler = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // Runs its work and opens the group at its first poll; the group's committer is
+            // spawned then, behind the task that holds the thread.
+            let write =
+                tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
+            tokio::spawn(async move { hold_the_thread(blocking, wait, held) });
+            write.await.unwrap()
+        })
+    });
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
+    store::write(&db, |tx| insert(tx, 2)).await.unwrap();
+    assert!(
+        !released.load(std::sync::atomic::Ordering::SeqCst),
+        "the person's write committed while the background thread was held"
+    );
+    release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || scheduler.join().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored(&db), vec![1, 2]);
+}
