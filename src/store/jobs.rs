@@ -180,17 +180,59 @@ pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id 
 pub const RELEASE_EXPIRED: &str = "UPDATE jobs INDEXED BY jobs_by_lease SET locked_until = NULL \
      WHERE locked_until IS NOT NULL AND locked_until <= ?";
 
-/// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`, due revocations first:
-/// whatever else is due (the notices of the revocations before them, say), access ends on time.
-/// Claims whose lease ran out are released first and claimed like the rest. Each claim is one
-/// statement, so two claims can never take the same row. A request whose job is still running
-/// has nothing else claimed meanwhile: one request's jobs run one at a time, in order. Returned
-/// in the order they were queued.
+/// How many jobs a claim may take: the scheduler's free workers. Some may be kept for
+/// revocations, so that ten thousand grants ending together get more calls to their providers
+/// in flight than the other jobs, which would spend the same workers' memory on a backlog of
+/// cards, ever get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Free workers that only a revocation may take.
+    pub revocations_only: i64,
+    /// Free workers that any job may take.
+    pub any: i64,
+    /// The most jobs one claim takes, whatever is free.
+    pub most: i64,
+}
+
+impl Room {
+    /// Room for `limit` jobs of any kind.
+    pub fn for_any(limit: i64) -> Room {
+        Room {
+            revocations_only: 0,
+            any: limit,
+            most: limit,
+        }
+    }
+
+    /// How many revocations fit.
+    fn revocations(&self) -> i64 {
+        (self.revocations_only + self.any).min(self.most)
+    }
+
+    /// How many other jobs fit beside `revocations` claimed: those take the workers kept for
+    /// them first.
+    fn others_beside(&self, revocations: i64) -> i64 {
+        let taken_from_any = (revocations - self.revocations_only).max(0);
+        (self.any - taken_from_any).min(self.most - revocations)
+    }
+
+    /// How many jobs fit in all, as many of them revocations as may be.
+    pub fn total(&self) -> i64 {
+        self.revocations()
+    }
+}
+
+/// Claims the jobs due at `now` that nobody holds, as many as `room` has, for `lease`, due
+/// revocations first: whatever else is due (the notices of the revocations before them, say),
+/// access ends on time. Claims whose lease ran out are released first and claimed like the
+/// rest. Each claim is one statement, so two claims can never take the same row. A request whose
+/// job is still running has nothing else claimed meanwhile: one request's jobs run one at a
+/// time, in order. Returned in the order they were queued.
 pub fn claim_due(
     db: &Connection,
     now: DateTime<Utc>,
     lease: chrono::Duration,
-    limit: i64,
+    room: Room,
 ) -> Result<Vec<JobRow>> {
     db.prepare_cached(RELEASE_EXPIRED)?.execute([to_ms(now)])?;
     let claim = |sql: &'static str, limit: i64| -> Result<Vec<JobRow>> {
@@ -199,10 +241,13 @@ pub fn claim_due(
             statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     };
-    let mut rows = claim(CLAIM_REVOCATIONS, limit)?;
-    let left = limit - rows.len() as i64;
-    if left > 0 {
-        rows.extend(claim(CLAIM_DUE, left)?);
+    let mut rows = match room.revocations() {
+        0 => Vec::new(),
+        limit => claim(CLAIM_REVOCATIONS, limit)?,
+    };
+    let others = room.others_beside(rows.len() as i64);
+    if others > 0 {
+        rows.extend(claim(CLAIM_DUE, others)?);
     }
     rows.sort_by_key(|row| row.id);
     Ok(rows)

@@ -23,8 +23,17 @@ async fn queue(db: &store::Db, jobs: &[(i64, Job, DateTime<Utc>)]) {
 
 /// Claims up to `limit` jobs at `now`: each as its request and kind.
 async fn claim(db: &store::Db, now: DateTime<Utc>, limit: i64) -> Vec<(i64, String)> {
+    claim_in(db, now, store::jobs::Room::for_any(limit)).await
+}
+
+/// Claims as many jobs at `now` as `room` has: each as its request and kind.
+async fn claim_in(
+    db: &store::Db,
+    now: DateTime<Utc>,
+    room: store::jobs::Room,
+) -> Vec<(i64, String)> {
     let claimed = store::write(db, |tx| {
-        store::jobs::claim_due(tx, now, Duration::minutes(5), limit)
+        store::jobs::claim_due(tx, now, Duration::minutes(5), room)
     })
     .await
     .unwrap();
@@ -66,6 +75,38 @@ async fn due_revocations_are_claimed_before_notices_due_earlier() {
     let rest: Vec<i64> = rest.into_iter().map(|(id, _)| id).collect();
     assert_eq!(rest, [2, 3, 4, 5]);
     assert!(claim(&db, now, 10).await.is_empty());
+}
+
+/// The workers kept for revocations go to revocations alone: with many due, a claim takes more
+/// of them than any other job may, and the other jobs get only what the revocations left of
+/// the workers any job may take.
+#[tokio::test]
+async fn workers_kept_for_revocations_go_to_revocations_alone() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let earlier = now - Duration::seconds(1);
+    let notices: Vec<_> = (1..=4).map(|id| (id, told(), earlier)).collect();
+    queue(&db, &notices).await;
+    let revocations: Vec<_> = (10..=12).map(|id| (id, Job::Revoke, now)).collect();
+    queue(&db, &revocations).await;
+    let room = |revocations_only, any| store::jobs::Room {
+        revocations_only,
+        any,
+        most: 64,
+    };
+    let ids = |claimed: Vec<(i64, String)>| -> Vec<i64> {
+        claimed.into_iter().map(|(id, _)| id).collect()
+    };
+    // Three revocations: two in the kept workers, one in the others, which leaves one notice.
+    assert_eq!(ids(claim_in(&db, now, room(2, 2)).await), [1, 10, 11, 12]);
+    // No revocation left: the kept workers stay free, and notices take only the others.
+    assert_eq!(ids(claim_in(&db, now, room(5, 2)).await), [2, 3]);
+    // However much is free, one claim takes at most `most`.
+    let one = store::jobs::Room {
+        most: 1,
+        ..room(5, 5)
+    };
+    assert_eq!(ids(claim_in(&db, now, one).await), [4]);
 }
 
 #[tokio::test]
@@ -140,7 +181,7 @@ fn claims(db: &store::Db) -> Vec<Option<i64>> {
 async fn running_announce(db: &store::Db, t0: DateTime<Utc>) -> i64 {
     queue(db, &[(1, Job::Announce, t0)]).await;
     let claimed = store::write(db, |tx| {
-        store::jobs::claim_due(tx, t0, Duration::minutes(5), 10)
+        store::jobs::claim_due(tx, t0, Duration::minutes(5), store::jobs::Room::for_any(10))
     })
     .await
     .unwrap();
