@@ -626,7 +626,12 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         core.trail.flush_after_commit().await;
         let now = Utc::now();
         let room = workers.room();
-        let free = room.total();
+        // With only the revocations' workers free, a claim (a write) is worth it only when a
+        // revocation is due: the workers any job may take are busy whenever a backlog builds.
+        let free = match room.any > 0 || revocation_waiting(&core, now) {
+            true => room.total(),
+            false => 0,
+        };
         let claimed = if free > 0 {
             claim(&core, now, room).await
         } else {
@@ -701,12 +706,25 @@ impl Workers {
 
     /// A worker for a request's claimed jobs: one kept for revocations first when they start
     /// with one, so that those any job may take stay free for the others the claim counted on.
+    /// Failing that, any worker free: a claim takes no more jobs than there are, so every
+    /// request claimed gets one, however its first job was told apart.
     fn take(&self, revocation: bool) -> Option<OwnedSemaphorePermit> {
-        let kept = revocation
-            .then(|| self.revocations_only.clone().try_acquire_owned().ok())
-            .flatten();
-        kept.or_else(|| self.any.clone().try_acquire_owned().ok())
+        let (first, second) = match revocation {
+            true => (&self.revocations_only, &self.any),
+            false => (&self.any, &self.revocations_only),
+        };
+        (first.clone().try_acquire_owned().ok()).or_else(|| second.clone().try_acquire_owned().ok())
     }
+}
+
+/// Whether a revocation is due that nobody holds; true when that cannot be read (a claim then
+/// finds out).
+fn revocation_waiting(core: &Core, now: DateTime<Utc>) -> bool {
+    let waiting = core
+        .db
+        .read()
+        .and_then(|db| store::follow_ups::revocation_waiting(&db, now));
+    waiting.unwrap_or(true)
 }
 
 /// Whether a claimed job is a revocation.

@@ -118,16 +118,23 @@ pub(super) fn insert(
     })
 }
 
+/// Whether a revocation due by `due_by` waits that nobody holds (`REVOCATION_WAITING`).
+pub fn revocation_waiting(conn: &Connection, due_by: DateTime<Utc>) -> Result<bool> {
+    found(conn, REVOCATION_WAITING, &[&to_ms(due_by)])
+}
+
+/// Whether `sql` finds a row.
+fn found(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool> {
+    let row = conn.prepare_cached(sql)?.query_row(params, |_| Ok(()));
+    Ok(row.optional()?.is_some())
+}
+
 fn may_claim(conn: &Connection, claimant: &Claimant) -> Result<bool> {
     let (due_by, now) = (to_ms(claimant.due_by), to_ms(claimant.now));
-    let found = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool> {
-        let row = conn.prepare_cached(sql)?.query_row(params, |_| Ok(()));
-        Ok(row.optional()?.is_some())
-    };
-    if found(REVOCATION_WAITING, &[&due_by])? {
+    if revocation_waiting(conn, claimant.due_by)? {
         return Ok(false);
     }
-    if found(LEFT_BEFORE, &[&claimant.request_id, &due_by, &now])? {
+    if found(conn, LEFT_BEFORE, &[&claimant.request_id, &due_by, &now])? {
         return Ok(false);
     }
     let until = to_ms(claimant.now + claimant.lease);

@@ -53,6 +53,8 @@ pub struct Writer {
     /// groups with people's writes in them run there, whichever runtime opened the group (the
     /// scheduler has one of its own).
     runtime: tokio::runtime::Handle,
+    /// Groups opened so far: each group's number, so that its committers commit it and no other.
+    groups_opened: AtomicU64,
     /// Groups committed so far: with `transactions`, how much grouping saves.
     commits: AtomicU64,
     transactions: AtomicU64,
@@ -76,6 +78,8 @@ struct State {
 type Outcome = Option<std::result::Result<(), String>>;
 
 struct Group {
+    /// Its number: its committers commit it, not a group opened after it.
+    number: u64,
     /// Members that kept their part (the others rolled theirs back).
     kept: u64,
     /// The follow-ups its members claimed, handed to their workers once it commits.
@@ -96,6 +100,7 @@ impl Writer {
             state: Arc::new(Mutex::new(State { conn, group: None })),
             released: Arc::new(Notify::new()),
             runtime: tokio::runtime::Handle::current(),
+            groups_opened: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
             commits_wait_for_disk: matches!(durability, Durability::Full),
@@ -208,14 +213,14 @@ impl Writer {
         match began {
             Ok(()) => {}
             Err(error) if is_busy(&error) => {
-                let (mut waited, began) = self
-                    .runtime
-                    .spawn_blocking(move || {
-                        let began = control(&state.conn, "BEGIN IMMEDIATE");
-                        (Begun(Some(state)), began)
-                    })
-                    .await
-                    .map_err(|e| Error::Interrupted(format!("the wait for the write lock: {e}")))?;
+                // The blocking pool of the runtime this write runs on: the database's may have
+                // ended (see `wait_for`).
+                let (mut waited, began) = tokio::task::spawn_blocking(move || {
+                    let began = control(&state.conn, "BEGIN IMMEDIATE");
+                    (Begun(Some(state)), began)
+                })
+                .await
+                .map_err(|e| Error::Interrupted(format!("the wait for the write lock: {e}")))?;
                 state = waited.0.take().expect("taken once");
                 began?;
             }
@@ -224,11 +229,13 @@ impl Writer {
         // Background work commits the groups it opens on its own thread (the scheduler's):
         // handing each of those commits to the database's runtime and its outcome back cost two
         // thread switches a commit, a tenth of the core in a burst of revocations.
+        let number = self.groups_opened.fetch_add(1, Ordering::Relaxed);
         let committer = match background {
-            true => tokio::spawn(self.clone().commit_soon()),
-            false => self.runtime.spawn(self.clone().commit_soon()),
+            true => tokio::spawn(self.clone().commit_soon(number, true)),
+            false => self.runtime.spawn(self.clone().commit_soon(number, false)),
         };
         state.group = Some(Group {
+            number,
             kept: 0,
             follow_ups: Vec::new(),
             outcome: watch::Sender::new(None),
@@ -249,16 +256,31 @@ impl Writer {
         };
         if !group.answers_people {
             group.answers_people = true;
-            let committer = self.runtime.spawn(self.clone().commit_soon());
+            let committer = self
+                .runtime
+                .spawn(self.clone().commit_soon(group.number, false));
             group.committers.push(committer);
         }
     }
 
-    /// The committer of the group just opened.
-    async fn commit_soon(self: Arc<Writer>) {
+    /// A committer of group `number`: commits it unless another committer did first (a group
+    /// opened since has committers of its own). Background work's takes the writer as its
+    /// writes do, once it is free (`lock_when_free`): queued in the fair lock, it would be
+    /// handed the writer the moment it was let go, and hold it, with people's writes queued
+    /// behind, until the background thread got round to running it.
+    async fn commit_soon(self: Arc<Writer>, number: u64, background: bool) {
         tokio::task::yield_now().await;
-        let state = self.lock().await;
-        self.commit(state).await;
+        let state = match background {
+            true => self.lock_when_free().await,
+            false => self.lock().await,
+        };
+        if state
+            .group
+            .as_ref()
+            .is_some_and(|open| open.number == number)
+        {
+            self.commit(state).await;
+        }
     }
 
     /// Commits the open group, if any, and tells its members. A commit that only appends to
@@ -266,40 +288,47 @@ impl Writer {
     /// one core, handing it to another thread only added two thread switches and a wait for
     /// that thread's turn. One that waits for the disk (`Durability::Full`, the audit database
     /// kept apart; or the first after the WAL was all copied, which may start it over) runs on
-    /// the blocking pool, so that this thread answers people meanwhile.
-    async fn commit(&self, mut state: Held) {
+    /// the blocking pool, so that this thread answers people meanwhile. The pool is the one of
+    /// the runtime this runs on (the database's may have ended), and the writer and the group
+    /// go there whole: the members are told and the writer let go on that thread, not when
+    /// this task next runs (the scheduler's thread may be busy), nor never (its runtime may end
+    /// meanwhile).
+    async fn commit(self: &Arc<Writer>, mut state: Held) {
         let Some(group) = state.group.take() else {
             return;
         };
         let may_sync = self.wal_may_start_over.swap(false, Ordering::Relaxed);
-        let state = if self.commits_wait_for_disk || may_sync {
-            let committed = self
-                .runtime
-                .spawn_blocking(move || (commit_or_undo(&state.conn), state))
-                .await;
-            match committed {
-                Ok((ended, state)) => {
-                    self.tell(group, ended);
-                    state
-                }
-                Err(e) => return self.tell(group, Err(format!("the commit was cancelled: {e}"))),
-            }
-        } else {
-            self.tell(group, commit_or_undo(&state.conn));
-            state
-        };
-        if self.finish_checkpoint.swap(false, Ordering::Relaxed) {
-            // Its members have been told; the writer is still held, so nothing is committed
-            // while this copies the pages committed since the checkpointer's copy (a few, or
-            // one large transaction's). The next commit may start the WAL over.
-            self.wal_may_start_over.store(true, Ordering::Relaxed);
-            let copied = self
-                .runtime
-                .spawn_blocking(move || super::checkpoint::copy(&state.conn))
-                .await;
-            if let Ok(Err(error)) = copied {
-                tracing::warn!(%error, "could not finish copying the WAL into the database");
-            }
+        if self.commits_wait_for_disk || may_sync {
+            let writer = self.clone();
+            let _ = tokio::task::spawn_blocking(move || writer.commit_here(state, group)).await;
+            return;
+        }
+        self.tell(group, commit_or_undo(&state.conn));
+        if self.finish_checkpoint.load(Ordering::Relaxed) {
+            let writer = self.clone();
+            let _ = tokio::task::spawn_blocking(move || writer.finish_checkpoint(state)).await;
+        }
+    }
+
+    /// Commits `group` on this thread, tells its members, and finishes a checkpoint if one
+    /// asked; the writer is let go when `state` drops, here.
+    fn commit_here(&self, state: Held, group: Group) {
+        self.tell(group, commit_or_undo(&state.conn));
+        if self.finish_checkpoint.load(Ordering::Relaxed) {
+            self.finish_checkpoint(state);
+        }
+    }
+
+    /// Copies into the database, with the writer still held (so that nothing is committed
+    /// meanwhile), the pages committed since the checkpointer's copy (a few, or one large
+    /// transaction's): the next commit may start the WAL over.
+    fn finish_checkpoint(&self, state: Held) {
+        if !self.finish_checkpoint.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        self.wal_may_start_over.store(true, Ordering::Relaxed);
+        if let Err(error) = super::checkpoint::copy(&state.conn) {
+            tracing::warn!(%error, "could not finish copying the WAL into the database");
         }
     }
 
@@ -350,7 +379,7 @@ impl Writer {
     }
 
     /// Commits the group still open, if any (when the database closes).
-    pub async fn flush(&self) {
+    pub async fn flush(self: &Arc<Writer>) {
         let state = self.lock().await;
         self.commit(state).await;
     }

@@ -171,18 +171,6 @@ pub fn failed_awaiting_undo(
     Ok(found.is_some())
 }
 
-/// The Entra object ids that requests for any of `groups` hold or are about to: approved,
-/// active or being revoked.
-pub fn holding_directory_users(db: &Connection, groups: &[String]) -> Result<Vec<String>> {
-    let groups = serde_json::to_string(groups).expect("names serialize");
-    let mut statement = db.prepare_cached(&format!(
-        "SELECT DISTINCT directory_user_id FROM requests WHERE directory_user_id IS NOT NULL \
-         AND {HOLDING} AND group_name IN (SELECT value FROM json_each(?))"
-    ))?;
-    let users = statement.query_map([groups], |row| row.get(0))?;
-    Ok(users.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Every open request of this person, oldest first.
 pub fn open_of(db: &Connection, person: &Principal) -> Result<Vec<AccessRequest>> {
     let sql = open_of_sql();

@@ -644,3 +644,89 @@ async fn a_person_s_write_joining_a_background_group_does_not_wait_for_the_backg
         .unwrap();
     assert_eq!(stored(&db), vec![1, 2]);
 }
+
+/// The committer of a group the scheduler opened takes the writer only once it is free, as the
+/// scheduler's writes do: queued in the fair lock, it was handed the writer the moment a
+/// person's write let it go, and held it, with every later write queued behind it, until the
+/// scheduler's thread (busy here) got round to running it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_scheduler_thread_holds_no_writer_that_people_wait_for() {
+    let (_dir, db) = scratch_db().await;
+    let background = db.for_background();
+    let (go, first_may_write) = std::sync::mpsc::channel();
+    let (holds, first_holds) = std::sync::mpsc::channel();
+    let (blocking, started) = std::sync::mpsc::channel();
+    let (release, wait) = std::sync::mpsc::channel();
+    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = released.clone();
+    let scheduler = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // Opens a group; its committer is spawned behind the task below.
+            let write =
+                tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
+            tokio::spawn(async move {
+                go.send(()).unwrap();
+                first_holds.recv().unwrap();
+                // The committer runs meanwhile, while the person's write holds the writer.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                hold_the_thread(blocking, wait, held);
+            });
+            write.await.unwrap()
+        })
+    });
+    tokio::task::spawn_blocking(move || first_may_write.recv().unwrap())
+        .await
+        .unwrap();
+    let first = store::write(&db, |tx| {
+        holds.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        insert(tx, 2)
+    });
+    first.await.unwrap();
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
+    store::write(&db, |tx| insert(tx, 3)).await.unwrap();
+    assert!(
+        !released.load(std::sync::atomic::Ordering::SeqCst),
+        "the person's write committed while the scheduler's thread was busy"
+    );
+    release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || scheduler.join().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored(&db), vec![1, 2, 3]);
+}
+
+/// Commits that wait for the disk (the first after the WAL was all copied, every 100 ms or so)
+/// run on the blocking pool of the runtime that commits, not the database's: once that one has
+/// ended, the scheduler's writes still commit through every start of the WAL.
+#[test]
+fn background_writes_commit_through_wal_restarts_once_the_database_s_runtime_has_ended() {
+    let opened_on = tokio::runtime::Runtime::new().unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    drop(opened_on);
+    let scheduler = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let background = db.for_background();
+    scheduler.block_on(async {
+        for n in 1..=4 {
+            let write = store::write(&background, |tx| insert(tx, n));
+            tokio::time::timeout(Duration::from_secs(5), write)
+                .await
+                .expect("the write does not hang")
+                .unwrap_or_else(|error| panic!("write {n}: {error}"));
+            // Time for the WAL to be copied, so that the next commit may start it over.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    assert_eq!(stored(&db), vec![1, 2, 3, 4]);
+    drop(dir);
+}
