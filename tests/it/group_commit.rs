@@ -557,17 +557,68 @@ async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first()
     assert_eq!(stored(&db), vec![1, 2, 3]);
 }
 
-/// Runs `work` on a thread of its own until `release` says so (or 10 s pass), so that nothing
-/// else runs on the runtime thread that called it meanwhile. Tells `blocking` when it starts;
-/// `released` is set once it has let go.
-fn hold_the_thread(
-    blocking: std::sync::mpsc::Sender<()>,
-    release: std::sync::mpsc::Receiver<()>,
+/// A runtime thread that a test holds busy: `hold` runs on it, blocking it, until `let_go`
+/// (or 10 s, should the code under test wait for that thread to move on).
+struct HeldThread {
+    started: Option<tokio::sync::oneshot::Receiver<()>>,
+    release: std::sync::mpsc::Sender<()>,
     released: Arc<std::sync::atomic::AtomicBool>,
-) {
-    let _ = blocking.send(());
-    let _ = release.recv_timeout(Duration::from_secs(10));
-    released.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+impl HeldThread {
+    /// The holder, and what holds the thread it runs on.
+    fn new() -> (HeldThread, impl FnOnce() + Send + 'static) {
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let held = released.clone();
+        let hold = move || {
+            let _ = started.send(());
+            let _ = wait.recv_timeout(Duration::from_secs(10));
+            held.store(true, std::sync::atomic::Ordering::SeqCst);
+        };
+        let holder = HeldThread {
+            started: Some(has_started),
+            release,
+            released,
+        };
+        (holder, hold)
+    }
+
+    /// Waits until the thread is held.
+    async fn held(&mut self) {
+        self.started.take().expect("once").await.unwrap();
+    }
+
+    /// Lets the thread go, having checked that it was still held: what the test did meanwhile
+    /// (`doing`) did not wait for it.
+    fn let_go(self, doing: &str) {
+        assert!(
+            !self.released.load(std::sync::atomic::Ordering::SeqCst),
+            "{doing} waited for the thread that was held"
+        );
+        self.release.send(()).unwrap();
+    }
+}
+
+/// Runs `work` on a thread of its own with a current-thread runtime, as the scheduler runs.
+fn on_a_scheduler_thread<T: Send + 'static, F: Future<Output = T> + 'static>(
+    work: impl FnOnce() -> F + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(work())
+    })
+}
+
+/// Waits for `thread` to end, off the runtime's threads.
+async fn joined<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
 }
 
 /// The scheduler commits the groups it opens on its own thread: handed to the runtime the
@@ -581,24 +632,19 @@ fn background_work_commits_its_groups_without_the_runtime_the_database_was_opene
         .build()
         .unwrap();
     let (dir, db) = opened_on.block_on(scratch_db());
-    let (blocking, started) = std::sync::mpsc::channel();
-    let (release, wait) = std::sync::mpsc::channel();
-    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let held = released.clone();
-    opened_on.spawn(async move { hold_the_thread(blocking, wait, held) });
-    started.recv().unwrap();
+    let (mut holder, hold) = HeldThread::new();
+    opened_on.spawn(async move { hold() });
     let scheduler = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    scheduler
-        .block_on(store::write(&db.for_background(), |tx| insert(tx, 1)))
-        .unwrap();
-    assert!(
-        !released.load(std::sync::atomic::Ordering::SeqCst),
-        "the background write committed while the database's runtime was held"
-    );
-    release.send(()).unwrap();
+    scheduler.block_on(async {
+        holder.held().await;
+        store::write(&db.for_background(), |tx| insert(tx, 1))
+            .await
+            .unwrap();
+    });
+    holder.let_go("the background write");
     assert_eq!(stored(&db), vec![1]);
     drop(opened_on);
     drop(dir);
@@ -610,38 +656,22 @@ fn background_work_commits_its_groups_without_the_runtime_the_database_was_opene
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_s_write_joining_a_background_group_does_not_wait_for_the_background_thread() {
     let (_dir, db) = scratch_db().await;
-    let (blocking, started) = std::sync::mpsc::channel();
-    let (release, wait) = std::sync::mpsc::channel();
-    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let held = released.clone();
+    let (mut holder, hold) = HeldThread::new();
     let background = db.for_background();
-    let scheduler = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            // Runs its work and opens the group at its first poll; the group's committer is
-            // spawned then, behind the task that holds the thread.
-            let write =
-                tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
-            tokio::spawn(async move { hold_the_thread(blocking, wait, held) });
-            write.await.unwrap()
-        })
+    let scheduler = on_a_scheduler_thread(move || async move {
+        // Runs its work and opens the group at its first poll; the group's committer is
+        // spawned then, behind the task that holds the thread.
+        let write =
+            tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
+        let holding = tokio::spawn(async move { hold() });
+        let written = write.await.unwrap();
+        holding.await.unwrap();
+        written
     });
-    tokio::task::spawn_blocking(move || started.recv().unwrap())
-        .await
-        .unwrap();
+    holder.held().await;
     store::write(&db, |tx| insert(tx, 2)).await.unwrap();
-    assert!(
-        !released.load(std::sync::atomic::Ordering::SeqCst),
-        "the person's write committed while the background thread was held"
-    );
-    release.send(()).unwrap();
-    tokio::task::spawn_blocking(move || scheduler.join().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    holder.let_go("the person's write");
+    joined(scheduler).await.unwrap();
     assert_eq!(stored(&db), vec![1, 2]);
 }
 
@@ -653,53 +683,35 @@ async fn a_person_s_write_joining_a_background_group_does_not_wait_for_the_backg
 async fn a_busy_scheduler_thread_holds_no_writer_that_people_wait_for() {
     let (_dir, db) = scratch_db().await;
     let background = db.for_background();
-    let (go, first_may_write) = std::sync::mpsc::channel();
+    let (go, may_write) = tokio::sync::oneshot::channel();
     let (holds, first_holds) = std::sync::mpsc::channel();
-    let (blocking, started) = std::sync::mpsc::channel();
-    let (release, wait) = std::sync::mpsc::channel();
-    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let held = released.clone();
-    let scheduler = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            // Opens a group; its committer is spawned behind the task below.
-            let write =
-                tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
-            tokio::spawn(async move {
-                go.send(()).unwrap();
-                first_holds.recv().unwrap();
-                // The committer runs meanwhile, while the person's write holds the writer.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                hold_the_thread(blocking, wait, held);
-            });
-            write.await.unwrap()
-        })
+    let (mut holder, hold) = HeldThread::new();
+    let scheduler = on_a_scheduler_thread(move || async move {
+        // Opens a group; its committer is spawned behind the task below.
+        let write =
+            tokio::spawn(async move { store::write(&background, |tx| insert(tx, 1)).await });
+        let holding = tokio::spawn(async move {
+            go.send(()).unwrap();
+            first_holds.recv().unwrap();
+            // The committer runs meanwhile, while the person's write holds the writer.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            hold();
+        });
+        let written = write.await.unwrap();
+        holding.await.unwrap();
+        written
     });
-    tokio::task::spawn_blocking(move || first_may_write.recv().unwrap())
-        .await
-        .unwrap();
+    may_write.await.unwrap();
     let first = store::write(&db, |tx| {
         holds.send(()).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         insert(tx, 2)
     });
     first.await.unwrap();
-    tokio::task::spawn_blocking(move || started.recv().unwrap())
-        .await
-        .unwrap();
+    holder.held().await;
     store::write(&db, |tx| insert(tx, 3)).await.unwrap();
-    assert!(
-        !released.load(std::sync::atomic::Ordering::SeqCst),
-        "the person's write committed while the scheduler's thread was busy"
-    );
-    release.send(()).unwrap();
-    tokio::task::spawn_blocking(move || scheduler.join().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    holder.let_go("the person's write after the scheduler's");
+    joined(scheduler).await.unwrap();
     assert_eq!(stored(&db), vec![1, 2, 3]);
 }
 
