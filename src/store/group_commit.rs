@@ -17,8 +17,9 @@
 //!
 //! A group that people's writes open commits on the runtime the database was opened on, the
 //! one that answers them. A group that background work opens commits on the background's own
-//! thread, with no hand-over between threads; should a person's write join it, it gets a
-//! committer on the answering runtime as well, and the first of the two to run commits it.
+//! thread, with no hand-over between threads, and its committer takes the writer once it is
+//! free, as background writes do; should a person's write join it, it gets a committer on the
+//! answering runtime as well, and the first of the two to run commits it.
 //!
 //! Written here rather than taken from a crate: no SQLite crate has a group commit, and this is
 //! the one place that knows which connection is the writer.

@@ -204,11 +204,6 @@ impl Room {
         }
     }
 
-    /// How many revocations fit.
-    fn revocations(&self) -> i64 {
-        (self.revocations_only + self.any).min(self.most)
-    }
-
     /// How many other jobs fit beside `revocations` claimed: those take the workers kept for
     /// them first.
     fn others_beside(&self, revocations: i64) -> i64 {
@@ -216,9 +211,10 @@ impl Room {
         (self.any - taken_from_any).min(self.most - revocations)
     }
 
-    /// How many jobs fit in all, as many of them revocations as may be.
+    /// How many jobs fit in all: as many revocations as there are free workers of both kinds,
+    /// at most `most`.
     pub fn total(&self) -> i64 {
-        self.revocations()
+        (self.revocations_only + self.any).min(self.most)
     }
 }
 
@@ -241,7 +237,7 @@ pub fn claim_due(
             statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     };
-    let mut rows = match room.revocations() {
+    let mut rows = match room.total() {
         0 => Vec::new(),
         limit => claim(CLAIM_REVOCATIONS, limit)?,
     };

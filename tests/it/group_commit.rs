@@ -442,14 +442,8 @@ async fn an_in_memory_database_is_one_database_for_its_writer_and_readers() {
 /// commit their group themselves instead of waiting for ever.
 #[test]
 fn writes_still_commit_once_the_runtime_the_database_was_opened_on_has_ended() {
-    let opened_on = tokio::runtime::Runtime::new().unwrap();
-    let (dir, db) = opened_on.block_on(scratch_db());
-    drop(opened_on);
-    let other = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    other.block_on(async {
+    let (dir, db) = opened_on_a_runtime_that_ended();
+    current_thread_runtime().block_on(async {
         for n in [1, 2] {
             tokio::time::timeout(
                 Duration::from_secs(5),
@@ -605,13 +599,23 @@ impl HeldThread {
 fn on_a_scheduler_thread<T: Send + 'static, F: Future<Output = T> + 'static>(
     work: impl FnOnce() -> F + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(work())
-    })
+    std::thread::spawn(move || current_thread_runtime().block_on(work()))
+}
+
+/// A runtime on the calling thread alone, like the scheduler's.
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A scratch database whose runtime (the one it was opened on) has ended since.
+fn opened_on_a_runtime_that_ended() -> (tempfile::TempDir, store::Db) {
+    let opened_on = tokio::runtime::Runtime::new().unwrap();
+    let opened = opened_on.block_on(scratch_db());
+    drop(opened_on);
+    opened
 }
 
 /// Waits for `thread` to end, off the runtime's threads.
@@ -634,11 +638,7 @@ fn background_work_commits_its_groups_without_the_runtime_the_database_was_opene
     let (dir, db) = opened_on.block_on(scratch_db());
     let (mut holder, hold) = HeldThread::new();
     opened_on.spawn(async move { hold() });
-    let scheduler = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    scheduler.block_on(async {
+    current_thread_runtime().block_on(async {
         holder.held().await;
         store::write(&db.for_background(), |tx| insert(tx, 1))
             .await
@@ -720,15 +720,9 @@ async fn a_busy_scheduler_thread_holds_no_writer_that_people_wait_for() {
 /// ended, the scheduler's writes still commit through every start of the WAL.
 #[test]
 fn background_writes_commit_through_wal_restarts_once_the_database_s_runtime_has_ended() {
-    let opened_on = tokio::runtime::Runtime::new().unwrap();
-    let (dir, db) = opened_on.block_on(scratch_db());
-    drop(opened_on);
-    let scheduler = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (dir, db) = opened_on_a_runtime_that_ended();
     let background = db.for_background();
-    scheduler.block_on(async {
+    current_thread_runtime().block_on(async {
         for n in 1..=4 {
             let write = store::write(&background, |tx| insert(tx, n));
             tokio::time::timeout(Duration::from_secs(5), write)
