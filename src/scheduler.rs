@@ -2,6 +2,8 @@
 //! Jobs are rows, so everything waiting survives a restart; time is an argument, so tests can
 //! run the scheduler at any instant.
 
+mod priority;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -594,6 +596,7 @@ pub fn run_apart(
     std::thread::Builder::new()
         .name("jitbot-scheduler".into())
         .spawn(move || {
+            priority::lower_this_thread();
             runtime.block_on(run(core, stop));
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());

@@ -20,6 +20,8 @@ mod message_refresh;
 mod metrics;
 mod on_behalf;
 mod owner_status;
+#[cfg(target_os = "linux")]
+mod priority;
 mod properties;
 mod query_plans;
 mod reload;
