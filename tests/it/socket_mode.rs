@@ -180,6 +180,35 @@ async fn after_a_dropped_connection_jitbot_reconnects_and_the_next_command_works
 }
 
 #[tokio::test]
+async fn an_envelope_delivered_again_is_answered_once_with_the_first_answer() {
+    let t = connected().await;
+    let body = slash_command_body(
+        "U0ALICE",
+        REQUEST_CHANNEL,
+        "request prod-db 1h delivered twice",
+    );
+    let id = t
+        .slack
+        .socket
+        .send_envelope("slash_commands", form_as_json(&body));
+    let first = t.slack.socket.ack_of(&id).await;
+    assert_filed(&first, 1);
+
+    // Again on the same connection, as when Slack did not get the acknowledgement in time…
+    t.slack.socket.deliver_again(&id);
+    t.slack.socket.acks_of(&id, 2).await;
+    // …and on a new connection, as after the one it went out on dropped.
+    t.slack.socket.drop_connection();
+    t.slack.socket.wait_for_connections(2).await;
+    t.slack.socket.deliver_again(&id);
+    let acks = t.slack.socket.acks_of(&id, 3).await;
+
+    assert!(acks.iter().all(|ack| *ack == first), "{acks:#?}");
+    assert_eq!(t.count("requests").await, 1, "filed once");
+    assert_eq!(t.audit_actions(1).await, ["requested"]);
+}
+
+#[tokio::test]
 async fn a_malformed_envelope_gets_a_clear_answer_and_changes_nothing() {
     let t = connected().await;
     let before = t.state_counts().await;

@@ -1,6 +1,7 @@
 //! One Socket Mode connection: acknowledges each envelope as soon as it is handled, keeps the
 //! connection alive, and says how it ended so that `run` knows whether and when to reconnect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::envelope::{self, Frame};
+use super::redelivery::{self, Answered, Delivery};
 use crate::app::App;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +39,12 @@ pub enum Ended {
 }
 
 /// Connects to `url` and serves the connection until it ends.
-pub async fn serve(app: &App, url: &str, shutdown: &CancellationToken) -> anyhow::Result<Ended> {
+pub async fn serve(
+    app: &App,
+    url: &str,
+    answered: &Arc<Answered>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Ended> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
@@ -90,7 +97,7 @@ pub async fn serve(app: &App, url: &str, shutdown: &CancellationToken) -> anyhow
                         tracing::info!("Slack Socket Mode: connected");
                     }
                     Frame::Disconnect(reason) => return Ok(Ended::Refresh(reason)),
-                    Frame::Envelope(envelope) => answer(app, envelope, acks.clone()),
+                    Frame::Envelope(envelope) => answer(app, envelope, answered, acks.clone()),
                     Frame::Unreadable(reason) => {
                         tracing::warn!(reason, "Slack Socket Mode: ignored a frame");
                     }
@@ -101,17 +108,40 @@ pub async fn serve(app: &App, url: &str, shutdown: &CancellationToken) -> anyhow
 }
 
 /// Handles an envelope in a task of its own, so that a slow one does not hold up the others;
-/// its acknowledgement goes back through `acks`.
-fn answer(app: &App, envelope: envelope::Envelope, acks: mpsc::Sender<String>) {
+/// its acknowledgement goes back through `acks`. One delivered before gets the acknowledgement
+/// its first delivery got, without being handled again.
+fn answer(
+    app: &App,
+    envelope: envelope::Envelope,
+    answered: &Answered,
+    acks: mpsc::Sender<String>,
+) {
     let span = tracing::info_span!(
         "slack_socket",
         envelope = envelope.kind(),
         request_id = tracing::field::Empty,
     );
     let app = app.clone();
+    let delivery = answered.deliver(envelope.id());
     tokio::spawn(
         async move {
-            let ack = envelope.answer(&app).await;
+            let ack = match delivery {
+                Delivery::First(answer) => {
+                    let ack = envelope.answer(&app).await;
+                    answer.send_replace(Some(ack.clone()));
+                    ack
+                }
+                Delivery::Again(first) => {
+                    tracing::info!(
+                        attempt = ?envelope.retry_attempt(),
+                        "Slack Socket Mode: an envelope delivered again gets its first answer"
+                    );
+                    match redelivery::acknowledgement(first).await {
+                        Some(ack) => ack,
+                        None => return,
+                    }
+                }
+            };
             // Fails only when the connection has ended; Slack then sends the envelope again.
             let _ = acks.send(ack).await;
         }

@@ -30,6 +30,10 @@ pub struct Envelope {
     kind: String,
     #[serde(default)]
     payload: Value,
+    /// 0 on the first delivery; counts Slack's deliveries of it again. Only logged, so read
+    /// loosely: an odd value must not cost the envelope its answer.
+    #[serde(default)]
+    retry_attempt: Value,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +65,14 @@ pub fn read(text: &str) -> Frame {
 impl Envelope {
     pub fn kind(&self) -> &str {
         &self.kind
+    }
+
+    pub fn id(&self) -> &str {
+        &self.envelope_id
+    }
+
+    pub fn retry_attempt(&self) -> Option<u64> {
+        self.retry_attempt.as_u64()
     }
 
     /// Handles the envelope as its HTTP twin would be handled and returns the acknowledgement.

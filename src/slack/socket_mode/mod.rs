@@ -13,11 +13,14 @@
 //!
 //! The protocol itself is small: `apps.connections.open` → WebSocket → `hello`, envelopes each
 //! acknowledged with `{"envelope_id", "payload"}`, and `disconnect` when Slack wants a new one.
+//! An envelope Slack delivers again is answered once (`redelivery`).
 
 mod connection;
 mod envelope;
 mod open;
+mod redelivery;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::secrets::Secret;
 use connection::Ended;
+use redelivery::Answered;
 
 /// The first retry after a failure comes quickly; each further one waits twice as long.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
@@ -41,10 +45,12 @@ pub fn spawn(app: &App, shutdown: &CancellationToken) -> Option<JoinHandle<()>> 
 async fn run(app: App, token: Secret, shutdown: CancellationToken) {
     tracing::info!("Slack Socket Mode: connecting to Slack (SLACK_APP_TOKEN is set)");
     let mut failures: u32 = 0;
+    // Kept across connections: Slack delivers again on a new one what the last one dropped.
+    let answered = Arc::new(Answered::default());
     while !shutdown.is_cancelled() {
         let served = async {
             let url = open::connection_url(&app.config.slack.api_url, &token).await?;
-            connection::serve(&app, &url, &shutdown).await
+            connection::serve(&app, &url, &answered, &shutdown).await
         };
         match served.await {
             Ok(Ended::Shutdown) => break,

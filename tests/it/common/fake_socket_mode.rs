@@ -23,6 +23,8 @@ struct State_ {
     live: Option<mpsc::UnboundedSender<Command>>,
     acks: Vec<Value>,
     next_envelope: u64,
+    /// Every envelope sent, by id: Slack delivers one again as it was.
+    sent: std::collections::HashMap<String, Value>,
 }
 
 #[derive(Clone)]
@@ -77,7 +79,37 @@ impl FakeSocketMode {
         let frame = json!({ "envelope_id": id, "type": kind, "payload": payload,
                             "accepts_response_payload": true, "retry_attempt": 0 });
         send(&state, Command::Send(frame.to_string()));
+        state.sent.insert(id.clone(), frame);
         id
+    }
+
+    /// Sends envelope `id` again on the live connection, as Slack does when it did not get the
+    /// acknowledgement in time, or after the connection it went out on dropped.
+    pub fn deliver_again(&self, id: &str) {
+        let mut state = self.state.lock().unwrap();
+        let frame = state.sent.get_mut(id).expect("an envelope sent before");
+        let attempt = frame["retry_attempt"].as_u64().unwrap_or(0) + 1;
+        frame["retry_attempt"] = json!(attempt);
+        frame["retry_reason"] = json!("timeout");
+        let text = frame.to_string();
+        send(&state, Command::Send(text));
+    }
+
+    /// Waits (up to 5 s) for `count` acknowledgements of envelope `id`.
+    pub async fn acks_of(&self, id: &str, count: usize) -> Vec<Value> {
+        for _ in 0..500 {
+            let found: Vec<Value> = (self.acks().into_iter())
+                .filter(|a| a["envelope_id"] == id)
+                .collect();
+            if found.len() >= count {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "envelope {id} was not acknowledged {count} times; acks: {:#?}",
+            self.acks()
+        );
     }
 
     /// Sends `{"type": "disconnect"}`: Slack wants jitbot to connect again.
