@@ -26,7 +26,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -41,15 +41,20 @@ use super::{Error, Result};
 /// committer (see `Writer::wait_for`).
 const ORPHAN_CHECK: Duration = Duration::from_millis(200);
 
-/// How long background work waits for the writer to be free before it queues for it
-/// (`Writer::lock_when_free`).
-const BACKGROUND_PATIENCE: Duration = Duration::from_millis(20);
+/// How long background work waits for the writer to be free, with no person's write waiting
+/// for it, before it queues for it (`Writer::lock_when_free`). Queued, it goes before every
+/// person's write, so this is rare: a bound on how long people's writes can hold it off.
+const BACKGROUND_PATIENCE: Duration = Duration::from_millis(200);
 
 /// The writer connection and the group open on it, if any.
 pub struct Writer {
     state: Arc<Mutex<State>>,
     /// Told each time the writer is let go: background writes wait for it to be free.
     released: Arc<Notify>,
+    /// Told each time the writer is let go, one at a time: people's writes waiting for it.
+    released_to_people: Arc<Notify>,
+    /// People's writes waiting for the writer: background work leaves it to them.
+    people_waiting: Arc<AtomicUsize>,
     /// The runtime the database was opened on, the one that answers people: the committers of
     /// groups with people's writes in them run there, whichever runtime opened the group (the
     /// scheduler has one of its own).
@@ -100,6 +105,8 @@ impl Writer {
         Arc::new(Writer {
             state: Arc::new(Mutex::new(State { conn, group: None })),
             released: Arc::new(Notify::new()),
+            released_to_people: Arc::new(Notify::new()),
+            people_waiting: Arc::new(AtomicUsize::new(0)),
             runtime: tokio::runtime::Handle::current(),
             groups_opened: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -117,20 +124,43 @@ impl Writer {
         self.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
-    /// The writer, in turn: those waiting for it get it first come, first served.
+    /// The writer, for people's writes: taken at once when it is free, else when the one
+    /// holding it lets it go and this write's task runs. Not first come, first served: with a
+    /// fair lock each release handed the writer to the next write in line, which then held it
+    /// until its task came round on the runtime, behind every request ready before it; under a
+    /// backlog the writes queued behind such a hand-over waited 10–25 ms. Here the writer goes
+    /// to whichever write runs first once it is free, and the waiters are told one at a time
+    /// (one waiter told that finds it taken again waits for the next release).
     async fn lock(&self) -> Held {
+        let _waiting = Waiting::counted_in(&self.people_waiting);
+        loop {
+            let released = self.released_to_people.notified();
+            tokio::pin!(released);
+            // Registered before the attempt, so a release in between is not missed.
+            released.as_mut().enable();
+            if let Ok(guard) = self.state.clone().try_lock_owned() {
+                return self.held(guard);
+            }
+            released.await;
+        }
+    }
+
+    /// The writer, first come, first served: only for background work that waited too long
+    /// for it to be free (`lock_when_free`). While such a write waits in line, the writer goes
+    /// to it when let go, and people's writes cannot take it first.
+    async fn lock_in_turn(&self) -> Held {
         self.held(self.state.clone().lock_owned().await)
     }
 
-    /// The writer, once it is free, for background work. The lock is fair: let go while others
-    /// wait, it passes straight to the first of them. A background task first in line would
-    /// then hold it from that moment, though its thread (the scheduler's) runs it only after
-    /// the tasks ahead of it there, and the acknowledgements queued behind it would wait for
-    /// all of those. So background work takes the writer when it is free, at a moment its own
-    /// thread runs, and otherwise waits to be told it was let go, for at most
-    /// [`BACKGROUND_PATIENCE`]: then it queues like everyone else, so that a steady stream of
-    /// people's writes cannot hold it (revocations) off, nor a release nobody was told of (the
-    /// lock passed to a queued write that was dropped before it ran) leave it waiting.
+    /// The writer, once it is free and no person's write waits for it, for background work.
+    /// Taken in turn, a background task first in line would hold it from the moment it was let
+    /// go, though its thread (the scheduler's) runs it only after the tasks ahead of it there,
+    /// and the acknowledgements waiting would wait for all of those. So background work takes
+    /// the writer when it is free, at a moment its own thread runs, and otherwise waits to be
+    /// told it was let go, for at most [`BACKGROUND_PATIENCE`]: then it queues in turn, so that
+    /// a steady stream of people's writes cannot hold it (revocations) off for longer, nor a
+    /// release nobody was told of (the lock passed to a queued write that was dropped before it
+    /// ran) leave it waiting.
     async fn lock_when_free(&self) -> Held {
         let give_up = tokio::time::Instant::now() + BACKGROUND_PATIENCE;
         loop {
@@ -138,11 +168,13 @@ impl Writer {
             tokio::pin!(released);
             // Registered before the attempt, so a release in between is not missed.
             released.as_mut().enable();
-            if let Ok(guard) = self.state.clone().try_lock_owned() {
+            if self.people_waiting.load(Ordering::Relaxed) == 0
+                && let Ok(guard) = self.state.clone().try_lock_owned()
+            {
                 return self.held(guard);
             }
             if tokio::time::timeout_at(give_up, released).await.is_err() {
-                return self.lock().await;
+                return self.lock_in_turn().await;
             }
         }
     }
@@ -151,6 +183,7 @@ impl Writer {
         Held {
             guard: Some(guard),
             released: self.released.clone(),
+            released_to_people: self.released_to_people.clone(),
         }
     }
 
@@ -502,11 +535,12 @@ impl Drop for Begun {
     }
 }
 
-/// The writer's lock, held. Letting it go tells the background writes waiting for it.
+/// The writer's lock, held. Letting it go tells the writes waiting for it.
 struct Held {
     /// Taken only when let go, to be let go before the waiters are told.
     guard: Option<OwnedMutexGuard<State>>,
     released: Arc<Notify>,
+    released_to_people: Arc<Notify>,
 }
 
 impl std::ops::Deref for Held {
@@ -527,6 +561,24 @@ impl Drop for Held {
     fn drop(&mut self) {
         drop(self.guard.take());
         self.released.notify_waiters();
+        self.released_to_people.notify_one();
+    }
+}
+
+/// A person's write counted among those waiting for the writer while it waits (also when its
+/// caller gives up).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn counted_in(waiting: &Arc<AtomicUsize>) -> Waiting {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(waiting.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

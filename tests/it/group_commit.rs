@@ -516,12 +516,9 @@ async fn a_write_given_up_while_it_waits_for_anothers_lock_does_not_keep_it() {
     assert_eq!(stored(&db), vec![3]);
 }
 
-/// Background work takes the writer only when it is free: let go while people's writes wait for
-/// it, it goes to them first, even to those that came after the background write. (A fair lock
-/// would hand it to the background write, whose thread may run it only much later.) Past its
-/// patience the background write queues, behind the person's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
-async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first() {
+/// The order in which three writes got the writer: a person's (1) holding it for `hold`, a
+/// background write (2) arriving `background_at`, and a person's (3) right after it.
+async fn order_of_writes(hold: u64, background_at: u64) -> Vec<i64> {
     let (_dir, db) = scratch_db().await;
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let write = |db: store::Db, n: i64| {
@@ -529,8 +526,8 @@ async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first()
         tokio::spawn(async move {
             store::write(&db, |tx| {
                 if n == 1 {
-                    // Holds the writer while the others queue.
-                    std::thread::sleep(Duration::from_millis(300));
+                    // Holds the writer while the others wait.
+                    std::thread::sleep(Duration::from_millis(hold));
                 }
                 order.lock().unwrap().push(n);
                 insert(tx, n)
@@ -539,16 +536,32 @@ async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first()
         })
     };
     let holder = write(db.clone(), 1);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(background_at)).await;
     let background = write(db.for_background(), 2);
-    // Soon after: background work waits for a free writer for 20 ms before it queues.
     tokio::time::sleep(Duration::from_millis(1)).await;
     let person = write(db.clone(), 3);
     for task in [holder, background, person] {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(*order.lock().unwrap(), vec![1, 3, 2]);
     assert_eq!(stored(&db), vec![1, 2, 3]);
+    order.lock().unwrap().clone()
+}
+
+/// Background work takes the writer only when it is free and no person's write waits for it:
+/// let go while people's writes wait, it goes to them first, even to those that came after the
+/// background write. (Handed to the background write, it would wait for that write's thread,
+/// which may run it only much later.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn background_writes_let_people_s_writes_waiting_for_the_writer_go_first() {
+    // The background write has waited 150 ms when the writer is let go: within its patience.
+    assert_eq!(order_of_writes(300, 150).await, vec![1, 3, 2]);
+}
+
+/// Past its patience (200 ms) a background write queues for the writer and goes first: people's
+/// writes can hold it (revocations) off for that long at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_background_write_past_its_patience_goes_before_people_s() {
+    assert_eq!(order_of_writes(400, 50).await, vec![1, 2, 3]);
 }
 
 /// A runtime thread that a test holds busy: `hold` runs on it, blocking it, until `let_go`
@@ -712,6 +725,45 @@ async fn a_busy_scheduler_thread_holds_no_writer_that_people_wait_for() {
     store::write(&db, |tx| insert(tx, 3)).await.unwrap();
     holder.let_go("the person's write after the scheduler's");
     joined(scheduler).await.unwrap();
+    assert_eq!(stored(&db), vec![1, 2, 3]);
+}
+
+/// People's writes take the writer when it is free, not in turn. With a fair lock a release
+/// handed the writer to the write first in line, which held it, with every later write behind
+/// it, until its task came round on its runtime: under a backlog, 10–25 ms. Here that write's
+/// thread is held right after it queued, and a later write from another thread goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_first_in_line_on_a_busy_thread_holds_no_writer_that_others_wait_for() {
+    let (_dir, db) = scratch_db().await;
+    let (holds, first_holds) = tokio::sync::oneshot::channel();
+    let first = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            store::write(&db, |tx| {
+                holds.send(()).unwrap();
+                // Holds the writer while the next write queues for it.
+                std::thread::sleep(Duration::from_millis(100));
+                insert(tx, 1)
+            })
+            .await
+        })
+    };
+    first_holds.await.unwrap();
+    let (mut holder, hold) = HeldThread::new();
+    let queued = db.clone();
+    let busy = on_a_scheduler_thread(move || async move {
+        // Polled first: queues for the writer; then the thread is held.
+        let write = tokio::spawn(async move { store::write(&queued, |tx| insert(tx, 2)).await });
+        let holding = tokio::spawn(async move { hold() });
+        let written = write.await.unwrap();
+        holding.await.unwrap();
+        written
+    });
+    holder.held().await;
+    first.await.unwrap().unwrap();
+    store::write(&db, |tx| insert(tx, 3)).await.unwrap();
+    holder.let_go("the write after the one first in line");
+    joined(busy).await.unwrap();
     assert_eq!(stored(&db), vec![1, 2, 3]);
 }
 
