@@ -8,12 +8,13 @@
 //! on anything, so the writer is held for microseconds at a time. Its caller then waits for the
 //! group's commit: `write` returns only once the change is in the database and every reader
 //! sees it. The first member of a group starts a committer task, which yields once (so that the
-//! tasks ready now can join), then queues for the writer behind those already waiting for it —
-//! the writer's lock is fair, so everyone queued before the committer joins the group — and
-//! commits (a commit appends to the WAL; copying the WAL into the database is `checkpoint`'s).
-//! Transactions that arrive during a commit queue for the next group. Background work (the
-//! scheduler's) takes the writer when it is free, and queues for it only after a while
-//! (`lock_when_free`).
+//! tasks ready now can join), then takes the writer and commits (a commit appends to the WAL;
+//! copying the WAL into the database is `checkpoint`'s). Transactions that arrive during a
+//! commit wait for the next group. The writer goes to whichever of people's writes runs first
+//! once it is free, not to the first in line: handed to a write whose task had not run yet, it
+//! stayed held until that task came round (`lock`). Background work (the scheduler's) takes
+//! the writer when it is free and no person's write waits for it, and queues for it only after
+//! a while (`lock_when_free`).
 //!
 //! A group that people's writes open commits on the runtime the database was opened on, the
 //! one that answers them. A group that background work opens commits on the background's own
