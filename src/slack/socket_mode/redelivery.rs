@@ -65,15 +65,26 @@ pub async fn acknowledgement(mut first: watch::Receiver<Option<String>>) -> Opti
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_second_delivery_gets_the_first_one_s_acknowledgement() {
-        let answered = Answered::default();
+    /// Delivers `e1` twice: what the first delivery answers through, and what the second waits on.
+    fn delivered_twice(
+        answered: &Answered,
+    ) -> (
+        watch::Sender<Option<String>>,
+        watch::Receiver<Option<String>>,
+    ) {
         let Delivery::First(answer) = answered.deliver("e1") else {
             panic!("the first delivery is answered");
         };
         let Delivery::Again(waiting) = answered.deliver("e1") else {
             panic!("the second is not");
         };
+        (answer, waiting)
+    }
+
+    #[tokio::test]
+    async fn a_second_delivery_gets_the_first_one_s_acknowledgement() {
+        let answered = Answered::default();
+        let (answer, waiting) = delivered_twice(&answered);
         assert!(matches!(answered.deliver("e2"), Delivery::First(_)));
         answer.send_replace(Some("ack".into()));
         assert_eq!(acknowledgement(waiting).await.as_deref(), Some("ack"));
@@ -81,13 +92,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_delivery_whose_first_answer_was_given_up_is_not_answered_again() {
-        let answered = Answered::default();
-        let Delivery::First(answer) = answered.deliver("e1") else {
-            panic!("the first delivery is answered");
-        };
-        let Delivery::Again(waiting) = answered.deliver("e1") else {
-            panic!("the second is not");
-        };
+        let (answer, waiting) = delivered_twice(&Answered::default());
         drop(answer);
         assert_eq!(acknowledgement(waiting).await, None);
     }
