@@ -42,6 +42,10 @@ use super::{Error, Result};
 /// committer (see `Writer::wait_for`).
 const ORPHAN_CHECK: Duration = Duration::from_millis(200);
 
+/// How long a person's write waits to find the writer free before it queues for it in turn
+/// (`Writer::lock`): a bound on how long newcomers that find it free can keep taking it first.
+const PEOPLE_PATIENCE: Duration = Duration::from_millis(50);
+
 /// How long background work waits for the writer to be free, with no person's write waiting
 /// for it, before it queues for it (`Writer::lock_when_free`): how long people's writes can
 /// hold it off, each time. Queued, it goes before every person's write, and may keep them
@@ -133,8 +137,10 @@ impl Writer {
     /// until its task came round on the runtime, behind every request ready before it; under a
     /// backlog the writes queued behind such a hand-over waited 10–25 ms. Here the writer goes
     /// to whichever write runs first once it is free, and the waiters are told one at a time
-    /// (one waiter told that finds it taken again waits for the next release).
+    /// (one waiter told that finds it taken again waits for the next release). One that has
+    /// not found it free within [`PEOPLE_PATIENCE`] queues in turn, and goes first.
     async fn lock(&self) -> Held {
+        let give_up = tokio::time::Instant::now() + PEOPLE_PATIENCE;
         loop {
             let released = self.released_to_people.notified();
             tokio::pin!(released);
@@ -143,13 +149,15 @@ impl Writer {
             if let Ok(guard) = self.state.clone().try_lock_owned() {
                 return self.held(guard);
             }
-            released.await;
+            if tokio::time::timeout_at(give_up, released).await.is_err() {
+                return self.lock_in_turn().await;
+            }
         }
     }
 
-    /// The writer, first come, first served: only for background work that waited too long
-    /// for it to be free (`lock_when_free`). While such a write waits in line, the writer goes
-    /// to it when let go, and people's writes cannot take it first.
+    /// The writer, first come, first served: only for writes that waited too long for it to be
+    /// free (`lock`, `lock_when_free`). While such a write waits in line, the writer goes to it
+    /// when let go, and no other write can take it first.
     async fn lock_in_turn(&self) -> Held {
         // Handed the writer and dropped before it ran, this write gives it back to the lock
         // without a `Held` to tell anyone: people's writes waiting for it are told here.
