@@ -61,7 +61,7 @@ pub struct Writer {
     released_to_people: Arc<Notify>,
     /// People's writes (not their committers) waiting for the writer: background work leaves
     /// it to them.
-    people_waiting: Arc<AtomicUsize>,
+    people_waiting: AtomicUsize,
     /// The runtime the database was opened on, the one that answers people: the committers of
     /// groups with people's writes in them run there, whichever runtime opened the group (the
     /// scheduler has one of its own).
@@ -113,7 +113,7 @@ impl Writer {
             state: Arc::new(Mutex::new(State { conn, group: None })),
             released: Arc::new(Notify::new()),
             released_to_people: Arc::new(Notify::new()),
-            people_waiting: Arc::new(AtomicUsize::new(0)),
+            people_waiting: AtomicUsize::new(0),
             runtime: tokio::runtime::Handle::current(),
             groups_opened: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -140,19 +140,8 @@ impl Writer {
     /// (one waiter told that finds it taken again waits for the next release). One that has
     /// not found it free within [`PEOPLE_PATIENCE`] queues in turn, and goes first.
     async fn lock(&self) -> Held {
-        let give_up = tokio::time::Instant::now() + PEOPLE_PATIENCE;
-        loop {
-            let released = self.released_to_people.notified();
-            tokio::pin!(released);
-            // Registered before the attempt, so a release in between is not missed.
-            released.as_mut().enable();
-            if let Ok(guard) = self.state.clone().try_lock_owned() {
-                return self.held(guard);
-            }
-            if tokio::time::timeout_at(give_up, released).await.is_err() {
-                return self.lock_in_turn().await;
-            }
-        }
+        self.lock_when_told(&self.released_to_people, PEOPLE_PATIENCE, || true)
+            .await
     }
 
     /// The writer, first come, first served: only for writes that waited too long for it to be
@@ -177,18 +166,31 @@ impl Writer {
     /// release nobody was told of (the lock passed to a queued write that was dropped before it
     /// ran) leave it waiting.
     async fn lock_when_free(&self) -> Held {
-        let give_up = tokio::time::Instant::now() + BACKGROUND_PATIENCE;
+        let no_person_waits = || self.people_waiting.load(Ordering::Relaxed) == 0;
+        self.lock_when_told(&self.released, BACKGROUND_PATIENCE, no_person_waits)
+            .await
+    }
+
+    /// The writer, taken when it is free and `may_take` allows, tried again each time
+    /// `released` tells of a release; after `patience`, in turn (`lock_in_turn`).
+    async fn lock_when_told(
+        &self,
+        released: &Notify,
+        patience: Duration,
+        may_take: impl Fn() -> bool,
+    ) -> Held {
+        let give_up = tokio::time::Instant::now() + patience;
         loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
+            let told = released.notified();
+            tokio::pin!(told);
             // Registered before the attempt, so a release in between is not missed.
-            released.as_mut().enable();
-            if self.people_waiting.load(Ordering::Relaxed) == 0
+            told.as_mut().enable();
+            if may_take()
                 && let Ok(guard) = self.state.clone().try_lock_owned()
             {
                 return self.held(guard);
             }
-            if tokio::time::timeout_at(give_up, released).await.is_err() {
+            if tokio::time::timeout_at(give_up, told).await.is_err() {
                 return self.lock_in_turn().await;
             }
         }
@@ -596,16 +598,16 @@ impl Drop for TellIfDropped {
 
 /// A person's write counted among those waiting for the writer while it waits (also when its
 /// caller gives up).
-struct Waiting(Arc<AtomicUsize>);
+struct Waiting<'a>(&'a AtomicUsize);
 
-impl Waiting {
-    fn counted_in(waiting: &Arc<AtomicUsize>) -> Waiting {
+impl Waiting<'_> {
+    fn counted_in(waiting: &AtomicUsize) -> Waiting<'_> {
         waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting(waiting.clone())
+        Waiting(waiting)
     }
 }
 
-impl Drop for Waiting {
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }

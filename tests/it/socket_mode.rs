@@ -31,10 +31,15 @@ fn form_as_json(body: &str) -> Value {
     Value::Object(fields)
 }
 
+/// Types `/jit <text>` as `user` over Socket Mode; returns the envelope's id.
+fn send_command(t: &TestApp, user: &str, text: &str) -> String {
+    let payload = form_as_json(&slash_command_body(user, REQUEST_CHANNEL, text));
+    t.slack.socket.send_envelope("slash_commands", payload)
+}
+
 /// Types `/jit <text>` as `user` over Socket Mode; returns the acknowledgement.
 async fn socket_command(t: &TestApp, user: &str, text: &str) -> Value {
-    let payload = form_as_json(&slash_command_body(user, REQUEST_CHANNEL, text));
-    let id = t.slack.socket.send_envelope("slash_commands", payload);
+    let id = send_command(t, user, text);
     t.slack.socket.ack_of(&id).await
 }
 
@@ -182,15 +187,7 @@ async fn after_a_dropped_connection_jitbot_reconnects_and_the_next_command_works
 #[tokio::test]
 async fn an_envelope_delivered_again_is_answered_once_with_the_first_answer() {
     let t = connected().await;
-    let body = slash_command_body(
-        "U0ALICE",
-        REQUEST_CHANNEL,
-        "request prod-db 1h delivered twice",
-    );
-    let id = t
-        .slack
-        .socket
-        .send_envelope("slash_commands", form_as_json(&body));
+    let id = send_command(&t, "U0ALICE", "request prod-db 1h delivered twice");
     let first = t.slack.socket.ack_of(&id).await;
     assert_filed(&first, 1);
 

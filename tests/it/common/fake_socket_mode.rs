@@ -130,17 +130,7 @@ impl FakeSocketMode {
 
     /// Waits (up to 5 s) for the acknowledgement of envelope `id`.
     pub async fn ack_of(&self, id: &str) -> Value {
-        for _ in 0..500 {
-            let found = self.acks().into_iter().find(|a| a["envelope_id"] == id);
-            if let Some(ack) = found {
-                return ack;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "envelope {id} was never acknowledged; acks: {:#?}",
-            self.acks()
-        );
+        self.acks_of(id, 1).await.remove(0)
     }
 
     pub fn acks(&self) -> Vec<Value> {
