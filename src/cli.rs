@@ -223,14 +223,20 @@ async fn check_online(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// For `check-config`: the variable whose secret signs a webhook group's events.
+/// For `check-config`: the variable whose secret signs a webhook group's events, and whether
+/// they go over HTTP/2 from the first byte.
 fn signed_with(group: &crate::domain::GroupPolicy) -> String {
     match &group.provider {
         ProviderKind::Webhook { secret_env, .. } => format!(
-            " (signed with {})",
+            " (signed with {}{})",
             secret_env
                 .as_deref()
-                .unwrap_or(crate::secrets::WEBHOOK_SECRET_ENV)
+                .unwrap_or(crate::secrets::WEBHOOK_SECRET_ENV),
+            if group.webhook_http2 {
+                ", over HTTP/2"
+            } else {
+                ""
+            }
         ),
         _ => String::new(),
     }

@@ -52,15 +52,19 @@ const FOLLOW_UPS: usize = 4;
 /// grants ending together waiting (revocation lag p99 3.0 s; 2.2 s with 384). 512 gained
 /// another tenth and cost 67 MiB of peak memory with a backlog of cards (53 MiB with 384).
 /// Each holds at most one outbound connection: with the inbound ones and the database's files,
-/// well within the 1 024 files a service may open by default.
+/// well within the 1 024 files a service may open by default (revocations beyond these share
+/// connections or wait for one: `REVOCATION_WORKERS`).
 pub const WORKERS: usize = 384;
 /// Workers that only revocations may take, beyond `WORKERS`. Each call in flight to a provider
-/// holds a worker for its length: with a provider answering in 50 ms, 384 workers make at most
-/// 7 680 calls a second, and ten thousand grants ending together waited at least 1.3 s for
-/// them. 512 for every job brought that to 1.25–1.31 s, but cost a seventh of the requests
+/// holds a worker for its length: with a provider answering in 50 ms, 512 workers make at most
+/// 10 240 calls a second, so ten thousand grants ending together could not all be revoked
+/// within a second (lag p99 1.3–1.4 s). 512 for every job cost a seventh of the requests
 /// answered at saturation, the other jobs taking the core from the acknowledgements; kept for
-/// revocations they cost that nothing.
-pub const REVOCATION_WORKERS: usize = 128;
+/// revocations they cost that nothing. Over HTTP/1.1 each call also holds a connection, and
+/// the webhook provider keeps those to `providers::webhook::HTTP1_CALLS`; over HTTP/2 they
+/// share one, and 1 024 workers in all cost the revocation run less memory than 512 did over
+/// HTTP/1.1 (45–57 against 56–60 MiB).
+pub const REVOCATION_WORKERS: usize = 640;
 /// A job still running after this counts as a failed attempt and is retried. The clients time out
 /// each call sooner; this is the backstop, shorter than the lease so a job never outlives its claim.
 const JOB_TIMEOUT: Duration = Duration::from_secs(120);
@@ -174,9 +178,9 @@ async fn start_revocations(
         }
     };
     // Each job gets its request as the start left it: it need not read it again.
-    let mut started: HashMap<i64, store::jobs::StartedRevocation> = started
+    let mut started: HashMap<i64, Box<store::jobs::StartedRevocation>> = started
         .into_iter()
-        .map(|started| (started.request.id, started))
+        .map(|started| (started.request.id, Box::new(started)))
         .collect();
     for first in groups.iter_mut().filter_map(|rows| rows.first_mut()) {
         first.started = first.request_id.and_then(|id| started.remove(&id));
@@ -201,7 +205,7 @@ async fn run_request(
     let mut rows: VecDeque<_> = rows.into_iter().map(|row| (row, 0)).collect();
     let started = tokio::time::Instant::now();
     let mut renewed = Duration::ZERO;
-    while let Some((row, round)) = rows.pop_front() {
+    while let Some((mut row, round)) = rows.pop_front() {
         let elapsed = started.elapsed();
         // Leases from the pass's time moved on by how long its jobs have run.
         let at = now + chrono::Duration::from_std(elapsed).unwrap_or_default();
@@ -218,7 +222,9 @@ async fn run_request(
         // Boxed, like each kind of job (`execute`) and the failure paths (`failed`): inline,
         // a request's task held all of them, 20 KiB copied whole into every task spawned and
         // held while it ran; now 2.4 KiB (measured with `size_of_val`).
-        let job = Box::pin(run_caught(core, &row, now));
+        // Handed on by itself: the row is copied for the failure paths, what was started is not.
+        let started = row.started.take();
+        let job = Box::pin(run_caught(core, &row, started, now));
         let finished = match request_id {
             // What is due is judged at the pass's time, at which the jobs run (a revocation run
             // "before" its due time would take the access as extended).
@@ -240,8 +246,13 @@ async fn run_request(
 /// Runs a job; true when it is done with. A job that panics counts as a failed attempt (and is
 /// given up in time) instead of coming back with every lease. Caught here rather than by a task
 /// of its own for each job: a task cost a second allocation and hand-over for every job.
-async fn run_caught(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) -> bool {
-    let ran = AssertUnwindSafe(timed_out_or_run(core, row.clone(), now))
+async fn run_caught(
+    core: &Core,
+    row: &store::jobs::JobRow,
+    started: Option<Box<store::jobs::StartedRevocation>>,
+    now: DateTime<Utc>,
+) -> bool {
+    let ran = AssertUnwindSafe(timed_out_or_run(core, row.clone(), started, now))
         .catch_unwind()
         .await;
     match ran {
@@ -252,11 +263,17 @@ async fn run_caught(core: &Core, row: &store::jobs::JobRow, now: DateTime<Utc>) 
 
 /// Runs a job, counting one that outlives `JOB_TIMEOUT` as a failed attempt. True when the job
 /// is done with (ran, or was given up) and its row can go.
-async fn timed_out_or_run(core: &Core, row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
-    match tokio::time::timeout(JOB_TIMEOUT, run_one(core, row.clone(), now)).await {
+async fn timed_out_or_run(
+    core: &Core,
+    row: store::jobs::JobRow,
+    started: Option<Box<store::jobs::StartedRevocation>>,
+    now: DateTime<Utc>,
+) -> bool {
+    match tokio::time::timeout(JOB_TIMEOUT, run_one(core, row.clone(), started, now)).await {
         Ok(finished) => finished,
         Err(_) => {
-            settle_dropped_writes(core).await;
+            // Boxed, as the failure below: rare, and inline it made every job's future larger.
+            Box::pin(settle_dropped_writes(core)).await;
             let error = anyhow::anyhow!("the job took longer than {JOB_TIMEOUT:?}");
             match serde_json::from_str::<Job>(&row.payload) {
                 Ok(job) => recorded(
@@ -312,7 +329,12 @@ fn recorded(job_id: i64, outcome: store::Result<bool>) -> bool {
 }
 
 /// Runs one job. True when it is done with: it ran, it cannot be read, or it was given up.
-async fn run_one(core: &Core, mut row: store::jobs::JobRow, now: DateTime<Utc>) -> bool {
+async fn run_one(
+    core: &Core,
+    row: store::jobs::JobRow,
+    started: Option<Box<store::jobs::StartedRevocation>>,
+    now: DateTime<Utc>,
+) -> bool {
     let job: Job = match serde_json::from_str(&row.payload) {
         Ok(job) => job,
         Err(error) => {
@@ -325,16 +347,9 @@ async fn run_one(core: &Core, mut row: store::jobs::JobRow, now: DateTime<Utc>) 
     let result = match row.request_id {
         None => execute_unattached(core, &job, now).instrument(span).await,
         Some(request_id) => {
-            execute(
-                core,
-                request_id,
-                row.started.take(),
-                &job,
-                row.attempts,
-                now,
-            )
-            .instrument(span)
-            .await
+            execute(core, request_id, started, &job, row.attempts, now)
+                .instrument(span)
+                .await
         }
     };
     match result {
@@ -477,7 +492,7 @@ async fn execute_unattached(core: &Core, job: &Job, now: DateTime<Utc>) -> anyho
 fn execute<'a>(
     core: &'a Core,
     request_id: i64,
-    started: Option<store::jobs::StartedRevocation>,
+    started: Option<Box<store::jobs::StartedRevocation>>,
     job: &'a Job,
     earlier_failures: i64,
     now: DateTime<Utc>,

@@ -53,7 +53,9 @@ impl Ends {
             let batch = std::mem::take(&mut *self.lock_waiting());
             if !batch.is_empty() {
                 let (ends, told): (Vec<End>, Vec<_>) = batch.into_iter().unzip();
-                let mut recorded = record_all(core, &ends).await;
+                // Boxed: only the end holding the turn writes, and inline the write made the
+                // future of every end waiting (a thousand at once) as large as its own.
+                let mut recorded = Box::pin(record_all(core, &ends)).await;
                 for (end, told) in ends.iter().zip(told) {
                     // A request ended twice in one batch (two runs of its job) was ended by the
                     // first of them.

@@ -20,15 +20,16 @@ use crate::store::{self, audit, requests};
 pub async fn run(
     core: &Core,
     request_id: i64,
-    started: Option<StartedRevocation>,
+    started: Option<Box<StartedRevocation>>,
     earlier_failures: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let (request, known) = match started {
-        Some(started) => (
-            started.request,
-            Some((started.sharing, started.still_held_by)),
-        ),
+    let (request, known) = match started.map(|started| *started) {
+        Some(StartedRevocation {
+            request,
+            sharing,
+            still_held_by,
+        }) => (request, Some((sharing, still_held_by))),
         None => match requests::get(&*core.db.read()?, request_id)? {
             Some(request) => (request, None),
             None => return Ok(()),
@@ -37,15 +38,17 @@ pub async fn run(
     match request.status {
         // Extended since this job was queued: the revocation queued with the extension ends it.
         RequestStatus::Active if request.expires_at.is_some_and(|at| at > now) => return Ok(()),
+        // Boxed, as the undoing below: most revocations were started by the scheduler's pass,
+        // and inline either made every revocation in flight (a thousand at once) larger.
         RequestStatus::Active => {
-            if !start_revoking(core, &request, now).await? {
+            if !Box::pin(start_revoking(core, &request, now)).await? {
                 return Ok(());
             }
         }
         RequestStatus::Revoking => {}
         // A grant given up, or one that lost to a cancellation, may have added the person.
         RequestStatus::Failed | RequestStatus::Cancelled => {
-            return undo_failed_grant(core, &request, now).await;
+            return Box::pin(undo_failed_grant(core, &request, now)).await;
         }
         _ => return Ok(()),
     }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::place::{Mistake, Step};
-use super::provider::provider_kind;
+use super::provider::{provider_kind, webhook_http2};
 use crate::domain::identity::{Guid, is_guid};
 use crate::domain::{AccessDuration, GroupPolicy, Owner, Owners, Platform, ProviderKind, Sweep};
 
@@ -19,6 +19,8 @@ pub(super) struct RawGroup {
     target: Option<String>,
     webhook_url: Option<String>,
     webhook_secret_env: Option<String>,
+    #[serde(default)]
+    webhook_http2: bool,
     #[serde(default)]
     owners: RawOwners,
     default_duration: Option<String>,
@@ -132,6 +134,7 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
         raw.webhook_secret_env.clone(),
         problems,
     );
+    let webhook_http2 = webhook_http2(raw.webhook_http2, &raw.provider, &provider, problems);
     let sweep = entra_facts(&raw, &provider, problems);
     let owners = owners(&raw.owners, &provider, problems);
     let approvals_required = approvals(raw.approvals_required, &owners, problems);
@@ -163,6 +166,7 @@ fn group(raw: RawGroup, problems: &mut Problems) -> Option<GroupPolicy> {
         sweep,
         permanent_members: lower_case(&raw.permanent_members),
         lifecycle,
+        webhook_http2,
     })
 }
 

@@ -65,6 +65,42 @@ pub(super) fn provider_kind(
     }
 }
 
+/// `webhook_http2 = true`: the group's endpoint, over plain http on this machine (a relay or a
+/// service mesh's sidecar), speaks HTTP/2 without TLS. Over https client and server agree on
+/// HTTP/2 in the TLS handshake, so the key has nothing to say there.
+pub(super) fn webhook_http2(
+    wanted: bool,
+    provider_name: &str,
+    provider: &ProviderKind,
+    problem: &mut Problems,
+) -> bool {
+    if !wanted {
+        return false;
+    }
+    let plain_http = |url: &str| url::Url::parse(url).is_ok_and(|url| url.scheme() == "http");
+    match provider {
+        ProviderKind::Webhook { url, .. } if plain_http(url) => true,
+        ProviderKind::Webhook { .. } => {
+            problem.add(
+                "webhook_http2",
+                "an https:// endpoint agrees on HTTP/2 in the TLS handshake when it offers it; \
+                 webhook_http2 is for an http:// endpoint on this machine that speaks HTTP/2"
+                    .into(),
+            );
+            false
+        }
+        // A webhook group whose address was wrong has been told so already.
+        _ if provider_name == "webhook" => false,
+        _ => {
+            problem.add(
+                "webhook_http2",
+                "only the webhook provider takes webhook_http2".into(),
+            );
+            false
+        }
+    }
+}
+
 /// Events say who gets access: they go over https, or over plain http to this machine only.
 pub(super) fn check_webhook_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;

@@ -135,6 +135,7 @@ mod tests {
             sweep: Sweep::Off,
             permanent_members: Vec::new(),
             lifecycle: Default::default(),
+            webhook_http2: false,
         }
     }
 

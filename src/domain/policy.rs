@@ -190,6 +190,10 @@ pub struct GroupPolicy {
     pub permanent_members: Vec<String>,
     /// Warnings, extensions, timeouts, delegation, break-glass, approval by policy.
     pub lifecycle: LifecycleRules,
+    /// `webhook_http2`: the webhook's endpoint (plain http on this machine) speaks HTTP/2 from
+    /// the first byte, so its events share one connection. How to talk to the endpoint, not
+    /// what is granted: it is no part of the request's snapshot (`GrantTarget`).
+    pub webhook_http2: bool,
 }
 
 /// The drift sweep's mode for one group.
@@ -238,6 +242,8 @@ impl GroupPolicy {
         GroupPolicy {
             provider: snapshot.provider.clone(),
             target: snapshot.target.clone(),
+            // Said of the endpoint the group names now: an earlier one may speak only HTTP/1.1.
+            webhook_http2: self.webhook_http2 && snapshot.provider == self.provider,
             ..self.clone()
         }
     }
@@ -261,6 +267,7 @@ impl GroupPolicy {
             sweep: Sweep::Off,
             permanent_members: Vec::new(),
             lifecycle: LifecycleRules::default(),
+            webhook_http2: false,
         }
     }
 
@@ -451,7 +458,27 @@ mod tests {
             sweep: Sweep::Off,
             permanent_members: Vec::new(),
             lifecycle: LifecycleRules::default(),
+            webhook_http2: false,
         }
+    }
+
+    #[test]
+    fn a_grant_made_to_another_webhook_is_not_sent_over_http2_on_this_one_s_word() {
+        let webhook = |url: &str| GrantTarget {
+            provider: ProviderKind::Webhook {
+                url: url.into(),
+                secret_env: None,
+            },
+            target: "billing".into(),
+        };
+        let now = webhook("http://127.0.0.1:9000/hook");
+        let group = GroupPolicy {
+            webhook_http2: true,
+            ..group("billing").granting(&now)
+        };
+        assert!(group.granting(&now).webhook_http2);
+        let before_a_reload = webhook("http://127.0.0.1:8000/hook");
+        assert!(!group.granting(&before_a_reload).webhook_http2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `webhook` provider: a signed JSON event to a URL for anything jitbot has no provider for.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
+use tokio::sync::Semaphore;
 
 use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
@@ -17,8 +19,17 @@ use crate::secrets::Secret;
 pub const SIGNATURE_HEADER: &str = "x-jitbot-signature";
 pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
 
+/// At most this many events in flight to endpoints without `webhook_http2`. Over HTTP/1.1 each
+/// holds a connection of its own (about 25 KiB of memory, and a file): as many as the
+/// scheduler had workers before it kept more for revocations, whose calls over HTTP/2 share one.
+pub const HTTP1_CALLS: usize = 512;
+
 pub struct WebhookProvider {
+    /// HTTP/1.1, or HTTP/2 where an https endpoint offers it in the TLS handshake.
     http: reqwest::Client,
+    /// HTTP/2 from the first byte, for the endpoints with `webhook_http2`.
+    http2: reqwest::Client,
+    http1_calls: Arc<Semaphore>,
     /// The signing secrets, by the environment variable they were read from at start
     /// (`webhook_secret_env`, or `JITBOT_WEBHOOK_SECRET`): keyed by variable rather than by
     /// group so that a group added by a reload, or one removed while its access is active,
@@ -41,12 +52,15 @@ struct Event<'a> {
 impl WebhookProvider {
     pub fn new(secrets: HashMap<String, Secret>) -> anyhow::Result<Self> {
         // A redirect would carry the signed event to an address nobody configured.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let client = || {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+        };
         Ok(Self {
-            http,
+            http: client().build()?,
+            http2: client().http2_prior_knowledge().build()?,
+            http1_calls: Arc::new(Semaphore::new(HTTP1_CALLS)),
             secrets,
             errors: ApiErrors::default(),
         })
@@ -86,8 +100,12 @@ impl WebhookProvider {
             expires_at: grant.expires_at.map(|at| at.to_rfc3339()),
         })?;
         let timestamp = chrono::Utc::now().timestamp().to_string();
-        let response = self
-            .http
+        let (http, _connection) = match grant.group.webhook_http2 {
+            true => (&self.http2, None),
+            // Held until the answer is read and the connection is free for the next call.
+            false => (&self.http, Some(self.http1_calls.acquire().await?)),
+        };
+        let response = http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, &timestamp)
@@ -154,5 +172,154 @@ impl Provider for WebhookProvider {
 
     async fn extend(&self, grant: &Grant<'_>) -> anyhow::Result<()> {
         self.send("extend", grant).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::{StatusCode, Version};
+    use axum::routing::post;
+    use chrono::Utc;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::domain::{GrantTarget, GroupPolicy};
+
+    /// A receiver that holds every event until `release`, counting those in flight and noting
+    /// the protocol each came over.
+    #[derive(Default)]
+    struct Holding {
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        versions: std::sync::Mutex<Vec<Version>>,
+        release: Notify,
+    }
+
+    async fn hold(State(receiver): State<Arc<Holding>>, version: Version) -> StatusCode {
+        // Told of a release from here on, before it counts as in flight.
+        let released = receiver.release.notified();
+        receiver.versions.lock().unwrap().push(version);
+        let now = receiver.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        receiver.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        released.await;
+        receiver.in_flight.fetch_sub(1, Ordering::SeqCst);
+        StatusCode::OK
+    }
+
+    async fn receiver() -> (String, Arc<Holding>) {
+        let receiver = Arc::new(Holding::default());
+        let app = Router::new()
+            .route("/hook", post(hold))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, receiver)
+    }
+
+    fn group(url: &str, http2: bool) -> GroupPolicy {
+        let target = GrantTarget {
+            provider: ProviderKind::Webhook {
+                url: url.into(),
+                secret_env: None,
+            },
+            target: "billing-admins".into(),
+        };
+        GroupPolicy {
+            webhook_http2: http2,
+            ..GroupPolicy::retired("billing", &target)
+        }
+    }
+
+    /// Sends `count` revocations at once, each from a task of its own.
+    fn send_at_once(
+        provider: &Arc<WebhookProvider>,
+        group: &GroupPolicy,
+        count: i64,
+    ) -> tokio::task::JoinSet<anyhow::Result<Change>> {
+        let mut sent = tokio::task::JoinSet::new();
+        for request_id in 0..count {
+            let (provider, group) = (provider.clone(), group.clone());
+            sent.spawn(async move {
+                let grant = Grant {
+                    request_id,
+                    group: &group,
+                    user_key: "slack:U0ALICE",
+                    user_email: None,
+                    directory_id: None,
+                    justification: "month-end close",
+                    granted_at: Utc::now(),
+                    expires_at: None,
+                };
+                provider.revoke(&grant).await
+            });
+        }
+        sent
+    }
+
+    async fn wait_for(receiver: &Holding, in_flight: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while receiver.in_flight.load(Ordering::SeqCst) < in_flight {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never {in_flight} in flight"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn provider_allowing(http1_calls: usize) -> Arc<WebhookProvider> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let secrets = HashMap::from([(
+            crate::secrets::WEBHOOK_SECRET_ENV.to_string(),
+            Secret::new("test-secret"),
+        )]);
+        let provider = WebhookProvider::new(secrets).unwrap();
+        Arc::new(WebhookProvider {
+            http1_calls: Arc::new(Semaphore::new(http1_calls)),
+            ..provider
+        })
+    }
+
+    #[tokio::test]
+    async fn http1_events_beyond_the_connections_allowed_wait_for_one() {
+        let (url, receiver) = receiver().await;
+        let provider = provider_allowing(2);
+        let mut sent = send_at_once(&provider, &group(&url, false), 5);
+        wait_for(&receiver, 2).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            receiver.in_flight.load(Ordering::SeqCst),
+            2,
+            "the others wait"
+        );
+        while !sent.is_empty() {
+            receiver.release.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            while let Some(done) = sent.try_join_next() {
+                assert!(matches!(done.unwrap(), Ok(Change::Made)));
+            }
+        }
+        assert_eq!(receiver.most_in_flight.load(Ordering::SeqCst), 2);
+        let versions = receiver.versions.lock().unwrap().clone();
+        assert_eq!(versions, [Version::HTTP_11; 5]);
+    }
+
+    #[tokio::test]
+    async fn http2_events_share_a_connection_and_are_not_held_to_that_limit() {
+        let (url, receiver) = receiver().await;
+        let provider = provider_allowing(2);
+        let mut sent = send_at_once(&provider, &group(&url, true), 5);
+        wait_for(&receiver, 5).await;
+        receiver.release.notify_waiters();
+        while let Some(done) = sent.join_next().await {
+            assert!(matches!(done.unwrap(), Ok(Change::Made)));
+        }
+        let versions = receiver.versions.lock().unwrap().clone();
+        assert_eq!(versions, [Version::HTTP_2; 5]);
     }
 }

@@ -13,8 +13,9 @@ pub struct JobRow {
     pub payload: String,
     pub attempts: i64,
     /// A revocation the scheduler's pass started, as the pass read it: the job need not read
-    /// it again.
-    pub started: Option<StartedRevocation>,
+    /// it again. Boxed: a row is held by each job in flight (a thousand at once), most of them
+    /// with nothing started, and inline this made every row ten times as large.
+    pub started: Option<Box<StartedRevocation>>,
 }
 
 impl JobRow {

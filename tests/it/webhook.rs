@@ -161,6 +161,112 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+#[tokio::test]
+async fn a_group_with_webhook_http2_sends_its_events_over_http2_and_the_others_over_http1() {
+    let groups = TWO_WEBHOOK_GROUPS.replace(
+        "webhook_secret_env = \"BILLING_WEBHOOK_SECRET\"",
+        "webhook_secret_env = \"BILLING_WEBHOOK_SECRET\"\nwebhook_http2 = true",
+    );
+    let options = Options {
+        webhook_secrets: &[("BILLING_WEBHOOK_SECRET", BILLING_SECRET)],
+        ..Default::default()
+    };
+    let t = TestApp::spawn_with_options(&groups, options).await;
+    let billing = t.alice_requests("request billing 1h month-end close").await;
+    let reports = t
+        .alice_requests("request reports 1h quarterly numbers")
+        .await;
+    t.click("U0BOB", billing, "jit_approve").await;
+    t.click("U0BOB", reports, "jit_approve").await;
+    let granted_at = Utc::now();
+    t.run_jobs_at(granted_at).await;
+    t.run_jobs_at(granted_at + Duration::hours(1)).await;
+    assert_eq!(t.request(billing).await.status, RequestStatus::Ended);
+    assert_eq!(t.request(reports).await.status, RequestStatus::Ended);
+
+    let sent: Vec<(String, String, reqwest::Version)> = t
+        .webhook
+        .deliveries()
+        .iter()
+        .map(|d| {
+            let event = d.json();
+            let (group, action) = (&event["group"], &event["action"]);
+            (
+                group.as_str().unwrap().into(),
+                action.as_str().unwrap().into(),
+                d.version,
+            )
+        })
+        .collect();
+    let over = |group: &str| -> Vec<(String, reqwest::Version)> {
+        sent.iter()
+            .filter(|(g, _, _)| g == group)
+            .map(|(_, action, version)| (action.clone(), *version))
+            .collect()
+    };
+    let (http1, http2) = (reqwest::Version::HTTP_11, reqwest::Version::HTTP_2);
+    assert_eq!(
+        over("billing"),
+        [("grant".into(), http2), ("revoke".into(), http2)]
+    );
+    assert_eq!(
+        over("reports"),
+        [("grant".into(), http1), ("revoke".into(), http1)]
+    );
+    assert!(
+        t.webhook
+            .deliveries()
+            .iter()
+            .all(|d| signed_with(d, BILLING_SECRET) || signed_with(d, WEBHOOK_SECRET)),
+        "signed as over HTTP/1.1"
+    );
+}
+
+#[test]
+fn webhook_http2_is_taken_by_webhooks_over_plain_http_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = |provider: &str, url: Option<&str>| {
+        let url = url
+            .map(|url| format!("webhook_url = \"{url}\"\n"))
+            .unwrap_or_default();
+        format!(
+            "[[group]]\nname = \"billing\"\nprovider = \"{provider}\"\n{url}webhook_http2 = true\n\
+             owners = [\"bob@example.com\"]\n"
+        )
+    };
+    let accepted = config_file(&dir, &group("webhook", Some("http://127.0.0.1:8080/hook")));
+    let accepted = jitbot(&["check-config", "--config", &accepted], &[], &[]);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert!(
+        stdout(&accepted)
+            .contains("billing: provider webhook (signed with JITBOT_WEBHOOK_SECRET, over HTTP/2)"),
+        "{}",
+        stdout(&accepted)
+    );
+
+    for (provider, url, says) in [
+        (
+            "webhook",
+            Some("https://hooks.example.com/jitbot"),
+            "webhook_http2: an https:// endpoint agrees on HTTP/2 in the TLS handshake",
+        ),
+        (
+            "local",
+            None,
+            "webhook_http2: only the webhook provider takes webhook_http2",
+        ),
+    ] {
+        let config = config_file(&dir, &group(provider, url));
+        let refused = jitbot(&["check-config", "--config", &config], &[], &[]);
+        assert!(!refused.status.success(), "{provider} {url:?}");
+        let error = stderr(&refused);
+        assert!(
+            error.contains(&format!("[[group]] #1 `billing`, {says}")),
+            "{error}"
+        );
+    }
+}
+
 #[test]
 fn http_webhook_urls_are_refused_unless_they_stay_on_this_machine() {
     let dir = tempfile::tempdir().unwrap();

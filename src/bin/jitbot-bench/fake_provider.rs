@@ -1,6 +1,7 @@
 //! An embedded fake webhook provider on 127.0.0.1: answers each grant and revoke after a fixed
 //! delay (a provider's API is never instant), can be taken down (503) and brought back, and
-//! records every delivery with its arrival time.
+//! records every delivery with its arrival time. It speaks HTTP/1.1 and, without TLS, HTTP/2
+//! (`webhook_http2`), with up to `STREAMS` events in flight on one connection.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,10 @@ struct Inner {
     delay: Duration,
 }
 
+/// Events in flight on one HTTP/2 connection: as many as jitbot's workers. hyper allows 200 by
+/// default; a service mesh's sidecar (Envoy) sets no limit of its own.
+const STREAMS: u32 = 1024;
+
 #[derive(Clone)]
 pub struct FakeProvider {
     pub url: String,
@@ -47,7 +52,7 @@ impl FakeProvider {
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(serve(listener, app));
         Ok(Self { url, inner })
     }
 
@@ -73,6 +78,28 @@ impl FakeProvider {
             .filter(|d| d.accepted && d.action == action)
             .cloned()
             .collect()
+    }
+}
+
+/// `axum::serve`, with the HTTP/2 stream limit set (axum's cannot be).
+async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of files, say: try again shortly rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http2().max_concurrent_streams(STREAMS);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 

@@ -87,7 +87,13 @@ async fn start(
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(
         &config,
-        server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"),
+        server::jitbot_config(
+            port,
+            &database,
+            &slack.api_url(),
+            (&provider.url, false),
+            "8h",
+        ),
     )?;
     let jitbot = Server::start(
         Kind::Jitbot { config },
@@ -312,7 +318,13 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     let config = dir.join("outage.toml");
     std::fs::write(
         &config,
-        server::jitbot_config(port, &database, &slack.api_url(), &provider.url, "8h"),
+        server::jitbot_config(
+            port,
+            &database,
+            &slack.api_url(),
+            (&provider.url, false),
+            "8h",
+        ),
     )?;
     let _jitbot =
         Server::start(Kind::Jitbot { config }, port, None, &dir.join("outage.log")).await?;

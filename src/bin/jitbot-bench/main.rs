@@ -89,6 +89,9 @@ struct BenchArgs {
     /// How long the fake provider takes to answer, in ms.
     #[arg(long, default_value_t = 50)]
     provider_delay_ms: u64,
+    /// Send the provider's events over HTTP/1.1 (a connection for each in flight), not HTTP/2.
+    #[arg(long)]
+    provider_http1: bool,
     /// The core the server is pinned to (with `taskset`); the bench takes the others.
     #[arg(long, default_value_t = 1)]
     server_core: usize,
@@ -122,6 +125,7 @@ impl BenchArgs {
             grants: self.grants,
             due: self.due.min(self.grants),
             provider_delay: Duration::from_millis(self.provider_delay_ms),
+            provider_http1: self.provider_http1,
             server_core: pin.then_some(self.server_core % cpus),
             drain: Duration::from_secs(self.drain_secs),
         };

@@ -108,11 +108,19 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
         opt(ratio(jitbot_rss, results.floor.peak_rss_mib)),
     );
     format!(
-        "{machine}; history {} requests ({} open); provider answers in {} ms\n\n{out}",
+        "{machine}; history {} requests ({} open); provider answers in {} ms over {}\n\n{out}",
         plan.history,
         plan.open,
-        plan.provider_delay.as_millis()
+        plan.provider_delay.as_millis(),
+        provider_protocol(plan),
     )
+}
+
+fn provider_protocol(plan: &Plan) -> &'static str {
+    match plan.provider_http1 {
+        true => "HTTP/1.1",
+        false => "HTTP/2",
+    }
 }
 
 pub fn json_line(plan: &Plan, results: &Results, machine: &str) -> String {
@@ -124,6 +132,7 @@ pub fn json_line(plan: &Plan, results: &Results, machine: &str) -> String {
         "plan": {
             "rates": plan.rates, "secs": plan.secs, "history": plan.history, "open": plan.open,
             "grants": plan.grants, "due": plan.due, "provider_delay_ms": plan.provider_delay.as_millis() as u64,
+            "provider_protocol": provider_protocol(plan),
             "concurrency": plan.concurrency, "server_core": plan.server_core,
         },
         "floor": system(&results.floor),

@@ -30,6 +30,9 @@ pub struct Plan {
     pub grants: u64,
     pub due: u64,
     pub provider_delay: Duration,
+    /// The provider's events over HTTP/1.1, one connection for each in flight, instead of
+    /// HTTP/2 over one.
+    pub provider_http1: bool,
     pub server_core: Option<usize>,
     pub drain: Duration,
 }
@@ -256,7 +259,8 @@ async fn start_jitbot(
 ) -> anyhow::Result<Server> {
     let port = free_port()?;
     let config = dir.join(format!("{name}.toml"));
-    let text = server::jitbot_config(port, database, &slack.api_url(), &provider.url, "8h");
+    let webhook = (provider.url.as_str(), plan.provider_http1);
+    let text = server::jitbot_config(port, database, &slack.api_url(), webhook, "8h");
     std::fs::write(&config, text)?;
     Server::start(
         Kind::Jitbot { config },

@@ -222,12 +222,13 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// jitbot's config for the bench: one webhook group whose cards go to the approval channel.
+/// jitbot's config for the bench: one webhook group whose cards go to the approval channel,
+/// its events sent over HTTP/2 (`webhook_http2`) unless `http1`.
 pub fn jitbot_config(
     port: u16,
     database: &Path,
     slack_api: &str,
-    webhook: &str,
+    (webhook, http1): (&str, bool),
     max_duration: &str,
 ) -> String {
     format!(
@@ -240,12 +241,14 @@ name = "bench"
 description = "What the bench requests"
 provider = "webhook"
 webhook_url = "{webhook}"
+webhook_http2 = {http2}
 target = "bench-admins"
 owners = ["{owner}"]
 max_duration = "{max_duration}"
 approval_channel = "{channel}"
 "#,
         database = database.display(),
+        http2 = !http1,
         owner = crate::fake_slack::email_of(crate::fake_slack::OWNER),
         channel = crate::fake_slack::APPROVAL_CHANNEL,
     )

@@ -1,12 +1,13 @@
 //! A fake webhook receiver on 127.0.0.1 that records each event and can be told to fail or to
-//! redirect; calls to any other path are recorded too.
+//! redirect; calls to any other path are recorded too. It speaks HTTP/1.1 and, without TLS,
+//! HTTP/2 (`webhook_http2`).
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
@@ -15,6 +16,8 @@ use serde_json::Value;
 pub struct Delivery {
     pub body: Bytes,
     pub headers: HeaderMap,
+    /// The protocol it came over.
+    pub version: Version,
 }
 
 impl Delivery {
@@ -104,12 +107,17 @@ async fn elsewhere(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: 
 
 async fn receive(
     State(inner): State<Arc<Mutex<Inner>>>,
+    version: Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let delay = {
         let mut inner = inner.lock().unwrap();
-        inner.deliveries.push(Delivery { body, headers });
+        inner.deliveries.push(Delivery {
+            body,
+            headers,
+            version,
+        });
         inner.delay_next.take()
     };
     if let Some(wait) = delay {
