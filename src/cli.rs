@@ -53,6 +53,7 @@ pub fn init_tracing() -> anyhow::Result<()> {
 }
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    crate::open_files::raise_and_log();
     let config = Config::load(config_path)?;
     let secrets = Secrets::from_env().with_webhook_secrets_from_env(
         config

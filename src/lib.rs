@@ -11,6 +11,7 @@ pub mod error_id;
 pub mod graph;
 pub mod http;
 pub mod metrics;
+pub mod open_files;
 
 pub mod providers;
 pub mod reload;

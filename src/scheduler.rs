@@ -52,18 +52,19 @@ const FOLLOW_UPS: usize = 4;
 /// grants ending together waiting (revocation lag p99 3.0 s; 2.2 s with 384). 512 gained
 /// another tenth and cost 67 MiB of peak memory with a backlog of cards (53 MiB with 384).
 /// Each holds at most one outbound connection: with the inbound ones and the database's files,
-/// well within the 1 024 files a service may open by default (revocations beyond these share
-/// connections or wait for one: `REVOCATION_WORKERS`).
+/// within the 1 024 files a service may open by default (with the workers kept for revocations
+/// they may not be: see `REVOCATION_WORKERS`).
 pub const WORKERS: usize = 384;
 /// Workers that only revocations may take, beyond `WORKERS`. Each call in flight to a provider
 /// holds a worker for its length: with a provider answering in 50 ms, 512 workers make at most
 /// 10 240 calls a second, so ten thousand grants ending together could not all be revoked
 /// within a second (lag p99 1.3–1.4 s). 512 for every job cost a seventh of the requests
 /// answered at saturation, the other jobs taking the core from the acknowledgements; kept for
-/// revocations they cost that nothing. Over HTTP/1.1 each call also holds a connection, and
-/// the webhook provider keeps those to `providers::webhook::HTTP1_CALLS`; over HTTP/2 they
-/// share one, and 1 024 workers in all brought lag p99 to 0.84–0.91 s at a peak RSS of
-/// 45–54 MiB (512 over HTTP/1.1: 1.27–1.38 s, 55–60 MiB).
+/// revocations they cost that nothing. Over HTTP/1.1 each call also holds a connection: the
+/// webhook provider keeps those to `providers::webhook::HTTP1_CALLS`, and for the other
+/// clients `jitbot serve` raises its limit on open files (`crate::open_files`). Over HTTP/2
+/// the calls share one, and 1 024 workers in all brought lag p99 to 0.84–0.91 s at a peak RSS
+/// of 45–54 MiB (512 over HTTP/1.1: 1.27–1.38 s, 55–60 MiB).
 pub const REVOCATION_WORKERS: usize = 640;
 /// A job still running after this counts as a failed attempt and is retried. The clients time out
 /// each call sooner; this is the backstop, shorter than the lease so a job never outlives its claim.

@@ -121,6 +121,14 @@ impl ProviderKind {
     }
 }
 
+/// The address a webhook provider sends to.
+fn webhook_url(provider: &ProviderKind) -> Option<&str> {
+    match provider {
+        ProviderKind::Webhook { url, .. } => Some(url),
+        _ => None,
+    }
+}
+
 /// What a request is granted, fixed when it is made: the provider and its target. Revoking
 /// uses it even when the group has changed or left the policy since.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +251,8 @@ impl GroupPolicy {
             provider: snapshot.provider.clone(),
             target: snapshot.target.clone(),
             // Said of the endpoint the group names now: an earlier one may speak only HTTP/1.1.
-            webhook_http2: self.webhook_http2 && snapshot.provider == self.provider,
+            webhook_http2: self.webhook_http2
+                && webhook_url(&snapshot.provider) == webhook_url(&self.provider),
             ..self.clone()
         }
     }
@@ -479,6 +488,17 @@ mod tests {
         assert!(group.granting(&now).webhook_http2);
         let before_a_reload = webhook("http://127.0.0.1:8000/hook");
         assert!(!group.granting(&before_a_reload).webhook_http2);
+        let with_another_secret = GrantTarget {
+            provider: ProviderKind::Webhook {
+                url: "http://127.0.0.1:9000/hook".into(),
+                secret_env: Some("BILLING_WEBHOOK_SECRET".into()),
+            },
+            ..now.clone()
+        };
+        assert!(
+            group.granting(&with_another_secret).webhook_http2,
+            "the same endpoint, whatever signs for it"
+        );
     }
 
     #[test]

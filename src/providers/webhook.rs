@@ -25,10 +25,14 @@ pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
 pub const HTTP1_CALLS: usize = 512;
 
 pub struct WebhookProvider {
-    /// HTTP/1.1, or HTTP/2 where an https endpoint offers it in the TLS handshake.
-    http: reqwest::Client,
-    /// HTTP/2 from the first byte, for the endpoints with `webhook_http2`.
-    http2: reqwest::Client,
+    /// For https: HTTP/1.1, or HTTP/2 where the endpoint offers it in the TLS handshake; through
+    /// the proxy the environment names (`HTTPS_PROXY`), if any.
+    https: reqwest::Client,
+    /// For plain http, which only goes to this machine: never through a proxy, which would
+    /// carry the event and its signature unencrypted over the network.
+    loopback: reqwest::Client,
+    /// The same, speaking HTTP/2 from the first byte, for the endpoints with `webhook_http2`.
+    loopback_http2: reqwest::Client,
     http1_calls: Arc<Semaphore>,
     /// The signing secrets, by the environment variable they were read from at start
     /// (`webhook_secret_env`, or `JITBOT_WEBHOOK_SECRET`): keyed by variable rather than by
@@ -58,8 +62,9 @@ impl WebhookProvider {
                 .redirect(reqwest::redirect::Policy::none())
         };
         Ok(Self {
-            http: client().build()?,
-            http2: client().http2_prior_knowledge().build()?,
+            https: client().build()?,
+            loopback: client().no_proxy().build()?,
+            loopback_http2: client().no_proxy().http2_prior_knowledge().build()?,
             http1_calls: Arc::new(Semaphore::new(HTTP1_CALLS)),
             secrets,
             errors: ApiErrors::default(),
@@ -100,10 +105,14 @@ impl WebhookProvider {
             expires_at: grant.expires_at.map(|at| at.to_rfc3339()),
         })?;
         let timestamp = chrono::Utc::now().timestamp().to_string();
-        let (http, _connection) = match grant.group.webhook_http2 {
-            true => (&self.http2, None),
+        let plain_http = url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        let (http, _connection) = match (plain_http, grant.group.webhook_http2) {
+            (true, true) => (&self.loopback_http2, None),
             // Held until the answer is read and the connection is free for the next call.
-            false => (&self.http, Some(self.http1_calls.acquire().await?)),
+            (true, false) => (&self.loopback, Some(self.http1_calls.acquire().await?)),
+            (false, _) => (&self.https, Some(self.http1_calls.acquire().await?)),
         };
         let response = http
             .post(url)
@@ -179,8 +188,10 @@ impl Provider for WebhookProvider {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use std::net::SocketAddr;
+
     use axum::Router;
-    use axum::extract::State;
+    use axum::extract::{ConnectInfo, State};
     use axum::http::{StatusCode, Version};
     use axum::routing::post;
     use chrono::Utc;
@@ -196,13 +207,20 @@ mod tests {
         in_flight: AtomicUsize,
         most_in_flight: AtomicUsize,
         versions: std::sync::Mutex<Vec<Version>>,
+        /// The client's end of each event's connection.
+        peers: std::sync::Mutex<std::collections::HashSet<SocketAddr>>,
         release: Notify,
     }
 
-    async fn hold(State(receiver): State<Arc<Holding>>, version: Version) -> StatusCode {
+    async fn hold(
+        State(receiver): State<Arc<Holding>>,
+        ConnectInfo(peer): ConnectInfo<SocketAddr>,
+        version: Version,
+    ) -> StatusCode {
         // Told of a release from here on, before it counts as in flight.
         let released = receiver.release.notified();
         receiver.versions.lock().unwrap().push(version);
+        receiver.peers.lock().unwrap().insert(peer);
         let now = receiver.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         receiver.most_in_flight.fetch_max(now, Ordering::SeqCst);
         released.await;
@@ -217,6 +235,7 @@ mod tests {
             .with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         (url, receiver)
     }
@@ -321,5 +340,6 @@ mod tests {
         }
         let versions = receiver.versions.lock().unwrap().clone();
         assert_eq!(versions, [Version::HTTP_2; 5]);
+        assert_eq!(receiver.peers.lock().unwrap().len(), 1, "one connection");
     }
 }
