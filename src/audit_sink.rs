@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::providers::sign_webhook;
+use crate::providers::{is_plain_http, sign_webhook};
 use crate::secrets::Secret;
 use crate::store::audit::Event;
 
@@ -21,10 +21,13 @@ pub struct AuditSink {
 impl AuditSink {
     pub fn new(url: String, secret: Secret) -> anyhow::Result<AuditSink> {
         // A redirect would carry the signed trail to an address nobody configured.
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        if is_plain_http(&url) {
+            http = http.no_proxy();
+        }
+        let http = http.build()?;
         Ok(AuditSink { http, url, secret })
     }
 

@@ -1,6 +1,7 @@
-//! Webhook events to this machine never go through a proxy the environment names: it would carry
-//! them, signature and all, unencrypted over the network. A test binary of its own, because it
-//! sets `HTTP_PROXY` and `ALL_PROXY` for the whole process before any client is built.
+//! Webhook events and audit events to this machine never go through a proxy the environment
+//! names: it would carry them, signature and all, unencrypted over the network. A test binary of
+//! its own, because it sets `HTTP_PROXY` and `ALL_PROXY` for the whole process before any client
+//! is built.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,9 +10,11 @@ use axum::Router;
 use axum::http::{StatusCode, Version};
 use axum::routing::post;
 use chrono::Utc;
+use jitbot::audit_sink::AuditSink;
 use jitbot::domain::{GrantTarget, GroupPolicy, ProviderKind};
 use jitbot::providers::{Grant, Provider, WebhookProvider};
 use jitbot::secrets::{Secret, WEBHOOK_SECRET_ENV};
+use jitbot::store::audit::Event;
 
 #[test]
 fn events_to_this_machine_bypass_a_proxy_named_in_the_environment() {
@@ -68,9 +71,28 @@ fn events_to_this_machine_bypass_a_proxy_named_in_the_environment() {
             };
             provider.revoke(&grant).await.unwrap();
         }
+        let sink = AuditSink::new(url, Secret::new("audit-secret")).unwrap();
+        let event = Event {
+            id: 1,
+            at: Utc::now().timestamp_millis(),
+            request_id: Some(7),
+            actor: "jitbot".into(),
+            action: "revoked".into(),
+            platform: None,
+            channel: None,
+            detail: "{}".into(),
+            prev_hash: String::new(),
+            hash: "00".into(),
+            hash_kind: "sha256".into(),
+        };
+        sink.send(&event).await.unwrap();
         received.lock().unwrap().clone()
     });
-    assert_eq!(received, [Version::HTTP_11, Version::HTTP_2]);
+    assert_eq!(
+        received,
+        [Version::HTTP_11, Version::HTTP_2, Version::HTTP_11],
+        "two webhook events, one audit event"
+    );
     assert!(
         proxy.accept().is_err(),
         "nothing reached the proxy: the events went straight to this machine"

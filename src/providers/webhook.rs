@@ -105,10 +105,7 @@ impl WebhookProvider {
             expires_at: grant.expires_at.map(|at| at.to_rfc3339()),
         })?;
         let timestamp = chrono::Utc::now().timestamp().to_string();
-        let plain_http = url
-            .get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
-        let (http, _connection) = match (plain_http, grant.group.webhook_http2) {
+        let (http, _connection) = match (is_plain_http(url), grant.group.webhook_http2) {
             (true, true) => (&self.loopback_http2, None),
             // Held until the answer is read and the connection is free for the next call.
             (true, false) => (&self.loopback, Some(self.http1_calls.acquire().await?)),
@@ -148,6 +145,13 @@ impl WebhookProvider {
         }
         Ok(())
     }
+}
+
+/// Whether `url` is plain http, which the config allows only to this machine: such a call never
+/// goes through a proxy, which would carry it unencrypted over the network.
+pub fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
 fn secret_variable(secret_env: Option<&str>) -> &str {
