@@ -1,7 +1,7 @@
 //! The `webhook` provider: a signed JSON event to a URL for anything jitbot has no provider for.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
@@ -19,9 +19,10 @@ use crate::secrets::Secret;
 pub const SIGNATURE_HEADER: &str = "x-jitbot-signature";
 pub const TIMESTAMP_HEADER: &str = "x-jitbot-timestamp";
 
-/// At most this many events in flight to endpoints without `webhook_http2`. Over HTTP/1.1 each
-/// holds a connection of its own (about 25 KiB of memory, and a file): as many as the
-/// scheduler had workers before it kept more for revocations, whose calls over HTTP/2 share one.
+/// At most this many events in flight to each endpoint of groups without `webhook_http2`. Over
+/// HTTP/1.1 each holds a connection of its own (about 25 KiB of memory, and a file): as many as
+/// the scheduler had workers before it kept more for revocations, whose calls over HTTP/2 share
+/// one.
 pub const HTTP1_CALLS: usize = 512;
 
 pub struct WebhookProvider {
@@ -33,7 +34,7 @@ pub struct WebhookProvider {
     loopback: reqwest::Client,
     /// The same, speaking HTTP/2 from the first byte, for the endpoints with `webhook_http2`.
     loopback_http2: reqwest::Client,
-    http1_calls: Arc<Semaphore>,
+    http1_calls: Http1Calls,
     /// The signing secrets, by the environment variable they were read from at start
     /// (`webhook_secret_env`, or `JITBOT_WEBHOOK_SECRET`): keyed by variable rather than by
     /// group so that a group added by a reload, or one removed while its access is active,
@@ -65,7 +66,7 @@ impl WebhookProvider {
             https: client().build()?,
             loopback: client().no_proxy().build()?,
             loopback_http2: client().no_proxy().http2_prior_knowledge().build()?,
-            http1_calls: Arc::new(Semaphore::new(HTTP1_CALLS)),
+            http1_calls: Http1Calls::new(HTTP1_CALLS),
             secrets,
             errors: ApiErrors::default(),
         })
@@ -108,8 +109,8 @@ impl WebhookProvider {
         let (http, _connection) = match (is_plain_http(url), grant.group.webhook_http2) {
             (true, true) => (&self.loopback_http2, None),
             // Held until the answer is read and the connection is free for the next call.
-            (true, false) => (&self.loopback, Some(self.http1_calls.acquire().await?)),
-            (false, _) => (&self.https, Some(self.http1_calls.acquire().await?)),
+            (true, false) => (&self.loopback, Some(self.http1_calls.acquire(url).await)),
+            (false, _) => (&self.https, Some(self.http1_calls.acquire(url).await)),
         };
         let response = http
             .post(url)
@@ -144,6 +145,43 @@ impl WebhookProvider {
             bail!("webhook {action} answered {status}");
         }
         Ok(())
+    }
+}
+
+/// Events in flight to each endpoint (scheme, host and port): one endpoint that hangs holds its
+/// own connections, and the other groups' events go on.
+struct Http1Calls {
+    each: usize,
+    by_endpoint: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Http1Calls {
+    fn new(each: usize) -> Self {
+        Self {
+            each,
+            by_endpoint: Mutex::default(),
+        }
+    }
+
+    /// Waits for room to call `url`; the call may go on while the permit is held.
+    async fn acquire(&self, url: &str) -> OwnedSemaphorePermit {
+        let endpoint = url::Url::parse(url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| url.to_string());
+        let room = {
+            // A panic while holding it leaves a whole map: inserts are single moves.
+            let mut by_endpoint = self
+                .by_endpoint
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let room = by_endpoint
+                .entry(endpoint)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.each)));
+            room.clone()
+        };
+        room.acquire_owned()
+            .await
+            .expect("the semaphores are never closed")
     }
 }
 
@@ -303,7 +341,7 @@ mod tests {
         )]);
         let provider = WebhookProvider::new(secrets).unwrap();
         Arc::new(WebhookProvider {
-            http1_calls: Arc::new(Semaphore::new(http1_calls)),
+            http1_calls: Http1Calls::new(http1_calls),
             ..provider
         })
     }
@@ -330,6 +368,29 @@ mod tests {
         assert_eq!(receiver.most_in_flight.load(Ordering::SeqCst), 2);
         let versions = receiver.versions.lock().unwrap().clone();
         assert_eq!(versions, [Version::HTTP_11; 5]);
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_holding_all_its_connections_does_not_hold_another_s_events() {
+        let (slow_url, slow) = receiver().await;
+        let (other_url, other) = receiver().await;
+        let provider = provider_allowing(2);
+        let mut held = send_at_once(&provider, &group(&slow_url, false), 3);
+        wait_for(&slow, 2).await;
+        let mut sent = send_at_once(&provider, &group(&other_url, false), 2);
+        wait_for(&other, 2).await;
+        assert_eq!(slow.in_flight.load(Ordering::SeqCst), 2, "the third still waits");
+        other.release.notify_waiters();
+        while let Some(done) = sent.join_next().await {
+            assert!(matches!(done.unwrap(), Ok(Change::Made)));
+        }
+        while !held.is_empty() {
+            slow.release.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            while let Some(done) = held.try_join_next() {
+                assert!(matches!(done.unwrap(), Ok(Change::Made)));
+            }
+        }
     }
 
     #[tokio::test]
