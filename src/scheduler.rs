@@ -63,7 +63,7 @@ pub const WORKERS: usize = 384;
 /// revocations they cost that nothing. Over HTTP/1.1 each call also holds a connection: the
 /// webhook provider keeps those to `providers::webhook::HTTP1_CALLS`, and for the other
 /// clients `jitbot serve` raises its limit on open files (`crate::open_files`). Over HTTP/2
-/// the calls share one, and 1 024 workers in all brought lag p99 to 0.84–0.91 s at a peak RSS
+/// the calls share one, and 1 024 workers in all brought lag p99 to 0.84–0.99 s at a peak RSS
 /// of 45–54 MiB (512 over HTTP/1.1: 1.27–1.38 s, 55–60 MiB).
 pub const REVOCATION_WORKERS: usize = 640;
 /// A job still running after this counts as a failed attempt and is retried. The clients time out
