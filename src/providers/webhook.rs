@@ -379,7 +379,11 @@ mod tests {
         wait_for(&slow, 2).await;
         let mut sent = send_at_once(&provider, &group(&other_url, false), 2);
         wait_for(&other, 2).await;
-        assert_eq!(slow.in_flight.load(Ordering::SeqCst), 2, "the third still waits");
+        assert_eq!(
+            slow.in_flight.load(Ordering::SeqCst),
+            2,
+            "the third still waits"
+        );
         other.release.notify_waiters();
         while let Some(done) = sent.join_next().await {
             assert!(matches!(done.unwrap(), Ok(Change::Made)));

@@ -85,16 +85,7 @@ async fn start(
         .local_addr()?
         .port();
     let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        server::jitbot_config(
-            port,
-            &database,
-            &slack.api_url(),
-            (&provider.url, false),
-            "8h",
-        ),
-    )?;
+    write_config(&config, port, &database, &slack, &provider)?;
     let jitbot = Server::start(
         Kind::Jitbot { config },
         port,
@@ -316,16 +307,7 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
         .local_addr()?
         .port();
     let config = dir.join("outage.toml");
-    std::fs::write(
-        &config,
-        server::jitbot_config(
-            port,
-            &database,
-            &slack.api_url(),
-            (&provider.url, false),
-            "8h",
-        ),
-    )?;
+    write_config(&config, port, &database, &slack, &provider)?;
     let _jitbot =
         Server::start(Kind::Jitbot { config }, port, None, &dir.join("outage.log")).await?;
     let back_at = due_at + chrono::Duration::seconds(args.outage_secs as i64);
@@ -363,4 +345,17 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
         ));
     }
     Ok(problems)
+}
+
+/// jitbot's config for a fault run at `path`: the bench's, its events over HTTP/2.
+fn write_config(
+    path: &Path,
+    port: u16,
+    database: &Path,
+    slack: &FakeSlack,
+    provider: &FakeProvider,
+) -> anyhow::Result<()> {
+    let webhook = (provider.url.as_str(), false);
+    let text = server::jitbot_config(port, database, &slack.api_url(), webhook, "8h");
+    Ok(std::fs::write(path, text)?)
 }
