@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 use super::{Change, Grant, Provider};
 use crate::domain::ProviderKind;
@@ -109,8 +109,8 @@ impl WebhookProvider {
         let (http, _connection) = match (is_plain_http(url), grant.group.webhook_http2) {
             (true, true) => (&self.loopback_http2, None),
             // Held until the answer is read and the connection is free for the next call.
-            (true, false) => (&self.loopback, Some(self.http1_calls.acquire(url).await)),
-            (false, _) => (&self.https, Some(self.http1_calls.acquire(url).await)),
+            (true, false) => (&self.loopback, Some(self.http1_calls.acquire(url).await?)),
+            (false, _) => (&self.https, Some(self.http1_calls.acquire(url).await?)),
         };
         let response = http
             .post(url)
@@ -163,8 +163,9 @@ impl Http1Calls {
         }
     }
 
-    /// Waits for room to call `url`; the call may go on while the permit is held.
-    async fn acquire(&self, url: &str) -> OwnedSemaphorePermit {
+    /// Waits for room to call `url`; the call may go on while the permit is held. Fails only if
+    /// the room were closed, which nothing does.
+    async fn acquire(&self, url: &str) -> Result<OwnedSemaphorePermit, AcquireError> {
         let endpoint = url::Url::parse(url)
             .map(|url| url.origin().ascii_serialization())
             .unwrap_or_else(|_| url.to_string());
@@ -179,9 +180,7 @@ impl Http1Calls {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.each)));
             room.clone()
         };
-        room.acquire_owned()
-            .await
-            .expect("the semaphores are never closed")
+        room.acquire_owned().await
     }
 }
 
@@ -228,9 +227,8 @@ impl Provider for WebhookProvider {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use axum::Router;
     use axum::extract::{ConnectInfo, State};
