@@ -236,6 +236,7 @@ mod tests {
     use axum::routing::post;
     use chrono::Utc;
     use tokio::sync::Notify;
+    use tokio::task::JoinSet;
 
     use super::*;
     use crate::domain::{GrantTarget, GroupPolicy};
@@ -299,8 +300,8 @@ mod tests {
         provider: &Arc<WebhookProvider>,
         group: &GroupPolicy,
         count: i64,
-    ) -> tokio::task::JoinSet<anyhow::Result<Change>> {
-        let mut sent = tokio::task::JoinSet::new();
+    ) -> JoinSet<anyhow::Result<Change>> {
+        let mut sent = JoinSet::new();
         for request_id in 0..count {
             let (provider, group) = (provider.clone(), group.clone());
             sent.spawn(async move {
@@ -331,6 +332,18 @@ mod tests {
         }
     }
 
+    /// Lets the receiver answer until every event `sent` is answered, each done (`Made`); those
+    /// still waiting for a connection arrive, and are let go, in the rounds after.
+    async fn release_all(receiver: &Holding, mut sent: JoinSet<anyhow::Result<Change>>) {
+        while !sent.is_empty() {
+            receiver.release.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            while let Some(done) = sent.try_join_next() {
+                assert!(matches!(done.unwrap(), Ok(Change::Made)));
+            }
+        }
+    }
+
     fn provider_allowing(http1_calls: usize) -> Arc<WebhookProvider> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let secrets = HashMap::from([(
@@ -348,7 +361,7 @@ mod tests {
     async fn http1_events_beyond_the_connections_allowed_wait_for_one() {
         let (url, receiver) = receiver().await;
         let provider = provider_allowing(2);
-        let mut sent = send_at_once(&provider, &group(&url, false), 5);
+        let sent = send_at_once(&provider, &group(&url, false), 5);
         wait_for(&receiver, 2).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(
@@ -356,13 +369,7 @@ mod tests {
             2,
             "the others wait"
         );
-        while !sent.is_empty() {
-            receiver.release.notify_waiters();
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            while let Some(done) = sent.try_join_next() {
-                assert!(matches!(done.unwrap(), Ok(Change::Made)));
-            }
-        }
+        release_all(&receiver, sent).await;
         assert_eq!(receiver.most_in_flight.load(Ordering::SeqCst), 2);
         let versions = receiver.versions.lock().unwrap().clone();
         assert_eq!(versions, [Version::HTTP_11; 5]);
@@ -373,38 +380,26 @@ mod tests {
         let (slow_url, slow) = receiver().await;
         let (other_url, other) = receiver().await;
         let provider = provider_allowing(2);
-        let mut held = send_at_once(&provider, &group(&slow_url, false), 3);
+        let held = send_at_once(&provider, &group(&slow_url, false), 3);
         wait_for(&slow, 2).await;
-        let mut sent = send_at_once(&provider, &group(&other_url, false), 2);
+        let sent = send_at_once(&provider, &group(&other_url, false), 2);
         wait_for(&other, 2).await;
         assert_eq!(
             slow.in_flight.load(Ordering::SeqCst),
             2,
             "the third still waits"
         );
-        other.release.notify_waiters();
-        while let Some(done) = sent.join_next().await {
-            assert!(matches!(done.unwrap(), Ok(Change::Made)));
-        }
-        while !held.is_empty() {
-            slow.release.notify_waiters();
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            while let Some(done) = held.try_join_next() {
-                assert!(matches!(done.unwrap(), Ok(Change::Made)));
-            }
-        }
+        release_all(&other, sent).await;
+        release_all(&slow, held).await;
     }
 
     #[tokio::test]
     async fn http2_events_share_a_connection_and_are_not_held_to_that_limit() {
         let (url, receiver) = receiver().await;
         let provider = provider_allowing(2);
-        let mut sent = send_at_once(&provider, &group(&url, true), 5);
+        let sent = send_at_once(&provider, &group(&url, true), 5);
         wait_for(&receiver, 5).await;
-        receiver.release.notify_waiters();
-        while let Some(done) = sent.join_next().await {
-            assert!(matches!(done.unwrap(), Ok(Change::Made)));
-        }
+        release_all(&receiver, sent).await;
         let versions = receiver.versions.lock().unwrap().clone();
         assert_eq!(versions, [Version::HTTP_2; 5]);
         assert_eq!(receiver.peers.lock().unwrap().len(), 1, "one connection");
