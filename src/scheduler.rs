@@ -613,6 +613,7 @@ pub fn run_apart(
         .name("jitbot-scheduler".into())
         .spawn(move || {
             priority::lower_this_thread();
+            store::writes_on_this_thread_are_background();
             runtime.block_on(run(core, stop));
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());

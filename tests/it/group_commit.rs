@@ -663,6 +663,42 @@ fn background_work_commits_its_groups_without_the_runtime_the_database_was_opene
     drop(dir);
 }
 
+/// On a thread whose writes are all background work (the scheduler's), a write through any
+/// handle is background work: the chat adapters and providers write through handles of their
+/// own there. As a person's, this one would commit on the runtime the database was opened on,
+/// held here, and never return.
+#[test]
+fn every_write_on_a_background_thread_is_background_work_whichever_handle_it_goes_through() {
+    let opened_on = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    let (mut holder, hold) = HeldThread::new();
+    opened_on.spawn(async move { hold() });
+    let people_s_handle = db.clone();
+    let written = std::thread::spawn(move || {
+        store::writes_on_this_thread_are_background();
+        current_thread_runtime().block_on(async {
+            holder.held().await;
+            let write = store::write(&people_s_handle, |tx| insert(tx, 1));
+            let written = tokio::time::timeout(Duration::from_secs(5), write).await;
+            holder.let_go("the write on the background thread");
+            written
+        })
+    })
+    .join()
+    .unwrap();
+    assert!(
+        written.is_ok_and(|w| w.is_ok()),
+        "the write waited for the runtime that answers people"
+    );
+    assert_eq!(stored(&db), vec![1]);
+    drop(opened_on);
+    drop(dir);
+}
+
 /// A person's write that joins a group opened by background work does not wait for the
 /// background thread to run that group's committer: the group gets one on the database's
 /// runtime as well. Here the background thread is held right after its write has run.
