@@ -135,7 +135,7 @@ impl WebhookProvider {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|to| to.to_str().ok())
-                .unwrap_or("nowhere");
+                .map_or_else(|| "nowhere".to_string(), where_it_points);
             bail!(
                 "webhook {action} answered {status} (a redirect to {to}); jitbot refused the \
                  redirect and sends events only to webhook_url: set it to the final address"
@@ -145,6 +145,17 @@ impl WebhookProvider {
             bail!("webhook {action} answered {status}");
         }
         Ok(())
+    }
+}
+
+/// Where a redirect's `Location` points, without what may be a secret: its scheme, host and
+/// port only. The error is logged and kept with the job, and a receiver's redirect may carry a
+/// token in its path or query as its address does.
+fn where_it_points(location: &str) -> String {
+    match reqwest::Url::parse(location) {
+        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
+        Ok(url) => format!("a {} address", url.scheme()),
+        Err(_) => "an address on the same host".to_string(),
     }
 }
 
@@ -355,6 +366,19 @@ mod tests {
             http1_calls: Http1Calls::new(http1_calls),
             ..provider
         })
+    }
+
+    #[test]
+    fn a_redirect_is_told_by_where_it_points_without_its_userinfo_path_or_query() {
+        assert_eq!(
+            where_it_points("https://user:pass@relay.example:8443/t/s3cr3t?sig=s3cr3t#x"),
+            "https://relay.example:8443"
+        );
+        assert_eq!(
+            where_it_points("/elsewhere?token=s3cr3t"),
+            "an address on the same host"
+        );
+        assert_eq!(where_it_points("data:s3cr3t"), "a data address");
     }
 
     #[tokio::test]

@@ -86,7 +86,8 @@ async fn a_group_with_its_own_secret_signs_its_events_with_it_and_not_the_global
 async fn a_redirecting_receiver_is_not_followed_and_the_grant_is_retried() {
     let t = TestApp::spawn().await;
     let id = t.alice_requests("request billing 1h month-end close").await;
-    t.webhook.redirect_next(&[307, 302], "/elsewhere");
+    t.webhook
+        .redirect_next(&[307, 302], "/elsewhere/s3cr3t-path?token=s3cr3t-query");
     t.click("U0BOB", id, "jit_approve").await;
 
     let t0 = Utc::now() + Duration::seconds(1);
@@ -103,6 +104,13 @@ async fn a_redirecting_receiver_is_not_followed_and_the_grant_is_retried() {
         error.contains("307") && error.contains("refused the redirect"),
         "{error}"
     );
+    // Where it points, but not the path or query, which may carry a token.
+    let receiver = t.webhook.url.trim_end_matches("/hook");
+    assert!(
+        error.contains(&format!("a redirect to {receiver})")),
+        "{error}"
+    );
+    assert!(!error.contains("s3cr3t"), "{error}");
 
     t.run_jobs_at(t0 + Duration::seconds(3)).await;
     assert_eq!(t.webhook.deliveries().len(), 2, "retried");
