@@ -147,7 +147,11 @@ impl Trail {
         let Some(last) = waiting.last() else {
             return Ok(Moved::default());
         };
-        let moved = store::write(audit_db, |tx| {
+        // People's writes, also on the scheduler's thread: every person's write waits for its
+        // own move, and so for the lock held here; as background work these two would wait
+        // for the writer behind the scheduler's queue, and hold the lock all that time.
+        let (audit_db, main) = (audit_db.for_people(), self.main.for_people());
+        let moved = store::write(&audit_db, |tx| {
             let mut moved = Moved::default();
             for event in &waiting {
                 if audit_outbox::chain_once(tx, &event.event)? {
@@ -160,7 +164,7 @@ impl Trail {
         })
         .await
         .context("committing to the audit database")?;
-        store::write(&self.main, |tx| audit_outbox::remove_up_to(tx, last.id)).await?;
+        store::write(&main, |tx| audit_outbox::remove_up_to(tx, last.id)).await?;
         Ok(moved)
     }
 

@@ -135,7 +135,7 @@ impl WebhookProvider {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|to| to.to_str().ok())
-                .map_or_else(|| "nowhere".to_string(), where_it_points);
+                .map_or_else(|| "nowhere".to_string(), |to| where_it_points(url, to));
             bail!(
                 "webhook {action} answered {status} (a redirect to {to}); jitbot refused the \
                  redirect and sends events only to webhook_url: set it to the final address"
@@ -148,14 +148,16 @@ impl WebhookProvider {
     }
 }
 
-/// Where a redirect's `Location` points, without what may be a secret: its scheme, host and
-/// port only. The error is logged and kept with the job, and a receiver's redirect may carry a
-/// token in its path or query as its address does.
-fn where_it_points(location: &str) -> String {
-    match reqwest::Url::parse(location) {
-        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
-        Ok(url) => format!("a {} address", url.scheme()),
-        Err(_) => "an address on the same host".to_string(),
+/// Where a redirect's `Location` points (read against `from`, the address that answered with
+/// it), without what may be a secret: its scheme, host and port only. The error is logged and
+/// kept with the job, and a receiver's redirect may carry a token in its path or query as its
+/// address does.
+fn where_it_points(from: &str, location: &str) -> String {
+    let to = reqwest::Url::parse(from).and_then(|from| from.join(location));
+    match to {
+        Ok(to) if matches!(to.scheme(), "http" | "https") => to.origin().ascii_serialization(),
+        Ok(_) => "an address that is not http(s)".to_string(),
+        Err(_) => "an address that could not be read".to_string(),
     }
 }
 
@@ -370,15 +372,30 @@ mod tests {
 
     #[test]
     fn a_redirect_is_told_by_where_it_points_without_its_userinfo_path_or_query() {
+        let from = "https://hooks.example/t/s3cr3t-hook";
         assert_eq!(
-            where_it_points("https://user:pass@relay.example:8443/t/s3cr3t?sig=s3cr3t#x"),
+            where_it_points(
+                from,
+                "https://user:pass@relay.example:8443/t/s3cr3t?sig=s3cr3t#x"
+            ),
             "https://relay.example:8443"
         );
         assert_eq!(
-            where_it_points("/elsewhere?token=s3cr3t"),
-            "an address on the same host"
+            where_it_points(from, "/elsewhere?token=s3cr3t"),
+            "https://hooks.example"
         );
-        assert_eq!(where_it_points("data:s3cr3t"), "a data address");
+        assert_eq!(
+            where_it_points(from, "//other.example/s3cr3t"),
+            "https://other.example"
+        );
+        assert_eq!(
+            where_it_points(from, "data:s3cr3t"),
+            "an address that is not http(s)"
+        );
+        assert_eq!(
+            where_it_points(from, "http://[::1"),
+            "an address that could not be read"
+        );
     }
 
     #[tokio::test]

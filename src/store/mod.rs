@@ -73,12 +73,24 @@ pub struct Db {
     readers: Arc<Readers>,
     /// The writer's transactions, grouped.
     writer: Arc<Writer>,
-    /// Whether this handle is background work's ([`Db::for_background`]).
-    background: bool,
+    /// Whose writes go through this handle.
+    priority: Priority,
     /// Background work's transactions take turns, one waiting for the writer at a time, and
     /// take it when it is free (`group_commit`), so a request's acknowledgement rarely waits
     /// for one of them. One for the database, whichever handle they go through.
     background_turn: Arc<Semaphore>,
+}
+
+/// Whose writes go through a [`Db`] handle (`write`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Priority {
+    /// Background work's when made on a thread whose writes all are (the scheduler's), people's
+    /// otherwise.
+    OfThisThread,
+    /// Background work's ([`Db::for_background`]).
+    Background,
+    /// People's wherever made ([`Db::for_people`]).
+    People,
 }
 
 thread_local! {
@@ -140,7 +152,17 @@ impl Db {
     /// writer one at a time, so that people's requests, which write once each, come first.
     pub fn for_background(&self) -> Db {
         Db {
-            background: true,
+            priority: Priority::Background,
+            ..self.clone()
+        }
+    }
+
+    /// The same database for writes that people's writes may wait for, wherever they are made:
+    /// a write made while holding a lock that people's requests take too (the audit trail's
+    /// move) must not wait for the writer as background work does.
+    pub fn for_people(&self) -> Db {
+        Db {
+            priority: Priority::People,
             ..self.clone()
         }
     }
@@ -168,7 +190,7 @@ async fn open(database_url: &str, durability: connections::Durability) -> anyhow
     Ok(Db {
         readers: Arc::new(Readers::new(place)?),
         writer,
-        background: false,
+        priority: Priority::OfThisThread,
         background_turn: Arc::new(Semaphore::new(1)),
     })
 }
@@ -176,13 +198,17 @@ async fn open(database_url: &str, durability: connections::Durability) -> anyhow
 /// Runs `work` as a write transaction on the writer, in the group open there (see
 /// `group_commit`), and returns once its group has committed. When `work` fails, nothing it did
 /// is kept. `work` runs on this thread and cannot wait on anything: read from other services
-/// first, then write. It is background work when `db` is background work's handle or this
-/// thread's writes all are.
+/// first, then write. It is background work when `db` is background work's handle, or when
+/// this thread's writes all are and `db` is not people's.
 pub async fn write<T, E: From<Error>>(
     db: &Db,
     work: impl FnOnce(&mut WriteTx) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    let background = db.background || BACKGROUND_THREAD.with(std::cell::Cell::get);
+    let background = match db.priority {
+        Priority::Background => true,
+        Priority::People => false,
+        Priority::OfThisThread => BACKGROUND_THREAD.with(std::cell::Cell::get),
+    };
     let turn = match background {
         true => Some(
             db.background_turn

@@ -699,6 +699,44 @@ fn every_write_on_a_background_thread_is_background_work_whichever_handle_it_goe
     drop(dir);
 }
 
+/// A handle for people's writes stays people's on such a thread: the audit trail's move,
+/// made there while holding a lock that people's writes wait for, must not queue for the writer
+/// as background work. As a person's, this write commits on the runtime the database was opened
+/// on, held here, so it waits until that runtime runs again.
+#[test]
+fn a_handle_for_people_s_writes_stays_people_s_on_a_background_thread() {
+    let opened_on = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    let (mut holder, hold) = HeldThread::new();
+    opened_on.spawn(async move { hold() });
+    let people_s = db.for_people();
+    let (while_held, after) = std::thread::spawn(move || {
+        store::writes_on_this_thread_are_background();
+        current_thread_runtime().block_on(async {
+            holder.held().await;
+            let write = store::write(&people_s, |tx| insert(tx, 1));
+            tokio::pin!(write);
+            let while_held = tokio::time::timeout(Duration::from_millis(500), &mut write).await;
+            holder.let_go("the people's write");
+            (while_held.is_ok(), write.await)
+        })
+    })
+    .join()
+    .unwrap();
+    assert!(
+        !while_held,
+        "committed without the runtime that answers people"
+    );
+    after.unwrap();
+    assert_eq!(stored(&db), vec![1]);
+    drop(opened_on);
+    drop(dir);
+}
+
 /// A person's write that joins a group opened by background work does not wait for the
 /// background thread to run that group's committer: the group gets one on the database's
 /// runtime as well. Here the background thread is held right after its write has run.
