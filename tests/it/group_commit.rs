@@ -608,11 +608,34 @@ impl HeldThread {
     }
 }
 
-/// Runs `work` on a thread of its own with a current-thread runtime, as the scheduler runs.
+/// Runs `work` on a thread of its own with a current-thread runtime, as the scheduler runs:
+/// every write made there is background work.
 fn on_a_scheduler_thread<T: Send + 'static, F: Future<Output = T> + 'static>(
     work: impl FnOnce() -> F + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
-    std::thread::spawn(move || current_thread_runtime().block_on(work()))
+    std::thread::spawn(move || {
+        store::writes_on_this_thread_are_background();
+        current_thread_runtime().block_on(work())
+    })
+}
+
+/// A scratch database opened on a runtime of one thread, and that thread held (by the holder
+/// returned) so that nothing the runtime is asked to run runs until it is let go.
+fn opened_on_a_held_runtime() -> (
+    tokio::runtime::Runtime,
+    tempfile::TempDir,
+    store::Db,
+    HeldThread,
+) {
+    let opened_on = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (dir, db) = opened_on.block_on(scratch_db());
+    let (holder, hold) = HeldThread::new();
+    opened_on.spawn(async move { hold() });
+    (opened_on, dir, db, holder)
 }
 
 /// A runtime on the calling thread alone, like the scheduler's.
@@ -643,14 +666,7 @@ async fn joined<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
 /// turn. Here that runtime's one thread is held while a background write commits.
 #[test]
 fn background_work_commits_its_groups_without_the_runtime_the_database_was_opened_on() {
-    let opened_on = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (dir, db) = opened_on.block_on(scratch_db());
-    let (mut holder, hold) = HeldThread::new();
-    opened_on.spawn(async move { hold() });
+    let (opened_on, dir, db, mut holder) = opened_on_a_held_runtime();
     current_thread_runtime().block_on(async {
         holder.held().await;
         store::write(&db.for_background(), |tx| insert(tx, 1))
@@ -669,24 +685,14 @@ fn background_work_commits_its_groups_without_the_runtime_the_database_was_opene
 /// held here, and never return.
 #[test]
 fn every_write_on_a_background_thread_is_background_work_whichever_handle_it_goes_through() {
-    let opened_on = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (dir, db) = opened_on.block_on(scratch_db());
-    let (mut holder, hold) = HeldThread::new();
-    opened_on.spawn(async move { hold() });
+    let (opened_on, dir, db, mut holder) = opened_on_a_held_runtime();
     let people_s_handle = db.clone();
-    let written = std::thread::spawn(move || {
-        store::writes_on_this_thread_are_background();
-        current_thread_runtime().block_on(async {
-            holder.held().await;
-            let write = store::write(&people_s_handle, |tx| insert(tx, 1));
-            let written = tokio::time::timeout(Duration::from_secs(5), write).await;
-            holder.let_go("the write on the background thread");
-            written
-        })
+    let written = on_a_scheduler_thread(move || async move {
+        holder.held().await;
+        let write = store::write(&people_s_handle, |tx| insert(tx, 1));
+        let written = tokio::time::timeout(Duration::from_secs(5), write).await;
+        holder.let_go("the write on the background thread");
+        written
     })
     .join()
     .unwrap();
@@ -705,25 +711,15 @@ fn every_write_on_a_background_thread_is_background_work_whichever_handle_it_goe
 /// on, held here, so it waits until that runtime runs again.
 #[test]
 fn a_handle_for_people_s_writes_stays_people_s_on_a_background_thread() {
-    let opened_on = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (dir, db) = opened_on.block_on(scratch_db());
-    let (mut holder, hold) = HeldThread::new();
-    opened_on.spawn(async move { hold() });
+    let (opened_on, dir, db, mut holder) = opened_on_a_held_runtime();
     let people_s = db.for_people();
-    let (while_held, after) = std::thread::spawn(move || {
-        store::writes_on_this_thread_are_background();
-        current_thread_runtime().block_on(async {
-            holder.held().await;
-            let write = store::write(&people_s, |tx| insert(tx, 1));
-            tokio::pin!(write);
-            let while_held = tokio::time::timeout(Duration::from_millis(500), &mut write).await;
-            holder.let_go("the people's write");
-            (while_held.is_ok(), write.await)
-        })
+    let (while_held, after) = on_a_scheduler_thread(move || async move {
+        holder.held().await;
+        let write = store::write(&people_s, |tx| insert(tx, 1));
+        tokio::pin!(write);
+        let while_held = tokio::time::timeout(Duration::from_millis(500), &mut write).await;
+        holder.let_go("the people's write");
+        (while_held.is_ok(), write.await)
     })
     .join()
     .unwrap();
