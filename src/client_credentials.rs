@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::metrics::{ApiErrorKind, ApiErrors};
 use crate::secrets::Secret;
 
 /// A token is replaced this long before it expires, so that no call carries a dying one.
@@ -22,6 +23,9 @@ pub struct TokenSource {
     credential: Credential,
     scope: &'static str,
     cached: Mutex<Option<(Secret, Instant)>>,
+    /// Failed token requests, as service `token` (`GET /metrics`): a call that needs a token
+    /// fails before it reaches its service.
+    errors: ApiErrors,
 }
 
 /// How jitbot proves who it is to Entra ID.
@@ -73,7 +77,13 @@ impl TokenSource {
             credential,
             scope,
             cached: Mutex::new(None),
+            errors: ApiErrors::default(),
         }
+    }
+
+    /// Counts failed token requests into `errors` from now on.
+    pub fn count_errors_in(&mut self, errors: ApiErrors) {
+        self.errors = errors;
     }
 
     pub fn client_id(&self) -> &str {
@@ -93,9 +103,12 @@ impl TokenSource {
             .await?
             .send()
             .await
+            .inspect_err(|e| self.errors.count("token", ApiErrorKind::of_send(e)))
             .with_context(|| format!("requesting a token for {}", self.scope))?;
         let status = response.status();
         if !status.is_success() {
+            self.errors
+                .count("token", ApiErrorKind::of_status(status.as_u16()));
             let body: Value = response.json().await.unwrap_or(Value::Null);
             let reason = body["error_description"]
                 .as_str()

@@ -115,7 +115,10 @@ impl Graph {
     }
 
     /// The same client counting its failed calls into `errors` (`GET /metrics`).
-    pub fn counting_errors(self, errors: ApiErrors) -> Graph {
+    pub fn counting_errors(mut self, errors: ApiErrors) -> Graph {
+        if let Some(tokens) = &mut self.tokens {
+            tokens.count_errors_in(errors.clone());
+        }
         Graph { errors, ..self }
     }
 

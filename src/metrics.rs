@@ -14,7 +14,8 @@ type Label = [(&'static str, &'static str); 1];
 /// `service` and `kind` of a failed call to another system.
 type ApiErrorLabels = [(&'static str, &'static str); 2];
 
-/// Failed calls to the systems jitbot talks to, by `service` (graph, slack, teams, webhook) and
+/// Failed calls to the systems jitbot talks to, by `service` (graph, slack, teams, webhook, and
+/// token: the token endpoint that Graph's and the Bot Connector's tokens come from) and
 /// `kind` (timeout, connect, throttled, http_4xx, http_5xx, api). Each client holds a clone and
 /// counts where its calls fail; a client built without one (the command line) counts nowhere.
 #[derive(Clone, Default)]

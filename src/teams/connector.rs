@@ -75,6 +75,9 @@ impl Connector {
 
     /// Counts this connector's failed calls into `errors` from now on.
     pub fn count_errors_in(&mut self, errors: ApiErrors) {
+        if let Some(tokens) = &mut self.tokens {
+            tokens.count_errors_in(errors.clone());
+        }
         self.errors = errors;
     }
 

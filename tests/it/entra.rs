@@ -995,3 +995,26 @@ async fn a_managed_identity_gets_graph_tokens_from_the_metadata_endpoint() {
     assert_eq!(asked["client_id"], "99999999-8888-7777-6666-555555555555");
     assert!(!asked.contains_key("client_secret"));
 }
+
+/// A token Entra ID refuses (a wrong client secret, say) fails the call before it reaches Graph:
+/// counted as the token endpoint's failure, not Graph's, so that an operator looks there.
+#[tokio::test]
+async fn a_refused_token_is_counted_as_the_token_endpoint_s_failure() {
+    let t = spawn().await;
+    t.graph.refuse_next_tokens(1);
+    t.say("U0ALICE", "request azure-admins 1h deploy").await;
+    t.run_jobs().await;
+
+    assert_eq!(t.graph.token_requests().len(), 1, "refused once");
+    let metrics = reqwest::get(format!("{}/metrics", t.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("jitbot_api_errors_total{service=\"token\",kind=\"http_4xx\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("service=\"graph\""), "{metrics}");
+}

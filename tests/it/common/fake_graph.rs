@@ -89,6 +89,8 @@ struct Inner {
     transitive: BTreeSet<(String, String)>,
     calls: Vec<GraphCall>,
     token_requests: Vec<HashMap<String, String>>,
+    /// Token requests still to refuse, as Entra ID does a wrong client secret.
+    refuse_tokens: usize,
     failures: Vec<Failure>,
     roles: Vec<String>,
     page_size: usize,
@@ -239,6 +241,11 @@ impl FakeGraph {
             .collect()
     }
 
+    /// Refuses the next `count` token requests (401 `invalid_client`).
+    pub fn refuse_next_tokens(&self, count: usize) {
+        self.inner.lock().unwrap().refuse_tokens = count;
+    }
+
     pub fn token_requests(&self) -> Vec<HashMap<String, String>> {
         self.inner.lock().unwrap().token_requests.clone()
     }
@@ -283,9 +290,16 @@ async fn managed_identity_token(
     axum::Json(answer).into_response()
 }
 
-async fn token(State(inner): State<Arc<Mutex<Inner>>>, body: Bytes) -> axum::Json<Value> {
+async fn token(State(inner): State<Arc<Mutex<Inner>>>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    axum::Json(token_for(&mut inner.lock().unwrap(), form))
+    let mut inner = inner.lock().unwrap();
+    if inner.refuse_tokens > 0 {
+        inner.refuse_tokens -= 1;
+        inner.token_requests.push(form);
+        let refusal = json!({ "error": "invalid_client", "error_description": "AADSTS7000215" });
+        return (StatusCode::UNAUTHORIZED, axum::Json(refusal)).into_response();
+    }
+    axum::Json(token_for(&mut inner, form)).into_response()
 }
 
 /// Records a token request and answers it with a token carrying the granted roles.
