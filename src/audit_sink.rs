@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::providers::{is_plain_http, sign_webhook};
+use crate::domain::is_plain_http;
+use crate::providers::sign_webhook;
 use crate::secrets::Secret;
 use crate::store::audit::Event;
 

@@ -2,7 +2,7 @@
 //! events go over https (or to this machine) and are signed with a secret of their own.
 
 use super::group::Problems;
-use crate::domain::ProviderKind;
+use crate::domain::{ProviderKind, is_plain_http};
 use crate::secrets::CREDENTIAL_ENVS;
 
 /// `provider`, `webhook_url` and `webhook_secret_env`: how the group's access is granted.
@@ -77,9 +77,8 @@ pub(super) fn webhook_http2(
     if !wanted {
         return false;
     }
-    let plain_http = |url: &str| url::Url::parse(url).is_ok_and(|url| url.scheme() == "http");
     match provider {
-        ProviderKind::Webhook { url, .. } if plain_http(url) => true,
+        ProviderKind::Webhook { url, .. } if is_plain_http(url) => true,
         ProviderKind::Webhook { .. } => {
             problem.add(
                 "webhook_http2",

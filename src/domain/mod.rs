@@ -29,6 +29,8 @@ pub use job::{CardDestination, Job};
 pub use lifecycle::{BreakGlass, LifecycleRules};
 pub use notice::Notice;
 pub use owner_status::{Listing, OwnerStatus};
-pub use policy::{GrantTarget, GroupPolicy, Owner, Owners, Policy, ProviderKind, Sweep};
+pub use policy::{
+    GrantTarget, GroupPolicy, Owner, Owners, Policy, ProviderKind, Sweep, is_plain_http,
+};
 pub use refusal::Refusal;
 pub use request::{AccessRequest, EarlyEnd, RequestKind, RequestStatus, Verdict};

@@ -121,6 +121,14 @@ impl ProviderKind {
     }
 }
 
+/// Whether `url` is plain http, which the config allows only to this machine (webhooks, the
+/// audit webhook): such a call never goes through a proxy, which would carry it unencrypted
+/// over the network, and only such an endpoint can take `webhook_http2`.
+pub fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
 /// The address a webhook provider sends to.
 fn webhook_url(provider: &ProviderKind) -> Option<&str> {
     match provider {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 pub use entra::EntraGroupProvider;
 pub use local::LocalProvider;
 pub use pim::EntraPimProvider;
-pub use webhook::{WebhookProvider, is_plain_http, sign as sign_webhook};
+pub use webhook::{WebhookProvider, sign as sign_webhook};
 
 use crate::domain::{GroupPolicy, ProviderKind};
 

@@ -12,7 +12,7 @@ use sha2::Sha256;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 use super::{Change, Grant, Provider};
-use crate::domain::ProviderKind;
+use crate::domain::{ProviderKind, is_plain_http};
 use crate::metrics::{ApiErrorKind, ApiErrors};
 use crate::secrets::Secret;
 
@@ -195,13 +195,6 @@ impl Http1Calls {
         };
         room.acquire_owned().await
     }
-}
-
-/// Whether `url` is plain http, which the config allows only to this machine: such a call never
-/// goes through a proxy, which would carry it unencrypted over the network.
-pub fn is_plain_http(url: &str) -> bool {
-    url.get(..7)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
 fn secret_variable(secret_env: Option<&str>) -> &str {
