@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::fake_provider::FakeProvider;
 use crate::fake_slack::FakeSlack;
 use crate::load::Sample;
+use crate::pacer;
 use crate::slack_client::{SlackClient, user};
 use crate::stats::Latencies;
 
@@ -55,16 +56,14 @@ pub async fn approvals(
     rate: u32,
 ) -> Approvals {
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for n in 0..count {
-        let scheduled = start + period * n as u32;
-        tokio::time::sleep_until(scheduled.into()).await;
+    let (client, slack, provider) = (client.clone(), slack.clone(), provider.clone());
+    let tasks = pacer::at_their_times(Instant::now(), period, count, move |n, scheduled| {
         let (client, slack, provider) = (client.clone(), slack.clone(), provider.clone());
-        tasks.push(tokio::spawn(async move {
+        async move {
             one_approval(&client, &slack, &provider, &user("APPROVE", n), scheduled).await
-        }));
-    }
+        }
+    })
+    .await;
     let (mut to_card, mut to_approved, mut to_granted, mut failed) = (vec![], vec![], vec![], 0);
     for task in tasks {
         match task.await {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::pacer;
 use crate::slack_client::{SlackClient, user};
 
 /// What happened to one request of an open-loop run.
@@ -30,12 +31,10 @@ pub async fn open_loop(
     let total = (f64::from(rate) * secs).round() as u64;
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = Instant::now() + Duration::from_millis(20);
-    let mut tasks = Vec::with_capacity(total as usize);
-    for n in 0..total {
-        let scheduled = start + period * n as u32;
-        tokio::time::sleep_until(scheduled.into()).await;
-        let (client, user, text) = (client.clone(), user(run, n), text.to_string());
-        tasks.push(tokio::spawn(async move {
+    let (client, run, text) = (client.clone(), run.to_string(), text.to_string());
+    let tasks = pacer::at_their_times(start, period, total, move |n, scheduled| {
+        let (client, user, text) = (client.clone(), user(&run, n), text.clone());
+        async move {
             let sent_late = scheduled.elapsed();
             let ack = client.command(&user, &text).await;
             let latency = scheduled.elapsed();
@@ -50,8 +49,9 @@ pub async fn open_loop(
                 sent_late,
                 request_id,
             }
-        }));
-    }
+        }
+    })
+    .await;
     let mut samples = Vec::with_capacity(tasks.len());
     for task in tasks {
         if let Ok(sample) = task.await {

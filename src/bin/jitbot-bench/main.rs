@@ -8,6 +8,7 @@ mod fault;
 mod floor;
 mod flows;
 mod load;
+mod pacer;
 mod report;
 mod run;
 mod seed;
