@@ -76,32 +76,54 @@ impl Trail {
                  or start the separate trail with a new main database"
             );
         }
-        // Both files carry one id from now on: the audit file first, so a crash in between
-        // leaves a main database that is not yet apart, and starting again pairs anew. A write
-        // transaction cannot wait for another database's, so the audit file is written before
-        // the main database's transaction, which checks again that nothing changed meanwhile
-        // (another process, the command line, could have written in between).
-        let id = hex::encode(rand::random::<[u8; 16]>());
-        store::write(&audit, |tx| {
-            // Checked where it is set, so that two main databases cannot both pair with it.
-            if audit_outbox::pairing(tx)?.is_some() {
-                bail!(
-                    "the audit database is already paired with another main database: give \
-                     this one an audit database of its own"
-                );
-            }
-            audit_outbox::set_pairing(tx, &id)?;
-            Ok(())
-        })
-        .await?;
-        store::write(&main, |tx| {
+        // Both files carry one id from now on, in three steps, each a transaction of one file
+        // (a write transaction cannot wait for another database's). The main database names the
+        // id first, and keeps it: a stop or a failure after any step leaves it not yet apart,
+        // and starting again finds the same id in both files and carries on, where an id drawn
+        // afresh would find the audit file taken by "another" main database. The audit file
+        // takes the id only when it has none, or this one; the main database is marked apart
+        // last, after checking again that nothing changed meanwhile (another process, the
+        // command line, could have written in between).
+        let id = store::write(&main, |tx| {
             if audit_outbox::trail_is_apart(tx)? || audit_outbox::events_in(tx)? > 0 {
                 bail!(
                     "the main database changed while its audit trail was being paired with the \
                      audit database: start again"
                 );
             }
-            audit_outbox::set_pairing(tx, &id)?;
+            Ok(match audit_outbox::pairing(tx)? {
+                Some(id) => id,
+                None => {
+                    let id = hex::encode(rand::random::<[u8; 16]>());
+                    audit_outbox::set_pairing(tx, &id)?;
+                    id
+                }
+            })
+        })
+        .await?;
+        store::write(&audit, |tx| {
+            match audit_outbox::pairing(tx)? {
+                None => audit_outbox::set_pairing(tx, &id)?,
+                Some(theirs) if theirs == id => {}
+                // Checked where it is set, so that two main databases cannot both pair with it.
+                Some(_) => bail!(
+                    "the audit database is already paired with another main database: give \
+                     this one an audit database of its own"
+                ),
+            }
+            Ok(())
+        })
+        .await?;
+        store::write(&main, |tx| {
+            if audit_outbox::trail_is_apart(tx)?
+                || audit_outbox::events_in(tx)? > 0
+                || audit_outbox::pairing(tx)?.as_deref() != Some(id.as_str())
+            {
+                bail!(
+                    "the main database changed while its audit trail was being paired with the \
+                     audit database: start again"
+                );
+            }
             audit_outbox::mark_apart(tx)?;
             Ok(())
         })

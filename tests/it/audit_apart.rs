@@ -3,6 +3,8 @@
 //! linear chain under concurrency, and purges that keep the rest verifiable.
 
 use chrono::{Duration, Utc};
+use jitbot::access::Trail;
+use jitbot::access::audit_trail::check_pairing;
 use jitbot::domain::RequestStatus;
 use jitbot::store::{self, Db, OptionalExtension, audit};
 
@@ -567,4 +569,66 @@ async fn retention_never_purges_what_the_collector_has_not_had() {
     let left: Vec<i64> = chain(trail(&t)).await.iter().map(|e| e.0).collect();
     assert_eq!(left, [3, 4, 5], "events 3 and 4 wait for the collector");
     assert!(verify(&t).status.success());
+}
+
+/// A main database and an audit database, each a fresh file in `dir`.
+async fn main_and_audit_files(dir: &tempfile::TempDir, main: &str) -> (Db, Db) {
+    let open = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let main = store::connect(&open(main)).await.unwrap();
+    let audit = store::connect(&open("audit.db")).await.unwrap();
+    (main, audit)
+}
+
+fn is_apart(db: &Db) -> bool {
+    store::audit_outbox::trail_is_apart(&db.read().unwrap()).unwrap()
+}
+
+fn pairing(db: &Db) -> Option<String> {
+    store::audit_outbox::pairing(&db.read().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_pairing_stopped_between_the_two_files_is_taken_up_again_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (main, audit) = main_and_audit_files(&dir, "main.db").await;
+    // Where a stop (or a failed last step) left it: both files carry the id, the main database
+    // is not yet marked apart.
+    for db in [&main, &audit] {
+        store::write(db, |tx| store::audit_outbox::set_pairing(tx, "0123abcd"))
+            .await
+            .unwrap();
+    }
+    Trail::apart(main.clone(), audit.clone()).await.unwrap();
+    assert!(is_apart(&main));
+    assert_eq!(pairing(&main).as_deref(), Some("0123abcd"));
+    assert_eq!(pairing(&audit).as_deref(), Some("0123abcd"));
+    check_pairing(&main, &audit).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_audit_file_paired_with_one_main_database_is_refused_to_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, audit) = main_and_audit_files(&dir, "first.db").await;
+    Trail::apart(first.clone(), audit.clone()).await.unwrap();
+    let second = store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("second.db").display()
+    ))
+    .await
+    .unwrap();
+    let refused = Trail::apart(second.clone(), audit.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("already paired with another main database"),
+        "{refused:#}"
+    );
+    assert!(!is_apart(&second));
+    // The first keeps its trail; the second, started again with the same file, is refused again.
+    check_pairing(&first, &audit).await.unwrap();
+    assert!(Trail::apart(second, audit.clone()).await.is_err());
+    check_pairing(&first, &audit).await.unwrap();
 }
