@@ -66,6 +66,13 @@ impl Trail {
     pub async fn apart(main: Db, audit: Db) -> anyhow::Result<Trail> {
         if audit_outbox::trail_is_apart(&*main.read()?)? {
             check_pairing(&main, &audit).await?;
+            // Paired but not yet claimed: stopped right after the main file was marked, or
+            // paired by an earlier version.
+            store::write(&audit, |tx| match audit_outbox::is_claimed(tx)? {
+                true => Ok(()),
+                false => audit_outbox::claim(tx),
+            })
+            .await?;
             return Ok(Self::new(main, Some(audit)));
         }
         let held = audit_outbox::events_in(&*main.read()?)?;
@@ -76,58 +83,47 @@ impl Trail {
                  or start the separate trail with a new main database"
             );
         }
-        // Both files carry one id from now on, in three steps, each a transaction of one file
-        // (a write transaction cannot wait for another database's). The main database names the
-        // id first, and keeps it: a stop or a failure after any step leaves it not yet apart,
-        // and starting again finds the same id in both files and carries on, where an id drawn
-        // afresh would find the audit file taken by "another" main database. The audit file
-        // takes the id only when it has none, or this one; the main database is marked apart
-        // last, after checking again that nothing changed meanwhile (another process, the
-        // command line, could have written in between).
-        let id = store::write(&main, |tx| {
-            if audit_outbox::trail_is_apart(tx)? || audit_outbox::events_in(tx)? > 0 {
-                bail!(
-                    "the main database changed while its audit trail was being paired with the \
-                     audit database: start again"
-                );
-            }
-            Ok(match audit_outbox::pairing(tx)? {
-                Some(id) => id,
-                None => {
-                    let id = hex::encode(rand::random::<[u8; 16]>());
-                    audit_outbox::set_pairing(tx, &id)?;
-                    id
-                }
-            })
-        })
-        .await?;
+        // Both files carry one pairing from now on, written in three steps, each a transaction
+        // of one file (a write transaction cannot wait for another database's):
+        // 1. the audit file takes a pairing drawn afresh, unless a main file has claimed it
+        //    (step 3), or it holds events: then it belongs to another main file;
+        // 2. the main file takes the same pairing and is marked as kept apart, after checking
+        //    again that nothing changed meanwhile (another process could have written to it);
+        // 3. the audit file is marked claimed: from then on no other main file may take it,
+        //    not even a copy of this one.
+        // A stop after step 1 leaves an audit file no main file has claimed, and no event in
+        // it: the next start takes it again with a pairing of its own, where a pairing kept
+        // would have it refused as "another" main file's. A stop after step 2 leaves the main
+        // file apart, and its next start claims the audit file (above). An audit file left
+        // behind after step 1 carries a pairing the main file never took, so it is refused
+        // should it be put back later.
+        let pairing = hex::encode(rand::random::<[u8; 16]>());
         store::write(&audit, |tx| {
-            match audit_outbox::pairing(tx)? {
-                None => audit_outbox::set_pairing(tx, &id)?,
-                Some(theirs) if theirs == id => {}
-                // Checked where it is set, so that two main databases cannot both pair with it.
-                Some(_) => bail!(
+            if audit_outbox::pairing(tx)?.is_some()
+                && (audit_outbox::is_claimed(tx)? || audit_outbox::events_in(tx)? > 0)
+            {
+                bail!(
                     "the audit database is already paired with another main database: give \
                      this one an audit database of its own"
-                ),
+                );
             }
+            audit_outbox::set_pairing(tx, &pairing)?;
             Ok(())
         })
         .await?;
         store::write(&main, |tx| {
-            if audit_outbox::trail_is_apart(tx)?
-                || audit_outbox::events_in(tx)? > 0
-                || audit_outbox::pairing(tx)?.as_deref() != Some(id.as_str())
-            {
+            if audit_outbox::trail_is_apart(tx)? || audit_outbox::events_in(tx)? > 0 {
                 bail!(
                     "the main database changed while its audit trail was being paired with the \
-                     audit database: start again"
+                     audit database (another process wrote to it): start again"
                 );
             }
+            audit_outbox::set_pairing(tx, &pairing)?;
             audit_outbox::mark_apart(tx)?;
             Ok(())
         })
         .await?;
+        store::write(&audit, |tx| audit_outbox::claim(tx)).await?;
         Ok(Self::new(main, Some(audit)))
     }
 

@@ -30,6 +30,19 @@ pub fn set_pairing(db: &Connection, id: &str) -> Result<()> {
     super::settings::set(db, PAIRING, id)
 }
 
+/// The audit database's mark that a main database has taken it, once paired: from then on no
+/// other main database can, not even one carrying the same id (a copy of the main file made
+/// half-way through pairing).
+const CLAIMED: &str = "audit_trail_claimed";
+
+pub fn is_claimed(db: &Connection) -> Result<bool> {
+    Ok(super::settings::get(db, CLAIMED)?.is_some())
+}
+
+pub fn claim(db: &Connection) -> Result<()> {
+    super::settings::set(db, CLAIMED, "claimed")
+}
+
 /// Marks this (main) database's trail as living apart, from now on.
 pub fn mark_apart(db: &Connection) -> Result<()> {
     super::settings::set(db, TRAIL, APART)

@@ -587,22 +587,96 @@ fn pairing(db: &Db) -> Option<String> {
     store::audit_outbox::pairing(&db.read().unwrap()).unwrap()
 }
 
+fn claimed(db: &Db) -> bool {
+    store::audit_outbox::is_claimed(&db.read().unwrap()).unwrap()
+}
+
+/// Writes `pairing` into `db`, as a step of pairing that stopped after it.
+async fn paired_as(db: &Db, pairing: &str) {
+    store::write(db, |tx| store::audit_outbox::set_pairing(tx, pairing))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_pairing_stopped_between_the_two_files_is_taken_up_again_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let (main, audit) = main_and_audit_files(&dir, "main.db").await;
-    // Where a stop (or a failed last step) left it: both files carry the id, the main database
-    // is not yet marked apart.
-    for db in [&main, &audit] {
-        store::write(db, |tx| store::audit_outbox::set_pairing(tx, "0123abcd"))
-            .await
-            .unwrap();
-    }
+    // Where a stop (or a power cut that lost the main file's last commit) left it: the audit
+    // file took a pairing, the main file did not.
+    paired_as(&audit, "0123abcd").await;
     Trail::apart(main.clone(), audit.clone()).await.unwrap();
     assert!(is_apart(&main));
-    assert_eq!(pairing(&main).as_deref(), Some("0123abcd"));
-    assert_eq!(pairing(&audit).as_deref(), Some("0123abcd"));
+    assert!(claimed(&audit));
+    assert_eq!(pairing(&main), pairing(&audit));
     check_pairing(&main, &audit).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_audit_file_left_half_paired_is_refused_once_another_was_paired_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let (main, left) = main_and_audit_files(&dir, "main.db").await;
+    // A start stopped after the audit file took its pairing; the next one was given another
+    // audit file.
+    paired_as(&left, "0123abcd").await;
+    let other = store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("other.db").display()
+    ))
+    .await
+    .unwrap();
+    Trail::apart(main.clone(), other.clone()).await.unwrap();
+    check_pairing(&main, &other).await.unwrap();
+    // Put back in its place, the first (an empty chain) would verify as intact.
+    let refused = check_pairing(&main, &left).await.err().unwrap();
+    assert!(
+        refused.to_string().contains("is not the one"),
+        "{refused:#}"
+    );
+}
+
+#[tokio::test]
+async fn an_audit_file_paired_before_claims_were_kept_is_refused_to_another_main_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, audit) = main_and_audit_files(&dir, "first.db").await;
+    // Paired by an earlier version, which kept no claim: both carry the pairing, the main file
+    // is apart, and the audit file already holds the trail.
+    paired_as(&first, "0123abcd").await;
+    paired_as(&audit, "0123abcd").await;
+    store::write(&first, |tx| store::audit_outbox::mark_apart(tx))
+        .await
+        .unwrap();
+    let event = audit::NewEvent::by_jitbot(
+        None,
+        jitbot::domain::AuditAction::Requested,
+        serde_json::json!({}),
+        Utc::now(),
+    );
+    store::write(&audit, |tx| audit::append(tx, event))
+        .await
+        .unwrap();
+    assert!(!claimed(&audit));
+    let second = store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("second.db").display()
+    ))
+    .await
+    .unwrap();
+    let refused = Trail::apart(second.clone(), audit.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("already paired with another main database"),
+        "{refused:#}"
+    );
+    assert_eq!(pairing(&audit).as_deref(), Some("0123abcd"));
+    // Its own main file's next start claims it.
+    Trail::apart(first.clone(), audit.clone()).await.unwrap();
+    assert!(claimed(&audit));
+    check_pairing(&first, &audit).await.unwrap();
 }
 
 #[tokio::test]
