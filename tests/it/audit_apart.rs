@@ -587,6 +587,27 @@ fn pairing(db: &Db) -> Option<String> {
     store::audit_outbox::pairing(&db.read().unwrap()).unwrap()
 }
 
+/// A second main file, fresh in `dir`, that `audit` is refused to, as another main file's.
+async fn refused_to_a_second_main_file(dir: &tempfile::TempDir, audit: &Db) -> Db {
+    let second = store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("second.db").display()
+    ))
+    .await
+    .unwrap();
+    let refused = Trail::apart(second.clone(), audit.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("already paired with another main database"),
+        "{refused:#}"
+    );
+    second
+}
+
 fn claimed(db: &Db) -> bool {
     store::audit_outbox::is_claimed(&db.read().unwrap()).unwrap()
 }
@@ -656,22 +677,8 @@ async fn an_audit_file_paired_before_claims_were_kept_is_refused_to_another_main
         .await
         .unwrap();
     assert!(!claimed(&audit));
-    let second = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("second.db").display()
-    ))
-    .await
-    .unwrap();
-    let refused = Trail::apart(second.clone(), audit.clone())
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        refused
-            .to_string()
-            .contains("already paired with another main database"),
-        "{refused:#}"
-    );
+    let second = refused_to_a_second_main_file(&dir, &audit).await;
+    assert!(!is_apart(&second));
     assert_eq!(pairing(&audit).as_deref(), Some("0123abcd"));
     // Its own main file's next start claims it.
     Trail::apart(first.clone(), audit.clone()).await.unwrap();
@@ -684,22 +691,7 @@ async fn an_audit_file_paired_with_one_main_database_is_refused_to_another() {
     let dir = tempfile::tempdir().unwrap();
     let (first, audit) = main_and_audit_files(&dir, "first.db").await;
     Trail::apart(first.clone(), audit.clone()).await.unwrap();
-    let second = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("second.db").display()
-    ))
-    .await
-    .unwrap();
-    let refused = Trail::apart(second.clone(), audit.clone())
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        refused
-            .to_string()
-            .contains("already paired with another main database"),
-        "{refused:#}"
-    );
+    let second = refused_to_a_second_main_file(&dir, &audit).await;
     assert!(!is_apart(&second));
     // The first keeps its trail; the second, started again with the same file, is refused again.
     check_pairing(&first, &audit).await.unwrap();
