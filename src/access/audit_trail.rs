@@ -68,11 +68,7 @@ impl Trail {
             check_pairing(&main, &audit).await?;
             // Paired but not yet claimed: stopped right after the main file was marked, or
             // paired by an earlier version.
-            store::write(&audit, |tx| match audit_outbox::is_claimed(tx)? {
-                true => Ok(()),
-                false => audit_outbox::claim(tx),
-            })
-            .await?;
+            store::write(&audit, |tx| audit_outbox::claim(tx)).await?;
             return Ok(Self::new(main, Some(audit)));
         }
         let held = audit_outbox::events_in(&*main.read()?)?;

@@ -571,12 +571,18 @@ async fn retention_never_purges_what_the_collector_has_not_had() {
     assert!(verify(&t).status.success());
 }
 
+/// A database in a fresh file `name` in `dir`.
+async fn fresh_file(dir: &tempfile::TempDir, name: &str) -> Db {
+    let url = format!("sqlite://{}", dir.path().join(name).display());
+    store::connect(&url).await.unwrap()
+}
+
 /// A main database and an audit database, each a fresh file in `dir`.
 async fn main_and_audit_files(dir: &tempfile::TempDir, main: &str) -> (Db, Db) {
-    let open = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-    let main = store::connect(&open(main)).await.unwrap();
-    let audit = store::connect(&open("audit.db")).await.unwrap();
-    (main, audit)
+    (
+        fresh_file(dir, main).await,
+        fresh_file(dir, "audit.db").await,
+    )
 }
 
 fn is_apart(db: &Db) -> bool {
@@ -589,12 +595,7 @@ fn pairing(db: &Db) -> Option<String> {
 
 /// A second main file, fresh in `dir`, that `audit` is refused to, as another main file's.
 async fn refused_to_a_second_main_file(dir: &tempfile::TempDir, audit: &Db) -> Db {
-    let second = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("second.db").display()
-    ))
-    .await
-    .unwrap();
+    let second = fresh_file(dir, "second.db").await;
     let refused = Trail::apart(second.clone(), audit.clone())
         .await
         .err()
@@ -640,12 +641,7 @@ async fn an_audit_file_left_half_paired_is_refused_once_another_was_paired_inste
     // A start stopped after the audit file took its pairing; the next one was given another
     // audit file.
     paired_as(&left, "0123abcd").await;
-    let other = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("other.db").display()
-    ))
-    .await
-    .unwrap();
+    let other = fresh_file(&dir, "other.db").await;
     Trail::apart(main.clone(), other.clone()).await.unwrap();
     check_pairing(&main, &other).await.unwrap();
     // Put back in its place, the first (an empty chain) would verify as intact.
