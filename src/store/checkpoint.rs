@@ -4,7 +4,7 @@
 //! copies every page the WAL holds into the database file and syncs both, with the writer held.
 //! At 1 000 requests a second that was a commit of about 5 ms some 35 times a second, and every
 //! acknowledgement queued behind one waited for it. Here commits do not checkpoint (short of
-//! the backstop, `connections::WAL_BACKSTOP`): a thread of its own copies the WAL every
+//! the backstop, `connections::WAL_BACKSTOP_BYTES`): a thread of its own copies the WAL every
 //! [`EVERY`] on a connection of its own, while the writer goes on appending (a passive
 //! checkpoint takes no writer lock), and a page written many times in between is copied once.
 //!

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use jitbot::store;
 
-/// Pages of 4 KiB: one row is about one page.
-const PAGE: usize = 4096;
+/// A new database's pages (`connections::PAGE_SIZE`): one row is about one page.
+const PAGE: usize = 1024;
+/// The WAL's backstop in pages of [`PAGE`] (`connections::WAL_BACKSTOP_BYTES`, 40 MiB).
+const BACKSTOP_PAGES: u64 = 40 * 1024 * 1024 / PAGE as u64;
 
 async fn db_with_pages_table() -> (tempfile::TempDir, PathBuf, store::Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -61,6 +63,18 @@ async fn until_copied(file: &Path, at_least: u64) {
     }
 }
 
+/// Small pages: every commit writes each page it changed whole, twice (into the WAL, then back).
+#[tokio::test]
+async fn a_new_database_has_pages_of_1_kib() {
+    let (_dir, _file, db) = db_with_pages_table().await;
+    let page_size: i64 = db
+        .read()
+        .unwrap()
+        .pragma_query_value(None, "page_size", |row| row.get(0))
+        .unwrap();
+    assert_eq!(page_size, PAGE as i64);
+}
+
 #[tokio::test]
 async fn a_commit_leaves_the_wal_in_place_and_the_checkpointer_copies_it_soon_after() {
     let (_dir, file, db) = db_with_pages_table().await;
@@ -84,7 +98,7 @@ async fn the_wal_starts_over_once_copied() {
     for burst in 1..=3_u64 {
         write_pages(&db, per_burst).await;
         until_copied(&file, burst * (per_burst * PAGE) as u64).await;
-        // The file reaches its size as the copy starts; time for the copy to end (8 MiB).
+        // The file reaches its size as the copy starts; time for the copy to end (2 MiB).
         tokio::time::sleep(Duration::from_secs(1)).await;
         // The first commit after the copy finishes it; the one after starts the WAL over.
         write_pages(&db, 1).await;
@@ -108,13 +122,13 @@ async fn the_wal_starts_over_once_copied() {
 async fn the_wal_starts_over_under_writes_that_never_pause() {
     let (_dir, file, db) = db_with_pages_table().await;
     let mut written = 0_u64;
-    while written < 24_000 {
-        write_pages(&db, 4).await;
-        written += 4;
+    while written < 2 * BACKSTOP_PAGES {
+        write_pages(&db, 16).await;
+        written += 16;
     }
     let frames = wal_pages(&file);
     assert!(
-        frames < 10_000,
+        frames < BACKSTOP_PAGES,
         "the WAL grew to {frames} pages of {written} written: it started over only at the backstop"
     );
 }
