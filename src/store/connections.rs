@@ -25,12 +25,12 @@ const STATEMENT_CACHE: usize = 256;
 /// and later back into the file: with SQLite's default of 4 KiB, a request's small rows in a
 /// dozen tables and indexes came to about 35 pages, 140 KiB, written twice. 1 KiB pages hold
 /// every row the store writes (a table row spills past about 990 bytes) and cut that to about
-/// 16 pages, 16 KiB (`strace` at 200/s): side by side in the benchmark (five pairs), ack p99 at 1 000/s 2.4–3.8 → 1.7–2.8 ms
-/// and at 3 000/s 10.7–14.9 → 7.7–9.1 ms (5.5–7.1 ms with the backstop below in bytes: at
-/// 10 000 pages it was 10 MiB, which the WAL passes at 3 000/s); with a history of a million
-/// requests 3.4 → 1.7 ms.
-/// 2 KiB was between the two, 512 bytes no better than 1 KiB. A database made with other
-/// pages keeps them (SQLite cannot change them in WAL mode); the README says how to convert.
+/// 16 pages, 16 KiB (`strace` at 200/s). Side by side in the benchmark (five pairs), ack p99
+/// at 1 000/s 2.4–3.8 → 1.7–2.8 ms and at 3 000/s 10.7–14.9 → 7.7–9.1 ms (5.5–7.1 ms with the
+/// backstop below in bytes: at 10 000 pages it was 10 MiB, which the WAL passes at 3 000/s);
+/// with a history of a million requests 3.4 → 1.7 ms. 2 KiB was between the two, 512 bytes no
+/// better than 1 KiB. A database made with other pages keeps them (SQLite cannot change them
+/// in WAL mode); the README says how to convert one.
 const PAGE_SIZE: u32 = 1024;
 /// Should the WAL ever hold this much (its copying stopped, or could not keep up), the commit
 /// that takes it there copies it, as SQLite's default does at 1 000 pages. Under the
