@@ -85,6 +85,7 @@ pub struct Metrics {
     revocation_lag_seconds: Histogram,
     job_retries: Family<Label, Counter>,
     jobs_given_up: Family<Label, Counter>,
+    stand_in_jobs: Counter,
     api_errors: ApiErrors,
     active_grants: Gauge,
     jobs_queued: Gauge,
@@ -108,6 +109,7 @@ impl Metrics {
         let revocation_lag_seconds = Histogram::new(exponential_buckets(0.01, 2.5, 12));
         let job_retries = Family::default();
         let jobs_given_up = Family::default();
+        let stand_in_jobs = Counter::default();
         let api_errors = ApiErrors::default();
         let (active_grants, jobs_queued, oldest_due_job_seconds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
@@ -138,6 +140,11 @@ impl Metrics {
             jobs_given_up.clone(),
         );
         registry.register(
+            "scheduler_stand_in_jobs",
+            "Due jobs run by the threads that answer people because the scheduler's thread got no CPU (the core was busy)",
+            stand_in_jobs.clone(),
+        );
+        registry.register(
             "api_errors",
             "Failed calls to other systems, by service (graph, slack, teams, webhook) and kind (timeout, connect, throttled, http_4xx, http_5xx, api)",
             api_errors.0.clone(),
@@ -165,6 +172,7 @@ impl Metrics {
             revocation_lag_seconds,
             job_retries,
             jobs_given_up,
+            stand_in_jobs,
             api_errors,
             active_grants,
             jobs_queued,
@@ -198,6 +206,11 @@ impl Metrics {
 
     pub fn job_given_up(&self, kind: &'static str) {
         self.jobs_given_up.get_or_create(&[("job", kind)]).inc();
+    }
+
+    /// `jobs` run in the scheduler's stead (`scheduler::stand_in`).
+    pub fn jobs_run_standing_in(&self, jobs: usize) {
+        self.stand_in_jobs.inc_by(jobs as u64);
     }
 
     /// The text exposition, with the gauges read now.

@@ -3,6 +3,9 @@
 //! run the scheduler at any instant.
 
 mod priority;
+mod stand_in;
+
+pub use priority::this_thread_is_idle;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -158,33 +161,45 @@ async fn start_revocations(
     groups: &mut [Vec<store::jobs::JobRow>],
     now: DateTime<Utc>,
 ) {
-    let due: Vec<i64> = groups
+    let mut started = started_together(core, &first_revocations(groups), now).await;
+    for first in groups.iter_mut().filter_map(|rows| rows.first_mut()) {
+        first.started = first.request_id.and_then(|id| started.remove(&id));
+    }
+}
+
+/// The requests whose claimed jobs start with a revocation.
+fn first_revocations(groups: &[Vec<store::jobs::JobRow>]) -> Vec<i64> {
+    groups
         .iter()
         .filter_map(|rows| rows.first())
         .filter(|row| is_revocation(row))
         .filter_map(|row| row.request_id)
-        .collect();
+        .collect()
+}
+
+/// Starts the revocations of `due` in one transaction; each as the start left it, by request,
+/// so that its job need not read it again. Empty when that failed.
+async fn started_together(
+    core: &Core,
+    due: &[i64],
+    now: DateTime<Utc>,
+) -> HashMap<i64, Box<store::jobs::StartedRevocation>> {
     if due.is_empty() {
-        return;
+        return HashMap::new();
     }
-    let started = match access::expire::start_all(core, &due, now).await {
-        Ok(started) => started,
+    match access::expire::start_all(core, due, now).await {
+        Ok(started) => started
+            .into_iter()
+            .map(|started| (started.request.id, Box::new(started)))
+            .collect(),
         Err(error) => {
             tracing::error!(
                 revocations = due.len(),
                 error = format!("{error:#}"),
                 "could not start due revocations together; each starts alone"
             );
-            return;
+            HashMap::new()
         }
-    };
-    // Each job gets its request as the start left it: it need not read it again.
-    let mut started: HashMap<i64, Box<store::jobs::StartedRevocation>> = started
-        .into_iter()
-        .map(|started| (started.request.id, Box::new(started)))
-        .collect();
-    for first in groups.iter_mut().filter_map(|rows| rows.first_mut()) {
-        first.started = first.request_id.and_then(|id| started.remove(&id));
     }
 }
 
@@ -588,9 +603,10 @@ async fn deliver(
 /// Runs the scheduler (`run`) on a thread of its own, with a runtime of its own, until
 /// `shutdown`; the returned handle finishes when it has. Queries run on the thread that asks
 /// (`store`), so background work on the runtime that answers people would queue every
-/// acknowledgement behind the jobs ready before it. On a thread of its own, the operating
-/// system shares the CPU between the two, and the thread that answers people, idle most of the
-/// time, runs as soon as a request arrives.
+/// acknowledgement behind the jobs ready before it. On a thread of its own at `SCHED_IDLE`
+/// (`priority`), it runs whenever no request is being answered, and gives way the moment one
+/// arrives. Should it get no CPU at all, the calling runtime runs the due jobs
+/// (`stand_in`).
 pub fn run_apart(
     core: Core,
     shutdown: CancellationToken,
@@ -608,13 +624,16 @@ pub fn run_apart(
         let _guard = guard;
         stopped.cancelled().await;
     });
+    let stand_in = stand_in::StandIn::new();
+    tokio::spawn(stand_in.clone().run(core.clone(), stop.clone()));
     let (finished, done) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("jitbot-scheduler".into())
         .spawn(move || {
             priority::lower_this_thread();
             store::writes_on_this_thread_are_background();
-            runtime.block_on(run(core, stop));
+            runtime.spawn(stand_in.heartbeat.clone().keep_beating());
+            runtime.block_on(run(core, &stand_in, stop));
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());
         })?;
@@ -624,8 +643,9 @@ pub fn run_apart(
 /// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is
 /// free, independently of the others: a slow provider holds one worker, not every revocation
 /// behind it. Finished jobs are deleted in batches by one task. On shutdown the jobs in hand
-/// are finished first.
-pub async fn run(core: Core, shutdown: CancellationToken) {
+/// are finished first. The requests it claimed wait in `stand_in` until a worker here starts
+/// them: should this thread get no CPU for them, the stand-in takes them over.
+async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationToken) {
     let core = core.in_background();
     match store::write(&core.db, |tx| store::jobs::release_all(tx)).await {
         Ok(0) => {}
@@ -636,7 +656,6 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         any: Arc::new(Semaphore::new(WORKERS)),
         revocations_only: Arc::new(Semaphore::new(REVOCATION_WORKERS)),
     };
-    let freed = Arc::new(Notify::new());
     let (finished, to_complete) = mpsc::unbounded_channel();
     let completer = tokio::spawn(complete_in_batches(core.clone(), to_complete));
     let mut running = JoinSet::new();
@@ -660,20 +679,33 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         let more_due = match claimed {
             Ok(claimed) => {
                 let full = free > 0 && claimed.len() as i64 == free;
-                let mut groups = by_request(claimed);
-                start_revocations(&core, &mut groups, now).await;
+                let groups = by_request(claimed);
+                let revocations = first_revocations(&groups);
+                // Handed to the stand-in's reach at once: should this thread lose the core
+                // from here on, they do not wait for it.
+                let mut tickets = Vec::with_capacity(groups.len());
                 for rows in groups {
                     let Some(permit) = workers.take(rows.first().is_some_and(is_revocation)) else {
                         break; // cannot happen: one permit per request claimed, within `room`
                     };
-                    let (core, finished, freed) = (core.clone(), finished.clone(), freed.clone());
+                    tickets.push(stand_in.unstarted.put(rows, now, permit));
+                }
+                let started = started_together(&core, &revocations, now).await;
+                stand_in.unstarted.hand_over(started);
+                for ticket in tickets {
+                    let (core, finished, unstarted) =
+                        (core.clone(), finished.clone(), stand_in.unstarted.clone());
                     running.spawn(async move {
-                        run_request(&core, rows, now, |id| {
+                        // Gone when the stand-in took it over: this thread had no CPU for it.
+                        let Some(claimed) = unstarted.take(ticket) else {
+                            return;
+                        };
+                        run_request(&core, claimed.rows, claimed.now, |id| {
                             let _ = finished.send(id);
                         })
                         .await;
-                        drop(permit);
-                        freed.notify_one();
+                        drop(claimed.permit);
+                        unstarted.freed.notify_one();
                     });
                 }
                 full
@@ -692,7 +724,7 @@ pub async fn run(core: Core, shutdown: CancellationToken) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = core.scheduler_woken() => {}
-            _ = freed.notified() => {}
+            _ = stand_in.unstarted.freed.notified() => {}
             _ = shutdown.cancelled() => break,
         }
         if !more_due {

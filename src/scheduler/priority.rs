@@ -1,35 +1,47 @@
-//! The scheduler's thread runs at a lower priority than the threads that answer people.
+//! The scheduler's thread runs only when the threads that answer people leave a core idle.
 //!
-//! Under load both want the one core, and the operating system shares it between threads by
-//! their weight. At equal weight a backlog of cards took 44 % of the core at saturation, and
-//! the acknowledgements the rest. At nice 5 the scheduler's thread has about a third of the
-//! weight (335 against 1 024): it still takes the whole core whenever the acknowledgements leave
-//! it idle, as in the revocation run, and a quarter of it when they do not.
+//! Under load both want the one core. At nice 5 the scheduler's thread had a third of the
+//! weight and took its turns in slices: an ack that arrived during one waited up to 5 ms for the
+//! core (`perf sched` at 3 000/s), 0.28 ms on average. At `SCHED_IDLE` it is preempted the moment
+//! a request arrives, and runs whenever none is being answered, which at every rate below
+//! saturation is most of the time. Measured side by side (three pairs): ack p99 at 3 000/s
+//! 5.8–7.0 → 2.9–3.1 ms, at 1 000/s 1.6–1.8 → 1.2–1.6 ms; cards at 3 000/s, where the core is
+//! short, later (p99 4.3–4.6 → 7.6–8.1 s).
 //!
-//! Earlier designs lost from this, because the scheduler's transactions then held the writer
-//! while preempted and acks queued behind them. Now background work takes the writer only when
-//! it is free, and commits its own groups on this thread (`store::group_commit`).
+//! The price is that the thread gets almost nothing (a weight of 3 against 1 024) while the
+//! core stays busy, whether with a flood of requests or with another process, and an
+//! unprivileged thread cannot leave `SCHED_IDLE` again. So due jobs never depend on it alone:
+//! when it goes silent, the threads that answer people run them (`stand_in`).
+//!
+//! Background work takes the writer only when it is free, and commits its own groups on this
+//! thread (`store::group_commit`): a preempted scheduler holds no write that people wait for.
 
-/// How much lower than the process the scheduler's thread runs. Measured side by side (pairs
-/// of runs): answered at saturation 6 465–7 006 → 8 935–9 812 a second; ack p99 at 500/s
-/// 3.2–3.3 → 2.3–2.7 ms and at 1 000/s 3.9–4.1 → 3.1–3.2 ms; cards and revocation lag within
-/// the spread. Nice 10 answered more at saturation still, but made cards at 3 000/s half as
-/// late again.
-pub const BACKGROUND_NICE: i32 = 5;
+#[cfg(target_os = "linux")]
+use thread_priority::{
+    NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+    thread_native_id,
+};
 
-/// Lowers the calling thread's priority by [`BACKGROUND_NICE`]; threads it starts later (the
-/// runtime's blocking pool) inherit it. Where it cannot be lowered, the thread runs on at the
-/// process's priority, as before: nothing else depends on it.
+/// Puts the calling thread at `SCHED_IDLE`; threads it starts later (the runtime's blocking
+/// pool) inherit it. Where it cannot, the thread runs on at the process's priority, as before:
+/// the stand-in covers either way.
 pub fn lower_this_thread() {
     #[cfg(target_os = "linux")]
     {
-        // Linux keeps a nice value per thread: `PRIO_PROCESS` with a thread id sets that
-        // thread's alone (setpriority(2)).
-        let thread = Some(rustix::thread::gettid());
-        let lowered = rustix::process::getpriority_process(thread)
-            .and_then(|nice| rustix::process::setpriority_process(thread, nice + BACKGROUND_NICE));
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let lowered = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle);
         if let Err(error) = lowered {
-            tracing::warn!(%error, "could not lower the scheduler thread's priority");
+            tracing::warn!(?error, "could not put the scheduler's thread at SCHED_IDLE");
         }
     }
+}
+
+/// Whether the calling thread is at `SCHED_IDLE`.
+pub fn this_thread_is_idle() -> bool {
+    #[cfg(target_os = "linux")]
+    return thread_priority::thread_schedule_policy().is_ok_and(|policy| {
+        policy == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+    });
+    #[cfg(not(target_os = "linux"))]
+    false
 }

@@ -1,38 +1,43 @@
-//! The scheduler's thread runs at a lower priority than the threads that answer people, so that
-//! a backlog of background work takes less of a shared core from the acknowledgements.
+//! The scheduler's thread runs at `SCHED_IDLE`, so that it gives way to the threads that
+//! answer people the moment a request arrives.
 
 use std::time::Duration;
 
 use crate::common::*;
 
-/// A thread's nice value, from its `stat` line (field 19; the name before it may hold spaces).
-fn nice_of(stat: &str) -> Option<i32> {
+/// `SCHED_IDLE`, as the kernel numbers scheduling policies (sched(7)).
+const SCHED_IDLE: u32 = 5;
+
+/// A thread's scheduling policy, from its `stat` line (field 41; the name before it may hold
+/// spaces).
+fn policy_of(stat: &str) -> Option<u32> {
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(16)?.parse().ok()
+    after_name.split_whitespace().nth(38)?.parse().ok()
 }
 
-/// The nice values of this process's threads named `name` (as the kernel shortens it).
-fn threads_named(name: &str) -> Vec<i32> {
+/// The scheduling policies of this process's threads named `name` (as the kernel shortens it).
+fn threads_named(name: &str) -> Vec<u32> {
     let tasks = std::fs::read_dir("/proc/self/task").expect("this process's threads");
     tasks
         .flatten()
         .filter(|task| {
             std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
         })
-        .filter_map(|task| nice_of(&std::fs::read_to_string(task.path().join("stat")).ok()?))
+        .filter_map(|task| policy_of(&std::fs::read_to_string(task.path().join("stat")).ok()?))
         .collect()
 }
 
 #[tokio::test]
-async fn the_scheduler_s_thread_runs_at_a_lower_priority_and_the_others_do_not() {
-    let own = nice_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
+async fn the_scheduler_s_thread_runs_at_sched_idle_and_the_others_do_not() {
+    let own = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
+    assert_ne!(own, SCHED_IDLE, "the tests run at the usual policy");
     let _t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
     // Other tests start schedulers of their own beside this one: every one of them is lowered,
     // each by its thread before its runtime starts.
     let mut seen = Vec::new();
     for _ in 0..500 {
         seen = threads_named("jitbot-schedule");
-        if !seen.is_empty() && seen.iter().all(|nice| *nice == own + 5) {
+        if !seen.is_empty() && seen.iter().all(|policy| *policy == SCHED_IDLE) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -42,10 +47,10 @@ async fn the_scheduler_s_thread_runs_at_a_lower_priority_and_the_others_do_not()
         "the scheduler runs on a thread of its own"
     );
     assert!(
-        seen.iter().all(|nice| *nice == own + 5),
-        "scheduler threads at nice {seen:?}, this process at {own}"
+        seen.iter().all(|policy| *policy == SCHED_IDLE),
+        "scheduler threads at policies {seen:?}"
     );
-    // The thread that serves this test's requests keeps the process's priority.
-    let now = nice_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
+    // The thread that serves this test's requests keeps the process's policy.
+    let now = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
     assert_eq!(now, own);
 }

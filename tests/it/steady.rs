@@ -1,6 +1,8 @@
-//! Steady under load: one hung provider call does not hold other revocations back, and DM
-//! channels are opened once per person.
+//! Steady under load: one hung provider call does not hold other revocations back, a flood
+//! that keeps the core busy does not either, and DM channels are opened once per person.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -82,6 +84,113 @@ async fn a_hung_revocation_does_not_hold_back_another() {
         started.elapsed()
     );
     assert_eq!(t.request(alice).await.status, RequestStatus::Revoking);
+}
+
+/// Pins the calling thread, and so the threads it starts from now on, to one of its cores.
+fn pin_to_one_core() {
+    let allowed = rustix::thread::sched_getaffinity(None).expect("this thread's cores");
+    let first = (0..rustix::thread::CpuSet::MAX_CPU)
+        .find(|&cpu| allowed.is_set(cpu))
+        .expect("a core to run on");
+    let mut one = rustix::thread::CpuSet::new();
+    one.set(first);
+    rustix::thread::sched_setaffinity(None, &one).expect("pinned to one core");
+}
+
+/// Keeps this test's runtime busy with unsigned slash commands, each refused, until `stop`.
+fn flood(t: &TestApp, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let http = reqwest::Client::new();
+    (0..16)
+        .map(|_| {
+            let (http, url, stop) = (http.clone(), format!("{}/slack/commands", t.url), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let refused = http.post(&url).body("command=%2Fjit&text=status").send().await;
+                    assert_eq!(refused.unwrap().status(), 401);
+                }
+            })
+        })
+        .collect()
+}
+
+/// `copies` more active grants like request `id`'s (the same person, group and target), each
+/// with its revocation queued for a day from now, as a grant queues it. Returns their ids.
+async fn copies_of_grant(t: &TestApp, id: i64, copies: i64) -> Vec<i64> {
+    let columns: Vec<String> = query_column(
+        &t.app.core.db,
+        "SELECT name FROM pragma_table_info('requests') WHERE name <> 'id'",
+        [],
+    );
+    let columns = columns.join(", ");
+    let first: i64 = query_one(&t.app.core.db, "SELECT MAX(id) + 1 FROM requests", []);
+    execute(
+        &t.app.core.db,
+        &format!(
+            "WITH RECURSIVE copy(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM copy WHERE n < ?2) \
+             INSERT INTO requests ({columns}) SELECT {columns} FROM requests, copy WHERE id = ?1"
+        ),
+        (id, copies),
+    )
+    .await;
+    let tomorrow = jitbot::store::to_ms(Utc::now() + chrono::Duration::days(1));
+    execute(
+        &t.app.core.db,
+        "INSERT INTO jobs (request_id, payload, due_at) \
+         SELECT id, '{\"job\":\"revoke\"}', ?2 FROM requests WHERE id >= ?1",
+        (first, tomorrow),
+    )
+    .await;
+    query_column(&t.app.core.db, "SELECT id FROM requests WHERE id >= ?", [first])
+}
+
+/// The access of every request from `first` on ends now.
+async fn all_come_due_now(t: &TestApp, first: i64) {
+    let now = jitbot::store::to_ms(Utc::now());
+    let ended = "UPDATE requests SET expires_at = ?1 WHERE id >= ?2";
+    execute(&t.app.core.db, ended, (now, first)).await;
+    let due = "UPDATE jobs SET due_at = ?1 WHERE request_id >= ?2 AND payload LIKE '%\"revoke\"%'";
+    execute(&t.app.core.db, due, (now, first)).await;
+    t.app.core.wake_scheduler();
+}
+
+/// How many requests from `first` on have ended.
+fn ended_from(t: &TestApp, first: i64) -> i64 {
+    let ended = "SELECT COUNT(*) FROM requests WHERE id >= ? AND status = 'ended'";
+    query_one(&t.app.core.db, ended, [first])
+}
+
+/// The scheduler's thread runs at `SCHED_IDLE`: while people's requests keep the core busy, it
+/// gets almost none of it. Here they do, on one core, while a few hundred revocations come due
+/// together, and they are all done in good time: the threads that answer people run due jobs
+/// once the scheduler's has been silent a while.
+#[tokio::test]
+async fn a_flood_that_keeps_the_core_busy_does_not_hold_back_revocations() {
+    const GRANTS: i64 = 100;
+    pin_to_one_core();
+    let t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
+    let alice = granted_billing(&t, "U0ALICE").await;
+    let copies = copies_of_grant(&t, alice, GRANTS - 1).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = flood(&t, &stop);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    all_come_due_now(&t, alice).await;
+    while ended_from(&t, alice) < GRANTS && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for flooder in flooding {
+        flooder.await.expect("every flooded request was refused");
+    }
+    assert_eq!(ended_from(&t, alice), GRANTS, "every access ended");
+    assert_eq!(revocations_of(&t, alice) + revocations_of(&t, *copies.last().unwrap()), 1, "the shared membership was removed once, by the last to end");
+    assert_eq!(copies.len() as i64, GRANTS - 1);
+    assert!(
+        took < Duration::from_secs(10),
+        "the revocations took {took:?}"
+    );
 }
 
 #[tokio::test]

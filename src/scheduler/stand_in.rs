@@ -1,0 +1,254 @@
+//! When the scheduler's thread gets no CPU, the threads that answer people run its jobs.
+//!
+//! The scheduler's thread runs at `SCHED_IDLE` (`priority`): while the core stays busy, with a
+//! flood of requests (even unsigned ones, each refused) or another busy process, it gets a
+//! burst of the core now and then and a third of a percent of it otherwise. Enough to claim
+//! due jobs, not to run them. So the jobs never depend on it alone:
+//!
+//! - the requests whose jobs it claimed wait in [`Unstarted`] until one of its workers starts
+//!   them; those that have waited [`UNSTARTED`], a stand-in on the runtime that answers people
+//!   takes over, worker's permit and all;
+//! - its runtime beats every [`BEAT`]; once no beat has come for [`SILENCE`] (it cannot even
+//!   claim), the stand-in runs passes of due jobs itself (`run_due`: revocations first), and
+//!   lends it the core for a moment at each look ([`LEND`]), to finish the jobs it started.
+//!
+//! The threads that answer people run at the process's priority: against a flood or another
+//! process they get their share of the core, and the jobs a share of theirs. A claim takes its
+//! jobs in one transaction, under a lease, and a claimed request is handed over through one
+//! lock: a job never runs twice at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::access::Core;
+use crate::store::jobs::{JobRow, StartedRevocation};
+
+/// How often the scheduler's runtime beats while it gets the CPU.
+const BEAT: Duration = Duration::from_millis(20);
+/// How often the stand-in looks.
+const LOOK: Duration = Duration::from_millis(25);
+/// How long a claimed request may wait for the scheduler's thread to start it. It starts them
+/// as soon as it has claimed them, unless the core is taken.
+const UNSTARTED: Duration = Duration::from_millis(100);
+/// How long without a beat before the stand-in claims and runs due jobs itself: far longer than
+/// the scheduler's thread waits for the core while people's requests are answered at any rate
+/// short of saturation (5 ms at most at 3 000/s, `perf sched`).
+const SILENCE: Duration = Duration::from_millis(250);
+/// At most this many passes of its own at once: one slow provider must not hold up the next.
+const PASSES_AT_ONCE: usize = 4;
+/// While the scheduler's thread is silent, the stand-in blocks its own thread this long at each
+/// look, a twelfth of the core: the jobs that thread had started before it lost the core
+/// finish on it, and only there.
+const LEND: Duration = Duration::from_millis(2);
+
+/// What the scheduler shares with its stand-in.
+pub struct StandIn {
+    pub heartbeat: Arc<Heartbeat>,
+    pub unstarted: Arc<Unstarted>,
+}
+
+impl StandIn {
+    pub fn new() -> Arc<StandIn> {
+        Arc::new(StandIn {
+            heartbeat: Heartbeat::new(),
+            unstarted: Arc::new(Unstarted::default()),
+        })
+    }
+
+    /// Stands in for the scheduler's thread, on the calling runtime, until `shutdown`; then
+    /// finishes the jobs in hand.
+    pub async fn run(self: Arc<StandIn>, core: Core, shutdown: CancellationToken) {
+        let mut running = JoinSet::new();
+        let mut passes = 0;
+        let mut standing_in = false;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(LOOK) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            while let Some(finished) = running.try_join_next() {
+                passes -= usize::from(finished.is_ok_and(|pass: Work| pass == Work::Pass));
+            }
+            let taken = self.unstarted.take_waiting(UNSTARTED);
+            let silence = self.heartbeat.silence();
+            let silent = silence >= SILENCE;
+            if taken.is_empty() && !silent {
+                if standing_in {
+                    tracing::info!("the scheduler's thread has the CPU again");
+                    standing_in = false;
+                }
+                continue;
+            }
+            if !standing_in {
+                tracing::warn!(
+                    silent_ms = silence.as_millis(),
+                    requests = taken.len(),
+                    "the scheduler's thread gets no CPU (the core is busy): its jobs run on the \
+                     threads that answer people until it does"
+                );
+                standing_in = true;
+            }
+            for claimed in taken {
+                let (core, unstarted) = (core.clone(), self.unstarted.clone());
+                running.spawn(async move {
+                    run_claimed(&core, claimed).await;
+                    unstarted.freed.notify_one();
+                    Work::Claimed
+                });
+            }
+            if silent {
+                // Idle for a moment, the core goes to the scheduler's thread if it is waiting
+                // here. A thread at `SCHED_IDLE` cannot be raised; this is the one way to give
+                // it the core while people's requests keep coming.
+                std::thread::sleep(LEND);
+            }
+            if silent && passes < PASSES_AT_ONCE {
+                passes += 1;
+                let core = core.clone();
+                running.spawn(async move {
+                    match super::run_due(&core, Utc::now()).await {
+                        Ok(ran) => core.metrics.jobs_run_standing_in(ran),
+                        Err(error) => tracing::error!(
+                            error = format!("{error:#}"),
+                            "could not run due jobs in the scheduler's stead"
+                        ),
+                    }
+                    Work::Pass
+                });
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// What a task of the stand-in did.
+#[derive(PartialEq)]
+enum Work {
+    Claimed,
+    Pass,
+}
+
+/// Runs a request's jobs that the scheduler claimed, and deletes those finished.
+async fn run_claimed(core: &Core, claimed: Claimed) {
+    let mut done = Vec::new();
+    super::run_request(core, claimed.rows, claimed.now, |id| done.push(id)).await;
+    super::complete(core, &done).await;
+    core.metrics.jobs_run_standing_in(done.len());
+    drop(claimed.permit);
+}
+
+/// A request's jobs claimed by the scheduler, with the worker's permit they hold.
+pub struct Claimed {
+    pub rows: Vec<JobRow>,
+    /// The time of the pass that claimed them, at which they run (`run_request`).
+    pub now: DateTime<Utc>,
+    pub permit: OwnedSemaphorePermit,
+    since: Instant,
+}
+
+/// Claimed requests not started yet, by ticket (in the order they were claimed).
+#[derive(Default)]
+pub struct Unstarted {
+    claimed: Mutex<BTreeMap<u64, Claimed>>,
+    next: AtomicU64,
+    /// Told each time a worker's permit is given back.
+    pub freed: Notify,
+}
+
+impl Unstarted {
+    /// Puts a request's claimed jobs here until a worker starts them; returns their ticket.
+    pub fn put(&self, rows: Vec<JobRow>, now: DateTime<Utc>, permit: OwnedSemaphorePermit) -> u64 {
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        let claimed = Claimed {
+            rows,
+            now,
+            permit,
+            since: Instant::now(),
+        };
+        self.lock().insert(ticket, claimed);
+        ticket
+    }
+
+    /// Gives each revocation started together to its request's claimed jobs, if still here
+    /// (taken over, a `Revoke` job starts its revocation itself).
+    pub fn hand_over(&self, mut started: HashMap<i64, Box<StartedRevocation>>) {
+        if started.is_empty() {
+            return;
+        }
+        for claimed in self.lock().values_mut() {
+            if let Some(first) = claimed.rows.first_mut()
+                && let Some(revocation) = first.request_id.and_then(|id| started.remove(&id))
+            {
+                first.started = Some(revocation);
+            }
+        }
+    }
+
+    /// The claimed jobs of `ticket`, unless the stand-in took them.
+    pub fn take(&self, ticket: u64) -> Option<Claimed> {
+        self.lock().remove(&ticket)
+    }
+
+    /// Those that have waited `wait` or longer.
+    fn take_waiting(&self, wait: Duration) -> Vec<Claimed> {
+        let mut claimed = self.lock();
+        let mut taken = Vec::new();
+        while let Some(oldest) = claimed.first_entry() {
+            if oldest.get().since.elapsed() < wait {
+                break;
+            }
+            taken.push(oldest.remove());
+        }
+        taken
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Claimed>> {
+        // Every change is one insert or remove: a panic elsewhere cannot leave it half done.
+        self.claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// When the scheduler's runtime last ran.
+pub struct Heartbeat {
+    origin: Instant,
+    /// Milliseconds from `origin` to the last beat.
+    last: AtomicU64,
+}
+
+impl Heartbeat {
+    fn new() -> Arc<Heartbeat> {
+        Arc::new(Heartbeat {
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+        })
+    }
+
+    /// Beats every [`BEAT`], as long as the runtime this runs on gets to run it.
+    pub async fn keep_beating(self: Arc<Heartbeat>) {
+        let mut every = tokio::time::interval(BEAT);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.last.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
+    /// How long since the last beat.
+    fn silence(&self) -> Duration {
+        let last = self.last.load(Ordering::Relaxed);
+        Duration::from_millis(self.now().saturating_sub(last))
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
