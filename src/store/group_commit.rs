@@ -46,11 +46,6 @@ const ORPHAN_CHECK: Duration = Duration::from_millis(200);
 /// (`Writer::lock`): a bound on how long newcomers that find it free can keep taking it first.
 const PEOPLE_PATIENCE: Duration = Duration::from_millis(50);
 
-/// How long a person's write waits for a writer that background work holds before it lends
-/// that work the core (`Writer::lend_the_core`), and for how long it lends it each time.
-const LEND_AFTER: Duration = Duration::from_millis(1);
-const LEND: Duration = Duration::from_micros(500);
-
 /// How long background work waits for the writer to be free, with no person's write waiting
 /// for it, before it queues for it (`Writer::lock_when_free`): how long people's writes can
 /// hold it off, each time. Queued, it goes before every person's write, and may keep them
@@ -67,8 +62,6 @@ pub struct Writer {
     /// People's writes (not their committers) waiting for the writer: background work leaves
     /// it to them.
     people_waiting: AtomicUsize,
-    /// Whether background work holds the writer now.
-    background_holds: Arc<AtomicBool>,
     /// The runtime the database was opened on, the one that answers people: the committers of
     /// groups with people's writes in them run there, whichever runtime opened the group (the
     /// scheduler has one of its own).
@@ -121,7 +114,6 @@ impl Writer {
             released: Arc::new(Notify::new()),
             released_to_people: Arc::new(Notify::new()),
             people_waiting: AtomicUsize::new(0),
-            background_holds: Arc::new(AtomicBool::new(false)),
             runtime: tokio::runtime::Handle::current(),
             groups_opened: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -148,26 +140,8 @@ impl Writer {
     /// (one waiter told that finds it taken again waits for the next release). One that has
     /// not found it free within [`PEOPLE_PATIENCE`] queues in turn, and goes first.
     async fn lock(&self) -> Held {
-        let held = self.lock_when_told(&self.released_to_people, PEOPLE_PATIENCE, || true);
-        tokio::pin!(held);
-        loop {
-            tokio::select! {
-                biased;
-                held = &mut held => return held,
-                _ = tokio::time::sleep(LEND_AFTER) => self.lend_the_core(),
-            }
-        }
-    }
-
-    /// Blocks this thread for [`LEND`] when background work holds the writer. Its thread (the
-    /// scheduler's) runs at `SCHED_IDLE`: while this thread has requests to answer, a writer
-    /// held there is let go only when the core is otherwise idle, perhaps not for seconds. A
-    /// thread at `SCHED_IDLE` cannot be raised, so people's threads make the core idle instead.
-    /// Written here because the lock is: no library lends a core to a lock's holder.
-    fn lend_the_core(&self) {
-        if self.background_holds.load(Ordering::Relaxed) {
-            std::thread::sleep(LEND);
-        }
+        self.lock_when_told(&self.released_to_people, PEOPLE_PATIENCE, || true)
+            .await
     }
 
     /// The writer, first come, first served: only for writes that waited too long for it to be
@@ -193,12 +167,8 @@ impl Writer {
     /// ran) leave it waiting.
     async fn lock_when_free(&self) -> Held {
         let no_person_waits = || self.people_waiting.load(Ordering::Relaxed) == 0;
-        let mut held = self
-            .lock_when_told(&self.released, BACKGROUND_PATIENCE, no_person_waits)
-            .await;
-        self.background_holds.store(true, Ordering::Relaxed);
-        held.background_holds = Some(self.background_holds.clone());
-        held
+        self.lock_when_told(&self.released, BACKGROUND_PATIENCE, no_person_waits)
+            .await
     }
 
     /// The writer, taken when it is free and `may_take` allows, tried again each time
@@ -231,7 +201,6 @@ impl Writer {
             guard: Some(guard),
             released: self.released.clone(),
             released_to_people: self.released_to_people.clone(),
-            background_holds: None,
         }
     }
 
@@ -592,8 +561,6 @@ struct Held {
     guard: Option<OwnedMutexGuard<State>>,
     released: Arc<Notify>,
     released_to_people: Arc<Notify>,
-    /// Set while background work holds it (`Writer::background_holds`).
-    background_holds: Option<Arc<AtomicBool>>,
 }
 
 impl std::ops::Deref for Held {
@@ -612,9 +579,6 @@ impl std::ops::DerefMut for Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if let Some(background_holds) = self.background_holds.take() {
-            background_holds.store(false, Ordering::Relaxed);
-        }
         drop(self.guard.take());
         self.released.notify_waiters();
         self.released_to_people.notify_one();
