@@ -5,8 +5,6 @@
 mod priority;
 mod stand_in;
 
-pub use priority::this_thread_is_idle;
-
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

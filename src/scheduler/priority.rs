@@ -18,8 +18,8 @@
 
 #[cfg(target_os = "linux")]
 use thread_priority::{
-    NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
-    thread_native_id,
+    NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+    set_thread_priority_and_policy, thread_native_id,
 };
 
 /// Puts the calling thread at `SCHED_IDLE`; threads it starts later (the runtime's blocking
@@ -34,14 +34,4 @@ pub fn lower_this_thread() {
             tracing::warn!(?error, "could not put the scheduler's thread at SCHED_IDLE");
         }
     }
-}
-
-/// Whether the calling thread is at `SCHED_IDLE`.
-pub fn this_thread_is_idle() -> bool {
-    #[cfg(target_os = "linux")]
-    return thread_priority::thread_schedule_policy().is_ok_and(|policy| {
-        policy == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
-    });
-    #[cfg(not(target_os = "linux"))]
-    false
 }

@@ -252,3 +252,50 @@ impl Heartbeat {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claimed_jobs(unstarted: &Unstarted, workers: &Arc<tokio::sync::Semaphore>, id: i64) -> u64 {
+        let row = JobRow {
+            id,
+            request_id: Some(id),
+            payload: r#"{"job":"revoke"}"#.into(),
+            attempts: 0,
+            started: None,
+        };
+        let permit = workers.clone().try_acquire_owned().expect("a free worker");
+        unstarted.put(vec![row], Utc::now(), permit)
+    }
+
+    #[test]
+    fn a_claimed_request_goes_to_its_worker_or_to_the_stand_in_never_both() {
+        let unstarted = Unstarted::default();
+        let workers = Arc::new(tokio::sync::Semaphore::new(3));
+        let first = claimed_jobs(&unstarted, &workers, 1);
+        let second = claimed_jobs(&unstarted, &workers, 2);
+        let third = claimed_jobs(&unstarted, &workers, 3);
+
+        let started = unstarted.take(second).expect("its worker starts it");
+        assert_eq!(started.rows[0].id, 2);
+        assert!(unstarted.take(second).is_none(), "taken once");
+
+        assert!(
+            unstarted.take_waiting(Duration::from_secs(3600)).is_empty(),
+            "none has waited an hour"
+        );
+        let taken = unstarted.take_waiting(Duration::ZERO);
+        let ids: Vec<i64> = taken.iter().map(|claimed| claimed.rows[0].id).collect();
+        assert_eq!(ids, [1, 3], "the stand-in takes the rest, oldest first");
+        assert!(unstarted.take(first).is_none() && unstarted.take(third).is_none());
+
+        assert_eq!(workers.available_permits(), 0, "each holds its worker");
+        drop((started, taken));
+        assert_eq!(
+            workers.available_permits(),
+            3,
+            "and gives it back when done"
+        );
+    }
+}
