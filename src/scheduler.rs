@@ -623,7 +623,7 @@ pub fn run_apart(
         stopped.cancelled().await;
     });
     let stand_in = stand_in::StandIn::new();
-    tokio::spawn(stand_in.clone().run(core.clone(), stop.clone()));
+    let standing_in = tokio::spawn(stand_in.clone().run(core.clone(), stop.clone()));
     let (finished, done) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("jitbot-scheduler".into())
@@ -635,7 +635,14 @@ pub fn run_apart(
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());
         })?;
-    Ok(done)
+    // Finished when both have finished the jobs in hand.
+    Ok(async move {
+        let stopped = done.await;
+        if let Err(error) = standing_in.await {
+            tracing::error!(%error, "the scheduler's stand-in panicked");
+        }
+        stopped
+    })
 }
 
 /// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is
