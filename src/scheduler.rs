@@ -652,10 +652,11 @@ pub fn run_apart(
 /// them: should this thread get no CPU for them, the stand-in takes them over.
 async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationToken) {
     let core = core.in_background();
-    match store::write(&core.db, |tx| store::jobs::release_all(tx)).await {
-        Ok(0) => {}
-        Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
-        Err(error) => tracing::error!(%error, "could not release stale job claims"),
+    // The stand-in frees the claims of the last run before either of them claims anything.
+    let mut released = stand_in.released.subscribe();
+    tokio::select! {
+        _ = released.wait_for(|released| *released) => {}
+        _ = shutdown.cancelled() => return,
     }
     let workers = Workers {
         any: Arc::new(Semaphore::new(WORKERS)),

@@ -14,7 +14,9 @@
 //! when it goes silent, the threads that answer people run them (`stand_in`).
 //!
 //! Background work takes the writer only when it is free, and commits its own groups on this
-//! thread (`store::group_commit`): a preempted scheduler holds no write that people wait for.
+//! thread (`store::group_commit`). It may still lose the core while holding the writer, and
+//! people's writes then wait until the core is idle for a moment: below saturation at once;
+//! under a flood, when the stand-in lends the core.
 
 #[cfg(target_os = "linux")]
 use thread_priority::{
@@ -31,7 +33,10 @@ pub fn lower_this_thread() {
         let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
         let lowered = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle);
         if let Err(error) = lowered {
-            tracing::warn!(?error, "could not put the scheduler's thread at SCHED_IDLE");
+            tracing::warn!(
+                ?error,
+                "could not lower the scheduler's thread to SCHED_IDLE"
+            );
         }
     }
 }

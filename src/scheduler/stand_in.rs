@@ -2,20 +2,23 @@
 //!
 //! The scheduler's thread runs at `SCHED_IDLE` (`priority`): while the core stays busy, with a
 //! flood of requests (even unsigned ones, each refused) or another busy process, it gets a
-//! burst of the core now and then and a third of a percent of it otherwise. Enough to claim
-//! due jobs, not to run them. So the jobs never depend on it alone:
+//! burst of the core after each wake-up and a third of a percent of it otherwise. Enough to
+//! claim due jobs and start a few, not to run a backlog. So the jobs never depend on it alone:
 //!
 //! - the requests whose jobs it claimed wait in [`Unstarted`] until one of its workers starts
 //!   them; those that have waited [`UNSTARTED`], a stand-in on the runtime that answers people
 //!   takes over, worker's permit and all;
-//! - its runtime beats every [`BEAT`]; once no beat has come for [`SILENCE`] (it cannot even
-//!   claim), the stand-in runs passes of due jobs itself (`run_due`: revocations first), and
-//!   lends it the core for a moment at each look ([`LEND`]), to finish the jobs it started.
+//! - its runtime beats every [`BEAT`]; once no beat has come for [`SILENCE`], the stand-in
+//!   claims and runs due jobs itself (revocations first, on workers of its own), and lends the
+//!   scheduler's thread the core for a moment at each look ([`LEND`]), to finish the jobs it
+//!   had started.
 //!
 //! The threads that answer people run at the process's priority: against a flood or another
 //! process they get their share of the core, and the jobs a share of theirs. A claim takes its
 //! jobs in one transaction, under a lease, and a claimed request is handed over through one
-//! lock: a job never runs twice at once.
+//! lock, so no two runners hold a job at once; as anywhere, a job that outlives its lease (5
+//! minutes) may be claimed again, which a scheduler's thread starved that long would risk.
+//! The stand-in also frees the claims a stopped process left, before anyone claims.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,11 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Core;
+use crate::store;
 use crate::store::jobs::{JobRow, StartedRevocation};
 
 /// How often the scheduler's runtime beats while it gets the CPU.
@@ -41,17 +45,22 @@ const UNSTARTED: Duration = Duration::from_millis(100);
 /// the scheduler's thread waits for the core while people's requests are answered at any rate
 /// short of saturation (5 ms at most at 3 000/s, `perf sched`).
 const SILENCE: Duration = Duration::from_millis(250);
-/// At most this many passes of its own at once: one slow provider must not hold up the next.
-const PASSES_AT_ONCE: usize = 4;
 /// While the scheduler's thread is silent, the stand-in blocks its own thread this long at each
 /// look, a twelfth of the core: the jobs that thread had started before it lost the core
 /// finish on it, and only there.
 const LEND: Duration = Duration::from_millis(2);
+/// Workers of the stand-in's own, for the jobs it claims: with a hung provider, claims stop
+/// here rather than pile up.
+const WORKERS: usize = 256;
+/// The most jobs one claim of the stand-in's takes.
+const BATCH: usize = 64;
 
 /// What the scheduler shares with its stand-in.
 pub struct StandIn {
     pub heartbeat: Arc<Heartbeat>,
     pub unstarted: Arc<Unstarted>,
+    /// True once the claims of the last run are freed: the scheduler claims nothing before.
+    pub released: watch::Sender<bool>,
 }
 
 impl StandIn {
@@ -59,23 +68,24 @@ impl StandIn {
         Arc::new(StandIn {
             heartbeat: Heartbeat::new(),
             unstarted: Arc::new(Unstarted::default()),
+            released: watch::Sender::new(false),
         })
     }
 
-    /// Stands in for the scheduler's thread, on the calling runtime, until `shutdown`; then
-    /// finishes the jobs in hand.
+    /// Frees the claims the last run left, then stands in for the scheduler's thread, on the
+    /// calling runtime, until `shutdown`; then finishes the jobs in hand.
     pub async fn run(self: Arc<StandIn>, core: Core, shutdown: CancellationToken) {
+        release_all(&core).await;
+        self.released.send_replace(true);
+        let workers = Arc::new(Semaphore::new(WORKERS));
         let mut running = JoinSet::new();
-        let mut passes = 0;
         let mut standing_in = false;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(LOOK) => {}
                 _ = shutdown.cancelled() => break,
             }
-            while let Some(finished) = running.try_join_next() {
-                passes -= usize::from(finished.is_ok_and(|pass: Work| pass == Work::Pass));
-            }
+            while running.try_join_next().is_some() {}
             let taken = self.unstarted.take_waiting(UNSTARTED);
             let silence = self.heartbeat.silence();
             let silent = silence >= SILENCE;
@@ -96,52 +106,83 @@ impl StandIn {
                 standing_in = true;
             }
             for claimed in taken {
-                let (core, unstarted) = (core.clone(), self.unstarted.clone());
-                running.spawn(async move {
-                    run_claimed(&core, claimed).await;
-                    unstarted.freed.notify_one();
-                    Work::Claimed
-                });
+                running.spawn(run_claimed(core.clone(), claimed, self.unstarted.clone()));
             }
             if silent {
                 // Idle for a moment, the core goes to the scheduler's thread if it is waiting
                 // here. A thread at `SCHED_IDLE` cannot be raised; this is the one way to give
                 // it the core while people's requests keep coming.
                 std::thread::sleep(LEND);
-            }
-            if silent && passes < PASSES_AT_ONCE {
-                passes += 1;
-                let core = core.clone();
-                running.spawn(async move {
-                    match super::run_due(&core, Utc::now()).await {
-                        Ok(ran) => core.metrics.jobs_run_standing_in(ran),
-                        Err(error) => tracing::error!(
-                            error = format!("{error:#}"),
-                            "could not run due jobs in the scheduler's stead"
-                        ),
-                    }
-                    Work::Pass
-                });
+                self.claim_and_run(&core, &workers, &mut running).await;
             }
         }
         while running.join_next().await.is_some() {}
     }
+
+    /// Claims due jobs for the stand-in's free workers, revocations first, and starts them.
+    async fn claim_and_run(
+        &self,
+        core: &Core,
+        workers: &Arc<Semaphore>,
+        running: &mut JoinSet<()>,
+    ) {
+        let free = workers.available_permits().min(BATCH);
+        let now = Utc::now();
+        if free == 0 || !due_at(core, now) {
+            return;
+        }
+        let room = store::jobs::Room::for_any(free as i64);
+        let claimed = match super::claim(core, now, room).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::error!(%error, "could not claim due jobs in the scheduler's stead");
+                return;
+            }
+        };
+        let mut groups = super::by_request(claimed);
+        super::start_revocations(core, &mut groups, now).await;
+        for rows in groups {
+            // As many groups as jobs claimed at most, and as many permits free: only this
+            // task takes them.
+            let Ok(permit) = workers.clone().try_acquire_owned() else {
+                break;
+            };
+            let claimed = Claimed {
+                rows,
+                now,
+                permit,
+                since: Instant::now(),
+            };
+            running.spawn(run_claimed(core.clone(), claimed, self.unstarted.clone()));
+        }
+    }
 }
 
-/// What a task of the stand-in did.
-#[derive(PartialEq)]
-enum Work {
-    Claimed,
-    Pass,
+/// Frees every claim: at start, those of a process that is gone (one process per database).
+async fn release_all(core: &Core) {
+    match store::write(&core.db, |tx| store::jobs::release_all(tx)).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
+        Err(error) => tracing::error!(%error, "could not release stale job claims"),
+    }
 }
 
-/// Runs a request's jobs that the scheduler claimed, and deletes those finished.
-async fn run_claimed(core: &Core, claimed: Claimed) {
+/// Whether a job nobody holds is due at `now`; true when that cannot be read (a claim finds
+/// out). Read first, so that a silent scheduler with nothing due costs no write every look.
+fn due_at(core: &Core, now: DateTime<Utc>) -> bool {
+    let next_due = core.db.read().and_then(|db| store::jobs::next_due(&db));
+    next_due.map_or(true, |due| due.is_some_and(|due| due <= now))
+}
+
+/// Runs a request's claimed jobs, deletes those finished as soon as they are, and gives the
+/// worker back.
+async fn run_claimed(core: Core, claimed: Claimed, unstarted: Arc<Unstarted>) {
     let mut done = Vec::new();
-    super::run_request(core, claimed.rows, claimed.now, |id| done.push(id)).await;
-    super::complete(core, &done).await;
+    super::run_request(&core, claimed.rows, claimed.now, |id| done.push(id)).await;
+    super::complete(&core, &done).await;
     core.metrics.jobs_run_standing_in(done.len());
     drop(claimed.permit);
+    unstarted.freed.notify_one();
 }
 
 /// A request's jobs claimed by the scheduler, with the worker's permit they hold.
@@ -209,6 +250,9 @@ impl Unstarted {
         taken
     }
 
+    /// A lock held for an insert, a removal or a walk of a few entries. Should the scheduler's
+    /// thread lose the core while holding it, the thread that waits here blocks, the core goes
+    /// idle, and the scheduler's thread gets it back at once.
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Claimed>> {
         // Every change is one insert or remove: a panic elsewhere cannot leave it half done.
         self.claimed
