@@ -49,11 +49,9 @@ const SILENCE: Duration = Duration::from_millis(250);
 /// look, a twelfth of the core: the jobs that thread had started before it lost the core
 /// finish on it, and only there.
 const LEND: Duration = Duration::from_millis(2);
-/// Workers of the stand-in's own, for the jobs it claims: with a hung provider, claims stop
-/// here rather than pile up.
+/// Workers of the stand-in's own, for the jobs it claims (at most the scheduler's `BATCH` at
+/// once): with a hung provider, claims stop here rather than pile up.
 const WORKERS: usize = 256;
-/// The most jobs one claim of the stand-in's takes.
-const BATCH: usize = 64;
 
 /// What the scheduler shares with its stand-in.
 pub struct StandIn {
@@ -126,7 +124,7 @@ impl StandIn {
         workers: &Arc<Semaphore>,
         running: &mut JoinSet<()>,
     ) {
-        let free = workers.available_permits().min(BATCH);
+        let free = workers.available_permits().min(super::BATCH as usize);
         let now = Utc::now();
         if free == 0 || !due_at(core, now) {
             return;
