@@ -254,6 +254,27 @@ async fn a_revocation_that_came_due_while_stopped_runs_at_start() {
     assert!(t.local_members("prod-db-writers").await.is_empty());
 }
 
+/// A process killed mid-job leaves its claims behind (`locked_until`, five minutes ahead). The
+/// next one frees them before anything claims, so the revocation runs at once, not once the
+/// lease runs out.
+#[tokio::test]
+async fn claims_left_by_a_stopped_process_are_freed_at_start() {
+    let t = TestApp::spawn().await;
+    let id = t.alice_requests("request prod-db 30m deploy").await;
+    t.click("U0BOB", id, "jit_approve").await;
+    time_passes(&t).await;
+    t.run_jobs_at(Utc::now() - Duration::minutes(31)).await;
+    let lease = jitbot::store::to_ms(Utc::now() + Duration::minutes(5));
+    let held =
+        "UPDATE jobs SET locked_until = ? WHERE request_id = ? AND payload LIKE '%\"revoke\"%'";
+    assert_eq!(execute(&t.app.core.db, held, (lease, id)).await, 1);
+
+    let t = t.restart(true).await;
+
+    t.wait_for_status(id, RequestStatus::Ended).await;
+    assert!(t.local_members("prod-db-writers").await.is_empty());
+}
+
 #[tokio::test]
 async fn the_scheduler_revokes_within_a_second_of_expiry() {
     let t = TestApp::spawn().await;
