@@ -86,6 +86,7 @@ pub struct Metrics {
     job_retries: Family<Label, Counter>,
     jobs_given_up: Family<Label, Counter>,
     stand_in_jobs: Counter,
+    ends_held: Counter,
     api_errors: ApiErrors,
     active_grants: Gauge,
     jobs_queued: Gauge,
@@ -110,6 +111,7 @@ impl Metrics {
         let job_retries = Family::default();
         let jobs_given_up = Family::default();
         let stand_in_jobs = Counter::default();
+        let ends_held = Counter::default();
         let api_errors = ApiErrors::default();
         let (active_grants, jobs_queued, oldest_due_job_seconds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
@@ -145,6 +147,11 @@ impl Metrics {
             stand_in_jobs.clone(),
         );
         registry.register(
+            "revocation_ends_held",
+            "Ends of revocations left waiting, with their jobs, while the scheduler started the revocations still due (many grants ending together)",
+            ends_held.clone(),
+        );
+        registry.register(
             "api_errors",
             "Failed calls to other systems, by service (graph, slack, teams, webhook) and kind (timeout, connect, throttled, http_4xx, http_5xx, api)",
             api_errors.0.clone(),
@@ -173,6 +180,7 @@ impl Metrics {
             job_retries,
             jobs_given_up,
             stand_in_jobs,
+            ends_held,
             api_errors,
             active_grants,
             jobs_queued,
@@ -211,6 +219,11 @@ impl Metrics {
     /// `jobs` run in the scheduler's stead (`scheduler::stand_in`).
     pub fn jobs_run_standing_in(&self, jobs: usize) {
         self.stand_in_jobs.inc_by(jobs as u64);
+    }
+
+    /// A revocation's end left waiting while revocations start (`access::ends`).
+    pub fn end_held(&self) {
+        self.ends_held.inc();
     }
 
     /// The text exposition, with the gauges read now.

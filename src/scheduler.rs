@@ -84,6 +84,10 @@ const GATHER: Duration = Duration::from_millis(1);
 /// stays claimed until it is deleted, so this is also how long its request's next job, queued by
 /// someone else meanwhile, may wait for it.
 const COMPLETION_GATHER: Duration = Duration::from_millis(2);
+/// How long one pass that claimed as many revocations as it could take holds the ends of
+/// revocations (`hold_ends_while_revocations_start`): passes come milliseconds apart while
+/// revocations are due, and a scheduler's thread that loses the core lets the hold lapse soon.
+const HOLD_ENDS: Duration = Duration::from_millis(100);
 /// The most finished jobs deleted in one transaction.
 const COMPLETIONS: usize = 4096;
 
@@ -243,8 +247,11 @@ async fn run_request(
             // What is due is judged at the pass's time, at which the jobs run (a revocation run
             // "before" its due time would take the access as extended).
             Some(request_id) if round < FOLLOW_UPS => {
-                let claimant = Claimant::new(request_id, row.id, now, at, LEASE);
-                let finished = claimant.scope(job).await;
+                let claimant =
+                    Claimant::new(request_id, row.id, now, at, LEASE).last(rows.is_empty());
+                // A job that passed its row on is done with here, but its row is not this
+                // worker's to delete (`access::ends`).
+                let finished = claimant.scope(job).await && !claimant.passed_on();
                 rows.extend(claimant.take().into_iter().map(|row| (row, round + 1)));
                 rows.make_contiguous().sort_by_key(|(row, _)| row.id);
                 finished
@@ -687,6 +694,13 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
                 let full = free > 0 && claimed.len() as i64 == free;
                 let groups = by_request(claimed);
                 let revocations = first_revocations(&groups);
+                hold_ends_while_revocations_start(
+                    &core,
+                    free,
+                    full,
+                    revocations.len(),
+                    &mut running,
+                );
                 // Handed to the stand-in's reach at once: should this thread lose the core
                 // from here on, they do not wait for it.
                 let mut tickets = Vec::with_capacity(groups.len());
@@ -741,9 +755,36 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
         }
     }
     while running.join_next().await.is_some() {}
+    core.ends.release();
+    core.ends.record_unless_held(&core).await;
     drop(finished);
     let _ = completer.await;
     tracing::info!("the scheduler stopped");
+}
+
+/// While passes claim as many revocations as they can take, more are likely due: the ends of
+/// those already made wait (`access::ends`), and the core goes to making the rest. Once a pass
+/// claims fewer, the ends waiting are recorded. A pass that had no room says nothing: the hold
+/// lapses by itself if no pass renews it.
+fn hold_ends_while_revocations_start(
+    core: &Core,
+    free: i64,
+    full: bool,
+    revocations: usize,
+    running: &mut JoinSet<()>,
+) {
+    if free == 0 {
+        return;
+    }
+    if full && revocations as i64 == free {
+        core.ends.hold_while_revocations_start(HOLD_ENDS);
+        return;
+    }
+    core.ends.release();
+    if core.ends.any_waiting() {
+        let core = core.clone();
+        running.spawn(async move { core.ends.record_unless_held(&core).await });
+    }
 }
 
 /// The workers free to run claimed jobs: those any job may take, and those kept for revocations.

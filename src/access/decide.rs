@@ -138,7 +138,8 @@ fn record(
             "approvals": judged.approvals,
             "approvals_required": judged.required,
             "counted_as": counted_as,
-        }),
+        })
+        .to_string(),
     };
     let (action, notice) = match judged.status {
         RequestStatus::Pending => {

@@ -39,7 +39,7 @@ pub fn audit_by(
             action,
             platform: Some(person.platform.as_str()),
             channel: None,
-            detail,
+            detail: detail.to_string(),
         },
     )
 }

@@ -8,67 +8,111 @@
 //! The first end to arrive records the ends waiting (its own among them) while the ones arriving
 //! meanwhile wait for the next turn; each learns whether its request was ended by it. Written
 //! here rather than taken from a crate: what is batched is this one transaction.
+//!
+//! While the scheduler is still starting revocations (a pass claimed as many as it could take,
+//! `hold_while_revocations_start`), recording ends waits: a revocation's job passes its row on
+//! with its end and frees its worker, and the row is deleted in the transaction that records
+//! the end, so a stop in between leaves the job to run again. The core then goes to the calls
+//! still to be made, the access still to be removed, and the bookkeeping of those already made
+//! follows. Ten thousand grants ending together reached their provider a quarter to a third
+//! sooner (lag p99 1.07–1.15 → 0.73–0.85 s).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::Core;
 use crate::domain::{AuditAction, Job};
+use crate::store::follow_ups::Claimant;
 use crate::store::{self, audit, requests};
+
+/// The most ends left waiting while revocations start: beyond it they are recorded at once.
+/// An end waiting is about 400 bytes; 16 384 of them, some 6 MiB.
+const MOST_HELD: usize = 16_384;
+/// The most ends recorded in one transaction: people's writes wait for the writer no longer
+/// than one such transaction (about 6 ms), however many ends wait.
+const MOST_AT_ONCE: usize = 256;
 
 /// One request's end, as its revocation found it.
 pub struct End {
     pub request_id: i64,
     pub at: DateTime<Utc>,
     pub action: AuditAction,
-    pub detail: serde_json::Value,
+    /// The audit event's detail, as JSON text (`audit::NewEvent::detail`).
+    pub detail: String,
     /// What people are told, in order (the refresh of its messages last).
     pub jobs: Vec<Job>,
+    /// When the access was due to end, for an end at its time: how late it came is counted.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// An end waiting to be recorded, and what follows once it is.
+struct Waiting {
+    end: End,
+    then: Then,
+}
+
+enum Then {
+    /// Its job waits to hear whether its request was ended by it.
+    Tell(oneshot::Sender<Outcome>),
+    /// Its job passed on its row (this id), deleted with the end.
+    DeleteJob(i64),
 }
 
 /// Ends waiting to be recorded, and the turn to record them.
 #[derive(Default)]
 pub struct Ends {
-    waiting: Mutex<Vec<(End, oneshot::Sender<Outcome>)>>,
+    waiting: Mutex<Vec<Waiting>>,
     turn: tokio::sync::Mutex<()>,
+    /// Until when ends are left waiting, while revocations start.
+    held_until: Mutex<Option<Instant>>,
 }
 
-/// Whether the request was ended by this end (false: something else ended it first), or why
-/// nothing was recorded.
-type Outcome = Result<bool, String>;
+/// What became of an end given to [`Ends::record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Its request was ended by it.
+    Ended,
+    /// Something else had ended its request first: nothing was recorded for it.
+    AlreadyEnded,
+    /// Left waiting, with its job's row, while revocations start.
+    Later,
+}
+
+/// What became of an end recorded, or why nothing was.
+type Outcome = Result<Recorded, String>;
 
 /// Why a lapsed extension lapsed.
 const LAPSED: &str = "the access ended before the extension was approved.";
 
 impl Ends {
-    /// Records `end` with the others waiting; true when its request was ended by it.
-    pub async fn record(&self, core: &Core, end: End) -> anyhow::Result<bool> {
-        let (told, outcome) = oneshot::channel();
-        self.lock_waiting().push((end, told));
-        {
-            let _turn = self.turn.lock().await;
-            let batch = std::mem::take(&mut *self.lock_waiting());
-            if !batch.is_empty() {
-                let (ends, told): (Vec<End>, Vec<_>) = batch.into_iter().unzip();
-                // Boxed: only the end holding the turn writes, and inline the write made the
-                // future of every end waiting (a thousand at once) as large as its own.
-                let mut recorded = Box::pin(record_all(core, &ends)).await;
-                for (end, told) in ends.iter().zip(told) {
-                    // A request ended twice in one batch (two runs of its job) was ended by the
-                    // first of them.
-                    let outcome = match &mut recorded {
-                        Ok(ended) => Ok(ended.remove(&end.request_id)),
-                        Err(error) => Err(format!("{error:#}")),
-                    };
-                    let _ = told.send(outcome);
-                }
+    /// Records `end` with the others waiting. While revocations start, an end whose job runs on
+    /// a scheduler's worker is left waiting instead, and its job's row with it
+    /// ([`Claimant::pass_on_running`]).
+    pub async fn record(&self, core: &Core, end: End) -> anyhow::Result<Recorded> {
+        if self.held() {
+            let mut waiting = self.lock_waiting();
+            if waiting.len() < MOST_HELD
+                && let Some(job_id) = Claimant::current().and_then(|c| c.pass_on_running())
+            {
+                let then = Then::DeleteJob(job_id);
+                waiting.push(Waiting { end, then });
+                core.metrics.end_held();
+                return Ok(Recorded::Later);
             }
         }
+        let (told, outcome) = oneshot::channel();
+        let then = Then::Tell(told);
+        self.lock_waiting().push(Waiting { end, then });
+        {
+            let _turn = self.turn.lock().await;
+            self.record_all_waiting(core).await;
+        }
         match outcome.await {
-            Ok(Ok(ended)) => Ok(ended),
+            Ok(Ok(recorded)) => Ok(recorded),
             Ok(Err(error)) => Err(anyhow::anyhow!(error)),
             // The end that held the turn was dropped half-way (its job timed out): whether this
             // end was committed is unknown (a batch whose work ran commits with its group), so
@@ -79,31 +123,155 @@ impl Ends {
         }
     }
 
-    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<(End, oneshot::Sender<Outcome>)>> {
-        // A panic while holding it leaves a whole vector: pushes and takes are single moves.
+    /// Leaves the ends of revocations waiting for up to `hold` from now: the scheduler's pass
+    /// claimed as many revocations as it could take, and more may be due. Renewed by each such
+    /// pass; should the passes stop (the scheduler's thread without the CPU), the hold lapses.
+    pub fn hold_while_revocations_start(&self, hold: Duration) {
+        *self.lock_held() = Some(Instant::now() + hold);
+    }
+
+    /// Ends the hold: no revocation is left to start.
+    pub fn release(&self) {
+        *self.lock_held() = None;
+    }
+
+    /// Records the ends waiting, unless they are held or another task is recording them.
+    pub async fn record_unless_held(&self, core: &Core) {
+        loop {
+            if self.held() || self.lock_waiting().is_empty() {
+                return;
+            }
+            // Whoever holds the turn records every end waiting before it lets go.
+            let Ok(_turn) = self.turn.try_lock() else {
+                return;
+            };
+            self.record_all_waiting(core).await;
+            // Look again once the turn is let go: an end may have come after the last look
+            // and found the turn taken.
+        }
+    }
+
+    /// Records every end waiting, a transaction for each `MOST_AT_ONCE`. The caller holds the turn.
+    async fn record_all_waiting(&self, core: &Core) {
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut waiting = self.lock_waiting();
+                let most = waiting.len().min(MOST_AT_ONCE);
+                waiting.drain(..most).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            // Boxed: only the end holding the turn writes, and inline the write made the
+            // future of every end waiting (a thousand at once) as large as its own.
+            let recorded = Box::pin(record_all(core, &batch)).await;
+            after_recording(core, batch, recorded).await;
+        }
+    }
+
+    /// Whether any end waits to be recorded.
+    pub fn any_waiting(&self) -> bool {
+        !self.lock_waiting().is_empty()
+    }
+
+    fn held(&self) -> bool {
+        self.lock_held().is_some_and(|until| Instant::now() < until)
+    }
+
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        // A panic while holding it leaves a whole vector: pushes and drains are single moves.
         self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.held_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Records `ends` in one transaction; returns the requests it ended (a request ended meanwhile
-/// by something else is left as it is, and nothing is recorded for it). A request given twice
-/// is recorded once, as its first end.
-async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
-    let at: Vec<(i64, DateTime<Utc>)> = ends.iter().map(|end| (end.request_id, end.at)).collect();
+/// Tells each end's job how it went, counts and logs the ends made, and wakes the scheduler for
+/// the jobs they queued. When nothing was recorded, the jobs whose rows were passed on are
+/// retried soon; their revocations run again, which is safe.
+async fn after_recording(core: &Core, batch: Vec<Waiting>, recorded: anyhow::Result<HashSet<i64>>) {
+    let mut retried = Vec::new();
+    let error = recorded.as_ref().err().map(|error| format!("{error:#}"));
+    let mut ended = recorded.unwrap_or_default();
+    for Waiting { end, then } in batch {
+        // A request ended twice in one batch (two runs of its job) was ended by the first.
+        let by_this = ended.remove(&end.request_id);
+        if by_this {
+            if let Some(due) = end.due_at {
+                core.metrics.revoked(end.at - due);
+            }
+            tracing::info!(
+                request_id = end.request_id,
+                action = end.action.as_str(),
+                "access ended"
+            );
+        }
+        match (then, &error) {
+            (Then::Tell(told), None) => {
+                let recorded = match by_this {
+                    true => Recorded::Ended,
+                    false => Recorded::AlreadyEnded,
+                };
+                drop(told.send(Ok(recorded)));
+            }
+            (Then::Tell(told), Some(error)) => drop(told.send(Err(error.clone()))),
+            (Then::DeleteJob(_), None) => {}
+            (Then::DeleteJob(job_id), Some(_)) => retried.push(job_id),
+        }
+    }
+    if let Some(error) = &error
+        && !retried.is_empty()
+    {
+        tracing::error!(
+            jobs = retried.len(),
+            error,
+            "could not record revocations' ends; they run again"
+        );
+        let retry_at = Utc::now() + chrono::Duration::seconds(2);
+        let retry = store::write(&core.db, |tx| {
+            store::jobs::retry_all_at(tx, &retried, retry_at, error)
+        });
+        if let Err(error) = retry.await {
+            tracing::error!(%error, "could not free their jobs; they run again when their claims run out");
+        }
+    }
+    core.wake_scheduler();
+}
+
+/// Records the ends of `batch` in one transaction, and deletes the jobs passed on with them;
+/// returns the requests it ended (a request ended meanwhile by something else is left as it
+/// is, and nothing is recorded for it). A request given twice is recorded once, as its first end.
+async fn record_all(core: &Core, batch: &[Waiting]) -> anyhow::Result<HashSet<i64>> {
+    let at: Vec<(i64, DateTime<Utc>)> = batch
+        .iter()
+        .map(|waiting| (waiting.end.request_id, waiting.end.at))
+        .collect();
+    let passed_on: Vec<i64> = batch
+        .iter()
+        .filter_map(|waiting| match waiting.then {
+            Then::DeleteJob(job_id) => Some(job_id),
+            Then::Tell(_) => None,
+        })
+        .collect();
     let ended = core
         .write(|tx| {
             let ended: HashSet<i64> = requests::mark_ended(tx, &at)?.into_iter().collect();
             let mut first = HashSet::new();
-            let ends: Vec<&End> = ends
+            let ends: Vec<&End> = batch
                 .iter()
+                .map(|waiting| &waiting.end)
                 .filter(|end| ended.contains(&end.request_id) && first.insert(end.request_id))
                 .collect();
             let events: Vec<audit::NewEvent> = ends
                 .iter()
                 .map(|end| {
-                    audit::NewEvent::by_jitbot(
+                    audit::NewEvent::by_jitbot_as_text(
                         Some(end.request_id),
                         end.action,
                         end.detail.clone(),
@@ -129,6 +297,9 @@ async fn record_all(core: &Core, ends: &[End]) -> anyhow::Result<HashSet<i64>> {
                 })
                 .collect();
             store::jobs::queue_jobs(tx, &jobs);
+            if !passed_on.is_empty() {
+                store::jobs::complete_all(tx, &passed_on)?;
+            }
             Ok::<_, store::Error>(ended)
         })
         .await?;

@@ -82,19 +82,9 @@ pub async fn run(
         change,
         attempts: earlier_failures + 1,
     };
-    if !core
-        .ends
+    core.ends
         .record(core, end_of(&request, &ended, now))
-        .await?
-    {
-        return Ok(());
-    }
-    core.wake_scheduler();
-    // Lag counts for ends at their time; an early end had no due time to be late for.
-    if let (None, Some(due)) = (&request.ended_early, request.expires_at) {
-        core.metrics.revoked(now - due);
-    }
-    tracing::info!(request_id, kept, still_held_by = ?ended.still_held_by, "access ended");
+        .await?;
     Ok(())
 }
 
@@ -257,8 +247,10 @@ fn end_of(request: &AccessRequest, ended: &Ended<'_>, now: DateTime<Utc>) -> End
         request_id: request.id,
         at: now,
         action,
-        detail,
+        detail: detail.to_string(),
         jobs,
+        // Lag counts for ends at their time; an early end had no due time to be late for.
+        due_at: request.expires_at.filter(|_| request.ended_early.is_none()),
     }
 }
 

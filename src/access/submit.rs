@@ -189,7 +189,7 @@ fn audit_requested(
             action: AuditAction::Requested,
             platform: Some(asker.platform.as_str()),
             channel: Some(&submission.origin_channel),
-            detail,
+            detail: detail.to_string(),
         },
     )
 }

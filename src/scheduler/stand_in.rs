@@ -87,6 +87,11 @@ impl StandIn {
             let taken = self.unstarted.take_waiting(UNSTARTED);
             let silence = self.heartbeat.silence();
             let silent = silence >= SILENCE;
+            if silent {
+                // The ends of revocations the scheduler held wait no longer than the hold,
+                // with or without its thread.
+                core.ends.record_unless_held(&core).await;
+            }
             if taken.is_empty() && !silent {
                 if standing_in {
                     tracing::info!("the scheduler's thread has the CPU again");
@@ -115,6 +120,8 @@ impl StandIn {
             }
         }
         while running.join_next().await.is_some() {}
+        core.ends.release();
+        core.ends.record_unless_held(&core).await;
     }
 
     /// Claims due jobs for the stand-in's free workers, revocations first, and starts them.

@@ -61,7 +61,7 @@ pub(super) fn put(conn: &Connection, event_uid: &str, event: &NewEvent<'_>) -> R
         event.action.as_str(),
         event.platform,
         event.channel,
-        event.detail.to_string(),
+        &event.detail,
     ))?;
     Ok(())
 }

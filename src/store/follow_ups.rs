@@ -9,6 +9,7 @@
 //! argument: the writes are deep in the use cases, which have no business knowing which worker
 //! runs them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -33,6 +34,10 @@ pub struct Claimant {
     lease: chrono::Duration,
     /// Follow-ups whose transaction committed, not yet taken by the worker.
     claimed: Arc<Mutex<Vec<JobRow>>>,
+    /// Whether the running job is the last of its request's that the worker holds.
+    last: bool,
+    /// Set when the running job's row was passed on (`pass_on_running`).
+    passed_on: Arc<AtomicBool>,
 }
 
 impl Claimant {
@@ -50,7 +55,36 @@ impl Claimant {
             now,
             lease,
             claimed: Arc::default(),
+            last: false,
+            passed_on: Arc::default(),
         }
+    }
+
+    /// The same, told whether the running job is the last of its request's the worker holds.
+    pub fn last(self, last: bool) -> Claimant {
+        Claimant { last, ..self }
+    }
+
+    /// The worker running the current task's job, if any.
+    pub fn current() -> Option<Claimant> {
+        claimant()
+    }
+
+    /// Passes the running job's row on to whoever deletes it once the job's work is recorded
+    /// (the ends of revocations, `access::ends`); returns its id. The worker then leaves the
+    /// row alone: it is not done with when the job returns. None when the worker holds more of
+    /// the request's jobs after this one: those must not run before its work is recorded.
+    pub fn pass_on_running(&self) -> Option<i64> {
+        if !self.last {
+            return None;
+        }
+        self.passed_on.store(true, Ordering::Relaxed);
+        Some(self.running)
+    }
+
+    /// Whether the running job's row was passed on.
+    pub fn passed_on(&self) -> bool {
+        self.passed_on.load(Ordering::Relaxed)
     }
 
     /// Runs `job`, whose writes claim its request's follow-ups for this worker.

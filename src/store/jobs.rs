@@ -268,6 +268,22 @@ pub fn complete_all(db: &Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
+/// Frees claimed jobs to run again at `due_at`, each counting a failed attempt.
+pub fn retry_all_at(
+    db: &Connection,
+    ids: &[i64],
+    due_at: DateTime<Utc>,
+    error: &str,
+) -> Result<()> {
+    let ids = serde_json::to_string(ids).expect("ids serialize");
+    db.prepare_cached(
+        "UPDATE jobs SET attempts = attempts + 1, due_at = ?, last_error = ?, locked_until = NULL \
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )?
+    .execute((to_ms(due_at), error, ids))?;
+    Ok(())
+}
+
 pub fn retry_later(
     db: &Connection,
     id: i64,

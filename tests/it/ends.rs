@@ -5,7 +5,9 @@
 use crate::common::*;
 use chrono::{Duration, Utc};
 use jitbot::access::ends::End;
+use jitbot::access::ends::Recorded::{AlreadyEnded, Ended, Later};
 use jitbot::domain::{AuditAction, Job, RequestStatus};
+use jitbot::store::follow_ups::Claimant;
 use jitbot::store::{self, audit, requests};
 
 /// Alice holds prod-db, payroll and billing for an hour, approved by their owners; returns the
@@ -94,7 +96,7 @@ fn end_of(id: i64, at: chrono::DateTime<Utc>) -> End {
         request_id: id,
         at,
         action: AuditAction::Revoked,
-        detail: serde_json::json!({ "request": id }),
+        detail: serde_json::json!({ "request": id }).to_string(),
         jobs: vec![
             Job::NotifyRequester {
                 notice: jitbot::domain::Notice::Ended {
@@ -104,6 +106,7 @@ fn end_of(id: i64, at: chrono::DateTime<Utc>) -> End {
             },
             Job::RefreshMessages,
         ],
+        due_at: None,
     }
 }
 
@@ -129,7 +132,7 @@ async fn ends_arriving_while_others_are_recorded_share_one_transaction() {
     let record = |id: i64| core.ends.record(core, end_of(id, after_end));
     let (first, second, third) = tokio::join!(record(ids[0]), record(ids[1]), record(ids[2]));
     let ended = [first.unwrap(), second.unwrap(), third.unwrap()];
-    assert_eq!(ended, [true, true, false]);
+    assert_eq!(ended, [Ended, Ended, AlreadyEnded]);
     let (transactions, _) = core.db.committed();
     assert_eq!(
         transactions - transactions_before,
@@ -233,9 +236,225 @@ async fn an_end_recorded_twice_in_one_batch_counts_once() {
     let record = |id: i64| core.ends.record(core, end_of(id, after_end));
     let (first, second, again) = tokio::join!(record(ids[0]), record(ids[1]), record(ids[1]));
     let ended = [first.unwrap(), second.unwrap(), again.unwrap()];
-    assert_eq!(ended, [true, true, false]);
+    assert_eq!(ended, [Ended, Ended, AlreadyEnded]);
     for id in &ids[..2] {
         assert_eq!(t.request(*id).await.status, RequestStatus::Ended);
+        assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1, "#{id}");
+    }
+}
+
+/// Request `id`'s queued revocation, claimed as a scheduler's pass claims it; returns its id.
+async fn claimed_revocation(t: &TestApp, id: i64) -> i64 {
+    let db = &t.app.core.db;
+    let job: i64 = query_one(
+        db,
+        "SELECT id FROM jobs WHERE request_id = ? AND json_extract(payload, '$.job') = 'revoke'",
+        [id],
+    );
+    let lease = store::to_ms(Utc::now() + Duration::minutes(5));
+    execute(
+        db,
+        "UPDATE jobs SET locked_until = ? WHERE id = ?",
+        (lease, job),
+    )
+    .await;
+    job
+}
+
+/// A scheduler's worker running job `job` of request `id`; `last` when it holds none of the
+/// request's jobs after it.
+fn worker_running(id: i64, job: i64, at: chrono::DateTime<Utc>, last: bool) -> Claimant {
+    Claimant::new(id, job, at, at, Duration::minutes(5)).last(last)
+}
+
+fn job_row(t: &TestApp, job: i64) -> Option<(i64, Option<i64>)> {
+    let rows: Vec<String> = query_column(
+        &t.app.core.db,
+        "SELECT attempts || ',' || IFNULL(locked_until, '') FROM jobs WHERE id = ?",
+        [job],
+    );
+    rows.first().map(|row| {
+        let (attempts, locked) = row.split_once(',').unwrap();
+        (attempts.parse().unwrap(), locked.parse().ok())
+    })
+}
+
+fn jobs_of(t: &TestApp, id: i64) -> Vec<String> {
+    query_column(
+        &t.app.core.db,
+        "SELECT json_extract(payload, '$.job') FROM jobs WHERE request_id = ? ORDER BY id",
+        [id],
+    )
+}
+
+/// While the scheduler starts revocations, an end waits, and so does its job's row: the worker
+/// leaves the row, the end is recorded once the hold ends, and the row goes in the same
+/// transaction. Until then the request is revoking and its job claimed, so a stop in between
+/// runs the revocation again.
+#[tokio::test]
+async fn an_end_held_while_revocations_start_is_recorded_after_with_its_job() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    store::write(&core.db, |tx| {
+        requests::mark_revoking(tx, &ids[..1], after_end)
+    })
+    .await
+    .unwrap();
+    let job = claimed_revocation(&t, ids[0]).await;
+    core.ends
+        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+
+    let worker = worker_running(ids[0], job, after_end, true);
+    let recorded = worker
+        .scope(core.ends.record(core, end_of(ids[0], after_end)))
+        .await
+        .unwrap();
+    assert_eq!(recorded, Later);
+    assert!(worker.passed_on(), "the worker leaves the row to the end");
+    core.ends.record_unless_held(core).await;
+    assert_eq!(t.request(ids[0]).await.status, RequestStatus::Revoking);
+    assert_eq!(count(&t.audit_actions(ids[0]).await, "revoked"), 0);
+    let (attempts, claimed) = job_row(&t, job).expect("the job waits with its end");
+    assert_eq!(attempts, 0);
+    assert!(
+        claimed.is_some(),
+        "still claimed: no pass runs it meanwhile"
+    );
+
+    let (transactions_before, _) = core.db.committed();
+    core.ends.release();
+    core.ends.record_unless_held(core).await;
+    let (transactions, _) = core.db.committed();
+    assert_eq!(
+        transactions - transactions_before,
+        1,
+        "the end and its job's row together"
+    );
+    assert_eq!(t.request(ids[0]).await.status, RequestStatus::Ended);
+    assert_eq!(count(&t.audit_actions(ids[0]).await, "revoked"), 1);
+    assert_eq!(job_row(&t, job), None, "deleted with the end");
+    let jobs = jobs_of(&t, ids[0]);
+    assert!(!jobs.contains(&"revoke".to_string()), "{jobs:?}");
+    assert!(jobs.contains(&"notify_requester".to_string()), "{jobs:?}");
+    let metrics = reqwest::get(format!("{}/metrics", t.url)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("jitbot_revocation_ends_held_total 1"),
+        "{metrics}"
+    );
+}
+
+/// A worker that holds more of the request's jobs after the revocation must not run them before
+/// its end is recorded: the end is recorded at once, hold or not, and the worker deletes the row.
+#[tokio::test]
+async fn an_end_whose_worker_holds_more_of_its_jobs_is_recorded_at_once() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    store::write(&core.db, |tx| {
+        requests::mark_revoking(tx, &ids[..1], after_end)
+    })
+    .await
+    .unwrap();
+    let job = claimed_revocation(&t, ids[0]).await;
+    core.ends
+        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+
+    let worker = worker_running(ids[0], job, after_end, false);
+    let recorded = worker
+        .scope(core.ends.record(core, end_of(ids[0], after_end)))
+        .await
+        .unwrap();
+    assert_eq!(recorded, Ended);
+    assert!(!worker.passed_on());
+    assert_eq!(t.request(ids[0]).await.status, RequestStatus::Ended);
+    assert!(job_row(&t, job).is_some(), "the worker deletes it as done");
+}
+
+/// When the held ends cannot be recorded, their jobs are freed to run again soon, a failed
+/// attempt each: the revocation runs again (it is safe to repeat) and its end is recorded then.
+#[tokio::test]
+async fn held_ends_that_cannot_be_recorded_free_their_jobs_to_run_again() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    store::write(&core.db, |tx| {
+        requests::mark_revoking(tx, &ids[..1], after_end)
+    })
+    .await
+    .unwrap();
+    let job = claimed_revocation(&t, ids[0]).await;
+    core.ends
+        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+    let worker = worker_running(ids[0], job, after_end, true);
+    let recorded = worker.scope(core.ends.record(core, end_of(ids[0], after_end)));
+    assert_eq!(recorded.await.unwrap(), Later);
+
+    let refuse = "CREATE TRIGGER refuse_ends BEFORE UPDATE OF status ON requests \
+                  WHEN NEW.status = 'ended' BEGIN SELECT RAISE(ABORT, 'refused'); END";
+    execute(&core.db, refuse, []).await;
+    core.ends.release();
+    let before = Utc::now();
+    core.ends.record_unless_held(core).await;
+    assert_eq!(t.request(ids[0]).await.status, RequestStatus::Revoking);
+    assert_eq!(count(&t.audit_actions(ids[0]).await, "revoked"), 0);
+    let (attempts, claimed) = job_row(&t, job).expect("the job stays");
+    assert_eq!((attempts, claimed), (1, None), "freed, one failed attempt");
+    let due: i64 = query_one(&core.db, "SELECT due_at FROM jobs WHERE id = ?", [job]);
+    assert!(
+        due >= store::to_ms(before + Duration::seconds(1)),
+        "retried in a moment"
+    );
+
+    execute(&core.db, "DROP TRIGGER refuse_ends", []).await;
+    t.run_jobs_at(Utc::now() + Duration::seconds(3)).await;
+    assert_eq!(t.request(ids[0]).await.status, RequestStatus::Ended);
+    assert_eq!(count(&t.audit_actions(ids[0]).await, "revoked"), 1);
+    assert_eq!(job_row(&t, job), None);
+}
+
+/// The scheduler's worker leaves the row of a job whose end is held: it goes with the end,
+/// never before, so that a stop in between runs the revocation again rather than leaving the
+/// request revoking with no job to finish it.
+#[tokio::test]
+async fn a_pass_leaves_the_rows_of_held_ends_to_be_deleted_with_them() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    core.ends
+        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+
+    jitbot::scheduler::run_due(core, after_end).await.unwrap();
+    for id in &ids {
+        assert_eq!(
+            t.request(*id).await.status,
+            RequestStatus::Revoking,
+            "#{id}"
+        );
+        let jobs = jobs_of(&t, *id);
+        assert!(
+            jobs.contains(&"revoke".to_string()),
+            "#{id}: the row waits with its end"
+        );
+    }
+    let claimed: i64 = query_one(
+        &core.db,
+        "SELECT COUNT(*) FROM jobs WHERE locked_until IS NOT NULL \
+         AND json_extract(payload, '$.job') = 'revoke'",
+        [],
+    );
+    assert_eq!(claimed, 3, "still claimed: no pass runs them meanwhile");
+
+    core.ends.release();
+    core.ends.record_unless_held(core).await;
+    for id in &ids {
+        assert_eq!(t.request(*id).await.status, RequestStatus::Ended, "#{id}");
+        assert!(!jobs_of(&t, *id).contains(&"revoke".to_string()), "#{id}");
         assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1, "#{id}");
     }
 }

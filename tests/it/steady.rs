@@ -217,6 +217,93 @@ async fn a_flood_that_keeps_the_core_busy_does_not_hold_back_revocations() {
     assert!(stood_in > 0, "the threads that answer people ran jobs");
 }
 
+/// Messages telling a requester that their time is up.
+fn time_up_replies(t: &TestApp) -> usize {
+    t.slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|text| text.contains("Time is up"))
+        })
+        .count()
+}
+
+/// Hundreds of grants ending together, on the running scheduler: while its passes claim as many
+/// revocations as they can take, the ends of those made wait with their jobs (`access::ends`).
+/// Each access still ends once, audited once and told once, and no job is left behind.
+#[tokio::test]
+async fn grants_ending_together_end_once_each_while_their_ends_wait() {
+    const GRANTS: i64 = 400;
+    let t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
+    let alice = granted_billing(&t, "U0ALICE").await;
+    copies_of_grant(&t, alice, GRANTS - 1).await;
+    // Each copy's requester is told in a thread, as alice is: the same one.
+    execute(
+        &t.app.core.db,
+        "INSERT INTO messages (request_id, platform, role, conversation, message_id) \
+         SELECT requests.id, platform, role, conversation, message_id FROM messages, requests \
+         WHERE messages.request_id = ?1 AND role = 'thread' AND requests.id > ?1",
+        [alice],
+    )
+    .await;
+    let told_before = time_up_replies(&t);
+
+    all_come_due_now(&t, alice).await;
+    let started = Instant::now();
+    while (ended_from(&t, alice) < GRANTS || time_up_replies(&t) - told_before < GRANTS as usize)
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(ended_from(&t, alice), GRANTS, "every access ended");
+    assert_eq!(
+        time_up_replies(&t) - told_before,
+        GRANTS as usize,
+        "each told once"
+    );
+    let ends: (i64, i64) = (
+        query_one(
+            &t.app.core.db,
+            "SELECT COUNT(*) FROM audit_events WHERE request_id >= ? \
+             AND action IN ('revoked', 'ended_membership_still_held')",
+            [alice],
+        ),
+        query_one(
+            &t.app.core.db,
+            "SELECT COUNT(DISTINCT request_id) FROM audit_events WHERE request_id >= ? \
+             AND action IN ('revoked', 'ended_membership_still_held')",
+            [alice],
+        ),
+    );
+    assert_eq!(ends, (GRANTS, GRANTS), "each end audited once");
+    let revocations_left: i64 = query_one(
+        &t.app.core.db,
+        "SELECT COUNT(*) FROM jobs WHERE json_extract(payload, '$.job') = 'revoke'",
+        [],
+    );
+    assert_eq!(revocations_left, 0);
+    let removed = t.webhook.deliveries();
+    assert!(
+        removed.iter().any(|d| d.json()["action"] == "revoke"),
+        "the membership they shared was removed"
+    );
+    assert!(matches!(
+        jitbot::store::audit::verify(&t.app.core.db.read().unwrap()).unwrap(),
+        jitbot::store::audit::ChainCheck::Intact { .. }
+    ));
+    let metrics = reqwest::get(format!("{}/metrics", t.url)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    let held: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("jitbot_revocation_ends_held_total "))
+        .and_then(|count| count.parse().ok())
+        .expect("the count of ends held");
+    assert!(held > 0, "ends waited while revocations started");
+}
+
 #[tokio::test]
 async fn a_dm_channel_is_opened_once_per_owner() {
     let t = TestApp::spawn().await;

@@ -76,7 +76,7 @@ pub async fn write(db: &Db, key: Option<&Secret>) {
             action,
             platform,
             channel,
-            detail,
+            detail: detail.to_string(),
         };
         store::write(db, |tx| {
             audit::append_with(tx, key.filter(|_| i >= 2), event)
