@@ -745,6 +745,7 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
             _ = tokio::time::sleep(wait) => {}
             _ = core.scheduler_woken() => {}
             _ = stand_in.unstarted.freed.notified() => {}
+            _ = hold_lapses(&core) => {}
             _ = shutdown.cancelled() => break,
         }
         if !more_due {
@@ -764,8 +765,8 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
 
 /// While passes claim as many revocations as they can take, more are likely due: the ends of
 /// those already made wait (`access::ends`), and the core goes to making the rest. Once a pass
-/// claims fewer, the ends waiting are recorded. A pass that had no room says nothing: the hold
-/// lapses by itself if no pass renews it.
+/// claims fewer, the hold ends. A pass that had no room leaves the hold as it is: it lapses by
+/// itself if no pass renews it. Ends waiting that are not held are recorded, a task at a time.
 fn hold_ends_while_revocations_start(
     core: &Core,
     free: i64,
@@ -773,17 +774,25 @@ fn hold_ends_while_revocations_start(
     revocations: usize,
     running: &mut JoinSet<()>,
 ) {
-    if free == 0 {
-        return;
-    }
-    if full && revocations as i64 == free {
+    if free > 0 && full && revocations as i64 == free {
         core.ends.hold_while_revocations_start(HOLD_ENDS);
         return;
     }
-    core.ends.release();
-    if core.ends.any_waiting() {
+    if free > 0 {
+        core.ends.release();
+    }
+    if core.ends.any_to_record() {
         let core = core.clone();
         running.spawn(async move { core.ends.record_unless_held(&core).await });
+    }
+}
+
+/// Until the hold on the ends waiting lapses (`hold_ends_while_revocations_start`), or for ever
+/// when none wait under one.
+async fn hold_lapses(core: &Core) {
+    match core.ends.hold_lapses_at() {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -18,7 +18,6 @@
 //! sooner (lag p99 1.07–1.15 → 0.73–0.85 s).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -29,12 +28,20 @@ use crate::domain::{AuditAction, Job};
 use crate::store::follow_ups::Claimant;
 use crate::store::{self, audit, requests};
 
+mod waiting;
+
+use waiting::{Queue, Taken, Then, Waiting};
+
 /// The most ends left waiting while revocations start: beyond it they are recorded at once.
 /// An end waiting is about 400 bytes; 16 384 of them, some 6 MiB.
 const MOST_HELD: usize = 16_384;
-/// The most ends recorded in one transaction: people's writes wait for the writer no longer
-/// than one such transaction (about 6 ms), however many ends wait.
+/// The most ends recorded in one transaction, and by one turn of a task that records for the
+/// scheduler: the writer, and an end waiting for its turn, wait no longer than one such
+/// transaction (a few milliseconds), however many ends wait.
 const MOST_AT_ONCE: usize = 256;
+/// How long after a failed recording the jobs whose rows were passed on run again, at the
+/// soonest (up to a second later, so that they do not all come back at once).
+const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(2);
 
 /// One request's end, as its revocation found it.
 pub struct End {
@@ -49,26 +56,11 @@ pub struct End {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-/// An end waiting to be recorded, and what follows once it is.
-struct Waiting {
-    end: End,
-    then: Then,
-}
-
-enum Then {
-    /// Its job waits to hear whether its request was ended by it.
-    Tell(oneshot::Sender<Outcome>),
-    /// Its job passed on its row (this id), deleted with the end.
-    DeleteJob(i64),
-}
-
 /// Ends waiting to be recorded, and the turn to record them.
 #[derive(Default)]
 pub struct Ends {
-    waiting: Mutex<Vec<Waiting>>,
+    queue: Queue,
     turn: tokio::sync::Mutex<()>,
-    /// Until when ends are left waiting, while revocations start.
-    held_until: Mutex<Option<Instant>>,
 }
 
 /// What became of an end given to [`Ends::record`].
@@ -93,124 +85,126 @@ impl Ends {
     /// a scheduler's worker is left waiting instead, and its job's row with it
     /// ([`Claimant::pass_on_running`]).
     pub async fn record(&self, core: &Core, end: End) -> anyhow::Result<Recorded> {
-        if self.held() {
-            let mut waiting = self.lock_waiting();
-            if waiting.len() < MOST_HELD
-                && let Some(job_id) = Claimant::current().and_then(|c| c.pass_on_running())
-            {
-                let then = Then::DeleteJob(job_id);
-                waiting.push(Waiting { end, then });
+        let end = match self.hold(end) {
+            Ok(()) => {
                 core.metrics.end_held();
                 return Ok(Recorded::Later);
             }
-        }
+            Err(end) => end,
+        };
         let (told, outcome) = oneshot::channel();
-        let then = Then::Tell(told);
-        self.lock_waiting().push(Waiting { end, then });
+        self.queue.push(Waiting::new(end, Then::Tell(told)));
         {
+            // Whoever holds the turn records until nothing waits: this end among them.
             let _turn = self.turn.lock().await;
-            self.record_all_waiting(core).await;
+            while self.record_some(core).await {}
         }
         match outcome.await {
             Ok(Ok(recorded)) => Ok(recorded),
             Ok(Err(error)) => Err(anyhow::anyhow!(error)),
-            // The end that held the turn was dropped half-way (its job timed out): whether this
-            // end was committed is unknown (a batch whose work ran commits with its group), so
-            // its job runs again; the `revoking → ended` compare-and-swap makes that safe.
+            // Cannot happen: a batch dropped half-way is put back and recorded by the next
+            // turn, which tells this end. Were it to, the job runs again, which is safe.
             Err(_) => Err(anyhow::anyhow!(
                 "the ends recorded with this one were given up"
             )),
         }
     }
 
+    /// Leaves `end` waiting, with its job's row, if ends are held and its job runs on a
+    /// scheduler's worker that may pass the row on; gives it back otherwise.
+    fn hold(&self, end: End) -> Result<(), End> {
+        let Some(worker) = Claimant::current() else {
+            return Err(end);
+        };
+        self.queue
+            .push_if_held(end, MOST_HELD, |end| match worker.pass_on_running() {
+                Some(job_id) => Ok(Waiting::new(end, Then::DeleteJob(job_id))),
+                None => Err(end),
+            })
+    }
+
     /// Leaves the ends of revocations waiting for up to `hold` from now: the scheduler's pass
     /// claimed as many revocations as it could take, and more may be due. Renewed by each such
-    /// pass; should the passes stop (the scheduler's thread without the CPU), the hold lapses.
+    /// pass; should the passes stop, or an end wait a second, the hold lapses
+    /// ([`Ends::hold_lapses_at`]).
     pub fn hold_while_revocations_start(&self, hold: Duration) {
-        *self.lock_held() = Some(Instant::now() + hold);
+        self.queue.hold_until(Instant::now() + hold);
     }
 
     /// Ends the hold: no revocation is left to start.
     pub fn release(&self) {
-        *self.lock_held() = None;
+        self.queue.release();
     }
 
-    /// Records the ends waiting, unless they are held or another task is recording them.
+    /// When the hold on the ends waiting lapses, if ends wait under one: the scheduler records
+    /// them then, whether or not a pass comes.
+    pub fn hold_lapses_at(&self) -> Option<Instant> {
+        self.queue.hold_lapses_at()
+    }
+
+    /// Whether ends wait that are not held: [`Ends::record_unless_held`] would record them.
+    pub fn any_to_record(&self) -> bool {
+        !self.queue.is_empty() && !self.queue.is_held()
+    }
+
+    /// Records the ends waiting, unless they are held or another task is recording them. The
+    /// turn is taken for each transaction, so that a job waiting to hear of its own end never
+    /// waits behind more than one, even when this runs on a thread that gets little CPU.
     pub async fn record_unless_held(&self, core: &Core) {
-        loop {
-            if self.held() || self.lock_waiting().is_empty() {
-                return;
-            }
-            // Whoever holds the turn records every end waiting before it lets go.
+        while self.any_to_record() {
+            // Whoever holds the turn records until nothing waits.
             let Ok(_turn) = self.turn.try_lock() else {
                 return;
             };
-            self.record_all_waiting(core).await;
-            // Look again once the turn is let go: an end may have come after the last look
-            // and found the turn taken.
-        }
-    }
-
-    /// Records every end waiting, a transaction for each `MOST_AT_ONCE`. The caller holds the turn.
-    async fn record_all_waiting(&self, core: &Core) {
-        loop {
-            let batch: Vec<Waiting> = {
-                let mut waiting = self.lock_waiting();
-                let most = waiting.len().min(MOST_AT_ONCE);
-                waiting.drain(..most).collect()
-            };
-            if batch.is_empty() {
+            if !self.record_some(core).await {
                 return;
             }
-            // Boxed: only the end holding the turn writes, and inline the write made the
-            // future of every end waiting (a thousand at once) as large as its own.
-            let recorded = Box::pin(record_all(core, &batch)).await;
-            after_recording(core, batch, recorded).await;
         }
     }
 
-    /// Whether any end waits to be recorded.
-    pub fn any_waiting(&self) -> bool {
-        !self.lock_waiting().is_empty()
-    }
-
-    fn held(&self) -> bool {
-        self.lock_held().is_some_and(|until| Instant::now() < until)
-    }
-
-    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        // A panic while holding it leaves a whole vector: pushes and drains are single moves.
-        self.waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn lock_held(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.held_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Records up to `MOST_AT_ONCE` of the ends waiting, oldest first, in one transaction; false
+    /// when none waited. The caller holds the turn.
+    async fn record_some(&self, core: &Core) -> bool {
+        let taken = Taken::new(&self.queue, self.queue.take(MOST_AT_ONCE));
+        if taken.batch().is_empty() {
+            return false;
+        }
+        // Boxed: only the end holding the turn writes, and inline the write made the future of
+        // every end waiting (a thousand at once) as large as its own.
+        let recorded = Box::pin(record_all(core, taken.batch())).await;
+        let batch = taken.done();
+        match recorded {
+            // One end the transaction refuses must not hold back the others: each alone.
+            Err(_) if batch.len() > 1 => {
+                for waiting in batch {
+                    let alone = std::slice::from_ref(&waiting);
+                    let recorded = Box::pin(record_all(core, alone)).await;
+                    after_recording(core, vec![waiting], recorded).await;
+                }
+            }
+            recorded => after_recording(core, batch, recorded).await,
+        }
+        true
     }
 }
 
 /// Tells each end's job how it went, counts and logs the ends made, and wakes the scheduler for
-/// the jobs they queued. When nothing was recorded, the jobs whose rows were passed on are
-/// retried soon; their revocations run again, which is safe.
+/// the jobs they queued. When nothing was recorded, the jobs whose rows were passed on are freed
+/// to run again soon (not counted as a failed attempt: the provider did its part); their
+/// revocations run again, which is safe.
 async fn after_recording(core: &Core, batch: Vec<Waiting>, recorded: anyhow::Result<HashSet<i64>>) {
-    let mut retried = Vec::new();
+    let mut freed = Vec::new();
     let error = recorded.as_ref().err().map(|error| format!("{error:#}"));
     let mut ended = recorded.unwrap_or_default();
-    for Waiting { end, then } in batch {
+    for Waiting { end, then, .. } in batch {
         // A request ended twice in one batch (two runs of its job) was ended by the first.
         let by_this = ended.remove(&end.request_id);
         if by_this {
             if let Some(due) = end.due_at {
                 core.metrics.revoked(end.at - due);
             }
-            tracing::info!(
-                request_id = end.request_id,
-                action = end.action.as_str(),
-                "access ended"
-            );
+            let (request_id, action) = (end.request_id, end.action.as_str());
+            tracing::info!(request_id, action, "access ended");
         }
         match (then, &error) {
             (Then::Tell(told), None) => {
@@ -218,24 +212,26 @@ async fn after_recording(core: &Core, batch: Vec<Waiting>, recorded: anyhow::Res
                     true => Recorded::Ended,
                     false => Recorded::AlreadyEnded,
                 };
-                drop(told.send(Ok(recorded)));
+                let _ = told.send(Ok(recorded));
             }
-            (Then::Tell(told), Some(error)) => drop(told.send(Err(error.clone()))),
+            (Then::Tell(told), Some(error)) => {
+                let _ = told.send(Err(error.clone()));
+            }
             (Then::DeleteJob(_), None) => {}
-            (Then::DeleteJob(job_id), Some(_)) => retried.push(job_id),
+            (Then::DeleteJob(job_id), Some(_)) => freed.push(job_id),
         }
     }
     if let Some(error) = &error
-        && !retried.is_empty()
+        && !freed.is_empty()
     {
         tracing::error!(
-            jobs = retried.len(),
+            jobs = freed.len(),
             error,
             "could not record revocations' ends; they run again"
         );
-        let retry_at = Utc::now() + chrono::Duration::seconds(2);
+        let retry_at = Utc::now() + RETRY_AFTER;
         let retry = store::write(&core.db, |tx| {
-            store::jobs::retry_all_at(tx, &retried, retry_at, error)
+            store::jobs::free_to_run_at(tx, &freed, retry_at, error)
         });
         if let Err(error) = retry.await {
             tracing::error!(%error, "could not free their jobs; they run again when their claims run out");

@@ -87,11 +87,6 @@ impl StandIn {
             let taken = self.unstarted.take_waiting(UNSTARTED);
             let silence = self.heartbeat.silence();
             let silent = silence >= SILENCE;
-            if silent {
-                // The ends of revocations the scheduler held wait no longer than the hold,
-                // with or without its thread.
-                core.ends.record_unless_held(&core).await;
-            }
             if taken.is_empty() && !silent {
                 if standing_in {
                     tracing::info!("the scheduler's thread has the CPU again");
@@ -112,6 +107,12 @@ impl StandIn {
                 running.spawn(run_claimed(core.clone(), claimed, self.unstarted.clone()));
             }
             if silent {
+                if core.ends.any_to_record() {
+                    // The ends of revocations the scheduler's thread held, once the hold
+                    // lapsed: it records them when it gets the CPU.
+                    let core = core.clone();
+                    running.spawn(async move { core.ends.record_unless_held(&core).await });
+                }
                 // Idle for a moment, the core goes to the scheduler's thread if it is waiting
                 // here. A thread at `SCHED_IDLE` cannot be raised; this is the one way to give
                 // it the core while people's requests keep coming.

@@ -73,9 +73,11 @@ impl Claimant {
     /// Passes the running job's row on to whoever deletes it once the job's work is recorded
     /// (the ends of revocations, `access::ends`); returns its id. The worker then leaves the
     /// row alone: it is not done with when the job returns. None when the worker holds more of
-    /// the request's jobs after this one: those must not run before its work is recorded.
+    /// the request's jobs after this one, claimed before it or by it: those must not run before
+    /// its work is recorded.
     pub fn pass_on_running(&self) -> Option<i64> {
-        if !self.last {
+        let follow_ups = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.last || !follow_ups.is_empty() {
             return None;
         }
         self.passed_on.store(true, Ordering::Relaxed);

@@ -268,8 +268,9 @@ pub fn complete_all(db: &Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
-/// Frees claimed jobs to run again at `due_at`, each counting a failed attempt.
-pub fn retry_all_at(
+/// Frees claimed jobs to run again at `due_at` or within a second after (so that many freed
+/// together do not all come back at once), without counting an attempt.
+pub fn free_to_run_at(
     db: &Connection,
     ids: &[i64],
     due_at: DateTime<Utc>,
@@ -277,8 +278,8 @@ pub fn retry_all_at(
 ) -> Result<()> {
     let ids = serde_json::to_string(ids).expect("ids serialize");
     db.prepare_cached(
-        "UPDATE jobs SET attempts = attempts + 1, due_at = ?, last_error = ?, locked_until = NULL \
-         WHERE id IN (SELECT value FROM json_each(?))",
+        "UPDATE jobs SET due_at = ?1 + abs(random() % 1000), last_error = ?2, locked_until = NULL \
+         WHERE id IN (SELECT value FROM json_each(?3))",
     )?
     .execute((to_ms(due_at), error, ids))?;
     Ok(())
