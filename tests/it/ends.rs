@@ -505,3 +505,40 @@ async fn a_pass_leaves_the_rows_of_held_ends_to_be_deleted_with_them() {
         assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1, "#{id}");
     }
 }
+
+/// A stop while ends are held (a crash: nothing flushes them) loses nothing. The requests are
+/// still revoking and their jobs claimed; the next start frees the claims, the revocations run
+/// again (safe to repeat), and each access ends once, audited once.
+#[tokio::test]
+async fn ends_held_at_a_stop_are_made_again_after_the_next_start() {
+    let t = TestApp::spawn().await;
+    let ids = alice_holds_three(&t).await;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    let jobs = held_ends_of(&t, &ids, after_end).await;
+    let now = store::to_ms(Utc::now());
+    for job in &jobs {
+        execute(
+            &t.app.core.db,
+            "UPDATE jobs SET due_at = ? WHERE id = ?",
+            (now, job),
+        )
+        .await;
+    }
+
+    let t = t.restart(true).await;
+
+    for id in &ids {
+        t.wait_for_status(*id, RequestStatus::Ended).await;
+        assert_eq!(count(&t.audit_actions(*id).await, "revoked"), 1, "#{id}");
+    }
+    // Each job's row goes once it is done (deleted with others a moment later).
+    let started = std::time::Instant::now();
+    while jobs.iter().any(|job| job_row(&t, *job).is_some())
+        && started.elapsed() < std::time::Duration::from_secs(5)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    for job in jobs {
+        assert_eq!(job_row(&t, job), None);
+    }
+}
