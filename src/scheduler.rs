@@ -692,15 +692,11 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
         let more_due = match claimed {
             Ok(claimed) => {
                 let full = free > 0 && claimed.len() as i64 == free;
+                let claimed_jobs = claimed.len();
                 let groups = by_request(claimed);
                 let revocations = first_revocations(&groups);
-                hold_ends_while_revocations_start(
-                    &core,
-                    free,
-                    full,
-                    revocations.len(),
-                    &mut running,
-                );
+                let hold = ends_hold(free, claimed_jobs, revocations.len());
+                hold_ends_while_revocations_start(&core, hold, &mut running);
                 // Handed to the stand-in's reach at once: should this thread lose the core
                 // from here on, they do not wait for it.
                 let mut tickets = Vec::with_capacity(groups.len());
@@ -763,23 +759,36 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
     tracing::info!("the scheduler stopped");
 }
 
-/// While passes claim as many revocations as they can take, more are likely due: the ends of
-/// those already made wait (`access::ends`), and the core goes to making the rest. Once a pass
-/// claims fewer, the hold ends. A pass that had no room leaves the hold as it is: it lapses by
-/// itself if no pass renews it. Ends waiting that are not held are recorded, a task at a time.
-fn hold_ends_while_revocations_start(
-    core: &Core,
-    free: i64,
-    full: bool,
-    revocations: usize,
-    running: &mut JoinSet<()>,
-) {
-    if free > 0 && full && revocations as i64 == free {
-        core.ends.hold_while_revocations_start(HOLD_ENDS);
-        return;
+/// What a pass does with the hold on revocations' ends (`access::ends`).
+#[derive(Debug, PartialEq, Eq)]
+enum EndsHold {
+    /// It claimed as many revocations as it could take: more are likely due, and the core goes
+    /// to making them while the ends of those made wait.
+    Renew,
+    /// It claimed fewer, or other jobs: no revocation is left waiting for a worker.
+    Release,
+    /// It had no room to claim: the hold lapses by itself unless a later pass renews it.
+    Keep,
+}
+
+/// What a pass that had room for `free` jobs and claimed `claimed` of them does with the hold,
+/// `revocations` of the requests claimed starting with a revocation: as many as jobs claimed
+/// when every job claimed is a revocation of a request of its own.
+fn ends_hold(free: i64, claimed: usize, revocations: usize) -> EndsHold {
+    match free {
+        0 => EndsHold::Keep,
+        free if claimed as i64 == free && revocations == claimed => EndsHold::Renew,
+        _ => EndsHold::Release,
     }
-    if free > 0 {
-        core.ends.release();
+}
+
+/// Applies the pass's `hold` (`ends_hold`); then ends waiting that are not held are recorded,
+/// by a task at a time.
+fn hold_ends_while_revocations_start(core: &Core, hold: EndsHold, running: &mut JoinSet<()>) {
+    match hold {
+        EndsHold::Renew => return core.ends.hold_while_revocations_start(HOLD_ENDS),
+        EndsHold::Release => core.ends.release(),
+        EndsHold::Keep => {}
     }
     if core.ends.any_to_record() {
         let core = core.clone();
@@ -919,6 +928,28 @@ mod tests {
         workers.await.unwrap();
         ids.clear();
         assert!(!next_completions(&mut to_complete, &mut ids).await);
+    }
+
+    #[test]
+    fn ends_are_held_only_while_passes_claim_all_the_revocations_they_can_take() {
+        assert_eq!(
+            ends_hold(64, 64, 64),
+            EndsHold::Renew,
+            "a full pass of revocations"
+        );
+        assert_eq!(
+            ends_hold(3, 3, 3),
+            EndsHold::Renew,
+            "full with the workers left"
+        );
+        assert_eq!(ends_hold(64, 40, 40), EndsHold::Release, "fewer were due");
+        assert_eq!(
+            ends_hold(64, 64, 60),
+            EndsHold::Release,
+            "other jobs came in"
+        );
+        assert_eq!(ends_hold(64, 0, 0), EndsHold::Release, "nothing due");
+        assert_eq!(ends_hold(0, 0, 0), EndsHold::Keep, "no room to claim");
     }
 
     #[test]

@@ -93,14 +93,30 @@ impl Ends {
             }
             Err(end) => end,
         };
-        let (told, outcome) = oneshot::channel();
+        let (told, mut outcome) = oneshot::channel();
         self.queue.push(Waiting::new(end, Then::Tell(told)));
+        let mut heard = None;
         {
-            // Whoever holds the turn records until nothing waits: this end among them.
+            // With the turn, the ends waiting are recorded oldest first until this one is (or
+            // nothing waits: another turn recorded it). Those that came after it are for their
+            // own jobs, or for the scheduler, which every recording wakes.
             let _turn = self.turn.lock().await;
-            while self.record_some(core).await {}
+            loop {
+                match outcome.try_recv() {
+                    Ok(recorded) => break heard = Some(recorded),
+                    Err(oneshot::error::TryRecvError::Closed) => break,
+                    Err(oneshot::error::TryRecvError::Empty) => {}
+                }
+                if !self.record_some(core).await {
+                    break;
+                }
+            }
         }
-        match outcome.await {
+        let heard = match heard {
+            Some(recorded) => Ok(recorded),
+            None => outcome.await,
+        };
+        match heard {
             Ok(Ok(recorded)) => Ok(recorded),
             Ok(Err(error)) => Err(anyhow::anyhow!(error)),
             // Cannot happen: a batch dropped half-way is put back and recorded by the next

@@ -297,14 +297,7 @@ async fn an_end_held_while_revocations_start_is_recorded_after_with_its_job() {
     let ids = alice_holds_three(&t).await;
     let core = &t.app.core;
     let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
-    store::write(&core.db, |tx| {
-        requests::mark_revoking(tx, &ids[..1], after_end)
-    })
-    .await
-    .unwrap();
-    let job = claimed_revocation(&t, ids[0]).await;
-    core.ends
-        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+    let job = revoking_under_hold(&t, &ids[..1], after_end).await[0];
 
     let worker = worker_running(ids[0], job, after_end, true);
     let recorded = worker
@@ -338,12 +331,7 @@ async fn an_end_held_while_revocations_start_is_recorded_after_with_its_job() {
     let jobs = jobs_of(&t, ids[0]);
     assert!(!jobs.contains(&"revoke".to_string()), "{jobs:?}");
     assert!(jobs.contains(&"notify_requester".to_string()), "{jobs:?}");
-    let metrics = reqwest::get(format!("{}/metrics", t.url)).await.unwrap();
-    let metrics = metrics.text().await.unwrap();
-    assert!(
-        metrics.contains("jitbot_revocation_ends_held_total 1"),
-        "{metrics}"
-    );
+    assert_eq!(t.counter("jitbot_revocation_ends_held_total").await, 1);
 }
 
 /// A worker that holds more of the request's jobs after the revocation must not run them before
@@ -354,14 +342,7 @@ async fn an_end_whose_worker_holds_more_of_its_jobs_is_recorded_at_once() {
     let ids = alice_holds_three(&t).await;
     let core = &t.app.core;
     let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
-    store::write(&core.db, |tx| {
-        requests::mark_revoking(tx, &ids[..1], after_end)
-    })
-    .await
-    .unwrap();
-    let job = claimed_revocation(&t, ids[0]).await;
-    core.ends
-        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+    let job = revoking_under_hold(&t, &ids[..1], after_end).await[0];
 
     let worker = worker_running(ids[0], job, after_end, false);
     let recorded = worker
@@ -374,22 +355,31 @@ async fn an_end_whose_worker_holds_more_of_its_jobs_is_recorded_at_once() {
     assert!(job_row(&t, job).is_some(), "the worker deletes it as done");
 }
 
-/// Holds the ends of `ids`' revocations, each passed on by its worker as a pass's would be;
-/// returns their jobs.
-async fn held_ends_of(t: &TestApp, ids: &[i64], at: chrono::DateTime<Utc>) -> Vec<i64> {
+/// `ids` revoking, each one's revocation claimed as a scheduler's pass claims it, while the
+/// scheduler holds ends; returns their jobs.
+async fn revoking_under_hold(t: &TestApp, ids: &[i64], at: chrono::DateTime<Utc>) -> Vec<i64> {
     let core = &t.app.core;
     store::write(&core.db, |tx| requests::mark_revoking(tx, ids, at))
         .await
         .unwrap();
-    core.ends
-        .hold_while_revocations_start(std::time::Duration::from_secs(60));
     let mut jobs = Vec::new();
     for id in ids {
-        let job = claimed_revocation(t, *id).await;
-        let worker = worker_running(*id, job, at, true);
+        jobs.push(claimed_revocation(t, *id).await);
+    }
+    core.ends
+        .hold_while_revocations_start(std::time::Duration::from_secs(60));
+    jobs
+}
+
+/// Holds the ends of `ids`' revocations, each passed on by its worker as a pass's would be;
+/// returns their jobs.
+async fn held_ends_of(t: &TestApp, ids: &[i64], at: chrono::DateTime<Utc>) -> Vec<i64> {
+    let core = &t.app.core;
+    let jobs = revoking_under_hold(t, ids, at).await;
+    for (id, job) in ids.iter().zip(&jobs) {
+        let worker = worker_running(*id, *job, at, true);
         let recorded = worker.scope(core.ends.record(core, end_of(*id, at)));
         assert_eq!(recorded.await.unwrap(), Later);
-        jobs.push(job);
     }
     jobs
 }

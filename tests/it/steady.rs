@@ -207,13 +207,7 @@ async fn a_flood_that_keeps_the_core_busy_does_not_hold_back_revocations() {
         took < Duration::from_secs(10),
         "the revocations took {took:?}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", t.url)).await.unwrap();
-    let metrics = metrics.text().await.unwrap();
-    let stood_in: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("jitbot_scheduler_stand_in_jobs_total "))
-        .and_then(|count| count.parse().ok())
-        .expect("the stand-in's count of jobs");
+    let stood_in = t.counter("jitbot_scheduler_stand_in_jobs_total").await;
     assert!(stood_in > 0, "the threads that answer people ran jobs");
 }
 
@@ -231,10 +225,11 @@ fn time_up_replies(t: &TestApp) -> usize {
 }
 
 /// Hundreds of grants ending together, on the running scheduler: while its passes claim as many
-/// revocations as they can take, the ends of those made wait with their jobs (`access::ends`).
-/// Each access still ends once, audited once and told once, and no job is left behind.
+/// revocations as they can take, the ends of those made usually wait with their jobs
+/// (`access::ends`; how often depends on the timing, which the tests in `ends.rs` fix). Either
+/// way each access ends once, audited once and told once, and no job is left behind.
 #[tokio::test]
-async fn grants_ending_together_end_once_each_while_their_ends_wait() {
+async fn grants_ending_together_on_the_running_scheduler_end_once_each() {
     const GRANTS: i64 = 400;
     let t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
     let alice = granted_billing(&t, "U0ALICE").await;
@@ -294,14 +289,6 @@ async fn grants_ending_together_end_once_each_while_their_ends_wait() {
         jitbot::store::audit::verify(&t.app.core.db.read().unwrap()).unwrap(),
         jitbot::store::audit::ChainCheck::Intact { .. }
     ));
-    let metrics = reqwest::get(format!("{}/metrics", t.url)).await.unwrap();
-    let metrics = metrics.text().await.unwrap();
-    let held: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("jitbot_revocation_ends_held_total "))
-        .and_then(|count| count.parse().ok())
-        .expect("the count of ends held");
-    assert!(held > 0, "ends waited while revocations started");
 }
 
 #[tokio::test]

@@ -422,6 +422,17 @@ impl TestApp {
             .count()
     }
 
+    /// A counter's value in `GET /metrics`, by its whole name (`jitbot_…_total`).
+    pub async fn counter(&self, name: &str) -> u64 {
+        let metrics = reqwest::get(format!("{}/metrics", self.url)).await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         count_in(&self.app.core.db, table)
     }
