@@ -161,7 +161,7 @@ impl Ends {
 
     /// Whether ends wait that are not held: [`Ends::record_unless_held`] would record them.
     pub fn any_to_record(&self) -> bool {
-        !self.queue.is_empty() && !self.queue.is_held()
+        self.queue.any_unheld()
     }
 
     /// Records the ends waiting, unless they are held or another task is recording them. The
@@ -169,7 +169,8 @@ impl Ends {
     /// waits behind more than one, even when this runs on a thread that gets little CPU.
     pub async fn record_unless_held(&self, core: &Core) {
         while self.any_to_record() {
-            // Whoever holds the turn records until nothing waits.
+            // Whoever holds the turn records at least as far as its own end, and every
+            // recording wakes the scheduler, whose next pass looks here again for the rest.
             let Ok(_turn) = self.turn.try_lock() else {
                 return;
             };

@@ -82,13 +82,10 @@ impl Queue {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    /// Whether ends are held now.
-    pub fn is_held(&self) -> bool {
-        self.held(&self.lock())
+    /// Whether ends wait that are not held.
+    pub fn any_unheld(&self) -> bool {
+        let queue = self.lock();
+        !queue.is_empty() && !self.held(&queue)
     }
 
     /// When the hold on the ends waiting lapses: at the time the scheduler set, or once the
