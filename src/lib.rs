@@ -3,6 +3,7 @@
 pub mod access;
 pub mod app;
 pub mod audit_sink;
+pub mod background;
 pub mod cli;
 pub mod client_credentials;
 pub mod config;

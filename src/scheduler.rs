@@ -2,7 +2,6 @@
 //! Jobs are rows, so everything waiting survives a restart; time is an argument, so tests can
 //! run the scheduler at any instant.
 
-mod priority;
 mod stand_in;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::access::{self, Core, RequestView};
+use crate::background::{self, giving_way};
 use crate::domain::{Job, Notice};
 use crate::retry::{RetryAfter, retry_after_of};
 use crate::store;
@@ -619,6 +619,7 @@ pub fn run_apart(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("jitbot-scheduler")
+        .on_thread_unpark(background::turn_begins)
         .build()?;
     // The scheduler also stops when the runtime that started it ends (a test's, say) without
     // cancelling `shutdown`: that runtime's tasks are dropped, and with them this guard.
@@ -635,10 +636,12 @@ pub fn run_apart(
     std::thread::Builder::new()
         .name("jitbot-scheduler".into())
         .spawn(move || {
-            priority::lower_this_thread();
+            if background::lower_this_thread() {
+                background::give_way_on_this_thread();
+            }
             store::writes_on_this_thread_are_background();
             runtime.spawn(stand_in.heartbeat.clone().keep_beating());
-            runtime.block_on(run(core, &stand_in, stop));
+            runtime.block_on(giving_way(run(core, &stand_in, stop)));
             // Dropped unsent when `run` panics: the caller learns that.
             let _ = finished.send(());
         })?;
@@ -670,7 +673,7 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
         revocations_only: Arc::new(Semaphore::new(REVOCATION_WORKERS)),
     };
     let (finished, to_complete) = mpsc::unbounded_channel();
-    let completer = tokio::spawn(complete_in_batches(core.clone(), to_complete));
+    let completer = tokio::spawn(giving_way(complete_in_batches(core.clone(), to_complete)));
     let mut running = JoinSet::new();
     loop {
         let pass = tokio::time::Instant::now();
@@ -711,7 +714,7 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
                 for ticket in tickets {
                     let (core, finished, unstarted) =
                         (core.clone(), finished.clone(), stand_in.unstarted.clone());
-                    running.spawn(async move {
+                    running.spawn(giving_way(async move {
                         // Gone when the stand-in took it over: this thread had no CPU for it.
                         let Some(claimed) = unstarted.take(ticket) else {
                             return;
@@ -722,7 +725,7 @@ async fn run(core: Core, stand_in: &stand_in::StandIn, shutdown: CancellationTok
                         .await;
                         drop(claimed.permit);
                         unstarted.freed.notify_one();
-                    });
+                    }));
                 }
                 full
             }
@@ -792,7 +795,9 @@ fn hold_ends_while_revocations_start(core: &Core, hold: EndsHold, running: &mut 
     }
     if core.ends.any_to_record() {
         let core = core.clone();
-        running.spawn(async move { core.ends.record_unless_held(&core).await });
+        running.spawn(giving_way(async move {
+            core.ends.record_unless_held(&core).await
+        }));
     }
 }
 

@@ -1,6 +1,6 @@
 //! When the scheduler's thread gets no CPU, the threads that answer people run its jobs.
 //!
-//! The scheduler's thread runs at `SCHED_IDLE` (`priority`): while the core stays busy, with a
+//! The scheduler's thread runs at `SCHED_IDLE` (`background`): while the core stays busy, with a
 //! flood of requests (even unsigned ones, each refused) or another busy process, it gets a
 //! burst of the core after each wake-up and a third of a percent of it otherwise. Enough to
 //! claim due jobs and start a few, not to run a backlog. So the jobs never depend on it alone:

@@ -33,13 +33,17 @@ const CATCH_UP_COPIES: usize = 3;
 /// commit that finishes the copy will find about as many, a sync's worth of holding the writer.
 const FEW_PAGES: i64 = 50;
 
-/// Copies the WAL every [`EVERY`] on `conn`, on a thread of its own, for as long as `writer` is
-/// open.
+/// Copies the WAL every [`EVERY`] on `conn`, on a thread of its own at `SCHED_IDLE`
+/// (`background`: a copy takes milliseconds of CPU, which the acknowledgements must not wait
+/// for), for as long as `writer` is open.
 pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<()> {
     let writer = Arc::downgrade(writer);
     std::thread::Builder::new()
         .name("jitbot-wal-copy".into())
-        .spawn(move || run(&conn, &writer))?;
+        .spawn(move || {
+            crate::background::lower_this_thread();
+            run(&conn, &writer)
+        })?;
     Ok(())
 }
 
