@@ -87,6 +87,7 @@ pub struct Metrics {
     jobs_given_up: Family<Label, Counter>,
     stand_in_jobs: Counter,
     ends_held: Counter,
+    core_offers: Counter,
     api_errors: ApiErrors,
     active_grants: Gauge,
     jobs_queued: Gauge,
@@ -112,6 +113,7 @@ impl Metrics {
         let jobs_given_up = Family::default();
         let stand_in_jobs = Counter::default();
         let ends_held = Counter::default();
+        let core_offers = Counter::default();
         let api_errors = ApiErrors::default();
         let (active_grants, jobs_queued, oldest_due_job_seconds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
@@ -152,6 +154,11 @@ impl Metrics {
             ends_held.clone(),
         );
         registry.register(
+            "scheduler_core_offers",
+            "Times the scheduler's thread, having run 200 µs without a break, offered the core to the threads that answer people",
+            core_offers.clone(),
+        );
+        registry.register(
             "api_errors",
             "Failed calls to other systems, by service (graph, slack, teams, webhook) and kind (timeout, connect, throttled, http_4xx, http_5xx, api)",
             api_errors.0.clone(),
@@ -181,6 +188,7 @@ impl Metrics {
             jobs_given_up,
             stand_in_jobs,
             ends_held,
+            core_offers,
             api_errors,
             active_grants,
             jobs_queued,
@@ -224,6 +232,11 @@ impl Metrics {
     /// A revocation's end left waiting while revocations start (`access::ends`).
     pub fn end_held(&self) {
         self.ends_held.inc();
+    }
+
+    /// Where the scheduler's thread counts its offers of the core (`background::giving_way`).
+    pub fn core_offers(&self) -> Counter {
+        self.core_offers.clone()
     }
 
     /// The text exposition, with the gauges read now.

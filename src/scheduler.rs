@@ -637,7 +637,7 @@ pub fn run_apart(
         .name("jitbot-scheduler".into())
         .spawn(move || {
             if background::lower_this_thread() {
-                background::give_way_on_this_thread();
+                background::give_way_on_this_thread(core.metrics.core_offers());
             }
             store::writes_on_this_thread_are_background();
             runtime.spawn(stand_in.heartbeat.clone().keep_beating());

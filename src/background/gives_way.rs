@@ -15,49 +15,62 @@
 //! each poll of the scheduler's tasks (`giving_way`), and the turn starts again whenever the
 //! runtime wakes from waiting (`turn_begins`).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
 
 /// How long the scheduler's thread runs before it offers the core: people's work waits at most
 /// about this long behind it, and the offer (a system call when nobody takes it, two thread
 /// switches when someone does) costs well under a hundredth of it.
 pub const TURN: Duration = Duration::from_micros(200);
 
-thread_local! {
-    /// When this thread's current turn on the core began; `None` on threads that never give way
-    /// (people's, and the scheduler's when it could not be lowered).
-    static TURN_BEGAN: Cell<Option<Instant>> = const { Cell::new(None) };
+/// This thread's turn on the core: when it began, and the offers made so far.
+struct Turn {
+    began: Instant,
+    offers: Counter,
 }
 
-/// From now on this thread gives way (`giving_way`): for the scheduler's, once lowered.
-pub fn give_way_on_this_thread() {
-    TURN_BEGAN.with(|began| began.set(Some(Instant::now())));
+thread_local! {
+    /// `None` on threads that never give way (people's, and the scheduler's when it could not be
+    /// lowered).
+    static TURN_NOW: RefCell<Option<Turn>> = const { RefCell::new(None) };
+}
+
+/// From now on this thread gives way (`giving_way`), counting its offers in `offers`: for the
+/// scheduler's, once lowered.
+pub fn give_way_on_this_thread(offers: Counter) {
+    let turn = Turn {
+        began: Instant::now(),
+        offers,
+    };
+    TURN_NOW.with(|now| *now.borrow_mut() = Some(turn));
 }
 
 /// A new turn: the thread has just woken from waiting for work.
 pub fn turn_begins() {
-    TURN_BEGAN.with(|began| {
-        if began.get().is_some() {
-            began.set(Some(Instant::now()));
+    TURN_NOW.with(|now| {
+        if let Some(turn) = now.borrow_mut().as_mut() {
+            turn.began = Instant::now();
         }
     });
 }
 
 /// Offers the core when this thread's turn is over. True when it offered.
 pub fn give_way_if_turn_is_over() -> bool {
-    TURN_BEGAN.with(|began| {
-        let Some(since) = began.get() else {
+    TURN_NOW.with(|now| {
+        let mut now = now.borrow_mut();
+        let Some(turn) = now.as_mut() else {
             return false;
         };
-        if since.elapsed() < TURN {
+        if turn.began.elapsed() < TURN {
             return false;
         }
         #[cfg(target_os = "linux")]
         rustix::thread::sched_yield();
-        #[cfg(test)]
-        tests::OFFERS.with(|offers| offers.set(offers.get() + 1));
-        began.set(Some(Instant::now()));
+        turn.offers.inc();
+        turn.began = Instant::now();
         true
     })
 }
@@ -76,11 +89,6 @@ pub async fn giving_way<F: Future>(future: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    thread_local! {
-        /// The offers this thread made.
-        pub static OFFERS: Cell<u32> = const { Cell::new(0) };
-    }
 
     fn spin(for_: Duration) {
         let until = Instant::now() + for_;
@@ -102,7 +110,8 @@ mod tests {
     #[test]
     fn the_core_is_offered_once_a_turn_is_over_and_not_before() {
         std::thread::spawn(|| {
-            give_way_on_this_thread();
+            let offers = Counter::default();
+            give_way_on_this_thread(offers.clone());
             assert!(!give_way_if_turn_is_over(), "the turn has just begun");
             spin(TURN + Duration::from_micros(50));
             assert!(give_way_if_turn_is_over());
@@ -127,18 +136,19 @@ mod tests {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
-            give_way_on_this_thread();
+            let offers = Counter::default();
+            give_way_on_this_thread(offers.clone());
             let output = runtime.block_on(giving_way(async {
                 spin(TURN + Duration::from_micros(50));
                 tokio::task::yield_now().await;
-                assert_eq!(OFFERS.get(), 1, "offered after the first poll");
+                assert_eq!(offers.get(), 1, "offered after the first poll");
                 tokio::task::yield_now().await;
-                assert_eq!(OFFERS.get(), 1, "not after a short poll");
+                assert_eq!(offers.get(), 1, "not after a short poll");
                 spin(TURN + Duration::from_micros(50));
                 7
             }));
             assert_eq!(output, 7);
-            assert_eq!(OFFERS.get(), 2, "offered after the last poll");
+            assert_eq!(offers.get(), 2, "offered after the last poll");
         })
         .join()
         .unwrap();

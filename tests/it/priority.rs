@@ -1,5 +1,6 @@
-//! The scheduler's thread runs at `SCHED_IDLE`, so that it gives way to the threads that
-//! answer people the moment a request arrives.
+//! The background threads — the scheduler's, and the one copying the WAL into the database — run
+//! at `SCHED_IDLE`, so that they give way to the threads that answer people the moment a request
+//! arrives.
 
 use std::time::Duration;
 
@@ -53,4 +54,55 @@ async fn the_scheduler_s_thread_runs_at_sched_idle_and_the_others_do_not() {
     // The thread that serves this test's requests keeps the process's policy.
     let now = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
     assert_eq!(now, own);
+}
+
+#[tokio::test]
+async fn the_thread_copying_the_wal_runs_at_sched_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jitbot.db");
+    let _db = jitbot::store::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    // Other tests open databases of their own beside this one: every copier is lowered, each by
+    // its own thread as it starts.
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = threads_named("jitbot-wal-copy");
+        if !seen.is_empty() && seen.iter().all(|policy| *policy == SCHED_IDLE) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !seen.is_empty(),
+        "a file's WAL is copied by a thread of its own"
+    );
+    assert!(
+        seen.iter().all(|policy| *policy == SCHED_IDLE),
+        "WAL copiers at policies {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_s_thread_offers_the_core_while_it_runs_jobs() {
+    let t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
+    let offers = "jitbot_scheduler_core_offers_total";
+    let before = t.counter(offers).await;
+    // Each request's check, thread and cards run on the scheduler's thread: in a debug build
+    // they keep it busy for far longer than a turn.
+    for n in 0..5 {
+        let id = t
+            .alice_requests(&format!("request payroll 30m salary run {n}"))
+            .await;
+        t.wait_until_confirmed(id).await;
+    }
+    let mut after = before;
+    for _ in 0..500 {
+        after = t.counter(offers).await;
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(after > before, "no offer in {before}..{after}");
 }
