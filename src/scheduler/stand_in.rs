@@ -49,13 +49,6 @@ const SILENCE: Duration = Duration::from_millis(250);
 /// look, a twelfth of the core: the jobs that thread had started before it lost the core
 /// finish on it, and only there.
 const LEND: Duration = Duration::from_millis(2);
-/// At most this many requests that start no revocation go to the stand-in at each look, taken
-/// over or claimed: their jobs (checks, threads, cards) run at the priority of people's
-/// requests, beside the acknowledgements. Taken all at once, a backlog of them held the
-/// acknowledgements up for tens of milliseconds: at 3 000/s on a busy machine, where the
-/// scheduler's thread fell silent now and then, ack p99 was 30–175 ms in such runs. Revocations
-/// are never held back.
-const OTHERS_PER_LOOK: usize = 8;
 /// Workers of the stand-in's own, for the jobs it claims (at most the scheduler's `BATCH` at
 /// once): with a hung provider, claims stop here rather than pile up.
 const WORKERS: usize = 256;
@@ -91,12 +84,7 @@ impl StandIn {
                 _ = shutdown.cancelled() => break,
             }
             while running.try_join_next().is_some() {}
-            let taken = self.unstarted.take_waiting(UNSTARTED, OTHERS_PER_LOOK);
-            let others_left = OTHERS_PER_LOOK
-                - taken
-                    .iter()
-                    .filter(|claimed| !claimed.starts_revocation())
-                    .count();
+            let taken = self.unstarted.take_waiting(UNSTARTED);
             let silence = self.heartbeat.silence();
             let silent = silence >= SILENCE;
             if taken.is_empty() && !silent {
@@ -129,8 +117,7 @@ impl StandIn {
                 // here. A thread at `SCHED_IDLE` cannot be raised; this is the one way to give
                 // it the core while people's requests keep coming.
                 std::thread::sleep(LEND);
-                self.claim_and_run(&core, &workers, others_left, &mut running)
-                    .await;
+                self.claim_and_run(&core, &workers, &mut running).await;
             }
         }
         while running.join_next().await.is_some() {}
@@ -138,13 +125,11 @@ impl StandIn {
         core.ends.record_unless_held(&core).await;
     }
 
-    /// Claims due jobs for the stand-in's free workers, revocations first and at most `others`
-    /// other jobs, and starts them.
+    /// Claims due jobs for the stand-in's free workers, revocations first, and starts them.
     async fn claim_and_run(
         &self,
         core: &Core,
         workers: &Arc<Semaphore>,
-        others: usize,
         running: &mut JoinSet<()>,
     ) {
         let free = workers.available_permits().min(super::BATCH as usize);
@@ -152,11 +137,7 @@ impl StandIn {
         if free == 0 || !due_at(core, now) {
             return;
         }
-        let room = store::jobs::Room {
-            revocations_only: free as i64,
-            any: others.min(free) as i64,
-            most: free as i64,
-        };
+        let room = store::jobs::Room::for_any(free as i64);
         let claimed = match super::claim(core, now, room).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -219,13 +200,6 @@ pub struct Claimed {
     since: Instant,
 }
 
-impl Claimed {
-    /// Whether its first job revokes access.
-    fn starts_revocation(&self) -> bool {
-        self.rows.first().is_some_and(super::is_revocation)
-    }
-}
-
 /// Claimed requests not started yet, by ticket (in the order they were claimed).
 #[derive(Default)]
 pub struct Unstarted {
@@ -270,25 +244,16 @@ impl Unstarted {
     }
 
     /// Those that have waited `wait` or longer.
-    fn take_waiting(&self, wait: Duration, most_others: usize) -> Vec<Claimed> {
+    fn take_waiting(&self, wait: Duration) -> Vec<Claimed> {
         let mut claimed = self.lock();
-        let mut tickets = Vec::new();
-        let mut others = 0;
-        for (ticket, request) in claimed.iter() {
-            if request.since.elapsed() < wait {
-                break; // in the order claimed: the rest waited less
+        let mut taken = Vec::new();
+        while let Some(oldest) = claimed.first_entry() {
+            if oldest.get().since.elapsed() < wait {
+                break;
             }
-            if request.starts_revocation() {
-                tickets.push(*ticket);
-            } else if others < most_others {
-                others += 1;
-                tickets.push(*ticket);
-            }
+            taken.push(oldest.remove());
         }
-        tickets
-            .into_iter()
-            .filter_map(|ticket| claimed.remove(&ticket))
-            .collect()
+        taken
     }
 
     /// A lock held for an insert, a removal or a walk of a few entries. Should the scheduler's
@@ -343,19 +308,10 @@ mod tests {
     use super::*;
 
     fn claimed_jobs(unstarted: &Unstarted, workers: &Arc<tokio::sync::Semaphore>, id: i64) -> u64 {
-        claimed_job(unstarted, workers, id, r#"{"job":"revoke"}"#)
-    }
-
-    fn claimed_job(
-        unstarted: &Unstarted,
-        workers: &Arc<tokio::sync::Semaphore>,
-        id: i64,
-        payload: &str,
-    ) -> u64 {
         let row = JobRow {
             id,
             request_id: Some(id),
-            payload: payload.into(),
+            payload: r#"{"job":"revoke"}"#.into(),
             attempts: 0,
             started: None,
         };
@@ -376,12 +332,10 @@ mod tests {
         assert!(unstarted.take(second).is_none(), "taken once");
 
         assert!(
-            unstarted
-                .take_waiting(Duration::from_secs(3600), OTHERS_PER_LOOK)
-                .is_empty(),
+            unstarted.take_waiting(Duration::from_secs(3600)).is_empty(),
             "none has waited an hour"
         );
-        let taken = unstarted.take_waiting(Duration::ZERO, OTHERS_PER_LOOK);
+        let taken = unstarted.take_waiting(Duration::ZERO);
         let ids: Vec<i64> = taken.iter().map(|claimed| claimed.rows[0].id).collect();
         assert_eq!(ids, [1, 3], "the stand-in takes the rest, oldest first");
         assert!(unstarted.take(first).is_none() && unstarted.take(third).is_none());
@@ -393,31 +347,5 @@ mod tests {
             3,
             "and gives it back when done"
         );
-    }
-
-    #[test]
-    fn a_look_takes_every_revocation_and_a_few_other_requests() {
-        let unstarted = Unstarted::default();
-        let workers = Arc::new(tokio::sync::Semaphore::new(5));
-        let cards = r#"{"job":"check_requester"}"#;
-        for id in [1, 2, 3] {
-            claimed_job(&unstarted, &workers, id, cards);
-        }
-        claimed_jobs(&unstarted, &workers, 4);
-        claimed_job(&unstarted, &workers, 5, cards);
-
-        let ids = |taken: Vec<Claimed>| -> Vec<i64> {
-            taken.iter().map(|claimed| claimed.rows[0].id).collect()
-        };
-        let first = unstarted.take_waiting(Duration::ZERO, 1);
-        assert_eq!(
-            ids(first),
-            [1, 4],
-            "the oldest other request, and the revocation behind it"
-        );
-        let second = unstarted.take_waiting(Duration::ZERO, 1);
-        assert_eq!(ids(second), [2], "the next look takes the next");
-        let rest = unstarted.take_waiting(Duration::ZERO, OTHERS_PER_LOOK);
-        assert_eq!(ids(rest), [3, 5]);
     }
 }
