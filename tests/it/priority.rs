@@ -28,6 +28,20 @@ fn threads_named(name: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Waits up to five seconds for threads named `name` to exist and all be at `SCHED_IDLE` (each
+/// lowers itself as it starts), and fails if they do not.
+async fn assert_all_lowered(name: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = threads_named(name);
+        if !seen.is_empty() && seen.iter().all(|policy| *policy == SCHED_IDLE) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("threads named {name} at policies {seen:?}");
+}
+
 #[tokio::test]
 async fn the_scheduler_s_thread_runs_at_sched_idle_and_the_others_do_not() {
     let own = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
@@ -35,22 +49,7 @@ async fn the_scheduler_s_thread_runs_at_sched_idle_and_the_others_do_not() {
     let _t = TestApp::spawn_with(DEFAULT_GROUPS, true).await;
     // Other tests start schedulers of their own beside this one: every one of them is lowered,
     // each by its thread before its runtime starts.
-    let mut seen = Vec::new();
-    for _ in 0..500 {
-        seen = threads_named("jitbot-schedule");
-        if !seen.is_empty() && seen.iter().all(|policy| *policy == SCHED_IDLE) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        !seen.is_empty(),
-        "the scheduler runs on a thread of its own"
-    );
-    assert!(
-        seen.iter().all(|policy| *policy == SCHED_IDLE),
-        "scheduler threads at policies {seen:?}"
-    );
+    assert_all_lowered("jitbot-schedule").await;
     // The thread that serves this test's requests keeps the process's policy.
     let now = policy_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
     assert_eq!(now, own);
@@ -65,22 +64,7 @@ async fn the_thread_copying_the_wal_runs_at_sched_idle() {
         .unwrap();
     // Other tests open databases of their own beside this one: every copier is lowered, each by
     // its own thread as it starts.
-    let mut seen = Vec::new();
-    for _ in 0..500 {
-        seen = threads_named("jitbot-wal-copy");
-        if !seen.is_empty() && seen.iter().all(|policy| *policy == SCHED_IDLE) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        !seen.is_empty(),
-        "a file's WAL is copied by a thread of its own"
-    );
-    assert!(
-        seen.iter().all(|policy| *policy == SCHED_IDLE),
-        "WAL copiers at policies {seen:?}"
-    );
+    assert_all_lowered("jitbot-wal-copy").await;
 }
 
 #[tokio::test]
