@@ -1,4 +1,4 @@
-//! The scheduler's thread runs only when the threads that answer people leave a core idle.
+//! Background threads run only when the threads that answer people leave a core idle.
 //!
 //! Under load both want the one core. At nice 5 the scheduler's thread had a third of the
 //! weight and took its turns in slices: an ack that arrived during one waited up to 5 ms for the

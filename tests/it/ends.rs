@@ -5,7 +5,7 @@
 use crate::common::*;
 use chrono::{Duration, Utc};
 use jitbot::access::ends::End;
-use jitbot::access::ends::Recorded::{AlreadyEnded, Ended, Later};
+use jitbot::access::ends::Recorded::{self, AlreadyEnded, Ended, Later};
 use jitbot::domain::{AuditAction, Job, RequestStatus};
 use jitbot::store::follow_ups::Claimant;
 use jitbot::store::{self, audit, requests};
@@ -287,6 +287,22 @@ fn jobs_of(t: &TestApp, id: i64) -> Vec<String> {
     )
 }
 
+/// Alice's three grants, the first revoking under a hold, and its end given to `record` by a
+/// worker for which its job is `last` of the request's: the grants, the job, the worker and
+/// what `record` made of the end.
+async fn first_end_under_hold(t: &TestApp, last: bool) -> (Vec<i64>, i64, Claimant, Recorded) {
+    let ids = alice_holds_three(t).await;
+    let core = &t.app.core;
+    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
+    let job = revoking_under_hold(t, &ids[..1], after_end).await[0];
+    let worker = worker_running(ids[0], job, after_end, last);
+    let recorded = worker
+        .scope(core.ends.record(core, end_of(ids[0], after_end)))
+        .await
+        .unwrap();
+    (ids, job, worker, recorded)
+}
+
 /// While the scheduler starts revocations, an end waits, and so does its job's row: the worker
 /// leaves the row, the end is recorded once the hold ends, and the row goes in the same
 /// transaction. Until then the request is revoking and its job claimed, so a stop in between
@@ -294,16 +310,8 @@ fn jobs_of(t: &TestApp, id: i64) -> Vec<String> {
 #[tokio::test]
 async fn an_end_held_while_revocations_start_is_recorded_after_with_its_job() {
     let t = TestApp::spawn().await;
-    let ids = alice_holds_three(&t).await;
     let core = &t.app.core;
-    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
-    let job = revoking_under_hold(&t, &ids[..1], after_end).await[0];
-
-    let worker = worker_running(ids[0], job, after_end, true);
-    let recorded = worker
-        .scope(core.ends.record(core, end_of(ids[0], after_end)))
-        .await
-        .unwrap();
+    let (ids, job, worker, recorded) = first_end_under_hold(&t, true).await;
     assert_eq!(recorded, Later);
     assert!(worker.passed_on(), "the worker leaves the row to the end");
     core.ends.record_unless_held(core).await;
@@ -339,16 +347,7 @@ async fn an_end_held_while_revocations_start_is_recorded_after_with_its_job() {
 #[tokio::test]
 async fn an_end_whose_worker_holds_more_of_its_jobs_is_recorded_at_once() {
     let t = TestApp::spawn().await;
-    let ids = alice_holds_three(&t).await;
-    let core = &t.app.core;
-    let after_end = t.request(ids[2]).await.expires_at.unwrap() + Duration::seconds(1);
-    let job = revoking_under_hold(&t, &ids[..1], after_end).await[0];
-
-    let worker = worker_running(ids[0], job, after_end, false);
-    let recorded = worker
-        .scope(core.ends.record(core, end_of(ids[0], after_end)))
-        .await
-        .unwrap();
+    let (ids, job, worker, recorded) = first_end_under_hold(&t, false).await;
     assert_eq!(recorded, Ended);
     assert!(!worker.passed_on());
     assert_eq!(t.request(ids[0]).await.status, RequestStatus::Ended);
