@@ -32,6 +32,10 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("jobs::insert_queued", jobs::ENQUEUE.into()),
         ("jobs::claim_due", jobs::CLAIM_DUE.into()),
         ("jobs::claim_revocations", jobs::CLAIM_REVOCATIONS.into()),
+        (
+            "jobs::claim_ahead_of_revocations",
+            jobs::CLAIM_AHEAD_OF_REVOCATIONS.into(),
+        ),
         ("follow_ups::left_before", follow_ups::LEFT_BEFORE.into()),
         (
             "follow_ups::renew_running",

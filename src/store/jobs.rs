@@ -177,6 +177,20 @@ pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id 
              ORDER BY due_at, id LIMIT CAST(?3 AS INTEGER)) \
          RETURNING id, request_id, payload, attempts";
 
+/// Due jobs that nobody holds and that a due revocation of their request waits behind (its
+/// notices, say): what `CLAIM_REVOCATIONS` leaves, the way cleared for the revocation. Both
+/// walk the same partial index, so the revocations found are the ones it would take.
+pub const CLAIM_AHEAD_OF_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
+             SELECT ahead.id FROM jobs INDEXED BY jobs_revocations_by_due \
+             JOIN jobs ahead INDEXED BY jobs_by_request ON ahead.request_id = jobs.request_id \
+             WHERE json_extract(jobs.payload, '$.job') = 'revoke' AND jobs.locked_until IS NULL \
+             AND jobs.due_at <= ?2 \
+             AND ahead.id < jobs.id AND ahead.locked_until IS NULL AND ahead.due_at <= ?2 \
+             AND NOT EXISTS (SELECT 1 FROM jobs running WHERE running.request_id = jobs.request_id \
+                             AND running.locked_until > ?2) \
+             ORDER BY jobs.due_at, jobs.id LIMIT CAST(?3 AS INTEGER)) \
+         RETURNING id, request_id, payload, attempts";
+
 /// Claims whose lease ran out (a job that outlived it): released, to be claimed again.
 pub const RELEASE_EXPIRED: &str = "UPDATE jobs INDEXED BY jobs_by_lease SET locked_until = NULL \
      WHERE locked_until IS NOT NULL AND locked_until <= ?";
@@ -246,6 +260,35 @@ pub fn claim_due(
     if others > 0 {
         rows.extend(claim(CLAIM_DUE, others)?);
     }
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
+}
+
+/// Claims as `claim_due` does, for at most `free` workers, but only `others` of them for jobs
+/// that are not revocations nor ahead of one in their request: the stand-in's claim
+/// (`scheduler::stand_in`), which paces the other jobs and never the revocations. The jobs
+/// ahead of a revocation are claimed without it; it follows once they are done.
+pub fn claim_revocations_and(
+    db: &Connection,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    free: i64,
+    others: i64,
+) -> Result<Vec<JobRow>> {
+    db.prepare_cached(RELEASE_EXPIRED)?.execute([to_ms(now)])?;
+    let claim = |sql: &'static str, limit: i64| -> Result<Vec<JobRow>> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let mut statement = db.prepare_cached(sql)?;
+        let rows =
+            statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    let mut rows = claim(CLAIM_REVOCATIONS, free)?;
+    rows.extend(claim(CLAIM_AHEAD_OF_REVOCATIONS, free - rows.len() as i64)?);
+    let others = others.min(free - rows.len() as i64);
+    rows.extend(claim(CLAIM_DUE, others)?);
     rows.sort_by_key(|row| row.id);
     Ok(rows)
 }

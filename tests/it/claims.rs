@@ -142,6 +142,44 @@ async fn a_revocation_waits_for_its_own_requests_earlier_jobs() {
     assert!(claim(&db, now, 10).await.is_empty());
 }
 
+/// The stand-in's claim (`claim_revocations_and`): every due revocation, and every job a due
+/// revocation waits behind in its request, as many as there are workers; of the rest only as
+/// many as the stand-in's pace allows.
+#[tokio::test]
+async fn the_stand_in_claims_revocations_and_what_they_wait_behind_and_paces_the_rest() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let earlier = now - Duration::seconds(1);
+    // Notices of requests 1–4 due a second ago; revocations of 10 and 11, 11's behind a notice
+    // of its own; and request 12's notice and revocation, not due yet.
+    let notices: Vec<_> = (1..=4).map(|id| (id, told(), earlier)).collect();
+    queue(&db, &notices).await;
+    queue(&db, &[(10, Job::Revoke, now), (11, told(), now)]).await;
+    queue(&db, &[(11, Job::Revoke, now)]).await;
+    let later = now + Duration::minutes(1);
+    queue(&db, &[(12, told(), later), (12, Job::Revoke, later)]).await;
+    let stand_in = |free, others| {
+        let db = db.clone();
+        async move {
+            let claimed = store::write(&db, |tx| {
+                store::jobs::claim_revocations_and(tx, now, Duration::minutes(5), free, others)
+            })
+            .await
+            .unwrap();
+            claimed
+                .into_iter()
+                .map(|row| row.request_id.unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    // 10's revocation and 11's notice, which 11's revocation waits behind, and one other.
+    assert_eq!(stand_in(10, 1).await, [1, 10, 11]);
+    // 11's revocation waits for its notice to finish; without an allowance nothing else goes.
+    assert!(stand_in(10, 0).await.is_empty());
+    // However much the pace allows, the claim takes no more than the workers free.
+    assert_eq!(stand_in(2, 5).await, [2, 3]);
+}
+
 #[tokio::test]
 async fn a_claim_whose_lease_ran_out_is_claimed_again_and_a_held_one_is_not() {
     let (_dir, db) = scratch_db().await;
