@@ -183,7 +183,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let dir = run::work_dir()?;
     let results = run::run(&plan, &dir).await;
-    if args.keep {
+    // A failed run keeps them too: its error names the server log to read.
+    if args.keep || results.is_err() {
         eprintln!("databases and server logs kept in {}", dir.display());
     } else {
         let _ = std::fs::remove_dir_all(&dir);
