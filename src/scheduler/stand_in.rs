@@ -13,8 +13,8 @@
 //!   scheduler's thread the core for a moment at each look ([`LEND`]), to finish the jobs it
 //!   had started.
 //!
-//! Revocations (and the jobs their requests run before them) are taken over as soon as they
-//! wait; every other job only [`OTHERS_PER_SECOND`] requests a second. The core is busy when the
+//! A request with a revocation among its jobs, or due behind them, is taken over as soon as it
+//! waits; the others at most [`OTHERS_PER_SECOND`] a second. The core is busy when the
 //! stand-in runs, and a backlog of checks and cards run on people's threads took it from the
 //! acks: at 3 000 requests a second their p99 went from 4 ms to 20–50 ms. Paced, the backlog
 //! waits for the scheduler's thread, as it would without a stand-in, yet never for ever.
@@ -26,7 +26,7 @@
 //! minutes) may be claimed again, which a scheduler's thread starved that long would risk.
 //! The stand-in also frees the claims a stopped process left, before anyone claims.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,15 +59,21 @@ const LEND: Duration = Duration::from_millis(2);
 /// Workers of the stand-in's own, for the jobs it claims (at most the scheduler's `BATCH` at
 /// once): with a hung provider, claims stop here rather than pile up.
 const WORKERS: usize = 256;
-/// How many requests a second the stand-in runs jobs of that revoke nothing; a few at once.
+/// At most how many requests with no revocation due the stand-in takes over a second (each
+/// taken from the scheduler's thread, or a job it claims), a few at once. An allowance not
+/// used at once is lost: while the stand-in runs, more is due than it allows.
 const OTHERS_PER_SECOND: NonZeroU32 = NonZeroU32::new(50).expect("not zero");
 const OTHERS_AT_ONCE: NonZeroU32 = NonZeroU32::new(5).expect("not zero");
 
 /// The pace of the stand-in's other jobs: a maintained token bucket.
 type Pace = governor::DefaultDirectRateLimiter;
 
+fn others_quota() -> governor::Quota {
+    governor::Quota::per_second(OTHERS_PER_SECOND).allow_burst(OTHERS_AT_ONCE)
+}
+
 fn others_pace() -> Pace {
-    Pace::direct(governor::Quota::per_second(OTHERS_PER_SECOND).allow_burst(OTHERS_AT_ONCE))
+    Pace::direct(others_quota())
 }
 
 /// What the scheduler shares with its stand-in.
@@ -102,9 +108,12 @@ impl StandIn {
                 _ = shutdown.cancelled() => break,
             }
             while running.try_join_next().is_some() {}
-            let taken = self
-                .unstarted
-                .take_waiting(UNSTARTED, || others.check().is_ok());
+            // A request whose notice the scheduler's thread claimed may have its revocation
+            // due behind it: it is taken over at once too, not at the others' pace.
+            let revoking = revoking(&core, &self.unstarted.others_waiting(UNSTARTED));
+            let taken = self.unstarted.take_waiting(UNSTARTED, |request| {
+                request.is_some_and(|id| revoking.contains(&id)) || others.check().is_ok()
+            });
             let silence = self.heartbeat.silence();
             let silent = silence >= SILENCE;
             if taken.is_empty() && !silent {
@@ -181,12 +190,7 @@ impl StandIn {
             let Ok(permit) = workers.clone().try_acquire_owned() else {
                 break;
             };
-            let claimed = Claimed {
-                rows,
-                now,
-                permit,
-                since: Instant::now(),
-            };
+            let claimed = Claimed::new(rows, now, permit);
             running.spawn(run_claimed(core.clone(), claimed, self.unstarted.clone()));
         }
     }
@@ -199,6 +203,20 @@ async fn release_all(core: &Core) {
         Ok(released) => tracing::info!(released, "released jobs claimed before the last stop"),
         Err(error) => tracing::error!(%error, "could not release stale job claims"),
     }
+}
+
+/// Which of `requests` have a revocation due that nobody holds; none when that cannot be read
+/// (they then go at the others' pace).
+fn revoking(core: &Core, requests: &[i64]) -> HashSet<i64> {
+    if requests.is_empty() {
+        return HashSet::new();
+    }
+    let read = core.db.read();
+    let revoking = read.and_then(|db| store::jobs::revoking(&db, requests, Utc::now()));
+    revoking.unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not read which waiting requests have a revocation due");
+        HashSet::new()
+    })
 }
 
 /// Whether a job nobody holds is due at `now`; true when that cannot be read (a claim finds
@@ -226,6 +244,21 @@ pub struct Claimed {
     pub now: DateTime<Utc>,
     pub permit: OwnedSemaphorePermit,
     since: Instant,
+    /// Whether a revocation is among them: read once, not at every look.
+    revokes: bool,
+}
+
+impl Claimed {
+    fn new(rows: Vec<JobRow>, now: DateTime<Utc>, permit: OwnedSemaphorePermit) -> Claimed {
+        let revokes = rows.iter().any(super::is_revocation);
+        Claimed {
+            rows,
+            now,
+            permit,
+            since: Instant::now(),
+            revokes,
+        }
+    }
 }
 
 /// Claimed requests not started yet, by ticket (in the order they were claimed).
@@ -241,12 +274,7 @@ impl Unstarted {
     /// Puts a request's claimed jobs here until a worker starts them; returns their ticket.
     pub fn put(&self, rows: Vec<JobRow>, now: DateTime<Utc>, permit: OwnedSemaphorePermit) -> u64 {
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
-        let claimed = Claimed {
-            rows,
-            now,
-            permit,
-            since: Instant::now(),
-        };
+        let claimed = Claimed::new(rows, now, permit);
         self.lock().insert(ticket, claimed);
         ticket
     }
@@ -271,12 +299,25 @@ impl Unstarted {
         self.lock().remove(&ticket)
     }
 
+    /// The requests of those that have waited `wait` or longer with no revocation among their
+    /// claimed jobs.
+    fn others_waiting(&self, wait: Duration) -> Vec<i64> {
+        let claimed = self.lock();
+        let waited = claimed
+            .values()
+            .take_while(|jobs| jobs.since.elapsed() >= wait);
+        let others = waited.filter(|jobs| !jobs.revokes);
+        others
+            .filter_map(|jobs| jobs.rows.first()?.request_id)
+            .collect()
+    }
+
     /// Those that have waited `wait` or longer, oldest first: each with a revocation among its
-    /// jobs, and each of the others that `may_take_other` lets go.
+    /// jobs, and each of the others whose request `may_take_other` lets go.
     fn take_waiting(
         &self,
         wait: Duration,
-        mut may_take_other: impl FnMut() -> bool,
+        mut may_take_other: impl FnMut(Option<i64>) -> bool,
     ) -> Vec<Claimed> {
         let mut claimed = self.lock();
         let waited: Vec<u64> = claimed
@@ -286,15 +327,17 @@ impl Unstarted {
             .collect();
         let mut taken = Vec::new();
         for ticket in waited {
-            let revokes = claimed[&ticket].rows.iter().any(super::is_revocation);
-            if revokes || may_take_other() {
+            let jobs = &claimed[&ticket];
+            let request = jobs.rows.first().and_then(|row| row.request_id);
+            if jobs.revokes || may_take_other(request) {
                 taken.extend(claimed.remove(&ticket));
             }
         }
         taken
     }
 
-    /// A lock held for an insert, a removal or a walk of a few entries. Should the scheduler's
+    /// A lock held for an insert, a removal or a walk of the entries (a few hundred at most, as
+    /// many as the scheduler has workers). Should the scheduler's
     /// thread lose the core while holding it, the thread that waits here blocks, the core goes
     /// idle, and the scheduler's thread gets it back at once.
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Claimed>> {
@@ -386,8 +429,9 @@ mod tests {
         claimed(&unstarted, &workers, 4, &["notify_requester", "revoke"]);
         claimed(&unstarted, &workers, 5, &["announce"]);
 
+        assert_eq!(unstarted.others_waiting(Duration::ZERO), [1, 3, 5]);
         let mut allowance = 1;
-        let taken = unstarted.take_waiting(Duration::ZERO, || {
+        let taken = unstarted.take_waiting(Duration::ZERO, |_| {
             allowance -= 1;
             allowance >= 0
         });
@@ -397,23 +441,27 @@ mod tests {
             "the oldest other, and both revocations"
         );
 
-        let none_allowed = unstarted.take_waiting(Duration::ZERO, || false);
+        let none_allowed = unstarted.take_waiting(Duration::ZERO, |_| false);
         assert!(none_allowed.is_empty(), "the others wait for their worker");
-        let taken = unstarted.take_waiting(Duration::ZERO, || true);
-        assert_eq!(ids(&taken), [3, 5], "until the pace lets them go");
+        // Request 5's revocation came due behind its claimed job (read from the database).
+        let taken = unstarted.take_waiting(Duration::ZERO, |request| request == Some(5));
+        assert_eq!(ids(&taken), [5]);
+        let taken = unstarted.take_waiting(Duration::ZERO, |_| true);
+        assert_eq!(ids(&taken), [3], "until the pace lets them go");
     }
 
     #[test]
-    fn the_pace_lets_a_few_others_go_at_once_and_then_fifty_a_second() {
-        let pace = others_pace();
-        let at_once = (0..100).take_while(|_| pace.check().is_ok()).count();
-        assert_eq!(at_once, OTHERS_AT_ONCE.get() as usize);
-        std::thread::sleep(Duration::from_millis(100));
-        let later = (0..100).take_while(|_| pace.check().is_ok()).count();
-        assert!(
-            (4..=OTHERS_AT_ONCE.get() as usize).contains(&later),
-            "{later} in 100 ms"
-        );
+    fn the_pace_lets_a_few_others_go_at_once_and_then_one_every_20_ms() {
+        let clock = governor::clock::FakeRelativeClock::default();
+        let pace = governor::RateLimiter::direct_with_clock(others_quota(), clock.clone());
+        let allowed = || (0..100).take_while(|_| pace.check().is_ok()).count();
+        assert_eq!(allowed(), 5, "a few at once");
+        clock.advance(Duration::from_millis(19));
+        assert_eq!(allowed(), 0);
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(allowed(), 1, "50 a second");
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(allowed(), 5, "and never more than a few at once");
     }
 
     #[test]
@@ -430,11 +478,11 @@ mod tests {
 
         assert!(
             unstarted
-                .take_waiting(Duration::from_secs(3600), || true)
+                .take_waiting(Duration::from_secs(3600), |_| true)
                 .is_empty(),
             "none has waited an hour"
         );
-        let taken = unstarted.take_waiting(Duration::ZERO, || true);
+        let taken = unstarted.take_waiting(Duration::ZERO, |_| true);
         assert_eq!(
             ids(&taken),
             [1, 3],

@@ -36,6 +36,7 @@ pub fn all() -> Vec<(&'static str, String)> {
             "jobs::claim_ahead_of_revocations",
             jobs::CLAIM_AHEAD_OF_REVOCATIONS.into(),
         ),
+        ("jobs::revoking", jobs::REVOKING.into()),
         ("follow_ups::left_before", follow_ups::LEFT_BEFORE.into()),
         (
             "follow_ups::renew_running",

@@ -1,5 +1,7 @@
 //! The `jobs` table: durable side effects waiting to run.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::WriteTx;
@@ -177,19 +179,39 @@ pub const CLAIM_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id 
              ORDER BY due_at, id LIMIT CAST(?3 AS INTEGER)) \
          RETURNING id, request_id, payload, attempts";
 
-/// Due jobs that nobody holds and that a due revocation of their request waits behind (its
-/// notices, say): what `CLAIM_REVOCATIONS` leaves, the way cleared for the revocation. Both
-/// walk the same partial index, so the revocations found are the ones it would take.
+/// Due jobs that nobody holds and that the first due revocation of their request waits behind
+/// (its notices, say), in the order queued: what `CLAIM_REVOCATIONS` cannot take, since they come
+/// first. The revocation itself is claimed once they are done and deleted.
 pub const CLAIM_AHEAD_OF_REVOCATIONS: &str = "UPDATE jobs SET locked_until = ?1 WHERE id IN ( \
              SELECT ahead.id FROM jobs INDEXED BY jobs_revocations_by_due \
              JOIN jobs ahead INDEXED BY jobs_by_request ON ahead.request_id = jobs.request_id \
              WHERE json_extract(jobs.payload, '$.job') = 'revoke' AND jobs.locked_until IS NULL \
              AND jobs.due_at <= ?2 \
              AND ahead.id < jobs.id AND ahead.locked_until IS NULL AND ahead.due_at <= ?2 \
+             AND NOT EXISTS (SELECT 1 FROM jobs earlier INDEXED BY jobs_by_request \
+                             WHERE earlier.request_id = jobs.request_id AND earlier.id < jobs.id \
+                             AND json_extract(earlier.payload, '$.job') = 'revoke') \
              AND NOT EXISTS (SELECT 1 FROM jobs running WHERE running.request_id = jobs.request_id \
                              AND running.locked_until > ?2) \
-             ORDER BY jobs.due_at, jobs.id LIMIT CAST(?3 AS INTEGER)) \
+             ORDER BY jobs.due_at, jobs.id, ahead.id LIMIT CAST(?3 AS INTEGER)) \
          RETURNING id, request_id, payload, attempts";
+
+/// Of these requests, those with a revocation due at `now` that nobody holds.
+pub const REVOKING: &str = "SELECT DISTINCT request_id FROM jobs INDEXED BY jobs_by_request \
+         WHERE request_id IN (SELECT value FROM json_each(?1)) \
+         AND json_extract(payload, '$.job') = 'revoke' AND locked_until IS NULL AND due_at <= ?2";
+
+/// Which of `requests` have a revocation due at `now` that nobody holds: the stand-in takes
+/// those over at once, whatever job of theirs the scheduler's thread had claimed.
+pub fn revoking(db: &Connection, requests: &[i64], now: DateTime<Utc>) -> Result<HashSet<i64>> {
+    if requests.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids = serde_json::to_string(requests).expect("ids serialize");
+    let mut statement = db.prepare_cached(REVOKING)?;
+    let rows = statement.query_map((ids, to_ms(now)), |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
 
 /// Claims whose lease ran out (a job that outlived it): released, to be claimed again.
 pub const RELEASE_EXPIRED: &str = "UPDATE jobs INDEXED BY jobs_by_lease SET locked_until = NULL \
@@ -267,7 +289,7 @@ pub fn claim_due(
 /// Claims as `claim_due` does, for at most `free` workers, but only `others` of them for jobs
 /// that are not revocations nor ahead of one in their request: the stand-in's claim
 /// (`scheduler::stand_in`), which paces the other jobs and never the revocations. The jobs
-/// ahead of a revocation are claimed without it; it follows once they are done.
+/// ahead of a revocation are claimed without it: a later claim takes it once they are done.
 pub fn claim_revocations_and(
     db: &Connection,
     now: DateTime<Utc>,

@@ -180,6 +180,40 @@ async fn the_stand_in_claims_revocations_and_what_they_wait_behind_and_paces_the
     assert_eq!(stand_in(2, 5).await, [2, 3]);
 }
 
+/// A request with two revocations due (an extension leaves the first queued) behind a notice:
+/// the stand-in's claim takes the notice once, and leaves both revocations until it is done.
+/// Which requests have a revocation due that nobody holds is read for the requests the
+/// scheduler's thread claimed a job of: those the stand-in takes over at once.
+#[tokio::test]
+async fn a_notice_ahead_of_two_revocations_is_claimed_once_and_the_revoking_requests_are_found() {
+    let (_dir, db) = scratch_db().await;
+    let now = Utc::now();
+    let earlier = now - Duration::seconds(1);
+    queue(&db, &[(1, told(), earlier), (1, Job::Revoke, earlier)]).await;
+    queue(&db, &[(1, Job::Revoke, now), (2, told(), now)]).await;
+    queue(&db, &[(3, Job::Revoke, now + Duration::minutes(1))]).await;
+    let claimed = store::write(&db, |tx| {
+        store::jobs::claim_revocations_and(tx, now, Duration::minutes(5), 10, 0)
+    })
+    .await
+    .unwrap();
+    let claimed: Vec<_> = claimed.iter().map(|row| row.id).collect();
+    assert_eq!(claimed, [1], "request 1's notice, once");
+
+    let revoking = |ids: &'static [i64]| {
+        let reader = db.read().unwrap();
+        let mut found: Vec<i64> = store::jobs::revoking(&reader, ids, now)
+            .unwrap()
+            .into_iter()
+            .collect();
+        found.sort();
+        found
+    };
+    // Request 1's revocations are due and unheld; 2 has none; 3's is not due yet.
+    assert_eq!(revoking(&[1, 2, 3, 4]), [1]);
+    assert!(revoking(&[]).is_empty());
+}
+
 #[tokio::test]
 async fn a_claim_whose_lease_ran_out_is_claimed_again_and_a_held_one_is_not() {
     let (_dir, db) = scratch_db().await;
