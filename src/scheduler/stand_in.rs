@@ -337,9 +337,9 @@ impl Unstarted {
     }
 
     /// A lock held for an insert, a removal or a walk of the entries (a few hundred at most, as
-    /// many as the scheduler has workers). Should the scheduler's
-    /// thread lose the core while holding it, the thread that waits here blocks, the core goes
-    /// idle, and the scheduler's thread gets it back at once.
+    /// many as the scheduler has workers). Should the scheduler's thread lose the core while
+    /// holding it, the thread that waits here blocks, the core goes idle, and the scheduler's
+    /// thread gets it back at once.
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Claimed>> {
         // Every change is one insert or remove: a panic elsewhere cannot leave it half done.
         self.claimed
