@@ -268,22 +268,27 @@ pub fn claim_due(
     room: Room,
 ) -> Result<Vec<JobRow>> {
     db.prepare_cached(RELEASE_EXPIRED)?.execute([to_ms(now)])?;
-    let claim = |sql: &'static str, limit: i64| -> Result<Vec<JobRow>> {
-        let mut statement = db.prepare_cached(sql)?;
-        let rows =
-            statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    };
-    let mut rows = match room.total() {
-        0 => Vec::new(),
-        limit => claim(CLAIM_REVOCATIONS, limit)?,
-    };
-    let others = room.others_beside(rows.len() as i64);
-    if others > 0 {
-        rows.extend(claim(CLAIM_DUE, others)?);
-    }
+    let claim = |sql, limit| claim_with(db, sql, now, lease, limit);
+    let mut rows = claim(CLAIM_REVOCATIONS, room.total())?;
+    rows.extend(claim(CLAIM_DUE, room.others_beside(rows.len() as i64))?);
     rows.sort_by_key(|row| row.id);
     Ok(rows)
+}
+
+/// Runs one of the claims above for at most `limit` jobs (none when it is not positive).
+fn claim_with(
+    db: &Connection,
+    sql: &'static str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<JobRow>> {
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut statement = db.prepare_cached(sql)?;
+    let rows = statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Claims as `claim_due` does, for at most `free` workers, but only `others` of them for jobs
@@ -298,15 +303,7 @@ pub fn claim_revocations_and(
     others: i64,
 ) -> Result<Vec<JobRow>> {
     db.prepare_cached(RELEASE_EXPIRED)?.execute([to_ms(now)])?;
-    let claim = |sql: &'static str, limit: i64| -> Result<Vec<JobRow>> {
-        if limit <= 0 {
-            return Ok(Vec::new());
-        }
-        let mut statement = db.prepare_cached(sql)?;
-        let rows =
-            statement.query_map((to_ms(now + lease), to_ms(now), limit), JobRow::from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    };
+    let claim = |sql, limit| claim_with(db, sql, now, lease, limit);
     let mut rows = claim(CLAIM_REVOCATIONS, free)?;
     rows.extend(claim(CLAIM_AHEAD_OF_REVOCATIONS, free - rows.len() as i64)?);
     let others = others.min(free - rows.len() as i64);

@@ -158,26 +158,31 @@ async fn the_stand_in_claims_revocations_and_what_they_wait_behind_and_paces_the
     queue(&db, &[(11, Job::Revoke, now)]).await;
     let later = now + Duration::minutes(1);
     queue(&db, &[(12, told(), later), (12, Job::Revoke, later)]).await;
-    let stand_in = |free, others| {
-        let db = db.clone();
-        async move {
-            let claimed = store::write(&db, |tx| {
-                store::jobs::claim_revocations_and(tx, now, Duration::minutes(5), free, others)
-            })
-            .await
-            .unwrap();
-            claimed
-                .into_iter()
-                .map(|row| row.request_id.unwrap())
-                .collect::<Vec<_>>()
-        }
+    let requests = |rows: Vec<store::jobs::JobRow>| -> Vec<i64> {
+        rows.into_iter()
+            .map(|row| row.request_id.unwrap())
+            .collect()
     };
     // 10's revocation and 11's notice, which 11's revocation waits behind, and one other.
-    assert_eq!(stand_in(10, 1).await, [1, 10, 11]);
+    assert_eq!(requests(stand_in_claim(&db, now, 10, 1).await), [1, 10, 11]);
     // 11's revocation waits for its notice to finish; without an allowance nothing else goes.
-    assert!(stand_in(10, 0).await.is_empty());
+    assert!(stand_in_claim(&db, now, 10, 0).await.is_empty());
     // However much the pace allows, the claim takes no more than the workers free.
-    assert_eq!(stand_in(2, 5).await, [2, 3]);
+    assert_eq!(requests(stand_in_claim(&db, now, 2, 5).await), [2, 3]);
+}
+
+/// The stand-in's claim at `now`, for `free` workers and an allowance of `others`.
+async fn stand_in_claim(
+    db: &store::Db,
+    now: DateTime<Utc>,
+    free: i64,
+    others: i64,
+) -> Vec<store::jobs::JobRow> {
+    store::write(db, |tx| {
+        store::jobs::claim_revocations_and(tx, now, Duration::minutes(5), free, others)
+    })
+    .await
+    .unwrap()
 }
 
 /// A request with two revocations due (an extension leaves the first queued) behind a notice:
@@ -192,11 +197,7 @@ async fn a_notice_ahead_of_two_revocations_is_claimed_once_and_the_revoking_requ
     queue(&db, &[(1, told(), earlier), (1, Job::Revoke, earlier)]).await;
     queue(&db, &[(1, Job::Revoke, now), (2, told(), now)]).await;
     queue(&db, &[(3, Job::Revoke, now + Duration::minutes(1))]).await;
-    let claimed = store::write(&db, |tx| {
-        store::jobs::claim_revocations_and(tx, now, Duration::minutes(5), 10, 0)
-    })
-    .await
-    .unwrap();
+    let claimed = stand_in_claim(&db, now, 10, 0).await;
     let claimed: Vec<_> = claimed.iter().map(|row| row.id).collect();
     assert_eq!(claimed, [1], "request 1's notice, once");
 
