@@ -70,6 +70,13 @@ async fn healthz(State(app): State<App>) -> Response {
         Ok(one)
     };
     match answer() {
+        // Due jobs still run, in its stead (`scheduler::stand_in`), but only a restart brings it
+        // back: an orchestrator's liveness probe restarts jitbot on this answer.
+        Ok(_) if app.core.metrics.is_scheduler_stopped() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "scheduler stopped: due jobs run in its stead, the most urgent first; restart jitbot\n",
+        )
+            .into_response(),
         Ok(_) if app.teams.auth.trial_mode() => (
             StatusCode::OK,
             "ok\nteams: LOCAL TRIAL MODE — activities without a token are accepted from this machine\n",

@@ -88,6 +88,7 @@ pub struct Metrics {
     stand_in_jobs: Counter,
     ends_held: Counter,
     core_offers: Counter,
+    scheduler_stopped: Gauge,
     api_errors: ApiErrors,
     active_grants: Gauge,
     jobs_queued: Gauge,
@@ -114,6 +115,7 @@ impl Metrics {
         let stand_in_jobs = Counter::default();
         let ends_held = Counter::default();
         let core_offers = Counter::default();
+        let scheduler_stopped = Gauge::default();
         let api_errors = ApiErrors::default();
         let (active_grants, jobs_queued, oldest_due_job_seconds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
@@ -159,6 +161,11 @@ impl Metrics {
             core_offers.clone(),
         );
         registry.register(
+            "scheduler_stopped",
+            "1 once the scheduler's thread has stopped on a panic: the threads that answer people run the due jobs in its stead (revocations at once, the rest 50 requests a second) until jitbot is restarted",
+            scheduler_stopped.clone(),
+        );
+        registry.register(
             "api_errors",
             "Failed calls to other systems, by service (graph, slack, teams, webhook) and kind (timeout, connect, throttled, http_4xx, http_5xx, api)",
             api_errors.0.clone(),
@@ -189,6 +196,7 @@ impl Metrics {
             stand_in_jobs,
             ends_held,
             core_offers,
+            scheduler_stopped,
             api_errors,
             active_grants,
             jobs_queued,
@@ -237,6 +245,15 @@ impl Metrics {
     /// Where the scheduler's thread counts its offers of the core (`background::giving_way`).
     pub fn core_offers(&self) -> Counter {
         self.core_offers.clone()
+    }
+
+    /// The scheduler's thread stopped on a panic (`scheduler::run_apart`); `/healthz` says so too.
+    pub fn scheduler_stopped(&self) {
+        self.scheduler_stopped.set(1);
+    }
+
+    pub fn is_scheduler_stopped(&self) -> bool {
+        self.scheduler_stopped.get() != 0
     }
 
     /// The text exposition, with the gauges read now.

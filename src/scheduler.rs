@@ -641,9 +641,14 @@ pub fn run_apart(
             }
             store::writes_on_this_thread_are_background();
             runtime.spawn(stand_in.heartbeat.clone().keep_beating());
-            runtime.block_on(giving_way(run(core, &stand_in, stop)));
-            // Dropped unsent when `run` panics: the caller learns that.
-            let _ = finished.send(());
+            let metrics = core.metrics.clone();
+            let ran = stops_loudly(&metrics, || {
+                runtime.block_on(giving_way(run(core, &stand_in, stop)));
+            });
+            // Dropped unsent when `run` panicked: the caller learns that too.
+            if ran {
+                let _ = finished.send(());
+            }
         })?;
     // Finished when both have finished the jobs in hand.
     Ok(async move {
@@ -653,6 +658,24 @@ pub fn run_apart(
         }
         stopped
     })
+}
+
+/// Runs the work of the scheduler's thread; false when it panicked. A panic there, outside
+/// any job (each job's is caught on its own), ends the thread for good, and with it its
+/// heartbeat: the stand-in then runs the due jobs, revocations at once and the rest paced,
+/// which keeps access ending on time but leaves cards slow. So it is said at once, rather than
+/// when jitbot stops: in the log, in the `scheduler_stopped` gauge, and by `/healthz` (503),
+/// which a liveness probe restarts jitbot on. Every job waits in the database meanwhile.
+fn stops_loudly(metrics: &crate::metrics::Metrics, work: impl FnOnce()) -> bool {
+    // The panic's own message was printed by the panic hook already.
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(work));
+    if ran.is_err() {
+        metrics.scheduler_stopped();
+        tracing::error!(
+            "the scheduler's thread stopped on a panic: the threads that answer people run the due jobs in its stead, the rest paced, until jitbot is restarted"
+        );
+    }
+    ran.is_ok()
 }
 
 /// Runs jobs as they come due until `shutdown`. Each request's jobs run as soon as a worker is
@@ -903,6 +926,25 @@ async fn next_completions(finished: &mut mpsc::UnboundedReceiver<i64>, ids: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_on_the_schedulers_thread_is_told_at_once() {
+        let metrics = crate::metrics::Metrics::new();
+        assert!(stops_loudly(&metrics, || ()));
+        assert!(!metrics.is_scheduler_stopped(), "it ran to its end");
+
+        assert!(!stops_loudly(&metrics, || panic!("a bug outside any job")));
+        assert!(metrics.is_scheduler_stopped());
+        let exposition = metrics.render(crate::metrics::Gauges {
+            active_grants: 0,
+            jobs_queued: 0,
+            oldest_due_job_seconds: 0,
+        });
+        assert!(
+            exposition.contains("\njitbot_scheduler_stopped 1\n"),
+            "{exposition}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_cap() {

@@ -398,6 +398,19 @@ async fn the_health_check_answers_ok() {
 }
 
 #[tokio::test]
+async fn the_health_check_fails_once_the_schedulers_thread_has_stopped() {
+    let t = TestApp::spawn().await;
+    // What the scheduler's thread does as it stops on a panic (`scheduler::stops_loudly`).
+    t.app.core.metrics.scheduler_stopped();
+
+    let response = reqwest::get(format!("{}/healthz", t.url)).await.unwrap();
+
+    assert_eq!(response.status(), 503);
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("scheduler stopped"), "{text}");
+}
+
+#[tokio::test]
 async fn a_timestamp_far_outside_the_window_is_rejected_like_any_stale_one() {
     let t = TestApp::spawn().await;
     let body = request_body();
