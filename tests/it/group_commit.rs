@@ -521,12 +521,14 @@ async fn a_write_given_up_while_it_waits_for_anothers_lock_does_not_keep_it() {
 async fn order_of_writes(hold: u64, background_at: u64) -> Vec<i64> {
     let (_dir, db) = scratch_db().await;
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holding = Arc::new(tokio::sync::Notify::new());
     let write = |db: store::Db, n: i64| {
-        let order = order.clone();
+        let (order, holding) = (order.clone(), holding.clone());
         tokio::spawn(async move {
             store::write(&db, |tx| {
                 if n == 1 {
                     // Holds the writer while the others wait.
+                    holding.notify_one();
                     std::thread::sleep(Duration::from_millis(hold));
                 }
                 order.lock().unwrap().push(n);
@@ -536,6 +538,8 @@ async fn order_of_writes(hold: u64, background_at: u64) -> Vec<i64> {
         })
     };
     let holder = write(db.clone(), 1);
+    // Timed from when the writer is held: on a busy machine the holder's task may start late.
+    holding.notified().await;
     tokio::time::sleep(Duration::from_millis(background_at)).await;
     let background = write(db.for_background(), 2);
     tokio::time::sleep(Duration::from_millis(1)).await;

@@ -99,3 +99,32 @@ async fn a_request_is_approved_granted_and_revoked_at_expiry() {
     );
     assert_eq!(t.count("jobs").await, 0, "no job is left behind");
 }
+
+#[tokio::test]
+async fn the_card_does_not_wait_for_the_thread_s_post() {
+    let t = TestApp::spawn().await;
+    t.slack.hold_posts_in(REQUEST_CHANNEL);
+
+    t.say("U0ALICE", "request prod-db 2h fixing INC-4711").await;
+    let jobs = tokio::spawn({
+        let core = t.app.core.clone();
+        async move { jitbot::scheduler::run_due(&core, Utc::now()).await.unwrap() }
+    });
+
+    // The card goes out while Slack has not yet answered the thread's post.
+    let cards = t.slack.wait_for("chat.postMessage", 1).await;
+    assert_eq!(cards[0]["channel"], APPROVAL_CHANNEL, "{cards:?}");
+    assert!(t.slack.posts_in(REQUEST_CHANNEL, None).is_empty());
+    t.slack.release_posts_in(REQUEST_CHANNEL);
+    jobs.await.unwrap();
+    t.run_jobs().await;
+
+    let root = &t.slack.posts_in(REQUEST_CHANNEL, None);
+    assert_eq!(root.len(), 1, "the thread once: {root:?}");
+    assert!(root[0]["text"].as_str().unwrap().contains("request #1"));
+    assert_eq!(
+        t.slack.posts_in(APPROVAL_CHANNEL, None).len(),
+        1,
+        "the card once"
+    );
+}

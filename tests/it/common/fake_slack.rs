@@ -38,6 +38,8 @@ struct State_ {
     emails: HashMap<String, String>,
     /// Users' time zones (IANA names), when set.
     time_zones: HashMap<String, String>,
+    /// Channels whose `chat.postMessage` calls wait for a permit: a Slack slow to answer there.
+    held: HashMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 #[derive(Clone)]
@@ -188,6 +190,19 @@ impl FakeSlack {
             .to_string()
     }
 
+    /// Posts to `channel` wait, unanswered and unrecorded, until `release_posts_in`.
+    pub fn hold_posts_in(&self, channel: &str) {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        self.state.lock().unwrap().held.insert(channel.into(), gate);
+    }
+
+    /// Lets the posts held in `channel` (and every later one) through.
+    pub fn release_posts_in(&self, channel: &str) {
+        if let Some(gate) = self.state.lock().unwrap().held.remove(channel) {
+            gate.add_permits(tokio::sync::Semaphore::MAX_PERMITS);
+        }
+    }
+
     /// Waits until `method` has been called at least `count` times, or panics after 5 s.
     pub async fn wait_for(&self, method: &str, count: usize) -> Vec<Value> {
         for _ in 0..500 {
@@ -211,6 +226,13 @@ async fn api(
     body: Bytes,
 ) -> axum::Json<Value> {
     let args = merge_args(query.as_deref(), &body);
+    let gate = match (method.as_str(), args["channel"].as_str()) {
+        ("chat.postMessage", Some(channel)) => state.lock().unwrap().held.get(channel).cloned(),
+        _ => None,
+    };
+    if let Some(gate) = gate {
+        let _ = gate.acquire().await;
+    }
     let mut state = state.lock().unwrap();
     let reply = answer(&mut state, &method, &args);
     state.calls.push(Call {
