@@ -267,7 +267,9 @@ fn next_turn(
     first: (store::jobs::JobRow, usize),
     waiting: &mut VecDeque<(store::jobs::JobRow, usize)>,
 ) -> Vec<(store::jobs::JobRow, usize)> {
-    let posts = is_new_post(&first.0);
+    // Read only when something waits behind it: most requests' turn is one job (a revocation),
+    // whose payload is read again when it runs.
+    let posts = !waiting.is_empty() && is_new_post(&first.0);
     let mut turn = vec![first];
     // The same post twice (a card to one place) stays in order: the second finds the first's.
     let joins = |turn: &[(store::jobs::JobRow, usize)], row: &store::jobs::JobRow| {
