@@ -158,7 +158,7 @@ impl Bench<'_> {
                 Server::start(Kind::Floor { database }, 0, self.plan.server_core, &log).await
             }
             System::Jitbot => {
-                std::fs::copy(&self.template, &database)?;
+                copy_database(&self.template, &database).await?;
                 start_jitbot(
                     self.plan,
                     self.dir,
@@ -328,6 +328,28 @@ async fn revocations(
         missing,
         peak_rss_mib,
     })
+}
+
+/// A copy of the database at `from`, made by SQLite (`VACUUM INTO`): a consistent snapshot
+/// whatever its WAL holds. A copy of the file alone missed what the WAL still held, and could
+/// be torn: the connection that closes last copies the WAL into the file, and the seeding's
+/// jitbot handle left its WAL copier's connection open for up to a copy's interval after it
+/// closed. One run found its step's copy "malformed"; the approvals step could start on a
+/// database without the seeded history.
+async fn copy_database(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = std::fs::remove_file(&to)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(error.into());
+        }
+        let source = rusqlite::Connection::open(&from)?;
+        source.busy_timeout(Duration::from_secs(10))?;
+        source.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+        Ok(())
+    })
+    .await?
 }
 
 fn free_port() -> anyhow::Result<u16> {
