@@ -21,7 +21,7 @@ pub fn table(plan: &Plan, results: &Results, machine: &str) -> String {
             ratios(&floor.acks, &jitbot.acks),
         );
         row(
-            &format!("{rate}/s: served/s, failed, >3 s, server CPU, sending"),
+            &format!("{rate}/s: served/s, failed, >3 s, server CPU, stolen by the VM, sending"),
             served(floor),
             served(jitbot),
             format!("CPU ×{}", opt(ratio(jitbot.cpu_percent, floor.cpu_percent))),
@@ -168,6 +168,7 @@ fn system(s: &SystemResult) -> Value {
             "client_behind_ms": r.client_behind_ms.round(),
             "served_per_sec": (r.served_per_sec * 10.0).round() / 10.0,
             "cpu_percent": r.cpu_percent.map(|c| c.round()),
+            "stolen_ms": r.stolen_ms,
             "command_to_card_ms": r.cards.as_ref().map(|(l, _)| l.to_json()),
             "cards_missing": r.cards.as_ref().map(|(_, m)| *m),
             "cpu_ms_per_request": r.cost.map(|c| (c.cpu_ms * 1000.0).round() / 1000.0),
@@ -200,8 +201,9 @@ fn cost(r: &RateResult) -> String {
 
 fn served(r: &RateResult) -> String {
     let cpu = r.cpu_percent.map_or("–".into(), |c| format!("{c:.0} %"));
+    let stolen = r.stolen_ms.map_or("–".into(), |s| format!("{s:.0} ms"));
     format!(
-        "{:.0}, {}, {}, {cpu}, client ≤ {:.0} ms late",
+        "{:.0}, {}, {}, {cpu}, {stolen}, client ≤ {:.0} ms late",
         r.served_per_sec,
         r.failed,
         r.acks.over(3000.0),

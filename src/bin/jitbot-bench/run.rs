@@ -52,6 +52,10 @@ pub struct RateResult {
     /// What each served request cost the server, its background work (check, thread, card)
     /// included: from the start of the step until its cards were in.
     pub cost: Option<Cost>,
+    /// Time the hypervisor gave the server's core to someone else while the load ran (the
+    /// `steal` of `/proc/stat`): a virtual machine's pause stalls every server alike, and
+    /// shows here rather than as the server's own.
+    pub stolen_ms: Option<f64>,
 }
 
 /// A request's share of the server's CPU time and context switches.
@@ -185,6 +189,7 @@ impl Bench<'_> {
             let client = SlackClient::new(&server.url, &slack.url)?;
             let cpu_before = server.cpu_seconds();
             let switches_before = server.context_switches();
+            let stolen_before = plan.server_core.and_then(server::stolen_ms);
             let started = std::time::Instant::now();
             let samples = load::open_loop(
                 &client,
@@ -195,6 +200,10 @@ impl Bench<'_> {
             )
             .await;
             let elapsed = started.elapsed().as_secs_f64();
+            let stolen_ms = match (stolen_before, plan.server_core.and_then(server::stolen_ms)) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            };
             let cpu_percent = match (cpu_before, server.cpu_seconds()) {
                 (Some(a), Some(b)) => Some((b - a) / elapsed * 100.0),
                 _ => None,
@@ -216,6 +225,7 @@ impl Bench<'_> {
             };
             let mut result = rate_result(rate, &samples, elapsed, cpu_percent, cards);
             result.cost = cost;
+            result.stolen_ms = stolen_ms;
             rates.push(result);
             peak_rss_mib = max(peak_rss_mib, server.peak_rss_mib());
         }
@@ -292,6 +302,7 @@ fn rate_result(
         cpu_percent,
         cards,
         cost: None,
+        stolen_ms: None,
     }
 }
 

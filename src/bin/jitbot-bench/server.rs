@@ -143,6 +143,18 @@ impl Server {
     }
 }
 
+/// The time the hypervisor has taken from `core` so far (its `steal` in `/proc/stat`), in ms;
+/// `None` where the kernel does not report it.
+pub fn stolen_ms(core: usize) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(&format!("cpu{core}")))?;
+    // user nice system idle iowait irq softirq steal …, in clock ticks (100 a second).
+    let steal: f64 = line.split_whitespace().nth(8)?.parse().ok()?;
+    Some(steal * 10.0)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
