@@ -50,9 +50,8 @@ impl FakeProvider {
         let app = Router::new()
             .route("/hook", post(receive))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}/hook", listener.local_addr()?);
-        tokio::spawn(serve(listener, app));
+        let address = crate::fakes_runtime::serve(|listener| serve(listener, app))?;
+        let url = format!("http://{address}/hook");
         Ok(Self { url, inner })
     }
 

@@ -46,9 +46,10 @@ impl FakeSlack {
             .route("/api/{method}", any(api))
             .route("/respond/{id}", post(|| async { "ok" }))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let address = crate::fakes_runtime::serve(|listener| async move {
+            let _ = axum::serve(listener, app).await;
+        })?;
+        let url = format!("http://{address}");
         Ok(Self { url, inner })
     }
 

@@ -4,6 +4,7 @@
 
 mod fake_provider;
 mod fake_slack;
+mod fakes_runtime;
 mod fault;
 mod floor;
 mod flows;
