@@ -375,3 +375,29 @@ pub fn work_dir() -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a connection still open committed sits in the WAL, not in the file: the copy has it.
+    #[tokio::test]
+    async fn a_step_s_copy_holds_what_the_wal_still_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from.db"), dir.path().join("to.db"));
+        let open = rusqlite::Connection::open(&from).unwrap();
+        open.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3);",
+        )
+        .unwrap();
+        std::fs::write(&to, b"an older copy").unwrap();
+        copy_database(&from, &to).await.unwrap();
+        let copy = rusqlite::Connection::open(&to).unwrap();
+        let rows: i64 = copy
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 3);
+        drop(open);
+    }
+}
