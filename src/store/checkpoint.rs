@@ -15,8 +15,10 @@
 //! first: after the copy, shorter copies catch up with what was committed during the one before
 //! (`catch_up`), so that the writer is held for a few pages rather than for a copy's worth.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use rusqlite::Connection;
 
@@ -44,22 +46,57 @@ const FEW_PAGES: i64 = 50;
 
 /// Copies the WAL every [`EVERY`] on `conn`, on a thread of its own at `SCHED_IDLE`
 /// (`background`: a copy takes milliseconds of CPU, which the acknowledgements must not wait
-/// for), for as long as `writer` is open.
-pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<()> {
+/// for), for as long as `writer` is open and the [`Copier`] returned is neither dropped nor
+/// stopped.
+pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<Copier> {
     let writer = Arc::downgrade(writer);
+    let (stop, told_to_stop) = mpsc::channel();
+    let (tell_stopped, stopped) = oneshot::channel();
     std::thread::Builder::new()
         .name("jitbot-wal-copy".into())
         .spawn(move || {
             crate::background::lower_this_thread();
-            run(&conn, &writer)
+            run(&conn, &writer, &told_to_stop);
+            drop(conn);
+            let _ = tell_stopped.send(());
         })?;
-    Ok(())
+    Ok(Copier {
+        stop: Mutex::new(Some(stop)),
+        stopped: Mutex::new(Some(stopped)),
+    })
 }
 
-fn run(conn: &Connection, writer: &Weak<Writer>) {
+/// The copying thread: it stops at once when this is dropped or [`Copier::stop`]ped, rather
+/// than at its next copy. Until it has, its connection is open, and the last connection to
+/// close is the one that copies what the WAL still holds into the file: a copy of the file
+/// made in between (a backup, the benchmark's steps) missed it.
+pub struct Copier {
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Copier {
+    /// Stops the copying and returns once its connection is closed.
+    pub async fn stop(&self) {
+        drop(self.stop.lock().expect("never poisoned").take());
+        let stopped = self.stopped.lock().expect("never poisoned").take();
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
+        }
+    }
+}
+
+/// Waits `for_`; false when told to stop (or when the [`Copier`] is gone) meanwhile.
+fn wait(told_to_stop: &mpsc::Receiver<()>, for_: Duration) -> bool {
+    matches!(
+        told_to_stop.recv_timeout(for_),
+        Err(mpsc::RecvTimeoutError::Timeout)
+    )
+}
+
+fn run(conn: &Connection, writer: &Weak<Writer>, told_to_stop: &mpsc::Receiver<()>) {
     let mut copies = 0u64;
-    loop {
-        std::thread::sleep(EVERY);
+    while wait(told_to_stop, EVERY) {
         // Held for the copy's few milliseconds at most; gone once the database is closed.
         let Some(writer) = writer.upgrade() else {
             return;
@@ -74,7 +111,9 @@ fn run(conn: &Connection, writer: &Weak<Writer>) {
             }
             Err(error) => {
                 tracing::warn!(%error, "could not copy the WAL into the database; trying again");
-                std::thread::sleep(AFTER_FAILURE);
+                if !wait(told_to_stop, AFTER_FAILURE) {
+                    return;
+                }
             }
         }
     }

@@ -79,6 +79,8 @@ pub struct Db {
     /// take it when it is free (`group_commit`), so a request's acknowledgement rarely waits
     /// for one of them. One for the database, whichever handle they go through.
     background_turn: Arc<Semaphore>,
+    /// The thread copying the WAL into the file (none for a database in memory).
+    copier: Option<Arc<checkpoint::Copier>>,
 }
 
 /// Whose writes go through a [`Db`] handle (`write`).
@@ -137,10 +139,14 @@ impl Db {
         }
     }
 
-    /// Commits what is still waiting for its group's commit. Readers and the writer close as
-    /// the last clone of the `Db` goes.
+    /// Commits what is still waiting for its group's commit, and stops copying the WAL (its
+    /// connection closed before this returns). Readers and the writer close as the last clone
+    /// of the `Db` goes.
     pub async fn close(&self) {
         self.writer.flush().await;
+        if let Some(copier) = &self.copier {
+            copier.stop().await;
+        }
     }
 
     /// Write transactions committed so far, and the commits (groups) they took.
@@ -184,14 +190,16 @@ async fn open(database_url: &str, durability: connections::Durability) -> anyhow
     let place = connections::Place::of(database_url)?;
     let writer = connections::migrate_and_open_writer(&place, durability).await?;
     let writer = Writer::new(writer, durability);
-    if let Some(checkpointer) = connections::open_checkpointer(&place, durability)? {
-        checkpoint::start(checkpointer, &writer)?;
-    }
+    let copier = match connections::open_checkpointer(&place, durability)? {
+        Some(checkpointer) => Some(Arc::new(checkpoint::start(checkpointer, &writer)?)),
+        None => None,
+    };
     Ok(Db {
         readers: Arc::new(Readers::new(place)?),
         writer,
         priority: Priority::OfThisThread,
         background_turn: Arc::new(Semaphore::new(1)),
+        copier,
     })
 }
 

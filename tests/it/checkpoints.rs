@@ -185,3 +185,20 @@ async fn the_wal_starts_over_under_writes_that_never_pause() {
         "the WAL grew to {frames} pages of {written} written: it started over only at the backstop"
     );
 }
+
+/// Closing the database stops the copying before it returns: nothing written afterwards (through
+/// a handle still open) reaches the file until the WAL reaches its backstop. With its connection
+/// open on until its next copy, a copy of the file made in between missed what the WAL held.
+#[tokio::test]
+async fn closing_the_database_stops_the_copying() {
+    let (_dir, file, db) = db_with_pages_table().await;
+    write_pages(&db, 500).await;
+    until_copied(&file, 500 * PAGE as u64).await;
+    db.close().await;
+    // The first commit after a copy may finish it, with the writer held: that is not a copy.
+    write_pages(&db, 1).await;
+    let before = size(&file);
+    write_pages(&db, 1_000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(size(&file), before, "a copy ran after the close");
+}
