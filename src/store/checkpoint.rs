@@ -10,17 +10,17 @@
 //!
 //! The WAL starts over from its beginning only when a write transaction begins with every page
 //! of it copied. Commits go on while the copy runs, so it ends a little behind; after every
-//! second copy ([`COPIES_A_START_OVER`]) the next commit copies the rest (the pages committed meanwhile) right after it has told its members, with the
-//! writer still held, so that the group after it starts the WAL over. That rest is kept small
+//! second copy ([`COPIES_A_START_OVER`]) the next commit copies the rest (the pages committed
+//! meanwhile) right after it has told its members, with the writer still held, so that the
+//! group after it starts the WAL over. That rest is kept small
 //! first: after the copy, shorter copies catch up with what was committed during the one before
 //! (`catch_up`), so that the writer is held for a few pages rather than for a copy's worth.
 
 use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use super::group_commit::Writer;
 
@@ -61,8 +61,7 @@ pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<C
             let _ = tell_stopped.send(());
         })?;
     Ok(Copier {
-        stop: Mutex::new(Some(stop)),
-        stopped: Mutex::new(Some(stopped)),
+        running: Mutex::new(Some((stop, stopped))),
     })
 }
 
@@ -71,16 +70,17 @@ pub(super) fn start(conn: Connection, writer: &Arc<Writer>) -> std::io::Result<C
 /// close is the one that copies what the WAL still holds into the file: a copy of the file
 /// made in between (a backup, the benchmark's steps) missed it.
 pub struct Copier {
-    stop: Mutex<Option<mpsc::Sender<()>>>,
-    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+    /// Until stopped: what tells the thread to stop (by being dropped), and what it tells once
+    /// its connection is closed.
+    running: Mutex<Option<(mpsc::Sender<()>, oneshot::Receiver<()>)>>,
 }
 
 impl Copier {
     /// Stops the copying and returns once its connection is closed.
     pub async fn stop(&self) {
-        drop(self.stop.lock().expect("never poisoned").take());
-        let stopped = self.stopped.lock().expect("never poisoned").take();
-        if let Some(stopped) = stopped {
+        let running = self.running.lock().expect("never poisoned").take();
+        if let Some((stop, stopped)) = running {
+            drop(stop);
             let _ = stopped.await;
         }
     }

@@ -1,9 +1,10 @@
 //! The fakes of Slack and of the provider stand in for services on other machines, but here they
-//! share a core with the load generator. On the load generator's runtime, the answers to the
-//! server under test queued behind the fakes' own work: when jitbot's background called Slack
-//! three times a request, its acknowledgements were charged for the fakes' turns (a floor never
-//! calls them). On a runtime of their own, on a thread of their own, the kernel shares the core
-//! between the two instead, and a thread woken by an answer runs at once.
+//! share a core with the load generator. On the load generator's runtime, the answers it times
+//! could queue behind the fakes' own work, which jitbot's background causes (three calls to
+//! Slack a request) and a floor never does. On a runtime and a thread of their own, the kernel
+//! shares the core between the two instead. Measured in three pairs at 500 and 1 000/s: the
+//! acknowledgements the same, cards (timed where the fake receives them) about 0.2 ms sooner
+//! at p50.
 
 use std::future::Future;
 use std::net::SocketAddr;
