@@ -40,6 +40,16 @@ const EVERY: Duration = Duration::from_millis(100);
 /// against 131–262) and the WAL grew to 17–22 MiB instead of 13–14, below the backstop. After
 /// every fifth it reached 43 MiB, past the backstop.
 const COPIES_A_START_OVER: u64 = 2;
+/// A copy that found the WAL holding more than this many pages asks for it to start over,
+/// whatever the count of copies: 16 MiB at jitbot's pages of 1 KiB, under half the backstop
+/// (`connections::WAL_BACKSTOP_BYTES`). The WAL does not always start over when asked: the
+/// copy that finishes it copies only what no reader still needs, and a reader preempted in the
+/// middle of a read holds back the frames after its snapshot (logged at debug level: about one
+/// such finish in 10 s at 1 000 requests a second, 4–10 at 3 000/s). Left to the next count,
+/// the WAL then grew by another two copies' worth: at 1 000/s it reached 17–25 MiB in three
+/// runs, 16–17 MiB with this. At 3 000/s it still reaches the backstop (the copier, at idle
+/// priority on a full core, falls behind as well), which copies it in a commit.
+const START_OVER_ABOVE: i64 = 16 * 1024;
 /// After a copy that failed, the next try waits this much longer.
 const AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// At most this many copies catch up after each copy (`catch_up`).
@@ -108,10 +118,10 @@ fn run(conn: &Connection, writer: &Weak<Writer>, told_to_stop: &mpsc::Receiver<(
         };
         match catch_up(|| copy(conn)) {
             Ok(Progress { in_wal: 0, .. }) => {}
-            Ok(_) => {
+            Ok(progress) => {
                 sync_copied(database.as_ref());
                 copies += 1;
-                if copies.is_multiple_of(COPIES_A_START_OVER) {
+                if asks_to_start_over(copies, progress.in_wal) {
                     writer.finish_checkpoint_after_next_commit();
                 }
             }
@@ -123,6 +133,12 @@ fn run(conn: &Connection, writer: &Weak<Writer>, told_to_stop: &mpsc::Receiver<(
             }
         }
     }
+}
+
+/// Whether the copy numbered `copies` (counting those that found pages to copy), having
+/// found `in_wal` pages in the WAL, asks the writer to finish it so that the WAL starts over.
+fn asks_to_start_over(copies: u64, in_wal: i64) -> bool {
+    copies.is_multiple_of(COPIES_A_START_OVER) || in_wal > START_OVER_ABOVE
 }
 
 /// The database file `conn` copies the WAL into, opened to sync it (`sync_copied`); none for
@@ -227,6 +243,16 @@ mod tests {
             }
         );
         ran - 1
+    }
+
+    #[test]
+    fn the_wal_is_asked_to_start_over_every_second_copy_and_whenever_it_holds_too_much() {
+        let asked: Vec<u64> = (1..=6)
+            .filter(|&copy| asks_to_start_over(copy, 1_000))
+            .collect();
+        assert_eq!(asked, [2, 4, 6]);
+        assert!(asks_to_start_over(3, START_OVER_ABOVE + 1));
+        assert!(!asks_to_start_over(3, START_OVER_ABOVE));
     }
 
     #[test]

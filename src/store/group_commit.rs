@@ -381,8 +381,16 @@ impl Writer {
             return;
         }
         self.wal_may_start_over.store(true, Ordering::Relaxed);
-        if let Err(error) = super::checkpoint::copy(&state.conn) {
-            tracing::warn!(%error, "could not finish copying the WAL into the database");
+        match super::checkpoint::copy(&state.conn) {
+            Ok(progress) if progress.copied < progress.in_wal => tracing::debug!(
+                in_wal = progress.in_wal,
+                copied = progress.copied,
+                "a reader still needs part of the WAL: it does not start over yet"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not finish copying the WAL into the database")
+            }
         }
     }
 
