@@ -296,12 +296,13 @@ async fn check_trail(database: &Path) -> anyhow::Result<jitbot::store::audit::Tr
 
 async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>> {
     let database = dir.join("outage.db");
-    let db = crate::seed::create(&database).await?;
-    let due_at = Utc::now() + chrono::Duration::seconds(5);
-    let due = crate::seed::grants(&db, args.outage_grants, args.outage_grants, due_at).await?;
-    db.close().await;
     let slack = FakeSlack::start().await?;
     let provider = FakeProvider::start(Duration::from_millis(args.provider_delay_ms)).await?;
+    let db = crate::seed::create(&database).await?;
+    let due_at = Utc::now() + chrono::Duration::seconds(5);
+    let (grants, due) = (args.outage_grants, args.outage_grants);
+    let due = crate::seed::grants(&db, grants, due, due_at, &provider.url).await?;
+    db.close().await;
     provider.set_down(true);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

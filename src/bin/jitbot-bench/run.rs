@@ -101,7 +101,14 @@ pub async fn run(plan: &Plan, dir: &Path) -> anyhow::Result<Results> {
         plan.history, plan.open
     );
     let db = crate::seed::create(&bench.template).await?;
-    crate::seed::history(&db, plan.history, plan.open, Utc::now()).await?;
+    crate::seed::history(
+        &db,
+        plan.history,
+        plan.open,
+        Utc::now(),
+        &bench.provider.url,
+    )
+    .await?;
     // Closing the last connection checkpoints the WAL: the file alone is the database.
     db.close().await;
     eprintln!(
@@ -325,7 +332,7 @@ async fn revocations(
     // Seeding takes a while for large cases; the due second is set once it is done.
     let lead = chrono::Duration::seconds(3);
     let placeholder = Utc::now() + chrono::Duration::days(1);
-    let due = crate::seed::grants(&db, plan.grants, plan.due, placeholder).await?;
+    let due = crate::seed::grants(&db, plan.grants, plan.due, placeholder, &provider.url).await?;
     let due_at = Utc::now() + lead;
     let due_at =
         due_at - chrono::Duration::milliseconds(i64::from(due_at.timestamp_subsec_millis()));

@@ -251,6 +251,9 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// jitbot's config for the bench: one webhook group whose cards go to the approval channel,
 /// its events sent over HTTP/2 (`webhook_http2`) unless `http1`.
+/// The bench group's target, as its requests record it (`seed`).
+pub const TARGET: &str = "bench-admins";
+
 pub fn jitbot_config(
     port: u16,
     database: &Path,
@@ -269,13 +272,14 @@ description = "What the bench requests"
 provider = "webhook"
 webhook_url = "{webhook}"
 webhook_http2 = {http2}
-target = "bench-admins"
+target = "{target}"
 owners = ["{owner}"]
 max_duration = "{max_duration}"
 approval_channel = "{channel}"
 "#,
         database = database.display(),
         http2 = !http1,
+        target = TARGET,
         owner = crate::fake_slack::email_of(crate::fake_slack::OWNER),
         channel = crate::fake_slack::APPROVAL_CHANNEL,
     )
