@@ -33,7 +33,8 @@ use super::group_commit::Writer;
 const EVERY: Duration = Duration::from_millis(100);
 /// The WAL starts over after every this many copies that found pages to copy: the copy that
 /// finishes it (`Writer::finish_checkpoint`) holds the writer through two syncs, 1.5–2.9 ms
-/// measured at 1 000 requests a second, and every acknowledgement arriving meanwhile waits.
+/// measured at 1 000 requests a second (1.1–1.8 since `sync_copied`), and every
+/// acknowledgement arriving meanwhile waits.
 /// Logged in a diagnostic build at 1 000/s, those holds were behind most people's writes that
 /// took over 0.7 ms; after every second copy instead of every copy, the acknowledgements over
 /// 1 ms fell from 173 / 245 to 90 / 138 in 10 000 (two pairs of runs; one in five: 88–149

@@ -33,8 +33,9 @@ const STATEMENT_CACHE: usize = 256;
 /// in WAL mode); the README says how to convert one.
 const PAGE_SIZE: u32 = 1024;
 /// Should the WAL ever hold this much (its copying stopped, or could not keep up), the commit
-/// that takes it there copies it, as SQLite's default does at 1 000 pages. Under the
-/// benchmark's heaviest load it stays under 16 MiB (`checkpoint`).
+/// that takes it there copies it, as SQLite's default does at 1 000 pages. At 1 000 requests a
+/// second it stays under about 17 MiB (`checkpoint`); at 3 000/s, with the core full, it
+/// reaches this in most runs.
 const WAL_BACKSTOP_BYTES: i64 = 40 * 1024 * 1024;
 /// A WAL file that grew past this (a burst, or a long read that kept it from starting over) is
 /// cut back to it when the WAL starts over, rather than kept at its largest.
