@@ -300,8 +300,8 @@ async fn outage_run(args: &FaultArgs, dir: &Path) -> anyhow::Result<Vec<String>>
     let provider = FakeProvider::start(Duration::from_millis(args.provider_delay_ms)).await?;
     let db = crate::seed::create(&database).await?;
     let due_at = Utc::now() + chrono::Duration::seconds(5);
-    let (grants, due) = (args.outage_grants, args.outage_grants);
-    let due = crate::seed::grants(&db, grants, due, due_at, &provider.url).await?;
+    let all = args.outage_grants;
+    let due = crate::seed::grants(&db, all, all, due_at, &provider.url).await?;
     db.close().await;
     provider.set_down(true);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?

@@ -93,9 +93,9 @@ pub async fn grants(
              CASE WHEN i <= ?2 THEN ?3 ELSE ?3 + 86400000 END, 0, 'webhook', ?4, ?5, NULL \
          FROM seq",
     )
-        .bind(total as i64)
-        .bind(due as i64)
-        .bind(due_ms);
+    .bind(total as i64)
+    .bind(due as i64)
+    .bind(due_ms);
     bind_grant_target(query, webhook_url).execute(db).await?;
     // Each granted request has its thread and its approval card, as a real one does: the end is
     // told in the thread and shown on both.
