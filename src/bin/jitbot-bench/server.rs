@@ -249,11 +249,11 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// jitbot's config for the bench: one webhook group whose cards go to the approval channel,
-/// its events sent over HTTP/2 (`webhook_http2`) unless `http1`.
 /// The bench group's target, as its requests record it (`seed`).
 pub const TARGET: &str = "bench-admins";
 
+/// jitbot's config for the bench: one webhook group whose cards go to the approval channel,
+/// its events sent over HTTP/2 (`webhook_http2`) unless `http1`.
 pub fn jitbot_config(
     port: u16,
     database: &Path,
